@@ -1,0 +1,1 @@
+"""Published OPC UA companion-specification NodeSets (MIT; see LICENSE and README.md here)."""

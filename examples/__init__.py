@@ -1,0 +1,1 @@
+"""Example factories, plans and scenarios shipped with carbontwin."""

@@ -1,0 +1,1 @@
+"""Bundled data files (grid intensity series)."""

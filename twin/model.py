@@ -1,0 +1,320 @@
+"""The factory model: frozen dataclasses the core works with.
+
+A factory is described once, in a YAML or JSON file (``factory.yaml``, read by
+:mod:`carbontwin.twin.factory_file`), and reaches the core as a :class:`Factory`.
+All quantities here are already in canonical units (see
+:mod:`carbontwin.twin.quantities`): kW, kWh, s, kg, kg CO2e.
+
+The asset graph (:mod:`carbontwin.twin.graph`) is derived from a :class:`Factory`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = [
+    "BomItem",
+    "Carrier",
+    "ElectricityContract",
+    "Factory",
+    "Line",
+    "Machine",
+    "Material",
+    "Meter",
+    "Operation",
+    "Order",
+    "PowerModel",
+    "Product",
+    "ServesLink",
+    "Shift",
+    "Site",
+    "State",
+    "Supplier",
+    "SupplyLink",
+    "Utility",
+]
+
+
+class State(StrEnum):
+    """Power state of an asset (DESIGN.md, "Events").
+
+    Mapped from OPC 40001-1 MachineryItemState / MachineryOperationMode and
+    from PackML by name, never by number.
+    """
+
+    OFF = "OFF"
+    STANDBY = "STANDBY"
+    IDLE = "IDLE"
+    SETUP = "SETUP"
+    PROCESSING = "PROCESSING"
+    FAULT = "FAULT"
+
+
+#: States in a fixed order; ``STATE_INDEX[state]`` is the column in state arrays.
+STATES: tuple[State, ...] = tuple(State)
+STATE_INDEX: Mapping[State, int] = {s: i for i, s in enumerate(STATES)}
+
+
+class Carrier(StrEnum):
+    """Energy carrier of a meter or an asset."""
+
+    ELECTRICITY = "electricity"
+    NATURAL_GAS = "natural_gas"
+    DIESEL = "diesel"
+    LPG = "lpg"
+    STEAM = "steam"
+    HEAT = "heat"
+
+
+@dataclass(frozen=True, slots=True)
+class PowerModel:
+    """Power-state model of one asset.
+
+    Attributes
+    ----------
+    power_kw : Mapping[State, float]
+        Expected power per state [kW]. Every :class:`State` has a value.
+    warmup_s : float
+        Time from OFF to ready (IDLE) [s].
+    warmup_energy_kwh : float
+        Energy used while warming up [kWh].
+    carrier : Carrier
+        Energy carrier the asset draws (a gas furnace burns natural gas).
+    """
+
+    power_kw: Mapping[State, float]
+    warmup_s: float = 0.0
+    warmup_energy_kwh: float = 0.0
+    carrier: Carrier = Carrier.ELECTRICITY
+
+    def expected_kw(self, state: State) -> float:
+        """Expected power in ``state`` [kW]."""
+        return self.power_kw[state]
+
+    @property
+    def break_even_s(self) -> float:
+        """Shortest idle period for which switching off saves energy [s].
+
+        Switching off for a period ``T`` saves ``(P_idle - P_off) * T`` and costs
+        the warm-up energy less what the asset would have drawn idling during
+        warm-up (Mouzon, Yildirim and Twomey 2007, "Operational methods for
+        minimization of energy consumption of manufacturing equipment",
+        Int. J. Prod. Res. 45(18–19)). Infinite when idling is no dearer than OFF.
+        """
+        saving_kw = self.power_kw[State.IDLE] - self.power_kw[State.OFF]
+        if saving_kw <= 0:
+            return float("inf")
+        extra_kwh = self.warmup_energy_kwh - self.power_kw[State.IDLE] * self.warmup_s / 3600.0
+        return max(self.warmup_s, extra_kwh * 3600.0 / saving_kw + self.warmup_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    name: str
+    country: str  # ISO 3166-1 alpha-2, e.g. "DE"
+    timezone: str = "UTC"  # IANA zone for shifts, e.g. "Europe/Berlin"
+    grid_zone: str = ""  # hourly grid series id, e.g. "DE"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    id: str
+    name: str
+    site: str
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """A production machine.
+
+    ``capacity`` is how many orders it can hold at once (a batch furnace: >1;
+    simultaneous orders share its energy by quantity or mass).
+    ``setup_matrix_s`` maps (previous product, next product) to setup time [s];
+    when a pair is missing the operation's own setup time applies.
+    """
+
+    id: str
+    name: str
+    line: str
+    type: str  # cnc, press, furnace, paint_booth, washer, ...
+    power: PowerModel
+    capacity: int = 1
+    mtbf_s: float | None = None
+    mttr_s: float | None = None
+    setup_matrix_s: Mapping[tuple[str, str], float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """A meter over one or several assets (machines or utilities).
+
+    ``signal`` says what it reports: ``"power"`` samples [kW] or ``"energy"``
+    cumulative counter [kWh]. ``rollover_kwh`` is the counter's wrap value.
+    """
+
+    id: str
+    name: str
+    measures: tuple[str, ...]
+    carrier: Carrier = Carrier.ELECTRICITY
+    signal: str = "power"
+    rollover_kwh: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServesLink:
+    """A utility serves an asset with an allocation weight.
+
+    With the default key ``machine_hours`` the weight multiplies the asset's
+    non-OFF hours; with a ``declared`` key the weights are fixed shares.
+    """
+
+    asset: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Utility:
+    """Compressed air, HVAC, chiller, lighting: energy that serves other assets."""
+
+    id: str
+    name: str
+    kind: str  # compressed_air, hvac, chiller, lighting
+    power: PowerModel
+    serves: tuple[ServesLink, ...]
+    allocation_key: str = "machine_hours"  # or "declared"
+
+
+@dataclass(frozen=True, slots=True)
+class Material:
+    id: str
+    name: str
+    unit: str = "kg"
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyLink:
+    """A supplier delivers a material with its product carbon footprint."""
+
+    material: str
+    pcf_kg_per_unit: float  # kg CO2e per material unit, cradle-to-gate
+    source: str = ""
+    primary: bool = True  # supplier-specific (primary) data, or a secondary database value
+
+
+@dataclass(frozen=True, slots=True)
+class Supplier:
+    id: str
+    name: str
+    supplies: tuple[SupplyLink, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One step of a routing: on which machine, with which times."""
+
+    id: str
+    machine: str
+    setup_s: float
+    processing_s_per_unit: float
+
+
+@dataclass(frozen=True, slots=True)
+class BomItem:
+    material: str
+    quantity_per_unit: float  # material units per declared product unit
+    supplier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    id: str
+    name: str
+    routing: tuple[Operation, ...]
+    bom: tuple[BomItem, ...] = ()
+    declared_unit: str = "piece"  # "piece" or "kg"
+    mass_kg: float = 1.0  # per piece
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """A working shift, in the site's local time, on the given weekdays (0 = Monday)."""
+
+    name: str
+    start: str  # "06:00"
+    end: str  # "14:00"; an end before the start runs past midnight
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    product: str
+    quantity: float
+    release: datetime  # UTC
+    due: datetime  # UTC
+
+
+@dataclass(frozen=True, slots=True)
+class ElectricityContract:
+    """Contractual instrument for market-based scope 2 (PPA, guarantees of origin)."""
+
+    name: str
+    share: float  # fraction of the site's electricity, 0..1
+    factor_kg_per_kwh: float
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Factory:
+    """A whole plant. Ids are unique across all assets."""
+
+    id: str
+    name: str
+    site: Site
+    lines: tuple[Line, ...] = ()
+    machines: tuple[Machine, ...] = ()
+    meters: tuple[Meter, ...] = ()
+    utilities: tuple[Utility, ...] = ()
+    materials: tuple[Material, ...] = ()
+    suppliers: tuple[Supplier, ...] = ()
+    products: tuple[Product, ...] = ()
+    shifts: tuple[Shift, ...] = ()
+    orders: tuple[Order, ...] = ()
+    contracts: tuple[ElectricityContract, ...] = ()
+    company_id: str = ""  # URN of the reporting company, for PACT (urn:...)
+
+    def machine(self, machine_id: str) -> Machine:
+        for m in self.machines:
+            if m.id == machine_id:
+                return m
+        raise KeyError(machine_id)
+
+    def product(self, product_id: str) -> Product:
+        for p in self.products:
+            if p.id == product_id:
+                return p
+        raise KeyError(product_id)
+
+    def order(self, order_id: str) -> Order:
+        for o in self.orders:
+            if o.id == order_id:
+                return o
+        raise KeyError(order_id)
+
+    @property
+    def asset_ids(self) -> tuple[str, ...]:
+        """Ids of everything that can be in a state or draw power."""
+        return tuple(m.id for m in self.machines) + tuple(u.id for u in self.utilities)
+
+    def power_model(self, asset_id: str) -> PowerModel:
+        for m in self.machines:
+            if m.id == asset_id:
+                return m.power
+        for u in self.utilities:
+            if u.id == asset_id:
+                return u.power
+        raise KeyError(asset_id)
