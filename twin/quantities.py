@@ -67,8 +67,8 @@ class QuantityError(CarbonTwinError, ValueError):
 
 
 @cache
-def _registry() -> pint.UnitRegistry:
-    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+def _registry() -> Any:
+    ureg: Any = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     ureg.define("piece = [] = pc = pcs = pieces")
     return ureg
 
@@ -125,7 +125,7 @@ def _parse_string(text: str, kind: str) -> float:
     except ValueError:
         pass
     try:
-        quantity = ureg.Quantity(stripped)
+        quantity: Any = ureg.Quantity(stripped)
     except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError,
             AttributeError, TypeError, ValueError, SyntaxError) as exc:
         msg = f"cannot read {text!r} as a {kind} quantity: {exc}"
@@ -135,7 +135,8 @@ def _parse_string(text: str, kind: str) -> float:
     target = CANONICAL_UNITS[kind]
     expected = ureg.get_dimensionality(_DIMENSIONALITY[kind]) if _DIMENSIONALITY[kind] else {}
     if quantity.dimensionality != expected:
-        msg = (f"{text!r} is not a {kind} (its unit {quantity.units:~} has dimension "
+        article = "an" if kind[0] in "aeiou" else "a"
+        msg = (f"{text!r} is not {article} {kind} (its unit {quantity.units:~} has dimension "
                f"{quantity.dimensionality}); use a unit such as {target or 'a plain number'}")
         raise QuantityError(msg)
     converted = quantity.to(target) if target else quantity.to("dimensionless")

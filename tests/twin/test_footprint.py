@@ -1,0 +1,43 @@
+import json
+from datetime import UTC, datetime
+
+from carbontwin.twin.footprint import Footprint, canonical_json
+
+
+def make_fp(**kw):
+    base = dict(order="O-1", product="P-1", quantity=10.0, declared_unit="piece",
+                period_start=datetime(2019, 3, 4, 6, tzinfo=UTC),
+                period_end=datetime(2019, 3, 4, 9, tzinfo=UTC),
+                energy_kwh=120.0, co2e_kg=80.0, co2e_market_kg=70.0, scope1_kg=5.0,
+                scope2_location_kg=45.0, scope2_market_kg=35.0, scope3_kg=30.0,
+                energy_by_asset_kwh={"cnc-1": 100.0, "air": 20.0})
+    base.update(kw)
+    return Footprint(**base)
+
+
+def test_per_unit_values():
+    fp = make_fp()
+    assert fp.co2e_per_unit_kg == 8.0
+    assert fp.co2e_market_per_unit_kg == 7.0
+    assert fp.energy_per_unit_kwh == 12.0
+
+
+def test_dict_round_trip_through_json():
+    fp = make_fp(flags=("gap filled on M1",))
+    again = Footprint.from_dict(json.loads(json.dumps(fp.to_dict())))
+    assert again == fp
+    assert fp.to_dict()["period_start"] == "2019-03-04T06:00:00Z"
+
+
+def test_successor_names_the_version_it_replaces():
+    first = make_fp()
+    second = first.successor(make_fp(co2e_kg=81.0))
+    assert second.version == 2
+    assert second.replaces == first.id
+    assert second.id != first.id
+    assert second.co2e_kg == 81.0
+
+
+def test_canonical_json_is_key_order_independent():
+    assert canonical_json({"b": 1, "a": [1, 2]}) == canonical_json({"a": [1, 2], "b": 1})
+    assert canonical_json({"a": "ü"}) == '{"a":"ü"}'.encode()
