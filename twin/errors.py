@@ -44,8 +44,9 @@ class FactoryModelError(CarbonTwinError):
     factory engineer can fix them all in one pass.
     """
 
-    def __init__(self, message: str, *, errors: list[str] | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, errors: list[str] | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message, field=field)
         self.errors: list[str] = list(errors) if errors else [message]
 

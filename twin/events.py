@@ -170,8 +170,14 @@ class EventBatch:
     gap_reason: StrArray = field(default_factory=lambda: _obj([]))
 
     def __len__(self) -> int:
-        return int(len(self.state_t) + len(self.power_t) + len(self.counter_t)
-                   + len(self.step_start) + len(self.material_quantity) + len(self.gap_start))
+        return int(
+            len(self.state_t)
+            + len(self.power_t)
+            + len(self.counter_t)
+            + len(self.step_start)
+            + len(self.material_quantity)
+            + len(self.gap_start)
+        )
 
     @classmethod
     def from_events(cls, events: Iterable[Event]) -> EventBatch:
@@ -233,16 +239,36 @@ class EventBatch:
             yield PowerSample(str(m), from_epoch(float(t)), float(p))
         for m, t, k in zip(self.counter_meter, self.counter_t, self.counter_kwh, strict=True):
             yield EnergyCounter(str(m), from_epoch(float(t)), float(k))
-        for o, op, a, s0, s1, q, kd in zip(self.step_order, self.step_operation, self.step_asset,
-                                           self.step_start, self.step_end, self.step_quantity,
-                                           self.step_kind, strict=True):
-            yield OrderStep(str(o), str(op), str(a), from_epoch(float(s0)), from_epoch(float(s1)),
-                            float(q), StepKind(kd))
-        for o, m, q, u in zip(self.material_order, self.material_id, self.material_quantity,
-                              self.material_unit, strict=True):
+        for o, op, a, s0, s1, q, kd in zip(
+            self.step_order,
+            self.step_operation,
+            self.step_asset,
+            self.step_start,
+            self.step_end,
+            self.step_quantity,
+            self.step_kind,
+            strict=True,
+        ):
+            yield OrderStep(
+                str(o),
+                str(op),
+                str(a),
+                from_epoch(float(s0)),
+                from_epoch(float(s1)),
+                float(q),
+                StepKind(kd),
+            )
+        for o, m, q, u in zip(
+            self.material_order,
+            self.material_id,
+            self.material_quantity,
+            self.material_unit,
+            strict=True,
+        ):
             yield MaterialUse(str(o), str(m), float(q), str(u))
-        for s, g0, g1, r in zip(self.gap_source, self.gap_start, self.gap_end, self.gap_reason,
-                                strict=True):
+        for s, g0, g1, r in zip(
+            self.gap_source, self.gap_start, self.gap_end, self.gap_reason, strict=True
+        ):
             yield Gap(str(s), from_epoch(float(g0)), from_epoch(float(g1)), str(r))
 
     @classmethod
@@ -252,14 +278,21 @@ class EventBatch:
         for f in fields(cls):
             parts = [getattr(b, f.name) for b in batches]
             if parts:
-                setattr(out, f.name, np.concatenate(parts) if any(len(p) for p in parts)
-                        else getattr(out, f.name))
+                setattr(
+                    out,
+                    f.name,
+                    np.concatenate(parts) if any(len(p) for p in parts) else getattr(out, f.name),
+                )
         return out
 
-    def validate(self, *, assets: Iterable[str] | None = None,
-                 meters: Iterable[str] | None = None,
-                 orders: Iterable[str] | None = None,
-                 monotone: bool = True) -> None:
+    def validate(
+        self,
+        *,
+        assets: Iterable[str] | None = None,
+        meters: Iterable[str] | None = None,
+        orders: Iterable[str] | None = None,
+        monotone: bool = True,
+    ) -> None:
         """Check the batch; raise :class:`EventError` naming the first bad row.
 
         Checks: times and values finite; power and counters not negative;
@@ -271,35 +304,43 @@ class EventBatch:
         _finite("power sample", self.power_t, self.power_meter, "t")
         _finite("power sample", self.power_kw, self.power_meter, "power_kw", self.power_t)
         _finite("energy counter", self.counter_t, self.counter_meter, "t")
-        _finite("energy counter", self.counter_kwh, self.counter_meter, "energy_kwh",
-                self.counter_t)
+        _finite(
+            "energy counter", self.counter_kwh, self.counter_meter, "energy_kwh", self.counter_t
+        )
         _finite("order step", self.step_start, self.step_order, "start")
         _finite("order step", self.step_end, self.step_order, "end")
         _finite("order step", self.step_quantity, self.step_order, "quantity")
         _finite("material use", self.material_quantity, self.material_order, "quantity")
         _nonneg("power sample", self.power_kw, self.power_meter, "power_kw", self.power_t)
-        _nonneg("energy counter", self.counter_kwh, self.counter_meter, "energy_kwh",
-                self.counter_t)
+        _nonneg(
+            "energy counter", self.counter_kwh, self.counter_meter, "energy_kwh", self.counter_t
+        )
         _nonneg("material use", self.material_quantity, self.material_order, "quantity")
         bad = np.flatnonzero(self.step_end < self.step_start)
         if bad.size:
             i = int(bad[0])
-            msg = (f"order step of order {self.step_order[i]!r} on {self.step_asset[i]!r} ends "
-                   f"({from_epoch(self.step_end[i]).isoformat()}) before it starts "
-                   f"({from_epoch(self.step_start[i]).isoformat()})")
+            msg = (
+                f"order step of order {self.step_order[i]!r} on {self.step_asset[i]!r} ends "
+                f"({from_epoch(self.step_end[i]).isoformat()}) before it starts "
+                f"({from_epoch(self.step_start[i]).isoformat()})"
+            )
             raise EventError(msg, field="end")
         bad = np.flatnonzero(self.step_quantity <= 0)
         if bad.size:
             i = int(bad[0])
-            msg = (f"order step of order {self.step_order[i]!r} on {self.step_asset[i]!r} has "
-                   f"quantity {self.step_quantity[i]}; it must be positive")
+            msg = (
+                f"order step of order {self.step_order[i]!r} on {self.step_asset[i]!r} has "
+                f"quantity {self.step_quantity[i]}; it must be positive"
+            )
             raise EventError(msg, field="quantity")
         valid_states = {s.value for s in State}
         for i, s in enumerate(self.state):
             if s not in valid_states:
-                msg = (f"state change of {self.state_asset[i]!r} at "
-                       f"{from_epoch(self.state_t[i]).isoformat()} has unknown state {s!r}; "
-                       f"expected one of {sorted(valid_states)}")
+                msg = (
+                    f"state change of {self.state_asset[i]!r} at "
+                    f"{from_epoch(self.state_t[i]).isoformat()} has unknown state {s!r}; "
+                    f"expected one of {sorted(valid_states)}"
+                )
                 raise EventError(msg, field="state")
         if assets is not None:
             known = set(assets)
@@ -319,19 +360,24 @@ class EventBatch:
             _monotone("energy counter", self.counter_meter, self.counter_t)
 
 
-def _finite(what: str, values: FloatArray, sources: StrArray, name: str,
-            times: FloatArray | None = None) -> None:
+def _finite(
+    what: str, values: FloatArray, sources: StrArray, name: str, times: FloatArray | None = None
+) -> None:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         i = int(bad[0])
-        when = f" at {from_epoch(times[i]).isoformat()}" if times is not None and np.isfinite(
-            times[i]) else ""
+        when = (
+            f" at {from_epoch(times[i]).isoformat()}"
+            if times is not None and np.isfinite(times[i])
+            else ""
+        )
         msg = f"{what} of {sources[i]!r}{when} has a non-finite {name} ({values[i]})"
         raise EventError(msg, field=name)
 
 
-def _nonneg(what: str, values: FloatArray, sources: StrArray, name: str,
-            times: FloatArray | None = None) -> None:
+def _nonneg(
+    what: str, values: FloatArray, sources: StrArray, name: str, times: FloatArray | None = None
+) -> None:
     bad = np.flatnonzero(values < 0)
     if bad.size:
         i = int(bad[0])
@@ -357,9 +403,11 @@ def _monotone(what: str, sources: StrArray, t: FloatArray) -> None:
     back = np.flatnonzero(same & (np.diff(t_sorted) < 0))
     if back.size:
         j = int(back[0]) + 1
-        msg = (f"{what} of {s_sorted[j]!r}: time goes back to "
-               f"{from_epoch(t_sorted[j]).isoformat()} after "
-               f"{from_epoch(t_sorted[j - 1]).isoformat()}")
+        msg = (
+            f"{what} of {s_sorted[j]!r}: time goes back to "
+            f"{from_epoch(t_sorted[j]).isoformat()} after "
+            f"{from_epoch(t_sorted[j - 1]).isoformat()}"
+        )
         raise EventError(msg, field="t")
 
 

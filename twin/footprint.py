@@ -113,8 +113,9 @@ class Footprint:
 
     def successor(self, new: Footprint) -> Footprint:
         """``new`` as the next version of this footprint (a correction)."""
-        return replace(new, id=str(uuid.uuid4()), version=self.version + 1, replaces=self.id,
-                       issued_at=None)
+        return replace(
+            new, id=str(uuid.uuid4()), version=self.version + 1, replaces=self.id, issued_at=None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (ISO 8601 UTC times)."""
@@ -142,5 +143,6 @@ class Footprint:
 
 def canonical_json(obj: Any) -> bytes:
     """Canonical JSON bytes (sorted keys, no spaces, UTF-8) for hashing and signing."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")

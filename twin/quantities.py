@@ -126,8 +126,14 @@ def _parse_string(text: str, kind: str) -> float:
         pass
     try:
         quantity: Any = ureg.Quantity(stripped)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError,
-            AttributeError, TypeError, ValueError, SyntaxError) as exc:
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        SyntaxError,
+    ) as exc:
         msg = f"cannot read {text!r} as a {kind} quantity: {exc}"
         raise QuantityError(msg) from None
     if not isinstance(quantity, pint.Quantity):
@@ -136,8 +142,10 @@ def _parse_string(text: str, kind: str) -> float:
     expected = ureg.get_dimensionality(_DIMENSIONALITY[kind]) if _DIMENSIONALITY[kind] else {}
     if quantity.dimensionality != expected:
         article = "an" if kind[0] in "aeiou" else "a"
-        msg = (f"{text!r} is not {article} {kind} (its unit {quantity.units:~} has dimension "
-               f"{quantity.dimensionality}); use a unit such as {target or 'a plain number'}")
+        msg = (
+            f"{text!r} is not {article} {kind} (its unit {quantity.units:~} has dimension "
+            f"{quantity.dimensionality}); use a unit such as {target or 'a plain number'}"
+        )
         raise QuantityError(msg)
     converted = quantity.to(target) if target else quantity.to("dimensionless")
     return float(converted.magnitude)

@@ -87,8 +87,12 @@ def test_monotone_is_per_source():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["M1", "M2", "M3"]),
-                          st.integers(0, 10**6), st.floats(0, 1e4)), max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["M1", "M2", "M3"]), st.integers(0, 10**6), st.floats(0, 1e4)),
+        max_size=30,
+    )
+)
 def test_from_events_and_back_is_lossless(rows):
     events = [PowerSample(m, at(s), kw) for m, s, kw in rows]
     batch = EventBatch.from_events(events)

@@ -5,12 +5,22 @@ from carbontwin.twin.footprint import Footprint, canonical_json
 
 
 def make_fp(**kw):
-    base = dict(order="O-1", product="P-1", quantity=10.0, declared_unit="piece",
-                period_start=datetime(2019, 3, 4, 6, tzinfo=UTC),
-                period_end=datetime(2019, 3, 4, 9, tzinfo=UTC),
-                energy_kwh=120.0, co2e_kg=80.0, co2e_market_kg=70.0, scope1_kg=5.0,
-                scope2_location_kg=45.0, scope2_market_kg=35.0, scope3_kg=30.0,
-                energy_by_asset_kwh={"cnc-1": 100.0, "air": 20.0})
+    base = dict(
+        order="O-1",
+        product="P-1",
+        quantity=10.0,
+        declared_unit="piece",
+        period_start=datetime(2019, 3, 4, 6, tzinfo=UTC),
+        period_end=datetime(2019, 3, 4, 9, tzinfo=UTC),
+        energy_kwh=120.0,
+        co2e_kg=80.0,
+        co2e_market_kg=70.0,
+        scope1_kg=5.0,
+        scope2_location_kg=45.0,
+        scope2_market_kg=35.0,
+        scope3_kg=30.0,
+        energy_by_asset_kwh={"cnc-1": 100.0, "air": 20.0},
+    )
     base.update(kw)
     return Footprint(**base)
 
