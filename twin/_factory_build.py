@@ -1,0 +1,658 @@
+"""Validate parsed factory data and build the frozen :class:`Factory`.
+
+Private to :mod:`carbontwin.twin.factory_file` (which documents the rules).
+Every problem is collected with its path in the document; the path gives the
+line (from :mod:`._yaml_lines`) and the item (``meter 'M7'``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import networkx as nx
+from pydantic import BaseModel, ValidationError
+
+from ._factory_schema import (
+    BomIn,
+    ContractIn,
+    HeaderIn,
+    LineIn,
+    MachineIn,
+    MaterialIn,
+    MeterIn,
+    OrderIn,
+    PowerIn,
+    ProductIn,
+    ShiftIn,
+    SiteIn,
+    SupplierIn,
+    UtilityIn,
+)
+from ._yaml_lines import Path, line_of
+from .errors import FactoryModelError
+from .model import (
+    BomItem,
+    Carrier,
+    ElectricityContract,
+    Factory,
+    Line,
+    Machine,
+    Material,
+    Meter,
+    Operation,
+    Order,
+    PowerModel,
+    Product,
+    ServesLink,
+    Shift,
+    Site,
+    State,
+    Supplier,
+    SupplyLink,
+    Utility,
+)
+from .quantities import QuantityError, parse_quantity
+
+__all__ = ["build_factory"]
+
+#: collection key -> (item model, singular name used in messages)
+_COLLECTIONS: dict[str, tuple[type[BaseModel], str]] = {
+    "lines": (LineIn, "line"),
+    "machines": (MachineIn, "machine"),
+    "meters": (MeterIn, "meter"),
+    "utilities": (UtilityIn, "utility"),
+    "materials": (MaterialIn, "material"),
+    "suppliers": (SupplierIn, "supplier"),
+    "products": (ProductIn, "product"),
+    "shifts": (ShiftIn, "shift"),
+    "contracts": (ContractIn, "contract"),
+    "orders": (OrderIn, "order"),
+}
+#: collections whose ids share one namespace with the site (graph nodes)
+_NODE_COLLECTIONS = (
+    "lines",
+    "machines",
+    "meters",
+    "utilities",
+    "materials",
+    "suppliers",
+    "products",
+)
+_TOP_KEYS = ("id", "name", "company_id", "site", *_COLLECTIONS)
+#: material unit -> quantity kind for BOM quantities with units
+_UNIT_KIND = {
+    "kg": "mass",
+    "piece": "dimensionless",
+    "m**3": "volume",
+    "m3": "volume",
+    "kWh": "energy",
+}
+_UNION_TAG = re.compile(r"^(str|float|int|bool|none|function-.*|.*\[.*\].*)$")
+
+
+class _Errors:
+    """Collects ``file:line: item: field: message`` strings."""
+
+    def __init__(self, filename: str, lines: Mapping[Path, int], data: Any) -> None:
+        self.filename = filename
+        self.lines = lines
+        self.data = data
+        self._found: list[tuple[int, int, str]] = []
+
+    def item(self, path: Path) -> str:
+        """``machine 'cnc-1'`` for a path inside the second machine, and so on."""
+        if not path:
+            return "factory"
+        head = path[0]
+        if head == "site":
+            site = self.data.get("site") if isinstance(self.data, Mapping) else None
+            sid = site.get("id") if isinstance(site, Mapping) else None
+            return f"site '{sid}'" if isinstance(sid, str) else "site"
+        if head in _COLLECTIONS and len(path) > 1 and isinstance(path[1], int):
+            kind = _COLLECTIONS[str(head)][1]
+            raw = _get(self.data, path[:2])
+            key = "name" if head in ("shifts", "contracts") else "id"
+            name = raw.get(key) if isinstance(raw, Mapping) else None
+            return f"{kind} '{name}'" if isinstance(name, str) else f"{head}[{path[1]}]"
+        return "factory"
+
+    def add(self, path: Path, field: str, message: str) -> None:
+        line = line_of(self.lines, path) if self.lines else None
+        where = f"{self.filename}:{line}" if line is not None else self.filename
+        parts = [where, self.item(path)]
+        if field:
+            parts.append(field)
+        parts.append(message)
+        self._found.append((line or 0, len(self._found), ": ".join(parts)))
+
+    def pydantic(self, base: Path, exc: ValidationError) -> None:
+        skip = 2 if len(base) == 2 else len(base)  # field names are relative to the item
+        for err in exc.errors(include_url=False):
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p)))
+            path: Path = (*base, *loc)
+            kind = err["type"]
+            if kind == "value_error" and "error" in err.get("ctx", {}):
+                message = str(err["ctx"]["error"])
+            elif kind == "missing":
+                message = "is required"
+            elif kind == "extra_forbidden":
+                message = "unknown field (a typo?)"
+            else:
+                message = str(err["msg"])
+            self.add(path, _field_name(path[skip:]), message)
+
+    def raise_if_any(self) -> None:
+        if not self._found:
+            return
+        found = [text for _, _, text in sorted(self._found)]
+        head = f"{len(found)} problem(s) in {self.filename}:\n  " + "\n  ".join(found)
+        raise FactoryModelError(head, errors=found)
+
+
+def _field_name(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _get(data: Any, path: Path) -> Any:
+    for part in path:
+        if isinstance(part, int) and isinstance(data, list) and 0 <= part < len(data):
+            data = data[part]
+        elif isinstance(part, str) and isinstance(data, Mapping):
+            data = data.get(part)
+        else:
+            return None
+    return data
+
+
+def _raw_items(data: Mapping[str, Any], key: str, errs: _Errors) -> Iterator[tuple[int, Any]]:
+    value = data.get(key)
+    if value is None:
+        return
+    if not isinstance(value, list):
+        errs.add((key,), key, f"expected a list of items, got {type(value).__name__}")
+        return
+    yield from enumerate(value)
+
+
+def _validate_items(data: Mapping[str, Any], errs: _Errors) -> dict[str, list[tuple[int, Any]]]:
+    """Validate each collection item on its own; keep the valid ones with their index."""
+    valid: dict[str, list[tuple[int, Any]]] = {}
+    for key, (model, _) in _COLLECTIONS.items():
+        valid[key] = []
+        for index, raw in _raw_items(data, key, errs):
+            try:
+                valid[key].append((index, model.model_validate(raw)))
+            except ValidationError as exc:
+                errs.pydantic((key, index), exc)
+    return valid
+
+
+def _power(p: PowerIn, warmup_s: float, warmup_kwh: float, carrier: Carrier) -> PowerModel:
+    standby = p.off if p.standby is None else p.standby
+    return PowerModel(
+        power_kw={
+            State.OFF: p.off,
+            State.STANDBY: standby,
+            State.IDLE: p.idle,
+            State.SETUP: p.idle if p.setup is None else p.setup,
+            State.PROCESSING: p.processing,
+            State.FAULT: standby if p.fault is None else p.fault,
+        },
+        warmup_s=warmup_s,
+        warmup_energy_kwh=warmup_kwh,
+        carrier=carrier,
+    )
+
+
+def _raw_ids(data: Mapping[str, Any], key: str) -> Iterator[tuple[int, str]]:
+    value = data.get(key)
+    if isinstance(value, list):
+        for index, raw in enumerate(value):
+            if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
+                yield index, raw["id"]
+
+
+def _check_ids(data: Mapping[str, Any], errs: _Errors) -> dict[str, str]:
+    """Ids must be unique across all graph nodes; returns id -> collection."""
+    owner: dict[str, tuple[str, Path]] = {}
+    site = data.get("site")
+    if isinstance(site, Mapping) and isinstance(site.get("id"), str):
+        owner[site["id"]] = ("site", ("site",))
+    for key in _NODE_COLLECTIONS:
+        for index, ident in _raw_ids(data, key):
+            path: Path = (key, index)
+            if ident in owner:
+                first_key, first_path = owner[ident]
+                first = errs.item(first_path)
+                line = line_of(errs.lines, first_path) if errs.lines else None
+                at = f" on line {line}" if line is not None else ""
+                errs.add(
+                    (*path, "id"), "id", f"duplicate id '{ident}' (already used by {first}{at})"
+                )
+            else:
+                owner[ident] = (key, path)
+    seen: set[str] = set()
+    for index, ident in _raw_ids(data, "orders"):
+        if ident in seen:
+            errs.add(("orders", index, "id"), "id", f"duplicate order id '{ident}'")
+        seen.add(ident)
+    return {ident: key for ident, (key, _) in owner.items()}
+
+
+def build_factory(
+    data: Any, filename: str, lines: Mapping[Path, int], dups: Sequence[tuple[Path, int]]
+) -> Factory:
+    """Validate ``data`` (a parsed factory document) and build the :class:`Factory`.
+
+    Raises
+    ------
+    FactoryModelError
+        Listing every problem found.
+    """
+    errs = _Errors(filename, lines, data)
+    if not isinstance(data, Mapping):
+        errs.add((), "", "a factory file must be a mapping with 'id', 'site', 'machines', ...")
+        errs.raise_if_any()
+    for path, _ in dups:
+        errs.add(
+            path,
+            _field_name(path[2:] if len(path) > 2 else path),
+            f"key '{path[-1]}' is given twice (the last one would win)",
+        )
+    for key in data:
+        if key not in _TOP_KEYS:
+            errs.add(
+                (str(key),), str(key), f"unknown top-level key; expected one of {list(_TOP_KEYS)}"
+            )
+    header: HeaderIn | None = None
+    try:
+        header = HeaderIn.model_validate(
+            {k: data[k] for k in ("id", "name", "company_id") if k in data}
+        )
+    except ValidationError as exc:
+        errs.pydantic((), exc)
+    site: SiteIn | None = None
+    if "site" not in data:
+        errs.add((), "site", "is required")
+    else:
+        try:
+            site = SiteIn.model_validate(data["site"])
+        except ValidationError as exc:
+            errs.pydantic(("site",), exc)
+    items = _validate_items(data, errs)
+    kinds = _check_ids(data, errs)
+    factory = _cross_check(items, kinds, header, site, data, errs)
+    errs.raise_if_any()
+    assert factory is not None  # no errors -> built
+    return factory
+
+
+def _cross_check(
+    items: dict[str, list[tuple[int, Any]]],
+    kinds: Mapping[str, str],
+    header: HeaderIn | None,
+    site: SiteIn | None,
+    data: Mapping[str, Any],
+    errs: _Errors,
+) -> Factory | None:
+    assets = {i for i, k in kinds.items() if k in ("machines", "utilities")}
+    materials_unit = {m.id: m.unit for _, m in items["materials"]}
+    material_ids = {i for i, k in kinds.items() if k == "materials"}
+    product_ids = {i for i, k in kinds.items() if k == "products"}
+    line_ids = {i for i, k in kinds.items() if k == "lines"}
+    machine_ids = {i for i, k in kinds.items() if k == "machines"}
+    site_id = site.id if site is not None else None
+
+    lines: list[Line] = []
+    for index, ln in items["lines"]:
+        if ln.site is not None and site_id is not None and ln.site != site_id:
+            errs.add(
+                ("lines", index, "site"),
+                "site",
+                f"unknown site '{ln.site}' (the site is '{site_id}')",
+            )
+        lines.append(Line(id=ln.id, name=ln.name or ln.id, site=ln.site or site_id or ""))
+
+    machines: list[Machine] = []
+    carrier_of: dict[str, Carrier] = {}
+    for index, m in items["machines"]:
+        base: Path = ("machines", index)
+        carrier_of[m.id] = m.carrier
+        if m.line not in line_ids:
+            errs.add((*base, "line"), "line", f"unknown line '{m.line}'")
+        matrix: dict[tuple[str, str], float] = {}
+        for j, entry in enumerate(m.setup_matrix):
+            where: Path = (*base, "setup_matrix", j)
+            for name, ident in (("from", entry.from_), ("to", entry.to)):
+                if ident not in product_ids:
+                    errs.add(
+                        (*where, name), f"setup_matrix[{j}].{name}", f"unknown product '{ident}'"
+                    )
+            if (entry.from_, entry.to) in matrix:
+                errs.add(
+                    where,
+                    f"setup_matrix[{j}]",
+                    f"changeover {entry.from_} -> {entry.to} is given twice",
+                )
+            matrix[(entry.from_, entry.to)] = entry.time
+        machines.append(
+            Machine(
+                id=m.id,
+                name=m.name or m.id,
+                line=m.line,
+                type=m.type,
+                power=_power(m.power, m.warmup, m.warmup_energy, m.carrier),
+                capacity=m.capacity,
+                mtbf_s=m.mtbf,
+                mttr_s=m.mttr,
+                setup_matrix_s=matrix,
+            )
+        )
+
+    utilities: list[Utility] = []
+    for index, u in items["utilities"]:
+        base = ("utilities", index)
+        carrier_of[u.id] = u.carrier
+        if not u.serves:
+            errs.add((*base, "serves"), "serves", "serves nothing; list the assets it serves")
+        served: set[str] = set()
+        for j, link in enumerate(u.serves):
+            where = (*base, "serves", j, "asset")
+            if link.asset == u.id:
+                errs.add(where, f"serves[{j}].asset", "a utility cannot serve itself")
+            elif link.asset not in assets:
+                errs.add(where, f"serves[{j}].asset", f"serves unknown asset '{link.asset}'")
+            if link.asset in served:
+                errs.add(where, f"serves[{j}].asset", f"serves '{link.asset}' twice")
+            served.add(link.asset)
+        if u.allocation_key == "declared" and u.serves and sum(s.weight for s in u.serves) <= 0:
+            errs.add((*base, "serves"), "serves", "declared allocation weights add up to 0")
+        utilities.append(
+            Utility(
+                id=u.id,
+                name=u.name or u.id,
+                kind=u.kind,
+                power=_power(u.power, u.warmup, u.warmup_energy, u.carrier),
+                serves=tuple(ServesLink(asset=s.asset, weight=s.weight) for s in u.serves),
+                allocation_key=u.allocation_key,
+            )
+        )
+
+    meters: list[Meter] = []
+    for index, mt in items["meters"]:
+        base = ("meters", index)
+        if not mt.measures:
+            errs.add((*base, "measures"), "measures", "measures nothing; list the assets behind it")
+        for j, asset in enumerate(mt.measures):
+            if asset not in assets:
+                errs.add((*base, "measures", j), "measures", f"measures unknown asset '{asset}'")
+            elif carrier_of.get(asset, mt.carrier) != mt.carrier:
+                errs.add(
+                    (*base, "carrier"),
+                    "carrier",
+                    f"meters {mt.carrier.value} but asset '{asset}' draws "
+                    f"{carrier_of[asset].value}",
+                )
+        if len(set(mt.measures)) != len(mt.measures):
+            errs.add((*base, "measures"), "measures", "lists an asset twice")
+        if mt.rollover is not None and mt.signal != "energy":
+            errs.add((*base, "rollover"), "rollover", "only an 'energy' counter meter rolls over")
+        meters.append(
+            Meter(
+                id=mt.id,
+                name=mt.name or mt.id,
+                measures=tuple(mt.measures),
+                carrier=mt.carrier,
+                signal=mt.signal,
+                rollover_kwh=mt.rollover,
+            )
+        )
+
+    materials = [Material(id=m.id, name=m.name or m.id, unit=m.unit) for _, m in items["materials"]]
+
+    suppliers: list[Supplier] = []
+    supplied: dict[str, set[str]] = {}  # supplier -> materials
+    for index, s in items["suppliers"]:
+        base = ("suppliers", index)
+        supplied[s.id] = set()
+        for j, link in enumerate(s.supplies):
+            if link.material not in material_ids:
+                errs.add(
+                    (*base, "supplies", j, "material"),
+                    f"supplies[{j}].material",
+                    f"supplies unknown material '{link.material}'",
+                )
+            if link.material in supplied[s.id]:
+                errs.add(
+                    (*base, "supplies", j, "material"),
+                    f"supplies[{j}].material",
+                    f"material '{link.material}' is listed twice",
+                )
+            supplied[s.id].add(link.material)
+        suppliers.append(
+            Supplier(
+                id=s.id,
+                name=s.name or s.id,
+                supplies=tuple(
+                    SupplyLink(
+                        material=x.material,
+                        pcf_kg_per_unit=x.pcf_kg_per_unit,
+                        source=x.source,
+                        primary=x.primary,
+                    )
+                    for x in s.supplies
+                ),
+            )
+        )
+    any_supplier = {mat for mats in supplied.values() for mat in mats}
+
+    products = [
+        p
+        for p in (
+            _product(
+                index,
+                p,
+                machine_ids,
+                material_ids,
+                materials_unit,
+                supplied,
+                any_supplier,
+                kinds,
+                errs,
+            )
+            for index, p in items["products"]
+        )
+        if p is not None
+    ]
+
+    shifts = [
+        Shift(name=s.name, start=s.start, end=s.end, weekdays=tuple(s.weekdays))
+        for _, s in items["shifts"]
+    ]
+
+    contracts: list[ElectricityContract] = []
+    for _, c in items["contracts"]:
+        contracts.append(
+            ElectricityContract(
+                name=c.name, share=c.share, factor_kg_per_kwh=c.factor_kg_per_kwh, source=c.source
+            )
+        )
+    if sum(c.share for c in contracts) > 1.0 + 1e-12:
+        errs.add(("contracts",), "share", "contract shares add up to more than 1")
+
+    orders: list[Order] = []
+    for index, o in items["orders"]:
+        base = ("orders", index)
+        if o.product not in product_ids:
+            errs.add((*base, "product"), "product", f"unknown product '{o.product}'")
+        if o.due < o.release:
+            errs.add(
+                (*base, "due"),
+                "due",
+                f"due {o.due.isoformat()} is before release {o.release.isoformat()}",
+            )
+        orders.append(
+            Order(id=o.id, product=o.product, quantity=o.quantity, release=o.release, due=o.due)
+        )
+
+    if header is None or site is None:
+        return None
+    return Factory(
+        id=header.id,
+        name=header.name or header.id,
+        company_id=header.company_id,
+        site=Site(
+            id=site.id,
+            name=site.name or site.id,
+            country=site.country,
+            timezone=site.timezone,
+            grid_zone=site.grid_zone,
+        ),
+        lines=tuple(lines),
+        machines=tuple(machines),
+        meters=tuple(meters),
+        utilities=tuple(utilities),
+        materials=tuple(materials),
+        suppliers=tuple(suppliers),
+        products=tuple(products),
+        shifts=tuple(shifts),
+        orders=tuple(orders),
+        contracts=tuple(contracts),
+    )
+
+
+def _product(
+    index: int,
+    p: ProductIn,
+    machine_ids: set[str],
+    material_ids: set[str],
+    materials_unit: Mapping[str, str],
+    supplied: Mapping[str, set[str]],
+    any_supplier: set[str],
+    kinds: Mapping[str, str],
+    errs: _Errors,
+) -> Product | None:
+    base: Path = ("products", index)
+    if not p.routing:
+        errs.add((*base, "routing"), "routing", "has no routing; list its operations")
+    op_index: dict[str, int] = {}
+    for j, op in enumerate(p.routing):
+        where: Path = (*base, "routing", j)
+        if op.id in op_index:
+            errs.add((*where, "id"), f"routing[{j}].id", f"operation id '{op.id}' is used twice")
+        op_index.setdefault(op.id, j)
+        if op.machine not in machine_ids:
+            what = "a utility" if kinds.get(op.machine) == "utilities" else "missing"
+            errs.add(
+                (*where, "machine"),
+                f"routing[{j}].machine",
+                f"operation '{op.id}' runs on {what} machine '{op.machine}'",
+            )
+    precedence: nx.DiGraph[int] = nx.DiGraph()
+    precedence.add_nodes_from(range(len(p.routing)))
+    for j, op in enumerate(p.routing):
+        before = op.after if op.after is not None else ([p.routing[j - 1].id] if j else [])
+        for k, name in enumerate(before):
+            if name not in op_index:
+                errs.add(
+                    (*base, "routing", j, "after", k),
+                    f"routing[{j}].after",
+                    f"operation '{op.id}' follows unknown operation '{name}'",
+                )
+            else:
+                precedence.add_edge(op_index[name], j)
+    order = list(range(len(p.routing)))
+    try:
+        cycle = nx.find_cycle(precedence)
+    except nx.NetworkXNoCycle:
+        order = list(nx.lexicographical_topological_sort(precedence, key=lambda n: n))
+    else:
+        names = [p.routing[a].id for a, _ in cycle] + [p.routing[cycle[0][0]].id]
+        first = min(a for a, _ in cycle)
+        errs.add(
+            (*base, "routing", first), "routing", "operations form a cycle: " + " -> ".join(names)
+        )
+    bom: list[BomItem] = []
+    for j, item in enumerate(p.bom):
+        quantity = _bom_quantity(item, j, base, materials_unit, errs)
+        _check_bom_source(item, j, base, material_ids, supplied, any_supplier, kinds, errs)
+        bom.append(
+            BomItem(material=item.material, quantity_per_unit=quantity, supplier=item.supplier)
+        )
+    routing = tuple(
+        Operation(
+            id=p.routing[j].id,
+            machine=p.routing[j].machine,
+            setup_s=p.routing[j].setup,
+            processing_s_per_unit=p.routing[j].processing,
+        )
+        for j in order
+    )
+    return Product(
+        id=p.id,
+        name=p.name or p.id,
+        routing=routing,
+        bom=tuple(bom),
+        declared_unit=p.declared_unit,
+        mass_kg=p.mass,
+    )
+
+
+def _bom_quantity(
+    item: BomIn, j: int, base: Path, materials_unit: Mapping[str, str], errs: _Errors
+) -> float:
+    unit = materials_unit.get(item.material)
+    where: Path = (*base, "bom", j, "quantity")
+    try:
+        kind = _UNIT_KIND.get(unit or "", "dimensionless")
+        if unit is not None and unit not in _UNIT_KIND and isinstance(item.quantity, str):
+            float(item.quantity)  # units unknown to carbontwin: plain numbers only
+        value = parse_quantity(item.quantity, kind)
+    except (QuantityError, ValueError) as exc:
+        errs.add(
+            where,
+            f"bom[{j}].quantity",
+            f"{exc} (material '{item.material}' is counted in {unit or '?'})",
+        )
+        return 0.0
+    if value < 0:
+        errs.add(where, f"bom[{j}].quantity", f"must not be negative, got {value:g}")
+    return value
+
+
+def _check_bom_source(
+    item: BomIn,
+    j: int,
+    base: Path,
+    material_ids: set[str],
+    supplied: Mapping[str, set[str]],
+    any_supplier: set[str],
+    kinds: Mapping[str, str],
+    errs: _Errors,
+) -> None:
+    where: Path = (*base, "bom", j)
+    if item.material not in material_ids:
+        errs.add((*where, "material"), f"bom[{j}].material", f"unknown material '{item.material}'")
+        return
+    if item.supplier is not None:
+        if kinds.get(item.supplier) != "suppliers":
+            errs.add(
+                (*where, "supplier"), f"bom[{j}].supplier", f"unknown supplier '{item.supplier}'"
+            )
+        elif item.supplier in supplied and item.material not in supplied[item.supplier]:
+            errs.add(
+                (*where, "supplier"),
+                f"bom[{j}].supplier",
+                f"supplier '{item.supplier}' gives no PCF for material '{item.material}'",
+            )
+    elif item.material not in any_supplier:
+        errs.add(
+            (*where, "material"),
+            f"bom[{j}].material",
+            f"material '{item.material}' has no supplier PCF; add it to a supplier's supplies",
+        )

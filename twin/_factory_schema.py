@@ -1,0 +1,252 @@
+"""pydantic models of one factory file item each (the boundary of twin/model.py).
+
+Each collection item (a machine, a meter, ...) is validated on its own, so one
+bad machine does not hide the errors of the next one. Quantities may be given
+with units (``"15 kW"``, ``"90 s"``, ``"2.5 MWh"``, ``"1.2 t"``) and are parsed
+once, here, with :func:`carbontwin.twin.quantities.parse_quantity`; a bare
+number is in the canonical unit (kW, kWh, s, kg).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
+
+from .model import Carrier
+from .quantities import parse_quantity
+
+__all__ = [
+    "BomIn",
+    "ContractIn",
+    "HeaderIn",
+    "LineIn",
+    "MachineIn",
+    "MaterialIn",
+    "MeterIn",
+    "OperationIn",
+    "OrderIn",
+    "PowerIn",
+    "ProductIn",
+    "ServesIn",
+    "SetupIn",
+    "ShiftIn",
+    "SiteIn",
+    "SupplierIn",
+    "SupplyIn",
+    "UtilityIn",
+]
+
+
+def _quantity(kind: str) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        return parse_quantity(value, kind)
+
+    return parse
+
+
+def _not_negative(value: float) -> float:
+    if value < 0:
+        msg = f"must not be negative, got {value:g}"
+        raise ValueError(msg)
+    return value
+
+
+def _finite_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = f"expected a number, got {value!r}"
+        raise ValueError(msg)
+    if not math.isfinite(value):
+        msg = f"expected a finite number, got {value!r}"
+        raise ValueError(msg)
+    return float(value)
+
+
+PowerKW = Annotated[float, BeforeValidator(_quantity("power")), AfterValidator(_not_negative)]
+EnergyKWh = Annotated[float, BeforeValidator(_quantity("energy")), AfterValidator(_not_negative)]
+DurationS = Annotated[float, BeforeValidator(_quantity("duration")), AfterValidator(_not_negative)]
+MassKg = Annotated[float, BeforeValidator(_quantity("mass")), AfterValidator(_not_negative)]
+Number = Annotated[float, BeforeValidator(_finite_number)]
+NonNegative = Annotated[float, BeforeValidator(_finite_number), AfterValidator(_not_negative)]
+Id = Annotated[str, Field(min_length=1, pattern=r"^\S(.*\S)?$")]
+
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _clock(value: Any) -> str:
+    if not isinstance(value, str) or not _CLOCK.match(value):
+        msg = f"expected a local time 'HH:MM' such as '06:00', got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class HeaderIn(_Item):
+    """Top-level scalars of the file."""
+
+    id: Id
+    name: str = ""
+    company_id: str = ""
+
+
+class SiteIn(_Item):
+    id: Id
+    name: str = ""
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    timezone: str = "UTC"
+    grid_zone: str = ""
+
+
+class LineIn(_Item):
+    id: Id
+    name: str = ""
+    site: str | None = None
+
+
+class PowerIn(_Item):
+    """Power per state. ``off`` defaults to 0, ``standby`` to ``off``,
+    ``setup`` to ``idle`` and ``fault`` to ``standby``."""
+
+    off: PowerKW = 0.0
+    standby: PowerKW | None = None
+    idle: PowerKW
+    setup: PowerKW | None = None
+    processing: PowerKW
+    fault: PowerKW | None = None
+
+
+class SetupIn(_Item):
+    """One entry of a setup matrix: changing over from product ``from`` to ``to``."""
+
+    from_: Id = Field(alias="from")
+    to: Id
+    time: DurationS
+
+
+class MachineIn(_Item):
+    id: Id
+    name: str = ""
+    line: Id
+    type: Id
+    power: PowerIn
+    warmup: DurationS = 0.0
+    warmup_energy: EnergyKWh = 0.0
+    carrier: Carrier = Carrier.ELECTRICITY
+    capacity: Annotated[int, Field(ge=1)] = 1
+    mtbf: DurationS | None = None
+    mttr: DurationS | None = None
+    setup_matrix: list[SetupIn] = []
+
+
+class MeterIn(_Item):
+    id: Id
+    name: str = ""
+    measures: list[Id]
+    carrier: Carrier = Carrier.ELECTRICITY
+    signal: Literal["power", "energy"] = "power"
+    rollover: EnergyKWh | None = None
+
+
+class ServesIn(_Item):
+    asset: Id
+    weight: NonNegative = 1.0
+
+
+class UtilityIn(_Item):
+    id: Id
+    name: str = ""
+    kind: Id
+    power: PowerIn
+    warmup: DurationS = 0.0
+    warmup_energy: EnergyKWh = 0.0
+    carrier: Carrier = Carrier.ELECTRICITY
+    allocation_key: Literal["machine_hours", "declared"] = "machine_hours"
+    serves: list[ServesIn]
+
+
+class MaterialIn(_Item):
+    id: Id
+    name: str = ""
+    unit: Id = "kg"
+
+
+class SupplyIn(_Item):
+    material: Id
+    pcf_kg_per_unit: NonNegative
+    source: str = ""
+    primary: bool = True
+
+
+class SupplierIn(_Item):
+    id: Id
+    name: str = ""
+    supplies: list[SupplyIn]
+
+
+class OperationIn(_Item):
+    """A routing step. ``after`` lists the operations it follows; by default the
+    one listed just before it (none for the first)."""
+
+    id: Id
+    machine: Id
+    setup: DurationS = 0.0
+    processing: DurationS
+    after: list[Id] | None = None
+
+
+class BomIn(_Item):
+    """``quantity`` per declared product unit, in the material's unit
+    (``"1.8 kg"`` or ``1.8`` for a material counted in kg)."""
+
+    material: Id
+    quantity: str | float
+    supplier: Id | None = None
+
+
+class ProductIn(_Item):
+    id: Id
+    name: str = ""
+    declared_unit: Literal["piece", "kg"] = "piece"
+    mass: MassKg = 1.0
+    routing: list[OperationIn] = []
+    bom: list[BomIn] = []
+
+
+class ShiftIn(_Item):
+    name: Id
+    start: Annotated[str, BeforeValidator(_clock)]
+    end: Annotated[str, BeforeValidator(_clock)]
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = [0, 1, 2, 3, 4]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+class OrderIn(_Item):
+    id: Id
+    product: Id
+    quantity: Annotated[float, BeforeValidator(_finite_number), Field(gt=0)]
+    release: Annotated[AwareDatetime, AfterValidator(_utc)]
+    due: Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class ContractIn(_Item):
+    name: Id
+    share: Annotated[float, BeforeValidator(_finite_number), Field(ge=0, le=1)]
+    factor_kg_per_kwh: NonNegative
+    source: str = ""

@@ -1,0 +1,170 @@
+"""Read YAML or JSON text and remember the line of every item.
+
+The factory loader reports errors as ``factory.yaml:41: meter 'M7': ...``. To
+know the 41 it needs, for each item of the parsed document, the line it started
+on. :func:`read_with_lines` returns the plain data plus a map from *path* (the
+tuple of mapping keys and sequence indexes leading to a value, the same shape as
+a pydantic error ``loc``) to its 1-based line.
+
+The YAML dialect is YAML 1.1 as PyYAML reads it, with two YAML 1.2 corrections
+that matter in factory files: ``off:`` / ``on:`` / ``yes`` / ``no`` are plain
+strings, not booleans (``off`` is a power state), and ``06:00`` is the string
+"06:00", not the base-60 integer 360 (it is a shift start).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+__all__ = ["Path", "SourceError", "dump_yaml", "line_of", "read_with_lines"]
+
+#: A location inside a document: mapping keys and sequence indexes.
+Path = tuple[str | int, ...]
+
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans and without base-60 numbers."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*|[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$"
+        r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+    ),
+    list("-+0123456789."),
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that quotes every string either reader could take for another type."""
+
+
+_Dumper.yaml_implicit_resolvers = {
+    first: list(yaml.SafeDumper.yaml_implicit_resolvers.get(first, []))
+    + list(_Loader.yaml_implicit_resolvers.get(first, []))
+    for first in set(yaml.SafeDumper.yaml_implicit_resolvers) | set(_Loader.yaml_implicit_resolvers)
+}
+
+
+def dump_yaml(data: Any) -> str:
+    """``data`` as block YAML, keys in insertion order, readable by :func:`read_with_lines`."""
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return text
+
+
+class SourceError(ValueError):
+    """The text is not well-formed YAML/JSON; ``line`` is 1-based or None."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def _walk(
+    node: yaml.Node, path: Path, lines: dict[Path, int], dups: list[tuple[Path, int]]
+) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = str(key_node.value)
+            child = (*path, key)
+            if key in seen:
+                dups.append((child, key_node.start_mark.line + 1))
+            seen.add(key)
+            # the key's line: where a nested block for this field starts
+            lines[child] = key_node.start_mark.line + 1
+            _walk(value_node, child, lines, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines, dups)
+
+
+def _yaml(text: str) -> tuple[Any, dict[Path, int], list[tuple[Path, int]]]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    lines: dict[Path, int] = {}
+    dups: list[tuple[Path, int]] = []
+    if node is not None:
+        _walk(node, (), lines, dups)
+    return data, lines, dups
+
+
+def read_with_lines(text: str, fmt: str) -> tuple[Any, dict[Path, int], list[tuple[Path, int]]]:
+    """Parse ``text`` and map every item's path to its line.
+
+    Parameters
+    ----------
+    text : str
+        The document.
+    fmt : str
+        ``"yaml"`` or ``"json"``. JSON is parsed by :mod:`json`; its lines are
+        recovered by reading the same text as YAML (JSON is nearly a subset),
+        and are left out where that fails.
+
+    Returns
+    -------
+    data, lines, duplicate_keys
+        The plain data, ``{path: line}``, and ``[(path, line)]`` of mapping keys
+        given twice (YAML and JSON parsers silently keep the last one).
+
+    Raises
+    ------
+    SourceError
+        If the text is not well-formed.
+    """
+    if fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            msg = f"not valid JSON: {exc.msg} (column {exc.colno})"
+            raise SourceError(msg, exc.lineno) from None
+        try:
+            _, lines, dups = _yaml(text)
+        except yaml.YAMLError:
+            lines, dups = {}, []
+        return data, lines, dups
+    try:
+        return _yaml(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        msg = f"not valid YAML: {exc.problem or exc.context}"
+        raise SourceError(msg, line) from None
+    except yaml.YAMLError as exc:
+        msg = f"not valid YAML: {exc}"
+        raise SourceError(msg, None) from None
+
+
+def line_of(lines: Mapping[Path, int], path: Path) -> int | None:
+    """Line of ``path``, or of its nearest ancestor that has one."""
+    for end in range(len(path), -1, -1):
+        line = lines.get(path[:end])
+        if line is not None:
+            return line
+    return None
