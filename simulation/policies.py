@@ -1,0 +1,295 @@
+"""Dispatch, idle and release policies: small classes, registered as plugins.
+
+A policy answers up to three questions the simulator asks. Override any of
+them; the base class answers like a plain FIFO shop that never switches
+anything off and releases orders when the plan says::
+
+    class Policy:
+        def choose(self, queue, machine, now) -> int: ...
+        def on_idle(self, machine, now, expected_idle_s) -> bool: ...
+        def release_time(self, job, now, context) -> float: ...
+
+``choose(queue, machine, now)``
+    ``queue`` is the list of :class:`~carbontwin.simulation.plan.Job` waiting
+    in front of ``machine`` (in arrival order, never empty); return the
+    *index* of the job to run next. ``now`` is the simulation clock [s].
+``on_idle(machine, now, expected_idle_s)``
+    ``machine`` has nothing it may run; ``expected_idle_s`` is the simulator's
+    estimate of how long it will stay so [s] (next release to it, work
+    upstream, the next shift). Return True to switch it OFF; it warms up
+    (``PowerModel.warmup_s`` at ``warmup_energy_kwh / warmup_s`` power) before
+    the next job.
+``release_time(job, now, context)``
+    Called at the order's planned release ``now``; return when to release it
+    (``>= now``) [s]. ``context`` is a :class:`ReleaseContext` with the hourly
+    grid intensity and price and the shift calendar.
+
+``machine`` is the simulator's machine: read ``id``, ``index``, ``power``
+(:class:`~carbontwin.twin.model.PowerModel`), ``break_even_s``,
+``last_product``, ``queue``; do not change it.
+
+Policies are looked up by name in the entry-point group
+``carbontwin.policies`` (:func:`get_policy`); several can be combined
+(:func:`combine`), each question answered by the last policy that overrides it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from carbontwin.twin.errors import PluginError
+
+from .plan import Calendar, Job
+from .tariffs import HourlySignal
+
+if TYPE_CHECKING:
+    from .model import SimMachine
+
+__all__ = [
+    "EDD",
+    "FIFO",
+    "SPT",
+    "Batching",
+    "CarbonAwareRelease",
+    "IdleShutdown",
+    "Policy",
+    "ReleaseContext",
+    "combine",
+    "get_policy",
+    "policy_names",
+]
+
+GROUP = "carbontwin.policies"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseContext:
+    """What a release policy may look at.
+
+    ``grid`` is the location-based factor [kg CO2e/kWh] per hour, ``price``
+    the tariff [currency/kWh] per hour (None without a tariff), ``calendar``
+    the shift windows, all on the simulation clock.
+    """
+
+    grid: HourlySignal | None
+    price: HourlySignal | None
+    calendar: Calendar
+
+
+class Policy:
+    """Base policy: FIFO dispatch, never switch off, release as planned."""
+
+    name: ClassVar[str] = "policy"
+
+    def choose(self, queue: Sequence[Job], machine: SimMachine, now: float) -> int:
+        """Index in ``queue`` of the job to run next (first come, first served)."""
+        return 0
+
+    def on_idle(self, machine: SimMachine, now: float, expected_idle_s: float) -> bool:
+        """Whether to switch ``machine`` off now."""
+        return False
+
+    def release_time(self, job: Job, now: float, context: ReleaseContext) -> float:
+        """When to release ``job`` [s on the simulation clock], ``>= now``."""
+        return now
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class FIFO(Policy):
+    """First in, first out: the job that reached the queue first."""
+
+    name = "fifo"
+
+
+class EDD(Policy):
+    """Earliest due date first."""
+
+    name = "edd"
+
+    def choose(self, queue: Sequence[Job], machine: SimMachine, now: float) -> int:
+        return min(range(len(queue)), key=lambda i: queue[i].due_s)
+
+
+class SPT(Policy):
+    """Shortest processing time of the next operation first."""
+
+    name = "spt"
+
+    def choose(self, queue: Sequence[Job], machine: SimMachine, now: float) -> int:
+        return min(range(len(queue)), key=lambda i: queue[i].processing_s[queue[i].op])
+
+
+class Batching(Policy):
+    """Keep running the product the machine is set up for, to save setups.
+
+    Takes the first queued job of the machine's last product; falls back to
+    FIFO when there is none, or when the oldest job has waited longer than
+    ``max_wait_h`` [h] (so no product starves).
+    """
+
+    name = "batching"
+
+    def __init__(self, max_wait_h: float = 8.0) -> None:
+        self.max_wait_s = float(max_wait_h) * 3600.0
+
+    def choose(self, queue: Sequence[Job], machine: SimMachine, now: float) -> int:
+        if now - queue[0].arrived_s > self.max_wait_s:
+            return 0
+        last = machine.last_product
+        for i, job in enumerate(queue):
+            if job.product == last:
+                return i
+        return 0
+
+
+class IdleShutdown(Policy):
+    """Switch a machine off when the expected idle time exceeds its break-even time.
+
+    After Mouzon, Yildirim and Twomey (2007): switching off for an idle period
+    saves energy only if the period is longer than the break-even time
+    :attr:`~carbontwin.twin.model.PowerModel.break_even_s`. ``margin`` scales
+    the threshold (1.5 asks for 50 % more idle time than break-even).
+    """
+
+    name = "idle_shutdown"
+
+    def __init__(self, margin: float = 1.0) -> None:
+        self.margin = float(margin)
+
+    def on_idle(self, machine: SimMachine, now: float, expected_idle_s: float) -> bool:
+        return expected_idle_s > self.margin * machine.break_even_s
+
+
+class CarbonAwareRelease(Policy):
+    """Hold orders with slack for cleaner (or cheaper) hours without breaking due dates.
+
+    At the planned release, the order's planned work ``W`` (nominal setups and
+    processing) is placed at the start hour, within ``max_hold_h`` and no later
+    than ``due - slack_factor * W - safety_h``, whose window ``[s, s + W]`` has
+    the lowest mean grid intensity (``signal="carbon"``) or price
+    (``signal="price"``) and lies in a shift. The order is held only if that
+    lowers the mean by at least ``min_gain`` (relative).
+    """
+
+    name = "carbon_aware"
+
+    def __init__(
+        self,
+        signal: str = "carbon",
+        max_hold_h: float = 48.0,
+        slack_factor: float = 2.0,
+        safety_h: float = 8.0,
+        min_gain: float = 0.03,
+    ) -> None:
+        if signal not in ("carbon", "price"):
+            msg = f"carbon_aware signal {signal!r}: expected 'carbon' or 'price'"
+            raise PluginError(msg, field="signal")
+        self.signal = signal
+        self.max_hold_s = float(max_hold_h) * 3600.0
+        self.slack_factor = float(slack_factor)
+        self.safety_s = float(safety_h) * 3600.0
+        self.min_gain = float(min_gain)
+
+    def release_time(self, job: Job, now: float, context: ReleaseContext) -> float:
+        series = context.grid if self.signal == "carbon" else context.price
+        if series is None:
+            return now
+        work = float(sum(job.setup_s)) + job.planned_processing_s
+        latest = min(job.due_s - self.slack_factor * work - self.safety_s, now + self.max_hold_s)
+        if latest <= now:
+            return now
+        first_hour = math.ceil(now / 3600.0) * 3600.0
+        cands = np.concatenate(([now], np.arange(first_hour, latest + 1e-9, 3600.0)))
+        cands = cands[context.calendar.open_mask(cands) | (cands == now)]
+        means = series.window_means(cands, work)
+        best = int(np.argmin(means))
+        if means[best] < (1.0 - self.min_gain) * means[0]:
+            return float(cands[best])
+        return now
+
+
+_BUILTIN: dict[str, type[Policy]] = {
+    c.name: c for c in (FIFO, EDD, SPT, Batching, IdleShutdown, CarbonAwareRelease)
+}
+
+
+def policy_names() -> list[str]:
+    """Names registered in the ``carbontwin.policies`` entry-point group."""
+    return sorted({ep.name for ep in entry_points(group=GROUP)} | set(_BUILTIN))
+
+
+def get_policy(name: str | Policy | type[Policy], **params: Any) -> Policy:
+    """A policy instance from an entry-point name (or a class, or an instance).
+
+    Raises
+    ------
+    PluginError
+        For a name no plugin registers, or parameters the class does not take.
+    """
+    if isinstance(name, Policy):
+        return name
+    if isinstance(name, type):
+        cls: Any = name
+    else:
+        eps = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+        if eps:
+            try:
+                cls = eps[0].load()
+            except Exception as exc:  # a broken third-party plugin
+                msg = f"policy plugin {name!r} ({eps[0].value}) failed to load: {exc}"
+                raise PluginError(msg) from exc
+        elif name in _BUILTIN:
+            cls = _BUILTIN[name]
+        else:
+            msg = f"unknown policy {name!r}; known: {', '.join(policy_names())}"
+            raise PluginError(msg, field="policy")
+    try:
+        obj = cls(**params)
+    except TypeError as exc:
+        msg = f"policy {name!r} does not take parameters {sorted(params)}: {exc}"
+        raise PluginError(msg, field="params") from None
+    if not isinstance(obj, Policy):
+        msg = f"policy {name!r} is a {type(obj).__name__}, not a carbontwin Policy"
+        raise PluginError(msg)
+    return obj
+
+
+def _overrides(p: Policy, method: str) -> bool:
+    return getattr(type(p), method) is not getattr(Policy, method)
+
+
+class _Combined(Policy):
+    name = "combined"
+
+    def __init__(self, parts: Sequence[Policy]) -> None:
+        self.parts = tuple(parts)
+        for method in ("choose", "on_idle", "release_time"):
+            for p in reversed(self.parts):
+                if _overrides(p, method):
+                    setattr(self, method, getattr(p, method))
+                    break
+
+    def __repr__(self) -> str:
+        return " + ".join(repr(p) for p in self.parts)
+
+
+def combine(policies: Sequence[Policy]) -> Policy:
+    """One policy answering each question with the last of ``policies`` that overrides it."""
+    if len(policies) == 1:
+        return policies[0]
+    return _Combined(policies)
+
+
+def overrides(policy: Policy, method: str) -> bool:
+    """Whether ``policy`` answers ``method`` itself (the simulator skips the defaults)."""
+    if isinstance(policy, _Combined):
+        return any(_overrides(p, method) for p in policy.parts)
+    return _overrides(policy, method)

@@ -1,0 +1,182 @@
+"""Hourly input signals of a scenario: time-of-use tariff and grid carbon intensity.
+
+Both are piecewise constant per clock hour. :class:`HourlySignal` holds one
+value per hour on the simulation clock (hour ``k`` covers
+``[t0_hour + 3600 k, t0_hour + 3600 (k + 1))``), which the release policies and
+the KPI step read by index, without datetimes in the loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from carbontwin.twin.errors import SimulationError
+
+__all__ = ["HourlySignal", "TariffPeriod", "TimeOfUseTariff", "grid_intensity_fn"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class TariffPeriod:
+    """A price that applies on ``weekdays`` (0 = Monday) from ``start`` to ``end`` local time.
+
+    ``start``/``end`` are whole hours "HH:00"; an end before the start runs past
+    midnight.
+    """
+
+    price_per_kwh: float
+    start: str = "00:00"
+    end: str = "24:00"
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+
+
+def _hour(text: str) -> int:
+    try:
+        hh, mm = text.split(":")
+        h, m = int(hh), int(mm)
+    except ValueError:
+        msg = f"tariff time {text!r} is not HH:MM"
+        raise SimulationError(msg, field="tariff.periods") from None
+    if m != 0 or not 0 <= h <= 24:
+        msg = f"tariff time {text!r} must be a whole hour 00:00..24:00"
+        raise SimulationError(msg, field="tariff.periods")
+    return h
+
+
+@dataclass(frozen=True, slots=True)
+class TimeOfUseTariff:
+    """Energy price by hour of the week in the site's local time.
+
+    Attributes
+    ----------
+    default_per_kwh : float
+        Price outside every period [currency/kWh].
+    periods : tuple of TariffPeriod
+        Later periods override earlier ones where they overlap.
+    currency : str
+        ISO 4217 code, e.g. "EUR".
+    timezone : str
+        IANA zone the periods are given in.
+    """
+
+    default_per_kwh: float
+    periods: tuple[TariffPeriod, ...] = ()
+    currency: str = "EUR"
+    timezone: str = "UTC"
+    _week: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        week = np.full(168, float(self.default_per_kwh))
+        for p in self.periods:
+            h0, h1 = _hour(p.start), _hour(p.end)
+            hours = range(h0, h1 if h1 > h0 else h1 + 24)  # past midnight: next weekday
+            for wd in p.weekdays:
+                for h in hours:
+                    week[(wd * 24 + h) % 168] = p.price_per_kwh
+        if not np.all(np.isfinite(week)) or np.any(week < 0):
+            msg = "tariff prices must be finite and not negative"
+            raise SimulationError(msg, field="tariff")
+        object.__setattr__(self, "_week", week)
+
+    def price_per_kwh(self, t: FloatArray) -> FloatArray:
+        """Price [currency/kWh] at epoch seconds ``t`` (any shape)."""
+        t = np.asarray(t, dtype=np.float64)
+        tz = ZoneInfo(self.timezone or "UTC")
+        # local hour-of-week via the UTC offset of each hour (DST-safe)
+        hours = np.floor(t / 3600.0)
+        uniq, inv = np.unique(hours, return_inverse=True)
+        how = np.empty(uniq.shape, dtype=np.int64)
+        for i, h in enumerate(uniq):
+            local = datetime.fromtimestamp(float(h) * 3600.0, UTC).astimezone(tz)
+            how[i] = local.weekday() * 24 + local.hour
+        return self._week[how[inv].reshape(t.shape)]
+
+
+@dataclass(frozen=True, slots=True)
+class HourlySignal:
+    """One value per hour on the simulation clock.
+
+    ``t0_hour`` is the start of hour 0 [s on the simulation clock, <= 0];
+    ``values[k]`` holds in ``[t0_hour + 3600 k, t0_hour + 3600 (k + 1))``.
+    """
+
+    t0_hour: float
+    values: FloatArray
+
+    @classmethod
+    def sample(
+        cls, fn: Callable[[FloatArray], FloatArray], t0: float, duration_s: float
+    ) -> HourlySignal:
+        """Read ``fn(epoch seconds)`` at every hour from ``t0`` to ``t0 + duration_s``."""
+        first = math.floor(t0 / 3600.0) * 3600.0
+        n = int(math.ceil((t0 + duration_s - first) / 3600.0)) + 1
+        starts = first + 3600.0 * np.arange(n, dtype=np.float64)
+        return cls(first - t0, np.asarray(fn(starts), dtype=np.float64))
+
+    def at(self, t: float) -> float:
+        """Value at simulation time ``t`` (held at the ends)."""
+        k = int((t - self.t0_hour) // 3600.0)
+        k = min(max(k, 0), len(self.values) - 1)
+        return float(self.values[k])
+
+    def window_means(self, starts: FloatArray, duration_s: float) -> FloatArray:
+        """Time-mean of the signal over ``[s, s + duration_s]`` for each start ``s``."""
+        cum = np.concatenate(([0.0], np.cumsum(self.values) * 3600.0))
+        edges = self.t0_hour + 3600.0 * np.arange(len(cum))
+
+        def integral(t: FloatArray) -> FloatArray:
+            return np.interp(t, edges, cum)
+
+        d = max(float(duration_s), 1.0)
+        return (integral(starts + d) - integral(starts)) / d
+
+
+def _hourly_csv(path: str) -> tuple[FloatArray, FloatArray]:
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    t = pd.to_datetime(df.iloc[:, 0], utc=True).astype("int64").to_numpy() / 1e9
+    v = df.iloc[:, 1].to_numpy(dtype=np.float64) / 1000.0  # g/kWh -> kg/kWh
+    return t.astype(np.float64), v
+
+
+def grid_intensity_fn(
+    source: str | Sequence[float] | None = None,
+) -> Callable[[FloatArray], FloatArray]:
+    """Location-based grid factor [kg CO2e/kWh] as a function of epoch seconds.
+
+    ``source`` is a bundled series name such as ``"DE_2019"``, a path to a CSV of
+    ``hour_start_utc, g_co2e_per_kwh``, or ``None`` for DE_2019. Hours outside
+    the series hold its first or last value; empty hours are filled from the
+    nearest value.
+    """
+    from importlib import resources
+    from pathlib import Path
+
+    name = source if isinstance(source, str) else "DE_2019"
+    bundled = resources.files("carbontwin.twin.data").joinpath(f"{name}_hourly.csv")
+    if bundled.is_file():
+        path = str(bundled)
+    elif Path(name).is_file():
+        path = name
+    else:
+        msg = f"grid series {name!r} is neither a bundled series (e.g. 'DE_2019') nor a CSV file"
+        raise SimulationError(msg, field="grid")
+    t, v = _hourly_csv(path)
+    ok = np.isfinite(v)
+    t, v = t[ok], v[ok]
+
+    def fn(ts: FloatArray) -> FloatArray:
+        ts = np.asarray(ts, dtype=np.float64)
+        i = np.clip(np.searchsorted(t, ts, side="right") - 1, 0, len(t) - 1)
+        return v[i]
+
+    return fn
