@@ -1,0 +1,16 @@
+"""Persistence of the twin: factory versions, events, orders, footprints, factor series.
+
+SQLAlchemy 2 on SQLite (default, ``sqlite:///carbontwin.db``) or PostgreSQL
+(``CARBONTWIN_DATABASE_URL``); schema by the packaged Alembic migrations.
+
+>>> from carbontwin.twin.store import Store
+>>> store = Store.open("sqlite://")
+>>> store.count_events()["power_samples"]
+0
+"""
+
+from carbontwin.twin.errors import StoreError
+
+from .store import DEFAULT_URL, NotFoundError, SeriesLike, Store, migrations_path
+
+__all__ = ["DEFAULT_URL", "NotFoundError", "SeriesLike", "Store", "StoreError", "migrations_path"]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the twin store (run them with ``Store.upgrade()``)."""

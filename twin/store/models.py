@@ -1,0 +1,276 @@
+"""SQLAlchemy 2 tables of the twin store.
+
+Times
+-----
+Two representations, on purpose:
+
+- **Events and factor points** (hot paths, millions of rows) keep time as
+  ``DOUBLE PRECISION`` float64 seconds since the epoch (UTC), exactly the
+  numbers :class:`~carbontwin.twin.events.EventBatch` carries, so a batch goes
+  in and out without a datetime per row and compares bit for bit.
+- **Human-facing rows** (factory versions, orders, footprints, factor series)
+  keep time as ``TIMESTAMP WITH TIME ZONE`` through :class:`UTCDateTime`,
+  which always hands back timezone-aware UTC datetimes (also on SQLite,
+  which stores no zone).
+
+Natural keys
+------------
+Each event table's primary key is the event's natural key, so a re-sent event
+is stored once (``INSERT ... ON CONFLICT DO NOTHING``) and the key's index is
+the ``(source, t)`` index reads use:
+
+=================  ==========================================  ==================
+table              primary key (natural key)                    extra index
+=================  ==========================================  ==================
+state_changes      (asset, t)                                   --
+power_samples      (meter, t)                                   --
+energy_counters    (meter, t)                                   --
+order_steps        (order_id, operation, asset, start, kind)    (asset, start)
+material_uses      (order_id, material)                         --
+gaps               (source, start)                              --
+=================  ==========================================  ==================
+
+Footprints are versioned and immutable: ``UNIQUE(order_id, version)``, a
+correction names the row it ``replaces_id``, and the initial migration adds a
+trigger that rejects any ``UPDATE`` of a footprint row on SQLite and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "EnergyCounterRow",
+    "FactorPointRow",
+    "FactorSeriesRow",
+    "FactoryVersionRow",
+    "FootprintRow",
+    "GapRow",
+    "MaterialUseRow",
+    "OrderRow",
+    "OrderStepRow",
+    "PowerSampleRow",
+    "StateChangeRow",
+    "UTCDateTime",
+]
+
+#: Constraint and index names, so migrations and models name things alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID_LEN = 200  # asset, meter, order, material ids
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetime on every backend.
+
+    Refuses naive datetimes on the way in (an unzoned time is ambiguous);
+    stores UTC; hands back aware UTC datetimes (SQLite keeps no zone, so a
+    value read there is UTC by construction).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            msg = f"naive datetime {value.isoformat()} given to the store; pass a UTC-aware one"
+            raise ValueError(msg)
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):  # pragma: no cover - drivers return datetimes
+            msg = f"expected a datetime from the database, got {value!r}"
+            raise TypeError(msg)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _id(**kw: Any) -> Mapped[str]:
+    return mapped_column(sa.String(ID_LEN), nullable=False, **kw)
+
+
+def _t(**kw: Any) -> Mapped[float]:
+    return mapped_column(sa.Double(), nullable=False, **kw)
+
+
+# --- model versions ------------------------------------------------------------
+
+
+class FactoryVersionRow(Base):
+    """One saved version of a factory description (``factory_to_dict`` JSON)."""
+
+    __tablename__ = "factory_versions"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    factory_id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    document: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), nullable=False)
+
+
+# --- events (float64 epoch seconds) ----------------------------------------------
+
+
+class StateChangeRow(Base):
+    __tablename__ = "state_changes"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "state IN ('OFF', 'STANDBY', 'IDLE', 'SETUP', 'PROCESSING', 'FAULT')",
+            name="state_known",
+        ),
+    )
+
+    asset: Mapped[str] = _id(primary_key=True)
+    t: Mapped[float] = _t(primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+
+
+class PowerSampleRow(Base):
+    __tablename__ = "power_samples"
+    __table_args__ = (sa.CheckConstraint("power_kw >= 0", name="power_kw_not_negative"),)
+
+    meter: Mapped[str] = _id(primary_key=True)
+    t: Mapped[float] = _t(primary_key=True)
+    power_kw: Mapped[float] = mapped_column(sa.Double(), nullable=False)
+
+
+class EnergyCounterRow(Base):
+    __tablename__ = "energy_counters"
+    __table_args__ = (sa.CheckConstraint("energy_kwh >= 0", name="energy_kwh_not_negative"),)
+
+    meter: Mapped[str] = _id(primary_key=True)
+    t: Mapped[float] = _t(primary_key=True)
+    energy_kwh: Mapped[float] = mapped_column(sa.Double(), nullable=False)
+
+
+class OrderStepRow(Base):
+    __tablename__ = "order_steps"
+    __table_args__ = (
+        sa.CheckConstraint('"end" >= start', name="end_not_before_start"),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("kind IN ('setup', 'processing')", name="kind_known"),
+        sa.Index(None, "asset", "start"),
+    )
+
+    order_id: Mapped[str] = _id(primary_key=True)
+    operation: Mapped[str] = _id(primary_key=True)
+    asset: Mapped[str] = _id(primary_key=True)
+    start: Mapped[float] = _t(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    end: Mapped[float] = _t()
+    quantity: Mapped[float] = mapped_column(sa.Double(), nullable=False)
+
+
+class MaterialUseRow(Base):
+    __tablename__ = "material_uses"
+    __table_args__ = (sa.CheckConstraint("quantity >= 0", name="quantity_not_negative"),)
+
+    order_id: Mapped[str] = _id(primary_key=True)
+    material: Mapped[str] = _id(primary_key=True)
+    quantity: Mapped[float] = mapped_column(sa.Double(), nullable=False)
+    unit: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    t: Mapped[float | None] = mapped_column(sa.Double(), nullable=True)
+
+
+class GapRow(Base):
+    __tablename__ = "gaps"
+    __table_args__ = (sa.CheckConstraint('"end" >= start', name="end_not_before_start"),)
+
+    source: Mapped[str] = _id(primary_key=True)
+    start: Mapped[float] = _t(primary_key=True)
+    end: Mapped[float] = _t()
+    reason: Mapped[str] = mapped_column(sa.Text(), nullable=False)
+
+
+# --- orders and footprints -------------------------------------------------------
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    __table_args__ = (sa.CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[str] = mapped_column(sa.String(ID_LEN), primary_key=True)
+    product: Mapped[str] = _id()
+    quantity: Mapped[float] = mapped_column(sa.Double(), nullable=False)
+    release: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    due: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class FootprintRow(Base):
+    """An issued footprint version. Never updated (a trigger rejects UPDATE)."""
+
+    __tablename__ = "footprints"
+    __table_args__ = (
+        sa.UniqueConstraint("order_id", "version"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+        sa.Index(None, "product", "period_start"),
+        sa.Index(None, "issued_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.Uuid(as_uuid=False), primary_key=True)
+    order_id: Mapped[str] = _id()
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    replaces_id: Mapped[str | None] = mapped_column(
+        sa.Uuid(as_uuid=False), sa.ForeignKey("footprints.id"), nullable=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    product: Mapped[str] = _id()
+    factory: Mapped[str] = mapped_column(sa.String(ID_LEN), nullable=False)
+    co2e_kg: Mapped[float] = mapped_column(sa.Double(), nullable=False)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), nullable=False)
+
+
+# --- emission factor series -----------------------------------------------------
+
+
+class FactorSeriesRow(Base):
+    """A named, versioned hourly factor series (e.g. DE grid 2019) [kg CO2e/kWh]."""
+
+    __tablename__ = "factor_series"
+    __table_args__ = (sa.UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = _id()
+    version: Mapped[str] = _id()
+    source: Mapped[str] = mapped_column(sa.Text(), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class FactorPointRow(Base):
+    """One value of a factor series, valid from ``t`` (epoch s) [kg CO2e/kWh]."""
+
+    __tablename__ = "factor_points"
+
+    series_id: Mapped[int] = mapped_column(
+        sa.Integer, sa.ForeignKey("factor_series.id", ondelete="CASCADE"), primary_key=True
+    )
+    t: Mapped[float] = _t(primary_key=True)
+    value: Mapped[float] = mapped_column(sa.Double(), nullable=False)
+    filled: Mapped[bool] = mapped_column(sa.Boolean(), nullable=False)

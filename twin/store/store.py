@@ -1,0 +1,423 @@
+"""The store facade: one object that persists the twin.
+
+SQLite file by default, PostgreSQL through ``CARBONTWIN_DATABASE_URL`` (or a
+URL given to :class:`Store`). Each method is one transaction; a failed call
+stores nothing. Database errors come out as :class:`StoreError` naming what
+was written and where.
+
+>>> store = Store.open("sqlite://")          # in-memory, schema built
+>>> store.write_events(batch)                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from carbontwin.twin.errors import StoreError
+from carbontwin.twin.events import EventBatch
+from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.model import Factory, Order
+from carbontwin.twin.store import _events, _footprints, _series
+from carbontwin.twin.store._footprints import F, NotFoundError
+from carbontwin.twin.store._series import SeriesLike
+from carbontwin.twin.store.models import FactorSeriesRow, FactoryVersionRow, OrderRow
+
+if TYPE_CHECKING:
+    from carbontwin.twin.factors import HourlySeries
+
+__all__ = ["DEFAULT_URL", "NotFoundError", "SeriesLike", "Store", "migrations_path"]
+
+#: Database used when neither a URL nor ``CARBONTWIN_DATABASE_URL`` is given.
+DEFAULT_URL = "sqlite:///carbontwin.db"
+
+
+def migrations_path() -> Path:
+    """Folder of the packaged Alembic migrations (works from an installed wheel)."""
+    return Path(__file__).resolve().parent / "migrations"
+
+
+def _engine(url: str) -> sa.Engine:
+    u = sa.make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")  # the driver of the [postgres] extra
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        memory = u.database in (None, "", ":memory:")
+        kw: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if memory:  # one shared connection, so every thread sees the same database
+            kw["poolclass"] = StaticPool
+        engine = sa.create_engine(u, **kw)
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            # let SQLAlchemy own BEGIN/COMMIT (pysqlite's own handling would
+            # commit around DDL and defer BEGIN); enforce foreign keys
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA busy_timeout = 10000")
+            if not memory:
+                cur.execute("PRAGMA journal_mode = WAL")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    if backend == "postgresql":
+        return sa.create_engine(u, pool_pre_ping=True)
+    msg = f"the store supports sqlite:// and postgresql:// URLs, not {u.drivername!r}"
+    raise StoreError(msg, field="url")
+
+
+class Store:
+    """Persistence of factory versions, events, orders, footprints and factor series.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL (``sqlite:///path.db``, ``sqlite://`` in memory,
+        ``postgresql+psycopg://user@host/db``). Defaults to
+        ``CARBONTWIN_DATABASE_URL``, else ``sqlite:///carbontwin.db``.
+
+    Notes
+    -----
+    Constructing a store does not touch the schema: call :meth:`upgrade` (or
+    build with :meth:`open`) to run the packaged Alembic migrations.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url: str = url or os.environ.get("CARBONTWIN_DATABASE_URL") or DEFAULT_URL
+        self.engine: sa.Engine = _engine(self.url)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """A store with its schema upgraded to the newest migration."""
+        store = cls(url)
+        store.upgrade()
+        return store
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self, what: str) -> Iterator[sa.Connection]:
+        """One transaction; driver errors become :class:`StoreError` naming ``what``."""
+        where = self.engine.url.render_as_string(hide_password=True)
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except StoreError:
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None) or exc
+            msg = f"{what} failed in {where}: {str(orig).strip()}"
+            raise StoreError(msg) from exc
+
+    # --- schema --------------------------------------------------------------
+
+    def alembic_config(self) -> Any:
+        """An ``alembic.config.Config`` for the packaged migrations (no ini file needed)."""
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(migrations_path()))
+        cfg.set_main_option("path_separator", "os")
+        cfg.set_main_option(
+            "sqlalchemy.url",
+            self.engine.url.render_as_string(hide_password=False).replace("%", "%%"),
+        )
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Run ``alembic upgrade <revision>`` on this database."""
+        from alembic import command
+
+        cfg = self.alembic_config()
+        with self._tx(f"alembic upgrade {revision}") as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def revision(self) -> str | None:
+        """The Alembic revision the database is at (``None`` when unmigrated)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self._tx("reading the schema revision") as conn:
+            rev = MigrationContext.configure(conn).get_current_revision()
+        return rev
+
+    # --- factory versions ----------------------------------------------------
+
+    def save_factory(self, factory: Factory) -> int:
+        """Store ``factory`` as a new version; return its version number."""
+        from carbontwin.twin.factory_file import factory_to_dict
+
+        doc = factory_to_dict(factory)
+        try:
+            doc = json.loads(json.dumps(doc, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            msg = f"factory {factory.id!r} does not serialise to JSON: {exc}"
+            raise StoreError(msg) from exc
+        with self._tx(f"saving factory {factory.id!r}") as conn:
+            vid = conn.execute(
+                sa.insert(FactoryVersionRow)
+                .values(
+                    created_at=datetime.now(UTC),
+                    factory_id=factory.id,
+                    name=factory.name,
+                    document=doc,
+                )
+                .returning(FactoryVersionRow.id)
+            ).scalar_one()
+        return int(vid)
+
+    def load_factory(self, version: int | None = None) -> Factory:
+        """The factory of ``version`` (default: the newest saved one)."""
+        from carbontwin.twin.factory_file import factory_from_dict
+
+        stmt = sa.select(FactoryVersionRow.id, FactoryVersionRow.document)
+        if version is None:
+            stmt = stmt.order_by(FactoryVersionRow.id.desc()).limit(1)
+        else:
+            stmt = stmt.where(FactoryVersionRow.id == version)
+        with self._tx("loading a factory version") as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            what = "no factory saved yet" if version is None else f"no factory version {version}"
+            msg = f"{what} in {self!r}"
+            raise NotFoundError(msg, field="version")
+        return factory_from_dict(row.document, filename=f"factory version {row.id}")
+
+    def factory_versions(self) -> list[tuple[int, str, datetime]]:
+        """(version, factory id, saved at) of every saved factory, oldest first."""
+        with self._tx("listing factory versions") as conn:
+            rows = conn.execute(
+                sa.select(
+                    FactoryVersionRow.id, FactoryVersionRow.factory_id, FactoryVersionRow.created_at
+                ).order_by(FactoryVersionRow.id)
+            ).all()
+        return [(int(r.id), str(r.factory_id), r.created_at) for r in rows]
+
+    # --- events ----------------------------------------------------------------
+
+    def write_events(self, batch: EventBatch, *, chunk_rows: int = _events.CHUNK_ROWS) -> int:
+        """Store ``batch`` in one transaction; return how many rows were new.
+
+        Rows whose natural key is already stored (a re-sent batch) are skipped.
+        The batch is validated first (:meth:`EventBatch.validate`); if anything
+        fails, nothing of the batch is stored and :class:`StoreError` (or
+        :class:`~carbontwin.twin.errors.EventError` for an invalid batch) says
+        which kind and which rows.
+        """
+        batch.validate()
+        if not len(batch):
+            return 0
+        with self._tx(f"writing an event batch of {len(batch)} rows") as conn:
+            return _events.write_kinds(conn, batch, chunk_rows=chunk_rows)
+
+    def read_events(self, start: float | None = None, end: float | None = None) -> EventBatch:
+        """Stored events in ``[start, end)`` [epoch s], sorted by source and time.
+
+        States, samples and counters lie in the window; order steps and gaps
+        overlap it; material uses belong to an order with a step in it.
+        """
+        with self._tx("reading events") as conn:
+            return _events.read_kinds(conn, start, end)
+
+    def count_events(self) -> dict[str, int]:
+        """Stored rows per event table."""
+        with self._tx("counting events") as conn:
+            return {
+                k.table.name: int(
+                    conn.execute(sa.select(sa.func.count()).select_from(k.table)).scalar_one()
+                )
+                for k in _events.KINDS
+            }
+
+    # --- orders ------------------------------------------------------------------
+
+    def save_orders(self, orders: Iterable[Order]) -> int:
+        """Insert or replace ``orders`` (by id) in one transaction; return how many."""
+        rows = [
+            {
+                "id": o.id,
+                "product": o.product,
+                "quantity": float(o.quantity),
+                "release": _footprints.aware(o.release, f"order {o.id!r} release"),
+                "due": _footprints.aware(o.due, f"order {o.id!r} due"),
+            }
+            for o in orders
+        ]
+        if not rows:
+            return 0
+        with self._tx(f"saving {len(rows)} orders") as conn:
+            stmt = _upsert(
+                conn.dialect.name,
+                OrderRow.__table__,
+                ["id"],
+                ["product", "quantity", "release", "due"],
+            )
+            conn.execute(stmt, rows)
+        return len(rows)
+
+    def list_orders(self) -> list[Order]:
+        """Every stored order, by release time then id."""
+        with self._tx("listing orders") as conn:
+            rows = conn.execute(
+                sa.select(
+                    OrderRow.id, OrderRow.product, OrderRow.quantity, OrderRow.release, OrderRow.due
+                ).order_by(OrderRow.release, OrderRow.id)
+            ).all()
+        return [Order(r.id, r.product, float(r.quantity), r.release, r.due) for r in rows]
+
+    def get_order(self, order_id: str) -> Order:
+        """The stored order ``order_id``."""
+        with self._tx(f"reading order {order_id!r}") as conn:
+            r = conn.execute(
+                sa.select(
+                    OrderRow.id, OrderRow.product, OrderRow.quantity, OrderRow.release, OrderRow.due
+                ).where(OrderRow.id == order_id)
+            ).first()
+        if r is None:
+            msg = f"no order {order_id!r} in {self!r}"
+            raise NotFoundError(msg, field="order")
+        return Order(r.id, r.product, float(r.quantity), r.release, r.due)
+
+    # --- footprints ----------------------------------------------------------------
+
+    def issue_footprint(self, fp: Footprint) -> Footprint:
+        """Issue ``fp``: stamp ``issued_at``, give it its version, store it for good.
+
+        The first footprint of an order is version 1. A later one is version
+        latest + 1 and replaces the latest: set ``fp.replaces`` to the latest
+        id, or leave it ``None`` and the store fills it in. Replacing an older
+        version, or re-issuing an id, raises :class:`StoreError`. Issued rows
+        are never updated (a database trigger rejects any UPDATE).
+
+        Returns
+        -------
+        Footprint
+            ``fp`` as issued (version, replaces, issued_at set).
+        """
+        with self._tx(f"issuing the footprint of order {fp.order!r}") as conn:
+            return _footprints.issue(conn, fp)
+
+    def get_footprint(self, footprint_id: str) -> Footprint:
+        """The issued footprint ``footprint_id``."""
+        fid = _footprints.canonical_uuid(footprint_id, "footprint id")
+        fps = self._footprints(sa.select(F.payload).where(F.id == fid))
+        if not fps:
+            msg = f"no footprint {fid} in {self!r}"
+            raise NotFoundError(msg, field="id")
+        return fps[0]
+
+    def footprint_versions(self, order: str) -> list[Footprint]:
+        """Every issued version of ``order``'s footprint, oldest first."""
+        return self._footprints(sa.select(F.payload).where(F.order_id == order).order_by(F.version))
+
+    def latest_footprint(self, order: str) -> Footprint | None:
+        """The newest version of ``order``'s footprint, or ``None``."""
+        fps = self._footprints(
+            sa.select(F.payload).where(F.order_id == order).order_by(F.version.desc()).limit(1)
+        )
+        return fps[0] if fps else None
+
+    def list_footprints(
+        self, limit: int | None = None, offset: int = 0, **filters: Any
+    ) -> list[Footprint]:
+        """Issued footprints, oldest issue first, filtered.
+
+        Filters: ``order``, ``product``, ``factory`` (equal); ``since`` and
+        ``until`` (datetimes: the reference period overlaps ``[since, until)``);
+        ``min_co2e_kg``, ``max_co2e_kg``; ``latest_only=True`` keeps only each
+        order's newest version.
+        """
+        stmt = _footprints.select_filtered(filters)
+        stmt = stmt.order_by(F.issued_at, F.order_id, F.version).offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return self._footprints(stmt)
+
+    def _footprints(self, stmt: sa.Select[Any]) -> list[Footprint]:
+        with self._tx("reading footprints") as conn:
+            payloads = conn.execute(stmt).scalars().all()
+        return [Footprint.from_dict(p) for p in payloads]
+
+    # --- factor series -----------------------------------------------------------------
+
+    def save_factor_series(self, series: SeriesLike) -> int:
+        """Store an hourly factor series under (name, version); return its row id.
+
+        A (name, version) is stored once: saving the same values again is a
+        no-op, other values under a stored version raise :class:`StoreError`.
+        """
+        with self._tx(f"saving factor series {series.name!r}") as conn:
+            return _series.save(conn, series)
+
+    def load_factor_series(self, name: str, version: str | None = None) -> HourlySeries:
+        """The stored series ``name`` at ``version`` (default: the newest saved)."""
+        from carbontwin.twin.factors import HourlySeries
+
+        with self._tx(f"loading factor series {name!r}") as conn:
+            row = _series.find(conn, name, version)
+            if row is None:
+                at = "" if version is None else f" version {version!r}"
+                msg = f"no factor series {name!r}{at} in {self!r}"
+                raise NotFoundError(msg, field="name")
+            t, v, filled = _series.points(conn, row.id)
+            name_, version_, source = str(row.name), str(row.version), str(row.source)
+        return HourlySeries(
+            t_start=t, values=v, name=name_, version=version_, source=source, filled=filled
+        )
+
+    def factor_series(self) -> list[tuple[str, str, str]]:
+        """(name, version, source) of every stored factor series, by name then age."""
+        with self._tx("listing factor series") as conn:
+            rows = conn.execute(
+                sa.select(
+                    FactorSeriesRow.name, FactorSeriesRow.version, FactorSeriesRow.source
+                ).order_by(FactorSeriesRow.name, FactorSeriesRow.id)
+            ).all()
+        return [(str(r.name), str(r.version), str(r.source)) for r in rows]
+
+
+def _upsert(dialect: str, table: Any, key: list[str], update: list[str]) -> sa.Insert:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=key, set_={c: stmt.excluded[c] for c in update}
+        )
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    lite = sqlite_insert(table)
+    return lite.on_conflict_do_update(
+        index_elements=key, set_={c: lite.excluded[c] for c in update}
+    )
