@@ -65,9 +65,10 @@ def points(conn: sa.Connection, series_id: int) -> tuple[FloatArray, FloatArray,
         .where(FactorPointRow.series_id == series_id)
         .order_by(FactorPointRow.t)
     ).all()
-    t = np.asarray([r.t for r in rows], dtype=np.float64)
-    v = np.asarray([r.value for r in rows], dtype=np.float64)
-    f = np.asarray([bool(r.filled) for r in rows], dtype=bool)
+    t_col, v_col, f_col = zip(*rows, strict=True) if rows else ((), (), ())
+    t = np.asarray(t_col, dtype=np.float64)
+    v = np.asarray(v_col, dtype=np.float64)
+    f = np.asarray([bool(x) for x in f_col], dtype=bool)
     return t, v, f
 
 
@@ -115,9 +116,10 @@ def save(conn: sa.Connection, series: SeriesLike) -> int:
 
 def find(conn: sa.Connection, name: str, version: str | None) -> Any:
     """The stored series row of ``name`` at ``version`` (newest when ``None``), or ``None``."""
-    stmt = sa.select(FactorSeriesRow).where(FactorSeriesRow.name == name)
+    row = FactorSeriesRow
+    stmt = sa.select(row.id, row.name, row.version, row.source).where(row.name == name)
     if version is None:
         stmt = stmt.order_by(FactorSeriesRow.created_at.desc(), FactorSeriesRow.id.desc())
     else:
         stmt = stmt.where(FactorSeriesRow.version == version)
-    return conn.execute(stmt.limit(1)).scalars().first()
+    return conn.execute(stmt.limit(1)).first()
