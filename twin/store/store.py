@@ -330,7 +330,11 @@ class Store:
 
     def get_footprint(self, footprint_id: str) -> Footprint:
         """The issued footprint ``footprint_id``."""
-        fid = _footprints.canonical_uuid(footprint_id, "footprint id")
+        try:
+            fid = _footprints.canonical_uuid(footprint_id, "footprint id")
+        except StoreError:
+            msg = f"no footprint {footprint_id!r} in {self!r} (footprint ids are UUIDs)"
+            raise NotFoundError(msg, field="id") from None
         fps = self._footprints(sa.select(F.payload).where(F.id == fid))
         if not fps:
             msg = f"no footprint {fid} in {self!r}"

@@ -124,6 +124,8 @@ def test_list_footprints_filters_and_pages(store: Store):
 def test_get_unknown_footprint(store: Store):
     with pytest.raises(NotFoundError, match="no footprint"):
         store.get_footprint(str(uuid.uuid4()))
+    with pytest.raises(NotFoundError, match="footprint ids are UUIDs"):
+        store.get_footprint("fp-1")
 
 
 # --- orders -----------------------------------------------------------------------------
