@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from carbontwin.twin.errors import PluginError
 
@@ -66,6 +67,7 @@ __all__ = [
 ]
 
 GROUP = "carbontwin.policies"
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +76,65 @@ class ReleaseContext:
 
     ``grid`` is the location-based factor [kg CO2e/kWh] per hour, ``price``
     the tariff [currency/kWh] per hour (None without a tariff), ``calendar``
-    the shift windows, all on the simulation clock.
+    the shift windows, all on the simulation clock. The helpers measure time
+    in *shift* time, the only time in which work gets done.
     """
 
     grid: HourlySignal | None
     price: HourlySignal | None
     calendar: Calendar
+    _cache: dict[str, tuple[FloatArray, FloatArray, FloatArray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def _profile(self, signal: str) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Knots, cumulative shift time and cumulative shift-time-weighted signal."""
+        if signal in self._cache:
+            return self._cache[signal]
+        series = self.grid if signal == "carbon" else self.price
+        if series is None:
+            msg = f"no {signal} signal in this scenario"
+            raise PluginError(msg, field="signal")
+        n = len(series.values)
+        edges = series.t0_hour + 3600.0 * np.arange(n + 1)
+        cal = self.calendar
+        if cal.always_open:
+            knots = edges
+        else:
+            inner = np.concatenate((cal.starts, cal.ends))
+            inner = inner[(inner > edges[0]) & (inner < edges[-1])]
+            knots = np.unique(np.concatenate((edges, inner)))
+        mid = 0.5 * (knots[:-1] + knots[1:])
+        is_open = cal.open_mask(mid).astype(np.float64)
+        k = np.clip(((mid - series.t0_hour) // 3600.0).astype(np.int64), 0, n - 1)
+        dt = np.diff(knots)
+        open_cum = np.concatenate(([0.0], np.cumsum(is_open * dt)))
+        sig_cum = np.concatenate(([0.0], np.cumsum(series.values[k] * is_open * dt)))
+        self._cache[signal] = (knots, open_cum, sig_cum)
+        return self._cache[signal]
+
+    def latest_start(self, due_s: float, work_open_s: float, signal: str = "carbon") -> float:
+        """Latest time that still leaves ``work_open_s`` of shift time before ``due_s`` [s]."""
+        knots, open_cum, _ = self._profile(signal)
+        target = float(np.interp(due_s, knots, open_cum)) - work_open_s
+        if target <= 0:
+            return -math.inf
+        i = int(np.searchsorted(open_cum, target, side="left"))
+        if i >= len(knots):
+            return float(knots[-1])
+        lo = max(i - 1, 0)
+        span = float(open_cum[i] - open_cum[lo])
+        if span <= 0:
+            return float(knots[i])
+        return float(knots[lo] + (target - open_cum[lo]) / span * (knots[i] - knots[lo]))
+
+    def working_mean(self, starts: FloatArray, work_s: float, signal: str = "carbon") -> FloatArray:
+        """Mean signal over the first ``work_s`` of shift time from each start."""
+        knots, open_cum, sig_cum = self._profile(signal)
+        o0 = np.interp(starts, knots, open_cum)
+        o1 = np.minimum(o0 + max(float(work_s), 1.0), open_cum[-1])
+        span = np.maximum(o1 - o0, 1.0)
+        return (np.interp(o1, open_cum, sig_cum) - np.interp(o0, open_cum, sig_cum)) / span
 
 
 class Policy:
@@ -172,11 +227,12 @@ class CarbonAwareRelease(Policy):
     """Hold orders with slack for cleaner (or cheaper) hours without breaking due dates.
 
     At the planned release, the order's planned work ``W`` (nominal setups and
-    processing) is placed at the start hour, within ``max_hold_h`` and no later
-    than ``due - slack_factor * W - safety_h``, whose window ``[s, s + W]`` has
-    the lowest mean grid intensity (``signal="carbon"``) or price
-    (``signal="price"``) and lies in a shift. The order is held only if that
-    lowers the mean by at least ``min_gain`` (relative).
+    processing) is placed at the start hour ``s`` whose first ``W`` of shift
+    time has the lowest mean grid intensity (``signal="carbon"``) or price
+    (``signal="price"``), among the hours up to ``max_hold_h`` ahead that still
+    leave ``slack_factor * W + safety_h`` of shift time before the due date.
+    The order is held only if that lowers the mean by at least ``min_gain``
+    (relative) against releasing it now.
     """
 
     name = "carbon_aware"
@@ -199,17 +255,19 @@ class CarbonAwareRelease(Policy):
         self.min_gain = float(min_gain)
 
     def release_time(self, job: Job, now: float, context: ReleaseContext) -> float:
-        series = context.grid if self.signal == "carbon" else context.price
-        if series is None:
+        sig = self.signal
+        if (context.grid if sig == "carbon" else context.price) is None:
             return now
         work = float(sum(job.setup_s)) + job.planned_processing_s
-        latest = min(job.due_s - self.slack_factor * work - self.safety_s, now + self.max_hold_s)
+        latest = min(
+            context.latest_start(job.due_s, self.slack_factor * work + self.safety_s, sig),
+            now + self.max_hold_s,
+        )
         if latest <= now:
             return now
         first_hour = math.ceil(now / 3600.0) * 3600.0
         cands = np.concatenate(([now], np.arange(first_hour, latest + 1e-9, 3600.0)))
-        cands = cands[context.calendar.open_mask(cands) | (cands == now)]
-        means = series.window_means(cands, work)
+        means = context.working_mean(cands, work, sig)
         best = int(np.argmin(means))
         if means[best] < (1.0 - self.min_gain) * means[0]:
             return float(cands[best])

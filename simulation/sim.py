@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from carbontwin.twin.errors import SimulationError
 from carbontwin.twin.events import EventBatch
+from carbontwin.twin.factors import FUEL_FACTORS
 from carbontwin.twin.model import Carrier, Factory, Order, State
 from carbontwin.twin.quantities import to_epoch
 
@@ -24,19 +25,12 @@ from .model import SimRun
 from .plan import Calendar, Job, build_jobs, processing_multipliers
 from .policies import Policy, ReleaseContext, combine, get_policy
 from .results import AssetTrace, build_traces, energy_kwh, events_from_run, hourly_energy_kwh
-from .tariffs import HourlySignal, TimeOfUseTariff, grid_intensity_fn
+from .tariffs import HourlySignal, TimeOfUseTariff, grid_intensity_fn, held_series_fn
 
 __all__ = ["SimResult", "resolve_policy", "simulate"]
 
 FloatArray = npt.NDArray[np.float64]
 PolicySpec = str | Policy | type[Policy] | Mapping[str, Any] | Sequence[Any]
-
-#: Scope 1 combustion factors used when no FactorSet is given [kg CO2e/kWh, LHV].
-_FUEL_KG_PER_KWH = {
-    Carrier.NATURAL_GAS.value: 0.201,
-    Carrier.DIESEL.value: 0.266,
-    Carrier.LPG.value: 0.227,
-}
 
 
 @dataclass(slots=True)
@@ -89,10 +83,9 @@ class SimResult:
         """
         from carbontwin.twin.attribution import attribute
         from carbontwin.twin.factors import FactorSet
-        from carbontwin.twin.graph import FactoryGraph
 
         fs = factors if factors is not None else FactorSet.default(factory)
-        return attribute(FactoryGraph(factory), self.events, fs, rules)
+        return attribute(factory, self.events, fs, rules)
 
 
 def resolve_policy(spec: PolicySpec) -> Policy:
@@ -115,7 +108,7 @@ def simulate(
     seed: int | Sequence[int] = 0,
     *,
     sample_period_s: float | None = 60.0,
-    signal: str = "power",
+    signal: str = "meter",
     start: float | None = None,
     end: float | None = None,
     grid: Callable[[FloatArray], FloatArray] | str | None = None,
@@ -142,7 +135,8 @@ def simulate(
     sample_period_s : float or None
         Period of the meters' samples in addition to one at every change [s].
     signal : str
-        ``"power"``, ``"energy"`` or ``"meter"`` (see :func:`events_from_run`).
+        ``"meter"`` (default: each meter sends what it declares, power samples or
+        a cumulative counter), ``"power"`` or ``"energy"`` for every meter.
     start, end : float, optional
         Scenario window [epoch s]; default the earliest release and the latest
         due date. The run lasts at least until ``end``.
@@ -220,7 +214,8 @@ def simulate(
     edges[0], edges[-1] = t0, t_end
     elec = np.zeros(len(edges) - 1)
     fuel_co2e = 0.0
-    fuels = {**_FUEL_KG_PER_KWH, **(fuel_kg_per_kwh or {})}
+    fuels = {k: f.factor_kg_per_kwh for k, f in FUEL_FACTORS.items()}
+    fuels.update(fuel_kg_per_kwh or {})
     for a, tr in traces.items():
         if tr.carrier == Carrier.ELECTRICITY.value:
             elec += hourly_energy_kwh(tr, edges)
@@ -250,16 +245,19 @@ def simulate(
 def _grid_function(
     factory: Factory, grid: Callable[[FloatArray], FloatArray] | str | None
 ) -> Callable[[FloatArray], FloatArray]:
+    """Grid factor of epoch seconds: a callable as given, a series name or CSV path, or
+    (``None``) the location-based factor of ``FactorSet.default(factory)``."""
     if callable(grid):
         return grid
-    if grid is None:
-        try:
-            from carbontwin.twin.factors import FactorSet
-        except ImportError:
-            return grid_intensity_fn(None)
-        fs = FactorSet.default(factory)
-        return fs.electricity_location_kg_per_kwh  # type: ignore[no-any-return]
-    return grid_intensity_fn(grid)
+    if grid is not None:
+        return grid_intensity_fn(grid)
+    from carbontwin.twin.factors import AnnualFactor, FactorSet
+
+    location = FactorSet.default(factory).location
+    if isinstance(location, AnnualFactor):
+        value = location.factor_kg_per_kwh
+        return lambda t: np.full(np.shape(t), value)
+    return held_series_fn(location)
 
 
 def _kpis(

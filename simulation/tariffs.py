@@ -9,9 +9,10 @@ the KPI step read by index, without datetimes in the loop.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -19,7 +20,13 @@ import numpy.typing as npt
 
 from carbontwin.twin.errors import SimulationError
 
-__all__ = ["HourlySignal", "TariffPeriod", "TimeOfUseTariff", "grid_intensity_fn"]
+__all__ = [
+    "HourlySignal",
+    "TariffPeriod",
+    "TimeOfUseTariff",
+    "grid_intensity_fn",
+    "held_series_fn",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -139,44 +146,38 @@ class HourlySignal:
         return (integral(starts + d) - integral(starts)) / d
 
 
-def _hourly_csv(path: str) -> tuple[FloatArray, FloatArray]:
-    import pandas as pd
-
-    df = pd.read_csv(path)
-    t = pd.to_datetime(df.iloc[:, 0], utc=True).astype("int64").to_numpy() / 1e9
-    v = df.iloc[:, 1].to_numpy(dtype=np.float64) / 1000.0  # g/kWh -> kg/kWh
-    return t.astype(np.float64), v
-
-
-def grid_intensity_fn(
-    source: str | Sequence[float] | None = None,
-) -> Callable[[FloatArray], FloatArray]:
+def grid_intensity_fn(source: str | None = None) -> Callable[[FloatArray], FloatArray]:
     """Location-based grid factor [kg CO2e/kWh] as a function of epoch seconds.
 
-    ``source`` is a bundled series name such as ``"DE_2019"``, a path to a CSV of
-    ``hour_start_utc, g_co2e_per_kwh``, or ``None`` for DE_2019. Hours outside
-    the series hold its first or last value; empty hours are filled from the
-    nearest value.
+    ``source`` is a bundled series name such as ``"DE_2019"`` (see
+    :func:`carbontwin.twin.factors.bundled_series`), a path to a CSV of
+    ``hour_start_utc, g_co2e_per_kwh`` (:func:`~carbontwin.twin.factors.load_hourly_csv`),
+    or ``None`` for DE_2019. Times outside the series hold its first or last
+    value (the simulator samples a margin past the scenario for release look-ahead).
     """
-    from importlib import resources
     from pathlib import Path
 
-    name = source if isinstance(source, str) else "DE_2019"
-    bundled = resources.files("carbontwin.twin.data").joinpath(f"{name}_hourly.csv")
-    if bundled.is_file():
-        path = str(bundled)
-    elif Path(name).is_file():
-        path = name
-    else:
-        msg = f"grid series {name!r} is neither a bundled series (e.g. 'DE_2019') nor a CSV file"
-        raise SimulationError(msg, field="grid")
-    t, v = _hourly_csv(path)
-    ok = np.isfinite(v)
-    t, v = t[ok], v[ok]
+    from carbontwin.twin.errors import AttributionError
+    from carbontwin.twin.factors import HourlySeries, bundled_series, load_hourly_csv
+
+    name = source or "DE_2019"
+    series: HourlySeries
+    try:
+        if Path(name).suffix == ".csv":
+            series = load_hourly_csv(name)
+        else:
+            series = bundled_series(name if name.endswith("_hourly") else f"{name}_hourly")
+    except AttributionError as exc:
+        msg = f"grid series {name!r}: {exc.message}"
+        raise SimulationError(msg, field="grid") from None
+    return held_series_fn(series)
+
+
+def held_series_fn(series: Any) -> Callable[[FloatArray], FloatArray]:
+    """Lookup of an ``HourlySeries`` that holds its end values outside its range."""
+    lo, hi = series.start, series.end - 1.0
 
     def fn(ts: FloatArray) -> FloatArray:
-        ts = np.asarray(ts, dtype=np.float64)
-        i = np.clip(np.searchsorted(t, ts, side="right") - 1, 0, len(t) - 1)
-        return v[i]
+        return np.asarray(series.lookup(np.clip(np.asarray(ts, dtype=np.float64), lo, hi)))
 
     return fn
