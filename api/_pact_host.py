@@ -1,0 +1,393 @@
+"""The PACT host system behind ``/3`` and ``/2``: listing, filtering, paging, events.
+
+Implements the Action ListFootprints / GetFootprint / Events of the PACT
+Technical Specifications (WBCSD) v3.0 and v2.2 over the footprints in the
+store. Every issued footprint version is listed; a version with a later one is
+``Deprecated``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from cloudevents.core.bindings.http import to_structured_event
+from cloudevents.core.v1.event import CloudEvent
+from fastapi import BackgroundTasks, Request, Response
+
+from ._twin import optional_factory, render_pact, statuses
+from .deps import Services
+from .errors import PactError
+
+log = logging.getLogger("carbontwin.api.pact")
+
+V3_EVENTS = {
+    "request": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
+    "fulfilled": "org.wbcsd.pact.ProductFootprint.RequestFulfilledEvent.3",
+    "rejected": "org.wbcsd.pact.ProductFootprint.RequestRejectedEvent.3",
+    "published": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3",
+}
+V2_EVENTS = {
+    "request": "org.wbcsd.pathfinder.ProductFootprintRequest.Created.v1",
+    "fulfilled": "org.wbcsd.pathfinder.ProductFootprintRequest.Fulfilled.v1",
+    "rejected": "org.wbcsd.pathfinder.ProductFootprintRequest.Rejected.v1",
+    "published": "org.wbcsd.pathfinder.ProductFootprint.Published.v1",
+}
+
+Doc = dict[str, Any]
+
+
+def all_documents(services: Services, spec: int) -> list[Doc]:
+    """Every issued footprint version rendered as PACT ``spec`` (3 or 2), oldest first."""
+    store = services.store
+    fps = store.list_footprints()
+    factory = optional_factory(store)
+    status = statuses(store, fps)
+    return [render_pact(services, fp, spec, factory, status[fp.id]) for fp in fps]
+
+
+def find_document(services: Services, spec: int, footprint_id: str) -> Doc:
+    """One footprint as PACT ``spec``; PACT 404 when there is none with that id."""
+    from carbontwin.twin.errors import StoreError
+
+    not_found = PactError(
+        404,
+        "NoSuchFootprint" if spec == 2 else "NotFound",
+        f"Footprint with ID '{footprint_id}' does not exist",
+    )
+    try:
+        uuid.UUID(footprint_id)
+    except ValueError:
+        raise not_found from None
+    store = services.store
+    try:
+        fp = store.get_footprint(footprint_id)
+    except StoreError:
+        raise not_found from None
+    return render_pact(services, fp, spec, optional_factory(store), statuses(store, [fp])[fp.id])
+
+
+# --- v3 filters ---------------------------------------------------------------
+
+
+def _time(value: str, name: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise PactError(
+            400, "BadRequest", f"{name} {value!r} is not an ISO 8601 date-time"
+        ) from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _lower(values: Sequence[str]) -> set[str]:
+    return {v.strip().lower() for v in values if v.strip()}
+
+
+def v3_filter(criteria: dict[str, Any]) -> Callable[[Doc], bool]:
+    """Predicate of the v3 filter criteria (OR within one criterion, AND between them).
+
+    ``criteria`` keys: productId, companyId, geography, classification (lists),
+    validOn, validAfter, validBefore (ISO strings), status; matches are
+    case-insensitive.
+    """
+    tests: list[Callable[[Doc], bool]] = []
+
+    def any_of(key: str, values: Sequence[str]) -> None:
+        want = _lower(values)
+        if want:
+            tests.append(lambda d: bool(want & _lower(d.get(key) or [])))
+
+    any_of("productIds", criteria.get("productId") or [])
+    any_of("companyIds", criteria.get("companyId") or [])
+    any_of("productClassifications", criteria.get("classification") or [])
+    geos = _lower(criteria.get("geography") or [])
+    if geos:
+        keys = ("geographyCountry", "geographyRegionOrSubregion", "geographyCountrySubdivision")
+        tests.append(lambda d: bool(geos & {str(d["pcf"].get(k, "")).lower() for k in keys}))
+    if criteria.get("validOn"):
+        on = _time(criteria["validOn"], "validOn")
+        tests.append(
+            lambda d: (
+                _time(d["validityPeriodStart"], "start")
+                <= on
+                <= _time(d["validityPeriodEnd"], "end")
+            )
+        )
+    if criteria.get("validAfter"):
+        after = _time(criteria["validAfter"], "validAfter")
+        tests.append(lambda d: _time(d["validityPeriodStart"], "start") > after)
+    if criteria.get("validBefore"):
+        before = _time(criteria["validBefore"], "validBefore")
+        tests.append(lambda d: _time(d["validityPeriodEnd"], "end") < before)
+    status = criteria.get("status")
+    if status:
+        want_status = _lower([status] if isinstance(status, str) else status)
+        tests.append(lambda d: d["status"].lower() in want_status)
+    return lambda d: all(t(d) for t in tests)
+
+
+# --- v2 OData $filter (the subset of PACT v2 section 6.6) ----------------------
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|"
+    r"(?P<sym>[()/:,])|(?P<word>[A-Za-z_$][A-Za-z0-9_$]*))"
+)
+_OPS = {"eq", "ne", "lt", "le", "gt", "ge"}
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise PactError(400, "BadRequest", f"$filter: cannot read {text[pos:]!r}")
+        kind = m.lastgroup or ""
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+    return out
+
+
+def _cmp(left: Any, op: str, right: str) -> bool:
+    if left is None:
+        return op == "ne"
+    a, b = str(left), right
+    try:
+        ta, tb = _time(a, "value"), _time(b, "value")
+        a_key: Any = ta
+        b_key: Any = tb
+    except PactError:
+        try:
+            a_key, b_key = float(a), float(b)
+        except ValueError:
+            a_key, b_key = a, b
+    return {
+        "eq": a_key == b_key,
+        "ne": a_key != b_key,
+        "lt": a_key < b_key,
+        "le": a_key <= b_key,
+        "gt": a_key > b_key,
+        "ge": a_key >= b_key,
+    }[op]
+
+
+def v2_odata_filter(text: str) -> Callable[[Doc], bool]:
+    """Predicate of a v2 ``$filter``: ``path op literal`` and ``path/any(x:x eq 'v')``,
+    joined by ``and``. Anything else is a PACT 400."""
+    toks = _tokens(text)
+    clauses: list[Callable[[Doc], bool]] = []
+    i = 0
+
+    def take(kind: str | None = None, value: str | None = None) -> str:
+        nonlocal i
+        if i >= len(toks) or (kind and toks[i][0] != kind) or (value and toks[i][1] != value):
+            got = toks[i][1] if i < len(toks) else "end of filter"
+            raise PactError(400, "BadRequest", f"$filter: unexpected {got!r}")
+        i += 1
+        return toks[i - 1][1]
+
+    def literal() -> str:
+        kind, val = toks[i] if i < len(toks) else ("", "")
+        if kind == "str":
+            take()
+            return val[1:-1].replace("''", "'")
+        return take("num")
+
+    while True:
+        path = [take("word")]
+        while i < len(toks) and toks[i][1] == "/" and i + 1 < len(toks) and toks[i + 1][1] != "any":
+            take("sym", "/")
+            path.append(take("word"))
+        if i < len(toks) and toks[i][1] == "/":
+            take("sym", "/")
+            take("word", "any")
+            take("sym", "(")
+            var = take("word")
+            take("sym", ":")
+            paren = i < len(toks) and toks[i][1] == "("
+            if paren:
+                take("sym", "(")
+            take("word", var)
+            op = take("word")
+            if op != "eq":
+                raise PactError(400, "BadRequest", "$filter: any() supports only 'eq'")
+            value = literal()
+            if paren:
+                take("sym", ")")
+            take("sym", ")")
+            clauses.append(
+                lambda d, p=tuple(path), v=value: any(str(x) == v for x in (_get(d, p) or []))
+            )
+        else:
+            op = take("word")
+            if op not in _OPS:
+                raise PactError(400, "BadRequest", f"$filter: unknown operator {op!r}")
+            value = literal()
+            clauses.append(lambda d, p=tuple(path), o=op, v=value: _cmp(_get(d, p), o, v))
+        if i >= len(toks):
+            break
+        take("word", "and")
+    return lambda d: all(c(d) for c in clauses)
+
+
+def _get(doc: Doc, path: Sequence[str]) -> Any:
+    cur: Any = doc
+    for part in path:
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    return cur
+
+
+# --- paging -------------------------------------------------------------------
+
+
+def page(
+    request: Request,
+    response: Response,
+    docs: list[Doc],
+    limit: int | None,
+    offset: int,
+    max_page: int,
+) -> list[Doc]:
+    """``docs[offset:offset+limit]`` and an RFC 8288 ``Link`` header (first/prev/next/last)."""
+    size = min(limit, max_page) if limit else max_page
+    if size <= 0:
+        size = max_page
+    total = len(docs)
+    links = []
+
+    def url(off: int) -> str:
+        return str(request.url.include_query_params(offset=off, limit=size))
+
+    if offset > 0 or total > size:
+        links.append(f'<{url(0)}>; rel="first"')
+    if offset > 0:
+        links.append(f'<{url(max(offset - size, 0))}>; rel="prev"')
+    if offset + size < total:
+        links.append(f'<{url(offset + size)}>; rel="next"')
+        last = ((total - 1) // size) * size
+        links.append(f'<{url(last)}>; rel="last"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return docs[offset : offset + size]
+
+
+# --- events -------------------------------------------------------------------
+
+
+def parse_event(body: bytes) -> dict[str, Any]:
+    """A structured-mode CloudEvent, checked for the attributes PACT requires."""
+    import json
+
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise PactError(400, "BadRequest", "event body is not JSON") from None
+    if not isinstance(event, dict):
+        raise PactError(400, "BadRequest", "event must be a JSON object")
+    for key in ("specversion", "id", "source", "type", "time", "data"):
+        if key not in event:
+            raise PactError(400, "BadRequest", f"event attribute {key!r} is missing")
+    if event["specversion"] != "1.0":
+        raise PactError(400, "BadRequest", f"specversion {event['specversion']!r} is not '1.0'")
+    for key in ("id", "source", "type"):
+        if not isinstance(event[key], str) or not event[key]:
+            raise PactError(
+                400, "BadRequest", f"event attribute {key!r} must be a non-empty string"
+            )
+    if not isinstance(event["time"], str):
+        raise PactError(400, "BadRequest", "event attribute 'time' must be a date-time string")
+    _time(event["time"], "time")
+    if not isinstance(event["data"], dict):
+        raise PactError(400, "BadRequest", "event 'data' must be an object")
+    return event
+
+
+def answer_event(
+    services: Services,
+    request: Request,
+    spec: int,
+    event: dict[str, Any],
+    matches: Callable[[Doc], bool],
+) -> dict[str, Any]:
+    """The CloudEvent answering footprint request ``event`` (fulfilled or rejected)."""
+    types = V3_EVENTS if spec == 3 else V2_EVENTS
+    pfs = [d for d in all_documents(services, spec) if matches(d)]
+    source = services.settings.public_base_url or str(request.base_url).rstrip("/")
+    attrs = {
+        "type": types["fulfilled"] if pfs else types["rejected"],
+        "source": source,
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "time": datetime.now(UTC),
+        "datacontenttype": "application/json",
+    }
+    if pfs:
+        data: dict[str, Any] = {"requestEventId": event["id"], "pfs": pfs}
+    else:
+        data = {
+            "requestEventId": event["id"],
+            "error": {"code": "NotFound", "message": "The requested footprint could not be found."},
+        }
+    return {"attributes": attrs, "data": data}
+
+
+def deliver(services: Services, source: str, answer: dict[str, Any]) -> None:
+    """POST ``answer`` as a structured CloudEvent to the partner registered for ``source``."""
+    partner = services.settings.pact_partners[source]
+    message = to_structured_event(CloudEvent(dict(answer["attributes"]), answer["data"]))
+    headers, body = dict(message.headers), message.body
+    headers["content-type"] = "application/cloudevents+json; charset=UTF-8"
+    if partner.token:
+        headers["authorization"] = f"Bearer {partner.token}"
+    record: dict[str, Any] = {
+        "to": partner.events_url,
+        "type": answer["attributes"]["type"],
+        "request": answer["data"]["requestEventId"],
+    }
+    try:
+        with httpx.Client(timeout=services.settings.callback_timeout_s) as client:
+            r = client.post(partner.events_url, content=body, headers=headers)
+        record["status"] = r.status_code
+    except httpx.HTTPError as exc:
+        record["status"] = None
+        record["error"] = str(exc)
+        log.warning("PACT callback to %s failed: %s", partner.events_url, exc)
+    services.deliveries.append(record)
+
+
+async def handle_event(
+    services: Services,
+    request: Request,
+    background: BackgroundTasks,
+    spec: int,
+    criteria_of: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Response:
+    """Action Events of ``spec``: a footprint request is answered asynchronously to the
+    partner registered for its source; other PACT events are accepted and kept."""
+    types = V3_EVENTS if spec == 3 else V2_EVENTS
+    event = parse_event(await request.body())
+    kind = {v: k for k, v in types.items()}.get(event["type"])
+    if kind is None:
+        raise PactError(400, "BadRequest", f"unsupported event type {event['type']!r}")
+    if kind == "request":
+        if event["source"] not in services.settings.pact_partners:
+            raise PactError(
+                400,
+                "BadRequest",
+                f"no callback is registered for event source "
+                f"{event['source']!r}; ask the data owner to "
+                "add it",
+            )
+        matches = v3_filter(criteria_of(event["data"]))
+        answer = answer_event(services, request, spec, event, matches)
+        background.add_task(deliver, services, event["source"], answer)
+    else:
+        services.received_events.append(event)
+    return Response(status_code=200)

@@ -1,0 +1,155 @@
+"""Helpers the routes share: current factory, attribution, PACT and label rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from fastapi import Request
+
+from carbontwin.plugins.label import LabelData, label_data
+from carbontwin.plugins.pact import (
+    pact_context,
+    render_pact_v2,
+    render_pact_v3,
+)
+from carbontwin.plugins.signing import key_id, sign_document
+from carbontwin.twin.errors import StoreError
+from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.store import NotFoundError
+
+from .deps import Services
+from .errors import Conflict, NotFound
+
+_VOLATILE = ("id", "version", "replaces", "issued_at")
+
+
+def current_factory(store: Any) -> Any:
+    """The newest stored factory; 409 when none was stored yet."""
+    try:
+        return store.load_factory()
+    except NotFoundError:
+        msg = "no factory stored yet: PUT /factory first"
+        raise Conflict(msg, field="factory") from None
+
+
+def optional_factory(store: Any) -> Any | None:
+    try:
+        return store.load_factory()
+    except NotFoundError:
+        return None
+
+
+def find_footprint(store: Any, footprint_id: str) -> Footprint:
+    """The issued footprint ``footprint_id`` or 404 (also for ids that are no UUID)."""
+    try:
+        return store.get_footprint(footprint_id)  # type: ignore[no-any-return]
+    except NotFoundError:
+        raise
+    except StoreError as exc:
+        if exc.field != "id":
+            raise
+        msg = f"no footprint {footprint_id!r}: {exc.message}"
+        raise NotFound(msg, field="id") from None
+
+
+def _same(a: Footprint, b: Footprint) -> bool:
+    da, db = a.to_dict(), b.to_dict()
+    return all(da[k] == db[k] for k in da if k not in _VOLATILE)
+
+
+def attribute_and_issue(
+    services: Services,
+    orders: Iterable[str] | None = None,
+) -> list[Footprint]:
+    """Attribute the stored events and issue a footprint version per order that changed.
+
+    Returns the newly issued footprints (unchanged orders issue nothing).
+    """
+    from carbontwin.plugins.factors import factor_set
+    from carbontwin.twin.attribution import attribute
+    from carbontwin.twin.graph import FactoryGraph
+
+    store = services.store
+    factory = current_factory(store)
+    events = store.read_events()
+    result = attribute(FactoryGraph(factory), events, factor_set(factory))
+    wanted = set(result.footprints) if orders is None else set(orders)
+    missing = wanted - set(result.footprints)
+    if missing:
+        msg = (
+            f"no footprint for order(s) {', '.join(sorted(missing))}: the stored events "
+            "have no steps of them"
+        )
+        raise NotFound(msg, field="order")
+    issued = []
+    for order in sorted(wanted):
+        fp = result.footprints[order]
+        fp = replace(
+            fp, factory=fp.factory or factory.id, company_id=fp.company_id or factory.company_id
+        )
+        latest = store.latest_footprint(order)
+        if latest is not None and _same(fp, latest):
+            continue
+        issued.append(store.issue_footprint(fp))
+    return issued
+
+
+def statuses(store: Any, fps: Iterable[Footprint]) -> dict[str, str]:
+    """PACT status of each footprint: Deprecated when a later version of its order exists."""
+    out: dict[str, str] = {}
+    latest: dict[str, int] = {}
+    fps = list(fps)
+    for fp in fps:
+        if fp.order not in latest:
+            newest = store.latest_footprint(fp.order)
+            latest[fp.order] = newest.version if newest is not None else fp.version
+        out[fp.id] = "Active" if fp.version >= latest[fp.order] else "Deprecated"
+    return out
+
+
+def render_pact(
+    services: Services, fp: Footprint, spec: int, factory: Any | None, status: str
+) -> dict[str, Any]:
+    s = services.settings
+    ctx = pact_context(
+        fp,
+        factory,
+        domain=s.pact_domain,
+        company_name=s.company_name,
+        status=status,
+        product_category_cpc=s.product_category_cpc,
+        classifications=s.product_classifications,
+    )
+    return render_pact_v3(fp, ctx) if spec == 3 else render_pact_v2(fp, ctx)
+
+
+def signed(services: Services, payload: Any) -> dict[str, Any]:
+    return sign_document(payload, services.signing_key)
+
+
+def base_url(request: Request, services: Services) -> str:
+    """External base URL of this app (mount prefix included), ending without '/'."""
+    if services.settings.public_base_url:
+        return services.settings.public_base_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def footprint_label(request: Request, services: Services, fp: Footprint) -> LabelData:
+    factory = optional_factory(services.store)
+    product_name = company = ""
+    if factory is not None:
+        try:
+            product_name = factory.product(fp.product).name
+        except KeyError:
+            product_name = ""
+        company = services.settings.company_name or factory.name
+    url = f"{base_url(request, services)}/3/footprints/{fp.id}"
+    return label_data(
+        fp,
+        product_name=product_name,
+        company=company,
+        pact_url=url,
+        key_id=key_id(services.signing_key),
+    )

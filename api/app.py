@@ -1,0 +1,67 @@
+"""The FastAPI app factory.
+
+>>> from carbontwin.api import Settings, create_app
+>>> app = create_app(Settings(database_url="sqlite:///twin.db"))   # doctest: +SKIP
+
+Nothing is created at import time and ``create_app`` itself does no I/O: the
+store, the signing key and the job pool are opened on first use. A host
+platform mounts the app as a sub-application::
+
+    host.mount("/carbon", create_app(settings))
+
+and reads ``GET /carbon/plugin/manifest``. Call ``app.state.services.close()``
+when the host shuts down (mounted apps get no lifespan events of their own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+
+from .deps import Services
+from .errors import install_error_handlers
+from .routes import all_routers
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+Per-order product carbon footprints from factory machine data.
+
+Authenticate with `POST /auth/token` (OAuth2 client credentials, HTTP Basic) and send
+the token as `Authorization: Bearer ...`. The PACT API (`/3`, `/2`) builds to the PACT
+Technical Specifications (WBCSD). Footprints and labels are signed with Ed25519; the
+public key is at `/.well-known/carbontwin-signing-key`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new carbontwin service app.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Configuration; ``Settings.from_env()`` (``CARBONTWIN_*`` variables) when omitted.
+    """
+    settings = settings if settings is not None else Settings.from_env()
+    services = Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="carbontwin",
+        version=version("carbontwin"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for router in all_routers():
+        app.include_router(router)
+    return app

@@ -1,0 +1,190 @@
+"""Per-app services and request dependencies (``Annotated`` aliases).
+
+Everything heavy (the store, the signing key, the job pool) is created lazily on
+first use by :class:`Services`, one per app, so ``create_app`` does no I/O and
+an app mounted inside a host platform starts cheaply.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from carbontwin.plugins.signing import load_or_create_key
+
+from .errors import PactError, Unauthorized
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+__all__ = [
+    "PactTokenDep",
+    "ServicesDep",
+    "Services",
+    "SettingsDep",
+    "StoreDep",
+    "TokenDep",
+    "issue_token",
+    "check_token",
+]
+
+
+class Services:
+    """Lazily created resources of one app instance."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._store: Any = None
+        self._key: Ed25519PrivateKey | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.received_events: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []
+
+    @property
+    def store(self) -> Any:
+        """The twin store (``carbontwin.twin.store.Store.open(settings.database_url)``)."""
+        with self._lock:
+            if self._store is None:
+                from carbontwin.twin.store import Store
+
+                self._store = Store.open(self.settings.database_url)
+            return self._store
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        with self._lock:
+            if self._key is None:
+                self._key = load_or_create_key(self.settings.key_path)
+            return self._key
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.settings.simulation_workers, thread_name_prefix="carbontwin-job"
+                )
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the job pool and release the store (app shutdown, or a host calling it)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            store, self._store = self._store, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        dispose = getattr(store, "close", None) or getattr(store, "dispose", None)
+        if callable(dispose):
+            dispose()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_token(settings: Settings, subject: str, now: float | None = None) -> str:
+    """An HMAC-SHA256 signed bearer token for ``subject``, valid ``token_ttl_s``."""
+    exp = int((now if now is not None else time.time()) + settings.token_ttl_s)
+    body = _b64(json.dumps({"sub": subject, "exp": exp}, separators=(",", ":")).encode())
+    mac = hmac.new(
+        settings.token_secret.get_secret_value().encode(), body.encode(), hashlib.sha256
+    ).digest()
+    return f"{body}.{_b64(mac)}"
+
+
+def check_token(settings: Settings, token: str, now: float | None = None) -> str | None:
+    """Subject of a valid, unexpired ``token``; ``None`` otherwise."""
+    body, _, mac = token.partition(".")
+    if not body or not mac:
+        return None
+    want = hmac.new(
+        settings.token_secret.get_secret_value().encode(), body.encode(), hashlib.sha256
+    ).digest()
+    try:
+        if not hmac.compare_digest(want, _unb64(mac)):
+            return None
+        claims = json.loads(_unb64(body))
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int):
+        return None
+    if claims["exp"] < (now if now is not None else time.time()):
+        return None
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) else None
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_settings(request: Request) -> Settings:
+    return get_services(request).settings
+
+
+def get_store(request: Request) -> Any:
+    return get_services(request).store
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Any, Depends(get_store)]
+
+_bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/token")
+
+
+def require_token(
+    request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> str:
+    """Subject of the request's bearer token, or 401."""
+    settings = get_settings(request)
+    if cred is None or cred.scheme.lower() != "bearer":
+        msg = "missing bearer token: get one from POST /auth/token"
+        raise Unauthorized(msg, field="Authorization")
+    sub = check_token(settings, cred.credentials)
+    if sub is None:
+        msg = "invalid or expired bearer token"
+        raise Unauthorized(msg, field="Authorization")
+    return sub
+
+
+def require_https(request: Request) -> None:
+    """PACT requires TLS: refuse plain HTTP unless ``settings.require_https`` is off."""
+    if get_settings(request).require_https and request.url.scheme != "https":
+        raise PactError(403, "AccessDenied", "HTTPS is required for the PACT API")
+
+
+def require_pact_token(
+    request: Request,
+    _https: Annotated[None, Depends(require_https)],
+    cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """Like :func:`require_token`, answered with the PACT error body."""
+    settings = get_settings(request)
+    sub = check_token(settings, cred.credentials) if cred is not None else None
+    if sub is None:
+        raise PactError(
+            401, "BadRequest", "Invalid token provided", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return sub
+
+
+TokenDep = Annotated[str, Depends(require_token)]
+PactTokenDep = Annotated[str, Depends(require_pact_token)]

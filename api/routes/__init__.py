@@ -1,0 +1,39 @@
+"""One route module per resource; :func:`all_routers` lists them in mount order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["all_routers"]
+
+
+def all_routers() -> list[APIRouter]:
+    from . import (
+        auth,
+        events,
+        factory,
+        footprints,
+        health,
+        labels,
+        manifest,
+        orders,
+        pact_v2,
+        pact_v3,
+        simulations,
+        well_known,
+    )
+
+    return [
+        health.router,
+        auth.router,
+        well_known.router,
+        manifest.router,
+        factory.router,
+        events.router,
+        orders.router,
+        footprints.router,
+        labels.router,
+        simulations.router,
+        pact_v3.router,
+        pact_v2.router,
+    ]

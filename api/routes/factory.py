@@ -1,0 +1,77 @@
+"""``GET /factory`` and ``PUT /factory``: the factory model, versioned in the store.
+
+``PUT`` takes the factory as JSON (the ``factory.yaml`` structure) or, with
+``Content-Type: application/yaml``, the YAML text itself; it is validated as
+``carbontwin factory validate`` does, and every problem is listed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from carbontwin.api.deps import StoreDep, TokenDep
+from carbontwin.twin.errors import FactoryModelError
+from carbontwin.twin.factory_file import factory_from_dict, factory_to_dict, loads_factory
+
+router = APIRouter(prefix="/factory", tags=["factory"])
+
+
+class FactoryVersionPublic(BaseModel):
+    version: int
+    factory: str
+    name: str
+
+
+@router.get("", operation_id="get_factory", response_model=dict[str, Any])
+def get_factory(
+    store: StoreDep,
+    _sub: TokenDep,
+    version: int | None = Query(None, ge=1, description="Factory version; newest when omitted"),
+) -> Any:
+    """The factory model (newest version, or ``version``)."""
+    return factory_to_dict(store.load_factory(version))
+
+
+@router.put(
+    "",
+    operation_id="put_factory",
+    response_model=FactoryVersionPublic,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def put_factory(request: Request, store: StoreDep, _sub: TokenDep) -> Any:
+    """Validate and store a factory model as a new version."""
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        msg = "factory body is not UTF-8 text"
+        raise FactoryModelError(msg, field="body") from None
+    if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
+        factory = loads_factory(text, filename="request body.yaml")
+    else:
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            msg = f"factory body is not JSON: {exc}"
+            raise FactoryModelError(msg, field="body") from None
+        if not isinstance(doc, dict):
+            msg = f"factory body must be a JSON object, not {type(doc).__name__}"
+            raise FactoryModelError(msg, field="body")
+        factory = factory_from_dict(doc, filename="request body")
+    version = store.save_factory(factory)
+    if factory.orders:
+        store.save_orders(factory.orders)
+    return {"version": version, "factory": factory.id, "name": factory.name}

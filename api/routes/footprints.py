@@ -1,0 +1,174 @@
+"""Footprints: per-order versions, issuing, signed documents and verification.
+
+- ``GET /orders/{order_id}/footprint``: every issued version, oldest first, each signed
+- ``POST /orders/{order_id}/footprint``: attribute the stored events, issue a new version
+  if the result changed
+- ``POST /footprints/attribute``: the same for every order with events
+- ``GET /footprints``, ``GET /footprints/{id}`` (signed), ``GET /footprints/{id}/pact``
+- ``GET /footprints/{id}/verify`` and ``POST /footprints/verify``: was it altered?
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel
+
+from carbontwin.api._twin import (
+    attribute_and_issue,
+    find_footprint,
+    optional_factory,
+    render_pact,
+    signed,
+    statuses,
+)
+from carbontwin.api.deps import ServicesDep, TokenDep
+from carbontwin.plugins.signing import verify_document
+from carbontwin.twin.errors import CarbonTwinError
+
+router = APIRouter(tags=["footprints"])
+
+
+class SignaturePublic(BaseModel):
+    alg: str
+    key_id: str
+    sha256: str
+    value: str
+
+
+class SignedFootprint(BaseModel):
+    payload: dict[str, Any]
+    signature: SignaturePublic
+
+
+class OrderFootprints(BaseModel):
+    order: str
+    versions: list[SignedFootprint]
+
+
+class Issued(BaseModel):
+    issued: list[SignedFootprint]
+
+
+class VerificationPublic(BaseModel):
+    valid: bool
+    reason: str
+    key_id: str
+    sha256: str
+    matches_store: bool | None = None
+
+
+@router.get(
+    "/orders/{order_id}/footprint", operation_id="order_footprints", response_model=OrderFootprints
+)
+def order_footprints(order_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
+    """Every issued version of the order's footprint, oldest first."""
+    store = services.store
+    store.get_order(order_id)
+    versions = store.footprint_versions(order_id)
+    return {"order": order_id, "versions": [signed(services, fp.to_dict()) for fp in versions]}
+
+
+@router.post(
+    "/orders/{order_id}/footprint", operation_id="issue_order_footprint", response_model=Issued
+)
+def issue_order_footprint(order_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
+    """Attribute the stored events; issue a new version when the footprint changed."""
+    services.store.get_order(order_id)
+    issued = attribute_and_issue(services, [order_id])
+    return {"issued": [signed(services, fp.to_dict()) for fp in issued]}
+
+
+@router.post("/footprints/attribute", operation_id="issue_all_footprints", response_model=Issued)
+def issue_all_footprints(services: ServicesDep, _sub: TokenDep) -> Any:
+    """Attribute the stored events for every order that has any; issue what changed."""
+    issued = attribute_and_issue(services)
+    return {"issued": [signed(services, fp.to_dict()) for fp in issued]}
+
+
+@router.get("/footprints", operation_id="list_footprints", response_model=list[dict[str, Any]])
+def list_footprints(
+    services: ServicesDep,
+    _sub: TokenDep,
+    order: str | None = None,
+    product: str | None = None,
+    latest_only: bool = False,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> Any:
+    """Issued footprints (unsigned records), oldest issue first."""
+    fps = services.store.list_footprints(
+        limit=limit, offset=offset, order=order, product=product, latest_only=latest_only
+    )
+    return [fp.to_dict() for fp in fps]
+
+
+@router.get(
+    "/footprints/{footprint_id}", operation_id="get_footprint", response_model=SignedFootprint
+)
+def get_footprint(footprint_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
+    """The footprint record with its Ed25519 signature."""
+    return signed(services, find_footprint(services.store, footprint_id).to_dict())
+
+
+@router.get(
+    "/footprints/{footprint_id}/pact",
+    operation_id="get_footprint_pact",
+    response_model=dict[str, Any],
+)
+def get_footprint_pact(
+    footprint_id: str,
+    services: ServicesDep,
+    _sub: TokenDep,
+    spec: Literal["3", "2"] = "3",
+    sign: bool = False,
+) -> Any:
+    """The footprint as a PACT ProductFootprint (v3 default, or v2.2); signed with ``sign``."""
+    store = services.store
+    fp = find_footprint(store, footprint_id)
+    doc = render_pact(
+        services, fp, int(spec), optional_factory(store), statuses(store, [fp])[fp.id]
+    )
+    return signed(services, doc) if sign else doc
+
+
+@router.get(
+    "/footprints/{footprint_id}/verify",
+    operation_id="verify_footprint",
+    response_model=VerificationPublic,
+)
+def verify_footprint(
+    footprint_id: str,
+    services: ServicesDep,
+    _sub: TokenDep,
+    signature: str | None = Query(
+        None, description="base64 signature of a copy to check against the stored record"
+    ),
+) -> Any:
+    """Check the stored record against its signature (or against a copy's ``signature``)."""
+    fp = find_footprint(services.store, footprint_id)
+    doc = signed(services, fp.to_dict())
+    if signature is not None:
+        doc["signature"]["value"] = signature
+    return {**verify_document(doc, services.signing_key).to_dict(), "matches_store": True}
+
+
+@router.post(
+    "/footprints/verify", operation_id="verify_document", response_model=VerificationPublic
+)
+def verify_signed(
+    services: ServicesDep,
+    _sub: TokenDep,
+    document: dict[str, Any] = Body(..., description="A signed document"),
+) -> Any:
+    """Was this signed footprint (or label) altered? Also: does it match the store?"""
+    result = verify_document(document, services.signing_key).to_dict()
+    payload = document.get("payload")
+    matches: bool | None = None
+    if isinstance(payload, dict) and isinstance(payload.get("id"), str) and "order" in payload:
+        try:
+            matches = find_footprint(services.store, payload["id"]).to_dict() == payload
+        except CarbonTwinError:
+            matches = False
+    return {**result, "matches_store": matches}

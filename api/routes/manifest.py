@@ -1,0 +1,82 @@
+"""``GET /plugin/manifest``: what a host platform needs to embed carbontwin."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from carbontwin.api.deps import TokenDep
+from carbontwin.api.settings import Settings
+from carbontwin.plugins.registry import list_plugins
+
+router = APIRouter(prefix="/plugin", tags=["plugin"])
+
+PERMISSIONS = (
+    {"name": "database", "description": "read and write the twin store (settings.database_url)"},
+    {
+        "name": "filesystem",
+        "description": "read and create the signing key file (settings.key_path)",
+    },
+    {
+        "name": "network.outbound",
+        "description": "POST answers to PACT partners' event endpoints (settings.pact_partners)",
+    },
+    {"name": "threads", "description": "run simulation jobs in a thread pool"},
+)
+
+
+class RoutePublic(BaseModel):
+    path: str
+    methods: list[str]
+    operation_id: str | None
+    auth: bool
+
+
+class ManifestPublic(BaseModel):
+    name: str
+    version: str
+    description: str
+    routes: list[RoutePublic]
+    config_schema: dict[str, Any]
+    required_permissions: list[dict[str, str]]
+    plugins: list[dict[str, str]]
+    signing_key_url: str
+    openapi_url: str
+
+
+_PUBLIC = {"health", "create_token", "signing_key", "signing_key_pem", "openid_configuration"}
+
+
+@router.get("/manifest", operation_id="plugin_manifest", response_model=ManifestPublic)
+def plugin_manifest(request: Request, _sub: TokenDep) -> Any:
+    """Name, version, routes, configuration JSON Schema and permissions."""
+    prefix = request.scope.get("root_path", "").rstrip("/")
+    routes = [
+        {
+            "path": prefix + r.path,
+            "methods": sorted(r.methods or ()),
+            "operation_id": r.operation_id,
+            "auth": r.operation_id not in _PUBLIC,
+        }
+        for r in request.app.routes
+        if isinstance(r, APIRoute) and r.include_in_schema
+    ]
+    return {
+        "name": "carbontwin",
+        "version": version("carbontwin"),
+        "description": "Factory carbon twin: per-order energy and CO2e from machine data, "
+        "PACT footprints, signed labels and schedule simulation.",
+        "routes": routes,
+        "config_schema": Settings.model_json_schema(),
+        "required_permissions": list(PERMISSIONS),
+        "plugins": [
+            {"group": p.group, "name": p.name, "target": p.target, "distribution": p.distribution}
+            for p in list_plugins()
+        ],
+        "signing_key_url": f"{prefix}/.well-known/carbontwin-signing-key",
+        "openapi_url": f"{prefix}/openapi.json",
+    }

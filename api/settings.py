@@ -1,0 +1,91 @@
+"""Settings of the carbontwin service.
+
+Nothing is read at import time: build :class:`Settings` explicitly
+(``Settings(database_url=...)``) or from the environment with
+:meth:`Settings.from_env` (variables ``CARBONTWIN_*``, e.g.
+``CARBONTWIN_DATABASE_URL``, ``CARBONTWIN_CLIENT_SECRET``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["PactPartner", "Settings"]
+
+
+class PactPartner(BaseModel):
+    """A PACT data recipient that asks us for footprints by CloudEvents.
+
+    ``events_url`` is the partner's Action Events endpoint (``https://.../3/events``)
+    where the answer to its request is POSTed; ``token`` the bearer token it
+    gave us for that endpoint.
+    """
+
+    events_url: str
+    token: str | None = None
+
+
+class Settings(BaseSettings):
+    """Service configuration (also the ``configSchema`` of ``GET /plugin/manifest``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CARBONTWIN_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the twin store; None: CARBONTWIN_DATABASE_URL, "
+        "else sqlite:///carbontwin.db",
+    )
+    client_id: str = Field("carbontwin", description="OAuth2 client id for POST /auth/token")
+    client_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(24)),
+        description="OAuth2 client secret; a random one when not set",
+    )
+    token_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
+        description="HMAC key of issued access tokens (share it between replicas)",
+    )
+    token_ttl_s: int = Field(3600, ge=60, description="Access token lifetime [s]")
+    key_path: Path = Field(
+        Path("carbontwin-signing-key.pem"),
+        description="Ed25519 signing key file, created on first use",
+    )
+    require_https: bool = Field(
+        True,
+        description="Refuse the PACT API and token route over plain HTTP (behind a "
+        "TLS proxy, run uvicorn with --proxy-headers)",
+    )
+    public_base_url: str = Field(
+        "",
+        description="External URL of this app (for label QR codes and Link headers); "
+        "empty: taken from each request",
+    )
+    pact_domain: str = Field(
+        "carbontwin.local", description="Domain in custom PACT product/company URNs"
+    )
+    company_name: str = Field(
+        "", description="Company name in PACT documents (default: the factory name)"
+    )
+    product_category_cpc: str = Field("4", description="UN CPC code for PACT v2 documents")
+    product_classifications: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Product id -> classification URNs for PACT productClassifications",
+    )
+    pact_partners: dict[str, PactPartner] = Field(
+        default_factory=dict,
+        description="PACT partners by CloudEvents 'source': where to POST answers to their "
+        "footprint requests",
+    )
+    callback_timeout_s: float = Field(10.0, gt=0, description="Timeout of partner callbacks [s]")
+    simulation_workers: int = Field(1, ge=1, le=32, description="Threads running simulation jobs")
+    max_page_size: int = Field(100, ge=1, description="Largest page of GET /3/footprints")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from ``CARBONTWIN_*`` environment variables, then ``overrides``."""
+        return cls(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,176 @@
+"""Ed25519 signatures over canonical JSON (footprints, labels, PACT documents).
+
+A signed document is a JSON object::
+
+    {"payload": {...}, "signature": {"alg": "Ed25519", "key_id": "...",
+     "sha256": "<hex of canonical payload>", "value": "<base64 signature>"}}
+
+The signature covers :func:`carbontwin.twin.footprint.canonical_json` of the
+payload (sorted keys, no spaces, UTF-8), so any changed byte of the payload's
+content makes :func:`verify_document` fail. Ed25519 is deterministic: signing
+the same payload with the same key gives the same signature.
+
+Keys are stored as an unencrypted PKCS#8 PEM file (mode 0600), created on
+first use by :func:`load_or_create_key`; the public key is served as PEM.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from carbontwin.twin.errors import PluginError
+from carbontwin.twin.footprint import canonical_json
+
+__all__ = [
+    "ALG",
+    "Verification",
+    "key_id",
+    "load_or_create_key",
+    "load_public_key",
+    "public_key_pem",
+    "sign_document",
+    "verify_document",
+]
+
+ALG = "Ed25519"
+
+
+def load_or_create_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
+    """The private key stored at ``path``; a new one is generated and saved if missing."""
+    p = Path(path)
+    if p.exists():
+        try:
+            key = serialization.load_pem_private_key(p.read_bytes(), password=None)
+        except (ValueError, TypeError) as exc:
+            msg = f"signing key file {p} is not an unencrypted PEM private key: {exc}"
+            raise PluginError(msg, field="key_path") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            msg = f"signing key file {p} holds a {type(key).__name__}, not an Ed25519 key"
+            raise PluginError(msg, field="key_path")
+        return key
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    return key
+
+
+def public_key_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """PEM (SubjectPublicKeyInfo) of the public half of ``key``."""
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return pub.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def load_public_key(pem: str | bytes) -> Ed25519PublicKey:
+    """Public key from PEM text (as served at the well-known URL)."""
+    data = pem.encode("ascii") if isinstance(pem, str) else pem
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        msg = f"not a PEM public key: {exc}"
+        raise PluginError(msg, field="public_key") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        msg = f"public key is a {type(key).__name__}, not Ed25519"
+        raise PluginError(msg, field="public_key")
+    return key
+
+
+def key_id(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """Short id of a key: first 16 hex digits of SHA-256 of the raw public key."""
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def sign_document(payload: Any, key: Ed25519PrivateKey) -> dict[str, Any]:
+    """``payload`` wrapped with its Ed25519 signature (see the module docstring)."""
+    body = canonical_json(payload)
+    sig = key.sign(body)
+    return {
+        "payload": payload,
+        "signature": {
+            "alg": ALG,
+            "key_id": key_id(key),
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "value": base64.b64encode(sig).decode("ascii"),
+        },
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """Result of checking a signed document."""
+
+    valid: bool
+    reason: str
+    key_id: str = ""
+    sha256: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "reason": self.reason,
+            "key_id": self.key_id,
+            "sha256": self.sha256,
+        }
+
+
+def verify_document(doc: Any, public_key: Ed25519PublicKey | Ed25519PrivateKey) -> Verification:
+    """Check a signed document against ``public_key``; never raises for bad input.
+
+    ``doc`` is the parsed JSON object or the raw bytes/text of a signed file.
+    """
+    if isinstance(doc, bytes | str):
+        try:
+            doc = json.loads(doc)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Verification(False, f"not JSON: {exc}")
+    pub = public_key.public_key() if isinstance(public_key, Ed25519PrivateKey) else public_key
+    kid = key_id(pub)
+    if not isinstance(doc, dict) or "payload" not in doc or "signature" not in doc:
+        return Verification(False, "not a signed document: needs 'payload' and 'signature'", kid)
+    sig = doc["signature"]
+    if not isinstance(sig, dict) or not isinstance(sig.get("value"), str):
+        return Verification(False, "signature.value is missing", kid)
+    if sig.get("alg", ALG) != ALG:
+        return Verification(False, f"signature.alg is {sig.get('alg')!r}, expected {ALG}", kid)
+    try:
+        body = canonical_json(doc["payload"])
+    except ValueError as exc:
+        return Verification(False, f"payload cannot be canonicalised: {exc}", kid)
+    digest = hashlib.sha256(body).hexdigest()
+    try:
+        raw = base64.b64decode(sig["value"], validate=True)
+    except ValueError:
+        return Verification(False, "signature.value is not base64", kid, digest)
+    if sig.get("key_id") not in (None, kid):
+        return Verification(
+            False, f"signed with key {sig.get('key_id')!r}, not with {kid!r}", kid, digest
+        )
+    try:
+        pub.verify(raw, body)
+    except InvalidSignature:
+        return Verification(
+            False,
+            "signature does not match the payload: the document was "
+            "altered or signed by another key",
+            kid,
+            digest,
+        )
+    return Verification(True, "signature valid", kid, digest)
