@@ -217,31 +217,34 @@ def _raw_ids(data: Mapping[str, Any], key: str) -> Iterator[tuple[int, str]]:
                 yield index, raw["id"]
 
 
-def _check_ids(data: Mapping[str, Any], errs: _Errors) -> dict[str, str]:
-    """Ids must be unique across all graph nodes; returns id -> collection."""
-    owner: dict[str, tuple[str, Path]] = {}
+def _check_ids(data: Mapping[str, Any], errs: _Errors) -> dict[str, set[str]]:
+    """Ids must be unique across all graph nodes; returns collection -> its ids."""
+    owner: dict[str, Path] = {}
+    ids: dict[str, set[str]] = {key: set() for key in _NODE_COLLECTIONS}
     site = data.get("site")
     if isinstance(site, Mapping) and isinstance(site.get("id"), str):
-        owner[site["id"]] = ("site", ("site",))
+        owner[site["id"]] = ("site",)
     for key in _NODE_COLLECTIONS:
         for index, ident in _raw_ids(data, key):
             path: Path = (key, index)
+            ids[key].add(ident)
             if ident in owner:
-                first_key, first_path = owner[ident]
-                first = errs.item(first_path)
+                first_path = owner[ident]
                 line = line_of(errs.lines, first_path) if errs.lines else None
                 at = f" on line {line}" if line is not None else ""
                 errs.add(
-                    (*path, "id"), "id", f"duplicate id '{ident}' (already used by {first}{at})"
+                    (*path, "id"),
+                    "id",
+                    f"duplicate id '{ident}' (already used by {errs.item(first_path)}{at})",
                 )
             else:
-                owner[ident] = (key, path)
+                owner[ident] = path
     seen: set[str] = set()
     for index, ident in _raw_ids(data, "orders"):
         if ident in seen:
             errs.add(("orders", index, "id"), "id", f"duplicate order id '{ident}'")
         seen.add(ident)
-    return {ident: key for ident, (key, _) in owner.items()}
+    return ids
 
 
 def build_factory(
@@ -294,18 +297,18 @@ def build_factory(
 
 def _cross_check(
     items: dict[str, list[tuple[int, Any]]],
-    kinds: Mapping[str, str],
+    kinds: Mapping[str, set[str]],
     header: HeaderIn | None,
     site: SiteIn | None,
     data: Mapping[str, Any],
     errs: _Errors,
 ) -> Factory | None:
-    assets = {i for i, k in kinds.items() if k in ("machines", "utilities")}
+    assets = kinds["machines"] | kinds["utilities"]
     materials_unit = {m.id: m.unit for _, m in items["materials"]}
-    material_ids = {i for i, k in kinds.items() if k == "materials"}
-    product_ids = {i for i, k in kinds.items() if k == "products"}
-    line_ids = {i for i, k in kinds.items() if k == "lines"}
-    machine_ids = {i for i, k in kinds.items() if k == "machines"}
+    material_ids = kinds["materials"]
+    product_ids = kinds["products"]
+    line_ids = kinds["lines"]
+    machine_ids = kinds["machines"]
     site_id = site.id if site is not None else None
 
     lines: list[Line] = []
@@ -534,7 +537,7 @@ def _product(
     materials_unit: Mapping[str, str],
     supplied: Mapping[str, set[str]],
     any_supplier: set[str],
-    kinds: Mapping[str, str],
+    kinds: Mapping[str, set[str]],
     errs: _Errors,
 ) -> Product | None:
     base: Path = ("products", index)
@@ -547,7 +550,7 @@ def _product(
             errs.add((*where, "id"), f"routing[{j}].id", f"operation id '{op.id}' is used twice")
         op_index.setdefault(op.id, j)
         if op.machine not in machine_ids:
-            what = "a utility" if kinds.get(op.machine) == "utilities" else "missing"
+            what = "a utility, not a" if op.machine in kinds["utilities"] else "missing"
             errs.add(
                 (*where, "machine"),
                 f"routing[{j}].machine",
@@ -632,7 +635,7 @@ def _check_bom_source(
     material_ids: set[str],
     supplied: Mapping[str, set[str]],
     any_supplier: set[str],
-    kinds: Mapping[str, str],
+    kinds: Mapping[str, set[str]],
     errs: _Errors,
 ) -> None:
     where: Path = (*base, "bom", j)
@@ -640,7 +643,7 @@ def _check_bom_source(
         errs.add((*where, "material"), f"bom[{j}].material", f"unknown material '{item.material}'")
         return
     if item.supplier is not None:
-        if kinds.get(item.supplier) != "suppliers":
+        if item.supplier not in kinds["suppliers"]:
             errs.add(
                 (*where, "supplier"), f"bom[{j}].supplier", f"unknown supplier '{item.supplier}'"
             )

@@ -1,0 +1,617 @@
+"""Factory files: validation errors that name the item, field and line; round trips."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from carbontwin.twin.errors import FactoryModelError
+from carbontwin.twin.examples import demo_factory
+from carbontwin.twin.factory_file import (
+    dump_factory,
+    dumps_factory,
+    factory_from_dict,
+    factory_to_dict,
+    load_factory,
+    loads_factory,
+)
+from carbontwin.twin.model import (
+    BomItem,
+    Carrier,
+    ElectricityContract,
+    Factory,
+    Line,
+    Machine,
+    Material,
+    Meter,
+    Operation,
+    Order,
+    PowerModel,
+    Product,
+    ServesLink,
+    Shift,
+    Site,
+    State,
+    Supplier,
+    SupplyLink,
+    Utility,
+)
+
+BASE = textwrap.dedent(
+    """\
+    id: small
+    name: Small plant
+    site:
+      id: site-1
+      country: DE
+    lines:
+      - id: L1
+    machines:
+      - id: cnc-1
+        line: L1
+        type: cnc
+        power:
+          idle: 6 kW
+          processing: 20 kW
+      - id: press-1
+        line: L1
+        type: press
+        power: {off: 0, idle: 14 kW, processing: 40 kW}
+    meters:
+      - id: M1
+        measures: [cnc-1]
+      - id: M2
+        measures: [press-1]
+    utilities:
+      - id: air
+        kind: compressed_air
+        power: {idle: 10 kW, processing: 30 kW}
+        serves:
+          - {asset: cnc-1}
+          - {asset: press-1, weight: 2}
+    materials:
+      - {id: steel, unit: kg}
+    suppliers:
+      - id: sup-1
+        supplies:
+          - {material: steel, pcf_kg_per_unit: 2.0}
+    products:
+      - id: part
+        bom:
+          - {material: steel, quantity: 1.2 t, supplier: sup-1}
+        routing:
+          - {id: op10, machine: cnc-1, setup: 10 min, processing: 90 s}
+          - {id: op20, machine: press-1, processing: 12 s}
+    orders:
+      - {id: O1, product: part, quantity: 10, release: 2019-03-04T06:00:00Z, due: 2019-03-05T06:00:00Z}
+    """
+)
+
+
+def line_no(text: str, needle: str, occurrence: int = 1) -> int:
+    """1-based line of the ``occurrence``-th line containing ``needle``."""
+    hits = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+    return hits[occurrence - 1]
+
+
+def errors_of(text: str, filename: str = "factory.yaml") -> list[str]:
+    with pytest.raises(FactoryModelError) as info:
+        loads_factory(text, filename)
+    assert info.value.errors
+    assert all(e.startswith(f"{filename}") for e in info.value.errors)
+    return info.value.errors
+
+
+def only_error(text: str) -> str:
+    errors = errors_of(text)
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def test_base_file_loads_with_units_converted():
+    f = loads_factory(BASE)
+    cnc = f.machine("cnc-1")
+    assert cnc.power.power_kw[State.IDLE] == 6.0
+    assert cnc.power.power_kw[State.SETUP] == 6.0  # setup defaults to idle
+    assert cnc.power.power_kw[State.FAULT] == 0.0  # fault -> standby -> off
+    part = f.product("part")
+    assert part.bom[0].quantity_per_unit == pytest.approx(1200.0)  # 1.2 t in kg
+    assert part.routing[0].setup_s == 600.0
+    assert part.routing[0].processing_s_per_unit == 90.0
+    assert f.utilities[0].serves[1].weight == 2.0
+    assert f.lines[0].site == "site-1"
+    assert f.orders[0].release.utcoffset().total_seconds() == 0
+
+
+def test_meter_measures_unknown_asset_names_meter_and_line():
+    text = BASE.replace("measures: [press-1]", "measures: [press-9]")
+    err = only_error(text)
+    assert err == (
+        f"factory.yaml:{line_no(text, 'press-9')}: meter 'M2': measures: "
+        "measures unknown asset 'press-9'"
+    )
+
+
+def test_duplicate_id_across_asset_kinds():
+    text = BASE.replace("- {id: steel, unit: kg}", "- {id: cnc-1, unit: kg}").replace(
+        "material: steel", "material: cnc-1"
+    )
+    err = only_error(text)
+    line = line_no(text, "- {id: cnc-1, unit: kg}")
+    assert err.startswith(f"factory.yaml:{line}: material 'cnc-1': id: duplicate id 'cnc-1'")
+    assert f"machine 'cnc-1' on line {line_no(text, '- id: cnc-1')}" in err
+
+
+def test_utility_serves_unknown_asset():
+    text = BASE.replace("- {asset: press-1, weight: 2}", "- {asset: oven-3, weight: 2}")
+    err = only_error(text)
+    assert err.startswith(f"factory.yaml:{line_no(text, 'oven-3')}: utility 'air': serves[1].asset")
+    assert "unknown asset 'oven-3'" in err
+
+
+def test_routing_on_missing_machine():
+    text = BASE.replace("machine: press-1, processing: 12 s", "machine: mill-7, processing: 12 s")
+    err = only_error(text)
+    assert err.startswith(
+        f"factory.yaml:{line_no(text, 'mill-7')}: product 'part': routing[1].machine"
+    )
+    assert "missing machine 'mill-7'" in err
+
+
+def test_routing_cycle_through_after_lists():
+    text = BASE.replace(
+        "- {id: op10, machine: cnc-1, setup: 10 min, processing: 90 s}",
+        "- {id: op10, machine: cnc-1, setup: 10 min, processing: 90 s, after: [op20]}",
+    )
+    err = only_error(text)
+    assert err.startswith(f"factory.yaml:{line_no(text, 'id: op10')}: product 'part': routing")
+    assert "cycle: op10 -> op20 -> op10" in err or "cycle: op20 -> op10 -> op20" in err
+
+
+def test_after_lists_order_the_routing_and_revisits_are_fine():
+    text = BASE.replace(
+        "- {id: op20, machine: press-1, processing: 12 s}",
+        "- {id: op20, machine: press-1, processing: 12 s, after: [op30]}\n"
+        "      - {id: op30, machine: cnc-1, processing: 5 s, after: [op10]}",
+    )
+    part = loads_factory(text).product("part")
+    assert [op.id for op in part.routing] == ["op10", "op30", "op20"]
+    assert [op.machine for op in part.routing] == ["cnc-1", "cnc-1", "press-1"]
+
+
+def test_repeated_operation_id_is_an_error():
+    text = BASE.replace("- {id: op20, machine", "- {id: op10, machine")
+    errors = errors_of(text)
+    assert any(
+        e.startswith(f"factory.yaml:{line_no(text, 'id: op10', 2)}: product 'part': routing[1].id")
+        and "'op10' is used twice" in e
+        for e in errors
+    ), errors
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("-5 kW", "must not be negative, got -5"),
+        ("-5", "must not be negative, got -5"),
+        ("fast", "cannot read 'fast' as a power quantity"),
+        ("15 kWW", "cannot read '15 kWW' as a power quantity"),
+        ("15 kg", "'15 kg' is not a power"),
+        ("[1, 2]", "expected a power quantity"),
+    ],
+)
+def test_bad_power_values(value, expected):
+    text = BASE.replace("idle: 6 kW", f"idle: {value}")
+    err = only_error(text)
+    assert err.startswith(
+        f"factory.yaml:{line_no(text, 'idle: ' + value)}: machine 'cnc-1': power.idle: "
+    )
+    assert expected in err
+
+
+def test_unit_typo_in_a_duration():
+    text = BASE.replace("setup: 10 min", "setup: 10 minn")
+    err = only_error(text)
+    assert err.startswith(
+        f"factory.yaml:{line_no(text, '10 minn')}: product 'part': routing[0].setup: "
+    )
+    assert "'10 minn'" in err
+
+
+def test_meter_that_measures_nothing():
+    text = BASE.replace("measures: [cnc-1]", "measures: []")
+    err = only_error(text)
+    assert err.startswith(f"factory.yaml:{line_no(text, 'measures: []')}: meter 'M1': measures: ")
+    assert "measures nothing" in err
+
+
+def test_product_without_routing():
+    start = BASE.index("    routing:\n")
+    end = BASE.index("orders:")
+    text = BASE[:start] + BASE[end:]
+    err = only_error(text)
+    assert err.startswith(f"factory.yaml:{line_no(text, '- id: part')}: product 'part': routing: ")
+    assert "has no routing" in err
+
+
+def test_bom_material_without_supplier_pcf():
+    text = BASE.replace(
+        "supplies:\n      - {material: steel, pcf_kg_per_unit: 2.0}", "supplies: []"
+    )
+    text = text.replace(", supplier: sup-1}", "}")
+    err = only_error(text)
+    assert err.startswith(
+        f"factory.yaml:{line_no(text, 'material: steel, quantity')}: product 'part': bom[0]"
+    )
+    assert "material 'steel' has no supplier PCF" in err
+
+
+def test_bom_supplier_that_does_not_supply_the_material():
+    text = BASE.replace(
+        "- {id: steel, unit: kg}", "- {id: steel, unit: kg}\n  - {id: alu, unit: kg}"
+    )
+    text = text.replace("{material: steel, quantity", "{material: alu, quantity")
+    text = text.replace(
+        "pcf_kg_per_unit: 2.0}",
+        "pcf_kg_per_unit: 2.0}\n  - id: sup-2\n    supplies: [{material: alu, pcf_kg_per_unit: 16}]",
+    )
+    err = only_error(text)
+    assert err.startswith(
+        f"factory.yaml:{line_no(text, 'material: alu, quantity')}: product 'part': bom[0].supplier"
+    )
+    assert "supplier 'sup-1' gives no PCF for material 'alu'" in err
+
+
+def test_all_errors_are_collected_in_line_order():
+    text = (
+        BASE.replace("measures: [press-1]", "measures: [press-9]")
+        .replace("idle: 6 kW", "idle: 6 kWW")
+        .replace("machine: press-1, processing", "machine: nope, processing")
+        .replace("product: part, quantity", "product: ghost, quantity")
+    )
+    errors = errors_of(text)
+    assert len(errors) == 4
+    lines = [int(e.split(":")[1]) for e in errors]
+    assert lines == sorted(lines)
+    assert lines == [
+        line_no(text, "6 kWW"),
+        line_no(text, "press-9"),
+        line_no(text, "nope"),
+        line_no(text, "ghost"),
+    ]
+    assert "4 problem(s)" in str(pytest.raises(FactoryModelError, loads_factory, text).value)
+
+
+def test_unknown_field_and_missing_field():
+    text = BASE.replace("type: press", "typ: press")
+    errors = errors_of(text)
+    typ_line = line_no(text, "typ: press")
+    assert f"factory.yaml:{typ_line}: machine 'press-1': typ: unknown field (a typo?)" in errors
+    assert any(
+        e.startswith("factory.yaml:") and "machine 'press-1': type: is required" in e
+        for e in errors
+    )
+
+
+def test_yaml_syntax_error_has_a_line():
+    text = BASE.replace("  - id: L1", "  - id: L1\n   bad: [")
+    err = only_error(text)
+    assert err.startswith("factory.yaml:")
+    assert "not valid YAML" in err
+
+
+def test_duplicate_yaml_key_is_reported():
+    text = BASE.replace("processing: 20 kW", "processing: 20 kW\n      processing: 25 kW")
+    err = only_error(text)
+    assert err.startswith(f"factory.yaml:{line_no(text, 'processing: 25 kW')}: machine 'cnc-1'")
+    assert "given twice" in err
+
+
+def test_off_key_and_clock_times_are_strings():
+    text = BASE + "shifts:\n  - {name: early, start: 06:00, end: 14:00}\n"
+    f = loads_factory(text)
+    assert (f.shifts[0].start, f.shifts[0].end) == ("06:00", "14:00")
+    assert f.machine("press-1").power.power_kw[State.OFF] == 0.0
+
+
+def test_json_errors_carry_lines():
+    data = factory_to_dict(loads_factory(BASE))
+    data["meters"][1]["measures"] = ["press-9"]
+    text = json.dumps(data, indent=2)
+    err = only_error_json(text)
+    assert err == (
+        f"factory.json:{line_no(text, 'press-9')}: meter 'M2': measures: measures unknown asset 'press-9'"
+    )
+
+
+def only_error_json(text: str) -> str:
+    errors = errors_of(text, "factory.json")
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def test_dict_errors_name_the_item_without_line():
+    data = factory_to_dict(loads_factory(BASE))
+    data["machines"][0]["power"]["idle"] = "15 kg"
+    with pytest.raises(FactoryModelError) as info:
+        factory_from_dict(data)
+    assert info.value.errors[0].startswith(
+        "<dict>: machine 'cnc-1': power.idle: '15 kg' is not a power"
+    )
+
+
+def test_wrong_meter_carrier_and_bad_order_dates():
+    text = BASE.replace("measures: [cnc-1]", "measures: [cnc-1]\n    carrier: natural_gas").replace(
+        "due: 2019-03-05T06:00:00Z", "due: 2019-03-03T06:00:00Z"
+    )
+    errors = errors_of(text)
+    assert len(errors) == 2
+    assert (
+        "meter 'M1': carrier: meters natural_gas but asset 'cnc-1' draws electricity" in errors[0]
+    )
+    assert "order 'O1': due: due 2019-03-03" in errors[1]
+
+
+def test_missing_file():
+    with pytest.raises(FactoryModelError, match="cannot read factory file"):
+        load_factory("/nonexistent/factory.yaml")
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_demo_round_trips_through_files(tmp_path, suffix):
+    demo = demo_factory()
+    path = tmp_path / f"plant{suffix}"
+    dump_factory(demo, path)
+    assert load_factory(path) == demo
+    assert factory_from_dict(factory_to_dict(demo)) == demo
+    assert loads_factory(dumps_factory(demo)) == demo
+
+
+def test_dump_writes_canonical_numbers():
+    data = factory_to_dict(demo_factory())
+    furnace = next(m for m in data["machines"] if m["id"] == "furnace-1")
+    assert furnace["power"]["processing"] == 240.0
+    assert furnace["warmup"] == 10800.0
+    assert furnace["warmup_energy"] == 620.0
+    assert furnace["carrier"] == Carrier.NATURAL_GAS.value
+    assert data["orders"][0]["release"] == "2019-03-04T05:00:00Z"
+    json.dumps(data)  # plain JSON types only
+
+
+# ------------------------------------------------------------ property tests
+
+# letters that spell YAML traps: yes/no/on/off/true/null/1e3/.5/06:00
+IDS = st.text(alphabet="aeflnorstuy0123456789-_.:", min_size=1, max_size=6).filter(
+    lambda s: s.strip() == s
+)
+# printable Latin text; C1 controls such as NEL (U+0085) are line breaks to YAML
+NAMES = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF, exclude_categories=("Cc",)),
+    min_size=1,
+    max_size=12,
+)
+NONNEG = st.floats(min_value=0, max_value=1e7, allow_nan=False, allow_infinity=False)
+POSITIVE = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=False)
+CARRIERS = st.sampled_from(list(Carrier))
+CLOCK = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59))
+
+
+def power_models(draw) -> PowerModel:
+    return PowerModel(
+        power_kw={s: draw(NONNEG) for s in State},
+        warmup_s=draw(NONNEG),
+        warmup_energy_kwh=draw(NONNEG),
+        carrier=draw(CARRIERS),
+    )
+
+
+@st.composite
+def factories(draw) -> Factory:
+    n_lines = draw(st.integers(1, 2))
+    n_machines = draw(st.integers(1, 4))
+    n_utilities = draw(st.integers(0, 2))
+    n_materials = draw(st.integers(0, 3))
+    n_suppliers = draw(st.integers(0, 2))
+    n_products = draw(st.integers(0, 3))
+    total = 1 + n_lines + n_machines + n_utilities + n_materials + n_suppliers + n_products
+    ids = iter(draw(st.lists(IDS, min_size=total, max_size=total, unique=True)))
+    site = Site(
+        id=next(ids),
+        name=draw(NAMES),
+        country=draw(st.sampled_from(["DE", "CN", "FR"])),
+        timezone=draw(st.sampled_from(["UTC", "Europe/Berlin"])),
+        grid_zone=draw(st.sampled_from(["", "DE"])),
+    )
+    lines = tuple(Line(id=next(ids), name=draw(NAMES), site=site.id) for _ in range(n_lines))
+    machine_ids = [next(ids) for _ in range(n_machines)]
+    utility_ids = [next(ids) for _ in range(n_utilities)]
+    material_ids = [next(ids) for _ in range(n_materials)]
+    supplier_ids = [next(ids) for _ in range(n_suppliers)]
+    product_ids = [next(ids) for _ in range(n_products)]
+    machines = tuple(
+        Machine(
+            id=mid,
+            name=draw(NAMES),
+            line=draw(st.sampled_from(lines)).id,
+            type=draw(IDS),
+            power=power_models(draw),
+            capacity=draw(st.integers(1, 5)),
+            mtbf_s=draw(st.none() | NONNEG),
+            mttr_s=draw(st.none() | NONNEG),
+            setup_matrix_s=draw(
+                st.dictionaries(
+                    st.tuples(st.sampled_from(product_ids), st.sampled_from(product_ids)),
+                    NONNEG,
+                    max_size=3,
+                )
+            )
+            if product_ids
+            else {},
+        )
+        for mid in machine_ids
+    )
+    utilities = []
+    for uid in utility_ids:
+        key = draw(st.sampled_from(["machine_hours", "declared"]))
+        served = draw(st.lists(st.sampled_from(machine_ids), min_size=1, max_size=3, unique=True))
+        weights = st.floats(min_value=0.01, max_value=100) if key == "declared" else NONNEG
+        utilities.append(
+            Utility(
+                id=uid,
+                name=draw(NAMES),
+                kind=draw(st.sampled_from(["compressed_air", "hvac"])),
+                power=power_models(draw),
+                allocation_key=key,
+                serves=tuple(ServesLink(asset=a, weight=draw(weights)) for a in served),
+            )
+        )
+    carrier_of = {m.id: m.power.carrier for m in machines} | {
+        u.id: u.power.carrier for u in utilities
+    }
+    meters = []
+    for k, first in enumerate(draw(st.lists(st.sampled_from(sorted(carrier_of)), max_size=4))):
+        same = [a for a in sorted(carrier_of) if carrier_of[a] == carrier_of[first] and a != first]
+        extra = draw(st.lists(st.sampled_from(same), unique=True, max_size=2)) if same else []
+        signal = draw(st.sampled_from(["power", "energy"]))
+        meters.append(
+            Meter(
+                id=f"meter{k}",
+                name=draw(NAMES),
+                measures=(first, *extra),
+                carrier=carrier_of[first],
+                signal=signal,
+                rollover_kwh=draw(st.none() | POSITIVE) if signal == "energy" else None,
+            )
+        )
+    ids_taken = (
+        set(carrier_of)
+        | {site.id}
+        | {ln.id for ln in lines}
+        | set(material_ids)
+        | set(supplier_ids)
+        | set(product_ids)
+    )
+    meters = [m for m in meters if m.id not in ids_taken]
+    materials = tuple(
+        Material(id=mid, name=draw(NAMES), unit=draw(st.sampled_from(["kg", "piece", "m3"])))
+        for mid in material_ids
+    )
+    suppliers = tuple(
+        Supplier(
+            id=sid,
+            name=draw(NAMES),
+            supplies=tuple(
+                SupplyLink(
+                    material=mat,
+                    pcf_kg_per_unit=draw(NONNEG),
+                    source=draw(NAMES),
+                    primary=draw(st.booleans()),
+                )
+                for mat in draw(st.lists(st.sampled_from(material_ids), unique=True))
+                if material_ids
+            )
+            if material_ids
+            else (),
+        )
+        for sid in supplier_ids
+    )
+    supplied_by = {}
+    for s in suppliers:
+        for x in s.supplies:
+            supplied_by.setdefault(x.material, []).append(s.id)
+    products = []
+    for pid in product_ids:
+        op_ids = draw(st.lists(IDS, min_size=1, max_size=4, unique=True))
+        routing = tuple(
+            Operation(
+                id=o,
+                machine=draw(st.sampled_from(machine_ids)),
+                setup_s=draw(NONNEG),
+                processing_s_per_unit=draw(NONNEG),
+            )
+            for o in op_ids
+        )
+        bom = ()
+        if supplied_by:
+            bom = tuple(
+                BomItem(
+                    material=mat,
+                    quantity_per_unit=draw(NONNEG),
+                    supplier=draw(st.none() | st.sampled_from(supplied_by[mat])),
+                )
+                for mat in draw(st.lists(st.sampled_from(sorted(supplied_by)), max_size=2))
+            )
+        products.append(
+            Product(
+                id=pid,
+                name=draw(NAMES),
+                routing=routing,
+                bom=bom,
+                declared_unit=draw(st.sampled_from(["piece", "kg"])),
+                mass_kg=draw(NONNEG),
+            )
+        )
+    shifts = tuple(
+        Shift(
+            name=draw(IDS),
+            start=draw(CLOCK),
+            end=draw(CLOCK),
+            weekdays=tuple(draw(st.lists(st.integers(0, 6), unique=True, max_size=7))),
+        )
+        for _ in range(draw(st.integers(0, 2)))
+    )
+    n_contracts = draw(st.integers(0, 2))
+    contracts = tuple(
+        ElectricityContract(
+            name=draw(IDS),
+            share=draw(st.floats(0, 0.5)),
+            factor_kg_per_kwh=draw(NONNEG),
+            source=draw(NAMES),
+        )
+        for _ in range(n_contracts)
+    )
+    orders = []
+    if products:
+        times = st.datetimes(
+            min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+        )
+        for k in range(draw(st.integers(0, 3))):
+            release = draw(times)
+            orders.append(
+                Order(
+                    id=f"order-{k}",
+                    product=draw(st.sampled_from(products)).id,
+                    quantity=draw(POSITIVE),
+                    release=release,
+                    due=release + timedelta(seconds=draw(st.integers(0, 10**7))),
+                )
+            )
+    return Factory(
+        id=draw(IDS),
+        name=draw(NAMES),
+        company_id=draw(st.sampled_from(["", "urn:x:y"])),
+        site=site,
+        lines=lines,
+        machines=machines,
+        meters=tuple(meters),
+        utilities=tuple(utilities),
+        materials=materials,
+        suppliers=suppliers,
+        products=tuple(products),
+        shifts=shifts,
+        orders=tuple(orders),
+        contracts=contracts,
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(factories())
+def test_load_dump_load_is_equal(factory):
+    assert factory_from_dict(factory_to_dict(factory)) == factory
+    assert loads_factory(dumps_factory(factory, "yaml"), "f.yaml") == factory
+    assert loads_factory(dumps_factory(factory, "json"), "f.json") == factory
