@@ -7,7 +7,7 @@ transaction around all kinds. Reads return a batch sorted by (source, time).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,7 +146,6 @@ def write_kinds(
     batch: EventBatch,
     *,
     chunk_rows: int = CHUNK_ROWS,
-    on_chunk: Callable[[int], None] | None = None,
 ) -> int:
     """Insert every kind of ``batch`` through ``conn``; return the rows newly stored.
 
@@ -174,8 +173,6 @@ def write_kinds(
                 )
                 raise StoreError(msg, field=kind.label) from exc
             stored += len(result.all())
-            if on_chunk is not None:
-                on_chunk(len(rows))
     return stored
 
 

@@ -40,6 +40,8 @@ __all__ = ["DEFAULT_URL", "NotFoundError", "SeriesLike", "Store", "migrations_pa
 #: Database used when neither a URL nor ``CARBONTWIN_DATABASE_URL`` is given.
 DEFAULT_URL = "sqlite:///carbontwin.db"
 
+_WRITE = "carbontwin_write"  # execution option: this transaction will write
+
 
 def migrations_path() -> Path:
     """Folder of the packaged Alembic migrations (works from an installed wheel)."""
@@ -72,7 +74,10 @@ def _engine(url: str) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _sqlite_begin(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # writers take the write lock up front, so a read-then-write
+            # transaction (issuing a footprint version) cannot interleave
+            write = conn.get_execution_options().get(_WRITE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     if backend == "postgresql":
@@ -127,12 +132,18 @@ class Store:
         self.close()
 
     @contextmanager
-    def _tx(self, what: str) -> Iterator[sa.Connection]:
-        """One transaction; driver errors become :class:`StoreError` naming ``what``."""
+    def _tx(self, what: str, *, write: bool = False) -> Iterator[sa.Connection]:
+        """One transaction; driver errors become :class:`StoreError` naming ``what``.
+
+        ``write`` transactions take SQLite's write lock at BEGIN (PostgreSQL
+        needs nothing: its row locks and constraints serialise writers).
+        """
         where = self.engine.url.render_as_string(hide_password=True)
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                conn.execution_options(**{_WRITE: write})
+                with conn.begin():
+                    yield conn
         except StoreError:
             raise
         except sa.exc.SQLAlchemyError as exc:
@@ -160,7 +171,7 @@ class Store:
         from alembic import command
 
         cfg = self.alembic_config()
-        with self._tx(f"alembic upgrade {revision}") as conn:
+        with self._tx(f"alembic upgrade {revision}", write=True) as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
@@ -184,7 +195,7 @@ class Store:
         except (TypeError, ValueError) as exc:
             msg = f"factory {factory.id!r} does not serialise to JSON: {exc}"
             raise StoreError(msg) from exc
-        with self._tx(f"saving factory {factory.id!r}") as conn:
+        with self._tx(f"saving factory {factory.id!r}", write=True) as conn:
             vid = conn.execute(
                 sa.insert(FactoryVersionRow)
                 .values(
@@ -238,7 +249,7 @@ class Store:
         batch.validate()
         if not len(batch):
             return 0
-        with self._tx(f"writing an event batch of {len(batch)} rows") as conn:
+        with self._tx(f"writing an event batch of {len(batch)} rows", write=True) as conn:
             return _events.write_kinds(conn, batch, chunk_rows=chunk_rows)
 
     def read_events(self, start: float | None = None, end: float | None = None) -> EventBatch:
@@ -276,7 +287,7 @@ class Store:
         ]
         if not rows:
             return 0
-        with self._tx(f"saving {len(rows)} orders") as conn:
+        with self._tx(f"saving {len(rows)} orders", write=True) as conn:
             stmt = _upsert(
                 conn.dialect.name,
                 OrderRow.__table__,
@@ -325,7 +336,15 @@ class Store:
         Footprint
             ``fp`` as issued (version, replaces, issued_at set).
         """
-        with self._tx(f"issuing the footprint of order {fp.order!r}") as conn:
+        with self._tx(f"issuing the footprint of order {fp.order!r}", write=True) as conn:
+            if conn.dialect.name == "postgresql":  # one issuer per order at a time
+                conn.execute(
+                    sa.select(
+                        sa.func.pg_advisory_xact_lock(
+                            sa.func.hashtext(f"carbontwin footprint {fp.order}")
+                        )
+                    )
+                )
             return _footprints.issue(conn, fp)
 
     def get_footprint(self, footprint_id: str) -> Footprint:
@@ -381,7 +400,7 @@ class Store:
         A (name, version) is stored once: saving the same values again is a
         no-op, other values under a stored version raise :class:`StoreError`.
         """
-        with self._tx(f"saving factor series {series.name!r}") as conn:
+        with self._tx(f"saving factor series {series.name!r}", write=True) as conn:
             return _series.save(conn, series)
 
     def load_factor_series(self, name: str, version: str | None = None) -> HourlySeries:

@@ -239,3 +239,18 @@ def test_bundled_german_series_round_trips(store: Store):
     assert np.array_equal(back.values, series.values)
     assert np.array_equal(back.t_start, series.t_start)
     assert np.array_equal(back.filled, series.filled)
+
+
+def test_concurrent_issuers_get_one_chain_of_versions(store: Store):
+    """Writers in parallel threads (API replicas) still make versions 1..n, each replacing
+    the one before."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        issued = list(
+            pool.map(lambda i: store.issue_footprint(footprint(co2e_kg=10.0 + i)), range(12))
+        )
+    versions = store.footprint_versions("O1")
+    assert sorted(f.version for f in issued) == list(range(1, 13))
+    assert [f.version for f in versions] == list(range(1, 13))
+    assert [f.replaces for f in versions] == [None] + [f.id for f in versions[:-1]]
