@@ -1,0 +1,580 @@
+"""OPC UA connector: machine states, power and energy from a server into the twin store.
+
+One asyncua client subscribes to the nodes of a connector file
+(:mod:`carbontwin.connectors.opcua_config`) and turns notifications into twin
+events at the edge: units to kW / kWh, states to carbontwin states by NodeId
+or name, order steps from the current order / active steps. Nothing is
+dropped silently:
+
+- notifications are taken from the publish response as a whole (one spool
+  transaction per notification batch), not through asyncua's bounded iterator
+  queue; queue sizes are requested per monitored item; a value flagged with the
+  OPC UA Overflow bit, a notification sequence number skipped, a bad status or
+  an unusable value is counted in :class:`ConnectorStats` and logged as an error;
+- asyncua's ``auto_reconnect`` re-establishes the session with backoff (capped
+  at ``reconnect_max_delay_s``) and restores or re-creates the subscription; when
+  data was lost (re-created subscription) a :class:`~carbontwin.twin.events.Gap`
+  per signal source covers the outage, from the last source time seen to the
+  first fresh one;
+- values not newer than the last one seen for the same node (the initial values
+  after a reconnect) are dropped, so a reconnect adds no duplicate rows;
+- events go to a local SQLite spool first (:mod:`carbontwin.connectors.spool`) and
+  are flushed to the store in idempotent batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from asyncua import Client, ua
+from asyncua.common.subscription import Subscription
+from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+
+from carbontwin.twin.errors import ConnectorError
+from carbontwin.twin.events import EventBatch
+from carbontwin.twin.model import State
+
+from ._opcua_nodes import CHUNK, factor_to_canonical, read_units, resolve_nodes
+from .opcua_config import (
+    ITEM_STATE_IDS,
+    MACHINERY_URI,
+    OPERATION_MODE_IDS,
+    ConnectorConfig,
+    SignalConfig,
+    state_from_names,
+)
+from .security import ensure_certificate
+from .spool import Flusher, Spool
+
+__all__ = ["ConnectorStats", "OpcUaConnector"]
+
+log = logging.getLogger(__name__)
+
+_OVERFLOW = 0x0480  # InfoType DataValue | Overflow bit (OPC 10000-4, 7.39)
+
+
+@dataclass(slots=True)
+class ConnectorStats:
+    """Counters of one connector run; the error counters should stay 0."""
+
+    notifications: int = 0
+    events: int = 0
+    duplicates: int = 0
+    overflows: int = 0
+    sequence_gaps: int = 0
+    bad_values: int = 0
+    reconnects: int = 0
+    gaps: int = 0
+    status_changes: int = 0
+
+    @property
+    def errors(self) -> int:
+        return self.overflows + self.sequence_gaps + self.bad_values
+
+
+@dataclass(slots=True)
+class _Item:
+    signal: SignalConfig
+    part: str  # "value", "mode" or "power_state"
+    text: str  # the node as configured (cursor key)
+    nodeid: ua.NodeId | None = None
+    factor: float = 1.0
+
+
+def _epoch(dv: ua.DataValue) -> float:
+    ts = dv.SourceTimestamp or dv.ServerTimestamp
+    if ts is None:
+        return time.time()
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.timestamp()
+
+
+class _BatchSubscription(Subscription):
+    """A subscription handing each publish response's notifications over as one batch."""
+
+    def __init__(
+        self, session: Any, params: ua.CreateSubscriptionParameters, owner: OpcUaConnector
+    ) -> None:
+        super().__init__(session, params, handler=owner)
+        self._owner = owner
+
+    async def publish_callback(self, publish_result: ua.PublishResult) -> None:
+        self.last_publish_at = time.monotonic()
+        msg = publish_result.NotificationMessage
+        if not msg.NotificationData:
+            return
+        seq = int(msg.SequenceNumber)
+        last = self.last_sequence_number
+        if last is not None and seq > last + 1 and not self._replaying:
+            self._owner._sequence_gap(last, seq)
+        self.last_sequence_number = seq
+        items: list[ua.MonitoredItemNotification] = []
+        for notif in msg.NotificationData:
+            if isinstance(notif, ua.DataChangeNotification):
+                items.extend(notif.MonitoredItems)
+            elif isinstance(notif, ua.StatusChangeNotification):
+                self._owner._status_change(notif.Status)
+        if items:
+            self._owner._on_batch(items)
+
+    async def recreate(self) -> None:
+        self.last_sequence_number = None
+        self._owner._data_lost()
+        await super().recreate()
+
+
+class OpcUaConnector:
+    """Reads an OPC UA server into the twin store through a local spool.
+
+    Parameters
+    ----------
+    config : ConnectorConfig
+        The connector file (see :func:`~carbontwin.connectors.opcua_config.load_connector_config`).
+    sink : callable, optional
+        ``sink(EventBatch) -> int`` receiving flushed batches; by default
+        ``Store.open(config.store.url).write_events``.
+    """
+
+    def __init__(
+        self, config: ConnectorConfig, *, sink: Callable[[EventBatch], int] | None = None
+    ) -> None:
+        self.config = config
+        self.stats = ConnectorStats()
+        self.ready = asyncio.Event()
+        self.last_notification = 0.0  # time.monotonic() of the latest data
+        self.t_max = -math.inf  # latest source time seen [epoch s]
+        self._sink = sink
+        self._items: dict[int, _Item] = {}
+        self._cursor: dict[str, float] = {}
+        self._names: dict[str, dict[str, str]] = {}  # asset -> part -> state name
+        self._open: dict[str, dict[str, float]] = {}  # asset -> step key -> start
+        self._lost_after: float | None = None
+        self._gap_pending = False
+        self._state_ids: dict[tuple[int, Any], str] = {}
+        self._client: Client | None = None
+        self._sub: _BatchSubscription | None = None
+        self._flusher: Flusher | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._flush_stop = asyncio.Event()
+        self.spool: Spool | None = None
+
+    # asyncua handler protocol (unused: batches arrive through _BatchSubscription)
+    def datachange_notification(self, node: Any, val: Any, data: Any) -> None:  # pragma: no cover
+        pass
+
+    # ------------------------------------------------------------ lifecycle
+    async def run(self, stop: asyncio.Event) -> ConnectorStats:
+        """Connect, read until ``stop`` is set, then flush and close."""
+        try:
+            await self.start(stop)
+            await stop.wait()
+        finally:
+            await self.close()
+        return self.stats
+
+    async def start(self, stop: asyncio.Event | None = None) -> None:
+        """Open the spool, start the flusher, connect (retrying with backoff) and subscribe."""
+        cfg = self.config
+        self.spool = Spool(cfg.spool.path, synchronous=cfg.spool.synchronous)
+        self._cursor = dict(self.spool.get_state("cursors") or {})
+        self._open = {a: dict(v) for a, v in (self.spool.get_state("open_steps") or {}).items()}
+        sink = self._sink or self._store_sink()
+        self._flusher = Flusher(
+            self.spool,
+            sink,
+            batch_size=cfg.spool.flush_batch,
+            interval_s=cfg.spool.flush_interval_s,
+        )
+        self._flush_task = asyncio.create_task(self._flusher.run(self._flush_stop))
+        delay = 0.5
+        while True:
+            try:
+                await self._connect()
+                break
+            except ConnectorError as exc:
+                if stop is None or stop.is_set():
+                    raise
+                log.warning("%s; retrying in %.1f s", exc, delay)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                    return
+                except TimeoutError:
+                    delay = min(delay * 2, cfg.reconnect_max_delay_s * 4)
+        await self._subscribe()
+        self.ready.set()
+
+    def _store_sink(self) -> Callable[[EventBatch], int]:
+        from carbontwin.twin.store import Store
+
+        store = Store.open(self.config.store.url)
+        return store.write_events
+
+    async def _connect(self) -> None:
+        cfg = self.config
+        client = Client(
+            cfg.endpoint,
+            timeout=cfg.timeout_s,
+            watchdog_intervall=cfg.watchdog_s,
+            auto_reconnect=True,
+            reconnect_max_delay=cfg.reconnect_max_delay_s,
+        )
+        client.name = client.description = "carbontwin connector"
+        sec = cfg.security
+        if sec.policy != "None":
+            assert sec.certificate is not None
+            assert sec.private_key is not None
+            client.application_uri = sec.application_uri
+            pair = await ensure_certificate(sec.certificate, sec.private_key, sec.application_uri)
+            try:
+                await client.set_security(
+                    SecurityPolicyBasic256Sha256,
+                    str(pair.certificate),
+                    str(pair.private_key),
+                    server_certificate=str(sec.server_certificate)
+                    if sec.server_certificate
+                    else None,
+                    mode=getattr(ua.MessageSecurityMode, sec.mode),
+                )
+            except (OSError, TimeoutError, ua.UaError) as exc:
+                msg = f"cannot set up {sec.policy} {sec.mode} with {cfg.endpoint}: {exc!r}"
+                raise ConnectorError(msg) from exc
+        if cfg.username:
+            client.set_user(cfg.username)
+            client.set_password(cfg.password or "")
+        client.connection_lost_callback = self._connection_lost
+        try:
+            await client.connect()
+        except (OSError, TimeoutError, ua.UaError) as exc:
+            msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
+            raise ConnectorError(msg) from exc
+        self._client = client
+        mach = await self._ns_index(MACHINERY_URI, required=False)
+        if mach is not None:
+            for name, num in {**ITEM_STATE_IDS, **OPERATION_MODE_IDS}.items():
+                self._state_ids[(mach, num)] = name
+
+    async def close(self) -> None:
+        """Unsubscribe, disconnect, flush what the spool holds, close it."""
+        self.ready.clear()
+        if self._client is not None:
+            try:
+                await self._client.disconnect()
+            except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
+                log.info("disconnect from %s: %r", self.config.endpoint, exc)
+            self._client = None
+        self._flush_stop.set()
+        if self._flush_task is not None:
+            await self._flush_task
+            self._flush_task = None
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
+    async def wait_idle(self, quiet_s: float = 1.0, timeout_s: float = 60.0) -> bool:
+        """Wait until no data arrived for ``quiet_s`` and the spool is empty."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            quiet = time.monotonic() - self.last_notification >= quiet_s
+            if quiet and self.spool is not None and self.spool.pending() == 0:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # ---------------------------------------------------------- resolution
+    async def _ns_index(self, uri: str, *, required: bool = True) -> int | None:
+        assert self._client is not None
+        ns = await self._client.get_namespace_array()
+        if uri in ns:
+            return ns.index(uri)
+        if required:
+            msg = f"server {self.config.endpoint} has no namespace {uri!r} (it has {ns})"
+            raise ConnectorError(msg)
+        return None
+
+    async def _unit_factors(self, items: list[_Item]) -> None:
+        """Set each power/energy item's factor to kW / kWh from its unit."""
+        assert self._client is not None
+        need = [it for it in items if it.part == "value" and it.signal.kind in ("power", "energy")]
+        units = {it.text: str(it.signal.unit) for it in need if it.signal.unit}
+        ask = {it.text: it.nodeid for it in need if not it.signal.unit and it.nodeid is not None}
+        units.update(await read_units(self._client, ask, self.config.endpoint))
+        for it in need:
+            kind = "power" if it.signal.kind == "power" else "energy"
+            where = f"node {it.text!r} ({it.signal.kind} of {it.signal.source})"
+            it.factor = factor_to_canonical(units[it.text], kind, where)
+
+    async def _subscribe(self) -> None:
+        cfg = self.config
+        assert self._client is not None
+        items: list[_Item] = []
+        for s in cfg.signals:
+            items.append(_Item(s, "value", s.node))
+            if s.mode_node:
+                items.append(_Item(s, "mode", s.mode_node))
+            if s.power_state_node:
+                items.append(_Item(s, "power_state", s.power_state_node))
+        ids = await resolve_nodes(
+            self._client, sorted({it.text for it in items}), cfg.namespaces, cfg.endpoint
+        )
+        for it in items:
+            it.nodeid = ids[it.text]
+        await self._unit_factors(items)
+        params = ua.CreateSubscriptionParameters(
+            RequestedPublishingInterval=cfg.publishing_interval_ms,
+            RequestedLifetimeCount=10000,
+            RequestedMaxKeepAliveCount=self._client.get_keepalive_count(cfg.publishing_interval_ms),
+            MaxNotificationsPerPublish=0,
+            PublishingEnabled=True,
+            Priority=0,
+        )
+        sub = _BatchSubscription(self._client.uaclient.session, params, self)
+        await sub.init()
+        # registered like Client.create_subscription does, so auto_reconnect restores it
+        self._client._subscriptions.append(sub)
+        self._sub = sub
+        self._items = {}
+        for k in range(0, len(items), CHUNK):
+            chunk = items[k : k + CHUNK]
+            mirs = []
+            for j, it in enumerate(chunk):
+                handle = k + j + 1
+                self._items[handle] = it
+                trigger = (
+                    ua.DataChangeTrigger.StatusValueTimestamp
+                    if it.signal.trigger == "status_value_timestamp"
+                    else ua.DataChangeTrigger.StatusValue
+                )
+                mparams = ua.MonitoringParameters(
+                    ClientHandle=handle,
+                    SamplingInterval=it.signal.sampling_interval_ms,
+                    QueueSize=it.signal.queue_size,
+                    DiscardOldest=True,
+                    Filter=ua.DataChangeFilter(Trigger=trigger),
+                )
+                mirs.append(
+                    ua.MonitoredItemCreateRequest(
+                        ItemToMonitor=ua.ReadValueId(
+                            NodeId=it.nodeid, AttributeId=ua.AttributeIds.Value
+                        ),
+                        MonitoringMode=ua.MonitoringMode.Reporting,
+                        RequestedParameters=mparams,
+                    )
+                )
+            try:
+                results = await sub.create_monitored_items(mirs)
+            except ua.UaStatusCodeError as exc:
+                msg = f"cannot subscribe to {len(mirs)} nodes from {chunk[0].text!r} on: {exc}"
+                raise ConnectorError(msg) from exc
+            for it, res in zip(chunk, results, strict=True):
+                if isinstance(res, ua.StatusCode):
+                    msg = f"cannot subscribe to node {it.text!r} ({it.nodeid}): {res.name}"
+                    raise ConnectorError(msg)
+
+    # ---------------------------------------------------------- callbacks
+    async def _connection_lost(self, exc: Exception) -> None:
+        self.stats.reconnects += 1
+        log.warning("connection to %s lost (%r); reconnecting", self.config.endpoint, exc)
+        if self._lost_after is None:
+            self._lost_after = self.t_max
+
+    def _data_lost(self) -> None:
+        """The subscription is being re-created: notifications of the outage are gone."""
+        if self._lost_after is None:
+            self._lost_after = self.t_max
+        self._gap_pending = True
+
+    def _sequence_gap(self, last: int, seq: int) -> None:
+        self.stats.sequence_gaps += seq - last - 1
+        log.error(
+            "notification messages %d..%d from %s never arrived",
+            last + 1,
+            seq - 1,
+            self.config.endpoint,
+        )
+
+    def _status_change(self, status: ua.StatusCode) -> None:
+        self.stats.status_changes += 1
+        log.warning("subscription status change from %s: %s", self.config.endpoint, status)
+
+    def _state_name(self, value: Any) -> str | None:
+        if isinstance(value, ua.LocalizedText):
+            return value.Text
+        if isinstance(value, str):
+            return value
+        if isinstance(value, ua.NodeId):
+            name = self._state_ids.get((value.NamespaceIndex, value.Identifier))
+            if name is None and isinstance(value.Identifier, str):
+                name = value.Identifier.rsplit(".", 1)[-1]
+            return name
+        return None
+
+    def _on_batch(self, notifications: list[ua.MonitoredItemNotification]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        dirty_states: dict[tuple[str, float], None] = {}
+        stats = self.stats
+        for n in notifications:
+            stats.notifications += 1
+            it = self._items.get(n.ClientHandle)
+            dv = n.Value
+            if it is None or dv is None:
+                continue
+            status = dv.StatusCode
+            if status is not None:
+                if (status.value & _OVERFLOW) == _OVERFLOW:
+                    stats.overflows += 1
+                    log.error(
+                        "queue overflow on node %r (%s): values were discarded by the server",
+                        it.text,
+                        it.signal.source,
+                    )
+                if status.value == ua.StatusCodes.BadWaitingForInitialData:
+                    continue
+                if not status.is_good():
+                    stats.bad_values += 1
+                    log.error("node %r (%s) reports %s", it.text, it.signal.source, status.name)
+                    continue
+            value = dv.Value.Value if dv.Value is not None else None
+            if value is None:
+                continue
+            t = _epoch(dv)
+            if t <= self._cursor.get(it.text, -math.inf):
+                stats.duplicates += 1
+                continue
+            self._cursor[it.text] = t
+            if self._lost_after is not None and t > self._lost_after:
+                self._close_outage(t, rows)
+            if t > self.t_max:
+                self.t_max = t
+            s = it.signal
+            if s.kind in ("power", "energy"):
+                try:
+                    x = float(value) * it.factor
+                except (TypeError, ValueError):
+                    x = math.nan
+                if not math.isfinite(x) or x < 0:
+                    stats.bad_values += 1
+                    log.error(
+                        "node %r (%s) sent an unusable %s value %r",
+                        it.text,
+                        s.source,
+                        s.kind,
+                        value,
+                    )
+                    continue
+                rows.append(
+                    ("power" if s.kind == "power" else "counter", s.source, t, None, x, "", "", "")
+                )
+            elif s.kind == "state":
+                name = self._state_name(value)
+                if name is None:
+                    stats.bad_values += 1
+                    log.error(
+                        "node %r (%s): cannot read a state from %r (states map by NodeId or name, "
+                        "never by number)",
+                        it.text,
+                        s.source,
+                        value,
+                    )
+                    continue
+                self._names.setdefault(s.source, {})[it.part] = name
+                dirty_states[(s.source, t)] = None
+            elif s.kind == "steps":
+                keys = value if isinstance(value, list) else [value]
+                self._set_steps(s.source, {str(k) for k in keys if k}, t, rows)
+            else:  # order
+                order = str(value)
+                kind = "setup" if self._current_state(s.source) is State.SETUP else "processing"
+                key = json.dumps(
+                    {"order": order, "operation": "", "kind": kind, "quantity": s.quantity},
+                    sort_keys=True,
+                    separators=(",", ":"),
+                )
+                self._set_steps(s.source, {key} if order else set(), t, rows)
+        for asset, t in dirty_states:
+            state = self._current_state(asset)
+            if state is None:
+                stats.bad_values += 1
+                log.error(
+                    "asset %s: state names %s map to no carbontwin state",
+                    asset,
+                    self._names.get(asset),
+                )
+                continue
+            rows.append(("state", asset, t, None, None, state.value, "", ""))
+        self.last_notification = time.monotonic()
+        if not rows:
+            return
+        stats.events += len(rows)
+        assert self.spool is not None
+        self.spool.put_rows(
+            rows,
+            state={"cursors": self._cursor, "open_steps": self._open},
+            metrics={k: int(v) for k, v in asdict(stats).items()},
+        )
+
+    def _current_state(self, asset: str) -> State | None:
+        names = self._names.get(asset, {})
+        return state_from_names(
+            names.get("value"), names.get("mode"), names.get("power_state"), self.config.state_names
+        )
+
+    def _set_steps(self, asset: str, keys: set[str], t: float, rows: list[tuple[Any, ...]]) -> None:
+        open_ = self._open.setdefault(asset, {})
+        for key in [k for k in open_ if k not in keys]:
+            start = open_.pop(key)
+            if t <= start:
+                continue
+            try:
+                step = json.loads(key)
+                rows.append(
+                    (
+                        "step",
+                        str(step["order"]),
+                        start,
+                        t,
+                        float(step.get("quantity", 1.0)),
+                        str(step.get("operation", "")),
+                        asset,
+                        str(step.get("kind", "processing")),
+                    )
+                )
+            except (ValueError, KeyError, TypeError):
+                self.stats.bad_values += 1
+                log.error("asset %s: cannot read order step %r", asset, key)
+        for key in keys:
+            open_.setdefault(key, t)
+
+    def _close_outage(self, t: float, rows: list[tuple[Any, ...]]) -> None:
+        start = self._lost_after
+        self._lost_after = None
+        if not self._gap_pending or start is None or not math.isfinite(start):
+            return
+        self._gap_pending = False
+        for source in sorted({s.source for s in self.config.signals}):
+            rows.append(
+                (
+                    "gap",
+                    source,
+                    start,
+                    t,
+                    None,
+                    f"connection to {self.config.endpoint} lost",
+                    "",
+                    "",
+                )
+            )
+            self.stats.gaps += 1
+        log.warning(
+            "outage recorded as gaps from %s to %s",
+            datetime.fromtimestamp(start, UTC).isoformat(),
+            datetime.fromtimestamp(t, UTC).isoformat(),
+        )
