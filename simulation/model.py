@@ -213,7 +213,14 @@ class SimRun:
             stuck = [j.order for j in self.jobs if math.isnan(j.done_s)][:5]
             msg = f"the simulation stalled with orders unfinished (e.g. {stuck}): {exc}"
             raise SimulationError(msg) from None
-        return float(env.now)
+        now = float(env.now)
+        if self.on_idle is not None:  # no work is left: ask once more, expecting no more jobs
+            for m in self.machines:
+                if m.state == IDLE and self.on_idle(m, now, math.inf):
+                    m.state = OFF
+                    m.rec.append((now, OFF))
+                    m.n_switch_offs += 1
+        return now
 
 
 _CODE = {

@@ -23,9 +23,8 @@ import numpy.typing as npt
 
 from carbontwin.twin.errors import SimulationError
 from carbontwin.twin.model import Factory, Order, Shift
-from carbontwin.twin.quantities import to_epoch
 
-__all__ = ["Calendar", "Job", "build_jobs", "processing_multipliers"]
+__all__ = ["Calendar", "Job", "build_jobs", "epoch_s", "processing_multipliers"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -119,6 +118,14 @@ def processing_multipliers(
     return rng.lognormal(-sigma2 / 2.0, math.sqrt(sigma2), size=(n_orders, n_ops))
 
 
+def epoch_s(t: datetime, what: str) -> float:
+    """Epoch seconds of a timezone-aware datetime (the factory model keeps UTC ones)."""
+    if t.tzinfo is None:
+        msg = f"{what} {t.isoformat()} has no timezone; give it in UTC"
+        raise SimulationError(msg)
+    return t.timestamp()
+
+
 def build_jobs(
     factory: Factory,
     orders: Sequence[Order],
@@ -134,19 +141,12 @@ def build_jobs(
         For an order of an unknown product, a product without routing, or a
         routing step on an unknown machine.
     """
-    products = {p.id: p for p in factory.products}
-    jobs: list[Job] = []
-    for i, o in enumerate(orders):
-        prod = products.get(o.product)
-        if prod is None:
-            msg = f"order {o.id!r} names unknown product {o.product!r}"
-            raise SimulationError(msg, field=f"orders[{i}].product")
+    routes: dict[
+        str, tuple[tuple[int, ...], tuple[str, ...], tuple[float, ...], list[float], float]
+    ] = {}
+    for prod in factory.products:
         if not prod.routing:
-            msg = f"product {prod.id!r} of order {o.id!r} has no routing to simulate"
-            raise SimulationError(msg, field=f"products.{prod.id}.routing")
-        if o.quantity <= 0:
-            msg = f"order {o.id!r} has quantity {o.quantity}; it must be positive"
-            raise SimulationError(msg, field=f"orders[{i}].quantity")
+            continue
         machines = []
         for op in prod.routing:
             if op.machine not in machine_index:
@@ -156,23 +156,45 @@ def build_jobs(
                 )
                 raise SimulationError(msg, field=f"products.{prod.id}.routing")
             machines.append(machine_index[op.machine])
-        proc = [
-            op.processing_s_per_unit * o.quantity * float(multipliers[i, k])
-            for k, op in enumerate(prod.routing)
-        ]
+        per_unit = [op.processing_s_per_unit for op in prod.routing]
+        routes[prod.id] = (
+            tuple(machines),
+            tuple(op.id for op in prod.routing),
+            tuple(float(op.setup_s) for op in prod.routing),
+            per_unit,
+            float(sum(per_unit)),
+        )
+    known = {p.id for p in factory.products}
+    mult = multipliers.tolist()
+    jobs: list[Job] = []
+    for i, o in enumerate(orders):
+        route = routes.get(o.product)
+        if route is None:
+            if o.product in known:
+                msg = f"product {o.product!r} of order {o.id!r} has no routing to simulate"
+                raise SimulationError(msg, field=f"products.{o.product}.routing")
+            msg = f"order {o.id!r} names unknown product {o.product!r}"
+            raise SimulationError(msg, field=f"orders[{i}].product")
+        q = float(o.quantity)
+        if not q > 0:
+            msg = f"order {o.id!r} has quantity {o.quantity}; it must be positive"
+            raise SimulationError(msg, field=f"orders[{i}].quantity")
+        machines, ops, setups, per_unit, unit_sum = route
+        row = mult[i]
+        proc = [p * q * m for p, m in zip(per_unit, row, strict=False)]
         jobs.append(
             Job(
                 i,
                 o.id,
                 o.product,
-                float(o.quantity),
-                to_epoch(o.release) - t0,
-                to_epoch(o.due) - t0,
-                tuple(machines),
-                tuple(op.id for op in prod.routing),
-                tuple(float(op.setup_s) for op in prod.routing),
+                q,
+                epoch_s(o.release, f"release of {o.id!r}") - t0,
+                epoch_s(o.due, f"due date of {o.id!r}") - t0,
+                machines,
+                ops,
+                setups,
                 proc,
-                sum(op.processing_s_per_unit * o.quantity for op in prod.routing),
+                unit_sum * q,
             )
         )
     return jobs

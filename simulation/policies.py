@@ -38,7 +38,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -279,9 +280,15 @@ _BUILTIN: dict[str, type[Policy]] = {
 }
 
 
+@cache
+def _entry_points() -> dict[str, EntryPoint]:
+    """The group's entry points by name, read once per process (discovery is slow)."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
 def policy_names() -> list[str]:
     """Names registered in the ``carbontwin.policies`` entry-point group."""
-    return sorted({ep.name for ep in entry_points(group=GROUP)} | set(_BUILTIN))
+    return sorted(set(_entry_points()) | set(_BUILTIN))
 
 
 def get_policy(name: str | Policy | type[Policy], **params: Any) -> Policy:
@@ -297,12 +304,12 @@ def get_policy(name: str | Policy | type[Policy], **params: Any) -> Policy:
     if isinstance(name, type):
         cls: Any = name
     else:
-        eps = [ep for ep in entry_points(group=GROUP) if ep.name == name]
-        if eps:
+        ep = _entry_points().get(name)
+        if ep is not None:
             try:
-                cls = eps[0].load()
+                cls = ep.load()
             except Exception as exc:  # a broken third-party plugin
-                msg = f"policy plugin {name!r} ({eps[0].value}) failed to load: {exc}"
+                msg = f"policy plugin {name!r} ({ep.value}) failed to load: {exc}"
                 raise PluginError(msg) from exc
         elif name in _BUILTIN:
             cls = _BUILTIN[name]

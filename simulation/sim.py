@@ -19,7 +19,6 @@ from carbontwin.twin.errors import SimulationError
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.factors import FUEL_FACTORS
 from carbontwin.twin.model import Carrier, Factory, Order, State
-from carbontwin.twin.quantities import to_epoch
 
 from .model import SimRun
 from .plan import Calendar, Job, build_jobs, processing_multipliers
@@ -27,7 +26,7 @@ from .policies import Policy, ReleaseContext, combine, get_policy
 from .results import AssetTrace, build_traces, energy_kwh, events_from_run, hourly_energy_kwh
 from .tariffs import HourlySignal, TimeOfUseTariff, grid_intensity_fn, held_series_fn
 
-__all__ = ["SimResult", "resolve_policy", "simulate"]
+__all__ = ["SimResult", "processing_times", "resolve_policy", "simulate"]
 
 FloatArray = npt.NDArray[np.float64]
 PolicySpec = str | Policy | type[Policy] | Mapping[str, Any] | Sequence[Any]
@@ -161,23 +160,17 @@ def simulate(
     """
     orders = list(factory.orders if plan is None else plan)
     pol = resolve_policy(policy)
-    t0 = (
-        float(start)
-        if start is not None
-        else (min(to_epoch(o.release) for o in orders) if orders else 0.0)
-    )
-    t_stop = (
-        float(end) - t0
-        if end is not None
-        else (max(to_epoch(o.due) for o in orders) - t0 if orders else 0.0)
-    )
+    if start is not None:
+        t0 = float(start)
+    else:
+        t0 = min((o.release.timestamp() for o in orders), default=0.0)
+    if end is not None:
+        t_stop = float(end) - t0
+    else:
+        t_stop = max((o.due.timestamp() for o in orders), default=t0) - t0
     t_stop = max(t_stop, 0.0)
-    ss = _seed_sequence(seed)
-    children = ss.spawn(2 + len(factory.machines))
-    n_ops = max((len(p.routing) for p in factory.products), default=1)
-    mult = processing_multipliers(
-        len(orders), n_ops, np.random.default_rng(children[0]), processing_cv
-    )
+    children = _seed_sequence(seed).spawn(2 + len(factory.machines))
+    mult = _multipliers(factory, len(orders), seed, processing_cv)
     machine_index = {m.id: i for i, m in enumerate(factory.machines)}
     jobs = build_jobs(factory, orders, t0, mult, machine_index)
     margin = 120 * 86400.0
@@ -239,6 +232,37 @@ def simulate(
         price,
         seed,
         repr(pol),
+    )
+
+
+def processing_times(
+    factory: Factory,
+    plan: Sequence[Order] | None,
+    seed: int | Sequence[int] = 0,
+    processing_cv: float = 0.1,
+) -> FloatArray:
+    """The processing times ``simulate`` draws for ``seed``: shape (orders, routing steps) [s].
+
+    Steps beyond an order's routing are NaN. For benchmarks and checks that must
+    replay exactly the same random numbers outside carbontwin.
+    """
+    orders = list(factory.orders if plan is None else plan)
+    mult = _multipliers(factory, len(orders), seed, processing_cv)
+    products = {p.id: p for p in factory.products}
+    out = np.full(mult.shape, np.nan)
+    for i, o in enumerate(orders):
+        for k, op in enumerate(products[o.product].routing):
+            out[i, k] = op.processing_s_per_unit * o.quantity * float(mult[i, k])
+    return out
+
+
+def _multipliers(
+    factory: Factory, n_orders: int, seed: int | Sequence[int], processing_cv: float
+) -> FloatArray:
+    children = _seed_sequence(seed).spawn(2 + len(factory.machines))
+    n_ops = max((len(p.routing) for p in factory.products), default=1)
+    return processing_multipliers(
+        n_orders, n_ops, np.random.default_rng(children[0]), processing_cv
     )
 
 
