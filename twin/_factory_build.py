@@ -369,7 +369,7 @@ def _cross_check(
             if link.asset == u.id:
                 errs.add(where, f"serves[{j}].asset", "a utility cannot serve itself")
             elif link.asset not in assets:
-                errs.add(where, f"serves[{j}].asset", f"serves unknown asset '{link.asset}'")
+                errs.add(where, f"serves[{j}].asset", f"unknown asset '{link.asset}'")
             if link.asset in served:
                 errs.add(where, f"serves[{j}].asset", f"serves '{link.asset}' twice")
             served.add(link.asset)
@@ -393,7 +393,7 @@ def _cross_check(
             errs.add((*base, "measures"), "measures", "measures nothing; list the assets behind it")
         for j, asset in enumerate(mt.measures):
             if asset not in assets:
-                errs.add((*base, "measures", j), "measures", f"measures unknown asset '{asset}'")
+                errs.add((*base, "measures", j), "measures", f"unknown asset '{asset}'")
             elif carrier_of.get(asset, mt.carrier) != mt.carrier:
                 errs.add(
                     (*base, "carrier"),
@@ -428,7 +428,7 @@ def _cross_check(
                 errs.add(
                     (*base, "supplies", j, "material"),
                     f"supplies[{j}].material",
-                    f"supplies unknown material '{link.material}'",
+                    f"unknown material '{link.material}'",
                 )
             if link.material in supplied[s.id]:
                 errs.add(

@@ -132,8 +132,7 @@ def test_meter_measures_unknown_asset_names_meter_and_line():
     text = BASE.replace("measures: [press-1]", "measures: [press-9]")
     err = only_error(text)
     assert err == (
-        f"factory.yaml:{line_no(text, 'press-9')}: meter 'M2': measures: "
-        "measures unknown asset 'press-9'"
+        f"factory.yaml:{line_no(text, 'press-9')}: meter 'M2': measures: unknown asset 'press-9'"
     )
 
 
@@ -325,7 +324,7 @@ def test_json_errors_carry_lines():
     text = json.dumps(data, indent=2)
     err = only_error_json(text)
     assert err == (
-        f"factory.json:{line_no(text, 'press-9')}: meter 'M2': measures: measures unknown asset 'press-9'"
+        f"factory.json:{line_no(text, 'press-9')}: meter 'M2': measures: unknown asset 'press-9'"
     )
 
 
