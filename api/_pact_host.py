@@ -21,7 +21,7 @@ from cloudevents.core.v1.event import CloudEvent
 from fastapi import BackgroundTasks, Request, Response
 
 from ._twin import optional_factory, render_pact, statuses
-from .deps import Services
+from .deps import Services, app_base_url
 from .errors import PactError
 
 log = logging.getLogger("carbontwin.api.pact")
@@ -319,7 +319,7 @@ def answer_event(
     """The CloudEvent answering footprint request ``event`` (fulfilled or rejected)."""
     types = V3_EVENTS if spec == 3 else V2_EVENTS
     pfs = [d for d in all_documents(services, spec) if matches(d)]
-    source = services.settings.public_base_url or str(request.base_url).rstrip("/")
+    source = app_base_url(request, services.settings)
     attrs = {
         "type": types["fulfilled"] if pfs else types["rejected"],
         "source": source,

@@ -19,7 +19,7 @@ from carbontwin.twin.errors import StoreError
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.store import NotFoundError
 
-from .deps import Services
+from .deps import Services, app_base_url
 from .errors import Conflict, NotFound
 
 _VOLATILE = ("id", "version", "replaces", "issued_at")
@@ -129,13 +129,6 @@ def signed(services: Services, payload: Any) -> dict[str, Any]:
     return sign_document(payload, services.signing_key)
 
 
-def base_url(request: Request, services: Services) -> str:
-    """External base URL of this app (mount prefix included), ending without '/'."""
-    if services.settings.public_base_url:
-        return services.settings.public_base_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
-
-
 def footprint_label(request: Request, services: Services, fp: Footprint) -> LabelData:
     factory = optional_factory(services.store)
     product_name = company = ""
@@ -145,7 +138,7 @@ def footprint_label(request: Request, services: Services, fp: Footprint) -> Labe
         except KeyError:
             product_name = ""
         company = services.settings.company_name or factory.name
-    url = f"{base_url(request, services)}/3/footprints/{fp.id}"
+    url = f"{app_base_url(request, services.settings)}/3/footprints/{fp.id}"
     return label_data(
         fp,
         product_name=product_name,

@@ -35,6 +35,7 @@ __all__ = [
     "StoreDep",
     "TokenDep",
     "issue_token",
+    "app_base_url",
     "check_token",
 ]
 
@@ -128,6 +129,18 @@ def check_token(settings: Settings, token: str, now: float | None = None) -> str
         return None
     sub = claims.get("sub")
     return sub if isinstance(sub, str) else None
+
+
+def app_base_url(request: Request, settings: Settings) -> str:
+    """External base URL of this app, mount prefix included, without a trailing '/'.
+
+    ``settings.public_base_url`` when set (behind a proxy), else the request's
+    scheme and host plus the ASGI ``root_path`` (the prefix a host mounted us at).
+    """
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    root = str(request.scope.get("root_path", ""))
+    return f"{request.url.scheme}://{request.url.netloc}{root}".rstrip("/")
 
 
 def get_services(request: Request) -> Services:

@@ -72,14 +72,17 @@ def _group(group: str) -> str:
     return g
 
 
-@functools.cache
 def entry_points_of(group: str) -> Mapping[str, EntryPoint]:
     """Entry points of ``group`` (``"carbontwin.exporters"`` or ``"exporters"``), by name.
 
     Cached per process; two distributions declaring the same name raise
     :class:`PluginError`.
     """
-    g = _group(group)
+    return _entry_points(_group(group))
+
+
+@functools.cache
+def _entry_points(g: str) -> Mapping[str, EntryPoint]:
     out: dict[str, EntryPoint] = {}
     for ep in entry_points(group=g):
         if ep.name in out and out[ep.name].value != ep.value:
@@ -94,7 +97,7 @@ def entry_points_of(group: str) -> Mapping[str, EntryPoint]:
 
 def refresh() -> None:
     """Forget cached entry points (after installing a plugin package at run time)."""
-    entry_points_of.cache_clear()
+    _entry_points.cache_clear()
     _load.cache_clear()
 
 

@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 ALG = "Ed25519"
+_SIG_FIELDS = frozenset({"alg", "key_id", "sha256", "value"})
 
 
 def load_or_create_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
@@ -145,10 +146,18 @@ def verify_document(doc: Any, public_key: Ed25519PublicKey | Ed25519PrivateKey) 
     kid = key_id(pub)
     if not isinstance(doc, dict) or "payload" not in doc or "signature" not in doc:
         return Verification(False, "not a signed document: needs 'payload' and 'signature'", kid)
+    if set(doc) != {"payload", "signature"}:
+        return Verification(
+            False, f"unexpected fields {sorted(set(doc) - {'payload', 'signature'})}", kid
+        )
     sig = doc["signature"]
-    if not isinstance(sig, dict) or not isinstance(sig.get("value"), str):
-        return Verification(False, "signature.value is missing", kid)
-    if sig.get("alg", ALG) != ALG:
+    if not isinstance(sig, dict) or set(sig) != _SIG_FIELDS:
+        return Verification(
+            False, f"signature must have exactly the fields {sorted(_SIG_FIELDS)}", kid
+        )
+    if not isinstance(sig["value"], str):
+        return Verification(False, "signature.value is not a string", kid)
+    if sig["alg"] != ALG:
         return Verification(False, f"signature.alg is {sig.get('alg')!r}, expected {ALG}", kid)
     try:
         body = canonical_json(doc["payload"])
@@ -159,7 +168,16 @@ def verify_document(doc: Any, public_key: Ed25519PublicKey | Ed25519PrivateKey) 
         raw = base64.b64decode(sig["value"], validate=True)
     except ValueError:
         return Verification(False, "signature.value is not base64", kid, digest)
-    if sig.get("key_id") not in (None, kid):
+    if base64.b64encode(raw).decode("ascii") != sig["value"]:
+        return Verification(False, "signature.value is not canonical base64", kid, digest)
+    if sig["sha256"] != digest:
+        return Verification(
+            False,
+            "signature.sha256 does not match the payload: the document was altered",
+            kid,
+            digest,
+        )
+    if sig["key_id"] != kid:
         return Verification(
             False, f"signed with key {sig.get('key_id')!r}, not with {kid!r}", kid, digest
         )

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
+from carbontwin.api._twin import current_factory
 from carbontwin.api.deps import StoreDep, TokenDep
 from carbontwin.twin.events import (
     EnergyCounter,
@@ -104,7 +105,7 @@ class EventsStored(BaseModel):
 @router.post("", operation_id="post_events", response_model=EventsStored)
 def post_events(body: EventsCreate, store: StoreDep, _sub: TokenDep) -> Any:
     """Validate and store a batch; ``stored`` counts the events not seen before."""
-    factory = store.load_factory()
+    factory = current_factory(store)
     batch = body.batch()
     batch.validate(assets=factory.asset_ids, meters=[m.id for m in factory.meters])
     return {"received": len(batch), "stored": store.write_events(batch)}

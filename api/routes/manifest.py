@@ -6,7 +6,6 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from carbontwin.api.deps import TokenDep
@@ -48,22 +47,19 @@ class ManifestPublic(BaseModel):
     openapi_url: str
 
 
-_PUBLIC = {"health", "create_token", "signing_key", "signing_key_pem", "openid_configuration"}
-
-
 @router.get("/manifest", operation_id="plugin_manifest", response_model=ManifestPublic)
 def plugin_manifest(request: Request, _sub: TokenDep) -> Any:
     """Name, version, routes, configuration JSON Schema and permissions."""
     prefix = request.scope.get("root_path", "").rstrip("/")
     routes = [
         {
-            "path": prefix + r.path,
-            "methods": sorted(r.methods or ()),
-            "operation_id": r.operation_id,
-            "auth": r.operation_id not in _PUBLIC,
+            "path": prefix + path,
+            "methods": [method.upper()],
+            "operation_id": op.get("operationId"),
+            "auth": bool(op.get("security")),
         }
-        for r in request.app.routes
-        if isinstance(r, APIRoute) and r.include_in_schema
+        for path, ops in request.app.openapi()["paths"].items()
+        for method, op in ops.items()
     ]
     return {
         "name": "carbontwin",

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from carbontwin.api.deps import ServicesDep
+from carbontwin.api.deps import ServicesDep, app_base_url
 from carbontwin.plugins.signing import ALG, key_id, public_key_pem
 
 router = APIRouter(tags=["signing"])
@@ -47,7 +47,7 @@ def signing_key_pem(services: ServicesDep) -> str:
 )
 def openid_configuration(request: Request, services: ServicesDep) -> Any:
     """Discovery of the token endpoint (client credentials only; no user login)."""
-    base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
+    base = app_base_url(request, services.settings)
     return {
         "issuer": base,
         "token_endpoint": f"{base}/auth/token",

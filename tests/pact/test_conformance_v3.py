@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import (
+from pact_helpers import (
     CLASSIFICATION,
     PARTNER_SOURCE,
     PARTNER_TOKEN,

@@ -1,0 +1,121 @@
+"""The printable label: SVG, HTML and PDF with a QR code of the PACT URL."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+import pytest
+
+from carbontwin.plugins.label import label_data, render_html, render_pdf, render_svg
+from carbontwin.twin.footprint import Footprint
+
+URL = "https://carbon.example.com/carbon/3/footprints/0b6d6a4e-5d1e-4c3a-9a43-3e8f1c2d9b10"
+
+
+def footprint() -> Footprint:
+    t0 = datetime(2019, 3, 4, 6, tzinfo=UTC)
+    return Footprint(
+        order="O-1001",
+        product="bracket",
+        quantity=240.0,
+        declared_unit="piece",
+        period_start=t0,
+        period_end=datetime(2019, 3, 4, 13, 40, tzinfo=UTC),
+        energy_kwh=412.5,
+        co2e_kg=690.0,
+        co2e_market_kg=501.0,
+        scope1_kg=34.5,
+        scope2_location_kg=241.5,
+        scope2_market_kg=52.5,
+        scope3_kg=414.0,
+        primary_data_share=0.87,
+        rules={"idle": "processing_time_share"},
+        factor_versions={"DE_2019_hourly": "2019.1"},
+        issued_at=datetime(2019, 3, 5, tzinfo=UTC),
+        factory="demo-plant",
+        id="0b6d6a4e-5d1e-4c3a-9a43-3e8f1c2d9b10",
+    )
+
+
+@pytest.fixture
+def data():
+    return label_data(
+        footprint(),
+        product_name="Steel mounting bracket",
+        company="Demo metalworks",
+        pact_url=URL,
+        key_id="abcd1234abcd1234",
+    )
+
+
+def test_label_data_numbers(data):
+    assert data.per_unit_kg == pytest.approx(690.0 / 240.0)
+    assert dict(data.scopes_kg) == {
+        "Scope 1 fuels": 34.5,
+        "Scope 2 electricity": 241.5,
+        "Scope 3 materials": 414.0,
+    }
+    assert data.to_dict()["qr_url"] == URL
+
+
+def test_svg_shows_the_facts_and_a_qr_code(data):
+    svg = render_svg(data)
+    root = ET.fromstring(svg)
+    texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    for needle in (
+        "Steel mounting bracket",
+        "Order O-1001",
+        "2.88",
+        "kg CO2e",
+        "per piece",
+        "87 % measured",
+        "2019-03-04, 06:00–13:40 UTC",
+        "Scope 2 electricity",
+        "35 %",
+        "processing time",
+    ):
+        assert needle in texts, needle
+    rects = root.findall("{http://www.w3.org/2000/svg}rect")
+    assert len(rects) > 100  # QR modules
+
+
+def test_scope_bar_widths_are_proportional(data):
+    svg = render_svg(data)
+    widths = {
+        fill: float(w)
+        for w, fill in re.findall(
+            r'width="([\d.]+)" height="12\.76" fill="(#33658a|#86bbd8|#f6ae2d)"', svg
+        )
+    }
+    total = sum(widths.values())
+    assert widths["#f6ae2d"] / total == pytest.approx(414.0 / 690.0, abs=1e-3)
+
+
+def test_html_embeds_label_data(data):
+    page = render_html(data, {"value": "c2ln", "key_id": "abcd"})
+    assert "<svg" in page
+    assert "&quot;qr_url&quot;" in page
+    assert URL in page
+
+
+def test_pdf_is_one_page(data, tmp_path):
+    pdf = render_pdf(data)
+    assert pdf.startswith(b"%PDF-")
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 1
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    (tmp_path / "l.pdf").write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "l.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    assert "Steel mounting bracket" in text
+    assert "2.88" in text
+    assert "Scope 3 materials" in text
