@@ -103,7 +103,7 @@ def test_signature_served_key_and_verification(loaded):
 
 
 @pytest.mark.parametrize(
-    "fmt,ctype",
+    ("fmt", "ctype"),
     [
         ("svg", "image/svg+xml"),
         ("html", "text/html"),

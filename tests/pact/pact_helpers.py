@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from carbontwin.twin.footprint import Footprint
 
 SPECS = Path(__file__).parent / "specs"
 
@@ -41,13 +48,6 @@ def assert_valid(doc: dict, version: int, schema: str = "ProductFootprint") -> N
 
 # --- a PACT host with footprints, and a partner that receives callbacks ---------
 
-import base64
-import json
-import threading
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from carbontwin.twin.footprint import Footprint
 
 CLIENT_ID = "pact-client"
 CLIENT_SECRET = "pact-secret-123"

@@ -18,7 +18,7 @@ from carbontwin.twin.examples import demo_factory
 FACTORY = demo_factory()
 
 
-@pytest.mark.parametrize("render,version", [(render_pact_v3, 3), (render_pact_v2, 2)])
+@pytest.mark.parametrize(("render", "version"), [(render_pact_v3, 3), (render_pact_v2, 2)])
 @pytest.mark.parametrize(
     "case", ["piece", "kg", "correction", "deprecated", "no-factory", "flags", "zero-emissions"]
 )
