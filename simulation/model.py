@@ -54,6 +54,7 @@ class SimMachine:
         "inbound",
         "index",
         "last_product",
+        "max_queue",
         "model",
         "mtbf_s",
         "mttr_s",
@@ -104,6 +105,7 @@ class SimMachine:
         self.inbound = 0
         self.n_setups = 0
         self.n_switch_offs = 0
+        self.max_queue = 0
 
     def __repr__(self) -> str:
         return f"SimMachine({self.id!r}, queue={len(self.queue)})"
@@ -423,6 +425,8 @@ def _machine_process(
                     yield ev
                 j.arrived_s = env.now
                 nxt.queue.append(j)
+                if len(nxt.queue) > nxt.max_queue:
+                    nxt.max_queue = len(nxt.queue)
                 if track:
                     nxt.inbound -= 1
                 w = nxt.wake

@@ -330,7 +330,7 @@ class ScenarioReport:
     seeds: list[list[int]]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary."""
+        """JSON-ready summary (undefined values, such as a CI of one replication, are None)."""
         return {
             "scenario": self.scenario,
             "baseline": self.baseline,
@@ -340,8 +340,8 @@ class ScenarioReport:
             "results": {
                 n: {
                     k: {
-                        **self.stats[n][k].as_dict(),
-                        "values": [float(v) for v in self.values[n][k]],
+                        **_finite(self.stats[n][k].as_dict()),
+                        "values": [_num(v) for v in self.values[n][k]],
                     }
                     for k in self.kpis
                 }
@@ -349,12 +349,24 @@ class ScenarioReport:
             },
             "differences": {
                 n: {
-                    k: {**self.diffs[n][k].as_dict(), "relative": self.relative[n][k]}
+                    k: {
+                        **_finite(self.diffs[n][k].as_dict()),
+                        "relative": _num(self.relative[n][k]),
+                    }
                     for k in self.kpis
                 }
                 for n in self.names[1:]
             },
         }
+
+
+def _num(x: float) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _finite(d: Mapping[str, float]) -> dict[str, float | None]:
+    return {k: _num(v) for k, v in d.items()}
 
 
 def summarize(
