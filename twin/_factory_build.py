@@ -7,15 +7,14 @@ line (from :mod:`._yaml_lines`) and the item (``meter 'M7'``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import networkx as nx
 from pydantic import BaseModel, ValidationError
 
+from ._factory_errors import Problems, field_name
+from ._factory_products import build_product
 from ._factory_schema import (
-    BomIn,
     ContractIn,
     HeaderIn,
     LineIn,
@@ -31,9 +30,7 @@ from ._factory_schema import (
     UtilityIn,
 )
 from ._yaml_lines import Path, line_of
-from .errors import FactoryModelError
 from .model import (
-    BomItem,
     Carrier,
     ElectricityContract,
     Factory,
@@ -41,10 +38,8 @@ from .model import (
     Machine,
     Material,
     Meter,
-    Operation,
     Order,
     PowerModel,
-    Product,
     ServesLink,
     Shift,
     Site,
@@ -53,7 +48,6 @@ from .model import (
     SupplyLink,
     Utility,
 )
-from .quantities import QuantityError, parse_quantity
 
 __all__ = ["build_factory"]
 
@@ -81,95 +75,9 @@ _NODE_COLLECTIONS = (
     "products",
 )
 _TOP_KEYS = ("id", "name", "company_id", "site", *_COLLECTIONS)
-#: material unit -> quantity kind for BOM quantities with units
-_UNIT_KIND = {
-    "kg": "mass",
-    "piece": "dimensionless",
-    "m**3": "volume",
-    "m3": "volume",
-    "kWh": "energy",
-}
-_UNION_TAG = re.compile(r"^(str|float|int|bool|none|function-.*|.*\[.*\].*)$")
 
 
-class _Errors:
-    """Collects ``file:line: item: field: message`` strings."""
-
-    def __init__(self, filename: str, lines: Mapping[Path, int], data: Any) -> None:
-        self.filename = filename
-        self.lines = lines
-        self.data = data
-        self._found: list[tuple[int, int, str]] = []
-
-    def item(self, path: Path) -> str:
-        """``machine 'cnc-1'`` for a path inside the second machine, and so on."""
-        if not path:
-            return "factory"
-        head = path[0]
-        if head == "site":
-            site = self.data.get("site") if isinstance(self.data, Mapping) else None
-            sid = site.get("id") if isinstance(site, Mapping) else None
-            return f"site '{sid}'" if isinstance(sid, str) else "site"
-        if head in _COLLECTIONS and len(path) > 1 and isinstance(path[1], int):
-            kind = _COLLECTIONS[str(head)][1]
-            raw = _get(self.data, path[:2])
-            key = "name" if head in ("shifts", "contracts") else "id"
-            name = raw.get(key) if isinstance(raw, Mapping) else None
-            return f"{kind} '{name}'" if isinstance(name, str) else f"{head}[{path[1]}]"
-        return "factory"
-
-    def add(self, path: Path, field: str, message: str) -> None:
-        line = line_of(self.lines, path) if self.lines else None
-        where = f"{self.filename}:{line}" if line is not None else self.filename
-        parts = [where, self.item(path)]
-        if field:
-            parts.append(field)
-        parts.append(message)
-        self._found.append((line or 0, len(self._found), ": ".join(parts)))
-
-    def pydantic(self, base: Path, exc: ValidationError) -> None:
-        skip = 2 if len(base) == 2 else len(base)  # field names are relative to the item
-        for err in exc.errors(include_url=False):
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p)))
-            path: Path = (*base, *loc)
-            kind = err["type"]
-            if kind == "value_error" and "error" in err.get("ctx", {}):
-                message = str(err["ctx"]["error"])
-            elif kind == "missing":
-                message = "is required"
-            elif kind == "extra_forbidden":
-                message = "unknown field (a typo?)"
-            else:
-                message = str(err["msg"])
-            self.add(path, _field_name(path[skip:]), message)
-
-    def raise_if_any(self) -> None:
-        if not self._found:
-            return
-        found = [text for _, _, text in sorted(self._found)]
-        head = f"{len(found)} problem(s) in {self.filename}:\n  " + "\n  ".join(found)
-        raise FactoryModelError(head, errors=found)
-
-
-def _field_name(path: Sequence[str | int]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _get(data: Any, path: Path) -> Any:
-    for part in path:
-        if isinstance(part, int) and isinstance(data, list) and 0 <= part < len(data):
-            data = data[part]
-        elif isinstance(part, str) and isinstance(data, Mapping):
-            data = data.get(part)
-        else:
-            return None
-    return data
-
-
-def _raw_items(data: Mapping[str, Any], key: str, errs: _Errors) -> Iterator[tuple[int, Any]]:
+def _raw_items(data: Mapping[str, Any], key: str, errs: Problems) -> Iterator[tuple[int, Any]]:
     value = data.get(key)
     if value is None:
         return
@@ -179,7 +87,7 @@ def _raw_items(data: Mapping[str, Any], key: str, errs: _Errors) -> Iterator[tup
     yield from enumerate(value)
 
 
-def _validate_items(data: Mapping[str, Any], errs: _Errors) -> dict[str, list[tuple[int, Any]]]:
+def _validate_items(data: Mapping[str, Any], errs: Problems) -> dict[str, list[tuple[int, Any]]]:
     """Validate each collection item on its own; keep the valid ones with their index."""
     valid: dict[str, list[tuple[int, Any]]] = {}
     for key, (model, _) in _COLLECTIONS.items():
@@ -217,7 +125,7 @@ def _raw_ids(data: Mapping[str, Any], key: str) -> Iterator[tuple[int, str]]:
                 yield index, raw["id"]
 
 
-def _check_ids(data: Mapping[str, Any], errs: _Errors) -> dict[str, set[str]]:
+def _check_ids(data: Mapping[str, Any], errs: Problems) -> dict[str, set[str]]:
     """Ids must be unique across all graph nodes; returns collection -> its ids."""
     owner: dict[str, Path] = {}
     ids: dict[str, set[str]] = {key: set() for key in _NODE_COLLECTIONS}
@@ -257,14 +165,14 @@ def build_factory(
     FactoryModelError
         Listing every problem found.
     """
-    errs = _Errors(filename, lines, data)
+    errs = Problems(filename, lines, data)
     if not isinstance(data, Mapping):
         errs.add((), "", "a factory file must be a mapping with 'id', 'site', 'machines', ...")
         errs.raise_if_any()
     for path, _ in dups:
         errs.add(
             path,
-            _field_name(path[2:] if len(path) > 2 else path),
+            field_name(path[2:] if len(path) > 2 else path),
             f"key '{path[-1]}' is given twice (the last one would win)",
         )
     for key in data:
@@ -301,7 +209,7 @@ def _cross_check(
     header: HeaderIn | None,
     site: SiteIn | None,
     data: Mapping[str, Any],
-    errs: _Errors,
+    errs: Problems,
 ) -> Factory | None:
     assets = kinds["machines"] | kinds["utilities"]
     materials_unit = {m.id: m.unit for _, m in items["materials"]}
@@ -362,7 +270,11 @@ def _cross_check(
         base = ("utilities", index)
         carrier_of[u.id] = u.carrier
         if not u.serves:
-            errs.add((*base, "serves"), "serves", "serves nothing; list the assets it serves")
+            errs.add(
+                (*base, "serves"),
+                "serves",
+                "is empty: the utility serves nothing; list the assets it serves",
+            )
         served: set[str] = set()
         for j, link in enumerate(u.serves):
             where = (*base, "serves", j, "asset")
@@ -390,7 +302,11 @@ def _cross_check(
     for index, mt in items["meters"]:
         base = ("meters", index)
         if not mt.measures:
-            errs.add((*base, "measures"), "measures", "measures nothing; list the assets behind it")
+            errs.add(
+                (*base, "measures"),
+                "measures",
+                "is empty: the meter measures nothing; list the assets behind it",
+            )
         for j, asset in enumerate(mt.measures):
             if asset not in assets:
                 errs.add((*base, "measures", j), "measures", f"unknown asset '{asset}'")
@@ -457,7 +373,7 @@ def _cross_check(
     products = [
         p
         for p in (
-            _product(
+            build_product(
                 index,
                 p,
                 machine_ids,
@@ -527,135 +443,3 @@ def _cross_check(
         orders=tuple(orders),
         contracts=tuple(contracts),
     )
-
-
-def _product(
-    index: int,
-    p: ProductIn,
-    machine_ids: set[str],
-    material_ids: set[str],
-    materials_unit: Mapping[str, str],
-    supplied: Mapping[str, set[str]],
-    any_supplier: set[str],
-    kinds: Mapping[str, set[str]],
-    errs: _Errors,
-) -> Product | None:
-    base: Path = ("products", index)
-    if not p.routing:
-        errs.add((*base, "routing"), "routing", "has no routing; list its operations")
-    op_index: dict[str, int] = {}
-    for j, op in enumerate(p.routing):
-        where: Path = (*base, "routing", j)
-        if op.id in op_index:
-            errs.add((*where, "id"), f"routing[{j}].id", f"operation id '{op.id}' is used twice")
-        op_index.setdefault(op.id, j)
-        if op.machine not in machine_ids:
-            what = "a utility, not a" if op.machine in kinds["utilities"] else "missing"
-            errs.add(
-                (*where, "machine"),
-                f"routing[{j}].machine",
-                f"operation '{op.id}' runs on {what} machine '{op.machine}'",
-            )
-    precedence: nx.DiGraph[int] = nx.DiGraph()
-    precedence.add_nodes_from(range(len(p.routing)))
-    for j, op in enumerate(p.routing):
-        before = op.after if op.after is not None else ([p.routing[j - 1].id] if j else [])
-        for k, name in enumerate(before):
-            if name not in op_index:
-                errs.add(
-                    (*base, "routing", j, "after", k),
-                    f"routing[{j}].after",
-                    f"operation '{op.id}' follows unknown operation '{name}'",
-                )
-            else:
-                precedence.add_edge(op_index[name], j)
-    order = list(range(len(p.routing)))
-    try:
-        cycle = nx.find_cycle(precedence)
-    except nx.NetworkXNoCycle:
-        order = list(nx.lexicographical_topological_sort(precedence, key=lambda n: n))
-    else:
-        names = [p.routing[a].id for a, _ in cycle] + [p.routing[cycle[0][0]].id]
-        first = min(a for a, _ in cycle)
-        errs.add(
-            (*base, "routing", first), "routing", "operations form a cycle: " + " -> ".join(names)
-        )
-    bom: list[BomItem] = []
-    for j, item in enumerate(p.bom):
-        quantity = _bom_quantity(item, j, base, materials_unit, errs)
-        _check_bom_source(item, j, base, material_ids, supplied, any_supplier, kinds, errs)
-        bom.append(
-            BomItem(material=item.material, quantity_per_unit=quantity, supplier=item.supplier)
-        )
-    routing = tuple(
-        Operation(
-            id=p.routing[j].id,
-            machine=p.routing[j].machine,
-            setup_s=p.routing[j].setup,
-            processing_s_per_unit=p.routing[j].processing,
-        )
-        for j in order
-    )
-    return Product(
-        id=p.id,
-        name=p.name or p.id,
-        routing=routing,
-        bom=tuple(bom),
-        declared_unit=p.declared_unit,
-        mass_kg=p.mass,
-    )
-
-
-def _bom_quantity(
-    item: BomIn, j: int, base: Path, materials_unit: Mapping[str, str], errs: _Errors
-) -> float:
-    unit = materials_unit.get(item.material)
-    where: Path = (*base, "bom", j, "quantity")
-    try:
-        kind = _UNIT_KIND.get(unit or "", "dimensionless")
-        if unit is not None and unit not in _UNIT_KIND and isinstance(item.quantity, str):
-            float(item.quantity)  # units unknown to carbontwin: plain numbers only
-        value = parse_quantity(item.quantity, kind)
-    except (QuantityError, ValueError) as exc:
-        errs.add(
-            where,
-            f"bom[{j}].quantity",
-            f"{exc} (material '{item.material}' is counted in {unit or '?'})",
-        )
-        return 0.0
-    if value < 0:
-        errs.add(where, f"bom[{j}].quantity", f"must not be negative, got {value:g}")
-    return value
-
-
-def _check_bom_source(
-    item: BomIn,
-    j: int,
-    base: Path,
-    material_ids: set[str],
-    supplied: Mapping[str, set[str]],
-    any_supplier: set[str],
-    kinds: Mapping[str, set[str]],
-    errs: _Errors,
-) -> None:
-    where: Path = (*base, "bom", j)
-    if item.material not in material_ids:
-        errs.add((*where, "material"), f"bom[{j}].material", f"unknown material '{item.material}'")
-        return
-    if item.supplier is not None:
-        if item.supplier not in kinds["suppliers"]:
-            errs.add(
-                (*where, "supplier"), f"bom[{j}].supplier", f"unknown supplier '{item.supplier}'"
-            )
-        elif item.supplier in supplied and item.material not in supplied[item.supplier]:
-            errs.add(
-                (*where, "supplier"),
-                f"bom[{j}].supplier",
-                f"supplier '{item.supplier}' gives no PCF for material '{item.material}'",
-            )
-    elif item.material not in any_supplier:
-        errs.add(
-            (*where, "material"),
-            f"bom[{j}].material",
-            f"material '{item.material}' has no supplier PCF; add it to a supplier's supplies",
-        )

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -91,6 +92,22 @@ def _clock(value: Any) -> str:
     return value
 
 
+def _country(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        msg = f"expected an ISO 3166-1 alpha-2 country code such as 'DE', got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        msg = f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin'"
+        raise ValueError(msg) from None
+    return value
+
+
 class _Item(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -106,8 +123,8 @@ class HeaderIn(_Item):
 class SiteIn(_Item):
     id: Id
     name: str = ""
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-    timezone: str = "UTC"
+    country: Annotated[str, AfterValidator(_country)]
+    timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
     grid_zone: str = ""
 
 

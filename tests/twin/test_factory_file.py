@@ -183,6 +183,22 @@ def test_after_lists_order_the_routing_and_revisits_are_fine():
     assert [op.machine for op in part.routing] == ["cnc-1", "cnc-1", "press-1"]
 
 
+def test_routing_on_a_utility():
+    text = BASE.replace("machine: press-1, processing: 12 s", "machine: air, processing: 12 s")
+    err = only_error(text)
+    assert err.endswith(
+        "routing[1].machine: operation 'op20' runs on 'air', which is a utility, not a machine"
+    )
+
+
+def test_unknown_time_zone():
+    text = BASE.replace("  country: DE", "  country: DE\n  timezone: Europe/Berln")
+    err = only_error(text)
+    assert err.startswith(
+        f"factory.yaml:{line_no(text, 'Berln')}: site 'site-1': timezone: unknown time zone"
+    )
+
+
 def test_repeated_operation_id_is_an_error():
     text = BASE.replace("- {id: op20, machine", "- {id: op10, machine")
     errors = errors_of(text)
