@@ -188,10 +188,9 @@ def allocate(
         iseg = np.flatnonzero(idle & (energy != 0))
         if iseg.size:
             # aggregate idle segments per (period, hour, state, gap) before fanning out
-            key = np.stack(
-                [seg_period[iseg], seg_hour[iseg], st[iseg], seg_gap[iseg].astype(np.int64)]
-            )
-            _, first, inv = np.unique(key, axis=1, return_index=True, return_inverse=True)
+            h = seg_hour[iseg] - seg_hour[iseg].min()
+            key = ((seg_period[iseg] * (int(h.max()) + 1) + h) * 8 + st[iseg]) * 2 + seg_gap[iseg]
+            _, first, inv = np.unique(key, return_index=True, return_inverse=True)
             inv = inv.reshape(-1)
             e_agg = np.bincount(inv, weights=energy[iseg])
             rep = iseg[first]

@@ -19,7 +19,7 @@ from ._attribution_assets import Timeline, idle_table
 from ._attribution_readings import group_rows, take
 from .errors import AttributionError
 from .events import EventBatch, StepKind
-from .model import STATE_INDEX, STATES, Factory, State
+from .model import STATE_INDEX, STATES, Factory, State, Utility
 from .quantities import from_epoch
 
 FloatArray = npt.NDArray[np.float64]
@@ -46,6 +46,8 @@ class Inputs:
     order_t1: FloatArray  # last step end
     order_step_qty: FloatArray  # largest quantity summed over one operation's steps
     materials: list[tuple[str, str, float, str]]  # (order, material, quantity, unit)
+    served: Mapping[str, Sequence[tuple[str, float]]]  # utility -> (asset, weight)
+    utilities: Mapping[str, Utility]
 
 
 def shift_bounds(factory: Factory, t0: float, t1: float, period: str) -> FloatArray:
@@ -104,23 +106,28 @@ def prepare(
     meters = {m.id for m in factory.meters}
     assets = set(machines) | set(utilities)
     # --- window -------------------------------------------------------------------
-    times = [
-        a[np.isfinite(a)]
-        for a in (
-            ev.state_t,
-            ev.power_t,
-            ev.counter_t,
-            ev.step_start,
-            ev.step_end,
-            ev.gap_start,
-            ev.gap_end,
-        )
-    ]
-    nonempty = [x for x in times if x.size]
-    if not nonempty:
-        window = (0.0, 0.0)
-    else:
-        window = (min(float(x.min()) for x in nonempty), max(float(x.max()) for x in nonempty))
+    lows: list[float] = []
+    highs: list[float] = []
+    for arr in (
+        ev.state_t,
+        ev.power_t,
+        ev.counter_t,
+        ev.step_start,
+        ev.step_end,
+        ev.gap_start,
+        ev.gap_end,
+    ):
+        if arr.size == 0:
+            continue
+        lo, hi = float(arr.min()), float(arr.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):  # rare: NaN or infinite times
+            fin = arr[np.isfinite(arr)]
+            if fin.size == 0:
+                continue
+            lo, hi = float(fin.min()), float(fin.max())
+        lows.append(lo)
+        highs.append(hi)
+    window = (min(lows), max(highs)) if lows else (0.0, 0.0)
     # --- steps --------------------------------------------------------------------
     for name, arr in (
         ("start", ev.step_start),
@@ -146,13 +153,11 @@ def prepare(
         raise AttributionError(msg)
     order_ids = sorted(set(ev.step_order.tolist()) | set(ev.material_order.tolist()))
     order_code = {o: k for k, o in enumerate(order_ids)}
+    products = {p.id: p for p in factory.products}
     order_mass = {
-        o.id: (
-            factory.product(o.product).mass_kg
-            if o.product in {p.id for p in factory.products}
-            and factory.product(o.product).declared_unit == "piece"
-            else 1.0
-        )
+        o.id: products[o.product].mass_kg
+        if o.product in products and products[o.product].declared_unit == "piece"
+        else 1.0
         for o in factory.orders
     }
     step_rows = group_rows(ev.step_asset)
@@ -166,10 +171,6 @@ def prepare(
         if a not in assets:
             msg = f"state changes name unknown asset {a!r}"
             raise AttributionError(msg, field="asset")
-    for m in set(group_rows(ev.power_meter)) | set(group_rows(ev.counter_meter)):
-        if m not in meters:
-            msg = f"readings name unknown meter {m!r}; the factory has {sorted(meters)}"
-            raise AttributionError(msg, field="meter")
     # --- periods --------------------------------------------------------------------
     bounds = shift_bounds(factory, window[0], window[1], idle_period)
     n_periods = bounds.size - 1
@@ -273,7 +274,20 @@ def prepare(
             msg = f"material use of order {o!r}, material {m!r}: quantity {q!r} is not valid"
             raise AttributionError(msg, field="quantity")
     return Inputs(
-        factory, order_ids, timelines, bounds, gaps, window, first_event, flags, t0, t1, qty, mats
+        factory,
+        order_ids,
+        timelines,
+        bounds,
+        gaps,
+        window,
+        first_event,
+        flags,
+        t0,
+        t1,
+        qty,
+        mats,
+        served_by(factory),
+        {u.id: u for u in factory.utilities},
     )
 
 

@@ -158,7 +158,7 @@ def _clean(
     if not (ok_t.all() and ok_v.all()):
         bad = ~(ok_t & ok_v)
         i = int(np.flatnonzero(bad)[0])
-        what = f"{kind} of meter {meter!r} at {_when(float(t[i]))} is {v[i]!r}" + (
+        what = f"{kind} of meter {meter!r} at {_when(float(t[i]))} is {float(v[i])!r}" + (
             f" (rollover at {upper:g} kWh)" if upper is not None else ""
         )
         if reject:
@@ -188,7 +188,7 @@ def _clean(
             i = int(dup[np.flatnonzero(conflicting)[0]])
             what = (
                 f"meter {meter!r} has {int(conflicting.sum())} conflicting duplicate {kind} "
-                f"reading(s) (first at {_when(float(t[i]))}: {v[i]!r} and {v[i + 1]!r})"
+                f"reading(s) (first at {_when(float(t[i]))}: {float(v[i])!r} and {float(v[i + 1])!r})"
             )
             if reject:
                 raise AttributionError(what, field=meter)
@@ -201,33 +201,78 @@ def _clean(
     return t, v
 
 
+class Workspace:
+    """Scratch buffers reused from meter to meter.
+
+    Large fresh arrays cost page faults on every allocation; one pair of
+    buffers sized for the largest meter keeps the per-sample work in memory
+    that is already mapped. A profile built in a workspace is valid until the
+    next profile is built in it.
+    """
+
+    def __init__(self) -> None:
+        self._d = np.empty(0, dtype=np.float64)
+        self._c = np.empty(0, dtype=np.float64)
+
+    def buffers(self, n: int) -> tuple[FloatArray, FloatArray]:
+        if self._d.size < n:
+            self._d = np.empty(n, dtype=np.float64)
+            self._c = np.empty(n, dtype=np.float64)
+        return self._d[:n], self._c[:n]
+
+
+def _well_formed(t: FloatArray, v: FloatArray, d: FloatArray) -> bool:
+    """True when times are finite and strictly increasing and values finite and >= 0.
+
+    Reductions only (NaN propagates through min/max), no temporary arrays.
+    """
+    if t.size == 0:
+        return True
+    if not (np.isfinite(t[0]) and np.isfinite(t[-1])):
+        return False
+    if not (float(v.min()) >= 0.0 and float(v.max()) < np.inf):
+        return False
+    np.subtract(t[1:], t[:-1], out=d)
+    return bool(d.size == 0 or float(d.min()) > 0.0)
+
+
 def power_profile(
-    meter: str, t: FloatArray, p_kw: FloatArray, *, reject: bool, max_interval_s: float
+    meter: str,
+    t: FloatArray,
+    p_kw: FloatArray,
+    *,
+    reject: bool,
+    max_interval_s: float,
+    workspace: Workspace | None = None,
 ) -> MeterProfile | None:
-    """Profile of a power meter (step-hold integration); None without two readings."""
+    """Profile of a power meter (step-hold integration); None without readings."""
     flags: list[str] = []
-    t, p_kw = _clean(meter, "power", t, p_kw, reject, flags)
+    ws = workspace or Workspace()
+    d, cum = ws.buffers(t.size)
+    d = d[: max(t.size - 1, 0)]
+    if not _well_formed(t, p_kw, d):
+        t, p_kw = _clean(meter, "power", t, p_kw, reject, flags)
+        d, cum = ws.buffers(t.size)
+        d = d[: max(t.size - 1, 0)]
+        np.subtract(t[1:], t[:-1], out=d)
     if t.size < 2:
         if t.size:
             flags.append(f"meter {meter!r}: a single power reading carries no energy")
-        return (
-            MeterProfile(meter, t, p_kw, np.zeros(t.size), np.empty(0), np.empty(0), flags)
-            if t.size
-            else None
-        )
-    dt = np.diff(t)
-    cum = np.empty(t.size, dtype=np.float64)
+            return MeterProfile(meter, t, p_kw, np.zeros(t.size), np.empty(0), np.empty(0), flags)
+        return None
     cum[0] = 0.0
-    np.multiply(p_kw[:-1], dt, out=cum[1:])
+    np.multiply(p_kw[:-1], d, out=cum[1:])
     np.cumsum(cum[1:], out=cum[1:])
     cum[1:] *= 1.0 / 3600.0
-    long_i = np.flatnonzero(dt > max_interval_s)
-    if long_i.size:
+    long_lo = long_hi = np.empty(0)
+    if float(d.max()) > max_interval_s:
+        long_i = np.flatnonzero(d > max_interval_s)
+        long_lo, long_hi = t[long_i], t[long_i + 1]
         flags.append(
             f"meter {meter!r}: {long_i.size} reading interval(s) longer than "
             f"{max_interval_s:g} s treated as gaps and filled from the power-state model"
         )
-    return MeterProfile(meter, t, p_kw, cum, t[long_i], t[long_i + 1], flags)
+    return MeterProfile(meter, t, p_kw, cum, long_lo, long_hi, flags)
 
 
 def counter_profile(

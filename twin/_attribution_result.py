@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -95,8 +95,16 @@ class Attribution:
     rules: Mapping[str, str]
     factor_versions: Mapping[str, str]
     flags: tuple[str, ...]
-    pieces: pd.DataFrame
     materials: pd.DataFrame
+    _pieces: Callable[[], pd.DataFrame]
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def pieces(self) -> pd.DataFrame:
+        """Every allocated piece of energy, one row each (built on first use)."""
+        if "pieces" not in self._cache:
+            self._cache["pieces"] = self._pieces()
+        return self._cache["pieces"]
 
     @property
     def total_kwh(self) -> float:
@@ -179,7 +187,7 @@ def _pcf_table(factory: Factory) -> dict[str, list[tuple[str, float, bool]]]:
     return out
 
 
-def _materials(inp: Inputs) -> tuple[pd.DataFrame, list[str]]:
+def _materials(inp: Inputs) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Scope 3 rows: MaterialUse events, else the product BOM x order quantity."""
     f = inp.factory
     pcfs = _pcf_table(f)
@@ -187,7 +195,7 @@ def _materials(inp: Inputs) -> tuple[pd.DataFrame, list[str]]:
     orders = {o.id: o for o in f.orders}
     products = {p.id: p for p in f.products}
     rows: list[dict[str, Any]] = []
-    flags: list[str] = []
+    flags: dict[str, list[str]] = defaultdict(list)
     used = {o for o, *_ in inp.materials}
 
     def pcf(order: str, material: str, supplier: str | None) -> tuple[str, float, bool]:
@@ -232,32 +240,38 @@ def _materials(inp: Inputs) -> tuple[pd.DataFrame, list[str]]:
                 "basis": "material_use",
             }
         )
+    frames = [pd.DataFrame(rows)] if rows else []
+    by_product: dict[str, list[str]] = defaultdict(list)
     for o in inp.orders:
-        if o in used or o not in orders or orders[o].product not in products:
-            continue
-        order = orders[o]
-        prod = products[order.product]
-        if prod.bom:
-            flags.append(
-                f"order {o!r}: no material use reported; materials from the BOM of "
-                f"{prod.id!r} x quantity {order.quantity:g}"
-            )
+        if o not in used and o in orders and orders[o].product in products:
+            by_product[orders[o].product].append(o)
+    for pid, oids in sorted(by_product.items()):
+        prod = products[pid]
+        qty = np.array([orders[o].quantity for o in oids], dtype=np.float64)
         for item in prod.bom:
-            q = item.quantity_per_unit * order.quantity
-            sup, factor, primary = pcf(o, item.material, item.supplier)
-            rows.append(
-                {
-                    "order": o,
-                    "material": item.material,
-                    "quantity": q,
-                    "unit": units.get(item.material, "kg"),
-                    "supplier": sup,
-                    "pcf_kg_per_unit": factor,
-                    "co2e_kg": q * factor,
-                    "primary": primary,
-                    "basis": "bom",
-                }
+            sup, factor, primary = pcf(oids[0], item.material, item.supplier)
+            q = item.quantity_per_unit * qty
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "order": oids,
+                        "material": item.material,
+                        "quantity": q,
+                        "unit": units.get(item.material, "kg"),
+                        "supplier": sup,
+                        "pcf_kg_per_unit": factor,
+                        "co2e_kg": q * factor,
+                        "primary": primary,
+                        "basis": "bom",
+                    }
+                )
             )
+        if prod.bom:
+            for o in oids:
+                flags[o].append(
+                    f"order {o!r}: no material use reported; materials from the BOM "
+                    f"of {pid!r} x quantity {orders[o].quantity:g}"
+                )
     cols = [
         "order",
         "material",
@@ -269,7 +283,9 @@ def _materials(inp: Inputs) -> tuple[pd.DataFrame, list[str]]:
         "primary",
         "basis",
     ]
-    return pd.DataFrame(rows, columns=cols), flags
+    if not frames:
+        return pd.DataFrame(columns=cols), flags
+    return pd.concat(frames, ignore_index=True)[cols], flags
 
 
 def _emissions(
@@ -304,6 +320,66 @@ def _emissions(
             mkt[sel] = loc[sel]
             scope[sel] = fuel.scope
     return loc, mkt, scope, flags
+
+
+class _Breakdown:
+    """Sums of ``w`` per (order slot, column), read per order on demand.
+
+    Dense (one bincount) while orders x columns stays small, sorted keys beyond.
+    Zero sums are left out of the dicts.
+    """
+
+    _DENSE_MAX = 20_000_000
+
+    def __init__(
+        self, o1: IntArray, col: IntArray, names: Sequence[str], w: FloatArray, size: int
+    ) -> None:
+        self.n = max(len(names), 1)
+        self.names = list(names)
+        key = o1 * self.n + col
+        self.dense: FloatArray | None = None
+        if size * self.n <= self._DENSE_MAX:
+            self.dense = np.bincount(key, weights=w, minlength=size * self.n).reshape(size, self.n)
+        else:
+            self.keys, inv = np.unique(key, return_inverse=True)
+            self.sums = np.bincount(inv.reshape(-1), weights=w, minlength=self.keys.size)
+
+    def get(self, j: int) -> dict[str, float]:
+        if self.dense is not None:
+            row = self.dense[j]
+            nz = np.flatnonzero(row)
+            return {self.names[int(c)]: float(row[c]) for c in nz}
+        a, b = np.searchsorted(self.keys, [j * self.n, (j + 1) * self.n])
+        return {
+            self.names[int(c) % self.n]: float(v)
+            for c, v in zip(self.keys[a:b], self.sums[a:b], strict=True)
+            if v != 0
+        }
+
+
+class LazyFootprints(Mapping[str, Footprint]):
+    """Order id -> :class:`Footprint`, each record built on first access.
+
+    Attribution computes every number in arrays; the records themselves (with
+    their dict breakdowns and UUIDs) are assembled when someone reads them.
+    """
+
+    def __init__(self, orders: Sequence[str], build: Callable[[int], Footprint]) -> None:
+        self._index = {o: k for k, o in enumerate(orders)}
+        self._build = build
+        self._cache: dict[str, Footprint] = {}
+
+    def __getitem__(self, order: str) -> Footprint:
+        fp = self._cache.get(order)
+        if fp is None:
+            fp = self._cache[order] = self._build(self._index[order])
+        return fp
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
 
 
 def assemble(
@@ -358,34 +434,29 @@ def assemble(
         minlength=size,
     )
 
-    def breakdown(col: IntArray, names: Sequence[str], w: FloatArray) -> list[dict[str, float]]:
-        n = len(names)
-        key = o1 * n + col
-        uk, inv = np.unique(key, return_inverse=True)
-        sums = np.bincount(inv.reshape(-1), weights=w)
-        out: list[dict[str, float]] = [{} for _ in range(size)]
-        for k, v in zip(uk.tolist(), sums.tolist(), strict=True):
-            out[k // n][names[k % n]] = v
-        return out
-
-    by_asset = breakdown(t.origin, asset_ids, t.energy_kwh)
-    co2_asset = breakdown(t.origin, asset_ids, loc)
-    by_state = breakdown(t.state, [s.value for s in STATES], t.energy_kwh)
-    by_carrier = breakdown(t.carrier, carriers, t.energy_kwh)
-    by_material: list[dict[str, float]] = [{} for _ in range(size)]
-    for o, m, c in zip(mo.tolist(), mats["material"], mats["co2e_kg"], strict=True):
-        by_material[o + 1][m] = by_material[o + 1].get(m, 0.0) + float(c)
-    pairs = np.unique(o1 * len(sources) + t.source)
-    order_sources: list[list[int]] = [[] for _ in range(size)]
-    for k in pairs.tolist():
-        order_sources[k // len(sources)].append(k % len(sources))
+    by_asset = _Breakdown(o1, t.origin, asset_ids, t.energy_kwh, size)
+    co2_asset = _Breakdown(o1, t.origin, asset_ids, loc, size)
+    by_state = _Breakdown(o1, t.state, [s.value for s in STATES], t.energy_kwh, size)
+    by_carrier = _Breakdown(o1, t.carrier, carriers, t.energy_kwh, size)
+    mat_codes, mat_names = pd.factorize(mats["material"], sort=True)
+    by_material = _Breakdown(
+        mo + 1,
+        np.asarray(mat_codes, dtype=np.int64),
+        [str(x) for x in mat_names],
+        mats["co2e_kg"].to_numpy(dtype=float),
+        size,
+    )
+    order_sources = _Breakdown(
+        o1, t.source, [str(k) for k in range(len(sources))], np.ones(o1.size), size
+    )
     versions = factors.versions
     orders = {o.id: o for o in f.orders}
     products = {p.id: p for p in f.products}
     w0, w1 = inp.window
-    footprints: dict[str, Footprint] = {}
-    for k, oid in enumerate(inp.orders):
+
+    def build(k: int) -> Footprint:
         j = k + 1
+        oid = inp.orders[k]
         order = orders.get(oid)
         prod = products.get(order.product) if order else None
         qty = order.quantity if order else float(inp.order_step_qty[k])
@@ -399,9 +470,9 @@ def assemble(
             if np.isfinite(inp.order_t1[k])
             else (order.due.timestamp() if order else w1)
         )
-        flags = [m for m in m_flags if m.startswith(f"order {oid!r}:")]
-        for s in order_sources[j]:
-            flags += source_flags[s]
+        flags = list(m_flags.get(oid, ()))
+        for s in order_sources.get(j):
+            flags += source_flags[int(s)]
         flags += e_flags
         if secondary_e[j] > 0:
             flags.append(
@@ -415,7 +486,7 @@ def assemble(
             if co2e > 0
             else (0.0 if secondary_e[j] > 0 else 1.0)
         )
-        footprints[oid] = Footprint(
+        return Footprint(
             order=oid,
             product=order.product if order else "",
             quantity=float(qty),
@@ -429,11 +500,11 @@ def assemble(
             scope2_location_kg=float(s2l[j]),
             scope2_market_kg=float(s2m[j]),
             scope3_kg=float(s3[j]),
-            energy_by_carrier_kwh=by_carrier[j],
-            energy_by_asset_kwh=by_asset[j],
-            energy_by_state_kwh=by_state[j],
-            co2e_by_asset_kg=co2_asset[j],
-            co2e_by_material_kg=by_material[j],
+            energy_by_carrier_kwh=by_carrier.get(j),
+            energy_by_asset_kwh=by_asset.get(j),
+            energy_by_state_kwh=by_state.get(j),
+            co2e_by_asset_kg=co2_asset.get(j),
+            co2e_by_material_kg=by_material.get(j),
             primary_data_share=share,
             rules=dict(rules),
             factor_versions=dict(versions),
@@ -441,24 +512,31 @@ def assemble(
             factory=f.id,
             company_id=f.company_id,
         )
-    pieces = pd.DataFrame(
-        {
-            "order": pd.Categorical.from_codes(o1, [OVERHEAD, *inp.orders]),
-            "asset": pd.Categorical.from_codes(t.origin, asset_ids),
-            "served_asset": pd.Categorical.from_codes(t.target, asset_ids),
-            "state": pd.Categorical.from_codes(t.state, [s.value for s in STATES]),
-            "via": pd.Categorical.from_codes(t.via, list(VIA_NAMES)),
-            "source": pd.Categorical.from_codes(t.source, sources),
-            "carrier": pd.Categorical.from_codes(t.carrier, carriers),
-            "primary": t.primary,
-            "t": t.t,
-            "energy_kwh": t.energy_kwh,
-            "co2e_kg": loc,
-            "co2e_market_kg": mkt,
-            "scope": scope,
-        }
-    )
-    all_flags = list(inp.flags) + [x for fl in source_flags for x in fl] + e_flags + m_flags
+
+    footprints = LazyFootprints(inp.orders, build)
+    order_names = [OVERHEAD, *inp.orders]
+
+    def pieces() -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "order": pd.Categorical.from_codes(o1, order_names),
+                "asset": pd.Categorical.from_codes(t.origin, asset_ids),
+                "served_asset": pd.Categorical.from_codes(t.target, asset_ids),
+                "state": pd.Categorical.from_codes(t.state, [s.value for s in STATES]),
+                "via": pd.Categorical.from_codes(t.via, list(VIA_NAMES)),
+                "source": pd.Categorical.from_codes(t.source, sources),
+                "carrier": pd.Categorical.from_codes(t.carrier, carriers),
+                "primary": t.primary,
+                "t": t.t,
+                "energy_kwh": t.energy_kwh,
+                "co2e_kg": loc,
+                "co2e_market_kg": mkt,
+                "scope": scope,
+            }
+        )
+
+    all_flags = list(inp.flags) + [x for fl in source_flags for x in fl] + e_flags
+    all_flags += [x for fl in m_flags.values() for x in fl]
     return Attribution(
         footprints=footprints,
         overhead_kwh=float(e_tot[0]),
@@ -471,6 +549,6 @@ def assemble(
         rules=dict(rules),
         factor_versions=dict(versions),
         flags=tuple(dict.fromkeys(all_flags)),
-        pieces=pieces,
         materials=mats,
+        _pieces=pieces,
     )

@@ -50,8 +50,15 @@ import numpy as np
 import numpy.typing as npt
 
 from ._attribution_assets import OFF, VIA_OVERHEAD, Pieces, allocate, view
-from ._attribution_inputs import Inputs, merge_intervals, prepare, served_by
-from ._attribution_readings import MeterProfile, counter_profile, group_rows, power_profile, take
+from ._attribution_inputs import Inputs, merge_intervals, prepare
+from ._attribution_readings import (
+    MeterProfile,
+    Workspace,
+    counter_profile,
+    group_rows,
+    power_profile,
+    take,
+)
 from ._attribution_result import Attribution, PieceTable, assemble
 from .errors import AttributionError
 from .events import EventBatch
@@ -212,7 +219,12 @@ def attribute(
     carriers = [c.value for c in Carrier]
     power_rows = group_rows(events.power_meter)
     counter_rows = group_rows(events.counter_meter)
+    known = {m.id for m in factory.meters}
+    for m in sorted((set(power_rows) | set(counter_rows)) - known):
+        msg = f"readings name unknown meter {m!r}; the factory has {sorted(known)}"
+        raise AttributionError(msg, field="meter")
     acc = _Acc()
+    workspace = Workspace()
     sources: list[str] = []
     metered: list[float] = []
     filled: list[float] = []
@@ -241,6 +253,7 @@ def attribute(
                 take(events.power_kw, runs),
                 reject=reject,
                 max_interval_s=rules.max_sample_interval_s,
+                workspace=workspace,
             )
             if meter.id in counter_rows:
                 flags.append(f"meter {meter.id!r} reports power; its counter readings are ignored")
@@ -313,8 +326,8 @@ def _source(
 ) -> tuple[float, float]:
     """Attribute one meter (or a modelled asset); return (metered, filled) kWh."""
     tls = inp.timelines
-    utilities = {u.id: u for u in inp.factory.utilities}
-    served = served_by(inp.factory)
+    utilities = inp.utilities
+    served = inp.served
     reached: list[str] = []
     for a in measures:
         if a not in tls:
