@@ -87,7 +87,6 @@ def _dask(
 ) -> list[R]:
     try:
         from distributed import Client
-        from distributed import as_completed as dask_completed
     except ImportError:  # pragma: no cover - dask is an optional extra
         msg = "the dask executor needs the 'dask' extra: pip install 'carbontwin[dask]'"
         raise SimulationError(msg, field="executor") from None
@@ -98,10 +97,9 @@ def _dask(
         raise SimulationError(msg, field="scheduler") from None
     try:
         futures = client.map(fn, list(tasks), pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        out: list[Any] = [None] * len(tasks)
-        for done, fut in enumerate(dask_completed(futures), start=1):
-            out[index[fut.key]] = fut.result()
+        out: list[Any] = []
+        for done, fut in enumerate(futures, start=1):  # in task order; the cluster runs ahead
+            out.append(fut.result())
             if on_done:
                 on_done(done, len(tasks))
         return out

@@ -1,0 +1,92 @@
+"""Scenarios: the demo week file, paired replications, confidence intervals, executors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from carbontwin.simulation.scenario import KpiStat, load_scenario, run_scenario
+from carbontwin.twin.errors import SimulationError
+from carbontwin.twin.examples import example_path
+
+
+@pytest.fixture(scope="module")
+def demo_week():
+    return load_scenario(example_path("demo_week.yaml"), replications=3)
+
+
+@pytest.fixture(scope="module")
+def report(demo_week):
+    return run_scenario(demo_week, workers=1)
+
+
+def test_demo_week_file_resolves(demo_week):
+    assert demo_week.factory.id == "demo-plant"
+    assert len(demo_week.orders) == len(demo_week.factory.orders)
+    assert [c.name for c in demo_week.policies] == ["FIFO", "Idle shutdown", "Carbon-aware release"]
+    assert demo_week.tariff is not None
+    assert demo_week.tariff.currency == "EUR"
+    assert demo_week.end - demo_week.start == 7 * 86400.0
+
+
+def test_ci_is_students_t_and_differences_are_paired_by_seed(report):
+    base = report.values["FIFO"]["energy_kwh"]
+    cand = report.values["Idle shutdown"]["energy_kwh"]
+    assert len(base) == 3
+    s = report.stats["FIFO"]["energy_kwh"]
+    hw = stats.t.ppf(0.975, 2) * np.std(base, ddof=1) / math.sqrt(3)
+    assert s.mean == pytest.approx(base.mean())
+    assert s.half_width == pytest.approx(hw)
+    d = report.diffs["Idle shutdown"]["energy_kwh"]
+    assert d.mean == pytest.approx((cand - base).mean())
+    assert d.half_width == pytest.approx(
+        stats.t.ppf(0.975, 2) * np.std(cand - base, ddof=1) / math.sqrt(3)
+    )
+
+
+def test_idle_shutdown_saves_energy_cost_and_co2e_with_confidence(report):
+    for kpi in ("energy_kwh", "cost", "co2e_kg", "attributed_co2e_kg"):
+        d = report.diffs["Idle shutdown"][kpi]
+        assert d.high < 0, kpi  # the whole 95 % interval is a saving
+    assert report.relative["Idle shutdown"]["energy_kwh"] < -0.2
+
+
+def test_carbon_aware_release_lowers_location_based_co2e(report):
+    d = report.diffs["Carbon-aware release"]["co2e_kg"]
+    assert d.mean < 0
+    # it only moves work in time: same work, so energy changes little
+    assert abs(report.relative["Carbon-aware release"]["energy_kwh"]) < 0.02
+
+
+def test_report_is_json(report):
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert data["replications"] == 3
+    assert data["seeds"] == [[20190304, 0], [20190304, 1], [20190304, 2]]
+    assert set(data["differences"]) == {"Idle shutdown", "Carbon-aware release"}
+    assert data["differences"]["Idle shutdown"]["switch_offs"]["relative"] is None  # 0 base
+
+
+def test_kpistat_of_one_value_has_no_interval():
+    s = KpiStat.of([4.0])
+    assert s.mean == 4.0
+    assert math.isnan(s.half_width)
+
+
+def test_a_wrong_field_is_named(tmp_path: Path):
+    bad = tmp_path / "s.yaml"
+    bad.write_text("factory: demo\nbaseline: {name: x, policy: fifo}\nreplications: 0\n")
+    with pytest.raises(SimulationError, match="replications"):
+        load_scenario(bad)
+
+
+@pytest.mark.slow
+def test_local_process_pool_gives_the_same_numbers(demo_week, report):
+    pooled = run_scenario(demo_week, workers=2)
+    for n in report.names:
+        for k in report.kpis:
+            assert np.array_equal(pooled.values[n][k], report.values[n][k]), (n, k)
