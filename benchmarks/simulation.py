@@ -166,7 +166,7 @@ def run_carbontwin(factory: Factory, seed: int, cv: float) -> tuple[float, float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--small", action="store_true", help="small cases, for the test suite")
-    ap.add_argument("--repeat", type=int, default=3, help="best of N runs for the flow shop")
+    ap.add_argument("--repeat", type=int, default=5, help="best of N runs for the flow shop")
     args = ap.parse_args()
     seed, cv = 2019, 0.3
     if args.small:

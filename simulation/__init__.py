@@ -20,7 +20,8 @@ from .policies import (
     get_policy,
     policy_names,
 )
-from .sim import SimResult, simulate
+from .scenario import Candidate, Scenario, ScenarioReport, load_scenario, run_scenario
+from .sim import SimResult, processing_times, simulate
 from .tariffs import TariffPeriod, TimeOfUseTariff
 
 __all__ = [
@@ -29,16 +30,22 @@ __all__ = [
     "SPT",
     "Batching",
     "Calendar",
+    "Candidate",
     "CarbonAwareRelease",
     "IdleShutdown",
     "Job",
     "Policy",
     "ReleaseContext",
+    "Scenario",
+    "ScenarioReport",
     "SimResult",
     "TariffPeriod",
     "TimeOfUseTariff",
     "combine",
     "get_policy",
+    "load_scenario",
     "policy_names",
+    "processing_times",
+    "run_scenario",
     "simulate",
 ]

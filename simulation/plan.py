@@ -179,7 +179,7 @@ def build_jobs(
         if not q > 0:
             msg = f"order {o.id!r} has quantity {o.quantity}; it must be positive"
             raise SimulationError(msg, field=f"orders[{i}].quantity")
-        machines, ops, setups, per_unit, unit_sum = route
+        route_machines, ops, setups, per_unit, unit_sum = route
         row = mult[i]
         proc = [p * q * m for p, m in zip(per_unit, row, strict=False)]
         jobs.append(
@@ -190,7 +190,7 @@ def build_jobs(
                 q,
                 epoch_s(o.release, f"release of {o.id!r}") - t0,
                 epoch_s(o.due, f"due date of {o.id!r}") - t0,
-                machines,
+                route_machines,
                 ops,
                 setups,
                 proc,
@@ -279,7 +279,7 @@ class Calendar:
         """
         if self.always_open:
             return 0.0, math.inf
-        i = bisect_right(self.starts, t) - 1  # type: ignore[arg-type]
+        i = bisect_right(self.starts, t) - 1
         if i >= 0 and t < self.ends[i]:
             return float(self.starts[i]), float(self.ends[i])
         if i + 1 < len(self.starts):

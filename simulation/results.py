@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -260,7 +261,7 @@ def events_from_run(
             mq.append(item.quantity_per_unit * j.quantity)
             mu.append(units.get(item.material, "kg"))
 
-    def cat(parts: list[npt.NDArray[np.generic]], obj: bool) -> npt.NDArray[np.generic]:
+    def cat(parts: Sequence[npt.NDArray[Any]], obj: bool) -> Any:
         if parts:
             return np.concatenate(parts)
         return _obj([]) if obj else np.zeros(0)
