@@ -188,9 +188,9 @@ class FactoryGraph:
                         f"{p.id}:{a.id}->{b.id}",
                         {"product": p.id, "from_operation": a.id, "to_operation": b.id},
                     )
-            for item in p.bom:
-                # the same material twice in a BOM stays two edges
-                key = f"{p.id}:{item.material}:{item.supplier or ''}"
+            for j, item in enumerate(p.bom):
+                # one edge per BOM line: the same material twice stays two edges
+                key = f"{p.id}:bom[{j}]"
                 yield (
                     "consumes",
                     p.id,

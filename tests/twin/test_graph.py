@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import networkx as nx
 import pytest
+from factory_strategies import factories
+from hypothesis import HealthCheck, given, settings
 
 from carbontwin.twin.examples import demo_factory
 from carbontwin.twin.graph import EDGE_KINDS, NODE_KINDS, FactoryGraph
@@ -141,3 +143,37 @@ def test_graph_is_deterministic_whatever_the_input_order():
     assert list(a.nodes(data=True)) == list(b.nodes(data=True))
     assert list(a.edges(keys=True, data=True)) == list(b.edges(keys=True, data=True))
     assert list(a.nodes) == sorted(a.nodes)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(factories())
+def test_graph_mirrors_any_valid_factory(f):
+    g = FactoryGraph(f)
+    n_nodes = 1 + sum(
+        len(c)
+        for c in (f.lines, f.machines, f.utilities, f.meters, f.materials, f.suppliers, f.products)
+    )
+    assert g.graph.number_of_nodes() == n_nodes
+    kinds = Counter(k for _, _, k in g.graph.edges(data="kind"))
+    assert kinds["measures"] == sum(len(m.measures) for m in f.meters)
+    assert kinds["serves"] == sum(len(u.serves) for u in f.utilities)
+    assert kinds["supplies"] == sum(len(s.supplies) for s in f.suppliers)
+    assert kinds["consumes"] == sum(len(p.bom) for p in f.products)
+    assert kinds["contains"] == len(f.lines) + len(f.utilities) + len(f.machines)
+    assert kinds["flows_to"] == sum(
+        a.machine != b.machine
+        for p in f.products
+        for a, b in zip(p.routing, p.routing[1:], strict=False)
+    )
+    for m in f.meters:
+        assert g.assets_of(m.id) == tuple(sorted(m.measures))
+        for asset in m.measures:
+            assert m.id in g.meters_of(asset)
+    for u in f.utilities:
+        for link in u.serves:
+            assert g.utilities_serving(link.asset)[u.id] == link.weight
+    for p in f.products:
+        assert g.routing(p.id) == p.routing
+    assert list(FactoryGraph(f).graph.edges(keys=True, data=True)) == list(
+        g.graph.edges(keys=True, data=True)
+    )
