@@ -1,9 +1,259 @@
-"""Commands of `carbontwin` registered by this module (see api/cli.py)."""
+"""Commands of `carbontwin` registered by this module (see api/cli.py).
+
+- ``serve``: the HTTP service (uvicorn, 127.0.0.1:8000 by default)
+- ``verify FILE``: was a signed footprint, PACT document or label altered?
+- ``plugins list``: every plugin of every ``carbontwin.*`` entry-point group
+- ``label ORDER|FILE``: print an order's carbon label (PDF, SVG or HTML)
+"""
 
 from __future__ import annotations
 
+import html
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["register"]
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Store URL (default: CARBONTWIN_DATABASE_URL, else sqlite:///carbontwin.db)",
+    ),
+]
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option("--key-path", help="Ed25519 signing key file (created on first use)"),
+]
+
+
+def _settings(database_url: str | None, key_path: Path | None, **kw: Any) -> Any:
+    from .settings import Settings
+
+    over: dict[str, Any] = dict(kw)
+    if database_url:
+        over["database_url"] = database_url
+    if key_path:
+        over["key_path"] = key_path
+    return Settings.from_env(**over)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    database_url: DbOpt = None,
+    key_path: KeyOpt = None,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="Serve the PACT API over plain HTTP (local testing only; "
+            "in production terminate TLS in front and keep it off)",
+        ),
+    ] = False,
+) -> None:
+    """Run the carbontwin HTTP service with uvicorn."""
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings(
+        database_url, key_path, **({"require_https": False} if insecure_http else {})
+    )
+    err = Console(stderr=True)
+    import os
+
+    if "CARBONTWIN_CLIENT_SECRET" not in os.environ:
+        err.print(
+            f"client id [bold]{settings.client_id}[/], generated client secret "
+            f"[bold]{settings.client_secret.get_secret_value()}[/] (set "
+            "CARBONTWIN_CLIENT_SECRET to choose one)",
+            highlight=False,
+        )
+    err.print(
+        f"serving on http://{host}:{port}  (OpenAPI: /docs, public key: "
+        "/.well-known/carbontwin-signing-key)",
+        highlight=False,
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level="info")
+
+
+def _signed_from_file(path: Path) -> Any:
+    """The signed document in ``path``: JSON, or the label data of a label HTML page."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".html", ".htm"):
+        m = re.search(r'<pre id="label-data">(.*?)</pre>', text, re.S)
+        if m is None:
+            msg = f"{path}: no label data in this HTML page"
+            raise typer.BadParameter(msg)
+        data = json.loads(html.unescape(m.group(1)))
+        return {"payload": data.get("label"), "signature": data.get("signature")}
+    return text
+
+
+def verify(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Signed JSON (footprint, PACT document, label data) or a label HTML page",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    key: Annotated[Path | None, typer.Option(help="Public key PEM file")] = None,
+    key_url: Annotated[
+        str | None,
+        typer.Option(help="URL of a service's signing key (…/.well-known/carbontwin-signing-key)"),
+    ] = None,
+    key_path: KeyOpt = None,
+) -> None:
+    """Check FILE's Ed25519 signature; exit 1 when it was altered."""
+    from carbontwin.plugins.signing import (
+        load_or_create_key,
+        load_public_key,
+        verify_document,
+    )
+
+    out = Console()
+    if key is not None:
+        pub: Any = load_public_key(key.read_bytes())
+    elif key_url is not None:
+        import httpx
+
+        r = httpx.get(key_url, timeout=10.0)
+        r.raise_for_status()
+        body = r.json() if "json" in r.headers.get("content-type", "") else r.text
+        pub = load_public_key(body["public_key_pem"] if isinstance(body, dict) else body)
+    else:
+        settings = _settings(None, key_path)
+        if not Path(settings.key_path).exists():
+            out.print(
+                f"[red]no key: give --key, --key-url or --key-path ({settings.key_path} "
+                "does not exist)[/]"
+            )
+            raise typer.Exit(2)
+        pub = load_or_create_key(settings.key_path)
+    result = verify_document(_signed_from_file(file), pub)
+    if result.valid:
+        out.print(
+            f"[green]OK[/] {file}: {result.reason} (key {result.key_id}, "
+            f"sha256 {result.sha256[:16]}…)",
+            highlight=False,
+        )
+        return
+    out.print(f"[red]ALTERED[/] {file}: {result.reason}", highlight=False)
+    raise typer.Exit(1)
+
+
+def plugins_list(
+    group: Annotated[str | None, typer.Argument(help="One group, e.g. exporters")] = None,
+) -> None:
+    """List the plugins of the carbontwin.* entry-point groups."""
+    from carbontwin.plugins.registry import list_plugins
+
+    table = Table(title="carbontwin plugins")
+    for col in ("group", "name", "target", "from"):
+        table.add_column(col)
+    for p in list_plugins(group):
+        table.add_row(p.group, p.name, p.target, p.distribution)
+    Console().print(table)
+
+
+def label(
+    what: Annotated[
+        str,
+        typer.Argument(
+            help="Order id (latest footprint in the store) or a footprint JSON file (signed or not)"
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output file; .pdf, .svg, .html or .json (signed label data)"
+        ),
+    ] = None,
+    database_url: DbOpt = None,
+    key_path: KeyOpt = None,
+    base_url: Annotated[
+        str, typer.Option(help="Public URL of the service, for the QR code")
+    ] = "https://localhost:8000",
+) -> None:
+    """Render the carbon label of an order (or of a footprint file)."""
+    from carbontwin.plugins.label import label_data, render_html, render_pdf, render_svg
+    from carbontwin.plugins.signing import key_id, load_or_create_key, sign_document
+    from carbontwin.twin.footprint import Footprint
+
+    settings = _settings(database_url, key_path)
+    factory = None
+    path = Path(what)
+    if path.suffix.lower() == ".json" and path.exists():
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        fp = Footprint.from_dict(doc.get("payload", doc) if isinstance(doc, dict) else doc)
+    else:
+        from carbontwin.twin.store import NotFoundError, Store
+
+        store = Store.open(settings.database_url)
+        try:
+            store.get_order(what)
+            latest = store.latest_footprint(what)
+            try:
+                factory = store.load_factory()
+            except NotFoundError:
+                factory = None
+        finally:
+            store.close()
+        if latest is None:
+            Console(stderr=True).print(f"[red]order {what!r} has no issued footprint yet[/]")
+            raise typer.Exit(1)
+        fp = latest
+    product = ""
+    if factory is not None:
+        try:
+            product = factory.product(fp.product).name
+        except KeyError:
+            product = ""
+    key = load_or_create_key(settings.key_path)
+    data = label_data(
+        fp,
+        product_name=product,
+        company=settings.company_name or (factory.name if factory else ""),
+        pact_url=f"{base_url.rstrip('/')}/3/footprints/{fp.id}",
+        key_id=key_id(key),
+    )
+    signed = sign_document(data.to_dict(), key)
+    out = out or Path(f"label-{fp.order}.pdf")
+    suffix = out.suffix.lower()
+    if suffix == ".pdf":
+        out.write_bytes(render_pdf(data))
+    elif suffix == ".svg":
+        out.write_text(render_svg(data), encoding="utf-8")
+    elif suffix in (".html", ".htm"):
+        out.write_text(render_html(data, signed["signature"]), encoding="utf-8")
+    elif suffix == ".json":
+        out.write_text(json.dumps(signed, indent=1, ensure_ascii=False), encoding="utf-8")
+    else:
+        msg = f"--out {out}: use a .pdf, .svg, .html or .json file"
+        raise typer.BadParameter(msg)
+    Console().print(
+        f"label of order {fp.order} (footprint v{fp.version}, "
+        f"{data.per_unit_kg:.3g} kg CO2e/{fp.declared_unit}) -> {out}",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("serve")(serve)
+    app.command("verify")(verify)
+    app.command("label")(label)
+    plugins = typer.Typer(
+        help="Extension plugins (entry points carbontwin.*).", no_args_is_help=True
+    )
+    plugins.command("list")(plugins_list)
+    app.add_typer(plugins, name="plugins")

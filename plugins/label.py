@@ -24,6 +24,8 @@ from reportlab.pdfgen import canvas
 
 from carbontwin.twin.footprint import Footprint
 
+from ._methods import factor_phrases, rule_phrases
+
 __all__ = ["LabelData", "label_data", "render_html", "render_pdf", "render_svg"]
 
 MM = 72.0 / 25.4
@@ -97,14 +99,6 @@ def _iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-_RULE_WORDS = {
-    "processing_time_share": "idle energy shared by processing time",
-    "overhead": "idle energy to plant overhead",
-    "machine_hours": "utilities by machine hours",
-    "declared": "utilities by declared shares",
-}
-
-
 def label_data(
     fp: Footprint,
     *,
@@ -114,16 +108,16 @@ def label_data(
     key_id: str = "",
 ) -> LabelData:
     """Label content of footprint ``fp``; ``pact_url`` goes into the QR code."""
-    rules = ", ".join(_RULE_WORDS.get(str(v), str(v)) for _, v in sorted(fp.rules.items()))
-    factors = ", ".join(f"{k} {v}" for k, v in sorted(fp.factor_versions.items()))
     methods = [
-        "GHG Protocol Product Standard, ISO 14067; cradle-to-gate",
-        "Metered machine energy by state; grid factor at the hour of use",
+        "GHG Protocol Product Standard and ISO 14067; cradle-to-gate",
+        "metered machine energy by machine state; grid factor at the hour of use",
     ]
+    rules = rule_phrases(fp.rules)
     if rules:
-        methods.append(f"Allocation: {rules}")
+        methods.append("Allocation: " + "; ".join(rules[:3]))
+    factors = factor_phrases(fp.factor_versions)
     if factors:
-        methods.append(f"Factors: {factors}")
+        methods.append("Factors: " + "; ".join(factors))
     q = fp.quantity if fp.quantity else float("nan")
     return LabelData(
         company=company or fp.factory,
@@ -318,7 +312,7 @@ def _layout(d: LabelData) -> _Layout:
     ty += 2 * MM
     lay.text(qx + qr_size / 2, ty, f"Footprint v{d.version}", 6, bold=True, anchor="middle")
     ty += 2.8 * MM
-    lay.text(qx + qr_size / 2, ty, d.footprint_id[:18], 5, colour=MUTED, anchor="middle")
+    lay.text(qx + qr_size / 2, ty, d.footprint_id, 4.5, colour=MUTED, anchor="middle")
     ty += 2.4 * MM
     if d.issued_at is not None:
         lay.text(

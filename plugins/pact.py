@@ -35,6 +35,8 @@ from typing import Any
 from carbontwin.twin.errors import PluginError
 from carbontwin.twin.footprint import Footprint
 
+from ._methods import rule_phrases
+
 __all__ = [
     "PACT_V2_SPEC_VERSION",
     "PACT_V3_SPEC_VERSION",
@@ -52,16 +54,6 @@ PACT_V2_SPEC_VERSION = "2.2.0"
 
 #: Validity of a footprint from its issue (PACT default: 3 years).
 VALIDITY = timedelta(days=3 * 365)
-
-_RULE_TEXT = {
-    "processing_time_share": (
-        "idle and standby energy of an asset is shared among the orders processed on it "
-        "in the same period by processing time"
-    ),
-    "overhead": "idle and standby energy is plant overhead and not allocated to orders",
-    "machine_hours": "utility energy is allocated to the assets it serves by machine hours",
-    "declared": "utility energy is allocated to the assets it serves by declared shares",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,10 +201,7 @@ def boundary_description(fp: Footprint) -> str:
 
 def allocation_description(fp: Footprint) -> str:
     """PACT ``allocationRulesDescription`` from the rules that produced ``fp``."""
-    parts = []
-    for key, rule in sorted(fp.rules.items()):
-        parts.append(f"{key}: {_RULE_TEXT.get(rule, rule)}")
-    rules = "; ".join(parts) if parts else "no allocation rules recorded"
+    rules = "; ".join(rule_phrases(fp.rules)) or "no allocation rules recorded"
     return (
         "Energy measured at meters is split to the assets behind each meter by the "
         "power-state model, then to the order occupying the asset (setup and processing). "

@@ -1,0 +1,74 @@
+"""``carbontwin verify``, ``label`` and ``plugins list``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from typer.testing import CliRunner
+
+from carbontwin.api.cli import app
+from carbontwin.plugins.signing import load_or_create_key, public_key_pem, sign_document
+from carbontwin.twin.footprint import Footprint
+
+runner = CliRunner()
+
+
+def _footprint() -> Footprint:
+    t0 = datetime(2019, 3, 5, 6, tzinfo=UTC)
+    return Footprint(
+        order="O-7",
+        product="shaft",
+        quantity=10.0,
+        declared_unit="piece",
+        period_start=t0,
+        period_end=t0.replace(hour=9),
+        energy_kwh=50.0,
+        co2e_kg=40.0,
+        co2e_market_kg=30.0,
+        scope1_kg=2.0,
+        scope2_location_kg=18.0,
+        scope2_market_kg=8.0,
+        scope3_kg=20.0,
+    )
+
+
+def test_verify_detects_a_changed_byte(tmp_path):
+    key = load_or_create_key(tmp_path / "k.pem")
+    (tmp_path / "pub.pem").write_text(public_key_pem(key))
+    good = tmp_path / "fp.json"
+    good.write_text(json.dumps(sign_document(_footprint().to_dict(), key)))
+    r = runner.invoke(app, ["verify", str(good), "--key", str(tmp_path / "pub.pem")])
+    assert r.exit_code == 0, r.output
+    assert "OK" in r.output
+    text = good.read_text()
+    bad = tmp_path / "bad.json"
+    bad.write_text(text.replace('"co2e_kg": 40.0', '"co2e_kg": 40.1'))
+    assert bad.read_text() != text
+    r = runner.invoke(app, ["verify", str(bad), "--key-path", str(tmp_path / "k.pem")])
+    assert r.exit_code == 1
+    assert "ALTERED" in r.output
+
+
+def test_label_from_file_in_every_format(tmp_path):
+    key_path = tmp_path / "k.pem"
+    src = tmp_path / "fp.json"
+    src.write_text(json.dumps(_footprint().to_dict()))
+    for suffix in ("pdf", "svg", "html", "json"):
+        out = tmp_path / f"label.{suffix}"
+        r = runner.invoke(app, ["label", str(src), "--out", str(out), "--key-path", str(key_path)])
+        assert r.exit_code == 0, r.output
+        assert "4 kg CO2e/piece" in r.output
+        assert out.stat().st_size > 500
+    assert (tmp_path / "label.pdf").read_bytes().startswith(b"%PDF")
+    # the HTML page and the JSON file carry a signature that verifies
+    for name in ("label.html", "label.json"):
+        r = runner.invoke(app, ["verify", str(tmp_path / name), "--key-path", str(key_path)])
+        assert r.exit_code == 0, r.output
+
+
+def test_plugins_list_shows_builtins():
+    r = runner.invoke(app, ["plugins", "list", "exporters"])
+    assert r.exit_code == 0, r.output
+    for name in ("pact-v3", "pact-v2", "label-pdf"):
+        assert name in r.output
