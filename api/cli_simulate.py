@@ -37,8 +37,13 @@ def _table(report: object, currency: str) -> Table:
 
     assert isinstance(report, ScenarioReport)
     n = len(report.seeds)
-    t = Table(title=f"{report.scenario}: {n} replications, mean ± 95% CI (Student t); "
-                    f"differences paired by seed")
+    t = Table(
+        title=f"{report.scenario}: {n} replications, mean ± 95% CI (Student t); "
+        f"differences paired by seed",
+        caption="co2e_kg: energy only (electricity x hourly location-based grid factor, fuels "
+        "as scope 1), from the simulator's own power integral; attributed_co2e_kg: the "
+        "attribution engine's orders + overhead, cradle-to-gate (with materials)",
+    )
     t.add_column("KPI")
     t.add_column("unit")
     for name in report.names:
@@ -61,19 +66,33 @@ def _table(report: object, currency: str) -> Table:
 
 
 def simulate_command(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", exists=True,
-                                             dir_okay=False)],
-    replications: Annotated[int | None, typer.Option(
-        "--replications", "-n", min=1, help="Replications per policy (default: the file's).")] = None,
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario YAML file.", exists=True, dir_okay=False)
+    ],
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications", "-n", min=1, help="Replications per policy (default: the file's)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
-    plots: Annotated[Path | None, typer.Option(
-        "--plots", help="Write a Gantt and a power chart per policy (PNG) into this folder.")] = None,
-    executor: Annotated[str, typer.Option(
-        "--executor", help="Where replications run: local (process pool) or dask.")] = "local",
-    scheduler: Annotated[str | None, typer.Option(
-        "--scheduler", help="Dask scheduler address, tcp://HOST:PORT.")] = None,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="Local processes (1 = run in this process).")] = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option(
+            "--plots", help="Write a Gantt and a power chart per policy (PNG) into this folder."
+        ),
+    ] = None,
+    executor: Annotated[
+        str,
+        typer.Option("--executor", help="Where replications run: local (process pool) or dask."),
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:PORT.")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Local processes (1 = run in this process)."),
+    ] = None,
 ) -> None:
     """Simulate a baseline and candidate policies; print KPIs with 95% confidence intervals."""
     from carbontwin.simulation.scenario import load_scenario, run_scenario, simulate_one
@@ -82,12 +101,23 @@ def simulate_command(
     try:
         sc = load_scenario(scenario, replications=replications)
         total = len(sc.policies) * sc.replications
-        with Progress(TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err, transient=as_json,
-                      disable=not err.is_terminal and as_json) as progress:
+        with Progress(
+            TextColumn("[bold]simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=as_json,
+            disable=not err.is_terminal and as_json,
+        ) as progress:
             task = progress.add_task("replications", total=total)
-            report = run_scenario(sc, executor=executor, scheduler=scheduler, workers=workers,
-                                  on_done=lambda done, _n: progress.update(task, completed=done))
+            report = run_scenario(
+                sc,
+                executor=executor,
+                scheduler=scheduler,
+                workers=workers,
+                on_done=lambda done, _n: progress.update(task, completed=done),
+            )
         written: list[str] = []
         if plots is not None:
             from carbontwin.simulation.plots import gantt_chart, power_chart
@@ -95,10 +125,24 @@ def simulate_command(
             for i, cand in enumerate(sc.policies):
                 res = simulate_one(sc, i, 0)
                 slug = "".join(c if c.isalnum() else "_" for c in cand.name.lower()).strip("_")
-                written.append(str(gantt_chart(res, plots / f"gantt_{slug}.png",
-                                               f"{cand.name}: machine states, replication 0")))
-                written.append(str(power_chart(res, plots / f"power_{slug}.png",
-                                               f"{cand.name}: power and grid intensity")))
+                written.append(
+                    str(
+                        gantt_chart(
+                            res,
+                            plots / f"gantt_{slug}.png",
+                            f"{cand.name}: machine states, replication 0",
+                        )
+                    )
+                )
+                written.append(
+                    str(
+                        power_chart(
+                            res,
+                            plots / f"power_{slug}.png",
+                            f"{cand.name}: power and grid intensity",
+                        )
+                    )
+                )
     except CarbonTwinError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from None

@@ -365,8 +365,8 @@ def _num(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _finite(d: Mapping[str, float]) -> dict[str, float | None]:
-    return {k: _num(v) for k, v in d.items()}
+def _finite(d: Mapping[str, float]) -> dict[str, float | int | None]:
+    return {k: v if isinstance(v, int) else _num(v) for k, v in d.items()}
 
 
 def summarize(
