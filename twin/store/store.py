@@ -5,8 +5,13 @@ URL given to :class:`Store`). Each method is one transaction; a failed call
 stores nothing. Database errors come out as :class:`StoreError` naming what
 was written and where.
 
->>> store = Store.open("sqlite://")          # in-memory, schema built
->>> store.write_events(batch)                # doctest: +SKIP
+Times: events are float64 epoch seconds (as in :class:`EventBatch`); orders,
+footprints and versions carry timezone-aware UTC datetimes (see
+:mod:`carbontwin.twin.store.models`).
+
+>>> store = Store.open("sqlite://")  # in memory, schema built by Alembic
+>>> store.write_events(EventBatch())
+0
 """
 
 from __future__ import annotations
@@ -135,8 +140,9 @@ class Store:
     def _tx(self, what: str, *, write: bool = False) -> Iterator[sa.Connection]:
         """One transaction; driver errors become :class:`StoreError` naming ``what``.
 
-        ``write`` transactions take SQLite's write lock at BEGIN (PostgreSQL
-        needs nothing: its row locks and constraints serialise writers).
+        ``write`` transactions take SQLite's write lock at BEGIN, so a
+        read-then-write cannot interleave with another writer (on PostgreSQL,
+        constraints and, for footprints, an advisory lock per order do that).
         """
         where = self.engine.url.render_as_string(hide_password=True)
         try:
