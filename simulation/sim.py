@@ -133,6 +133,9 @@ def simulate(
         Seed of this replication's :class:`numpy.random.SeedSequence`.
     sample_period_s : float or None
         Period of the meters' samples in addition to one at every change [s].
+        Keep it at most the attribution engine's ``Rules.max_sample_interval_s``
+        (900 s by default): readings further apart count as a gap there. ``None``
+        samples only at changes.
     signal : str
         ``"meter"`` (default: each meter sends what it declares, power samples or
         a cumulative counter), ``"power"`` or ``"energy"`` for every meter.
