@@ -45,7 +45,8 @@ class SimResult:
     energy_kwh_by_asset : dict
         The same for machines and utilities [kWh].
     kpis : dict
-        ``energy_kwh``, ``cost`` (with a tariff), ``co2e_kg`` (location-based,
+        ``energy_kwh`` (all carriers), ``cost`` (electricity under the tariff, when
+        given), ``co2e_kg`` (location-based,
         hourly grid), ``makespan_h``, ``total_tardiness_h``,
         ``max_tardiness_h``, ``late_orders``, ``utilization``, ``setups``,
         ``switch_offs``.
