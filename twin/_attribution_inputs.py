@@ -233,14 +233,14 @@ def prepare(
         if src not in meters and src not in assets:
             msg = f"gap names unknown source {src!r} (neither a meter nor an asset)"
             raise AttributionError(msg, field="source")
-        lo, hi = take(ev.gap_start, runs), take(ev.gap_end, runs)
-        if not (np.isfinite(lo).all() and np.isfinite(hi).all()) or (hi < lo).any():
+        g_lo, g_hi = take(ev.gap_start, runs), take(ev.gap_end, runs)
+        if not (np.isfinite(g_lo).all() and np.isfinite(g_hi).all()) or (g_hi < g_lo).any():
             msg = f"gap of {src!r} has a non-finite time or ends before it starts"
             raise AttributionError(msg, field="gap")
-        gaps[src] = merge_intervals(lo, hi)
+        gaps[src] = merge_intervals(g_lo, g_hi)
         if src in assets:
             flags.append(
-                f"asset {src!r}: {lo.size} gap(s) in its state data; states are held across them"
+                f"asset {src!r}: {g_lo.size} gap(s) in its state data; states are held across them"
             )
     # --- per order --------------------------------------------------------------------
     n_o = len(order_ids)

@@ -20,7 +20,7 @@ negative values are dropped, out-of-order readings sorted, duplicates
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +59,6 @@ class MeterProfile:
     cum_kwh: FloatArray
     long_lo: FloatArray
     long_hi: FloatArray
-    flags: list[str] = field(default_factory=list)
 
     def energy_at(self, b: FloatArray) -> FloatArray:
         """Cumulative energy at times ``b`` [kWh] (0 before the first reading,
@@ -243,10 +242,13 @@ def power_profile(
     *,
     reject: bool,
     max_interval_s: float,
+    flags: list[str],
     workspace: Workspace | None = None,
 ) -> MeterProfile | None:
-    """Profile of a power meter (step-hold integration); None without readings."""
-    flags: list[str] = []
+    """Profile of a power meter (step-hold integration); None without readings.
+
+    Cleaning notes are appended to ``flags``.
+    """
     ws = workspace or Workspace()
     d, cum = ws.buffers(t.size)
     d = d[: max(t.size - 1, 0)]
@@ -258,7 +260,7 @@ def power_profile(
     if t.size < 2:
         if t.size:
             flags.append(f"meter {meter!r}: a single power reading carries no energy")
-            return MeterProfile(meter, t, p_kw, np.zeros(t.size), np.empty(0), np.empty(0), flags)
+            return MeterProfile(meter, t, p_kw, np.zeros(t.size), np.empty(0), np.empty(0))
         return None
     cum[0] = 0.0
     np.multiply(p_kw[:-1], d, out=cum[1:])
@@ -272,11 +274,17 @@ def power_profile(
             f"meter {meter!r}: {long_i.size} reading interval(s) longer than "
             f"{max_interval_s:g} s treated as gaps and filled from the power-state model"
         )
-    return MeterProfile(meter, t, p_kw, cum, long_lo, long_hi, flags)
+    return MeterProfile(meter, t, p_kw, cum, long_lo, long_hi)
 
 
 def counter_profile(
-    meter: str, t: FloatArray, kwh: FloatArray, *, reject: bool, rollover_kwh: float | None
+    meter: str,
+    t: FloatArray,
+    kwh: FloatArray,
+    *,
+    reject: bool,
+    rollover_kwh: float | None,
+    flags: list[str],
 ) -> MeterProfile | None:
     """Profile of a cumulative energy counter, resets and rollovers handled.
 
@@ -285,7 +293,6 @@ def counter_profile(
     ``delta = rollover - previous + new``); otherwise a reset to zero
     (``delta = new``). Both are flagged.
     """
-    flags: list[str] = []
     t, kwh = _clean(meter, "counter", t, kwh, reject, flags, upper=rollover_kwh)
     if t.size < 2:
         return None
@@ -314,4 +321,4 @@ def counter_profile(
     p[:-1] = delta * 3600.0 / dt
     cum = np.zeros(t.size, dtype=np.float64)
     np.cumsum(delta, out=cum[1:])
-    return MeterProfile(meter, t, p, cum, np.empty(0), np.empty(0), flags)
+    return MeterProfile(meter, t, p, cum, np.empty(0), np.empty(0))

@@ -250,17 +250,17 @@ def _materials(inp: Inputs) -> tuple[pd.DataFrame, dict[str, list[str]]]:
         qty = np.array([orders[o].quantity for o in oids], dtype=np.float64)
         for item in prod.bom:
             sup, factor, primary = pcf(oids[0], item.material, item.supplier)
-            q = item.quantity_per_unit * qty
+            q_arr = item.quantity_per_unit * qty
             frames.append(
                 pd.DataFrame(
                     {
                         "order": oids,
                         "material": item.material,
-                        "quantity": q,
+                        "quantity": q_arr,
                         "unit": units.get(item.material, "kg"),
                         "supplier": sup,
                         "pcf_kg_per_unit": factor,
-                        "co2e_kg": q * factor,
+                        "co2e_kg": q_arr * factor,
                         "primary": primary,
                         "basis": "bom",
                     }
@@ -339,7 +339,8 @@ class _Breakdown:
         key = o1 * self.n + col
         self.dense: FloatArray | None = None
         if size * self.n <= self._DENSE_MAX:
-            self.dense = np.bincount(key, weights=w, minlength=size * self.n).reshape(size, self.n)
+            dense = np.bincount(key, weights=w, minlength=size * self.n)
+            self.dense = dense.astype(np.float64, copy=False).reshape(size, self.n)
         else:
             self.keys, inv = np.unique(key, return_inverse=True)
             self.sums = np.bincount(inv.reshape(-1), weights=w, minlength=self.keys.size)

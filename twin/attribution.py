@@ -63,7 +63,7 @@ from ._attribution_result import Attribution, PieceTable, assemble
 from .errors import AttributionError
 from .events import EventBatch
 from .factors import FactorSet
-from .model import Carrier, Factory
+from .model import Carrier, Factory, Meter
 
 __all__ = ["Attribution", "Rules", "attribute"]
 
@@ -232,33 +232,7 @@ def attribute(
     metered_assets: set[str] = set()
     for meter in sorted(factory.meters, key=lambda m: m.id):
         flags: list[str] = []
-        prof: MeterProfile | None = None
-        if meter.signal == "energy" or (meter.id in counter_rows and meter.id not in power_rows):
-            if meter.id in counter_rows:
-                runs = counter_rows[meter.id]
-                prof = counter_profile(
-                    meter.id,
-                    take(events.counter_t, runs),
-                    take(events.counter_kwh, runs),
-                    reject=reject,
-                    rollover_kwh=meter.rollover_kwh,
-                )
-            if meter.id in power_rows:
-                flags.append(f"meter {meter.id!r} is a counter; its power samples are ignored")
-        elif meter.id in power_rows:
-            runs = power_rows[meter.id]
-            prof = power_profile(
-                meter.id,
-                take(events.power_t, runs),
-                take(events.power_kw, runs),
-                reject=reject,
-                max_interval_s=rules.max_sample_interval_s,
-                workspace=workspace,
-            )
-            if meter.id in counter_rows:
-                flags.append(f"meter {meter.id!r} reports power; its counter readings are ignored")
-        if prof is not None:
-            flags += prof.flags
+        prof = _profile(meter, events, power_rows, counter_rows, rules, flags, workspace)
         metered_assets.update(meter.measures)
         k = len(sources)
         sources.append(meter.id)
@@ -308,6 +282,45 @@ def attribute(
         filled=filled,
         source_flags=source_flags,
         carriers=carriers,
+    )
+
+
+def _profile(
+    meter: Meter,
+    events: EventBatch,
+    power_rows: Mapping[str, list[tuple[int, int]]],
+    counter_rows: Mapping[str, list[tuple[int, int]]],
+    rules: Rules,
+    flags: list[str],
+    workspace: Workspace,
+) -> MeterProfile | None:
+    """The meter's readings as an energy function (counters when it is one, else power)."""
+    reject = rules.bad_readings == "reject"
+    counter = meter.signal == "energy" or (meter.id in counter_rows and meter.id not in power_rows)
+    ignored, used = (power_rows, counter_rows) if counter else (counter_rows, power_rows)
+    if meter.id in ignored:
+        kind = ("power samples", "a counter") if counter else ("counter readings", "power")
+        flags.append(f"meter {meter.id!r} reports {kind[1]}; its {kind[0]} are ignored")
+    if meter.id not in used:
+        return None
+    runs = used[meter.id]
+    if counter:
+        return counter_profile(
+            meter.id,
+            take(events.counter_t, runs),
+            take(events.counter_kwh, runs),
+            reject=reject,
+            rollover_kwh=meter.rollover_kwh,
+            flags=flags,
+        )
+    return power_profile(
+        meter.id,
+        take(events.power_t, runs),
+        take(events.power_kw, runs),
+        reject=reject,
+        max_interval_s=rules.max_sample_interval_s,
+        flags=flags,
+        workspace=workspace,
     )
 
 
