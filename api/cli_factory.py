@@ -1,4 +1,4 @@
-"""``carbontwin factory validate|show``: check and look at a factory file.
+"""``carbontwin factory validate|show|schema``: check and look at a factory file.
 
 ``FILE`` may name a bundled example (``examples/demo_factory.yaml``): when no
 such file exists where the command runs, the copy shipped in the
@@ -9,6 +9,7 @@ how ``carbontwin factory show examples/demo_factory.yaml`` works right after
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from rich.tree import Tree
 
 from carbontwin.twin.errors import FactoryModelError
 from carbontwin.twin.examples import example_path
-from carbontwin.twin.factory_file import load_factory
+from carbontwin.twin.factory_file import factory_json_schema, load_factory
 from carbontwin.twin.model import STATES, Factory, PowerModel
 
 __all__ = ["register", "resolve_factory_path"]
@@ -212,9 +213,15 @@ def show(file: FileArg) -> None:
     Console().print(_tree(factory))
 
 
+def schema() -> None:
+    """Print the JSON Schema of factory files (for editors such as VS Code's YAML extension)."""
+    typer.echo(json.dumps(factory_json_schema(), indent=2))
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``factory`` command group to ``app``."""
     group = typer.Typer(help="Check and look at factory files.", no_args_is_help=True)
     group.command("validate")(validate)
     group.command("show")(show)
+    group.command("schema")(schema)
     app.add_typer(group, name="factory")

@@ -26,11 +26,12 @@ from pydantic import (
 )
 
 from .model import Carrier
-from .quantities import parse_quantity
+from .quantities import CANONICAL_UNITS, parse_quantity
 
 __all__ = [
     "BomIn",
     "ContractIn",
+    "FactoryDocument",
     "HeaderIn",
     "LineIn",
     "MachineIn",
@@ -74,10 +75,24 @@ def _finite_number(value: Any) -> float:
     return float(value)
 
 
-PowerKW = Annotated[float, BeforeValidator(_quantity("power")), AfterValidator(_not_negative)]
-EnergyKWh = Annotated[float, BeforeValidator(_quantity("energy")), AfterValidator(_not_negative)]
-DurationS = Annotated[float, BeforeValidator(_quantity("duration")), AfterValidator(_not_negative)]
-MassKg = Annotated[float, BeforeValidator(_quantity("mass")), AfterValidator(_not_negative)]
+def _unit_input(kind: str, example: str) -> tuple[BeforeValidator, Any]:
+    """Parse a number in the canonical unit or a string with a unit; say so in the schema."""
+    text = f"{kind}: a number in {CANONICAL_UNITS[kind]} or a string with a unit, e.g. '{example}'"
+    return (
+        BeforeValidator(_quantity(kind), json_schema_input_type=float | str),
+        Field(description=text),
+    )
+
+
+_POWER = _unit_input("power", "15 kW")
+_ENERGY = _unit_input("energy", "2.5 MWh")
+_DURATION = _unit_input("duration", "90 s")
+_MASS = _unit_input("mass", "1.2 t")
+_NON_NEGATIVE = AfterValidator(_not_negative)
+PowerKW = Annotated[float, _POWER[0], _NON_NEGATIVE, _POWER[1]]
+EnergyKWh = Annotated[float, _ENERGY[0], _NON_NEGATIVE, _ENERGY[1]]
+DurationS = Annotated[float, _DURATION[0], _NON_NEGATIVE, _DURATION[1]]
+MassKg = Annotated[float, _MASS[0], _NON_NEGATIVE, _MASS[1]]
 Number = Annotated[float, BeforeValidator(_finite_number)]
 NonNegative = Annotated[float, BeforeValidator(_finite_number), AfterValidator(_not_negative)]
 Id = Annotated[str, Field(min_length=1, pattern=r"^\S(.*\S)?$")]
@@ -267,3 +282,21 @@ class ContractIn(_Item):
     share: Annotated[float, BeforeValidator(_finite_number), Field(ge=0, le=1)]
     factor_kg_per_kwh: NonNegative
     source: str = ""
+
+
+class FactoryDocument(HeaderIn):
+    """The whole file, for its JSON Schema (the loader validates item by item)."""
+
+    model_config = ConfigDict(title="carbontwin factory file")
+
+    site: SiteIn
+    lines: list[LineIn] = []
+    machines: list[MachineIn] = []
+    meters: list[MeterIn] = []
+    utilities: list[UtilityIn] = []
+    materials: list[MaterialIn] = []
+    suppliers: list[SupplierIn] = []
+    products: list[ProductIn] = []
+    shifts: list[ShiftIn] = []
+    contracts: list[ContractIn] = []
+    orders: list[OrderIn] = []

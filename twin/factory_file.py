@@ -40,12 +40,14 @@ from pathlib import Path as FilePath
 from typing import Any
 
 from ._factory_build import build_factory
+from ._factory_schema import FactoryDocument
 from ._yaml_lines import SourceError, dump_yaml, read_with_lines
 from .errors import FactoryModelError
 from .model import STATES, Factory
 
 __all__ = [
     "dump_factory",
+    "factory_json_schema",
     "dumps_factory",
     "factory_from_dict",
     "factory_to_dict",
@@ -103,6 +105,16 @@ def load_factory(path: str | FilePath) -> Factory:
 def factory_from_dict(data: Mapping[str, Any], filename: str = "<dict>") -> Factory:
     """Validate an already parsed factory document (no line numbers)."""
     return build_factory(data, filename, {}, [])
+
+
+def factory_json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12) of a factory file, for editors and API clients.
+
+    It checks the shape of each item (fields, types, enums); the cross-reference
+    rules (unknown assets, duplicate ids, cycles, units) are the loader's.
+    """
+    schema: dict[str, Any] = FactoryDocument.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 # --------------------------------------------------------------------- writing

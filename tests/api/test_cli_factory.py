@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -103,3 +105,12 @@ def test_factory_help_lists_the_commands():
     assert result.exit_code == 0
     assert "validate" in result.stdout
     assert "show" in result.stdout
+
+
+def test_schema_command_prints_json_schema():
+    result = runner.invoke(app, ["factory", "schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "carbontwin factory file"
+    assert "machines" in schema["properties"]
+    assert set(schema["required"]) == {"id", "site"}

@@ -9,12 +9,14 @@ import pytest
 from factory_strategies import factories
 from hypothesis import HealthCheck, given, settings
 
+from carbontwin.twin._yaml_lines import read_with_lines
 from carbontwin.twin.errors import FactoryModelError
-from carbontwin.twin.examples import demo_factory
+from carbontwin.twin.examples import demo_factory, demo_factory_path
 from carbontwin.twin.factory_file import (
     dump_factory,
     dumps_factory,
     factory_from_dict,
+    factory_json_schema,
     factory_to_dict,
     load_factory,
     loads_factory,
@@ -389,3 +391,21 @@ def test_load_dump_load_is_equal(factory):
     assert factory_from_dict(factory_to_dict(factory)) == factory
     assert loads_factory(dumps_factory(factory, "yaml"), "f.yaml") == factory
     assert loads_factory(dumps_factory(factory, "json"), "f.json") == factory
+
+
+def test_json_schema_accepts_the_demo_and_rejects_bad_shapes():
+    import jsonschema  # dev dependency through openapi-schema-validator
+
+    schema = factory_json_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.check_schema(schema)
+    # the file as written (quantities with units; times as strings)
+    data, _, _ = read_with_lines(demo_factory_path().read_text(), "yaml")  # YAML 1.2 'off'
+    raw = json.loads(json.dumps(data, default=str))
+    assert list(validator.iter_errors(raw)) == []
+    assert list(validator.iter_errors(factory_to_dict(demo_factory()))) == []
+    raw["machines"][0]["power"]["idle"] = [15]
+    raw["meters"][0]["signal"] = "counter"
+    raw["machines"][1]["colour"] = "red"
+    bad = sorted(".".join(map(str, e.absolute_path)) for e in validator.iter_errors(raw))
+    assert bad == ["machines.0.power.idle", "machines.1", "meters.0.signal"]
