@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel
 
 from carbontwin.api._twin import (
@@ -23,7 +23,8 @@ from carbontwin.api._twin import (
     signed,
     statuses,
 )
-from carbontwin.api.deps import ServicesDep, TokenDep
+from carbontwin.api.deps import ServicesDep, TokenDep, app_base_url
+from carbontwin.plugins.aas import render_aas_json
 from carbontwin.plugins.signing import verify_document
 from carbontwin.twin.errors import CarbonTwinError
 
@@ -131,6 +132,20 @@ def get_footprint_pact(
         services, fp, int(spec), optional_factory(store), statuses(store, [fp])[fp.id]
     )
     return signed(services, doc) if sign else doc
+
+
+@router.get(
+    "/footprints/{footprint_id}/aas",
+    operation_id="get_footprint_aas",
+    response_model=dict[str, Any],
+)
+def get_footprint_aas(
+    footprint_id: str, request: Request, services: ServicesDep, _sub: TokenDep
+) -> Any:
+    """The footprint as an IDTA 02023 Carbon Footprint submodel (AAS JSON, metamodel V3)."""
+    fp = find_footprint(services.store, footprint_id)
+    url = f"{app_base_url(request, services.settings)}/3/footprints/{fp.id}"
+    return render_aas_json(fp, pact_url=url)
 
 
 @router.get(

@@ -132,3 +132,18 @@ def test_label_without_footprint_is_404(loaded):
     r = client.get("/labels/O-1030", headers=headers)
     assert r.status_code == 404
     assert r.json()["detail"][0]["loc"] == ["order_id"]
+
+
+def test_aas_submodel_of_an_issued_footprint(loaded):
+    client, headers, issued = loaded
+    fp = issued[0]["payload"]
+    r = client.get(f"/footprints/{fp['id']}/aas", headers=headers)
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["idShort"] == "CarbonFootprint"
+    assert doc["id"] == f"urn:uuid:{fp['id']}"
+    pcf = doc["submodelElements"][0]["value"][0]["value"]
+    co2 = next(e for e in pcf if e.get("idShort") == "PcfCO2eq")
+    assert float(co2["value"]) == pytest.approx(fp["co2e_kg"] / fp["quantity"], abs=1e-6)
+    api = doc["submodelElements"][1]["value"][0]["value"][2]["value"][0]
+    assert api["value"] == f"https://testserver/3/footprints/{fp['id']}"
