@@ -27,7 +27,7 @@ def example_path(name: str) -> Path:
         If no example of that name is bundled.
     """
     path = Path(str(files("carbontwin.examples").joinpath(name)))
-    if not path.is_file():
+    if Path(name).name != name or not path.is_file():
         msg = f"no bundled example named {name!r} in {path.parent}"
         raise FileNotFoundError(msg)
     return path

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
+import pytest
+
 from carbontwin.twin.examples import demo_factory, demo_factory_path, example_path
 from carbontwin.twin.factory_file import load_factory
 from carbontwin.twin.model import Carrier, State
@@ -89,3 +91,9 @@ def test_orders_fall_in_the_demo_week():
     assert len(f.shifts) == 2
     assert f.contracts[0].share == 0.3
     assert f.contracts[0].factor_kg_per_kwh == 0.0
+
+
+def test_example_path_refuses_unknown_names_and_paths():
+    for name in ("nope.yaml", "../twin/model.py", "__init__.py/.."):
+        with pytest.raises(FileNotFoundError, match="no bundled example"):
+            example_path(name)
