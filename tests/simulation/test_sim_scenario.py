@@ -90,3 +90,29 @@ def test_local_process_pool_gives_the_same_numbers(demo_week, report):
     for n in report.names:
         for k in report.kpis:
             assert np.array_equal(pooled.values[n][k], report.values[n][k]), (n, k)
+
+
+def test_factory_and_plan_paths_are_relative_to_the_scenario_file(tmp_path: Path):
+    from carbontwin.twin.examples import demo_factory_path
+
+    (tmp_path / "plant.yaml").write_text(
+        demo_factory_path().read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "plan.csv").write_text(
+        "id,product,quantity,release,due\n"
+        "X1,bracket,100,2019-03-04T05:00:00Z,2019-03-05T05:00:00Z\n"
+        "X2,shaft,20,2019-03-04T06:00:00Z,2019-03-06T06:00:00Z\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "s.yaml").write_text(
+        "name: two orders\nfactory: plant.yaml\nplan: plan.csv\nreplications: 2\n"
+        "baseline: {name: EDD, policy: edd}\n"
+        "candidates: [{name: Batching, policy: {name: batching, params: {max_wait_h: 2}}}]\n",
+        encoding="utf-8",
+    )
+    sc = load_scenario(tmp_path / "s.yaml")
+    assert [o.id for o in sc.orders] == ["X1", "X2"]
+    rep = run_scenario(sc, workers=1)
+    assert rep.names == ("EDD", "Batching")
+    assert "cost" not in rep.kpis  # no tariff, no cost
+    assert rep.stats["EDD"]["late_orders"].mean == 0.0
