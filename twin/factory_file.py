@@ -25,6 +25,20 @@ Rules checked beyond each item's own fields:
   ``after`` list (by default the one listed just before it). The precedence
   graph must be acyclic; the core receives the operations in a topological
   order (ties broken by file order). Visiting the same machine twice is fine.
+- a meter's carrier is the carrier of every asset behind it; a utility
+  serves at least one asset, never itself; contract shares add up to <= 1;
+  an order is due no earlier than it is released; the site's time zone is an
+  IANA name.
+
+Values: quantities are numbers in the canonical unit or strings with a unit
+(``"15 kW"``, ``"0.62 MWh"``, ``"90 s"``, ``"20 min"``, ``"1.2 t"``), read
+once with :func:`~carbontwin.twin.quantities.parse_quantity`; a BOM
+``quantity`` is in its material's ``unit``. Power per state: ``off`` defaults
+to 0, ``standby`` to ``off``, ``setup`` to ``idle``, ``fault`` to ``standby``.
+Times of orders are ISO 8601 with a zone; shift times are local ``"HH:MM"``.
+YAML is read with YAML 1.2 scalars (``off`` is a string, ``06:00`` is not
+base 60). Unknown fields are errors (a typo should not be silently ignored).
+:func:`factory_json_schema` gives the JSON Schema of the format.
 
 Writing (:func:`factory_to_dict`, :func:`dump_factory`) gives plain numbers in
 canonical units (kW, kWh, s, kg, kg CO2e per unit) and ISO 8601 UTC times, so
