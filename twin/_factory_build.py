@@ -169,16 +169,20 @@ def build_factory(
     if not isinstance(data, Mapping):
         errs.add((), "", "a factory file must be a mapping with 'id', 'site', 'machines', ...")
         errs.raise_if_any()
-    for path, _ in dups:
+    for path, line in dups:
         errs.add(
             path,
             field_name(path[2:] if len(path) > 2 else path),
             f"key '{path[-1]}' is given twice (the last one would win)",
+            line=line,
         )
     for key in data:
-        if key not in _TOP_KEYS:
+        if key not in _TOP_KEYS and not str(key).startswith("x-"):
             errs.add(
-                (str(key),), str(key), f"unknown top-level key; expected one of {list(_TOP_KEYS)}"
+                (str(key),),
+                str(key),
+                f"unknown top-level key; expected one of {list(_TOP_KEYS)} "
+                "(keys starting with 'x-' are free, e.g. for YAML anchors)",
             )
     header: HeaderIn | None = None
     try:

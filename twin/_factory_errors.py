@@ -59,8 +59,10 @@ class Problems:
             return f"{kind} '{name}'" if isinstance(name, str) else f"{head}[{path[1]}]"
         return "factory"
 
-    def add(self, path: Path, field: str, message: str) -> None:
-        line = line_of(self.lines, path) if self.lines else None
+    def add(self, path: Path, field: str, message: str, line: int | None = None) -> None:
+        """Record a problem at ``path`` (its line looked up unless given)."""
+        if line is None and self.lines:
+            line = line_of(self.lines, path)
         where = f"{self.filename}:{line}" if line is not None else self.filename
         parts = [where, self.item(path)]
         if field:

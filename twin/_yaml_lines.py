@@ -82,40 +82,71 @@ class SourceError(ValueError):
         self.line = line
 
 
-def _walk(
-    node: yaml.Node, path: Path, lines: dict[Path, int], dups: list[tuple[Path, int]]
-) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _walk(node: yaml.Node, path: Path, found: _Found, active: set[int]) -> None:
+    if id(node) in active:  # a recursive alias: its lines are known already
+        return
+    found.lines.setdefault(path, node.start_mark.line + 1)
+    active.add(id(node))
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue
-            key = str(key_node.value)
-            child = (*path, key)
-            if key in seen:
-                dups.append((child, key_node.start_mark.line + 1))
-            seen.add(key)
-            # the key's line: where a nested block for this field starts
-            lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, lines, dups)
+        _walk_mapping(node, path, found, active, set(), own=True)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, dups)
+            _walk(item, (*path, index), found, active)
+    active.discard(id(node))
+
+
+def _walk_mapping(
+    node: yaml.MappingNode, path: Path, found: _Found, active: set[int], seen: set[str], own: bool
+) -> None:
+    """Keys of ``node`` and of what it merges (``<<: *defaults``); own keys win."""
+    merges: list[yaml.Node] = []
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        if key_node.tag == _MERGE:
+            merges.append(value_node)
+            continue
+        key = str(key_node.value)
+        child = (*path, key)
+        if key in seen:
+            if own:
+                found.dups.append((child, key_node.start_mark.line + 1))
+            continue
+        seen.add(key)
+        # the key's line: where a nested block for this field starts
+        found.lines[child] = key_node.start_mark.line + 1
+        _walk(value_node, child, found, active)
+    for merged in merges:
+        sources = merged.value if isinstance(merged, yaml.SequenceNode) else [merged]
+        for source in sources:
+            if isinstance(source, yaml.MappingNode) and id(source) not in active:
+                active.add(id(source))
+                _walk_mapping(source, path, found, active, seen, own=False)
+                active.discard(id(source))
+
+
+class _Found:
+    def __init__(self) -> None:
+        self.lines: dict[Path, int] = {}
+        self.dups: list[tuple[Path, int]] = []
 
 
 def _yaml(text: str) -> tuple[Any, dict[Path, int], list[tuple[Path, int]]]:
     loader = _Loader(text)
+    found = _Found()
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        if node is None:
+            return None, found.lines, found.dups
+        # walk first: constructing flattens merge keys into the mapping nodes
+        _walk(node, (), found, set())
+        data = loader.construct_document(node)
     finally:
         loader.dispose()
-    lines: dict[Path, int] = {}
-    dups: list[tuple[Path, int]] = []
-    if node is not None:
-        _walk(node, (), lines, dups)
-    return data, lines, dups
+    return data, found.lines, found.dups
 
 
 def read_with_lines(text: str, fmt: str) -> tuple[Any, dict[Path, int], list[tuple[Path, int]]]:

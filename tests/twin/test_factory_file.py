@@ -409,3 +409,40 @@ def test_json_schema_accepts_the_demo_and_rejects_bad_shapes():
     raw["machines"][1]["colour"] = "red"
     bad = sorted(".".join(map(str, e.absolute_path)) for e in validator.iter_errors(raw))
     assert bad == ["machines.0.power.idle", "machines.1", "meters.0.signal"]
+
+
+def test_yaml_anchors_and_merge_keys_with_overrides():
+    text = BASE.replace(
+        "machines:\n",
+        "x-cnc: &cnc {line: L1, type: cnc, power: {idle: 6 kW, processing: 20 kW}}\nmachines:\n",
+    ).replace(
+        "  - id: press-1\n",
+        "  - {id: cnc-2, <<: *cnc, type: cnc-lathe}\n  - {id: cnc-3, <<: *cnc, power: {idle: 7 kWW, processing: 1 kW}}\n  - id: press-1\n",
+    )
+    errors = errors_of(text)
+    # the override on cnc-3's own line is the one reported, and no key counts as given twice
+    assert errors == [
+        f"factory.yaml:{line_no(text, 'cnc-3')}: machine 'cnc-3': power.idle: "
+        "cannot read '7 kWW' as a power quantity: 'kWW' is not defined in the unit registry"
+    ]
+    fixed = loads_factory(text.replace("7 kWW", "7 kW"))
+    assert fixed.machine("cnc-2").type == "cnc-lathe"
+    assert fixed.machine("cnc-2").power.power_kw[State.IDLE] == 6.0
+    assert fixed.machine("cnc-3").power.power_kw[State.IDLE] == 7.0
+
+
+def test_recursive_alias_is_an_error_not_a_hang():
+    text = BASE.replace("name: Small plant", "name: Small plant\nx-loop: &loop [*loop]")
+    assert loads_factory(text).id == "small"  # x- keys are free
+    err = only_error(text.replace("x-loop", "loop"))
+    assert err.startswith(
+        f"factory.yaml:{line_no(text, 'x-loop')}: factory: loop: unknown top-level key"
+    )
+
+
+def test_empty_and_non_mapping_documents():
+    assert (
+        only_error("")
+        == "factory.yaml: factory: a factory file must be a mapping with 'id', 'site', 'machines', ..."
+    )
+    assert "must be a mapping" in only_error("- a\n- b\n")
