@@ -1,9 +1,186 @@
-"""Commands of `carbontwin` registered by this module (see api/cli.py)."""
+"""``carbontwin attribute``: per-order energy and CO2e from a factory file and an events folder.
+
+::
+
+    carbontwin attribute --factory examples/demo_factory.yaml --events events/ \\
+        [--rules rules.yaml] [--json] [--plot orders.png]
+
+Prints a table of orders (product, quantity, kWh, kg CO2e in total and per
+unit, scope split, primary data share), or with ``--json`` the footprints and
+the per-meter balance; ``--plot`` draws a stacked bar chart of scopes per order.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from carbontwin.connectors.files import read_events_dir
+from carbontwin.twin.attribution import Attribution, Rules, attribute
+from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
+from carbontwin.twin.factors import GRID_ATTRIBUTION, FactorSet, HourlySeries
+from carbontwin.twin.factory_file import load_factory
+
+from .cli_factory import resolve_factory_path
+
+__all__ = ["attribution_json", "plot_orders", "register"]
+
+
+def _rules(path: Path | None) -> Rules:
+    if path is None:
+        return Rules()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        msg = f"cannot read rules file {path}: {exc}"
+        raise CarbonTwinError(msg) from None
+    if not isinstance(data, dict):
+        msg = f"rules file {path} must hold a mapping such as 'idle: overhead'"
+        raise CarbonTwinError(msg)
+    return Rules.from_mapping(data)
+
+
+def _num(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def attribution_json(res: Attribution, factors: FactorSet) -> dict[str, Any]:
+    """The JSON document ``--json`` prints."""
+    attribution = [GRID_ATTRIBUTION] if isinstance(factors.location, HourlySeries) else []
+    return {
+        "orders": [fp.to_dict() for fp in res.footprints.values()],
+        "overhead_kwh": res.overhead_kwh,
+        "overhead_co2e_kg": res.overhead_co2e_kg,
+        "metered_kwh": dict(res.metered_kwh),
+        "filled_kwh": dict(res.filled_kwh),
+        "total_kwh": res.total_kwh,
+        "orders_kwh": sum(fp.energy_kwh for fp in res.footprints.values()),
+        "total_co2e_kg": res.total_co2e_kg,
+        "rules": dict(res.rules),
+        "factor_versions": dict(res.factor_versions),
+        "factor_sources": factors.sources,
+        "attribution": attribution,
+        "flags": list(res.flags),
+    }
+
+
+def plot_orders(res: Attribution, path: Path) -> Path:
+    """Stacked bars of scope 1, scope 2 (location-based) and scope 3 per order [kg CO2e]."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fps = list(res.footprints.values())
+    names = [fp.order for fp in fps]
+    s1 = [fp.scope1_kg for fp in fps]
+    s2 = [fp.scope2_location_kg for fp in fps]
+    s3 = [fp.scope3_kg for fp in fps]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(fps) + 2), 4.5))
+    x = range(len(fps))
+    ax.bar(x, s1, label="scope 1 (fuels)", color="#b5651d")
+    ax.bar(x, s2, bottom=s1, label="scope 2 (electricity, location-based)", color="#4a7ab7")
+    ax.bar(
+        x,
+        s3,
+        bottom=[a + b for a, b in zip(s1, s2, strict=True)],
+        label="scope 3 (materials)",
+        color="#8fbc8f",
+    )
+    ax.set_xticks(list(x), names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("kg CO2e per order")
+    ax.set_title("Cradle-to-gate footprint per order")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _table(res: Attribution) -> Table:
+    t = Table(title="Per-order footprints (location-based scope 2)")
+    width = max((len(o) for o in res.footprints), default=5)
+    t.add_column("order", no_wrap=True, min_width=width)
+    for col in (
+        "product",
+        "quantity",
+        "kWh",
+        "kg CO2e",
+        "kg CO2e/unit",
+        "scope 1",
+        "scope 2",
+        "scope 3",
+        "primary",
+    ):
+        t.add_column(col, justify="left" if col == "product" else "right")
+    for fp in res.footprints.values():
+        t.add_row(
+            fp.order,
+            fp.product,
+            f"{fp.quantity:g} {fp.declared_unit}",
+            f"{fp.energy_kwh:,.2f}",
+            f"{fp.co2e_kg:,.2f}",
+            f"{fp.co2e_per_unit_kg:,.4f}",
+            f"{fp.scope1_kg:,.2f}",
+            f"{fp.scope2_location_kg:,.2f}",
+            f"{fp.scope3_kg:,.2f}",
+            f"{fp.primary_data_share:.0%}",
+        )
+    return t
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``attribute`` to ``app``."""
+
+    @app.command("attribute")
+    def attribute_cmd(
+        factory: Annotated[Path, typer.Option("--factory", help="Factory file (YAML or JSON).")],
+        events: Annotated[Path, typer.Option("--events", help="Events folder (CSV per kind).")],
+        rules: Annotated[
+            Path | None, typer.Option("--rules", help="Rules file (YAML/JSON mapping).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        plot: Annotated[
+            Path | None, typer.Option("--plot", help="Write a stacked bar chart (PNG).")
+        ] = None,
+    ) -> None:
+        """Attribute metered energy and CO2e to production orders."""
+        err = Console(stderr=True)
+        try:
+            fac = load_factory(resolve_factory_path(factory, err))
+            batch = read_events_dir(events)
+            factors = FactorSet.default(fac)
+            res = attribute(fac, batch, factors, _rules(rules))
+        except FactoryModelError as exc:
+            for line in exc.errors:
+                err.print(escape(line), soft_wrap=True, highlight=False)
+            raise typer.Exit(1) from None
+        except CarbonTwinError as exc:
+            err.print(f"error: {escape(exc.message)}", soft_wrap=True, highlight=False)
+            raise typer.Exit(1) from None
+        if plot is not None:
+            plot_orders(res, plot)
+            err.print(f"chart written to {escape(str(plot))}", highlight=False)
+        if as_json:
+            typer.echo(
+                json.dumps(attribution_json(res, factors), indent=1, allow_nan=False, default=_num)
+            )
+            return
+        out = Console()
+        out.print(_table(res))
+        out.print(
+            f"total {res.total_kwh:,.2f} kWh metered and filled; overhead "
+            f"{res.overhead_kwh:,.2f} kWh ({res.overhead_co2e_kg:,.2f} kg CO2e); "
+            f"{len(res.flags)} data note(s)",
+            highlight=False,
+        )
+        if isinstance(factors.location, HourlySeries):
+            out.print(GRID_ATTRIBUTION, style="dim", highlight=False)

@@ -1,0 +1,166 @@
+"""Events folder: one CSV file per event kind, the way in (and out) for historian exports.
+
+=================  ==================================================
+file               columns
+=================  ==================================================
+``states.csv``     asset, t, state
+``power.csv``      meter, t, power_kw
+``counters.csv``   meter, t, energy_kwh
+``steps.csv``      order, operation, asset, start, end, quantity, kind
+``materials.csv``  order, material, quantity, unit
+``gaps.csv``       source, start, end, reason
+=================  ==================================================
+
+Times are ISO 8601 with a zone (``2019-03-04T06:00:00Z``), to the microsecond;
+a time without a zone is refused. A missing file means no events of that kind. Values are written as
+they are, so NaN or negative readings survive a round trip and attribution
+decides what to do with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from carbontwin.twin.errors import ConnectorError
+from carbontwin.twin.events import EventBatch
+
+__all__ = ["FILES", "read_events_dir", "write_events_dir"]
+
+#: file name -> (column -> EventBatch field, time columns)
+FILES: Mapping[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
+    "states.csv": ({"asset": "state_asset", "t": "state_t", "state": "state"}, ("t",)),
+    "power.csv": ({"meter": "power_meter", "t": "power_t", "power_kw": "power_kw"}, ("t",)),
+    "counters.csv": (
+        {"meter": "counter_meter", "t": "counter_t", "energy_kwh": "counter_kwh"},
+        ("t",),
+    ),
+    "steps.csv": (
+        {
+            "order": "step_order",
+            "operation": "step_operation",
+            "asset": "step_asset",
+            "start": "step_start",
+            "end": "step_end",
+            "quantity": "step_quantity",
+            "kind": "step_kind",
+        },
+        ("start", "end"),
+    ),
+    "materials.csv": (
+        {
+            "order": "material_order",
+            "material": "material_id",
+            "quantity": "material_quantity",
+            "unit": "material_unit",
+        },
+        (),
+    ),
+    "gaps.csv": (
+        {"source": "gap_source", "start": "gap_start", "end": "gap_end", "reason": "gap_reason"},
+        ("start", "end"),
+    ),
+}
+_NUMERIC = {"power_kw", "energy_kwh", "quantity"}
+
+
+def _iso(t: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
+    us = np.round(t * 1e6).astype("int64").astype("datetime64[us]")
+    whole = bool(np.all(np.mod(us.astype("int64"), 1_000_000) == 0))
+    text = np.datetime_as_string(us, unit="s" if whole else "us")
+    out: npt.NDArray[np.str_] = np.char.add(text, "Z")
+    return out
+
+
+def write_events_dir(batch: EventBatch, directory: str | Path) -> Path:
+    """Write ``batch`` as CSV files into ``directory`` (created if needed).
+
+    Only kinds with events get a file. Returns the directory.
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    for name, (cols, times) in FILES.items():
+        data = {c: getattr(batch, f) for c, f in cols.items()}
+        if not len(next(iter(data.values()))):
+            continue
+        frame = pd.DataFrame({c: (_iso(v) if c in times else v) for c, v in data.items()})
+        frame.to_csv(d / name, index=False, float_format="%.17g")
+    return d
+
+
+def _times(series: pd.Series, path: Path, column: str) -> npt.NDArray[np.float64]:
+    text = series.astype(str).str.strip()
+    zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    if not zoned.all():
+        i = int(np.flatnonzero(~zoned.to_numpy())[0])
+        msg = (
+            f"{path}:{i + 2}: {column} {text.iloc[i]!r} has no time zone; write times in "
+            "UTC, e.g. 2019-03-04T06:00:00Z"
+        )
+        raise ConnectorError(msg, field=column)
+    try:
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        msg = f"{path}: column {column} is not ISO 8601: {exc}"
+        raise ConnectorError(msg, field=column) from None
+    us = parsed.dt.as_unit("us").astype("int64").to_numpy()
+    # whole seconds and the fraction apart: exact for every time written to the microsecond
+    out: npt.NDArray[np.float64] = (us // 1_000_000).astype(np.float64) + (us % 1_000_000) / 1e6
+    return out
+
+
+def _ids(series: pd.Series) -> npt.NDArray[np.object_]:
+    """Strings as an object array sharing one object per distinct value."""
+    codes, uniques = pd.factorize(series.astype(str))
+    pool = np.empty(len(uniques), dtype=object)
+    pool[:] = [str(u) for u in uniques]
+    out: npt.NDArray[np.object_] = pool[codes]
+    return out
+
+
+def read_events_dir(directory: str | Path) -> EventBatch:
+    """Read an events folder written by :func:`write_events_dir` (or by hand).
+
+    Raises
+    ------
+    ConnectorError
+        For a missing folder, a missing column, a time without zone or a value
+        that is not a number, naming the file and line.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        msg = f"events folder {d} does not exist"
+        raise ConnectorError(msg)
+    batch = EventBatch()
+    for name, (cols, times) in FILES.items():
+        path = d / name
+        if not path.exists():
+            continue
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        missing = [c for c in cols if c not in frame.columns and c not in ("unit", "reason")]
+        if missing:
+            msg = f"{path}: column(s) {missing} missing (have {list(frame.columns)})"
+            raise ConnectorError(msg)
+        for col, fld in cols.items():
+            if col not in frame.columns:
+                series = pd.Series(["kg" if col == "unit" else ""] * len(frame))
+            else:
+                series = frame[col]
+            if col in times:
+                value: np.ndarray = _times(series, path, col)
+            elif col in _NUMERIC:
+                num = pd.to_numeric(series.replace("", "nan"), errors="coerce")
+                bad = num.isna() & ~series.str.strip().str.lower().isin(["nan", "", "-nan"])
+                if bad.any():
+                    i = int(np.flatnonzero(bad.to_numpy())[0])
+                    msg = f"{path}:{i + 2}: {col} {series.iloc[i]!r} is not a number"
+                    raise ConnectorError(msg, field=col)
+                value = num.to_numpy(dtype=np.float64)
+            else:
+                value = _ids(series)
+            setattr(batch, fld, value)
+    return batch
