@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from carbontwin.api._twin import current_factory
 from carbontwin.api.deps import StoreDep, TokenDep
+from carbontwin.twin.errors import EventError
 from carbontwin.twin.events import (
     EnergyCounter,
     EventBatch,
@@ -108,4 +109,9 @@ def post_events(body: EventsCreate, store: StoreDep, _sub: TokenDep) -> Any:
     factory = current_factory(store)
     batch = body.batch()
     batch.validate(assets=factory.asset_ids, meters=[m.id for m in factory.meters])
+    materials = {m.id for m in factory.materials}
+    for i, m in enumerate(batch.material_id):
+        if m not in materials:
+            msg = f"material use #{i} names unknown material {m!r}; the factory has {sorted(materials)}"
+            raise EventError(msg, field="material")
     return {"received": len(batch), "stored": store.write_events(batch)}

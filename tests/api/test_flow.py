@@ -147,3 +147,11 @@ def test_aas_submodel_of_an_issued_footprint(loaded):
     assert float(co2["value"]) == pytest.approx(fp["co2e_kg"] / fp["quantity"], abs=1e-6)
     api = doc["submodelElements"][1]["value"][0]["value"][2]["value"][0]
     assert api["value"] == f"https://testserver/3/footprints/{fp['id']}"
+
+
+def test_unknown_material_is_refused(loaded):
+    client, headers, _ = loaded
+    body = {"materials": [{"order": "O-1001", "material": "unobtainium", "quantity": 1.0}]}
+    r = client.post("/events", json=body, headers=headers)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["material"]

@@ -1,0 +1,65 @@
+"""A correction: new events change an order's footprint -> version 2 replaces version 1.
+
+Runs on SQLite and on PostgreSQL (its own schema in the shared test database).
+"""
+
+from __future__ import annotations
+
+import pytest
+from api_helpers import events_json, get_token, make_settings, postgres_schema
+from fastapi.testclient import TestClient
+
+from carbontwin.api import create_app
+from carbontwin.twin.examples import demo_factory
+from carbontwin.twin.factory_file import factory_to_dict
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def client(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'twin.db'}"
+        ctx = None
+    else:
+        ctx = postgres_schema(request.getfixturevalue("postgres_url"))
+        url = ctx.__enter__()
+    app = create_app(make_settings(tmp_path, database_url=url))
+    try:
+        with TestClient(app, base_url="https://testserver") as c:
+            c.headers["Authorization"] = f"Bearer {get_token(c)}"
+            yield c
+    finally:
+        app.state.services.close()
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
+
+
+def test_correction_deprecates_the_first_version(client, demo_batch):
+    assert client.put("/factory", json=factory_to_dict(demo_factory())).status_code == 200
+    assert client.post("/events", json=events_json(demo_batch)).json()["stored"] > 0
+    v1 = client.post("/orders/O-1001/footprint").json()["issued"]
+    assert [d["payload"]["version"] for d in v1] == [1]
+    # nothing new: nothing issued
+    assert client.post("/orders/O-1001/footprint").json() == {"issued": []}
+    # a late material booking changes the footprint
+    extra = {
+        "materials": [
+            {"order": "O-1001", "material": "al-6082-primary", "quantity": 25.0, "unit": "kg"}
+        ]
+    }
+    r = client.post("/events", json=extra)
+    assert r.json()["stored"] == 1, r.text
+    v2 = client.post("/orders/O-1001/footprint").json()["issued"]
+    assert [d["payload"]["version"] for d in v2] == [2]
+    first, second = v1[0]["payload"], v2[0]["payload"]
+    assert second["replaces"] == first["id"]
+    assert second["co2e_kg"] > first["co2e_kg"]
+    versions = client.get("/orders/O-1001/footprint").json()["versions"]
+    assert [v["payload"]["id"] for v in versions] == [first["id"], second["id"]]
+    old = client.get(f"/3/footprints/{first['id']}").json()["data"]
+    new = client.get(f"/3/footprints/{second['id']}").json()["data"]
+    assert old["status"] == "Deprecated"
+    assert new["status"] == "Active"
+    assert new["precedingPfIds"] == [first["id"]]
+    label = client.get("/labels/O-1001", params={"format": "json"}).json()["payload"]
+    assert label["footprint_id"] == second["id"]
+    assert label["version"] == 2
