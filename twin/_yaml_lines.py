@@ -59,6 +59,9 @@ _Loader.add_implicit_resolver(
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """SafeDumper that quotes every string either reader could take for another type."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a written factory file spells every value out, no &anchors
+
 
 _Dumper.yaml_implicit_resolvers = {
     first: list(yaml.SafeDumper.yaml_implicit_resolvers.get(first, []))
