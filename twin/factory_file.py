@@ -109,7 +109,7 @@ def load_factory(path: str | FilePath) -> Factory:
     """
     file = FilePath(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is fine
     except OSError as exc:
         message = f"{file}: cannot read factory file: {exc.strerror or exc}"
         raise FactoryModelError(message) from None

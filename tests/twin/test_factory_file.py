@@ -446,3 +446,11 @@ def test_empty_and_non_mapping_documents():
         == "factory.yaml: factory: a factory file must be a mapping with 'id', 'site', 'machines', ..."
     )
     assert "must be a mapping" in only_error("- a\n- b\n")
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_byte_order_mark_from_windows_editors(tmp_path, suffix):
+    path = tmp_path / f"plant{suffix}"
+    text = BASE if suffix == ".yaml" else json.dumps(factory_to_dict(loads_factory(BASE)))
+    path.write_text("\ufeff" + text, encoding="utf-8")
+    assert load_factory(path) == loads_factory(BASE)
