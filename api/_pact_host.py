@@ -168,7 +168,7 @@ def _cmp(left: Any, op: str, right: str) -> bool:
             a_key, b_key = float(a), float(b)
         except ValueError:
             a_key, b_key = a, b
-    return {
+    result: bool = {
         "eq": a_key == b_key,
         "ne": a_key != b_key,
         "lt": a_key < b_key,
@@ -176,6 +176,7 @@ def _cmp(left: Any, op: str, right: str) -> bool:
         "gt": a_key > b_key,
         "ge": a_key >= b_key,
     }[op]
+    return result
 
 
 def v2_odata_filter(text: str) -> Callable[[Doc], bool]:
@@ -222,19 +223,25 @@ def v2_odata_filter(text: str) -> Callable[[Doc], bool]:
             if paren:
                 take("sym", ")")
             take("sym", ")")
-            clauses.append(
-                lambda d, p=tuple(path), v=value: any(str(x) == v for x in (_get(d, p) or []))
-            )
+            clauses.append(_any_clause(tuple(path), value))
         else:
             op = take("word")
             if op not in _OPS:
                 raise PactError(400, "BadRequest", f"$filter: unknown operator {op!r}")
             value = literal()
-            clauses.append(lambda d, p=tuple(path), o=op, v=value: _cmp(_get(d, p), o, v))
+            clauses.append(_cmp_clause(tuple(path), op, value))
         if i >= len(toks):
             break
         take("word", "and")
     return lambda d: all(c(d) for c in clauses)
+
+
+def _any_clause(path: tuple[str, ...], value: str) -> Callable[[Doc], bool]:
+    return lambda d: any(str(x) == value for x in (_get(d, path) or []))
+
+
+def _cmp_clause(path: tuple[str, ...], op: str, value: str) -> Callable[[Doc], bool]:
+    return lambda d: _cmp(_get(d, path), op, value)
 
 
 def _get(doc: Doc, path: Sequence[str]) -> Any:

@@ -37,11 +37,13 @@ class Settings(BaseSettings):
     )
 
     database_url: str | None = Field(
-        None,
+        default=None,
         description="SQLAlchemy URL of the twin store; None: CARBONTWIN_DATABASE_URL, "
         "else sqlite:///carbontwin.db",
     )
-    client_id: str = Field("carbontwin", description="OAuth2 client id for POST /auth/token")
+    client_id: str = Field(
+        default="carbontwin", description="OAuth2 client id for POST /auth/token"
+    )
     client_secret: SecretStr = Field(
         default_factory=lambda: SecretStr(secrets.token_urlsafe(24)),
         description="OAuth2 client secret; a random one when not set",
@@ -50,28 +52,28 @@ class Settings(BaseSettings):
         default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
         description="HMAC key of issued access tokens (share it between replicas)",
     )
-    token_ttl_s: int = Field(3600, ge=60, description="Access token lifetime [s]")
+    token_ttl_s: int = Field(default=3600, ge=60, description="Access token lifetime [s]")
     key_path: Path = Field(
-        Path("carbontwin-signing-key.pem"),
+        default=Path("carbontwin-signing-key.pem"),
         description="Ed25519 signing key file, created on first use",
     )
     require_https: bool = Field(
-        True,
+        default=True,
         description="Refuse the PACT API and token route over plain HTTP (behind a "
         "TLS proxy, run uvicorn with --proxy-headers)",
     )
     public_base_url: str = Field(
-        "",
+        default="",
         description="External URL of this app (for label QR codes and Link headers); "
         "empty: taken from each request",
     )
     pact_domain: str = Field(
-        "carbontwin.local", description="Domain in custom PACT product/company URNs"
+        default="carbontwin.local", description="Domain in custom PACT product/company URNs"
     )
     company_name: str = Field(
-        "", description="Company name in PACT documents (default: the factory name)"
+        default="", description="Company name in PACT documents (default: the factory name)"
     )
-    product_category_cpc: str = Field("4", description="UN CPC code for PACT v2 documents")
+    product_category_cpc: str = Field(default="4", description="UN CPC code for PACT v2 documents")
     product_classifications: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Product id -> classification URNs for PACT productClassifications",
@@ -81,9 +83,13 @@ class Settings(BaseSettings):
         description="PACT partners by CloudEvents 'source': where to POST answers to their "
         "footprint requests",
     )
-    callback_timeout_s: float = Field(10.0, gt=0, description="Timeout of partner callbacks [s]")
-    simulation_workers: int = Field(1, ge=1, le=32, description="Threads running simulation jobs")
-    max_page_size: int = Field(100, ge=1, description="Largest page of GET /3/footprints")
+    callback_timeout_s: float = Field(
+        default=10.0, gt=0, description="Timeout of partner callbacks [s]"
+    )
+    simulation_workers: int = Field(
+        default=1, ge=1, le=32, description="Threads running simulation jobs"
+    )
+    max_page_size: int = Field(default=100, ge=1, description="Largest page of GET /3/footprints")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -51,7 +51,7 @@ def _prop(id_short: str | None, value_type: Any, value: Any, semantic: str) -> m
 
 def _strings(
     id_short: str, values: tuple[str, ...], list_semantic: str, item_semantic: str
-) -> model.SubmodelElementList:
+) -> model.SubmodelElementList[model.Property]:
     return model.SubmodelElementList(
         id_short,
         model.Property,

@@ -282,9 +282,9 @@ def _layout(d: LabelData) -> _Layout:
         ("Reference period", period),
         ("Energy", f"{_num(d.energy_kwh)} kWh"),
     )
-    for k, v in facts:
-        lay.text(m, y, k, 7, bold=True)
-        lay.text(m + 24 * MM, y, _fit(v, 7, left_w - 24 * MM), 7)
+    for fact, value in facts:
+        lay.text(m, y, fact, 7, bold=True)
+        lay.text(m + 24 * MM, y, _fit(value, 7, left_w - 24 * MM), 7)
         y += 3.6 * MM
     lay.text(m, y, "Methods", 7, bold=True)
     for method in d.methods:
