@@ -107,6 +107,14 @@ def _clock(value: Any) -> str:
     return value
 
 
+def _urn(value: str) -> str:
+    # PACT needs company ids as URNs (RFC 8141): urn:<namespace>:<specific part>
+    if value and not re.fullmatch(r"(?i:urn):[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+", value):
+        msg = f"expected a URN such as 'urn:carbontwin:demo:company', got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
 def _country(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{2}", value):
         msg = f"expected an ISO 3166-1 alpha-2 country code such as 'DE', got {value!r}"
@@ -132,7 +140,7 @@ class HeaderIn(_Item):
 
     id: Id
     name: str = ""
-    company_id: str = ""
+    company_id: Annotated[str, AfterValidator(_urn)] = ""
 
 
 class SiteIn(_Item):

@@ -454,3 +454,13 @@ def test_byte_order_mark_from_windows_editors(tmp_path, suffix):
     text = BASE if suffix == ".yaml" else json.dumps(factory_to_dict(loads_factory(BASE)))
     path.write_text("\ufeff" + text, encoding="utf-8")
     assert load_factory(path) == loads_factory(BASE)
+
+
+def test_company_id_must_be_a_urn():
+    text = BASE.replace("name: Small plant", "name: Small plant\ncompany_id: ACME GmbH")
+    err = only_error(text)
+    assert err.startswith(
+        f"factory.yaml:{line_no(text, 'ACME')}: factory: company_id: expected a URN"
+    )
+    ok = loads_factory(text.replace("ACME GmbH", "urn:uuid:69585GB6-56T9-6958-E526-6FDGZJHU1326"))
+    assert ok.company_id.startswith("urn:uuid:")
