@@ -113,6 +113,9 @@ def load_factory(path: str | FilePath) -> Factory:
     except OSError as exc:
         message = f"{file}: cannot read factory file: {exc.strerror or exc}"
         raise FactoryModelError(message) from None
+    except UnicodeDecodeError as exc:
+        message = f"{file}: not a UTF-8 text file (byte {exc.start}); save it as UTF-8"
+        raise FactoryModelError(message) from None
     return loads_factory(text, filename=str(file))
 
 

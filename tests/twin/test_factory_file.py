@@ -464,3 +464,12 @@ def test_company_id_must_be_a_urn():
     )
     ok = loads_factory(text.replace("ACME GmbH", "urn:uuid:69585GB6-56T9-6958-E526-6FDGZJHU1326"))
     assert ok.company_id.startswith("urn:uuid:")
+
+
+def test_binary_file_is_a_factory_error(tmp_path):
+    path = tmp_path / "plant.yaml"
+    path.write_bytes(b"id: x\nname: \xff\xfe\n")
+    with pytest.raises(FactoryModelError, match=r"not a UTF-8 text file \(byte 15\)"):
+        load_factory(path)
+    with pytest.raises(FactoryModelError, match="cannot read factory file"):
+        load_factory(tmp_path)
