@@ -469,7 +469,7 @@ def test_company_id_must_be_a_urn():
 def test_binary_file_is_a_factory_error(tmp_path):
     path = tmp_path / "plant.yaml"
     path.write_bytes(b"id: x\nname: \xff\xfe\n")
-    with pytest.raises(FactoryModelError, match=r"not a UTF-8 text file \(byte 15\)"):
+    with pytest.raises(FactoryModelError, match=r"not a UTF-8 text file \(byte 12\)"):
         load_factory(path)
     with pytest.raises(FactoryModelError, match="cannot read factory file"):
         load_factory(tmp_path)
