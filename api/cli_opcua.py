@@ -245,7 +245,8 @@ def register(app: typer.Typer) -> None:
         duration: float | None = typer.Option(None, help="Stop after this many seconds."),
     ) -> None:
         """Read an OPC UA server into the twin store (through a local spool) until Ctrl-C."""
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+        logging.getLogger("carbontwin").setLevel(logging.INFO)
         _quiet_asyncua()
         try:
             stats = asyncio.run(run_connector(config, duration))

@@ -25,6 +25,7 @@ dropped silently:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import math
@@ -195,22 +196,30 @@ class OpcUaConnector:
             interval_s=cfg.spool.flush_interval_s,
         )
         self._flush_task = asyncio.create_task(self._flusher.run(self._flush_stop))
+        try:
+            if await self._connect_with_retry(stop):
+                await self._subscribe()
+                self.ready.set()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _connect_with_retry(self, stop: asyncio.Event | None) -> bool:
+        """Connect; without ``stop`` once, else retry with backoff until ``stop`` (False)."""
         delay = 0.5
         while True:
             try:
                 await self._connect()
-                break
+                return True
             except ConnectorError as exc:
                 if stop is None or stop.is_set():
                     raise
                 log.warning("%s; retrying in %.1f s", exc, delay)
                 try:
                     await asyncio.wait_for(stop.wait(), delay)
-                    return
+                    return False
                 except TimeoutError:
-                    delay = min(delay * 2, cfg.reconnect_max_delay_s * 4)
-        await self._subscribe()
-        self.ready.set()
+                    delay = min(delay * 2, self.config.reconnect_max_delay_s * 4)
 
     def _store_sink(self) -> Callable[[EventBatch], int]:
         from carbontwin.twin.store import Store
@@ -419,7 +428,8 @@ class OpcUaConnector:
 
     def _on_batch(self, notifications: list[ua.MonitoredItemNotification]) -> None:
         rows: list[tuple[Any, ...]] = []
-        dirty_states: dict[tuple[str, float], None] = {}
+        # a batch holds each item's values in turn: state parts are merged by time below
+        updates: list[tuple[str, float, str, str]] = []
         stats = self.stats
         for n in notifications:
             stats.notifications += 1
@@ -485,8 +495,7 @@ class OpcUaConnector:
                         value,
                     )
                     continue
-                self._names.setdefault(s.source, {})[it.part] = name
-                dirty_states[(s.source, t)] = None
+                updates.append((s.source, t, it.part, name))
             elif s.kind == "steps":
                 keys = value if isinstance(value, list) else [value]
                 self._set_steps(s.source, {str(k) for k in keys if k}, t, rows)
@@ -499,7 +508,11 @@ class OpcUaConnector:
                     separators=(",", ":"),
                 )
                 self._set_steps(s.source, {key} if order else set(), t, rows)
-        for asset, t in dirty_states:
+        updates.sort(key=lambda u: (u[0], u[1]))
+        for (asset, t), group in itertools.groupby(updates, key=lambda u: (u[0], u[1])):
+            names = self._names.setdefault(asset, {})
+            for _, _, part, name in group:
+                names[part] = name
             state = self._current_state(asset)
             if state is None:
                 stats.bad_values += 1

@@ -1,0 +1,42 @@
+"""A small synthetic line's events for the OPC UA tests (no simulator needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from carbontwin.twin.events import EventBatch, OrderStep, PowerSample, StateChange, StepKind
+from carbontwin.twin.model import State
+
+T0 = datetime(2019, 3, 4, 6, 0, tzinfo=UTC)
+
+
+def line_events(minutes: int = 60, period_s: float = 10.0, meters: int = 2) -> EventBatch:
+    """A small line: ``meters`` power meters sampled every ``period_s``, one press with orders.
+
+    The press idles, sets up, processes order O-1, goes to standby, processes O-2,
+    faults, and is switched off; power varies with each sample.
+    """
+    events: list = []
+    n = int(minutes * 60 / period_s)
+    for k in range(n):
+        t = T0 + timedelta(seconds=k * period_s)
+        for j in range(meters):
+            events.append(PowerSample(f"M-{j}", t, 5.0 + j + (k % 7) * 0.25))
+    m = timedelta(minutes=1)
+    plan = [
+        (0, State.IDLE),
+        (5, State.SETUP),
+        (10, State.PROCESSING),
+        (25, State.STANDBY),
+        (30, State.PROCESSING),
+        (45, State.FAULT),
+        (50, State.IDLE),
+        (55, State.OFF),
+    ]
+    events += [StateChange("press-1", T0 + k * m, s) for k, s in plan if k < minutes]
+    events += [
+        OrderStep("O-1", "op10", "press-1", T0 + 5 * m, T0 + 10 * m, 20, StepKind.SETUP),
+        OrderStep("O-1", "op10", "press-1", T0 + 10 * m, T0 + 25 * m, 20, StepKind.PROCESSING),
+        OrderStep("O-2", "op10", "press-1", T0 + 30 * m, T0 + 45 * m, 5, StepKind.PROCESSING),
+    ]
+    return EventBatch.from_events(events)
