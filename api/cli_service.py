@@ -1,7 +1,7 @@
 """Commands of `carbontwin` registered by this module (see api/cli.py).
 
 - ``serve``: the HTTP service (uvicorn, 127.0.0.1:8000 by default)
-- ``verify FILE``: was a signed footprint, PACT document or label altered?
+- ``verify FILE``: was a signed footprint, PACT document or label (JSON, HTML, PDF) altered?
 - ``plugins list``: every plugin of every ``carbontwin.*`` entry-point group
 - ``label ORDER|FILE``: print an order's carbon label (PDF, SVG or HTML)
 """
@@ -101,7 +101,7 @@ def verify(
     file: Annotated[
         Path,
         typer.Argument(
-            help="Signed JSON (footprint, PACT document, label data) or a label HTML page",
+            help="Signed JSON (footprint, PACT document, label data), a label HTML page or PDF",
             exists=True,
             dir_okay=False,
         ),
@@ -139,7 +139,12 @@ def verify(
             )
             raise typer.Exit(2)
         pub = load_or_create_key(settings.key_path)
-    result = verify_document(_signed_from_file(file), pub)
+    if file.suffix.lower() == ".pdf":
+        from carbontwin.plugins.label import verify_pdf
+
+        result = verify_pdf(file.read_bytes(), pub)
+    else:
+        result = verify_document(_signed_from_file(file), pub)
     if result.valid:
         out.print(
             f"[green]OK[/] {file}: {result.reason} (key {result.key_id}, "
@@ -230,7 +235,7 @@ def label(
     out = out or Path(f"label-{fp.order}.pdf")
     suffix = out.suffix.lower()
     if suffix == ".pdf":
-        out.write_bytes(render_pdf(data))
+        out.write_bytes(render_pdf(None, signed))
     elif suffix == ".svg":
         out.write_text(render_svg(data), encoding="utf-8")
     elif suffix in (".html", ".htm"):

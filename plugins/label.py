@@ -10,8 +10,11 @@ the footprint's PACT document.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,11 +25,21 @@ from reportlab.lib.colors import HexColor
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
+from carbontwin.twin.errors import PluginError
 from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.quantities import utc
 
 from ._methods import factor_phrases, rule_phrases
+from .signing import Verification, verify_document
 
-__all__ = ["LabelData", "label_data", "render_html", "render_pdf", "render_svg"]
+__all__ = [
+    "LabelData",
+    "label_data",
+    "render_html",
+    "render_pdf",
+    "render_svg",
+    "verify_pdf",
+]
 
 MM = 72.0 / 25.4
 WIDTH = 148 * MM
@@ -93,6 +106,31 @@ class LabelData:
             "issued_at": _iso(self.issued_at) if self.issued_at else None,
             "energy_kwh": round(self.energy_kwh, 6),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, key_id: str = "") -> LabelData:
+        """Inverse of :meth:`to_dict` (for re-rendering signed label data)."""
+        return cls(
+            company=str(d["company"]),
+            product=str(d["product"]),
+            order=str(d["order"]),
+            quantity=float(d["quantity"]),
+            unit=str(d["unit"]),
+            per_unit_kg=float(d["per_unit_kg"]),
+            total_kg=float(d["total_kg"]),
+            market_per_unit_kg=float(d["market_per_unit_kg"]),
+            scopes_kg=tuple((str(k), float(v)) for k, v in d["scopes_kg"].items()),
+            primary_data_share=float(d["primary_data_share"]),
+            period_start=utc(d["period_start"]),
+            period_end=utc(d["period_end"]),
+            methods=tuple(str(m) for m in d["methods"]),
+            qr_url=str(d["qr_url"]),
+            footprint_id=str(d["footprint_id"]),
+            version=int(d["version"]),
+            issued_at=utc(d["issued_at"]) if d.get("issued_at") else None,
+            key_id=key_id,
+            energy_kwh=float(d.get("energy_kwh", 0.0)),
+        )
 
 
 def _iso(t: datetime) -> str:
@@ -385,8 +423,6 @@ def render_svg(d: LabelData) -> str:
 
 def render_html(d: LabelData, signature: Mapping[str, Any] | None = None) -> str:
     """A small HTML page with the SVG label and the label data (and signature) as JSON."""
-    import json
-
     data = json.dumps(
         {"label": d.to_dict(), "signature": dict(signature) if signature else None},
         indent=1,
@@ -405,13 +441,32 @@ def render_html(d: LabelData, signature: Mapping[str, Any] | None = None) -> str
     )
 
 
-def render_pdf(d: LabelData) -> bytes:
-    """The label as a one-page PDF (A6 landscape, vector QR code)."""
+_PDF_TAG = "carbontwin-signed-label:"
+
+
+def render_pdf(d: LabelData | None, signed: Mapping[str, Any] | None = None) -> bytes:
+    """The label as a one-page PDF (A6 landscape, vector QR code).
+
+    With ``signed`` (the signed label data, :func:`carbontwin.plugins.signing.sign_document`
+    of ``d.to_dict()``) the label is drawn from the signed data and the signed document
+    travels in the PDF's Keywords, so :func:`verify_pdf` can tell whether any byte of
+    the file was changed. Rendering is deterministic (reportlab ``invariant`` mode).
+    """
+    keywords = ""
+    if signed is not None:
+        d = LabelData.from_dict(signed["payload"], key_id=str(signed["signature"]["key_id"]))
+        blob = json.dumps(dict(signed), separators=(",", ":"), ensure_ascii=False)
+        keywords = _PDF_TAG + base64.b64encode(blob.encode("utf-8")).decode("ascii")
+    if d is None:
+        msg = "render_pdf needs label data or a signed label"
+        raise PluginError(msg, field="label")
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=(WIDTH, HEIGHT), invariant=True)
     c.setTitle(f"Product carbon footprint, order {d.order}")
     c.setAuthor(d.company)
     c.setSubject(d.qr_url)
+    if keywords:
+        c.setKeywords(keywords)
     for s in _layout(d).shapes:
         if isinstance(s, _Rect):
             c.setFillColor(HexColor(s.fill))
@@ -432,3 +487,35 @@ def render_pdf(d: LabelData) -> bytes:
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def verify_pdf(pdf: bytes, public_key: Any) -> Verification:
+    """Was a signed label PDF altered? Checks the embedded signature, then that the
+    file is byte for byte the rendering of the signed label data."""
+    m = re.search(rb"/Keywords \(" + re.escape(_PDF_TAG.encode()) + rb"([A-Za-z0-9+/=]+)\)", pdf)
+    if m is None:
+        return Verification(False, "no signed label data in this PDF")
+    try:
+        signed = json.loads(base64.b64decode(m.group(1), validate=True))
+    except ValueError:
+        return Verification(False, "the embedded label data is damaged")
+    result = verify_document(signed, public_key)
+    if not result.valid:
+        return result
+    try:
+        same = render_pdf(None, signed) == pdf
+    except (KeyError, TypeError, ValueError, PluginError):
+        same = False
+    if not same:
+        return Verification(
+            False,
+            "the PDF differs from its signed label data: the file was altered",
+            result.key_id,
+            result.sha256,
+        )
+    return Verification(
+        True,
+        "signature valid and the PDF matches the signed label data",
+        result.key_id,
+        result.sha256,
+    )

@@ -70,5 +70,5 @@ def get_label(
         return HTMLResponse(render_html(data, doc["signature"]), headers=headers)
     if format == "pdf":
         headers["Content-Disposition"] = f'inline; filename="label-{fp.id}.pdf"'
-        return Response(render_pdf(data), media_type="application/pdf", headers=headers)
+        return Response(render_pdf(None, doc), media_type="application/pdf", headers=headers)
     return Response(render_svg(data), media_type="image/svg+xml", headers=headers)

@@ -72,3 +72,29 @@ def test_plugins_list_shows_builtins():
     assert r.exit_code == 0, r.output
     for name in ("pact-v3", "pact-v2", "label-pdf"):
         assert name in r.output
+
+
+def test_label_pdf_verifies_and_an_edit_is_caught(tmp_path):
+    key_path = tmp_path / "k.pem"
+    src = tmp_path / "fp.json"
+    src.write_text(json.dumps(_footprint().to_dict()))
+    pdf = tmp_path / "label.pdf"
+    assert (
+        runner.invoke(
+            app, ["label", str(src), "--out", str(pdf), "--key-path", str(key_path)]
+        ).exit_code
+        == 0
+    )
+    r = runner.invoke(app, ["verify", str(pdf), "--key-path", str(key_path)])
+    assert r.exit_code == 0, r.output
+    raw = pdf.read_bytes()
+    edited = (
+        raw.replace(b"(4 kg CO2e", b"(3 kg CO2e")
+        if b"(4 kg CO2e" in raw
+        else raw[:-40] + bytes([raw[-40] ^ 1]) + raw[-39:]
+    )
+    assert edited != raw
+    pdf.write_bytes(edited)
+    r = runner.invoke(app, ["verify", str(pdf), "--key-path", str(key_path)])
+    assert r.exit_code == 1
+    assert "ALTERED" in r.output

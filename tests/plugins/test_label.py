@@ -119,3 +119,21 @@ def test_pdf_is_one_page(data, tmp_path):
     assert "Steel mounting bracket" in text
     assert "2.88" in text
     assert "Scope 3 materials" in text
+
+
+def test_signed_pdf_detects_changed_bytes(data, tmp_path):
+    from carbontwin.plugins.label import verify_pdf
+    from carbontwin.plugins.signing import load_or_create_key, sign_document
+
+    key = load_or_create_key(tmp_path / "k.pem")
+    signed = sign_document(data.to_dict(), key)
+    pdf = render_pdf(None, signed)
+    assert render_pdf(None, signed) == pdf  # deterministic
+    assert verify_pdf(pdf, key).valid
+    other = load_or_create_key(tmp_path / "other.pem")
+    assert not verify_pdf(pdf, other).valid
+    assert not verify_pdf(render_pdf(data), key).valid  # unsigned PDF
+    for i in range(0, len(pdf), 37):  # a changed byte anywhere in the file
+        altered = bytearray(pdf)
+        altered[i] ^= 0x01
+        assert not verify_pdf(bytes(altered), key).valid, i
