@@ -178,11 +178,16 @@ def allocate(
         w = tl.step_weight[pj]
         wsum = np.bincount(ps, weights=w, minlength=lo.size)
         e = energy[ps] * (w / wsum[ps])
-        parts.append(
-            Pieces(
-                ps, tl.step_order[pj], e, st[ps], np.full(ps.size, VIA_OCCUPYING, dtype=np.int64)
-            )
-        )
+        o = tl.step_order[pj]
+        if ps.size > 1:
+            # one piece per (order, hour, state, gap): a step cut by other assets'
+            # breakpoints need not stay in many pieces
+            h = seg_hour[ps] - seg_hour[ps].min()
+            key = ((o * (int(h.max()) + 1) + h) * 8 + st[ps]) * 2 + seg_gap[ps]
+            _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            e = np.bincount(inv.reshape(-1), weights=e)
+            ps, o = ps[first], o[first]
+        parts.append(Pieces(ps, o, e, st[ps], np.full(ps.size, VIA_OCCUPYING, dtype=np.int64)))
     to_overhead = ~occ & ~idle
     if idle_rule == "processing_time_share":
         iseg = np.flatnonzero(idle & (energy != 0))

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from ._attribution_assets import Timeline, idle_table
 from ._attribution_readings import group_rows, take
@@ -153,6 +154,13 @@ def prepare(
         raise AttributionError(msg)
     order_ids = sorted(set(ev.step_order.tolist()) | set(ev.material_order.tolist()))
     order_code = {o: k for k, o in enumerate(order_ids)}
+    # order code of every step row, through one hash pass over the ids
+    s_codes, s_uniq = pd.factorize(ev.step_order)
+    step_code = (
+        np.array([order_code[str(u)] for u in s_uniq], dtype=np.int64)[s_codes]
+        if ev.step_order.size
+        else np.empty(0, dtype=np.int64)
+    )
     products = {p.id: p for p in factory.products}
     order_mass = {
         o.id: products[o.product].mass_kg
@@ -203,7 +211,7 @@ def prepare(
             rows = rows[order]
             s_lo, s_hi = ev.step_start[rows], ev.step_end[rows]
             oid = ev.step_order[rows]
-            s_ord = np.array([order_code[str(o)] for o in oid], dtype=np.int64)
+            s_ord = step_code[rows]
             s_w = ev.step_quantity[rows].astype(np.float64)
             if batch_share == "mass":
                 s_w = s_w * np.array([order_mass.get(str(o), 1.0) for o in oid])
@@ -248,15 +256,14 @@ def prepare(
     t1 = np.full(n_o, -np.inf)
     qty = np.zeros(n_o)
     if ev.step_start.size:
-        codes = np.array([order_code[str(o)] for o in ev.step_order], dtype=np.int64)
+        codes = step_code
         np.minimum.at(t0, codes, ev.step_start)
         np.maximum.at(t1, codes, ev.step_end)
-        op_codes, _ = _factorize(
-            [
-                f"{o}\x1f{op}\x1f{k}"
-                for o, op, k in zip(ev.step_order, ev.step_operation, ev.step_kind, strict=True)
-            ]
-        )
+        op_c = pd.factorize(ev.step_operation)[0].astype(np.int64)
+        kind_c = (ev.step_kind == StepKind.PROCESSING.value).astype(np.int64)
+        op_key = (codes * (int(op_c.max()) + 1) + op_c) * 2 + kind_c
+        _, op_codes = np.unique(op_key, return_inverse=True)
+        op_codes = op_codes.reshape(-1)
         per_op = np.bincount(op_codes, weights=ev.step_quantity)
         first = np.full(per_op.size, -1, dtype=np.int64)
         first[op_codes[::-1]] = codes[::-1]
@@ -289,14 +296,6 @@ def prepare(
         served_by(factory),
         {u.id: u for u in factory.utilities},
     )
-
-
-def _factorize(keys: list[str]) -> tuple[IntArray, list[str]]:
-    index: dict[str, int] = {}
-    codes = np.fromiter(
-        (index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys)
-    )
-    return codes, list(index)
 
 
 def _clean_states(

@@ -46,8 +46,8 @@ class MeterProfile:
         Strictly increasing reading times [epoch s].
     p_kw : numpy.ndarray
         Power held from ``t[i]`` to ``t[i+1]`` [kW] (last value unused).
-    cum_kwh : numpy.ndarray
-        Energy from ``t[0]`` to ``t[i]`` [kWh].
+    e_kws : numpy.ndarray
+        Energy of each reading interval ``[t[i], t[i+1])`` [kW s] (last entry 0).
     long_lo, long_hi : numpy.ndarray
         Reading intervals longer than the gap threshold (power meters only):
         treated as gaps and filled from the power-state model.
@@ -56,18 +56,25 @@ class MeterProfile:
     meter: str
     t: FloatArray
     p_kw: FloatArray
-    cum_kwh: FloatArray
+    e_kws: FloatArray
     long_lo: FloatArray
     long_hi: FloatArray
 
-    def energy_at(self, b: FloatArray) -> FloatArray:
-        """Cumulative energy at times ``b`` [kWh] (0 before the first reading,
-        the total after the last)."""
+    def segment_energy(self, b: FloatArray) -> FloatArray:
+        """Energy between consecutive sorted times ``b`` [kWh] (nothing before the
+        first reading or after the last).
+
+        Whole reading intervals inside a segment are summed with one
+        ``add.reduceat`` (a pairwise sum, no running total to subtract); the
+        partial intervals at both ends are added from the held power.
+        """
         t = self.t
         i = np.searchsorted(t, b, side="right") - 1
         np.clip(i, 0, t.size - 1, out=i)
-        bb = np.clip(b, t[0], t[-1])
-        out: FloatArray = self.cum_kwh[i] + self.p_kw[i] * (bb - t[i]) * (1.0 / 3600.0)
+        part = self.p_kw[i] * (np.clip(b, t[0], t[-1]) - t[i])
+        whole = np.add.reduceat(self.e_kws, i)[:-1]
+        whole[i[1:] == i[:-1]] = 0.0
+        out: FloatArray = (whole + (part[1:] - part[:-1])) * (1.0 / 3600.0)
         return out
 
 
@@ -262,10 +269,8 @@ def power_profile(
             flags.append(f"meter {meter!r}: a single power reading carries no energy")
             return MeterProfile(meter, t, p_kw, np.zeros(t.size), np.empty(0), np.empty(0))
         return None
-    cum[0] = 0.0
-    np.multiply(p_kw[:-1], d, out=cum[1:])
-    np.cumsum(cum[1:], out=cum[1:])
-    cum[1:] *= 1.0 / 3600.0
+    np.multiply(p_kw[:-1], d, out=cum[:-1])
+    cum[-1] = 0.0
     long_lo = long_hi = np.empty(0)
     if float(d.max()) > max_interval_s:
         long_i = np.flatnonzero(d > max_interval_s)
@@ -319,6 +324,6 @@ def counter_profile(
     dt = np.diff(t)
     p = np.zeros(t.size, dtype=np.float64)
     p[:-1] = delta * 3600.0 / dt
-    cum = np.zeros(t.size, dtype=np.float64)
-    np.cumsum(delta, out=cum[1:])
-    return MeterProfile(meter, t, p, cum, np.empty(0), np.empty(0))
+    e = np.zeros(t.size, dtype=np.float64)
+    e[:-1] = delta * 3600.0
+    return MeterProfile(meter, t, p, e, np.empty(0), np.empty(0))

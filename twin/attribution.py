@@ -390,6 +390,8 @@ def _source(
     # --- segment grid ----------------------------------------------------------------
     hours = np.arange(np.ceil(d0 / 3600.0), np.floor(d1 / 3600.0) + 1.0) * 3600.0
     parts = [np.array([d0, d1]), fill_lo, fill_hi, hours, inp.period_bounds]
+    if has_readings:
+        parts.append(np.array([r0, r1]))
     for a in reached:
         tl = tls[a]
         parts += [tl.state_t, tl.step_start, tl.step_end]
@@ -407,7 +409,7 @@ def _source(
     seg_period = np.searchsorted(inp.period_bounds, lo, side="right") - 1
     if has_readings:
         assert prof is not None
-        seg_e = np.diff(prof.energy_at(bp))
+        seg_e = prof.segment_energy(bp)
     else:
         seg_e = np.zeros(lo.size)
     # --- meter -> measured assets by expected power -------------------------------------
