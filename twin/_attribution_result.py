@@ -187,7 +187,7 @@ def _pcf_table(factory: Factory) -> dict[str, list[tuple[str, float, bool]]]:
     return out
 
 
-def _materials(inp: Inputs) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+def _materials(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
     """Scope 3 rows: MaterialUse events, else the product BOM x order quantity."""
     f = inp.factory
     pcfs = _pcf_table(f)
@@ -195,7 +195,7 @@ def _materials(inp: Inputs) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     orders = {o.id: o for o in f.orders}
     products = {p.id: p for p in f.products}
     rows: list[dict[str, Any]] = []
-    flags: dict[str, list[str]] = defaultdict(list)
+    from_bom: set[str] = set()
     used = {o for o, *_ in inp.materials}
 
     def pcf(order: str, material: str, supplier: str | None) -> tuple[str, float, bool]:
@@ -267,11 +267,7 @@ def _materials(inp: Inputs) -> tuple[pd.DataFrame, dict[str, list[str]]]:
                 )
             )
         if prod.bom:
-            for o in oids:
-                flags[o].append(
-                    f"order {o!r}: no material use reported; materials from the BOM "
-                    f"of {pid!r} x quantity {orders[o].quantity:g}"
-                )
+            from_bom.update(oids)
     cols = [
         "order",
         "material",
@@ -284,8 +280,8 @@ def _materials(inp: Inputs) -> tuple[pd.DataFrame, dict[str, list[str]]]:
         "basis",
     ]
     if not frames:
-        return pd.DataFrame(columns=cols), flags
-    return pd.concat(frames, ignore_index=True)[cols], flags
+        return pd.DataFrame(columns=cols), from_bom
+    return pd.concat(frames, ignore_index=True)[cols], from_bom
 
 
 def _emissions(
@@ -323,7 +319,7 @@ def _emissions(
 
 
 class _Breakdown:
-    """Sums of ``w`` per (order slot, column), read per order on demand.
+    """Sums of ``w`` per (order slot, column), computed on the first read.
 
     Dense (one bincount) while orders x columns stays small, sorted keys beyond.
     Zero sums are left out of the dicts.
@@ -336,26 +332,34 @@ class _Breakdown:
     ) -> None:
         self.n = max(len(names), 1)
         self.names = list(names)
-        key = o1 * self.n + col
-        self.dense: FloatArray | None = None
+        self._args: tuple[IntArray, FloatArray, int] | None = (o1 * self.n + col, w, size)
+        self._ptr: list[int] = []
+        self._keys: list[str] = []
+        self._vals: list[float] = []
+
+    def _ready(self) -> None:
+        if self._args is None:
+            return
+        key, w, size = self._args
+        self._args = None
         if size * self.n <= self._DENSE_MAX:
-            dense = np.bincount(key, weights=w, minlength=size * self.n)
-            self.dense = dense.astype(np.float64, copy=False).reshape(size, self.n)
+            dense = np.bincount(key, weights=w, minlength=size * self.n).reshape(size, self.n)
+            rows, cols = np.nonzero(dense)
+            vals = dense[rows, cols]
         else:
-            self.keys, inv = np.unique(key, return_inverse=True)
-            self.sums = np.bincount(inv.reshape(-1), weights=w, minlength=self.keys.size)
+            uk, inv = np.unique(key, return_inverse=True)
+            sums = np.bincount(inv.reshape(-1), weights=w, minlength=uk.size)
+            keep = sums != 0
+            rows, cols, vals = uk[keep] // self.n, uk[keep] % self.n, sums[keep]
+        # CSR over order slots, as Python lists: a record reads its slice with no numpy call
+        self._ptr = np.searchsorted(rows, np.arange(size + 1)).tolist()
+        self._keys = [self.names[c] for c in cols.tolist()]
+        self._vals = vals.astype(np.float64).tolist()
 
     def get(self, j: int) -> dict[str, float]:
-        if self.dense is not None:
-            row = self.dense[j]
-            nz = np.flatnonzero(row)
-            return {self.names[int(c)]: float(row[c]) for c in nz}
-        a, b = np.searchsorted(self.keys, [j * self.n, (j + 1) * self.n])
-        return {
-            self.names[int(c) % self.n]: float(v)
-            for c, v in zip(self.keys[a:b], self.sums[a:b], strict=True)
-            if v != 0
-        }
+        self._ready()
+        a, b = self._ptr[j], self._ptr[j + 1]
+        return dict(zip(self._keys[a:b], self._vals[a:b], strict=True))
 
 
 class LazyFootprints(Mapping[str, Footprint]):
@@ -413,7 +417,7 @@ def assemble(
         )
         raise AttributionError(msg)
     loc, mkt, scope, e_flags = _emissions(t, factors, carriers)
-    mats, m_flags = _materials(inp)
+    mats, from_bom = _materials(inp)
     # --- per order aggregates -----------------------------------------------------------
     o1 = t.order + 1  # 0 = overhead
     size = n_o + 1
@@ -455,6 +459,8 @@ def assemble(
     products = {p.id: p for p in f.products}
     w0, w1 = inp.window
 
+    rules_d, versions_d = dict(rules), dict(versions)  # shared by the records (read-only)
+
     def build(k: int) -> Footprint:
         j = k + 1
         oid = inp.orders[k]
@@ -471,7 +477,12 @@ def assemble(
             if np.isfinite(inp.order_t1[k])
             else (order.due.timestamp() if order else w1)
         )
-        flags = list(m_flags.get(oid, ()))
+        flags = []
+        if oid in from_bom and order is not None:
+            flags.append(
+                f"no material use reported; materials from the BOM of "
+                f"{order.product!r} x quantity {order.quantity:g}"
+            )
         for s in order_sources.get(j):
             flags += source_flags[int(s)]
         flags += e_flags
@@ -507,8 +518,8 @@ def assemble(
             co2e_by_asset_kg=co2_asset.get(j),
             co2e_by_material_kg=by_material.get(j),
             primary_data_share=share,
-            rules=dict(rules),
-            factor_versions=dict(versions),
+            rules=rules_d,
+            factor_versions=versions_d,
             flags=tuple(dict.fromkeys(flags)),
             factory=f.id,
             company_id=f.company_id,
@@ -537,7 +548,11 @@ def assemble(
         )
 
     all_flags = list(inp.flags) + [x for fl in source_flags for x in fl] + e_flags
-    all_flags += [x for fl in m_flags.values() for x in fl]
+    if from_bom:
+        all_flags.append(
+            f"{len(from_bom)} order(s) without material use: their materials "
+            "come from the product BOM x order quantity"
+        )
     return Attribution(
         footprints=footprints,
         overhead_kwh=float(e_tot[0]),
