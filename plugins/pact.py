@@ -26,6 +26,7 @@ Mapping from a carbontwin footprint
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -170,7 +171,19 @@ def pact_context(
         status=status,
         product_category_cpc=product_category_cpc,
         classifications=tuple((classifications or {}).get(fp.product, ())),
+        ipcc_characterization_factors=ipcc_reports(fp),
     )
+
+
+def ipcc_reports(fp: Footprint) -> tuple[str, ...]:
+    """IPCC assessment reports named by the footprint's factor versions (``...-ar5``),
+    newest first; ``("AR6",)`` when none names one."""
+    found = {
+        m.upper()
+        for v in fp.factor_versions.values()
+        for m in re.findall(r"(?<![a-z])ar\d+", str(v).lower())
+    }
+    return tuple(sorted(found, key=lambda r: -int(r[2:]))) or ("AR6",)
 
 
 def _dec(x: float, places: int = 6) -> str:
@@ -368,7 +381,9 @@ def render_pact_v2(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
         "fossilGhgEmissions": _dec(per_kg),
         "fossilCarbonContent": "0",
         "biogenicCarbonContent": "0",
-        "characterizationFactors": "AR6" if "AR6" in ctx.ipcc_characterization_factors else "AR5",
+        "characterizationFactors": "AR6"
+        if ctx.ipcc_characterization_factors[0] == "AR6"
+        else "AR5",
         "ipccCharacterizationFactorsSources": list(ctx.ipcc_characterization_factors),
         "crossSectoralStandardsUsed": ["GHG Protocol Product standard", "ISO Standard 14067"],
         "boundaryProcessesDescription": boundary_description(fp),

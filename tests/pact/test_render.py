@@ -105,3 +105,19 @@ def test_any_footprint_renders_valid(co2e, qty, share, hours, unit, product):
     for render, version in ((render_pact_v3, 3), (render_pact_v2, 2)):
         doc = render(fp, pact_context(fp, FACTORY))
         assert_valid(doc, version)
+
+
+def test_ipcc_reports_follow_the_factor_versions():
+    fp = replace(
+        make_footprint("O-1001", "bracket"),
+        factor_versions={
+            "electricity_location": "DE_2019_hourly",
+            "fuel:natural_gas": "ipcc2006-ar5",
+        },
+    )
+    v3 = render_pact_v3(fp, pact_context(fp, FACTORY))
+    v2 = render_pact_v2(fp, pact_context(fp, FACTORY))
+    assert v3["pcf"]["ipccCharacterizationFactors"] == ["AR5"]
+    assert v2["pcf"]["characterizationFactors"] == "AR5"
+    assert_valid(v3, 3)
+    assert_valid(v2, 2)
