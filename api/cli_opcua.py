@@ -248,6 +248,8 @@ def register(app: typer.Typer) -> None:
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
         logging.getLogger("carbontwin").setLevel(logging.INFO)
         _quiet_asyncua()
+        # the connector reports lost connections and reconnects itself
+        logging.getLogger("asyncua").setLevel(logging.CRITICAL)
         try:
             stats = asyncio.run(run_connector(config, duration))
         except CarbonTwinError as exc:

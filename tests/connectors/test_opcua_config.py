@@ -102,3 +102,15 @@ def test_engineering_units_convert_to_kw_and_kwh(unit, kind, factor):
 def test_a_unit_of_the_wrong_dimension_is_an_error():
     with pytest.raises(ConnectorError, match="node x: unit 'Wh' is not a power unit"):
         factor_to_canonical("Wh", "power", "node x")
+
+
+def test_the_example_connector_file_reads_every_meter_and_asset_of_the_demo_factory():
+    from carbontwin.twin.examples import demo_factory, demo_factory_path
+
+    cfg = load_connector_config(demo_factory_path().parent / "demo_connector.yaml")
+    factory = demo_factory()
+    meters = {s.meter for s in cfg.signals if s.kind in ("power", "energy")}
+    assert meters == {m.id for m in factory.meters}
+    states = {s.asset for s in cfg.signals if s.kind == "state"}
+    assert states == set(factory.asset_ids)
+    assert all("ns=" not in s.node for s in cfg.signals)
