@@ -255,7 +255,7 @@ def peer(batch: EventBatch, meter_of: dict[str, str], meters: list[str]) -> tupl
 def main(argv: list[str] | None = None) -> dict[str, float]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="a few seconds, for the test suite")
-    ap.add_argument("--repeat", type=int, default=3, help="timed runs (best is reported)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs (best is reported)")
     args = ap.parse_args(argv)
     if args.small:
         cells, seconds, steps, peer_meters = 2, 6 * 3600, 40, 2

@@ -286,10 +286,13 @@ def _materials(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
 
 def _emissions(
     t: PieceTable, factors: FactorSet, carriers: list[str]
-) -> tuple[FloatArray, FloatArray, IntArray, list[str]]:
+) -> tuple[FloatArray, FloatArray, IntArray, list[str], BoolArray, BoolArray]:
+    """Emissions per piece, flags, and which pieces used the fallback / a filled hour."""
     loc = np.zeros(t.t.size)
     mkt = np.zeros(t.t.size)
     scope = np.full(t.t.size, 2, dtype=np.int64)
+    fb_all = np.zeros(t.t.size, dtype=bool)
+    filled_all = np.zeros(t.t.size, dtype=bool)
     flags: list[str] = []
     for c in np.unique(t.carrier).tolist():
         sel = t.carrier == c
@@ -300,12 +303,14 @@ def _emissions(
             loc[sel] = e * factors.electricity_location_kg_per_kwh(tt)
             mkt[sel] = e * factors.electricity_market_kg_per_kwh(tt)
             fb = factors.fallback_used(tt)
+            fb_all[sel] = fb
+            filled_all[sel] = factors.filled_hour(tt)
             if fb.any():
                 flags.append(
                     f"{int(fb.sum())} piece(s) outside the hourly grid series used the "
                     f"annual fallback factor"
                 )
-            if factors.filled_hour(tt).any():
+            if filled_all[sel].any():
                 flags.append(
                     "some hours of the grid series were missing in its source and "
                     "filled by interpolation"
@@ -315,7 +320,7 @@ def _emissions(
             loc[sel] = t.energy_kwh[sel] * fuel.factor_kg_per_kwh
             mkt[sel] = loc[sel]
             scope[sel] = fuel.scope
-    return loc, mkt, scope, flags
+    return loc, mkt, scope, flags, fb_all, filled_all
 
 
 class _Breakdown:
@@ -416,7 +421,7 @@ def assemble(
             f"{want[i]!r} kWh metered + filled"
         )
         raise AttributionError(msg)
-    loc, mkt, scope, e_flags = _emissions(t, factors, carriers)
+    loc, mkt, scope, e_flags, fb_piece, filled_piece = _emissions(t, factors, carriers)
     mats, from_bom = _materials(inp)
     # --- per order aggregates -----------------------------------------------------------
     o1 = t.order + 1  # 0 = overhead
@@ -459,6 +464,8 @@ def assemble(
     products = {p.id: p for p in f.products}
     w0, w1 = inp.window
 
+    fb_order = np.bincount(o1, weights=fb_piece, minlength=size) > 0
+    filled_order = np.bincount(o1, weights=filled_piece, minlength=size) > 0
     rules_d, versions_d = dict(rules), dict(versions)  # shared by the records (read-only)
 
     def build(k: int) -> Footprint:
@@ -485,7 +492,14 @@ def assemble(
             )
         for s in order_sources.get(j):
             flags += source_flags[int(s)]
-        flags += e_flags
+        if fb_order[j]:
+            flags.append(
+                "electricity outside the hourly grid series used the annual fallback factor"
+            )
+        if filled_order[j]:
+            flags.append(
+                "electricity in hours missing from the grid series used interpolated factors"
+            )
         if secondary_e[j] > 0:
             flags.append(
                 f"{secondary_e[j]:.6g} kWh of this order's energy filled from the "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -21,7 +22,8 @@ from carbontwin.twin.events import (
     StateChange,
     StepKind,
 )
-from carbontwin.twin.factors import FactorSet, HourlySeries
+from carbontwin.twin.factors import ANNUAL_GRID_FACTORS, FactorSet, HourlySeries
+from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.model import (
     BomItem,
     ElectricityContract,
@@ -423,3 +425,47 @@ def test_rules_from_mapping_rejects_unknown_names():
         Rules.from_mapping({"idel": "overhead"})
     with pytest.raises(AttributionError, match="idle="):
         Rules(idle="sometimes")
+
+
+def test_factor_fallback_and_filled_hours_are_flagged():
+    f = hand_factory()
+    t = np.array([at(0).timestamp()])  # the series covers 06:00-07:00 only
+    short = HourlySeries(t, np.array([0.4]), "short", "v1")
+    with pytest.raises(
+        AttributionError, match=r"07:00:00\+00:00 is outside the hourly grid series"
+    ):
+        attribute(f, EventBatch.from_events(hand_events()), FactorSet(short), HAND_RULES)
+    annual = ANNUAL_GRID_FACTORS["DE_2019"]
+    res = attribute(
+        f, EventBatch.from_events(hand_events()), FactorSet(short, fallback=annual), HAND_RULES
+    )
+    assert any("annual fallback" in x for x in res.footprints["O1"].flags)
+    h6 = 1 / 3 + 1 + 2 + 5.5 + 4
+    e = res.footprints["O1"].energy_kwh
+    assert res.footprints["O1"].scope2_location_kg == pytest.approx(
+        0.4 * h6 + 0.401 * (e - h6), rel=REL
+    )
+    filled = HourlySeries(
+        np.array([at(0).timestamp(), at(1).timestamp()]),
+        np.array([0.4, 0.5]),
+        "gappy",
+        "v1",
+        filled=np.array([False, True]),
+    )
+    res = attribute(f, EventBatch.from_events(hand_events()), FactorSet(filled), HAND_RULES)
+    assert any("filled by interpolation" in x for x in res.flags)
+    assert any("interpolated factors" in x for x in res.footprints["O1"].flags)
+
+
+def test_footprints_serialise_for_the_store():
+    f = hand_factory()
+    res = attribute(f, EventBatch.from_events(hand_events()), hand_factors(f), HAND_RULES)
+    fp = res.footprints["O3"]
+    d = json.loads(json.dumps(fp.to_dict()))
+    back = Footprint.from_dict(d)
+    assert back.co2e_kg == fp.co2e_kg
+    assert dict(back.energy_by_asset_kwh) == dict(fp.energy_by_asset_kwh)
+    assert back.factor_versions == fp.factor_versions
+    assert back.period_start == fp.period_start
+    assert fp.factory == "hand"
+    assert res.footprints["O3"] is fp  # records are built once, then kept
