@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from carbontwin.twin.attribution import Rules, attribute
+from carbontwin.twin.errors import AttributionError
 from carbontwin.twin.events import (
     EnergyCounter,
     EventBatch,
@@ -308,7 +309,7 @@ def test_reject_mode_names_meter_and_time(plant, data):
     if meter.signal != "power":
         return
     when = bad.t.isoformat().replace("+00:00", "Z")
-    with pytest.raises(Exception, match=rf"meter '{e.meter}' at {when}"):
+    with pytest.raises(AttributionError, match=rf"meter '{e.meter}' at {when}"):
         attribute(
             factory, EventBatch.from_events([*events, bad]), FactorSet.default(factory), rules
         )
