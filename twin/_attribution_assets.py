@@ -41,6 +41,12 @@ SETUP = STATE_INDEX[State.SETUP]
 PROCESSING = STATE_INDEX[State.PROCESSING]
 FAULT = STATE_INDEX[State.FAULT]
 
+_OCCUPYING = np.zeros(len(STATE_INDEX), dtype=bool)
+_OCCUPYING[[SETUP, PROCESSING]] = True
+#: States whose energy goes to the idle rule when no step occupies the asset
+_IDLE_POOL = np.zeros(len(STATE_INDEX), dtype=bool)
+_IDLE_POOL[[SETUP, PROCESSING, IDLE, STANDBY]] = True
+
 #: How a piece of energy reached its order (``via`` codes).
 VIA_OCCUPYING, VIA_IDLE_RULE, VIA_OVERHEAD = 0, 1, 2
 VIA_NAMES = ("occupying_order", "idle_rule", "overhead")
@@ -163,13 +169,12 @@ def allocate(
 ) -> Pieces:
     """Hand the asset's energy per segment (``energy``) to orders (see module doc)."""
     st = gv.state
-    productive = (st == SETUP) | (st == PROCESSING)
-    occ = gv.covered & productive
-    if off_rule == "occupying_order":
-        occ |= gv.covered & (st == OFF)
-    if fault_rule == "occupying_order":
-        occ |= gv.covered & (st == FAULT)
-    idle = ~occ & (productive | (st == IDLE) | (st == STANDBY))
+    # per state: goes to the occupying order when covered? to the idle rule otherwise?
+    to_occ = _OCCUPYING.copy()
+    to_occ[OFF] = off_rule == "occupying_order"
+    to_occ[FAULT] = fault_rule == "occupying_order"
+    occ = gv.covered & to_occ[st]
+    idle = ~occ & _IDLE_POOL[st]
     parts: list[Pieces] = []
     # occupying orders, shared by step weight
     if gv.pair_seg.size:
@@ -185,7 +190,7 @@ def allocate(
             h = seg_hour[ps] - seg_hour[ps].min()
             key = ((o * (int(h.max()) + 1) + h) * 8 + st[ps]) * 2 + seg_gap[ps]
             _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-            e = np.bincount(inv.reshape(-1), weights=e)
+            e = np.bincount(inv.reshape(-1), weights=e).astype(np.float64, copy=False)
             ps, o = ps[first], o[first]
         parts.append(Pieces(ps, o, e, st[ps], np.full(ps.size, VIA_OCCUPYING, dtype=np.int64)))
     to_overhead = ~occ & ~idle

@@ -428,8 +428,10 @@ def _source(
     safe = np.where(total_kw > 0, total_kw, 1.0)
     alloc_kw = {"idle_rule": rules.idle, "off_rule": rules.off, "fault_rule": rules.fault}
     for i, a in enumerate(measures):
-        share = np.where(total_kw > 0, expected[i] / safe, 1.0 / len(measures))
-        e_a = seg_e * share
+        if len(measures) == 1:
+            e_a = seg_e
+        else:
+            e_a = seg_e * np.where(total_kw > 0, expected[i] / safe, 1.0 / len(measures))
         code_a = tls[a].code
         if a not in utilities:
             p = allocate(tls[a], views[a], lo, seg_period, seg_hour, gap, e_a, **alloc_kw)
