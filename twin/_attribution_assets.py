@@ -22,7 +22,7 @@ is taken to be in the step's kind (PROCESSING over SETUP), otherwise IDLE.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +74,10 @@ class Timeline:
     period_ptr: IntArray
     period_order: IntArray
     period_weight: FloatArray
+    state_pad: IntArray = field(init=False)  # [UNKNOWN, *state_code]
+
+    def __post_init__(self) -> None:
+        self.state_pad = np.concatenate([[UNKNOWN], self.state_code]).astype(np.int64)
 
 
 @dataclass(slots=True)
@@ -121,19 +125,22 @@ def view(tl: Timeline, lo: FloatArray) -> GridView:
     covered by a step exactly when ``start <= lo < end``.
     """
     nseg = lo.size
-    k = np.searchsorted(tl.state_t, lo, side="right") - 1
-    state = np.where(
-        k >= 0, tl.state_code[np.clip(k, 0, None)] if tl.state_code.size else UNKNOWN, UNKNOWN
-    ).astype(np.int64)
-    a = np.searchsorted(lo, tl.step_start, side="left")
-    b = np.searchsorted(lo, tl.step_end, side="left")
-    cnt = np.maximum(b - a, 0)
-    total = int(cnt.sum())
-    pair_step = np.repeat(np.arange(tl.step_start.size), cnt)
-    pair_seg = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(a, cnt)
+    # state_pad[0] is UNKNOWN: before the first change, searchsorted gives 0
+    state = tl.state_pad[np.searchsorted(tl.state_t, lo, side="right")]
+    n_steps = tl.step_start.size
+    if n_steps:
+        ab = np.searchsorted(lo, np.concatenate([tl.step_start, tl.step_end]), side="left")
+        a = ab[:n_steps]
+        cnt = np.maximum(ab[n_steps:] - a, 0)
+        total = int(cnt.sum())
+        starts = np.cumsum(cnt) - cnt
+        pair_step = np.repeat(np.arange(n_steps), cnt)
+        pair_seg = np.arange(total) + np.repeat(a - starts, cnt)
+    else:
+        pair_step = pair_seg = np.empty(0, dtype=np.int64)
     covered = np.zeros(nseg, dtype=bool)
     covered[pair_seg] = True
-    if (state == UNKNOWN).any():
+    if state.size and int(state.min()) == UNKNOWN:
         proc = np.zeros(nseg, dtype=bool)
         proc[pair_seg[tl.step_processing[pair_step]]] = True
         guess = np.where(covered, np.where(proc, PROCESSING, SETUP), IDLE)
