@@ -14,8 +14,10 @@ dropped silently:
 - asyncua's ``auto_reconnect`` re-establishes the session with backoff (capped
   at ``reconnect_max_delay_s``) and restores or re-creates the subscription; when
   data was lost (re-created subscription) a :class:`~carbontwin.twin.events.Gap`
-  per signal source covers the outage, from the last source time seen to the
-  first fresh one;
+  per signal source covers the outage, from the last source time seen before it
+  to the latest source time of the first batch with new values (the server's
+  clock when data resumed: a re-created subscription first sends current values,
+  some of them older);
 - values not newer than the last one seen for the same node (the initial values
   after a reconnect) are dropped, so a reconnect adds no duplicate rows;
 - events go to a local SQLite spool first (:mod:`carbontwin.connectors.spool`) and
@@ -430,6 +432,7 @@ class OpcUaConnector:
         rows: list[tuple[Any, ...]] = []
         # a batch holds each item's values in turn: state parts are merged by time below
         updates: list[tuple[str, float, str, str]] = []
+        fresh = -math.inf  # latest new value after an outage: where the data resumes
         stats = self.stats
         for n in notifications:
             stats.notifications += 1
@@ -461,7 +464,7 @@ class OpcUaConnector:
                 continue
             self._cursor[it.text] = t
             if self._lost_after is not None and t > self._lost_after:
-                self._close_outage(t, rows)
+                fresh = max(fresh, t)
             if t > self.t_max:
                 self.t_max = t
             s = it.signal
@@ -508,6 +511,8 @@ class OpcUaConnector:
                     separators=(",", ":"),
                 )
                 self._set_steps(s.source, {key} if order else set(), t, rows)
+        if math.isfinite(fresh):
+            self._close_outage(fresh, rows)
         updates.sort(key=lambda u: (u[0], u[1]))
         for (asset, t), group in itertools.groupby(updates, key=lambda u: (u[0], u[1])):
             names = self._names.setdefault(asset, {})

@@ -104,7 +104,7 @@ def test_the_connector_reads_every_event_exactly_once(tmp_path, port, events):
 
 
 def test_restart_mid_stream_resumes_records_the_gap_and_adds_no_duplicates(tmp_path, port):
-    events = line_events(minutes=60, period_s=10.0)
+    events = line_events(minutes=240, period_s=10.0)  # more than the test replays
     got: list[EventBatch] = []
 
     def sink(batch):
@@ -112,17 +112,18 @@ def test_restart_mid_stream_resumes_records_the_gap_and_adds_no_duplicates(tmp_p
         return len(batch)
 
     async def go():
-        speed = 600.0  # 6 s for the hour
-        clock = ReplayClock(float(events.power_t.min()), time.time() + 3.0, speed)
-        first = DemoLineServer(events, port=port, speed=speed, clock=clock)
+        speed = 600.0  # 10 simulated minutes per second
+        first = DemoLineServer(events, port=port, speed=speed)
         await first.start()
         cfg = _config(first, tmp_path, publishing_interval_ms=50, reconnect_max_delay_s=0.5)
         connector = OpcUaConnector(cfg, sink=sink)
         stop = asyncio.Event()
         task = asyncio.create_task(connector.run(stop))
         await asyncio.wait_for(connector.ready.wait(), 20)
+        # one line clock for both servers: the second resumes where the line is by then
+        clock = first.clock = ReplayClock(float(events.power_t.min()), time.time(), speed)
         replay = asyncio.create_task(first.replay())
-        await asyncio.sleep(max(clock.wall_t0 - time.time(), 0) + 2.0)
+        await asyncio.sleep(2.0)
         replay.cancel()
         await first.stop()
         t_before = connector.t_max
@@ -134,14 +135,15 @@ def test_restart_mid_stream_resumes_records_the_gap_and_adds_no_duplicates(tmp_p
         while connector.t_max <= t_before and time.monotonic() - back < 10:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         resumed_s = time.monotonic() - back
-        await replay
+        await asyncio.sleep(1.0)
+        replay.cancel()
         await connector.wait_idle(quiet_s=0.5, timeout_s=20)
         stop.set()
         await task
         await second.stop()
-        return connector, t_before, resumed_s
+        return connector, t_before, resumed_s, connector.t_max
 
-    connector, t_before, resumed_s = asyncio.run(go())
+    connector, t_before, resumed_s, t_last = asyncio.run(go())
     stored = EventBatch.concat(got)
     assert resumed_s < 2.0, f"data resumed {resumed_s:.2f} s after the server came back"
     # the outage: one gap per signal source, from the last value seen to the first fresh one
@@ -155,7 +157,8 @@ def test_restart_mid_stream_resumes_records_the_gap_and_adds_no_duplicates(tmp_p
     keys = list(zip(stored.power_meter, stored.power_t, strict=True))
     assert len(keys) == len(set(keys))
     assert _set(stored, "power") <= _set(events, "power")
-    outside = (events.power_t <= t_before) | (events.power_t >= gap_end)
+    t = events.power_t
+    outside = (t <= t_before) | ((t >= gap_end) & (t <= t_last))
     expected = set(
         zip(
             events.power_meter[outside],
@@ -164,7 +167,8 @@ def test_restart_mid_stream_resumes_records_the_gap_and_adds_no_duplicates(tmp_p
             strict=True,
         )
     )
-    assert expected <= _set(stored, "power")
+    missing = expected - _set(stored, "power")
+    assert not missing, (sorted(missing)[:5], t_before, gap_end, t_last)
     assert _set(stored, "state") <= _set(events, "state")
 
 
