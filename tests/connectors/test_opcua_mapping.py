@@ -1,0 +1,104 @@
+"""Notifications to twin events: states by name, order ids to order steps (no server)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from asyncua import ua
+
+from carbontwin.connectors.opcua_client import OpcUaConnector, _Item
+from carbontwin.connectors.opcua_config import ConnectorConfig
+from carbontwin.connectors.spool import Spool
+
+
+def _connector(tmp_path, signals):
+    cfg = ConnectorConfig.model_validate(
+        {
+            "endpoint": "opc.tcp://127.0.0.1:1/",
+            "spool": {"path": str(tmp_path / "s.db")},
+            "signals": signals,
+        }
+    )
+    c = OpcUaConnector(cfg, sink=len)
+    c.spool = Spool(tmp_path / "s.db")
+    items = {}
+    for i, s in enumerate(cfg.signals):
+        items[2 * i + 1] = _Item(s, "value", s.node)
+        if s.mode_node:
+            items[2 * i + 2] = _Item(s, "mode", s.mode_node)
+    c._items = items
+    return c
+
+
+def _n(handle, value, t, vtype):
+    dv = ua.DataValue(ua.Variant(value, vtype), SourceTimestamp=datetime.fromtimestamp(t, UTC))
+    return ua.MonitoredItemNotification(ClientHandle=handle, Value=dv)
+
+
+def test_packml_state_names_and_plain_order_ids_become_states_and_steps(tmp_path):
+    c = _connector(
+        tmp_path,
+        [
+            {"kind": "state", "asset": "filler", "node": "s=Filler.State.CurrentState"},
+            {"kind": "order", "asset": "filler", "node": "s=Filler.OrderId", "quantity": 500},
+        ],
+    )
+    lt, st = ua.VariantType.LocalizedText, ua.VariantType.String
+    c._on_batch([_n(1, ua.LocalizedText("Idle"), 100.0, lt), _n(3, "", 100.0, st)])
+    c._on_batch([_n(1, ua.LocalizedText("Execute"), 200.0, lt), _n(3, "A-17", 200.0, st)])
+    c._on_batch([_n(3, "A-18", 900.0, st), _n(1, ua.LocalizedText("Aborted"), 950.0, lt)])
+    c._on_batch([_n(3, "", 1000.0, st), _n(1, ua.LocalizedText("Stopped"), 1000.0, lt)])
+    events = c.spool.take(100).events
+    states = sorted(zip(events.state_t, events.state, strict=True))
+    assert states == [(100.0, "IDLE"), (200.0, "PROCESSING"), (950.0, "FAULT"), (1000.0, "STANDBY")]
+    steps = sorted(
+        zip(
+            events.step_order, events.step_start, events.step_end, events.step_quantity, strict=True
+        )
+    )
+    assert steps == [("A-17", 200.0, 900.0, 500.0), ("A-18", 900.0, 1000.0, 500.0)]
+    assert c.stats.errors == 0
+
+
+def test_a_state_given_as_a_number_is_refused_and_counted(tmp_path):
+    c = _connector(tmp_path, [{"kind": "state", "asset": "filler", "node": "s=Filler.StateNumber"}])
+    c._on_batch([_n(1, 6, 100.0, ua.VariantType.Int32)])
+    assert c.stats.bad_values == 1
+    assert c.spool.pending() == 0
+
+
+def test_machinery_state_ids_combine_with_the_operation_mode(tmp_path):
+    c = _connector(
+        tmp_path,
+        [
+            {
+                "kind": "state",
+                "asset": "press",
+                "node": "s=Press.Item.Id",
+                "mode_node": "s=Press.Mode.Id",
+            }
+        ],
+    )
+    c._state_ids = {
+        (4, 5006): "Executing",
+        (4, 5007): "NotExecuting",
+        (4, 5027): "Setup",
+        (4, 5026): "Processing",
+    }
+    nid = ua.VariantType.NodeId
+    # one publish carries each item's queue in turn: merged by time, not by arrival
+    c._on_batch(
+        [
+            _n(1, ua.NodeId(5006, 4), 10.0, nid),
+            _n(1, ua.NodeId(5006, 4), 20.0, nid),
+            _n(1, ua.NodeId(5007, 4), 30.0, nid),
+            _n(2, ua.NodeId(5027, 4), 10.0, nid),
+            _n(2, ua.NodeId(5026, 4), 20.0, nid),
+        ]
+    )
+    events = c.spool.take(100).events
+    assert sorted(zip(events.state_t, events.state, strict=True)) == [
+        (10.0, "SETUP"),
+        (20.0, "PROCESSING"),
+        (30.0, "IDLE"),
+    ]
