@@ -22,6 +22,7 @@ is taken to be in the step's kind (PROCESSING over SETUP), otherwise IDLE.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -152,19 +153,33 @@ def view(tl: Timeline, lo: FloatArray) -> GridView:
 
 @dataclass(slots=True)
 class Pieces:
-    """Allocated energy: one row per (segment or aggregate, order)."""
+    """Allocated energy: one row per (segment or aggregate, order, target asset)."""
 
     seg: IntArray  # segment index (representative segment for aggregates)
     order: IntArray  # -1 = overhead
     energy_kwh: FloatArray
     state: IntArray
     via: IntArray
+    target: IntArray  # index into the timelines passed to :func:`allocate`
+
+
+def _ranges(start: IntArray, cnt: IntArray) -> tuple[IntArray, IntArray]:
+    """(row, value) pairs: row ``r`` repeated ``cnt[r]`` times with ``start[r] + 0, 1, ...``."""
+    row = np.repeat(np.arange(cnt.size), cnt)
+    val = np.arange(int(cnt.sum())) + np.repeat(start - (np.cumsum(cnt) - cnt), cnt)
+    return row, val
+
+
+def _merge(key: IntArray, e: FloatArray) -> tuple[IntArray, FloatArray]:
+    """First row of each distinct key and the summed energy of its rows."""
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    total = np.bincount(inv.reshape(-1), weights=e).astype(np.float64, copy=False)
+    return first.astype(np.int64), total
 
 
 def allocate(
-    tl: Timeline,
-    gv: GridView,
-    lo: FloatArray,
+    tls: Sequence[Timeline],
+    gvs: Sequence[GridView],
     seg_period: IntArray,
     seg_hour: IntArray,
     seg_gap: BoolArray,
@@ -174,96 +189,106 @@ def allocate(
     off_rule: str,
     fault_rule: str,
 ) -> Pieces:
-    """Hand the asset's energy per segment (``energy``) to orders (see module doc)."""
-    st = gv.state
-    # per state: goes to the occupying order when covered? to the idle rule otherwise?
+    """Hand each asset's energy per segment to orders (see module doc).
+
+    ``energy`` has one row per timeline (asset) and one column per segment of
+    the meter's grid; all assets are handled in one pass over the stacked
+    (asset, segment) cells.
+    """
+    n_a, nseg = energy.shape
+    st = np.concatenate([gv.state for gv in gvs])
+    covered = np.concatenate([gv.covered for gv in gvs])
+    e_cell = energy.reshape(-1)
+    cell_seg = np.tile(np.arange(nseg, dtype=np.int64), n_a)
+    cell_asset = np.repeat(np.arange(n_a, dtype=np.int64), nseg)
+    hour = seg_hour - (int(seg_hour.min()) if nseg else 0)
+    n_h = int(hour.max()) + 1 if nseg else 1
+    cell_hour = np.tile(hour, n_a)
+    cell_gap = np.tile(seg_gap.astype(np.int64), n_a)
     to_occ = _OCCUPYING.copy()
     to_occ[OFF] = off_rule == "occupying_order"
     to_occ[FAULT] = fault_rule == "occupying_order"
-    occ = gv.covered & to_occ[st]
+    occ = covered & to_occ[st]
     idle = ~occ & _IDLE_POOL[st]
     parts: list[Pieces] = []
-    # occupying orders, shared by step weight
-    if gv.pair_seg.size:
-        sel = occ[gv.pair_seg]
-        ps, pj = gv.pair_seg[sel], gv.pair_step[sel]
-        w = tl.step_weight[pj]
-        wsum = np.bincount(ps, weights=w, minlength=lo.size)
-        e = energy[ps] * (w / wsum[ps])
-        o = tl.step_order[pj]
-        if ps.size > 1:
-            # one piece per (order, hour, state, gap): a step cut by other assets'
-            # breakpoints need not stay in many pieces
-            h = seg_hour[ps] - seg_hour[ps].min()
-            key = ((o * (int(h.max()) + 1) + h) * 8 + st[ps]) * 2 + seg_gap[ps]
-            _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-            e = np.bincount(inv.reshape(-1), weights=e).astype(np.float64, copy=False)
-            ps, o = ps[first], o[first]
-        parts.append(Pieces(ps, o, e, st[ps], np.full(ps.size, VIA_OCCUPYING, dtype=np.int64)))
-    to_overhead = ~occ & ~idle
-    if idle_rule == "processing_time_share":
-        iseg = np.flatnonzero(idle & (energy != 0))
-        if iseg.size:
-            # aggregate idle segments per (period, hour, state, gap) before fanning out
-            h = seg_hour[iseg] - seg_hour[iseg].min()
-            key = ((seg_period[iseg] * (int(h.max()) + 1) + h) * 8 + st[iseg]) * 2 + seg_gap[iseg]
-            _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-            inv = inv.reshape(-1)
-            e_agg = np.bincount(inv, weights=energy[iseg])
-            rep = iseg[first]
-            per = seg_period[rep]
-            cnt = tl.period_ptr[per + 1] - tl.period_ptr[per]
-            none = cnt == 0
-            if none.any():
-                nseg = rep[none]
-                parts.append(
-                    Pieces(
-                        nseg,
-                        np.full(nseg.size, -1, dtype=np.int64),
-                        e_agg[none],
-                        st[nseg],
-                        np.full(nseg.size, VIA_OVERHEAD, dtype=np.int64),
-                    )
-                )
-            g = np.flatnonzero(~none)
-            if g.size:
-                c = cnt[g]
-                row = np.repeat(g, c)
-                idx = (
-                    np.arange(int(c.sum()))
-                    - np.repeat(np.cumsum(c) - c, c)
-                    + np.repeat(tl.period_ptr[per[g]], c)
-                )
-                w = tl.period_weight[idx]
-                wsum = np.bincount(row, weights=w, minlength=rep.size)
-                parts.append(
-                    Pieces(
-                        rep[row],
-                        tl.period_order[idx],
-                        e_agg[row] * (w / wsum[row]),
-                        st[rep[row]],
-                        np.full(row.size, VIA_IDLE_RULE, dtype=np.int64),
-                    )
-                )
-    else:
-        to_overhead |= idle
-    oseg = np.flatnonzero(to_overhead & (energy != 0))
-    if oseg.size:
+
+    def emit(cell: IntArray, order: IntArray, e: FloatArray, via: int) -> None:
         parts.append(
             Pieces(
-                oseg,
-                np.full(oseg.size, -1, dtype=np.int64),
-                energy[oseg],
-                st[oseg],
-                np.full(oseg.size, VIA_OVERHEAD, dtype=np.int64),
+                cell_seg[cell],
+                order,
+                e,
+                st[cell],
+                np.full(cell.size, via, dtype=np.int64),
+                cell_asset[cell],
             )
         )
+
+    # occupying orders, shared by step weight; one piece per (asset, order, hour, state, gap)
+    step_off = np.cumsum([0] + [tl.step_start.size for tl in tls])
+    pc = np.concatenate([gv.pair_seg + k * nseg for k, gv in enumerate(gvs)])
+    if pc.size:
+        pj = np.concatenate([gv.pair_step + step_off[k] for k, gv in enumerate(gvs)])
+        s_order = np.concatenate([tl.step_order for tl in tls])
+        s_weight = np.concatenate([tl.step_weight for tl in tls])
+        sel = occ[pc]
+        pc, pj = pc[sel], pj[sel]
+        w = s_weight[pj]
+        wsum = np.bincount(pc, weights=w, minlength=n_a * nseg)
+        e = e_cell[pc] * (w / wsum[pc])
+        o = s_order[pj]
+        if pc.size:
+            key = (
+                ((cell_asset[pc] * (int(o.max()) + 1) + o) * n_h + cell_hour[pc]) * 8 + st[pc]
+            ) * 2 + cell_gap[pc]
+            first, e = _merge(key, e)
+            emit(pc[first], o[first], e, VIA_OCCUPYING)
+    to_overhead = ~occ & ~idle
+    if idle_rule == "processing_time_share":
+        ic = np.flatnonzero(idle & (e_cell != 0))
+        if ic.size:
+            # aggregate per (asset, period, hour, state, gap) before fanning out to orders
+            n_p = int(seg_period.max()) + 1
+            cell_per = np.tile(seg_period, n_a)
+            key = (
+                ((cell_asset[ic] * n_p + cell_per[ic]) * n_h + cell_hour[ic]) * 8 + st[ic]
+            ) * 2 + cell_gap[ic]
+            first, e_agg = _merge(key, e_cell[ic])
+            rep = ic[first]
+            # the assets' period tables, stacked: slot of (asset, period)
+            ptr_lo = np.concatenate([tl.period_ptr[:-1] for tl in tls])
+            ptr_hi = np.concatenate([tl.period_ptr[1:] for tl in tls])
+            n_pt = tls[0].period_ptr.size - 1
+            ord_off = np.cumsum([0] + [tl.period_order.size for tl in tls])
+            p_order = np.concatenate([tl.period_order for tl in tls])
+            p_weight = np.concatenate([tl.period_weight for tl in tls])
+            slot = cell_asset[rep] * n_pt + cell_per[rep]
+            start = ptr_lo[slot] + ord_off[cell_asset[rep]]
+            cnt = ptr_hi[slot] - ptr_lo[slot]
+            none = cnt == 0
+            if none.any():
+                emit(
+                    rep[none],
+                    np.full(int(none.sum()), -1, dtype=np.int64),
+                    e_agg[none],
+                    VIA_OVERHEAD,
+                )
+            row, idx = _ranges(start, cnt)
+            if row.size:
+                w = p_weight[idx]
+                wsum = np.bincount(row, weights=w, minlength=rep.size)
+                emit(rep[row], p_order[idx], e_agg[row] * (w / wsum[row]), VIA_IDLE_RULE)
+    else:
+        to_overhead |= idle
+    oc = np.flatnonzero(to_overhead & (e_cell != 0))
+    if oc.size:
+        emit(oc, np.full(oc.size, -1, dtype=np.int64), e_cell[oc], VIA_OVERHEAD)
     if not parts:
         z = np.empty(0, dtype=np.int64)
-        return Pieces(z, z, np.empty(0), z, z)
+        return Pieces(z, z, np.empty(0), z, z, z)
     return Pieces(
         *(
             np.concatenate([getattr(p, f) for p in parts])
-            for f in ("seg", "order", "energy_kwh", "state", "via")
+            for f in ("seg", "order", "energy_kwh", "state", "via", "target")
         )
     )

@@ -163,14 +163,17 @@ class _Acc:
         lo: FloatArray,
         gap: BoolArray,
         *,
-        origin: int,
-        target: int,
+        origin: int | None,
+        targets: list[int],
         source: int,
         carrier: int,
     ) -> None:
+        """Add pieces; ``targets`` maps ``p.target`` to asset codes; ``origin`` None means
+        the energy is the target asset's own."""
         if p.seg.size == 0:
             return
         n = p.seg.size
+        target = np.asarray(targets, dtype=np.int64)[p.target]
         self.parts.append(
             {
                 "order": p.order,
@@ -179,8 +182,8 @@ class _Acc:
                 "via": p.via,
                 "t": lo[p.seg],
                 "primary": ~gap[p.seg],
-                "origin": np.full(n, origin, np.int64),
-                "target": np.full(n, target, np.int64),
+                "origin": target if origin is None else np.full(n, origin, np.int64),
+                "target": target,
                 "source": np.full(n, source, np.int64),
                 "carrier": np.full(n, carrier, np.int64),
             }
@@ -427,18 +430,19 @@ def _source(
         )
     safe = np.where(total_kw > 0, total_kw, 1.0)
     alloc_kw = {"idle_rule": rules.idle, "off_rule": rules.off, "fault_rule": rules.fault}
+    machines: list[str] = []
+    machine_e: list[FloatArray] = []
     for i, a in enumerate(measures):
         if len(measures) == 1:
             e_a = seg_e
         else:
             e_a = seg_e * np.where(total_kw > 0, expected[i] / safe, 1.0 / len(measures))
-        code_a = tls[a].code
         if a not in utilities:
-            p = allocate(tls[a], views[a], lo, seg_period, seg_hour, gap, e_a, **alloc_kw)
-            acc.add(p, lo, gap, origin=code_a, target=code_a, source=k, carrier=carrier)
+            machines.append(a)
+            machine_e.append(e_a)
             continue
-        u = utilities[a]
-        key = rules.utility_key or u.allocation_key
+        code_a = tls[a].code
+        key = rules.utility_key or utilities[a].allocation_key
         links = served.get(a, ())
         weights = [
             w * ((views[b].state != OFF) if key == "machine_hours" else np.ones(lo.size))
@@ -449,24 +453,41 @@ def _source(
         if nobody.any():
             seg = np.flatnonzero(nobody & (e_a != 0))
             z = np.full(seg.size, -1, dtype=np.int64)
+            via = np.full(seg.size, VIA_OVERHEAD, dtype=np.int64)
+            p = Pieces(seg, z, e_a[seg], views[a].state[seg], via, np.zeros(seg.size, np.int64))
+            acc.add(p, lo, gap, origin=code_a, targets=[code_a], source=k, carrier=carrier)
+        if links:
+            safe_w = np.where(nobody, 1.0, wsum)
+            e_b = np.stack([np.where(nobody, 0.0, e_a * (w / safe_w)) for w in weights])
+            served_ids = [b for b, _ in links]
+            p = allocate(
+                [tls[b] for b in served_ids],
+                [views[b] for b in served_ids],
+                seg_period,
+                seg_hour,
+                gap,
+                e_b,
+                **alloc_kw,
+            )
             acc.add(
-                Pieces(
-                    seg,
-                    z,
-                    e_a[seg],
-                    views[a].state[seg],
-                    np.full(seg.size, VIA_OVERHEAD, dtype=np.int64),
-                ),
+                p,
                 lo,
                 gap,
                 origin=code_a,
-                target=code_a,
+                targets=[tls[b].code for b in served_ids],
                 source=k,
                 carrier=carrier,
             )
-        safe_w = np.where(nobody, 1.0, wsum)
-        for (b, _), w in zip(links, weights, strict=True):
-            e_b = np.where(nobody, 0.0, e_a * (w / safe_w))
-            p = allocate(tls[b], views[b], lo, seg_period, seg_hour, gap, e_b, **alloc_kw)
-            acc.add(p, lo, gap, origin=code_a, target=tls[b].code, source=k, carrier=carrier)
+    if machines:
+        p = allocate(
+            [tls[a] for a in machines],
+            [views[a] for a in machines],
+            seg_period,
+            seg_hour,
+            gap,
+            np.stack(machine_e),
+            **alloc_kw,
+        )
+        codes = [tls[a].code for a in machines]
+        acc.add(p, lo, gap, origin=None, targets=codes, source=k, carrier=carrier)
     return metered_kwh, filled_kwh
