@@ -301,7 +301,11 @@ def _serve_api(folder: Path, port: int) -> None:
     from carbontwin.api.settings import Settings
 
     settings = Settings(database_url=f"sqlite:///{folder / 'carbontwin.db'}", require_https=False)
-    typer.echo(f"API on http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
+    typer.echo(
+        f"API on http://127.0.0.1:{port}/docs (Ctrl-C to stop); token: POST /auth/token with "
+        f"client_id={settings.client_id} client_secret={settings.client_secret.get_secret_value()}",
+        err=True,
+    )
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     sys.stdout.flush()
 
