@@ -4,7 +4,8 @@ Power samples are integrated **step-hold**: a sample's power holds until the
 next sample of the same meter. The simulator emits a sample at every state
 change, so a piecewise-constant power is integrated exactly; OPC UA sampled
 power is read the same way. Cumulative counters become the same form: the
-energy between two readings is spread evenly over that interval.
+energy between two readings is spread evenly over that interval here
+(attribution then reshapes it by the power-state model within the interval).
 
 Either way a meter ends up as sorted times ``t``, the power held from each
 time ``p_kw`` and the cumulative energy at each time ``cum_kwh``, so the energy

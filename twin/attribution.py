@@ -6,7 +6,8 @@ factors, rules). It works in this order (DESIGN.md, "Attribution"):
 1. **Meter energy over time.** Power samples are integrated step-hold (a
    sample's power holds until the next one; the simulator emits a sample at
    every state change, so this is exact); cumulative counters, with resets and
-   rollovers, are spread evenly over each reading interval. A gap — a
+   rollovers, are spread over each reading interval in proportion to the
+   power-state model's expected power (evenly where it expects none). A gap — a
    :class:`~carbontwin.twin.events.Gap` of the meter, a reading interval longer
    than ``Rules.max_sample_interval_s``, or the stretch of a meter without
    readings — is filled from the power-state model (expected power of each
@@ -288,6 +289,31 @@ def attribute(
     )
 
 
+def _shape_counter(
+    t: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    gap: BoolArray,
+    seg_e: FloatArray,
+    total_kw: FloatArray,
+) -> FloatArray:
+    """Spread each counter interval's energy over its segments by expected power.
+
+    A counter says how much energy flowed between two readings, not when; the
+    power-state model says when it most likely did. Intervals where the model
+    expects nothing keep the even spread. The interval totals are unchanged.
+    """
+    iv = np.searchsorted(t, lo, side="right") - 1
+    inside = ~gap & (iv >= 0) & (iv < t.size - 1)
+    ivc = np.clip(iv, 0, t.size - 1)
+    model = total_kw * (hi - lo)
+    m_sum = np.bincount(ivc[inside], weights=model[inside], minlength=t.size)
+    e_sum = np.bincount(ivc[inside], weights=seg_e[inside], minlength=t.size)
+    ok = inside & (m_sum[ivc] > 0)
+    shaped: FloatArray = np.where(ok, e_sum[ivc] * (model / np.where(ok, m_sum[ivc], 1.0)), seg_e)
+    return shaped
+
+
 def _profile(
     meter: Meter,
     events: EventBatch,
@@ -394,7 +420,9 @@ def _source(
     hours = np.arange(np.ceil(d0 / 3600.0), np.floor(d1 / 3600.0) + 1.0) * 3600.0
     parts = [np.array([d0, d1]), fill_lo, fill_hi, hours, inp.period_bounds]
     if has_readings:
-        parts.append(np.array([r0, r1]))
+        assert prof is not None
+        # a counter's readings cut the grid, so each segment lies in one reading interval
+        parts.append(prof.t if counter else np.array([r0, r1]))
     for a in reached:
         tl = tls[a]
         parts += [tl.state_t, tl.step_start, tl.step_end]
@@ -419,6 +447,9 @@ def _source(
     views = {a: view(tls[a], lo) for a in dict.fromkeys(reached)}
     expected = np.stack([views[a].expected_kw for a in measures])
     total_kw = expected.sum(axis=0)
+    if counter and has_readings:
+        assert prof is not None
+        seg_e = _shape_counter(prof.t, lo, hi, gap, seg_e, total_kw)
     if gap.any():
         model = total_kw * (hi - lo) * (1.0 / 3600.0)
         seg_e = np.where(gap, model, seg_e)

@@ -487,3 +487,18 @@ def test_shared_meter_split_matches_the_simulated_machines():
     assert res.total_kwh == pytest.approx(
         sum(fp.energy_kwh for fp in res.footprints.values()) + res.overhead_kwh, rel=REL
     )
+
+
+def test_counter_interval_spread_by_expected_power():
+    """M1 as a counter read only at 06:00 and 08:00 (37 5/6 kWh between): the model
+    expects A+B to draw 2, 5, 10, 30, 22, 6 kW over 10, 10, 10, 50, 10, 30 min = 34.5 kWh,
+    so each stretch gets its model energy x 37.8333/34.5. A's own expected energy is
+    2/6 + 5/6 + 10 + 2*40/60 = 12.5 kWh, all of it O1's (A's idle goes to its only order)."""
+    f = hand_factory()
+    f = dataclasses.replace(f, meters=(Meter("M1", "M1", ("A", "B"), signal="energy"), f.meters[1]))
+    ev = [e for e in hand_events() if not isinstance(e, PowerSample) or e.meter != "M1"]
+    ev += [EnergyCounter("M1", at(0), 100.0), EnergyCounter("M1", at(2), 100.0 + 37 + 5 / 6)]
+    res = attribute(f, EventBatch.from_events(ev), hand_factors(f), HAND_RULES)
+    scale = (37 + 5 / 6) / 34.5
+    assert res.metered_kwh["M1"] == pytest.approx(37 + 5 / 6, rel=REL)
+    assert res.footprints["O1"].energy_by_asset_kwh["A"] == pytest.approx(12.5 * scale, rel=REL)
