@@ -300,11 +300,11 @@ def _emissions(
         if name == Carrier.ELECTRICITY.value:
             tt = t.t[sel]
             e = t.energy_kwh[sel]
-            loc[sel] = e * factors.electricity_location_kg_per_kwh(tt)
-            mkt[sel] = e * factors.electricity_market_kg_per_kwh(tt)
-            fb = factors.fallback_used(tt)
+            f_loc, f_mkt, fb, filled = factors.electricity_factors(tt)
+            loc[sel] = e * f_loc
+            mkt[sel] = e * f_mkt
             fb_all[sel] = fb
-            filled_all[sel] = factors.filled_hour(tt)
+            filled_all[sel] = filled
             if fb.any():
                 flags.append(
                     f"{int(fb.sum())} piece(s) outside the hourly grid series used the "

@@ -434,6 +434,35 @@ class FactorSet:
             rest = self.electricity_location_kg_per_kwh(t)
         return contracted + (1.0 - share) * rest
 
+    def electricity_factors(
+        self, t: FloatArray
+    ) -> tuple[FloatArray, FloatArray, BoolArray, BoolArray]:
+        """Location- and market-based factors [kg CO2e/kWh] at each time, and where the
+        annual fallback or a filled (interpolated) hour gave them; one hour lookup."""
+        tt = np.asarray(t, dtype=np.float64)
+        loc_f = self.location
+        if isinstance(loc_f, AnnualFactor):
+            loc = np.full(tt.shape, loc_f.factor_kg_per_kwh)
+            fb = filled = np.zeros(tt.shape, dtype=bool)
+        else:
+            idx = loc_f.index(tt)
+            outside = (idx < 0) | (idx >= loc_f.values.size)
+            if outside.any() and self.fallback is None:
+                loc_f.lookup(tt)  # raises, naming the time and the series
+            inner = np.clip(idx, 0, loc_f.values.size - 1)
+            loc = np.where(
+                outside,
+                self.fallback.factor_kg_per_kwh if self.fallback else 0.0,
+                loc_f.values[inner],
+            )
+            fb = outside
+            filled = ~outside & loc_f.filled[inner]
+        share = sum(c.share for c in self.contracts)
+        contracted = sum(c.share * c.factor_kg_per_kwh for c in self.contracts)
+        rest = loc if self.residual_mix_kg_per_kwh is None else self.residual_mix_kg_per_kwh
+        mkt = contracted + (1.0 - share) * rest
+        return loc, np.broadcast_to(mkt, tt.shape).astype(np.float64), fb, filled
+
     def fallback_used(self, t: FloatArray) -> BoolArray:
         """True where the annual fallback (not the hourly series) gave the factor."""
         tt = np.asarray(t, dtype=np.float64)

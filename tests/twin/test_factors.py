@@ -135,3 +135,16 @@ def test_default_for_factories():
     fr = dataclasses.replace(f, site=dataclasses.replace(f.site, country="FR", grid_zone="FR"))
     with pytest.raises(AttributionError, match="no default grid factor for site zone 'FR'"):
         FactorSet.default(fr)
+
+
+def test_combined_lookup_matches_the_single_ones():
+    ppa = ElectricityContract("wind", 0.3, 0.0)
+    fs = FactorSet(bundled_series(), contracts=(ppa,), fallback=ANNUAL_GRID_FACTORS["DE_2019"])
+    t = np.array([ts(2019, 6, 1, 12), ts(2020, 1, 5), ts(2019, 1, 1, 0, 30)])
+    loc, mkt, fb, filled = fs.electricity_factors(t)
+    assert loc == pytest.approx(fs.electricity_location_kg_per_kwh(t))
+    assert mkt == pytest.approx(fs.electricity_market_kg_per_kwh(t))
+    assert fb.tolist() == fs.fallback_used(t).tolist() == [False, True, False]
+    assert filled.tolist() == [False, False, False]
+    with pytest.raises(AttributionError, match="outside the hourly grid series"):
+        FactorSet(bundled_series()).electricity_factors(t)
