@@ -102,3 +102,33 @@ def test_machinery_state_ids_combine_with_the_operation_mode(tmp_path):
         (20.0, "PROCESSING"),
         (30.0, "IDLE"),
     ]
+
+
+def test_skipped_notification_messages_are_counted_as_sequence_gaps(tmp_path, caplog):
+    import asyncio
+    import logging
+
+    from carbontwin.connectors.opcua_client import _BatchSubscription
+
+    c = _connector(tmp_path, [{"kind": "power", "meter": "M-1", "node": "s=P", "unit": "kW"}])
+
+    class Session:  # what Subscription.__init__ keeps; no request is made here
+        pass
+
+    sub = _BatchSubscription(Session(), ua.CreateSubscriptionParameters(), c)
+
+    def message(seq, t):
+        data = ua.DataChangeNotification(MonitoredItems=[_n(1, 2.5, t, ua.VariantType.Double)])
+        return ua.PublishResult(
+            NotificationMessage=ua.NotificationMessage(SequenceNumber=seq, NotificationData=[data])
+        )
+
+    async def go():
+        for seq, t in ((1, 10.0), (2, 20.0), (5, 50.0)):
+            await sub.publish_callback(message(seq, t))
+
+    with caplog.at_level(logging.ERROR, logger="carbontwin.connectors.opcua_client"):
+        asyncio.run(go())
+    assert c.stats.sequence_gaps == 2
+    assert "notification messages 3..4" in caplog.text
+    assert c.spool.pending() == 3
