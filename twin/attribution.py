@@ -388,13 +388,20 @@ def _source(
         assert prof is not None
         r0, r1 = float(prof.t[0]), float(prof.t[-1])
         if counter and g_lo.size:
-            inside = (g_lo >= r0) & (g_hi <= r1)
+            # the counter measured everything between its first and last reading: only
+            # the parts of a gap before or after them are missing data
+            inside = (g_lo < r1) & (g_hi > r0)
             if inside.any():
                 flags.append(
-                    f"meter {name!r}: {int(inside.sum())} gap(s) inside the counter's "
+                    f"meter {name!r}: {int(inside.sum())} gap(s) within the counter's "
                     "range; the counter measured their energy"
                 )
-            g_lo, g_hi = g_lo[~inside], g_hi[~inside]
+            before = g_lo < r0
+            after = g_hi > r1
+            g_lo, g_hi = (
+                np.concatenate([g_lo[before], np.maximum(g_lo[after], r1)]),
+                np.concatenate([np.minimum(g_hi[before], r0), g_hi[after]]),
+            )
         d0 = min([r0, *g_lo.tolist()])
         d1 = max([r1, *g_hi.tolist()])
         fill_lo = np.concatenate([g_lo, prof.long_lo])
