@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -468,64 +469,81 @@ def assemble(
     filled_order = np.bincount(o1, weights=filled_piece, minlength=size) > 0
     rules_d, versions_d = dict(rules), dict(versions)  # shared by the records (read-only)
 
+    cols: dict[str, list[Any]] = {}
+
+    def column(name: str) -> list[Any]:
+        """Per-order arrays as Python lists, converted once on the first record."""
+        if not cols:
+            arrays = {
+                "e": e_tot,
+                "s1": s1,
+                "s2l": s2l,
+                "s2m": s2m,
+                "s3": s3,
+                "prim": prim,
+                "s3p": s3p,
+                "sec": secondary_e,
+                "fb": fb_order,
+                "filled": filled_order,
+                "t0": inp.order_t0,
+                "t1": inp.order_t1,
+                "qty": inp.order_step_qty,
+            }
+            cols.update({n: a.tolist() for n, a in arrays.items()})
+        return cols[name]
+
     def build(k: int) -> Footprint:
         j = k + 1
+        c = column
         oid = inp.orders[k]
         order = orders.get(oid)
         prod = products.get(order.product) if order else None
-        qty = order.quantity if order else float(inp.order_step_qty[k])
-        t0 = (
-            inp.order_t0[k]
-            if np.isfinite(inp.order_t0[k])
-            else (order.release.timestamp() if order else w0)
-        )
-        t1 = (
-            inp.order_t1[k]
-            if np.isfinite(inp.order_t1[k])
-            else (order.due.timestamp() if order else w1)
-        )
+        qty = order.quantity if order else c("qty")[k]
+        t0, t1 = c("t0")[k], c("t1")[k]
+        if not math.isfinite(t0):
+            t0 = order.release.timestamp() if order else w0
+        if not math.isfinite(t1):
+            t1 = order.due.timestamp() if order else w1
         flags = []
         if oid in from_bom and order is not None:
             flags.append(
                 f"no material use reported; materials from the BOM of "
                 f"{order.product!r} x quantity {order.quantity:g}"
             )
-        for s in order_sources.get(j):
-            flags += source_flags[int(s)]
-        if fb_order[j]:
+        for src in order_sources.get(j):
+            flags += source_flags[int(src)]
+        if c("fb")[j]:
             flags.append(
                 "electricity outside the hourly grid series used the annual fallback factor"
             )
-        if filled_order[j]:
+        if c("filled")[j]:
             flags.append(
                 "electricity in hours missing from the grid series used interpolated factors"
             )
-        if secondary_e[j] > 0:
+        sec = c("sec")[j]
+        if sec > 0:
             flags.append(
-                f"{secondary_e[j]:.6g} kWh of this order's energy filled from the "
-                "power-state model (secondary data)"
+                f"{sec:.6g} kWh of this order's energy filled from the power-state "
+                "model (secondary data)"
             )
-        co2e = float(s1[j] + s2l[j] + s3[j])
-        primary_kg = float(prim[j] + s3p[j])
-        share = (
-            min(1.0, max(0.0, primary_kg / co2e))
-            if co2e > 0
-            else (0.0 if secondary_e[j] > 0 else 1.0)
-        )
+        sc1, sc2l, sc2m, sc3 = c("s1")[j], c("s2l")[j], c("s2m")[j], c("s3")[j]
+        co2e = sc1 + sc2l + sc3
+        primary_kg = c("prim")[j] + c("s3p")[j]
+        share = min(1.0, max(0.0, primary_kg / co2e)) if co2e > 0 else (0.0 if sec > 0 else 1.0)
         return Footprint(
             order=oid,
             product=order.product if order else "",
             quantity=float(qty),
             declared_unit=prod.declared_unit if prod else "piece",
-            period_start=from_epoch(float(t0)),
-            period_end=from_epoch(float(t1)),
-            energy_kwh=float(e_tot[j]),
+            period_start=from_epoch(t0),
+            period_end=from_epoch(t1),
+            energy_kwh=c("e")[j],
             co2e_kg=co2e,
-            co2e_market_kg=float(s1[j] + s2m[j] + s3[j]),
-            scope1_kg=float(s1[j]),
-            scope2_location_kg=float(s2l[j]),
-            scope2_market_kg=float(s2m[j]),
-            scope3_kg=float(s3[j]),
+            co2e_market_kg=sc1 + sc2m + sc3,
+            scope1_kg=sc1,
+            scope2_location_kg=sc2l,
+            scope2_market_kg=sc2m,
+            scope3_kg=sc3,
             energy_by_carrier_kwh=by_carrier.get(j),
             energy_by_asset_kwh=by_asset.get(j),
             energy_by_state_kwh=by_state.get(j),
