@@ -75,6 +75,8 @@ class Timeline:
     period_ptr: IntArray
     period_order: IntArray
     period_weight: FloatArray
+    # expected power while warming up [kW] (warm-up energy / warm-up time); 0: no warm-up
+    warmup_kw: float = 0.0
     state_pad: IntArray = field(init=False)  # [UNKNOWN, *state_code]
 
     def __post_init__(self) -> None:
@@ -146,8 +148,13 @@ def view(tl: Timeline, lo: FloatArray) -> GridView:
         proc[pair_seg[tl.step_processing[pair_step]]] = True
         guess = np.where(covered, np.where(proc, PROCESSING, SETUP), IDLE)
         state = np.where(state == UNKNOWN, guess, state)
+    expected_kw = tl.power_kw[state]
+    if tl.warmup_kw > 0:
+        # SETUP with no order on the asset is the warm-up after OFF (the machine is being
+        # made ready): expect warm-up power, so a shared meter splits it where it was drawn.
+        expected_kw = np.where((state == SETUP) & ~covered, tl.warmup_kw, expected_kw)
     return GridView(
-        state, tl.power_kw[state], pair_seg.astype(np.int64), pair_step.astype(np.int64), covered
+        state, expected_kw, pair_seg.astype(np.int64), pair_step.astype(np.int64), covered
     )
 
 

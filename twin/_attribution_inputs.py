@@ -234,6 +234,7 @@ def prepare(
             ptr,
             p_ord,
             p_w,
+            pm.warmup_energy_kwh * 3600.0 / pm.warmup_s if pm.warmup_s > 0 else 0.0,
         )
     # --- gaps -----------------------------------------------------------------------
     gaps: dict[str, tuple[FloatArray, FloatArray]] = {}

@@ -17,7 +17,8 @@ factors, rules). It works in this order (DESIGN.md, "Attribution"):
    gap boundary of the assets it reaches; a meter over one asset gives it all,
    a meter over several splits each segment's energy by the assets' expected
    power in their states (equally when all expect zero), so the meter's energy
-   is kept exactly.
+   is kept exactly. SETUP while no order step is on the asset is its warm-up
+   after OFF and is expected at warm-up power (warm-up energy / warm-up time).
 3. **Assets -> orders** (see :mod:`._attribution_assets`): SETUP/PROCESSING
    to the occupying orders (shared by quantity or mass), IDLE/STANDBY by the
    idle rule, OFF/FAULT to overhead unless a rule says otherwise.
