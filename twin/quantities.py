@@ -69,7 +69,7 @@ class QuantityError(CarbonTwinError, ValueError):
 @cache
 def _registry() -> Any:
     ureg: Any = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
-    ureg.define("piece = [] = pc = pcs = pieces")
+    ureg.define("piece = [] = pcs = pieces")
     return ureg
 
 
