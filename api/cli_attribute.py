@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from carbontwin.twin.attribution import Attribution, Rules, attribute
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
 from carbontwin.twin.factors import GRID_ATTRIBUTION, FactorSet, HourlySeries
 from carbontwin.twin.factory_file import load_factory
+from carbontwin.twin.footprint import Footprint
 
 from .cli_factory import resolve_factory_path
 
@@ -105,9 +107,13 @@ def plot_orders(res: Attribution, path: Path) -> Path:
     return path
 
 
-def _table(res: Attribution) -> Table:
-    t = Table(title="Per-order footprints (location-based scope 2)")
-    width = max((len(o) for o in res.footprints), default=5)
+def footprint_table(
+    footprints: Iterable[Footprint], title: str = "Per-order footprints (location-based scope 2)"
+) -> Table:
+    """Rich table of per-order footprints: quantity, kWh, kg CO2e, scope split, primary share."""
+    footprints = list(footprints)
+    t = Table(title=title)
+    width = max((len(fp.order) for fp in footprints), default=5)
     t.add_column("order", no_wrap=True, min_width=width)
     for col in (
         "product",
@@ -121,7 +127,7 @@ def _table(res: Attribution) -> Table:
         "primary",
     ):
         t.add_column(col, justify="left" if col == "product" else "right")
-    for fp in res.footprints.values():
+    for fp in footprints:
         t.add_row(
             fp.order,
             fp.product,
@@ -175,7 +181,7 @@ def register(app: typer.Typer) -> None:
             )
             return
         out = Console()
-        out.print(_table(res))
+        out.print(footprint_table(res.footprints.values()))
         out.print(
             f"total {res.total_kwh:,.2f} kWh metered and filled; overhead "
             f"{res.overhead_kwh:,.2f} kWh ({res.overhead_co2e_kg:,.2f} kg CO2e); "

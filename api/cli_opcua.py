@@ -356,11 +356,12 @@ async def _through_opcua(day: DemoDay, folder: Path, seconds: float, store: Any)
 def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: bool = False) -> int:
     """The whole flow on the demo factory's first day; returns a process exit code."""
     from rich.console import Console
-    from rich.table import Table
 
     from carbontwin.twin.attribution import attribute
     from carbontwin.twin.factors import FactorSet
     from carbontwin.twin.store import Store
+
+    from .cli_attribute import footprint_table
 
     console = Console(stderr=as_json)
     folder.mkdir(parents=True, exist_ok=True)
@@ -410,29 +411,11 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
     if as_json:
         typer.echo(json.dumps([fp.to_dict() for fp in fps.values()], indent=2))
     else:
-        table = Table(title=f"Per-order footprints, {day.factory.name} (through OPC UA)")
-        for col in (
-            "order",
-            "product",
-            "quantity",
-            "energy kWh",
-            "kg CO2e",
-            "kg CO2e / unit",
-            "flags",
-        ):
-            table.add_column(
-                col, justify="right" if col not in ("order", "product", "flags") else "left"
-            )
-        for fp in fps.values():
-            table.add_row(
-                fp.order,
-                fp.product,
-                f"{fp.quantity:g} {fp.declared_unit}",
-                f"{fp.energy_kwh:,.2f}",
-                f"{fp.co2e_kg:,.2f}",
-                f"{fp.co2e_per_unit_kg:,.4f}",
-                str(len(fp.flags)),
-            )
+        table = footprint_table(
+            fps.values(),
+            title=f"Per-order footprints, {day.factory.name} (through OPC UA; "
+            "location-based scope 2)",
+        )
         console.print(table)
     console.print(
         f"balance: orders {orders_kwh:,.3f} kWh + overhead {result.overhead_kwh:,.3f} kWh = "
