@@ -87,17 +87,74 @@ def _raw_items(data: Mapping[str, Any], key: str, errs: Problems) -> Iterator[tu
     yield from enumerate(value)
 
 
-def _validate_items(data: Mapping[str, Any], errs: Problems) -> dict[str, list[tuple[int, Any]]]:
-    """Validate each collection item on its own; keep the valid ones with their index."""
+def _validate_items(
+    data: Mapping[str, Any], errs: Problems
+) -> tuple[dict[str, list[tuple[int, Any]]], dict[str, list[tuple[int, Any]]]]:
+    """Validate each collection item on its own.
+
+    Returns the valid items (validated) and the invalid ones (raw), each with its index.
+    """
     valid: dict[str, list[tuple[int, Any]]] = {}
+    invalid: dict[str, list[tuple[int, Any]]] = {}
     for key, (model, _) in _COLLECTIONS.items():
         valid[key] = []
+        invalid[key] = []
         for index, raw in _raw_items(data, key, errs):
             try:
                 valid[key].append((index, model.model_validate(raw)))
             except ValidationError as exc:
                 errs.pydantic((key, index), exc)
-    return valid
+                invalid[key].append((index, raw))
+    return valid, invalid
+
+
+#: references checked on items that failed their own validation:
+#: collection -> (list field or None, key in the entry, referenced collections, message noun)
+_RAW_REFERENCES: dict[str, tuple[tuple[str | None, str, tuple[str, ...], str], ...]] = {
+    "machines": ((None, "line", ("lines",), "line"),),
+    "meters": (("measures", "", ("machines", "utilities"), "asset"),),
+    "utilities": (("serves", "asset", ("machines", "utilities"), "asset"),),
+    "suppliers": (("supplies", "material", ("materials",), "material"),),
+    "products": (
+        ("routing", "machine", ("machines",), "machine"),
+        ("bom", "material", ("materials",), "material"),
+    ),
+    "orders": ((None, "product", ("products",), "product"),),
+}
+
+
+def _check_raw_references(
+    invalid: Mapping[str, list[tuple[int, Any]]], kinds: Mapping[str, set[str]], errs: Problems
+) -> None:
+    """Unknown references of items that failed their own checks, so one pass finds them all."""
+    for key, refs in _RAW_REFERENCES.items():
+        for index, raw in invalid.get(key, ()):
+            if not isinstance(raw, Mapping):
+                continue
+            for list_field, name, targets, noun in refs:
+                known = set().union(*(kinds.get(t, set()) for t in targets))
+                if list_field is None:
+                    entries: list[tuple[Path, str, Any]] = [
+                        ((key, index, name), name, raw.get(name))
+                    ]
+                else:
+                    value = raw.get(list_field)
+                    entries = []
+                    for j, entry in enumerate(value if isinstance(value, list) else ()):
+                        if name:
+                            ref = entry.get(name) if isinstance(entry, Mapping) else None
+                            entries.append(
+                                (
+                                    (key, index, list_field, j, name),
+                                    f"{list_field}[{j}].{name}",
+                                    ref,
+                                )
+                            )
+                        else:
+                            entries.append(((key, index, list_field, j), list_field, entry))
+                for path, field, ref in entries:
+                    if isinstance(ref, str) and ref not in known:
+                        errs.add(path, field, f"unknown {noun} '{ref}'")
 
 
 def _power(p: PowerIn, warmup_s: float, warmup_kwh: float, carrier: Carrier) -> PowerModel:
@@ -199,8 +256,9 @@ def build_factory(
             site = SiteIn.model_validate(data["site"])
         except ValidationError as exc:
             errs.pydantic(("site",), exc)
-    items = _validate_items(data, errs)
+    items, invalid = _validate_items(data, errs)
     kinds = _check_ids(data, errs)
+    _check_raw_references(invalid, kinds, errs)
     factory = _cross_check(items, kinds, header, site, data, errs)
     errs.raise_if_any()
     assert factory is not None  # no errors -> built

@@ -120,6 +120,35 @@ def test_meter_measures_unknown_asset_names_meter_and_line():
     )
 
 
+def test_an_item_with_bad_values_still_has_its_references_checked():
+    """One pass names every problem: an item that fails its own checks (a power typo, a
+    negative quantity) still gets its unknown references reported, each on its line."""
+    text = (
+        BASE.replace("line: L1\n    type: press", "line: L9\n    type: press")
+        .replace("idle: 14 kW", "idle: 14 kWW")
+        .replace("- {asset: press-1, weight: 2}", "- {asset: oven-3, weight: -2}")
+        .replace("product: part, quantity: 10", "product: widget, quantity: -10")
+    )
+    errors = errors_of(text)
+    assert (
+        f"factory.yaml:{line_no(text, 'line: L9')}: machine 'press-1': line: unknown line 'L9'"
+        in errors
+    )
+    assert any(
+        e.startswith(f"factory.yaml:{line_no(text, '14 kWW')}: machine 'press-1': power.idle")
+        for e in errors
+    )
+    assert (
+        f"factory.yaml:{line_no(text, 'oven-3')}: utility 'air': serves[1].asset: unknown asset 'oven-3'"
+        in errors
+    )
+    assert (
+        f"factory.yaml:{line_no(text, 'widget')}: order 'O1': product: unknown product 'widget'"
+        in errors
+    )
+    assert any("order 'O1': quantity" in e for e in errors)
+
+
 def test_duplicate_id_across_asset_kinds():
     text = BASE.replace("- {id: steel, unit: kg}", "- {id: cnc-1, unit: kg}").replace(
         "material: steel", "material: cnc-1"
