@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -78,23 +76,3 @@ def get_token(client: TestClient) -> str:
     )
     assert r.status_code == 200, r.text
     return r.json()["access_token"]
-
-
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """URL of ``base_url`` whose search_path is a new, empty schema (dropped on exit)."""
-    import uuid
-
-    import sqlalchemy as sa
-
-    schema = f"ct_api_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        url = sa.make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        admin.dispose()

@@ -6,7 +6,8 @@ Runs on SQLite and on PostgreSQL (its own schema in the shared test database).
 from __future__ import annotations
 
 import pytest
-from api_helpers import events_json, get_token, make_settings, postgres_schema
+from api_helpers import events_json, get_token, make_settings
+from db_helpers import postgres_schema
 from fastapi.testclient import TestClient
 
 from carbontwin.api import create_app

@@ -7,30 +7,12 @@ database start clean.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import sqlalchemy as sa
+from db_helpers import postgres_schema
 
 from carbontwin.twin.store import Store
-
-
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """URL of ``base_url`` whose search_path is a new, empty schema (dropped on exit)."""
-    schema = f"ct_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base_url)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        url = sa.make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
