@@ -1,0 +1,127 @@
+"""Scope 3: materials x supplier PCF per order (private helper of :mod:`.attribution`).
+
+An order's materials are its MaterialUse events; an order with none is
+charged its product's bill of materials x the order quantity (and flagged by
+the caller). Each material's PCF is that of the named supplier, else the
+first supplier (by id) that delivers it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._attribution_inputs import Inputs
+from .errors import AttributionError
+from .model import Factory
+from .quantities import QuantityError, parse_quantity
+
+__all__ = ["material_rows"]
+
+
+def _pcf_table(factory: Factory) -> dict[str, list[tuple[str, float, bool]]]:
+    out: dict[str, list[tuple[str, float, bool]]] = defaultdict(list)
+    for s in sorted(factory.suppliers, key=lambda x: x.id):
+        for link in s.supplies:
+            out[link.material].append((s.id, link.pcf_kg_per_unit, link.primary))
+    return out
+
+
+def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
+    """Scope 3 rows: MaterialUse events, else the product BOM x order quantity."""
+    f = inp.factory
+    pcfs = _pcf_table(f)
+    units = {m.id: m.unit for m in f.materials}
+    orders = {o.id: o for o in f.orders}
+    products = {p.id: p for p in f.products}
+    rows: list[dict[str, Any]] = []
+    from_bom: set[str] = set()
+    used = {o for o, *_ in inp.materials}
+
+    def pcf(order: str, material: str, supplier: str | None) -> tuple[str, float, bool]:
+        cands = pcfs.get(material, [])
+        if supplier is not None:
+            cands = [c for c in cands if c[0] == supplier]
+        if not cands:
+            msg = (
+                f"order {order!r}: material {material!r} has no supplier PCF"
+                + (f" from supplier {supplier!r}" if supplier else "")
+                + "; add one under suppliers in the factory file"
+            )
+            raise AttributionError(msg)
+        return cands[0]
+
+    for o, m, q, unit in inp.materials:
+        target = units.get(m)
+        if target is None:
+            msg = f"order {o!r} uses unknown material {m!r}"
+            raise AttributionError(msg)
+        if unit != target:
+            try:
+                if target != "kg":
+                    raise QuantityError(unit)
+                q = parse_quantity(f"{q} {unit}", "mass")
+            except QuantityError:
+                msg = (
+                    f"order {o!r}: material {m!r} used in {unit!r}, but it is counted in {target!r}"
+                )
+                raise AttributionError(msg) from None
+        sup, factor, primary = pcf(o, m, None)
+        rows.append(
+            {
+                "order": o,
+                "material": m,
+                "quantity": q,
+                "unit": target,
+                "supplier": sup,
+                "pcf_kg_per_unit": factor,
+                "co2e_kg": q * factor,
+                "primary": primary,
+                "basis": "material_use",
+            }
+        )
+    frames = [pd.DataFrame(rows)] if rows else []
+    by_product: dict[str, list[str]] = defaultdict(list)
+    for o in inp.orders:
+        if o not in used and o in orders and orders[o].product in products:
+            by_product[orders[o].product].append(o)
+    for pid, oids in sorted(by_product.items()):
+        prod = products[pid]
+        qty = np.array([orders[o].quantity for o in oids], dtype=np.float64)
+        for item in prod.bom:
+            sup, factor, primary = pcf(oids[0], item.material, item.supplier)
+            q_arr = item.quantity_per_unit * qty
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "order": oids,
+                        "material": item.material,
+                        "quantity": q_arr,
+                        "unit": units.get(item.material, "kg"),
+                        "supplier": sup,
+                        "pcf_kg_per_unit": factor,
+                        "co2e_kg": q_arr * factor,
+                        "primary": primary,
+                        "basis": "bom",
+                    }
+                )
+            )
+        if prod.bom:
+            from_bom.update(oids)
+    cols = [
+        "order",
+        "material",
+        "quantity",
+        "unit",
+        "supplier",
+        "pcf_kg_per_unit",
+        "co2e_kg",
+        "primary",
+        "basis",
+    ]
+    if not frames:
+        return pd.DataFrame(columns=cols), from_bom
+    return pd.concat(frames, ignore_index=True)[cols], from_bom
