@@ -12,7 +12,11 @@ stays one file of wiring:
 
 from __future__ import annotations
 
+import sys
+
 import typer
+
+from carbontwin.twin.errors import CarbonTwinError
 
 from . import cli_attribute, cli_factory, cli_opcua, cli_service, cli_simulate
 
@@ -32,8 +36,16 @@ for _module in (cli_factory, cli_attribute, cli_simulate, cli_opcua, cli_service
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A :class:`CarbonTwinError` that a command does not handle itself ends the
+    command with its message on stderr and exit code 1, never a traceback.
+    """
+    try:
+        app()
+    except CarbonTwinError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -429,4 +429,10 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
         f"vs the simulator's events directly: max difference {diff * 100:.3f} %"
     )
     console.print(f"footprints: {out}")
+    first = next(iter(fps), None)
+    if first is not None:
+        console.print(
+            f"printable label: carbontwin label {first} --database-url "
+            f"sqlite:///{db.resolve()} --out {first}.pdf"
+        )
     return 0

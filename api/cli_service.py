@@ -203,9 +203,20 @@ def label(
     else:
         from carbontwin.twin.store import NotFoundError, Store
 
+        if path.suffix.lower() == ".json":
+            msg = f"footprint file {what} not found"
+            raise NotFoundError(msg, field="what")
         store = Store.open(settings.database_url)
         try:
-            store.get_order(what)
+            try:
+                store.get_order(what)
+            except NotFoundError as exc:
+                msg = (
+                    f"{exc.message}; give the store that holds it with --database-url or "
+                    "CARBONTWIN_DATABASE_URL (carbontwin demo keeps its store in its output "
+                    "folder), or a footprint JSON file"
+                )
+                raise NotFoundError(msg, field="what") from None
             latest = store.latest_footprint(what)
             try:
                 factory = store.load_factory()
