@@ -274,26 +274,8 @@ class DemoLineServer:
                 ua.NodeId(f"{asset}.MachineryBuildingBlocks", idx),
                 ua.QualifiedName("MachineryBuildingBlocks", di),
             )
-            item = (
-                await instantiate(
-                    blocks,
-                    item_type,
-                    bname=ua.QualifiedName("MachineryItemState", mach),
-                    dname=ua.LocalizedText("MachineryItemState"),
-                    idx=idx,
-                    instantiate_optional=False,
-                )
-            )[0]
-            mode = (
-                await instantiate(
-                    blocks,
-                    mode_type,
-                    bname=ua.QualifiedName("MachineryOperationMode", mach),
-                    dname=ua.LocalizedText("MachineryOperationMode"),
-                    idx=idx,
-                    instantiate_optional=False,
-                )
-            )[0]
+            item = await _state_machine(blocks, item_type, "MachineryItemState", mach, idx)
+            mode = await _state_machine(blocks, mode_type, "MachineryOperationMode", mach, idx)
             item_cur = await item.get_child("0:CurrentState")
             mode_cur = await mode.get_child("0:CurrentState")
             item_id = await item_cur.get_child("0:Id")
@@ -592,3 +574,16 @@ class DemoLineServer:
         cfg: dict[str, Any] = {"endpoint": self.endpoint, "namespaces": aliases, "signals": signals}
         cfg.update(overrides)
         return cfg
+
+
+async def _state_machine(parent: Node, type_node: Node, name: str, ns: int, idx: int) -> Node:
+    """Instantiate ``type_node`` as state machine ``name`` (namespace ``ns``) under ``parent``."""
+    nodes = await instantiate(
+        parent,
+        type_node,
+        bname=ua.QualifiedName(name, ns),
+        dname=ua.LocalizedText(name),
+        idx=idx,
+        instantiate_optional=False,
+    )
+    return nodes[0]

@@ -62,6 +62,13 @@ def _strings(
     )
 
 
+def _methods_element(methods: tuple[str, ...]) -> model.SubmodelElementList[model.Property]:
+    """A new ``PcfCalculationMethods`` list (an AAS element belongs to one parent only)."""
+    return _strings(
+        "PcfCalculationMethods", methods, f"{_IDTA}/PcfCalculationMethods/1/0", _ECLASS["methods"]
+    )
+
+
 def carbon_footprint_submodel(
     fp: Footprint, *, pact_url: str = "", submodel_id: str | None = None
 ) -> model.Submodel:
@@ -85,12 +92,7 @@ def carbon_footprint_submodel(
     pcf = model.SubmodelElementCollection(
         None,
         value=[
-            _strings(
-                "PcfCalculationMethods",
-                methods,
-                f"{_IDTA}/PcfCalculationMethods/1/0",
-                _ECLASS["methods"],
-            ),
+            _methods_element(methods),
             _prop(
                 "PcfCO2eq", Decimal, Decimal(f"{fp.co2e_kg / fp.quantity:.6f}"), _ECLASS["co2eq"]
             ),
@@ -129,12 +131,7 @@ def carbon_footprint_submodel(
         specific = model.SubmodelElementCollection(
             None,
             value=[
-                _strings(
-                    "PcfCalculationMethods",
-                    methods,
-                    f"{_IDTA}/PcfCalculationMethods/1/0",
-                    _ECLASS["methods"],
-                ),
+                _methods_element(methods),
                 model.SubmodelElementCollection(
                     "ProductOrSectorSpecificRule",
                     value=[
