@@ -92,7 +92,7 @@ def attribute_and_issue(
         latest = store.latest_footprint(order)
         if latest is not None and _same(fp, latest):
             continue
-        issued.append(store.issue_footprint(fp))
+        issued.append(store.issue_footprint(fp, services.signer))
     return issued
 
 

@@ -300,7 +300,11 @@ def _serve_api(folder: Path, port: int) -> None:
     from carbontwin.api import create_app
     from carbontwin.api.settings import Settings
 
-    settings = Settings(database_url=f"sqlite:///{folder / 'carbontwin.db'}", require_https=False)
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'carbontwin.db'}",
+        key_path=folder / "signing-key.pem",
+        require_https=False,
+    )
     typer.echo(
         f"API on http://127.0.0.1:{port}/docs (Ctrl-C to stop); token: POST /auth/token with "
         f"client_id={settings.client_id} client_secret={settings.client_secret.get_secret_value()}",
@@ -392,8 +396,11 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
     fps = dict(sorted(result.footprints.items()))
     out = folder / "footprints"
     out.mkdir(exist_ok=True)
+    from carbontwin.plugins.signing import Signer, load_or_create_key
+
+    signer = Signer(load_or_create_key(folder / "signing-key.pem"))
     for order, fp in fps.items():
-        issued = store.issue_footprint(fp)
+        issued = store.issue_footprint(fp, signer)
         (out / f"{order}.json").write_text(json.dumps(issued.to_dict(), indent=2) + "\n")
         _write_label(issued, out / f"{order}.svg")
     orders_kwh = sum(fp.energy_kwh for fp in fps.values())

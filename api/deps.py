@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from carbontwin.plugins.signing import load_or_create_key
+from carbontwin.plugins.signing import Signer, load_or_create_key
 
 from .errors import PactError, Unauthorized
 from .settings import Settings
@@ -69,6 +69,11 @@ class Services:
             if self._key is None:
                 self._key = load_or_create_key(self.settings.key_path)
             return self._key
+
+    @property
+    def signer(self) -> Signer:
+        """Signs footprints when they are issued (the service's key)."""
+        return Signer(self.signing_key)
 
     @property
     def pool(self) -> ThreadPoolExecutor:

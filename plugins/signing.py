@@ -6,9 +6,13 @@ A signed document is a JSON object::
      "sha256": "<hex of canonical payload>", "value": "<base64 signature>"}}
 
 The signature covers :func:`carbontwin.twin.footprint.canonical_json` of the
-payload (sorted keys, no spaces, UTF-8), so any changed byte of the payload's
+payload (RFC 8785 canonical JSON), so any changed byte of the payload's
 content makes :func:`verify_document` fail. Ed25519 is deterministic: signing
 the same payload with the same key gives the same signature.
+
+Footprints are signed once, when they are issued: :class:`Signer` is what the
+store's :meth:`~carbontwin.twin.store.Store.issue_footprint` calls, and the
+signature is stored beside the footprint; reading a footprint never signs.
 
 Keys are stored as an unencrypted PKCS#8 PEM file (mode 0600), created on
 first use by :func:`load_or_create_key`; the public key is served as PEM.
@@ -33,6 +37,7 @@ from carbontwin.twin.footprint import canonical_json
 
 __all__ = [
     "ALG",
+    "Signer",
     "Verification",
     "key_id",
     "load_or_create_key",
@@ -40,6 +45,7 @@ __all__ = [
     "public_key_pem",
     "sign_document",
     "verify_document",
+    "verify_pem",
 ]
 
 ALG = "Ed25519"
@@ -112,6 +118,25 @@ def sign_document(payload: Any, key: Ed25519PrivateKey) -> dict[str, Any]:
             "value": base64.b64encode(sig).decode("ascii"),
         },
     }
+
+
+class Signer:
+    """Signs footprint payloads at issuance (the store's ``signer``).
+
+    >>> signer = Signer(Ed25519PrivateKey.generate())
+    >>> sorted(signer.signature({"a": 1}))
+    ['alg', 'key_id', 'sha256', 'value']
+    """
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self.key = key
+        self.key_id = key_id(key)
+        self.public_key_pem = public_key_pem(key)
+
+    def signature(self, payload: Any) -> dict[str, str]:
+        """The ``signature`` member of :func:`sign_document` for ``payload``."""
+        sig: dict[str, str] = sign_document(payload, self.key)["signature"]
+        return sig
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,3 +217,13 @@ def verify_document(doc: Any, public_key: Ed25519PublicKey | Ed25519PrivateKey) 
             digest,
         )
     return Verification(True, "signature valid", kid, digest)
+
+
+def verify_pem(doc: Any, public_key_pem: str) -> tuple[bool, str]:
+    """``(valid, reason)`` of ``doc`` against a PEM public key (the store's audit verifier)."""
+    try:
+        pub = load_public_key(public_key_pem)
+    except PluginError as exc:
+        return False, f"stored public key unusable: {exc.message}"
+    result = verify_document(doc, pub)
+    return result.valid, result.reason

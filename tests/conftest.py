@@ -15,6 +15,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture(scope="session")
+def signer():
+    """A signer with a fresh Ed25519 key (issuing signs every footprint)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from carbontwin.plugins.signing import Signer
+
+    return Signer(Ed25519PrivateKey.generate())
+
+
 @pytest.fixture
 def sqlite_url(tmp_path):
     """URL of a fresh SQLite database file."""

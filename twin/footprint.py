@@ -13,16 +13,20 @@ All breakdowns add up to their totals (a tested invariant):
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+import rfc8785
+
 from .quantities import utc
 
-__all__ = ["Footprint", "canonical_json"]
+__all__ = ["ACTIVE", "DEPRECATED", "Footprint", "canonical_json"]
+
+#: PACT statuses a footprint version is issued with (a withdrawal is Deprecated).
+ACTIVE, DEPRECATED = "Active", "Deprecated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,18 @@ class Footprint:
         Share of the footprint computed from measured data, 0..1.
     rules, factor_versions : Mapping[str, str]
         Allocation rules and emission-factor versions that produced it.
+    method : tuple of str
+        What the applied rules do, one sentence each, generated from the rule
+        objects that ran (shown on labels, in PACT and AAS).
+    lineage : Mapping[str, Any]
+        Where the numbers come from (set when issued): factory version and its
+        content hash, per meter the time range, count and digest of the events
+        used, factor series versions, rules, carbontwin version, the gap
+        intervals that filled energy of this order, supplier PCFs, and
+        ``input_sha256``, the digest of all inputs (see :mod:`.lineage`).
+    status : str
+        ``"Active"``, or ``"Deprecated"`` for a withdrawal (a version that
+        withdraws the footprint of its order).
     flags : tuple of str
         Data quality notes (gaps filled from the power-state model, cleaned readings).
     version : int
@@ -90,6 +106,9 @@ class Footprint:
     rules: Mapping[str, str] = field(default_factory=dict)
     factor_versions: Mapping[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
+    method: tuple[str, ...] = ()
+    lineage: Mapping[str, Any] = field(default_factory=dict)
+    status: str = ACTIVE
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     version: int = 1
     replaces: str | None = None
@@ -124,6 +143,7 @@ class Footprint:
             if d[k] is not None:
                 d[k] = d[k].isoformat().replace("+00:00", "Z")
         d["flags"] = list(self.flags)
+        d["method"] = list(self.method)
         for k, v in d.items():
             if isinstance(v, Mapping):
                 d[k] = {str(kk): vv for kk, vv in sorted(v.items())}
@@ -137,12 +157,16 @@ class Footprint:
         if kw.get("issued_at") is not None:
             kw["issued_at"] = utc(kw["issued_at"])
         kw["flags"] = tuple(kw.get("flags", ()))
+        kw["method"] = tuple(kw.get("method", ()))
         names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in kw.items() if k in names})
 
 
 def canonical_json(obj: Any) -> bytes:
-    """Canonical JSON bytes (sorted keys, no spaces, UTF-8) for hashing and signing."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    """RFC 8785 (JSON Canonicalization Scheme) bytes of ``obj``, for hashing and signing.
+
+    Keys sorted by UTF-16 code units, no spaces, numbers in ECMAScript form
+    (``rfc8785`` package). Raises ``ValueError`` for NaN, infinities, integers
+    beyond 2**53 and non-string keys.
+    """
+    return rfc8785.dumps(obj)

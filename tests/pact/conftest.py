@@ -46,13 +46,14 @@ def pact_host(tmp_path_factory, receiver):
     )
     app = create_app(settings)
     store = app.state.services.store
+    signer = app.state.services.signer
     factory = demo_factory()
     store.save_factory(factory)
     store.save_orders(factory.orders)
     orders = factory.orders[:5]
     issued = [
         store.issue_footprint(
-            make_footprint(o.id, o.product, co2e_kg=50.0 + 10 * i, quantity=o.quantity)
+            make_footprint(o.id, o.product, co2e_kg=50.0 + 10 * i, quantity=o.quantity), signer
         )
         for i, o in enumerate(orders)
     ]
@@ -61,7 +62,7 @@ def pact_host(tmp_path_factory, receiver):
         make_footprint(first.order, first.product, co2e_kg=48.0, quantity=first.quantity),
         replaces=first.id,
     )
-    issued.append(store.issue_footprint(correction))
+    issued.append(store.issue_footprint(correction, signer))
     with TestClient(app, base_url="https://testserver") as client:
         yield client, issued
     app.state.services.close()

@@ -504,20 +504,20 @@ def test_counter_interval_spread_by_expected_power():
     assert res.footprints["O1"].energy_by_asset_kwh["A"] == pytest.approx(12.5 * scale, rel=REL)
 
 
-def test_reattribution_issues_a_new_version_through_the_store(sqlite_url):
+def test_reattribution_issues_a_new_version_through_the_store(sqlite_url, signer):
     """Attribution stays pure; the store issues its footprints as immutable versions."""
     from carbontwin.twin.store import Store
 
     f = hand_factory()
     store = Store.open(sqlite_url)
     first = attribute(f, EventBatch.from_events(hand_events()), hand_factors(f), HAND_RULES)
-    v1 = store.issue_footprint(first.footprints["O2"])
+    v1 = store.issue_footprint(first.footprints["O2"], signer)
     # a corrected reading changes O2's footprint: the next issue replaces the first
     ev = [e for e in hand_events() if not (isinstance(e, PowerSample) and e.t == at(1, 30))]
     ev.append(PowerSample("M1", at(1, 30), 8.0))
     second = attribute(f, EventBatch.from_events(ev), hand_factors(f), HAND_RULES)
     assert second.footprints["O2"].energy_kwh > first.footprints["O2"].energy_kwh
-    v2 = store.issue_footprint(second.footprints["O2"])
+    v2 = store.issue_footprint(second.footprints["O2"], signer)
     assert (v1.version, v2.version) == (1, 2)
     assert v2.replaces == v1.id
     versions = store.footprint_versions("O2")

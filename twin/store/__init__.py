@@ -11,6 +11,25 @@ SQLAlchemy 2 on SQLite (default, ``sqlite:///carbontwin.db``) or PostgreSQL
 
 from carbontwin.twin.errors import StoreError
 
-from .store import DEFAULT_URL, NotFoundError, SeriesLike, Store, migrations_path
+from .store import (
+    DEFAULT_URL,
+    AuditReport,
+    NotFoundError,
+    SeriesLike,
+    Signer,
+    Store,
+    StoredFootprint,
+    migrations_path,
+)
 
-__all__ = ["DEFAULT_URL", "NotFoundError", "SeriesLike", "Store", "StoreError", "migrations_path"]
+__all__ = [
+    "DEFAULT_URL",
+    "AuditReport",
+    "NotFoundError",
+    "SeriesLike",
+    "Signer",
+    "Store",
+    "StoreError",
+    "StoredFootprint",
+    "migrations_path",
+]

@@ -1,20 +1,71 @@
-"""Issuing and reading footprint versions (helpers of :class:`Store`)."""
+"""Issuing and reading footprint versions (helpers of :class:`Store`).
+
+Issuing signs the footprint once (the caller's :class:`Signer`), stores the
+signature beside it, records the signing key and appends an entry to the
+hash-chained issuance log, all in the issuing transaction.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from carbontwin.twin.errors import StoreError
-from carbontwin.twin.footprint import Footprint
-from carbontwin.twin.store.models import FootprintRow
+from carbontwin.twin.footprint import Footprint, canonical_json
+from carbontwin.twin.store.models import FootprintRow, IssuanceLogRow, SigningKeyRow
 
 F = FootprintRow
+L = IssuanceLogRow
+
+#: ``prev_sha256`` of the first log entry.
+GENESIS = "0" * 64
+
+
+class Signer(Protocol):
+    """What issuing needs from a signing key (see ``carbontwin.plugins.signing.Signer``)."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def public_key_pem(self) -> str: ...
+
+    def signature(self, payload: Any) -> dict[str, str]:
+        """The signature member ``{alg, key_id, sha256, value}`` over ``payload``."""
+        ...
+
+
+def sha256_hex(obj: Any) -> str:
+    """SHA-256 (hex) of the RFC 8785 JSON of ``obj``."""
+    return hashlib.sha256(canonical_json(obj)).hexdigest()
+
+
+def entry_hash(seq: int, footprint_id: str, order: str, version: int, doc: str, prev: str) -> str:
+    """``entry_sha256`` of an issuance log entry (see :class:`IssuanceLogRow`)."""
+    return sha256_hex(
+        {
+            "seq": seq,
+            "footprint_id": footprint_id,
+            "order_id": order,
+            "version": version,
+            "document_sha256": doc,
+            "prev_sha256": prev,
+        }
+    )
+
+
+def signed_document(
+    payload: Mapping[str, Any], signature: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The signed footprint document ``{"payload", "signature"}`` as stored."""
+    return {"payload": dict(payload), "signature": None if signature is None else dict(signature)}
 
 
 class NotFoundError(StoreError):
@@ -47,8 +98,9 @@ def _payload(fp: Footprint) -> dict[str, Any]:
     return doc
 
 
-def issue(conn: sa.Connection, fp: Footprint) -> Footprint:
-    """Insert ``fp`` as the next version of its order's footprint (see Store.issue_footprint)."""
+def issue(conn: sa.Connection, fp: Footprint, signer: Signer) -> Footprint:
+    """Insert ``fp`` as the next version of its order's footprint, signed and logged
+    (see Store.issue_footprint)."""
     fid = canonical_uuid(fp.id, "footprint id")
     if conn.execute(sa.select(F.version).where(F.id == fid)).first() is not None:
         msg = (
@@ -83,6 +135,9 @@ def issue(conn: sa.Connection, fp: Footprint) -> Footprint:
         replaces = str(latest.id)
     version = 1 if latest is None else int(latest.version) + 1
     issued = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
+    payload = _payload(issued)
+    signature = signer.signature(payload)
+    _remember_key(conn, signer)
     conn.execute(
         sa.insert(FootprintRow).values(
             id=fid,
@@ -95,10 +150,50 @@ def issue(conn: sa.Connection, fp: Footprint) -> Footprint:
             co2e_kg=float(issued.co2e_kg),
             period_start=aware(issued.period_start, "footprint period_start"),
             period_end=aware(issued.period_end, "footprint period_end"),
-            payload=_payload(issued),
+            payload=payload,
+            signature=signature,
+            key_id=signer.key_id,
         )
     )
+    _log(conn, fid, issued.order, version, sha256_hex(signed_document(payload, signature)))
     return issued
+
+
+def _remember_key(conn: sa.Connection, signer: Signer) -> None:
+    known = conn.execute(
+        sa.select(SigningKeyRow.public_key_pem).where(SigningKeyRow.key_id == signer.key_id)
+    ).first()
+    if known is None:
+        conn.execute(
+            sa.insert(SigningKeyRow).values(
+                key_id=signer.key_id,
+                public_key_pem=signer.public_key_pem,
+                first_used_at=datetime.now(UTC),
+            )
+        )
+    elif known.public_key_pem.strip() != signer.public_key_pem.strip():
+        msg = f"signing key id {signer.key_id} is stored with another public key"
+        raise StoreError(msg, field="key_id")
+
+
+def _log(conn: sa.Connection, fid: str, order: str, version: int, doc_sha: str) -> None:
+    if conn.dialect.name == "postgresql":  # one appender at a time: the chain has no forks
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("carbontwin log"))))
+    last = conn.execute(sa.select(L.seq, L.entry_sha256).order_by(L.seq.desc()).limit(1)).first()
+    seq = 1 if last is None else int(last.seq) + 1
+    prev = GENESIS if last is None else str(last.entry_sha256)
+    conn.execute(
+        sa.insert(L).values(
+            seq=seq,
+            footprint_id=fid,
+            order_id=order,
+            version=version,
+            document_sha256=doc_sha,
+            prev_sha256=prev,
+            entry_sha256=entry_hash(seq, fid, order, version, doc_sha, prev),
+            logged_at=datetime.now(UTC),
+        )
+    )
 
 
 FILTERS = (

@@ -30,10 +30,13 @@ material_uses      (order_id, material)                         --
 gaps               (source, start)                              --
 =================  ==========================================  ==================
 
-Footprints are versioned and immutable: ``UNIQUE(order_id, version)``, a
-correction names the row it ``replaces_id``, and the initial migration adds a
-trigger that rejects any ``UPDATE`` of a footprint row on SQLite and
-PostgreSQL.
+Footprints are versioned and append-only: ``UNIQUE(order_id, version)``, a
+correction names the row it ``replaces_id``; each row keeps the Ed25519
+signature made when it was issued and the id of the key (``signing_keys``).
+Every issue appends an entry to ``issuance_log`` holding the hash of the entry
+before it. Triggers reject UPDATE and DELETE of footprints, log entries and
+keys on SQLite and PostgreSQL, and TRUNCATE on PostgreSQL (migrations 0001
+and 0002).
 """
 
 from __future__ import annotations
@@ -53,10 +56,12 @@ __all__ = [
     "FactoryVersionRow",
     "FootprintRow",
     "GapRow",
+    "IssuanceLogRow",
     "MaterialUseRow",
     "OrderRow",
     "OrderStepRow",
     "PowerSampleRow",
+    "SigningKeyRow",
     "StateChangeRow",
     "UTCDateTime",
 ]
@@ -222,7 +227,7 @@ class OrderRow(Base):
 
 
 class FootprintRow(Base):
-    """An issued footprint version. Never updated (a trigger rejects UPDATE)."""
+    """An issued footprint version. Never updated or deleted (triggers reject both)."""
 
     __tablename__ = "footprints"
     __table_args__ = (
@@ -245,6 +250,42 @@ class FootprintRow(Base):
     period_start: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     period_end: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), nullable=False)
+    # the ``signature`` member of the signed document, made at issuance (None: issued
+    # before signing at issuance existed)
+    signature: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(), nullable=True)
+    key_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+
+class SigningKeyRow(Base):
+    """A public key that signed footprints (PEM), by key id."""
+
+    __tablename__ = "signing_keys"
+
+    key_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    public_key_pem: Mapped[str] = mapped_column(sa.Text(), nullable=False)
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class IssuanceLogRow(Base):
+    """One issued footprint in the hash-chained issuance log.
+
+    ``entry_sha256`` is the SHA-256 of the RFC 8785 JSON of (seq, footprint_id,
+    order_id, version, document_sha256, prev_sha256); ``prev_sha256`` is the
+    entry before's ``entry_sha256`` (64 zeros for the first), so a removed,
+    changed or reordered entry breaks the chain. ``document_sha256`` is the
+    hash of the signed footprint document as stored.
+    """
+
+    __tablename__ = "issuance_log"
+
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    footprint_id: Mapped[str] = mapped_column(sa.Uuid(as_uuid=False), nullable=False)
+    order_id: Mapped[str] = _id()
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    document_sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    prev_sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    entry_sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 # --- emission factor series -----------------------------------------------------

@@ -20,6 +20,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -32,20 +33,50 @@ from carbontwin.twin.errors import StoreError
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.model import Factory, Order
-from carbontwin.twin.store import _events, _footprints, _series
-from carbontwin.twin.store._footprints import F, NotFoundError
+from carbontwin.twin.store import _audit, _events, _footprints, _series
+from carbontwin.twin.store._audit import AuditReport, Verifier
+from carbontwin.twin.store._footprints import F, NotFoundError, Signer
 from carbontwin.twin.store._series import SeriesLike
 from carbontwin.twin.store.models import FactorSeriesRow, FactoryVersionRow, OrderRow
 
 if TYPE_CHECKING:
     from carbontwin.twin.factors import HourlySeries
 
-__all__ = ["DEFAULT_URL", "NotFoundError", "SeriesLike", "Store", "migrations_path"]
+__all__ = [
+    "DEFAULT_URL",
+    "AuditReport",
+    "NotFoundError",
+    "SeriesLike",
+    "Signer",
+    "StoredFootprint",
+    "Store",
+    "Verifier",
+    "migrations_path",
+]
 
 #: Database used when neither a URL nor ``CARBONTWIN_DATABASE_URL`` is given.
 DEFAULT_URL = "sqlite:///carbontwin.db"
 
 _WRITE = "carbontwin_write"  # execution option: this transaction will write
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFootprint:
+    """A footprint as stored: its signed document, the signing key and its log entry.
+
+    ``problems`` lists what does not hold for the row on its own (columns
+    against payload, a missing signature or key, the log entry's document
+    hash); the signature itself is checked by the caller against a public key.
+    """
+
+    document: dict[str, Any]
+    public_key_pem: str | None
+    log_seq: int | None
+    problems: tuple[str, ...]
+
+    @property
+    def footprint(self) -> Footprint:
+        return Footprint.from_dict(self.document["payload"])
 
 
 def migrations_path() -> Path:
@@ -328,14 +359,19 @@ class Store:
 
     # --- footprints ----------------------------------------------------------------
 
-    def issue_footprint(self, fp: Footprint) -> Footprint:
-        """Issue ``fp``: stamp ``issued_at``, give it its version, store it for good.
+    def issue_footprint(self, fp: Footprint, signer: Signer) -> Footprint:
+        """Issue ``fp``: stamp ``issued_at``, give it its version, sign it, store it for good.
 
         The first footprint of an order is version 1. A later one is version
         latest + 1 and replaces the latest: set ``fp.replaces`` to the latest
         id, or leave it ``None`` and the store fills it in. Replacing an older
-        version, or re-issuing an id, raises :class:`StoreError`. Issued rows
-        are never updated (a database trigger rejects any UPDATE).
+        version, or re-issuing an id, raises :class:`StoreError`.
+
+        ``signer`` signs the footprint as issued (RFC 8785 JSON, Ed25519, see
+        ``carbontwin.plugins.signing.Signer``) once, here; the signature and the
+        key are stored with it and an entry is appended to the hash-chained
+        issuance log, in the same transaction. Issued rows are never updated
+        or deleted (database triggers reject both, and TRUNCATE on PostgreSQL).
 
         Returns
         -------
@@ -351,7 +387,83 @@ class Store:
                         )
                     )
                 )
-            return _footprints.issue(conn, fp)
+            return _footprints.issue(conn, fp, signer)
+
+    def withdraw_footprint(self, order: str, signer: Signer, reason: str) -> Footprint:
+        """Withdraw ``order``'s footprint: issue a new version with status Deprecated.
+
+        The withdrawal carries the figures of the version it replaces and
+        ``reason`` among its flags; nothing stored is changed or removed.
+        """
+        from carbontwin.twin.footprint import DEPRECATED
+
+        latest = self.latest_footprint(order)
+        if latest is None:
+            msg = f"order {order!r} has no issued footprint to withdraw"
+            raise NotFoundError(msg, field="order")
+        if latest.status == DEPRECATED:
+            msg = (
+                f"the footprint of order {order!r} is already withdrawn (version {latest.version})"
+            )
+            raise StoreError(msg, field="order")
+        withdrawal = latest.successor(
+            replace(latest, status=DEPRECATED, flags=(*latest.flags, f"withdrawn: {reason}"))
+        )
+        return self.issue_footprint(withdrawal, signer)
+
+    def stored_footprint(self, footprint_id: str) -> StoredFootprint:
+        """The signed document of ``footprint_id`` exactly as stored, with its key and
+        log entry, and what does not hold for the row (see :class:`StoredFootprint`)."""
+        from carbontwin.twin.store.models import IssuanceLogRow, SigningKeyRow
+
+        try:
+            fid = _footprints.canonical_uuid(footprint_id, "footprint id")
+        except StoreError:
+            msg = f"no footprint {footprint_id!r} in {self!r} (footprint ids are UUIDs)"
+            raise NotFoundError(msg, field="id") from None
+        with self._tx(f"reading footprint {fid}") as conn:
+            row = conn.execute(
+                sa.select(
+                    F.id,
+                    F.order_id,
+                    F.version,
+                    F.product,
+                    F.co2e_kg,
+                    F.payload,
+                    F.signature,
+                    F.key_id,
+                ).where(F.id == fid)
+            ).first()
+            if row is None:
+                msg = f"no footprint {fid} in {self!r}"
+                raise NotFoundError(msg, field="id")
+            pem = conn.execute(
+                sa.select(SigningKeyRow.public_key_pem).where(SigningKeyRow.key_id == row.key_id)
+            ).scalar_one_or_none()
+            entry = conn.execute(
+                sa.select(IssuanceLogRow.seq, IssuanceLogRow.document_sha256).where(
+                    IssuanceLogRow.footprint_id == fid
+                )
+            ).first()
+        doc = _footprints.signed_document(row.payload, row.signature)
+        problems = _audit.row_problems(row, {}, None)
+        if entry is None:
+            problems.append(f"footprint {fid} is not in the issuance log")
+        elif _footprints.sha256_hex(doc) != entry.document_sha256:
+            problems.append(
+                f"footprint {fid} differs from the one logged at issuance (log entry {entry.seq})"
+            )
+        return StoredFootprint(doc, pem, None if entry is None else int(entry.seq), tuple(problems))
+
+    def audit(self, verify: Verifier | None = None) -> AuditReport:
+        """Check the issuance log's hash chain and every stored footprint against it.
+
+        ``verify(signed_document, public_key_pem) -> (valid, reason)`` checks
+        each stored signature (``carbontwin.plugins.signing.verify_pem``); without
+        it signatures are not checked. See :mod:`carbontwin.twin.store._audit`.
+        """
+        with self._tx("auditing the issuance log") as conn:
+            return _audit.audit(conn, verify)
 
     def get_footprint(self, footprint_id: str) -> Footprint:
         """The issued footprint ``footprint_id``."""

@@ -49,9 +49,9 @@ def footprint(order: str = "O1", co2e_kg: float = 12.5, product: str = "bracket"
 # --- footprints -------------------------------------------------------------------------
 
 
-def test_issue_and_round_trip(store: Store):
+def test_issue_and_round_trip(store: Store, signer):
     fp = footprint()
-    issued = store.issue_footprint(fp)
+    issued = store.issue_footprint(fp, signer)
     assert issued.version == 1
     assert issued.replaces is None
     assert issued.issued_at is not None
@@ -63,50 +63,53 @@ def test_issue_and_round_trip(store: Store):
     assert store.latest_footprint("nope") is None
 
 
-def test_corrections_are_new_versions(store: Store):
-    v1 = store.issue_footprint(footprint(co2e_kg=12.5))
-    v2 = store.issue_footprint(footprint(co2e_kg=13.0))  # replaces left None: store fills it
+def test_corrections_are_new_versions(store: Store, signer):
+    v1 = store.issue_footprint(footprint(co2e_kg=12.5), signer)
+    v2 = store.issue_footprint(
+        footprint(co2e_kg=13.0), signer
+    )  # replaces left None: store fills it
     assert (v2.version, v2.replaces) == (2, v1.id)
-    v3 = store.issue_footprint(v2.successor(footprint(co2e_kg=13.5)))
+    v3 = store.issue_footprint(v2.successor(footprint(co2e_kg=13.5)), signer)
     assert (v3.version, v3.replaces) == (3, v2.id)
     assert [f.co2e_kg for f in store.footprint_versions("O1")] == [12.5, 13.0, 13.5]
     assert store.latest_footprint("O1") == v3
     assert store.get_footprint(v1.id) == v1  # the old version is still there, unchanged
 
 
-def test_issued_footprints_are_never_reissued_or_forked(store: Store):
-    v1 = store.issue_footprint(footprint())
+def test_issued_footprints_are_never_reissued_or_forked(store: Store, signer):
+    v1 = store.issue_footprint(footprint(), signer)
     with pytest.raises(StoreError, match="already issued"):
-        store.issue_footprint(replace(footprint(), id=v1.id))
-    store.issue_footprint(footprint(co2e_kg=14.0))
+        store.issue_footprint(replace(footprint(), id=v1.id), signer)
+    store.issue_footprint(footprint(co2e_kg=14.0), signer)
     with pytest.raises(StoreError, match="the latest is version 2"):
-        store.issue_footprint(replace(footprint(), replaces=v1.id))
+        store.issue_footprint(replace(footprint(), replaces=v1.id), signer)
     with pytest.raises(StoreError, match="belongs to order 'O1'"):
-        store.issue_footprint(replace(footprint(order="O2"), replaces=v1.id))
+        store.issue_footprint(replace(footprint(order="O2"), replaces=v1.id), signer)
     with pytest.raises(NotFoundError, match="never issued"):
-        store.issue_footprint(replace(footprint(), replaces=str(uuid.uuid4())))
+        store.issue_footprint(replace(footprint(), replaces=str(uuid.uuid4())), signer)
     with pytest.raises(StoreError, match="is not a UUID"):
-        store.issue_footprint(replace(footprint(), id="fp-1"))
+        store.issue_footprint(replace(footprint(), id="fp-1"), signer)
     assert len(store.footprint_versions("O1")) == 2
 
 
-def test_database_rejects_updates_of_issued_footprints(store: Store):
-    fp = store.issue_footprint(footprint())
+def test_database_rejects_updates_of_issued_footprints(store: Store, signer):
+    fp = store.issue_footprint(footprint(), signer)
     with pytest.raises(sa.exc.DatabaseError, match="immutable"), store.engine.begin() as conn:
         conn.execute(sa.text("UPDATE footprints SET co2e_kg = 0"))
     assert store.get_footprint(fp.id).co2e_kg == 12.5
 
 
-def test_list_footprints_filters_and_pages(store: Store):
-    a1 = store.issue_footprint(footprint("A", 10.0, "bracket"))
-    b1 = store.issue_footprint(footprint("B", 20.0, "housing"))
-    a2 = store.issue_footprint(footprint("A", 11.0, "bracket"))
+def test_list_footprints_filters_and_pages(store: Store, signer):
+    a1 = store.issue_footprint(footprint("A", 10.0, "bracket"), signer)
+    b1 = store.issue_footprint(footprint("B", 20.0, "housing"), signer)
+    a2 = store.issue_footprint(footprint("A", 11.0, "bracket"), signer)
     c1 = store.issue_footprint(
         replace(
             footprint("C", 30.0, "housing"),
             period_start=START + timedelta(days=2),
             period_end=START + timedelta(days=2, hours=1),
-        )
+        ),
+        signer,
     )
     ids = lambda fps: [f.id for f in fps]  # noqa: E731
     assert ids(store.list_footprints()) == [a1.id, b1.id, a2.id, c1.id]
@@ -241,14 +244,16 @@ def test_bundled_german_series_round_trips(store: Store):
     assert np.array_equal(back.filled, series.filled)
 
 
-def test_concurrent_issuers_get_one_chain_of_versions(store: Store):
+def test_concurrent_issuers_get_one_chain_of_versions(store: Store, signer):
     """Writers in parallel threads (API replicas) still make versions 1..n, each replacing
     the one before."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         issued = list(
-            pool.map(lambda i: store.issue_footprint(footprint(co2e_kg=10.0 + i)), range(12))
+            pool.map(
+                lambda i: store.issue_footprint(footprint(co2e_kg=10.0 + i), signer), range(12)
+            )
         )
     versions = store.footprint_versions("O1")
     assert sorted(f.version for f in issued) == list(range(1, 13))
