@@ -24,6 +24,7 @@ from carbontwin.twin.errors import PluginError
 __all__ = [
     "GROUPS",
     "PluginInfo",
+    "allocation_rules",
     "entry_points_of",
     "get_allocation",
     "get_connector",
@@ -172,6 +173,15 @@ def get_connector(name: str) -> Any:
 
 def get_allocation(name: str) -> Any:
     return get_plugin("carbontwin.allocation", name)
+
+
+def allocation_rules() -> dict[str, Any]:
+    """Every allocation rule of ``carbontwin.allocation`` by name, loaded: what
+    :func:`carbontwin.twin.attribution.attribute` takes as ``allocation`` (the
+    built-in rules come through their entry points like any plugin's)."""
+    g = "carbontwin.allocation"
+    names = sorted(set(entry_points_of(g)) | set(_registered[g]))
+    return {name: get_plugin(g, name) for name in names}
 
 
 def register_exporter(name: str, obj: Any, *, replace: bool = False) -> None:

@@ -22,12 +22,13 @@ is taken to be in the step's kind (PROCESSING over SETUP), otherwise IDLE.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from .errors import AttributionError
 from .model import STATE_INDEX, State
 
 FloatArray = npt.NDArray[np.float64]
@@ -49,8 +50,8 @@ _IDLE_POOL = np.zeros(len(STATE_INDEX), dtype=bool)
 _IDLE_POOL[[SETUP, PROCESSING, IDLE, STANDBY]] = True
 
 #: How a piece of energy reached its order (``via`` codes).
-VIA_OCCUPYING, VIA_IDLE_RULE, VIA_OVERHEAD = 0, 1, 2
-VIA_NAMES = ("occupying_order", "idle_rule", "overhead")
+VIA_OCCUPYING, VIA_IDLE_RULE, VIA_OVERHEAD, VIA_UTILITY_KEY = 0, 1, 2, 3
+VIA_NAMES = ("occupying_order", "idle_rule", "overhead", "utility_key")
 
 
 @dataclass(slots=True)
@@ -77,6 +78,11 @@ class Timeline:
     period_weight: FloatArray
     # expected power while warming up [kW] (warm-up energy / warm-up time); 0: no warm-up
     warmup_kw: float = 0.0
+    # processing seconds per (period, order), CSR like period_*: the processing_hours
+    # utility key's table (empty unless a utility uses it)
+    proc_ptr: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    proc_order: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    proc_weight: FloatArray = field(default_factory=lambda: np.empty(0))
     state_pad: IntArray = field(init=False)  # [UNKNOWN, *state_code]
 
     def __post_init__(self) -> None:
@@ -95,9 +101,21 @@ class GridView:
 
 
 def idle_table(
-    start: FloatArray, end: FloatArray, order: IntArray, bounds: FloatArray, n_periods: int
+    start: FloatArray,
+    end: FloatArray,
+    order: IntArray,
+    bounds: FloatArray,
+    n_periods: int,
+    processing: BoolArray | None = None,
+    quantity: FloatArray | None = None,
+    weight: Callable[[FloatArray, BoolArray, FloatArray], FloatArray] | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """CSR of occupied seconds per (period, order) from steps clipped to periods."""
+    """CSR of weight per (period, order) from steps clipped to periods.
+
+    The weight of each (step, period) piece is ``weight(seconds, processing,
+    quantity)`` (an idle rule's, see :mod:`.allocation`), by default its
+    seconds; pieces of zero weight are left out.
+    """
     if start.size == 0:
         return np.zeros(n_periods + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0)
     p0 = np.clip(np.searchsorted(bounds, start, side="right") - 1, 0, n_periods - 1)
@@ -109,7 +127,16 @@ def idle_table(
     lo = np.maximum(start[rows], bounds[per])
     hi = np.minimum(end[rows], bounds[per + 1])
     sec = np.maximum(hi - lo, 0.0)
+    if weight is not None:
+        proc = np.ones(start.size, dtype=bool) if processing is None else processing
+        qty = np.ones(start.size) if quantity is None else quantity
+        sec = np.where(sec > 0, np.asarray(weight(sec, proc[rows], qty[rows]), np.float64), 0.0)
+        if not (np.isfinite(sec).all() and (sec >= 0).all()):
+            msg = "an idle rule gave a negative or non-finite weight"
+            raise AttributionError(msg, field="idle")
     keep = sec > 0
+    if not keep.any():
+        return np.zeros(n_periods + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0)
     per, ordr, sec = per[keep], order[rows[keep]], sec[keep]
     n_ord = int(order.max()) + 1
     key = per * n_ord + ordr
@@ -251,7 +278,7 @@ def allocate(
             first, e = _merge(key, e)
             emit(pc[first], o[first], e, VIA_OCCUPYING)
     to_overhead = ~occ & ~idle
-    if idle_rule == "processing_time_share":
+    if idle_rule != "overhead":
         ic = np.flatnonzero(idle & (e_cell != 0))
         if ic.size:
             # aggregate per (asset, period, hour, state, gap) before fanning out to orders
@@ -293,6 +320,87 @@ def allocate(
     if not parts:
         z = np.empty(0, dtype=np.int64)
         return Pieces(z, z, np.empty(0), z, z, z)
+    return Pieces(
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in ("seg", "order", "energy_kwh", "state", "via", "target")
+        )
+    )
+
+
+def straight_to_orders(
+    tls: Sequence[Timeline],
+    weights: Sequence[float],
+    seg_period: IntArray,
+    seg_hour: IntArray,
+    seg_gap: BoolArray,
+    state: IntArray,
+    energy: FloatArray,
+) -> Pieces:
+    """A utility's energy per period straight to the orders by their processing
+    seconds on the served assets ``tls`` (x serves ``weights``) in that period.
+
+    ``energy`` and ``state`` are the utility's, per segment of the meter's grid.
+    Pieces are aggregated per (period, hour, state, gap) before the fan-out;
+    ``target`` is the index of the served asset in ``tls`` (-1 for overhead,
+    mapped by the caller). A period without processing on any served asset is
+    overhead.
+    """
+    cells = np.flatnonzero(energy != 0)
+    z = np.empty(0, dtype=np.int64)
+    if cells.size == 0:
+        return Pieces(z, z, np.empty(0), z, z, z)
+    hour = seg_hour - int(seg_hour.min())
+    n_h = int(hour.max()) + 1
+    key = ((seg_period[cells] * n_h + hour[cells]) * 8 + state[cells]) * 2 + seg_gap[cells].astype(
+        np.int64
+    )
+    first, e_agg = _merge(key, energy[cells])
+    rep = cells[first]
+    per = seg_period[rep]
+    rows: list[IntArray] = []
+    orders: list[IntArray] = []
+    ws: list[FloatArray] = []
+    targets: list[IntArray] = []
+    for b, (tl, w_b) in enumerate(zip(tls, weights, strict=True)):
+        if w_b <= 0 or tl.proc_order.size == 0:
+            continue
+        p = np.clip(per, 0, tl.proc_ptr.size - 2)
+        start = tl.proc_ptr[p]
+        cnt = np.where(per < tl.proc_ptr.size - 1, tl.proc_ptr[p + 1] - start, 0)
+        row, idx = _ranges(start, cnt)
+        rows.append(row)
+        orders.append(tl.proc_order[idx])
+        ws.append(tl.proc_weight[idx] * w_b)
+        targets.append(np.full(row.size, b, dtype=np.int64))
+    row = np.concatenate(rows) if rows else z
+    wsum = np.bincount(row, weights=np.concatenate(ws) if ws else None, minlength=rep.size)
+    parts: list[Pieces] = []
+    none = ~(wsum > 0)
+    if none.any():
+        n = int(none.sum())
+        parts.append(
+            Pieces(
+                rep[none],
+                np.full(n, -1, np.int64),
+                e_agg[none],
+                state[rep[none]],
+                np.full(n, VIA_OVERHEAD, np.int64),
+                np.full(n, -1, np.int64),
+            )
+        )
+    if row.size:
+        w = np.concatenate(ws)
+        parts.append(
+            Pieces(
+                rep[row],
+                np.concatenate(orders),
+                e_agg[row] * (w / wsum[row]),
+                state[rep[row]],
+                np.full(row.size, VIA_UTILITY_KEY, np.int64),
+                np.concatenate(targets),
+            )
+        )
     return Pieces(
         *(
             np.concatenate([getattr(p, f) for p in parts])

@@ -7,7 +7,7 @@ checks that every id is known. Rejections name the item and the time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +25,7 @@ from .quantities import from_epoch
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 _DAY_S = 86400.0
 
@@ -86,6 +87,12 @@ def shift_bounds(factory: Factory, t0: float, t1: float, period: str) -> FloatAr
     return b_arr
 
 
+def _processing_seconds(
+    seconds: FloatArray, processing: BoolArray, quantity: FloatArray
+) -> FloatArray:
+    return np.where(processing, seconds, 0.0)
+
+
 def merge_intervals(lo: FloatArray, hi: FloatArray) -> tuple[FloatArray, FloatArray]:
     order = np.argsort(lo, kind="stable")
     lo, hi = lo[order], hi[order]
@@ -98,9 +105,21 @@ def merge_intervals(lo: FloatArray, hi: FloatArray) -> tuple[FloatArray, FloatAr
 
 
 def prepare(
-    factory: Factory, ev: EventBatch, *, reject: bool, idle_period: str, batch_share: str
+    factory: Factory,
+    ev: EventBatch,
+    *,
+    reject: bool,
+    idle_period: str,
+    batch_share: str,
+    idle_weight: Callable[[FloatArray, BoolArray, FloatArray], FloatArray] | None = None,
+    processing_tables: bool = False,
 ) -> Inputs:
-    """Check ids and times, build timelines, periods and gaps."""
+    """Check ids and times, build timelines, periods and gaps.
+
+    ``idle_weight`` is the idle rule's step weight (default: occupied seconds);
+    ``processing_tables`` also builds each asset's processing seconds per period
+    (for the ``processing_hours`` utility key).
+    """
     flags: list[str] = []
     machines = {m.id: m for m in factory.machines}
     utilities = {u.id: u for u in factory.utilities}
@@ -219,8 +238,9 @@ def prepare(
         firsts = [x[0] for x in (st_t, s_lo) if x.size]
         if firsts:
             first_event[a] = float(min(firsts))
-        ptr, p_ord, p_w = idle_table(s_lo, s_hi, s_ord, bounds, n_periods)
-        timelines[a] = Timeline(
+        s_proc = np.asarray(s_proc, dtype=bool)
+        ptr, p_ord, p_w = idle_table(s_lo, s_hi, s_ord, bounds, n_periods, s_proc, s_w, idle_weight)
+        timelines[a] = tl = Timeline(
             a,
             code,
             power,
@@ -236,6 +256,10 @@ def prepare(
             p_w,
             pm.warmup_energy_kwh * 3600.0 / pm.warmup_s if pm.warmup_s > 0 else 0.0,
         )
+        if processing_tables:
+            tl.proc_ptr, tl.proc_order, tl.proc_weight = idle_table(
+                s_lo, s_hi, s_ord, bounds, n_periods, s_proc, s_w, _processing_seconds
+            )
     # --- gaps -----------------------------------------------------------------------
     gaps: dict[str, tuple[FloatArray, FloatArray]] = {}
     for src, runs in group_rows(ev.gap_source).items():

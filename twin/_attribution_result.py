@@ -94,6 +94,7 @@ class Attribution:
     metered_kwh: Mapping[str, float]
     filled_kwh: Mapping[str, float]
     rules: Mapping[str, str]
+    method: tuple[str, ...]
     factor_versions: Mapping[str, str]
     flags: tuple[str, ...]
     materials: pd.DataFrame
@@ -294,10 +295,12 @@ def assemble(
     factors: FactorSet,
     rules: Mapping[str, str],
     *,
+    method: tuple[str, ...],
     sources: list[str],
     metered: list[float],
     filled: list[float],
     source_flags: list[list[str]],
+    fills: Sequence[tuple[FloatArray, FloatArray]],
     carriers: list[str],
 ) -> Attribution:
     """Emissions, the balance check, footprints and frames."""
@@ -365,6 +368,14 @@ def assemble(
     rules_d, versions_d = dict(rules), dict(versions)  # shared by the records (read-only)
 
     cols: dict[str, list[Any]] = {}
+    lineage_of: dict[int, dict[str, Any]] = {}
+
+    def order_lineage(j: int) -> dict[str, Any]:
+        """The attribution's part of the lineage of order slot ``j`` (built once for all)."""
+        if not lineage_of:
+            lineage_of.update(_lineage_parts(t, o1, size, sources, fills, mats, inp, code_of))
+            lineage_of.setdefault(-1, {})
+        return lineage_of.get(j, {"filled_gaps": [], "supplier_pcfs": []})
 
     def column(name: str) -> list[Any]:
         """Per-order arrays as Python lists, converted once on the first record."""
@@ -446,8 +457,10 @@ def assemble(
             co2e_by_material_kg=by_material.get(j),
             primary_data_share=share,
             rules=rules_d,
+            method=method,
             factor_versions=versions_d,
             flags=tuple(dict.fromkeys(flags)),
+            lineage=order_lineage(j),
             factory=f.id,
             company_id=f.company_id,
         )
@@ -490,8 +503,78 @@ def assemble(
         },
         filled_kwh=dict(zip(sources, filled, strict=True)),
         rules=dict(rules),
+        method=method,
         factor_versions=dict(versions),
         flags=tuple(dict.fromkeys(all_flags)),
         materials=mats,
         _pieces=pieces,
     )
+
+
+def _iso(t: float) -> str:
+    return from_epoch(t).isoformat().replace("+00:00", "Z")
+
+
+def _lineage_parts(
+    t: PieceTable,
+    o1: IntArray,
+    size: int,
+    sources: Sequence[str],
+    fills: Sequence[tuple[FloatArray, FloatArray]],
+    mats: pd.DataFrame,
+    inp: Inputs,
+    code_of: Mapping[str, int],
+) -> dict[int, dict[str, Any]]:
+    """Per order slot: the filled intervals that gave it energy (source, start, end,
+    kWh; only where it received filled energy) and the supplier PCFs of its materials."""
+    out: dict[int, dict[str, Any]] = {
+        j: {"filled_gaps": [], "supplier_pcfs": []} for j in range(size)
+    }
+    sec = np.flatnonzero(~t.primary & (o1 > 0) & (t.energy_kwh != 0))
+    for k, (f_lo, f_hi) in enumerate(fills):
+        if f_lo.size == 0:
+            continue
+        sel = sec[t.source[sec] == k]
+        if sel.size == 0:
+            continue
+        j_iv = np.clip(np.searchsorted(f_lo, t.t[sel], side="right") - 1, 0, f_lo.size - 1)
+        key = o1[sel] * f_lo.size + j_iv
+        uk, inv = np.unique(key, return_inverse=True)
+        e = np.bincount(inv.reshape(-1), weights=t.energy_kwh[sel])
+        for u, kwh in zip(uk.tolist(), e.tolist(), strict=True):
+            j, iv = divmod(u, f_lo.size)
+            out[j]["filled_gaps"].append(
+                {
+                    "source": sources[k],
+                    "start": _iso(float(f_lo[iv])),
+                    "end": _iso(float(f_hi[iv])),
+                    "energy_kwh": kwh,
+                }
+            )
+    links = {(s.id, link.material): link for s in inp.factory.suppliers for link in s.supplies}
+    seen: set[tuple[int, str, str]] = set()
+    for o, m, sup, pcf, primary in zip(
+        mats["order"],
+        mats["material"],
+        mats["supplier"],
+        mats["pcf_kg_per_unit"],
+        mats["primary"],
+        strict=True,
+    ):
+        j = code_of[str(o)] + 1
+        if (j, str(m), str(sup)) in seen:
+            continue
+        seen.add((j, str(m), str(sup)))
+        link = links.get((str(sup), str(m)))
+        out[j]["supplier_pcfs"].append(
+            {
+                "material": str(m),
+                "supplier": str(sup),
+                "pcf_kg_per_unit": float(pcf),
+                "primary": bool(primary),
+                "source": link.source if link is not None else "",
+            }
+        )
+    for d in out.values():
+        d["supplier_pcfs"].sort(key=lambda x: (x["material"], x["supplier"]))
+    return out

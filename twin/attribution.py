@@ -25,8 +25,11 @@ factors, rules). It works in this order (docs/architecture.md, "Attribution"):
 4. **Utilities -> assets -> orders.** A utility's energy in each segment goes
    to the assets it serves by its allocation key — ``machine_hours``: weight x
    time the served asset is not OFF; ``declared``: the fixed weights — and then
-   on as that asset's energy in its state. Segments where no served asset runs
-   go to overhead.
+   on as that asset's energy in its state; or, with ``processing_hours``, per
+   period straight to the orders by their processing machine-hours on the
+   served assets. Segments (periods) where no served asset runs (processes) go
+   to overhead. The idle rule and the utility key are objects of the
+   entry-point group ``carbontwin.allocation`` (:mod:`.allocation`).
 5. **Emissions.** Electricity x the location-based hourly factor of the hour
    it was used in (segments never cross an hour boundary), and x the
    market-based factor beside it (scope 2); fuels x their factor (scope 1);
@@ -51,7 +54,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ._attribution_assets import OFF, VIA_OVERHEAD, Pieces, allocate, view
+from ._attribution_assets import VIA_OVERHEAD, Pieces, allocate, straight_to_orders, view
 from ._attribution_inputs import Inputs, merge_intervals, prepare
 from ._attribution_readings import (
     MeterProfile,
@@ -62,6 +65,7 @@ from ._attribution_readings import (
     take,
 )
 from ._attribution_result import Attribution, PieceTable, assemble
+from .allocation import AllocationRule, UtilityKey, idle_rule, utility_key
 from .errors import AttributionError
 from .events import EventBatch
 from .factors import FactorSet
@@ -73,12 +77,11 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
+# idle and utility_key name rule objects (carbontwin.allocation), checked by attribute()
 _CHOICES: Mapping[str, tuple[str, ...]] = {
-    "idle": ("processing_time_share", "overhead"),
     "off": ("overhead", "occupying_order"),
     "fault": ("overhead", "occupying_order"),
     "batch_share": ("quantity", "mass"),
-    "utility_key": ("", "machine_hours", "declared"),
     "idle_period": ("shift", "day"),
     "bad_readings": ("clean", "reject"),
 }
@@ -91,16 +94,19 @@ class Rules:
     Attributes
     ----------
     idle : str
+        Name of the :class:`~carbontwin.twin.allocation.IdleRule` for
         IDLE/STANDBY energy: ``"processing_time_share"`` (to the orders by the
-        time their steps occupied the asset within the same period) or
-        ``"overhead"``.
+        time their setup and processing steps occupied the asset within the
+        same period), ``"processing_time_only"`` (by processing time only,
+        setup not counted), ``"overhead"``, or a plugin's rule.
     off, fault : str
         OFF / FAULT energy: ``"overhead"`` or ``"occupying_order"``.
     batch_share : str
         Orders on one asset at once share by ``"quantity"`` or ``"mass"``.
     utility_key : str
-        ``""`` uses each utility's own key; ``"machine_hours"`` or
-        ``"declared"`` overrides them all.
+        ``""`` uses each utility's own key; the name of a
+        :class:`~carbontwin.twin.allocation.UtilityKey` (``"machine_hours"``,
+        ``"declared"``, ``"processing_hours"``, or a plugin's) overrides them all.
     idle_period : str
         Period of the idle rule: ``"shift"`` (shifts and the off-shift time
         between them) or ``"day"`` (site-local days).
@@ -146,6 +152,39 @@ class Rules:
     def names(self) -> dict[str, str]:
         """Rule name -> value, as recorded in footprints."""
         return {k: str(v) for k, v in asdict(self).items()}
+
+    def method(
+        self, factory: Factory, allocation: Mapping[str, AllocationRule] | None = None
+    ) -> tuple[str, ...]:
+        """What these rules do on ``factory``, one sentence each, from the rule objects
+        (``allocation``: the rules of ``carbontwin.allocation``; default the built-ins)."""
+        period = "shift" if self.idle_period == "shift" and factory.shifts else "day"
+        idle = idle_rule(allocation, self.idle)
+        out = [f"{self.idle}: {idle.text.format(period=period)}"]
+        if self.utility_key:
+            key = utility_key(allocation, self.utility_key)
+            out.append(f"{self.utility_key}: {key.text.format(period=period)}")
+        else:
+            for u in sorted(factory.utilities, key=lambda x: x.id):
+                key = utility_key(allocation, u.allocation_key)
+                out.append(
+                    f"utility {u.id!r}, {u.allocation_key}: {key.text.format(period=period)}"
+                )
+        off = {"overhead": "to plant overhead", "occupying_order": "to the order on the asset"}
+        if self.off == self.fault:
+            out.append(f"off and fault energy {off[self.off]}")
+        else:
+            out.append(f"off energy {off[self.off]}; fault energy {off[self.fault]}")
+        out.append(f"orders on an asset at once share its energy by {self.batch_share}")
+        if self.bad_readings == "clean":
+            out.append("invalid meter readings dropped and flagged")
+        else:
+            out.append("invalid meter readings rejected")
+        out.append(
+            f"power readings more than {self.max_sample_interval_s:g} s apart, and gaps, "
+            "filled from the power-state model and flagged as secondary data"
+        )
+        return tuple(out)
 
 
 class _HasFactory(Protocol):
@@ -193,7 +232,12 @@ class _Acc:
 
 
 def attribute(
-    graph: _HasFactory | Factory, events: EventBatch, factors: FactorSet, rules: Rules | None = None
+    graph: _HasFactory | Factory,
+    events: EventBatch,
+    factors: FactorSet,
+    rules: Rules | None = None,
+    *,
+    allocation: Mapping[str, AllocationRule] | None = None,
 ) -> Attribution:
     """Attribute metered energy and emissions to production orders.
 
@@ -209,6 +253,11 @@ def attribute(
         Emission factors (versions recorded in every footprint).
     rules : Rules, optional
         Allocation rules; default :class:`Rules`.
+    allocation : Mapping[str, AllocationRule], optional
+        The rule objects ``rules.idle`` and ``rules.utility_key`` name, by
+        name: the entry-point group ``carbontwin.allocation``
+        (``carbontwin.plugins.registry.allocation_rules()``); default the
+        built-ins of :mod:`carbontwin.twin.allocation`.
 
     Returns
     -------
@@ -218,9 +267,21 @@ def attribute(
     rules = rules or Rules()
     factory: Factory = graph if isinstance(graph, Factory) else graph.factory
     reject = rules.bad_readings == "reject"
+    idle = idle_rule(allocation, rules.idle)
+    keys = {
+        u.id: utility_key(allocation, rules.utility_key or u.allocation_key)
+        for u in factory.utilities
+    }
     inp = prepare(
-        factory, events, reject=reject, idle_period=rules.idle_period, batch_share=rules.batch_share
+        factory,
+        events,
+        reject=reject,
+        idle_period=rules.idle_period,
+        batch_share=rules.batch_share,
+        idle_weight=idle.weight,
+        processing_tables=any(k.straight for k in keys.values()),
     )
+    method = rules.method(factory, allocation)
     carriers = [c.value for c in Carrier]
     power_rows = group_rows(events.power_meter)
     counter_rows = group_rows(events.counter_meter)
@@ -234,6 +295,7 @@ def attribute(
     metered: list[float] = []
     filled: list[float] = []
     source_flags: list[list[str]] = []
+    fills: list[tuple[FloatArray, FloatArray]] = []  # per source: merged filled intervals
     metered_assets: set[str] = set()
     for meter in sorted(factory.meters, key=lambda m: m.id):
         flags: list[str] = []
@@ -251,7 +313,9 @@ def attribute(
             prof,
             counter=meter.signal == "energy",
             rules=rules,
+            keys=keys,
             flags=flags,
+            fills=fills,
         )
         metered.append(m_kwh)
         filled.append(f_kwh)
@@ -271,7 +335,9 @@ def attribute(
             None,
             counter=False,
             rules=rules,
+            keys=keys,
             flags=flags,
+            fills=fills,
         )
         metered.append(m_kwh)
         filled.append(f_kwh)
@@ -282,10 +348,12 @@ def attribute(
         table,
         factors,
         rules.names(),
+        method=method,
         sources=sources,
         metered=metered,
         filled=filled,
         source_flags=source_flags,
+        fills=fills,
         carriers=carriers,
     )
 
@@ -365,9 +433,16 @@ def _source(
     *,
     counter: bool,
     rules: Rules,
+    keys: Mapping[str, UtilityKey],
     flags: list[str],
+    fills: list[tuple[FloatArray, FloatArray]],
 ) -> tuple[float, float]:
-    """Attribute one meter (or a modelled asset); return (metered, filled) kWh."""
+    """Attribute one meter (or a modelled asset); return (metered, filled) kWh.
+
+    Appends the source's merged filled intervals [epoch s] to ``fills``.
+    """
+    none: tuple[FloatArray, FloatArray] = (np.empty(0), np.empty(0))
+    fills.append(none)
     tls = inp.timelines
     utilities = inp.utilities
     served = inp.served
@@ -442,6 +517,7 @@ def _source(
         gap |= (mid < r0) | (mid > r1)
     if fill_lo.size:
         f_lo, f_hi = merge_intervals(fill_lo, fill_hi)
+        fills[-1] = (np.clip(f_lo, d0, d1), np.clip(f_hi, d0, d1))
         j = np.searchsorted(f_lo, mid, side="right") - 1
         gap |= (j >= 0) & (mid < f_hi[np.clip(j, 0, None)])
     seg_hour = np.floor(lo / 3600.0).astype(np.int64)
@@ -481,10 +557,32 @@ def _source(
             machine_e.append(e_a)
             continue
         code_a = tls[a].code
-        key = rules.utility_key or utilities[a].allocation_key
+        key = keys[a]
         links = served.get(a, ())
+        if key.straight:
+            served_ids = [b for b, _ in links]
+            p = straight_to_orders(
+                [tls[b] for b in served_ids],
+                [w for _, w in links],
+                seg_period,
+                seg_hour,
+                gap,
+                views[a].state,
+                e_a,
+            )
+            acc.add(
+                p,
+                lo,
+                gap,
+                origin=code_a,
+                targets=[*(tls[b].code for b in served_ids), code_a],  # -1: the utility
+                source=k,
+                carrier=carrier,
+            )
+            continue
+        running = key.running or (lambda st, cov: np.ones(st.shape))
         weights = [
-            w * ((views[b].state != OFF) if key == "machine_hours" else np.ones(lo.size))
+            w * np.asarray(running(views[b].state, views[b].covered), dtype=np.float64)
             for b, w in links
         ]
         wsum = np.sum(weights, axis=0) if weights else np.zeros(lo.size)

@@ -423,8 +423,14 @@ def test_rules_from_mapping_rejects_unknown_names():
     assert Rules.from_mapping({"idle": "overhead"}).idle == "overhead"
     with pytest.raises(AttributionError, match="unknown rule"):
         Rules.from_mapping({"idel": "overhead"})
-    with pytest.raises(AttributionError, match="idle="):
-        Rules(idle="sometimes")
+    with pytest.raises(AttributionError, match="off="):
+        Rules(off="sometimes")
+    # idle rules and utility keys are objects of carbontwin.allocation, resolved on use
+    f = hand_factory()
+    with pytest.raises(AttributionError, match=r"idle='sometimes' is not one of \["):
+        attribute(f, EventBatch.from_events(hand_events()), hand_factors(f), Rules(idle="sometimes"))
+    with pytest.raises(AttributionError, match="utility_key='idle_time'"):
+        attribute(f, EventBatch(), hand_factors(f), Rules(utility_key="idle_time"))
 
 
 def test_factor_fallback_and_filled_hours_are_flagged():

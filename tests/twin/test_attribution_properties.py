@@ -258,6 +258,24 @@ def _outside(lo: float, hi: float, gaps: list[tuple[float, float]]) -> float:
 
 
 @SETTINGS
+@given(
+    plant=plants(),
+    idle=st.sampled_from(["processing_time_share", "processing_time_only", "overhead"]),
+    key=st.sampled_from(["", "machine_hours", "declared", "processing_hours"]),
+)
+def test_balance_closes_under_every_idle_rule_and_utility_key(plant, idle, key):
+    factory, events, truth, _ = plant
+    rules = Rules(idle=idle, utility_key=key, max_sample_interval_s=1e9)
+    res = attribute(factory, EventBatch.from_events(events), FactorSet.default(factory), rules)
+    check_balance(res)
+    for meter, kwh in truth.items():
+        assert res.metered_kwh[meter] == pytest.approx(kwh, rel=REL, abs=1e-9), meter
+    for fp in res.footprints.values():
+        assert fp.rules["idle"] == idle
+        assert fp.method[0].startswith(f"{idle}: ")
+
+
+@SETTINGS
 @given(plant=plants(), data=st.data())
 def test_gaps_are_filled_flagged_and_balanced(plant, data):
     factory, events, truth, samples = plant
