@@ -34,6 +34,12 @@ def current_factory(store: Any) -> Any:
         raise Conflict(msg, field="factory") from None
 
 
+def stored_document(store: Any, footprint_id: str) -> dict[str, Any]:
+    """The signed footprint document exactly as stored at issuance (reading never signs)."""
+    doc: dict[str, Any] = store.stored_footprint(footprint_id).document
+    return doc
+
+
 def optional_factory(store: Any) -> Any | None:
     try:
         return store.load_factory()

@@ -13,6 +13,7 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def write_label(fp: Any, path: Path) -> None:
     path.write_text(render_svg(label_data(fp)))
 
 
-def serve_api(folder: Path, port: int) -> None:
+def serve_api(folder: Path, port: int, rules: Mapping[str, Any] | None = None) -> None:
     import uvicorn
 
     from carbontwin.api import create_app
@@ -86,6 +87,7 @@ def serve_api(folder: Path, port: int) -> None:
         database_url=f"sqlite:///{folder / 'carbontwin.db'}",
         key_path=folder / KEY_FILE,
         require_https=False,
+        rules=dict(rules or {}),
     )
     print(
         f"API on http://127.0.0.1:{port}/docs (Ctrl-C to stop); token: POST /auth/token with "
@@ -139,16 +141,27 @@ async def through_opcua(day: DemoDay, folder: Path, seconds: float, store: Any) 
     return {k: int(v) for k, v in asdict(connector.stats).items()}
 
 
-def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: bool = False) -> int:
-    """The whole flow on the demo factory's first day; returns a process exit code."""
+def run_demo(
+    folder: Path,
+    *,
+    seconds: float = 30.0,
+    seed: int = 0,
+    as_json: bool = False,
+    rules: Mapping[str, Any] | None = None,
+) -> int:
+    """The whole flow on the demo factory's first day; returns a process exit code.
+
+    ``rules`` are the allocation rules of the issue (default: the defaults).
+    """
     from rich.console import Console
 
+    from carbontwin.plugins.registry import allocation_rules
+    from carbontwin.plugins.signing import Signer, load_or_create_key
     from carbontwin.twin.attribution import attribute
-    from carbontwin.twin.factors import FactorSet
     from carbontwin.twin.store import Store
 
     from .cli.attribute import footprint_table
-    from .issuing import issue_footprints
+    from .issuing import attribute_inputs, issue_footprints, read_inputs
 
     console = Console(stderr=as_json)
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,18 +185,18 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
     t = time.monotonic()
     stats = asyncio.run(through_opcua(day, folder, seconds, store))
     took = time.monotonic() - t
-    events = store.read_events()
-    factors = FactorSet.default(day.factory)
-    result = attribute(day.factory, events, factors)
-    direct = attribute(day.factory, day.events, factors)
-    from carbontwin.plugins.signing import Signer, load_or_create_key
-
+    inputs = read_inputs(store, rules)
+    result = attribute_inputs(inputs)
+    direct = attribute(
+        day.factory, day.events, inputs.factors, inputs.rules, allocation=allocation_rules()
+    )
     signer = Signer(load_or_create_key(folder / KEY_FILE))
-    fps = {fp.order: fp for fp in issue_footprints(store, day.factory, result, signer)}
+    fps = {fp.order: fp for fp in issue_footprints(store, inputs, result, signer)}
     out = folder / "footprints"
     out.mkdir(exist_ok=True)
     for order, fp in fps.items():
-        (out / f"{order}.json").write_text(json.dumps(fp.to_dict(), indent=2) + "\n")
+        signed = store.stored_footprint(fp.id).document  # signed at issuance
+        (out / f"{order}.json").write_text(json.dumps(signed, indent=2) + "\n")
         write_label(fp, out / f"{order}.svg")
     orders_kwh = sum(fp.energy_kwh for fp in fps.values())
     metered = float(sum(result.metered_kwh.values()))
@@ -217,11 +230,18 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
         f"{stats['overflows'] + stats['sequence_gaps'] + stats['bad_values']} errors; per-order energy "
         f"vs the simulator's events directly: max difference {diff * 100:.3f} %"
     )
-    console.print(f"footprints: {out}")
+    chosen = ", ".join(
+        f"{k}={v}" for k, v in inputs.rules.names().items() if k in ("idle", "utility_key")
+    )
+    console.print(f"footprints: {out} (signed at issuance; rules: {chosen})")
     first = next(iter(fps), None)
     if first is not None:
+        url = f"sqlite:///{db.resolve()}"
         console.print(
-            f"printable label: carbontwin label {first} --database-url "
-            f"sqlite:///{db.resolve()} --out {first}.pdf"
+            f"printable label: carbontwin label {first} --database-url {url} --out {first}.pdf"
+        )
+        console.print(
+            f"verifier's pack: carbontwin pack {first} --database-url {url} --out {first}.zip, "
+            f"then carbontwin recompute {first}.zip"
         )
     return 0

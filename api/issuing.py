@@ -1,17 +1,35 @@
-"""The issuing path: read the stored events, attribute them, issue footprints, store them.
+"""The issuing path: read the stored inputs, attribute them, issue signed footprints.
 
-One module used by every way in: the HTTP routes (``POST /footprints/issue``
-and the routes that issue on demand), the ``demo`` command and anything a host
-platform composes. See ``docs/architecture.md`` ("Issuing").
+One module used by every way in: the HTTP routes (``POST /orders/{id}/footprint``,
+``POST /footprints/attribute``), the ``demo`` and ``serve`` commands and
+anything a host platform composes. See ``docs/architecture.md`` ("Issuing").
+
+An issuing run
+
+1. reads its inputs (:func:`read_inputs`): the newest stored factory version
+   (its document and id), the stored events, the factory's emission factors and
+   the rules chosen (service settings, the route, the command line);
+2. attributes them with the allocation rules of the entry-point group
+   ``carbontwin.allocation`` (:func:`attribute_inputs`);
+3. issues each order whose figures changed (:func:`issue_footprints`): the
+   footprint gets its full lineage (factory version and hash, per-meter event
+   digests, factor series hashes, rules, carbontwin version, filled gaps,
+   supplier PCFs, the digest of all inputs), is signed once with the service's
+   key, stored append-only and logged in the hash-chained issuance log; the
+   events and factors read are kept under their digests, so a verifier's pack
+   (:mod:`carbontwin.api.pack`) recomputes from exactly them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from carbontwin.twin.attribution import Attribution
+from carbontwin.twin.attribution import Attribution, Rules
+from carbontwin.twin.events import EventBatch
+from carbontwin.twin.factors import FactorSet
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.model import Factory
 from carbontwin.twin.store import Signer
@@ -19,30 +37,98 @@ from carbontwin.twin.store import Signer
 from .deps import Services
 from .errors import NotFound
 
-__all__ = ["attribute_and_issue", "attribute_stored", "issue_footprints"]
+__all__ = [
+    "IssueInputs",
+    "attribute_and_issue",
+    "attribute_inputs",
+    "carbontwin_version",
+    "issue_footprints",
+    "read_inputs",
+    "rules_from",
+]
 
 #: footprint fields that differ between two issues of the same figures
-_VOLATILE = ("id", "version", "replaces", "issued_at")
+_VOLATILE = ("id", "version", "replaces", "issued_at", "lineage")
+
+
+def carbontwin_version() -> str:
+    """The installed carbontwin version (recorded in every footprint's lineage)."""
+    try:
+        return version("carbontwin")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IssueInputs:
+    """What one issuing run reads."""
+
+    factory: Factory
+    factory_version: int
+    factory_document: dict[str, Any]
+    events: EventBatch
+    factors: FactorSet
+    rules: Rules
+
+
+def rules_from(value: Rules | Mapping[str, Any] | None) -> Rules:
+    """Rules from a mapping (settings, a request, a rules file) or as given."""
+    if isinstance(value, Rules):
+        return value
+    return Rules.from_mapping(value or {})
+
+
+def read_inputs(store: Any, rules: Rules | Mapping[str, Any] | None = None) -> IssueInputs:
+    """The newest stored factory version, the stored events and the factory's factors."""
+    from carbontwin.plugins.factors import factor_set
+    from carbontwin.twin.factory_file import factory_from_dict
+
+    fv, doc = store.factory_document()
+    factory = factory_from_dict(doc, filename=f"factory version {fv}")
+    return IssueInputs(
+        factory, fv, doc, store.read_events(), factor_set(factory), rules_from(rules)
+    )
+
+
+def attribute_inputs(inputs: IssueInputs) -> Attribution:
+    """Attribute ``inputs`` with the allocation rules of ``carbontwin.allocation``."""
+    from carbontwin.plugins.registry import allocation_rules
+    from carbontwin.twin.attribution import attribute
+    from carbontwin.twin.graph import FactoryGraph
+
+    return attribute(
+        FactoryGraph(inputs.factory),
+        inputs.events,
+        inputs.factors,
+        inputs.rules,
+        allocation=allocation_rules(),
+    )
 
 
 def _same(a: Footprint, b: Footprint) -> bool:
     da, db = a.to_dict(), b.to_dict()
-    return all(da[k] == db[k] for k in da if k not in _VOLATILE)
+    if da["lineage"].get("input_sha256") != db["lineage"].get("input_sha256"):
+        return False
+    return all(da[k] == db.get(k) for k in da if k not in _VOLATILE)
 
 
-def attribute_stored(store: Any, factory: Factory) -> Attribution:
-    """Attribute every event in ``store`` on ``factory`` with its factor set."""
-    from carbontwin.plugins.factors import factor_set
-    from carbontwin.twin.attribution import attribute
-    from carbontwin.twin.graph import FactoryGraph
+def _allocation_targets(rules: Rules, factory: Factory) -> dict[str, str]:
+    """Rule name -> the entry point (``module:attr``) that ran it."""
+    from carbontwin.plugins.registry import list_plugins
 
-    events = store.read_events()
-    return attribute(FactoryGraph(factory), events, factor_set(factory))
+    used = {rules.idle, rules.utility_key} if rules.utility_key else {rules.idle}
+    if not rules.utility_key:
+        used |= {u.allocation_key for u in factory.utilities}
+    return {
+        p.name: f"{p.target} ({p.distribution})"
+        for p in list_plugins("carbontwin.allocation")
+        if p.name in used
+    }
 
 
 def issue_footprints(
     store: Any,
-    factory: Factory,
+    inputs: IssueInputs,
     result: Attribution,
     signer: Signer,
     orders: Iterable[str] | None = None,
@@ -51,9 +137,14 @@ def issue_footprints(
 
     ``orders`` limits the issue to those orders (all of ``result`` by default);
     an order with no footprint in ``result`` is a 404. Orders whose latest
-    stored footprint has the same figures issue nothing. Returns the newly
-    issued footprints, in order id order.
+    stored footprint has the same figures and inputs issue nothing. Returns
+    the newly issued footprints, in order id order.
     """
+    from dataclasses import replace
+
+    from carbontwin.twin.lineage import complete, events_to_dict, factors_to_dict
+
+    factory = inputs.factory
     wanted = set(result.footprints) if orders is None else set(orders)
     missing = wanted - set(result.footprints)
     if missing:
@@ -62,15 +153,39 @@ def issue_footprints(
             "have no steps of them"
         )
         raise NotFound(msg, field="order")
-    issued = []
+    cache: dict[str, Any] = {}
+    allocation = _allocation_targets(inputs.rules, factory)
+    ct_version = carbontwin_version()
+    issued: list[Footprint] = []
+    kept = False
     for order in sorted(wanted):
         fp = result.footprints[order]
         fp = replace(
             fp, factory=fp.factory or factory.id, company_id=fp.company_id or factory.company_id
         )
+        fp = complete(
+            fp,
+            factory=factory,
+            factory_version=inputs.factory_version,
+            factory_document=inputs.factory_document,
+            events=inputs.events,
+            factors=inputs.factors,
+            rules=inputs.rules.names(),
+            allocation=allocation,
+            carbontwin_version=ct_version,
+            _cache=cache,
+        )
         latest = store.latest_footprint(order)
         if latest is not None and _same(fp, latest):
             continue
+        if not kept:  # the inputs of this run, once, before the first footprint needs them
+            store.save_issuance_input(
+                "events", fp.lineage["events"]["sha256"], events_to_dict(inputs.events)
+            )
+            store.save_issuance_input(
+                "factors", fp.lineage["factors"]["sha256"], factors_to_dict(inputs.factors)
+            )
+            kept = True
         issued.append(store.issue_footprint(fp, signer))
     return issued
 
@@ -78,14 +193,22 @@ def issue_footprints(
 def attribute_and_issue(
     services: Services,
     orders: Iterable[str] | None = None,
+    rules: Rules | Mapping[str, Any] | None = None,
 ) -> list[Footprint]:
     """Attribute the stored events and issue a footprint version per order that changed.
 
-    Returns the newly issued footprints (unchanged orders issue nothing); 409
-    when no factory is stored yet.
+    ``rules`` default to the service settings' ``rules``. Returns the newly
+    issued footprints (unchanged orders issue nothing); 409 when no factory is
+    stored yet.
     """
-    from ._twin import current_factory
+    from carbontwin.twin.store import NotFoundError
 
-    factory = current_factory(services.store)
-    result = attribute_stored(services.store, factory)
-    return issue_footprints(services.store, factory, result, services.signer, orders)
+    from .errors import Conflict
+
+    try:
+        inputs = read_inputs(services.store, services.settings.rules if rules is None else rules)
+    except NotFoundError:
+        msg = "no factory stored yet: PUT /factory first"
+        raise Conflict(msg, field="factory") from None
+    result = attribute_inputs(inputs)
+    return issue_footprints(services.store, inputs, result, services.signer, orders)

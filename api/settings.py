@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["PactPartner", "Settings"]
@@ -90,6 +91,31 @@ class Settings(BaseSettings):
         default=1, ge=1, le=32, description="Threads running simulation jobs"
     )
     max_page_size: int = Field(default=100, ge=1, description="Largest page of GET /3/footprints")
+    rules: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Allocation rules of every issue (carbontwin.twin.attribution.Rules), e.g. "
+        '{"idle": "processing_time_only", "utility_key": "processing_hours"}; unset rules '
+        "keep their defaults; idle and utility_key name rules of the entry-point group "
+        "carbontwin.allocation",
+    )
+    scope2_headline: Literal["location", "market"] = Field(
+        default="location",
+        description="Scope 2 method of the headline figure on labels and in PACT "
+        "(pCfExcludingBiogenic); every footprint carries both",
+    )
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from carbontwin.twin.attribution import Rules
+        from carbontwin.twin.errors import AttributionError
+
+        try:
+            Rules.from_mapping(value)
+        except (AttributionError, TypeError, ValueError) as exc:
+            msg = f"rules: {exc}"
+            raise ValueError(msg) from None
+        return value
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

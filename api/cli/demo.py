@@ -12,6 +12,7 @@ import typer
 from carbontwin.twin.errors import CarbonTwinError
 
 from .opcua import quiet_asyncua
+from .service import RuleOpt, parse_rules
 
 
 def register(app: typer.Typer) -> None:
@@ -27,21 +28,23 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the footprints as JSON."),
         serve: bool = typer.Option(False, help="Keep the API running on the demo store."),
         api_port: int = typer.Option(8000, help="Port of the API with --serve."),
+        rule: RuleOpt = None,
     ) -> None:
         """Demo line -> OPC UA -> connector -> store -> per-order footprints, in one command."""
         from carbontwin.api.demo import run_demo, serve_api
 
         quiet_asyncua()
+        rules = parse_rules(rule)
         folder = out or Path(tempfile.mkdtemp(prefix="carbontwin-demo-"))
         t = time.monotonic()
         try:
-            code = run_demo(folder, seconds=seconds, seed=seed, as_json=as_json)
+            code = run_demo(folder, seconds=seconds, seed=seed, as_json=as_json, rules=rules)
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
         if not as_json:
             typer.echo(f"done in {time.monotonic() - t:.1f} s; output in {folder}")
         if serve:
-            serve_api(folder, api_port)
+            serve_api(folder, api_port, rules)
         if code:
             raise typer.Exit(code)

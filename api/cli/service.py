@@ -1,7 +1,8 @@
 """Commands of `carbontwin` registered by this module (see api/cli.py).
 
 - ``serve``: the HTTP service (uvicorn, 127.0.0.1:8000 by default)
-- ``verify FILE``: was a signed footprint, PACT document or label (JSON, HTML, PDF) altered?
+- ``verify FILE|ORDER``: was a signed footprint, PACT document or label (JSON, HTML, PDF),
+  or a footprint in the store, altered?
 - ``plugins list``: every plugin of every ``carbontwin.*`` entry-point group
 - ``label ORDER|FILE``: print an order's carbon label (PDF, SVG or HTML)
 """
@@ -33,6 +34,33 @@ KeyOpt = Annotated[
 ]
 
 
+RuleOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rule",
+        help="Allocation rule of every issue, NAME=VALUE, repeatable: e.g. "
+        "--rule idle=processing_time_only --rule utility_key=processing_hours "
+        "(names and values: carbontwin.twin.attribution.Rules; carbontwin plugins list "
+        "allocation lists the rule objects)",
+    ),
+]
+
+
+def parse_rules(values: list[str] | None) -> dict[str, str]:
+    """``["idle=processing_time_only", ...]`` -> ``{"idle": "processing_time_only"}``, checked."""
+    from carbontwin.twin.attribution import Rules
+
+    out: dict[str, str] = {}
+    for v in values or ():
+        name, sep, value = v.partition("=")
+        if not sep or not name.strip():
+            msg = f"--rule {v!r}: write NAME=VALUE, e.g. idle=processing_time_only"
+            raise typer.BadParameter(msg)
+        out[name.strip()] = value.strip()
+    Rules.from_mapping(out)  # unknown names and bad values are an error here, not later
+    return out
+
+
 def _settings(database_url: str | None, key_path: Path | None, **kw: Any) -> Any:
     from carbontwin.api.settings import Settings
 
@@ -57,15 +85,17 @@ def serve(
             "in production terminate TLS in front and keep it off)",
         ),
     ] = False,
+    rule: RuleOpt = None,
 ) -> None:
     """Run the carbontwin HTTP service with uvicorn."""
     import uvicorn
 
     from carbontwin.api.app import create_app
 
-    settings = _settings(
-        database_url, key_path, **({"require_https": False} if insecure_http else {})
-    )
+    over: dict[str, Any] = {"require_https": False} if insecure_http else {}
+    if rule:
+        over["rules"] = parse_rules(rule)
+    settings = _settings(database_url, key_path, **over)
     err = Console(stderr=True)
     import os
 
@@ -97,13 +127,40 @@ def _signed_from_file(path: Path) -> Any:
     return text
 
 
+def _public_key(
+    out: Console, key: Path | None, key_url: str | None, key_path: Path | None, stored: str | None
+) -> Any:
+    """The public key to check against: --key, --key-url, --key-path (or the settings'
+    key file), else the key stored beside the footprint (``stored``)."""
+    from carbontwin.plugins.signing import load_or_create_key, load_public_key
+
+    if key is not None:
+        return load_public_key(key.read_bytes())
+    if key_url is not None:
+        import httpx
+
+        r = httpx.get(key_url, timeout=10.0)
+        r.raise_for_status()
+        body = r.json() if "json" in r.headers.get("content-type", "") else r.text
+        return load_public_key(body["public_key_pem"] if isinstance(body, dict) else body)
+    settings = _settings(None, key_path)
+    if Path(settings.key_path).exists():
+        return load_or_create_key(settings.key_path)
+    if stored is not None:
+        out.print("checking against the public key stored with the footprint", highlight=False)
+        return load_public_key(stored)
+    out.print(
+        f"[red]no key: give --key, --key-url or --key-path ({settings.key_path} does not exist)[/]"
+    )
+    raise typer.Exit(2)
+
+
 def verify(
-    file: Annotated[
-        Path,
+    target: Annotated[
+        str,
         typer.Argument(
-            help="Signed JSON (footprint, PACT document, label data), a label HTML page or PDF",
-            exists=True,
-            dir_okay=False,
+            help="Signed JSON (footprint, PACT document, label data), a label HTML page or "
+            "PDF; or an order id / footprint id in the store (--database-url)",
         ),
     ],
     key: Annotated[Path | None, typer.Option(help="Public key PEM file")] = None,
@@ -112,47 +169,55 @@ def verify(
         typer.Option(help="URL of a service's signing key (…/.well-known/carbontwin-signing-key)"),
     ] = None,
     key_path: KeyOpt = None,
+    database_url: DbOpt = None,
 ) -> None:
-    """Check FILE's Ed25519 signature; exit 1 when it was altered."""
-    from carbontwin.plugins.signing import (
-        load_or_create_key,
-        load_public_key,
-        verify_document,
-    )
+    """Check the Ed25519 signature of a file, or of a footprint in the store; exit 1 when
+    it was altered.
+
+    A stored footprint is checked as issued: its signature made at issuance, its
+    columns against its payload and its document against the issuance log.
+    """
+    from carbontwin.plugins.signing import verify_document
 
     out = Console()
-    if key is not None:
-        pub: Any = load_public_key(key.read_bytes())
-    elif key_url is not None:
-        import httpx
+    path = Path(target)
+    problems: tuple[str, ...] = ()
+    if path.is_file():
+        pub = _public_key(out, key, key_url, key_path, None)
+        if path.suffix.lower() == ".pdf":
+            from carbontwin.plugins.label import verify_pdf
 
-        r = httpx.get(key_url, timeout=10.0)
-        r.raise_for_status()
-        body = r.json() if "json" in r.headers.get("content-type", "") else r.text
-        pub = load_public_key(body["public_key_pem"] if isinstance(body, dict) else body)
+            result = verify_pdf(path.read_bytes(), pub)
+        else:
+            result = verify_document(_signed_from_file(path), pub)
     else:
-        settings = _settings(None, key_path)
-        if not Path(settings.key_path).exists():
-            out.print(
-                f"[red]no key: give --key, --key-url or --key-path ({settings.key_path} "
-                "does not exist)[/]"
-            )
-            raise typer.Exit(2)
-        pub = load_or_create_key(settings.key_path)
-    if file.suffix.lower() == ".pdf":
-        from carbontwin.plugins.label import verify_pdf
+        from carbontwin.twin.store import NotFoundError, Store
 
-        result = verify_pdf(file.read_bytes(), pub)
-    else:
-        result = verify_document(_signed_from_file(file), pub)
-    if result.valid:
+        store = Store.open(_settings(database_url, None).database_url)
+        try:
+            fp = store.latest_footprint(target)
+            if fp is None:
+                try:
+                    fp = store.get_footprint(target)
+                except NotFoundError:
+                    msg = f"{target} is neither a file nor an order or footprint id in {store!r}"
+                    raise NotFoundError(msg, field="target") from None
+            stored = store.stored_footprint(fp.id)
+        finally:
+            store.close()
+        pub = _public_key(out, key, key_url, key_path, stored.public_key_pem)
+        result = verify_document(stored.document, pub)
+        problems = stored.problems
+        target = f"footprint {fp.id} (order {fp.order}, v{fp.version})"
+    if result.valid and not problems:
         out.print(
-            f"[green]OK[/] {file}: {result.reason} (key {result.key_id}, "
+            f"[green]OK[/] {target}: {result.reason} (key {result.key_id}, "
             f"sha256 {result.sha256[:16]}…)",
             highlight=False,
         )
         return
-    out.print(f"[red]ALTERED[/] {file}: {result.reason}", highlight=False)
+    reasons = ([] if result.valid else [result.reason]) + list(problems)
+    out.print(f"[red]ALTERED[/] {target}: {'; '.join(reasons)}", highlight=False)
     raise typer.Exit(1)
 
 

@@ -6,13 +6,18 @@
 - ``POST /footprints/attribute``: the same for every order with events
 - ``GET /footprints``, ``GET /footprints/{id}`` (signed), ``GET /footprints/{id}/pact``
 - ``GET /footprints/{id}/verify`` and ``POST /footprints/verify``: was it altered?
+- ``GET /footprints/{id}/pack``: the verifier's pack (zip) that ``carbontwin recompute``
+  checks with nothing else
+
+Footprints are signed once, when issued; every route here serves the signed
+document as stored and never signs on reading.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel
 
 from carbontwin.api._twin import (
@@ -21,6 +26,7 @@ from carbontwin.api._twin import (
     render_pact,
     signed,
     statuses,
+    stored_document,
 )
 from carbontwin.api.deps import ServicesDep, TokenDep, app_base_url
 from carbontwin.api.issuing import attribute_and_issue
@@ -40,7 +46,7 @@ class SignaturePublic(BaseModel):
 
 class SignedFootprint(BaseModel):
     payload: dict[str, Any]
-    signature: SignaturePublic
+    signature: SignaturePublic | None
 
 
 class OrderFootprints(BaseModel):
@@ -50,6 +56,17 @@ class OrderFootprints(BaseModel):
 
 class Issued(BaseModel):
     issued: list[SignedFootprint]
+
+
+class IssueRequest(BaseModel):
+    """Optional body of the issuing routes."""
+
+    rules: dict[str, Any] | None = None
+
+
+def _rules(services: Any, body: IssueRequest | None) -> dict[str, Any]:
+    """The service settings' rules, overridden by the request's."""
+    return {**services.settings.rules, **((body.rules or {}) if body else {})}
 
 
 class VerificationPublic(BaseModel):
@@ -68,24 +85,37 @@ def order_footprints(order_id: str, services: ServicesDep, _sub: TokenDep) -> An
     store = services.store
     store.get_order(order_id)
     versions = store.footprint_versions(order_id)
-    return {"order": order_id, "versions": [signed(services, fp.to_dict()) for fp in versions]}
+    return {"order": order_id, "versions": [stored_document(store, fp.id) for fp in versions]}
 
 
 @router.post(
     "/orders/{order_id}/footprint", operation_id="issue_order_footprint", response_model=Issued
 )
-def issue_order_footprint(order_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
-    """Attribute the stored events; issue a new version when the footprint changed."""
+def issue_order_footprint(
+    order_id: str,
+    services: ServicesDep,
+    _sub: TokenDep,
+    body: IssueRequest | None = Body(None),
+) -> Any:
+    """Attribute the stored events; issue a new version when the footprint changed.
+
+    ``rules`` in the body override the service settings' rules for this issue.
+    """
     services.store.get_order(order_id)
-    issued = attribute_and_issue(services, [order_id])
-    return {"issued": [signed(services, fp.to_dict()) for fp in issued]}
+    issued = attribute_and_issue(services, [order_id], _rules(services, body))
+    return {"issued": [stored_document(services.store, fp.id) for fp in issued]}
 
 
 @router.post("/footprints/attribute", operation_id="issue_all_footprints", response_model=Issued)
-def issue_all_footprints(services: ServicesDep, _sub: TokenDep) -> Any:
-    """Attribute the stored events for every order that has any; issue what changed."""
-    issued = attribute_and_issue(services)
-    return {"issued": [signed(services, fp.to_dict()) for fp in issued]}
+def issue_all_footprints(
+    services: ServicesDep, _sub: TokenDep, body: IssueRequest | None = Body(None)
+) -> Any:
+    """Attribute the stored events for every order that has any; issue what changed.
+
+    ``rules`` in the body override the service settings' rules for this issue.
+    """
+    issued = attribute_and_issue(services, None, _rules(services, body))
+    return {"issued": [stored_document(services.store, fp.id) for fp in issued]}
 
 
 @router.get("/footprints", operation_id="list_footprints", response_model=list[dict[str, Any]])
@@ -109,8 +139,9 @@ def list_footprints(
     "/footprints/{footprint_id}", operation_id="get_footprint", response_model=SignedFootprint
 )
 def get_footprint(footprint_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
-    """The footprint record with its Ed25519 signature."""
-    return signed(services, find_footprint(services.store, footprint_id).to_dict())
+    """The footprint record with the Ed25519 signature made when it was issued."""
+    fp = find_footprint(services.store, footprint_id)
+    return stored_document(services.store, fp.id)
 
 
 @router.get(
@@ -161,12 +192,44 @@ def verify_footprint(
         None, description="base64 signature of a copy to check against the stored record"
     ),
 ) -> Any:
-    """Check the stored record against its signature (or against a copy's ``signature``)."""
+    """Check the stored record: its signature made at issuance against the service's key,
+    its columns against its payload, and its document against the issuance log.
+
+    With ``signature``, a copy's signature is checked against the stored record instead.
+    """
     fp = find_footprint(services.store, footprint_id)
-    doc = signed(services, fp.to_dict())
-    if signature is not None:
-        doc["signature"]["value"] = signature
-    return {**verify_document(doc, services.signing_key).to_dict(), "matches_store": True}
+    stored = services.store.stored_footprint(fp.id)
+    doc = stored.document
+    if signature is not None and isinstance(doc.get("signature"), dict):
+        doc = {"payload": doc["payload"], "signature": {**doc["signature"], "value": signature}}
+    result = verify_document(doc, services.signing_key).to_dict()
+    if stored.problems:
+        result["valid"] = False
+        problems = "; ".join(stored.problems)
+        result["reason"] = (
+            problems if result["reason"] == "signature valid" else f"{result['reason']}; {problems}"
+        )
+    return {**result, "matches_store": not stored.problems}
+
+
+@router.get(
+    "/footprints/{footprint_id}/pack",
+    operation_id="get_footprint_pack",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "The verifier's pack"}},
+)
+def get_footprint_pack(footprint_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
+    """The verifier's pack of a footprint: events slice, factory version, factor series,
+    rules, result, signature and public key (``carbontwin recompute PACK.zip``)."""
+    from carbontwin.api.pack import build_pack
+
+    fp = find_footprint(services.store, footprint_id)
+    data = build_pack(services.store, fp.id)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{fp.order}-v{fp.version}.zip"'},
+    )
 
 
 @router.post(
@@ -183,7 +246,9 @@ def verify_signed(
     matches: bool | None = None
     if isinstance(payload, dict) and isinstance(payload.get("id"), str) and "order" in payload:
         try:
-            matches = find_footprint(services.store, payload["id"]).to_dict() == payload
+            fp = find_footprint(services.store, payload["id"])
+            stored = services.store.stored_footprint(fp.id)
+            matches = stored.document == document and not stored.problems
         except CarbonTwinError:
             matches = False
     return {**result, "matches_store": matches}

@@ -428,7 +428,9 @@ def test_rules_from_mapping_rejects_unknown_names():
     # idle rules and utility keys are objects of carbontwin.allocation, resolved on use
     f = hand_factory()
     with pytest.raises(AttributionError, match=r"idle='sometimes' is not one of \["):
-        attribute(f, EventBatch.from_events(hand_events()), hand_factors(f), Rules(idle="sometimes"))
+        attribute(
+            f, EventBatch.from_events(hand_events()), hand_factors(f), Rules(idle="sometimes")
+        )
     with pytest.raises(AttributionError, match="utility_key='idle_time'"):
         attribute(f, EventBatch(), hand_factors(f), Rules(utility_key="idle_time"))
 

@@ -56,6 +56,7 @@ __all__ = [
     "FactoryVersionRow",
     "FootprintRow",
     "GapRow",
+    "IssuanceInputRow",
     "IssuanceLogRow",
     "MaterialUseRow",
     "OrderRow",
@@ -286,6 +287,23 @@ class IssuanceLogRow(Base):
     prev_sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     entry_sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     logged_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class IssuanceInputRow(Base):
+    """The events or emission factors an issuing run read, kept for verifier packs.
+
+    Keyed by the SHA-256 recorded in the footprints' lineage; ``document`` is
+    the zlib-compressed JSON (``carbontwin.twin.lineage.events_to_dict`` or
+    ``factors_to_dict``), so a pack recomputes from exactly what was read even
+    when late data arrived since.
+    """
+
+    __tablename__ = "issuance_inputs"
+
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    document: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 # --- emission factor series -----------------------------------------------------

@@ -262,6 +262,57 @@ class Store:
             raise NotFoundError(msg, field="version")
         return factory_from_dict(row.document, filename=f"factory version {row.id}")
 
+    def factory_document(self, version: int | None = None) -> tuple[int, dict[str, Any]]:
+        """(version, stored document) of a factory version (default: the newest)."""
+        stmt = sa.select(FactoryVersionRow.id, FactoryVersionRow.document)
+        if version is None:
+            stmt = stmt.order_by(FactoryVersionRow.id.desc()).limit(1)
+        else:
+            stmt = stmt.where(FactoryVersionRow.id == version)
+        with self._tx("loading a factory version") as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            what = "no factory saved yet" if version is None else f"no factory version {version}"
+            msg = f"{what} in {self!r}"
+            raise NotFoundError(msg, field="version")
+        return int(row.id), dict(row.document)
+
+    def save_issuance_input(self, kind: str, sha256: str, document: Any) -> None:
+        """Keep the ``kind`` (``events``, ``factors``) an issuing run read, under its digest.
+
+        Stored once (the same digest again is a no-op), compressed, append-only.
+        """
+        import zlib
+
+        from carbontwin.twin.store.models import IssuanceInputRow
+
+        with self._tx(f"keeping the {kind} of an issuing run", write=True) as conn:
+            known = conn.execute(
+                sa.select(IssuanceInputRow.sha256).where(IssuanceInputRow.sha256 == sha256)
+            ).first()
+            if known is None:
+                blob = zlib.compress(json.dumps(document, allow_nan=False).encode("utf-8"), 6)
+                conn.execute(
+                    sa.insert(IssuanceInputRow).values(
+                        sha256=sha256, kind=kind, document=blob, created_at=datetime.now(UTC)
+                    )
+                )
+
+    def load_issuance_input(self, sha256: str) -> Any:
+        """The document :meth:`save_issuance_input` kept under ``sha256``."""
+        import zlib
+
+        from carbontwin.twin.store.models import IssuanceInputRow
+
+        with self._tx("reading the inputs of an issuing run") as conn:
+            blob = conn.execute(
+                sa.select(IssuanceInputRow.document).where(IssuanceInputRow.sha256 == sha256)
+            ).scalar_one_or_none()
+        if blob is None:
+            msg = f"no issuing inputs with digest {sha256} in {self!r}"
+            raise NotFoundError(msg, field="sha256")
+        return json.loads(zlib.decompress(blob).decode("utf-8"))
+
     def factory_versions(self) -> list[tuple[int, str, datetime]]:
         """(version, factory id, saved at) of every saved factory, oldest first."""
         with self._tx("listing factory versions") as conn:

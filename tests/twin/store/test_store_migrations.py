@@ -29,6 +29,7 @@ TABLES = {
     "factor_points",
     "signing_keys",
     "issuance_log",
+    "issuance_inputs",
     "alembic_version",
 }
 

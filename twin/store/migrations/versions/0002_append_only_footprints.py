@@ -4,6 +4,8 @@
   member, made once when the footprint is issued) and ``key_id``;
 - ``signing_keys`` holds the public keys that signed, by key id;
 - ``issuance_log`` is the hash-chained log of issued footprints;
+- ``issuance_inputs`` keeps the events and factors an issuing run read (for
+  verifier packs);
 - triggers reject UPDATE and DELETE of all three tables on SQLite and
   PostgreSQL, and TRUNCATE on PostgreSQL (SQLite has no TRUNCATE: its
   ``DELETE FROM t`` fires the DELETE trigger).
@@ -31,6 +33,7 @@ _TABLES = (
     ("footprints", "issued footprints"),
     ("issuance_log", "issuance log entries"),
     ("signing_keys", "signing keys"),
+    ("issuance_inputs", "issuance inputs"),
 )
 
 _PG_FUNCTION = """
@@ -73,6 +76,14 @@ def upgrade() -> None:
         sa.Column("logged_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_issuance_log")),
     )
+    op.create_table(
+        "issuance_inputs",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("document", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.PrimaryKeyConstraint("sha256", name=op.f("pk_issuance_inputs")),
+    )
     # plain ADD COLUMN (no batch copy, which would drop and re-create the table)
     op.add_column("footprints", sa.Column("signature", sa.JSON(), nullable=True))
     op.add_column("footprints", sa.Column("key_id", sa.String(length=64), nullable=True))
@@ -110,5 +121,6 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS carbontwin_append_only()")
     op.drop_column("footprints", "key_id")
     op.drop_column("footprints", "signature")
+    op.drop_table("issuance_inputs")
     op.drop_table("issuance_log")
     op.drop_table("signing_keys")
