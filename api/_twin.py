@@ -10,13 +10,13 @@ from typing import Any
 
 from fastapi import Request
 
-from carbontwin.plugins.label import LabelData, label_data
+from carbontwin.plugins.label import label_document
 from carbontwin.plugins.pact import (
     pact_context,
     render_pact_v2,
     render_pact_v3,
 )
-from carbontwin.plugins.signing import key_id, sign_document
+from carbontwin.plugins.signing import sign_document
 from carbontwin.twin.errors import StoreError
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.store import NotFoundError
@@ -61,7 +61,8 @@ def find_footprint(store: Any, footprint_id: str) -> Footprint:
 
 
 def statuses(store: Any, fps: Iterable[Footprint]) -> dict[str, str]:
-    """PACT status of each footprint: Deprecated when a later version of its order exists."""
+    """PACT status of each footprint: Deprecated when a later version of its order exists,
+    or when it is itself a withdrawal (issued with status Deprecated)."""
     out: dict[str, str] = {}
     latest: dict[str, int] = {}
     fps = list(fps)
@@ -69,7 +70,8 @@ def statuses(store: Any, fps: Iterable[Footprint]) -> dict[str, str]:
         if fp.order not in latest:
             newest = store.latest_footprint(fp.order)
             latest[fp.order] = newest.version if newest is not None else fp.version
-        out[fp.id] = "Active" if fp.version >= latest[fp.order] else "Deprecated"
+        current = fp.version >= latest[fp.order] and fp.status != "Deprecated"
+        out[fp.id] = "Active" if current else "Deprecated"
     return out
 
 
@@ -85,6 +87,7 @@ def render_pact(
         status=status,
         product_category_cpc=s.product_category_cpc,
         classifications=s.product_classifications,
+        scope2_headline=s.scope2_headline,
     )
     return render_pact_v3(fp, ctx) if spec == 3 else render_pact_v2(fp, ctx)
 
@@ -93,7 +96,9 @@ def signed(services: Services, payload: Any) -> dict[str, Any]:
     return sign_document(payload, services.signing_key)
 
 
-def footprint_label(request: Request, services: Services, fp: Footprint) -> LabelData:
+def footprint_label(request: Request, services: Services, fp: Footprint) -> dict[str, Any]:
+    """The label document of ``fp``: its footprint as signed at issuance and the
+    presentation context (:func:`carbontwin.plugins.label.label_document`)."""
     factory = optional_factory(services.store)
     product_name = company = ""
     if factory is not None:
@@ -103,10 +108,10 @@ def footprint_label(request: Request, services: Services, fp: Footprint) -> Labe
             product_name = ""
         company = services.settings.company_name or factory.name
     url = f"{app_base_url(request, services.settings)}/3/footprints/{fp.id}"
-    return label_data(
-        fp,
+    return label_document(
+        stored_document(services.store, fp.id),
         product_name=product_name,
         company=company,
         pact_url=url,
-        key_id=key_id(services.signing_key),
+        headline=services.settings.scope2_headline,
     )

@@ -9,58 +9,26 @@ from collections.abc import Mapping
 
 __all__ = ["factor_phrases", "rule_phrases"]
 
-_IDLE = {
-    "processing_time_share": "idle and standby energy shared by the orders' processing time",
-    "overhead": "idle and standby energy to plant overhead",
-}
-_PERIOD = {"shift": "per shift", "day": "per day", "hour": "per hour", "order": "per order"}
-_OFF = {"overhead": "to plant overhead", "occupying_order": "to the order occupying the asset"}
-_BATCH = {"quantity": "by quantity", "mass": "by mass", "equal": "in equal parts"}
-_UTILITY = {
-    "": "by each utility's own key",
-    "machine_hours": "by machine hours",
-    "declared": "by declared shares",
-}
-
-
 def rule_phrases(rules: Mapping[str, str]) -> list[str]:
-    """Sentences for the allocation rules recorded in a footprint (known keys first)."""
+    """Sentences for the allocation rules recorded in a footprint that has no method text
+    of its own (issued before footprints carried it), from the built-in rule objects'
+    own text; other rules are named as recorded."""
+    from carbontwin.twin.allocation import BUILTIN
+
     r = {str(k): str(v) for k, v in rules.items()}
+    period = r.get("idle_period", "shift") or "shift"
     out: list[str] = []
-    if "idle" in r:
-        text = _IDLE.get(r["idle"], f"idle energy: {r['idle']}")
-        if r["idle"] != "overhead" and r.get("idle_period"):
-            text += " " + _PERIOD.get(r["idle_period"], f"per {r['idle_period']}")
-        out.append(text)
-    off = r.get("off")
-    fault = r.get("fault")
-    if off and off == fault:
-        out.append(f"off and fault energy {_OFF.get(off, off)}")
-    else:
-        if off:
-            out.append(f"off energy {_OFF.get(off, off)}")
-        if fault:
-            out.append(f"fault energy {_OFF.get(fault, fault)}")
-    if "batch_share" in r:
-        out.append(f"shared batches split {_BATCH.get(r['batch_share'], r['batch_share'])}")
-    if "utility_key" in r:
-        out.append(
-            "utility energy (compressed air, HVAC) to the assets served "
-            + _UTILITY.get(r["utility_key"], f"by {r['utility_key']}")
-        )
-    if r.get("bad_readings") == "clean":
-        out.append("invalid meter readings dropped and flagged")
-    known = {
-        "idle",
-        "idle_period",
-        "off",
-        "fault",
-        "batch_share",
-        "utility_key",
-        "bad_readings",
-        "max_sample_interval_s",
-    }
-    out += [f"{k}: {v}" for k, v in sorted(r.items()) if k not in known]
+    for slot in ("idle", "utility_key"):
+        name = r.get(slot, "")
+        if not name:
+            continue
+        rule = BUILTIN.get(name)
+        out.append(f"{name}: {rule.text.format(period=period)}" if rule else f"{slot}: {name}")
+    out += [
+        f"{k}: {v}"
+        for k, v in sorted(r.items())
+        if k not in ("idle", "utility_key", "idle_period") and v != ""
+    ]
     return out
 
 

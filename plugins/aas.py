@@ -115,6 +115,7 @@ def carbon_footprint_submodel(
             ),
         ],
         semantic_id=_ref(f"{_IDTA}/ProductCarbonFootprint/1/0"),
+        description=_method_text(fp),
     )
     elements: list[model.SubmodelElement] = [
         model.SubmodelElementList(
@@ -178,6 +179,22 @@ def carbon_footprint_submodel(
         semantic_id=_ref(SUBMODEL_SEMANTIC_ID),
         administration=model.AdministrativeInformation(version="1", revision="0"),
     )
+
+
+#: Longest text of an AAS LangString (metamodel V3: MultiLanguageTextType, 1023).
+_TEXT_MAX = 1023
+
+
+def _method_text(fp: Footprint) -> model.MultiLanguageTextType | None:
+    """The footprint's allocation method, as generated from the rules applied, in the
+    PCF's description (shortened to the metamodel's 1023 characters with an ellipsis)."""
+    if not fp.method and not fp.rules:
+        return None
+    rules = ", ".join(f"{k}={v}" for k, v in sorted(fp.rules.items()) if v != "")
+    text = f"Allocation rules applied ({rules}): " + "; ".join(fp.method)
+    if len(text) > _TEXT_MAX:
+        text = text[: _TEXT_MAX - 1] + "…"
+    return model.MultiLanguageTextType({"en": text})
 
 
 def render_aas_json(fp: Footprint, *, pact_url: str = "") -> dict[str, Any]:

@@ -6,6 +6,15 @@ the printed label agree. The label shows the product, the order, kg CO2e per
 declared unit and in total, a bar of scopes 1/2/3, the primary data share, the
 reference period, the methods used and a QR code (``qrcode``) with the URL of
 the footprint's PACT document.
+
+Both scope 2 methods are on every label: the headline figure uses the one the
+service chose (``headline``, location- or market-based), the line below it the
+other. A label carries no signature of its own: its document
+(:func:`label_document`) embeds the footprint exactly as signed when it was
+issued, with the presentation context (product name, company, QR URL,
+headline); :func:`verify_label` checks that signature and that the label's
+figures are the ones that footprint gives. Nothing is signed when a label is
+made.
 """
 
 from __future__ import annotations
@@ -35,6 +44,9 @@ from .signing import Verification, verify_document
 __all__ = [
     "LabelData",
     "label_data",
+    "label_document",
+    "label_from_document",
+    "verify_label",
     "render_html",
     "render_pdf",
     "render_svg",
@@ -56,8 +68,12 @@ class LabelData:
 
     Attributes
     ----------
-    per_unit_kg, total_kg, market_per_unit_kg : float
-        Footprint per declared unit and of the whole order [kg CO2e].
+    per_unit_kg, total_kg : float
+        Headline footprint per declared unit and of the whole order [kg CO2e].
+    location_per_unit_kg, market_per_unit_kg : float
+        Per declared unit with location- and market-based scope 2 [kg CO2e].
+    headline : str
+        ``"location"`` or ``"market"``: the scope 2 method of the headline.
     scopes_kg : tuple of (str, float)
         Scope name and emissions of the whole order [kg CO2e].
     primary_data_share : float
@@ -83,9 +99,11 @@ class LabelData:
     issued_at: datetime | None = None
     key_id: str = ""
     energy_kwh: float = 0.0
+    location_per_unit_kg: float = float("nan")
+    headline: str = "location"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (this is what a label's signature covers)."""
+        """JSON-ready form (checked against its footprint by :func:`verify_label`)."""
         return {
             "company": self.company,
             "product": self.product,
@@ -105,6 +123,8 @@ class LabelData:
             "version": self.version,
             "issued_at": _iso(self.issued_at) if self.issued_at else None,
             "energy_kwh": round(self.energy_kwh, 6),
+            "location_per_unit_kg": round(self.location_per_unit_kg, 6),
+            "headline": self.headline,
         }
 
     @classmethod
@@ -130,6 +150,8 @@ class LabelData:
             issued_at=utc(d["issued_at"]) if d.get("issued_at") else None,
             key_id=key_id,
             energy_kwh=float(d.get("energy_kwh", 0.0)),
+            location_per_unit_kg=float(d.get("location_per_unit_kg", d["per_unit_kg"])),
+            headline=str(d.get("headline", "location")),
         )
 
 
@@ -144,31 +166,43 @@ def label_data(
     company: str = "",
     pact_url: str = "",
     key_id: str = "",
+    headline: str = "location",
 ) -> LabelData:
-    """Label content of footprint ``fp``; ``pact_url`` goes into the QR code."""
+    """Label content of footprint ``fp``; ``pact_url`` goes into the QR code.
+
+    ``headline`` chooses the scope 2 method of the big figure (``"location"``
+    or ``"market"``); the other is printed beside it. The methods are the
+    footprint's own method text, generated from the rules that were applied.
+    """
+    if headline not in ("location", "market"):
+        msg = f"headline {headline!r} is not 'location' or 'market'"
+        raise PluginError(msg, field="headline")
     methods = [
         "GHG Protocol Product Standard and ISO 14067; cradle-to-gate",
         "metered machine energy by machine state; grid factor at the hour of use",
     ]
-    rules = rule_phrases(fp.rules)
-    if rules:
-        methods.append("Allocation: " + "; ".join(rules[:3]))
+    applied = list(fp.method) or rule_phrases(fp.rules)
+    if applied:
+        methods.append("Allocation: " + "; ".join(applied))
     factors = factor_phrases(fp.factor_versions)
     if factors:
         methods.append("Factors: " + "; ".join(factors))
     q = fp.quantity if fp.quantity else float("nan")
+    market = headline == "market"
+    total = fp.co2e_market_kg if market else fp.co2e_kg
+    scope2 = fp.scope2_market_kg if market else fp.scope2_location_kg
     return LabelData(
         company=company or fp.factory,
         product=product_name or fp.product,
         order=fp.order,
         quantity=fp.quantity,
         unit=fp.declared_unit,
-        per_unit_kg=fp.co2e_kg / q,
-        total_kg=fp.co2e_kg,
+        per_unit_kg=total / q,
+        total_kg=total,
         market_per_unit_kg=fp.co2e_market_kg / q,
         scopes_kg=(
             ("Scope 1 fuels", fp.scope1_kg),
-            ("Scope 2 electricity", fp.scope2_location_kg),
+            ("Scope 2 electricity", scope2),
             ("Scope 3 materials", fp.scope3_kg),
         ),
         primary_data_share=fp.primary_data_share,
@@ -181,6 +215,77 @@ def label_data(
         issued_at=fp.issued_at,
         key_id=key_id,
         energy_kwh=fp.energy_kwh,
+        location_per_unit_kg=fp.co2e_kg / q,
+        headline=headline,
+    )
+
+
+def label_document(
+    signed_footprint: Mapping[str, Any],
+    *,
+    product_name: str = "",
+    company: str = "",
+    pact_url: str = "",
+    headline: str = "location",
+) -> dict[str, Any]:
+    """The label's document: the footprint as signed at issuance, the presentation
+    context and the label data they give (nothing is signed here)."""
+    context = {
+        "product_name": product_name,
+        "company": company,
+        "pact_url": pact_url,
+        "headline": headline,
+    }
+    doc = {"footprint": dict(signed_footprint), "context": context}
+    doc["label"] = label_from_document(doc).to_dict()
+    return doc
+
+
+def label_from_document(doc: Mapping[str, Any]) -> LabelData:
+    """The label data of a label document (from its embedded footprint and context)."""
+    try:
+        fp = Footprint.from_dict(doc["footprint"]["payload"])
+        ctx = doc["context"]
+        sig = doc["footprint"].get("signature") or {}
+        return label_data(
+            fp,
+            product_name=str(ctx.get("product_name", "")),
+            company=str(ctx.get("company", "")),
+            pact_url=str(ctx.get("pact_url", "")),
+            key_id=str(sig.get("key_id", "")) if isinstance(sig, Mapping) else "",
+            headline=str(ctx.get("headline", "location")),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        msg = f"not a label document (footprint, context): {exc}"
+        raise PluginError(msg, field="label") from exc
+
+
+def verify_label(doc: Any, public_key: Any) -> Verification:
+    """Was a label document altered? Its embedded footprint must carry a valid signature
+    made at issuance, and its label data must be what that footprint gives."""
+    if not isinstance(doc, Mapping) or "footprint" not in doc or "context" not in doc:
+        return Verification(False, "not a label document: needs 'footprint' and 'context'")
+    result = verify_document(doc["footprint"], public_key)
+    if not result.valid:
+        return Verification(
+            False, f"embedded footprint: {result.reason}", result.key_id, result.sha256
+        )
+    try:
+        want = label_from_document(doc).to_dict()
+    except PluginError as exc:
+        return Verification(False, exc.message, result.key_id, result.sha256)
+    if "label" in doc and doc["label"] != want:
+        return Verification(
+            False,
+            "the label data differ from what its signed footprint gives: the label was altered",
+            result.key_id,
+            result.sha256,
+        )
+    return Verification(
+        True,
+        "signature made at issuance valid and the label matches its footprint",
+        result.key_id,
+        result.sha256,
     )
 
 
@@ -281,11 +386,16 @@ def _layout(d: LabelData) -> _Layout:
     lay.text(m + bw + 2 * MM, y - 5.5 * MM, "kg CO2e", 10, bold=True)
     lay.text(m + bw + 2 * MM, y, f"per {unit}", 9, colour=MUTED)
     y += 5 * MM
+    other, other_kg = (
+        ("location-based", d.location_per_unit_kg)
+        if d.headline == "market"
+        else ("market-based", d.market_per_unit_kg)
+    )
     lay.text(
         m,
         y,
-        f"{_num(d.total_kg)} kg CO2e for the order  ·  market-based "
-        f"{_num(d.market_per_unit_kg)} kg/{unit}",
+        f"{_num(d.total_kg)} kg CO2e for the order ({d.headline}-based scope 2)  ·  "
+        f"{other} {_num(other_kg)} kg/{unit}",
         8,
         colour=MUTED,
     )
@@ -421,10 +531,16 @@ def render_svg(d: LabelData) -> str:
     return "\n".join(out)
 
 
-def render_html(d: LabelData, signature: Mapping[str, Any] | None = None) -> str:
-    """A small HTML page with the SVG label and the label data (and signature) as JSON."""
+def render_html(d: LabelData | None, document: Mapping[str, Any] | None = None) -> str:
+    """A small HTML page with the SVG label and its data as JSON: the label document
+    (:func:`label_document`, the signed footprint inside) when given."""
+    if document is not None:
+        d = label_from_document(document)
+    if d is None:
+        msg = "render_html needs label data or a label document"
+        raise PluginError(msg, field="label")
     data = json.dumps(
-        {"label": d.to_dict(), "signature": dict(signature) if signature else None},
+        dict(document) if document is not None else {"label": d.to_dict()},
         indent=1,
         sort_keys=True,
     )
@@ -444,21 +560,22 @@ def render_html(d: LabelData, signature: Mapping[str, Any] | None = None) -> str
 _PDF_TAG = "carbontwin-signed-label:"
 
 
-def render_pdf(d: LabelData | None, signed: Mapping[str, Any] | None = None) -> bytes:
+def render_pdf(d: LabelData | None, document: Mapping[str, Any] | None = None) -> bytes:
     """The label as a one-page PDF (A6 landscape, vector QR code).
 
-    With ``signed`` (the signed label data, :func:`carbontwin.plugins.signing.sign_document`
-    of ``d.to_dict()``) the label is drawn from the signed data and the signed document
-    travels in the PDF's Keywords, so :func:`verify_pdf` can tell whether any byte of
-    the file was changed. Rendering is deterministic (reportlab ``invariant`` mode).
+    With ``document`` (:func:`label_document`: the footprint as signed at
+    issuance and the presentation context) the label is drawn from it and the
+    document travels in the PDF's Keywords, so :func:`verify_pdf` can tell
+    whether any byte of the file was changed. Rendering is deterministic
+    (reportlab ``invariant`` mode).
     """
     keywords = ""
-    if signed is not None:
-        d = LabelData.from_dict(signed["payload"], key_id=str(signed["signature"]["key_id"]))
-        blob = json.dumps(dict(signed), separators=(",", ":"), ensure_ascii=False)
+    if document is not None:
+        d = label_from_document(document)
+        blob = json.dumps(dict(document), separators=(",", ":"), ensure_ascii=False)
         keywords = _PDF_TAG + base64.b64encode(blob.encode("utf-8")).decode("ascii")
     if d is None:
-        msg = "render_pdf needs label data or a signed label"
+        msg = "render_pdf needs label data or a label document"
         raise PluginError(msg, field="label")
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=(WIDTH, HEIGHT), invariant=True)
@@ -490,8 +607,9 @@ def render_pdf(d: LabelData | None, signed: Mapping[str, Any] | None = None) -> 
 
 
 def verify_pdf(pdf: bytes, public_key: Any) -> Verification:
-    """Was a signed label PDF altered? Checks the embedded signature, then that the
-    file is byte for byte the rendering of the signed label data."""
+    """Was a label PDF altered? Checks the embedded footprint's signature made at
+    issuance and the label data (:func:`verify_label`), then that the file is byte
+    for byte the rendering of that label document."""
     m = re.search(rb"/Keywords \(" + re.escape(_PDF_TAG.encode()) + rb"([A-Za-z0-9+/=]+)\)", pdf)
     if m is None:
         return Verification(False, "no signed label data in this PDF")
@@ -499,7 +617,7 @@ def verify_pdf(pdf: bytes, public_key: Any) -> Verification:
         signed = json.loads(base64.b64decode(m.group(1), validate=True))
     except ValueError:
         return Verification(False, "the embedded label data is damaged")
-    result = verify_document(signed, public_key)
+    result = verify_label(signed, public_key)
     if not result.valid:
         return result
     try:
@@ -509,13 +627,13 @@ def verify_pdf(pdf: bytes, public_key: Any) -> Verification:
     if not same:
         return Verification(
             False,
-            "the PDF differs from its signed label data: the file was altered",
+            "the PDF differs from its label document: the file was altered",
             result.key_id,
             result.sha256,
         )
     return Verification(
         True,
-        "signature valid and the PDF matches the signed label data",
+        "signature made at issuance valid and the PDF matches its footprint",
         result.key_id,
         result.sha256,
     )

@@ -83,6 +83,9 @@ class PactContext:
         UN CPC code (v2 ``productCategoryCpc``).
     ipcc_characterization_factors : tuple of str
         IPCC assessment reports of the GWP values (``"AR6"``).
+    scope2_headline : str
+        ``"location"`` or ``"market"``: the scope 2 method of the PCF figures
+        (the comment gives the other).
     """
 
     company_name: str
@@ -97,6 +100,7 @@ class PactContext:
     product_category_cpc: str = "4"
     ipcc_characterization_factors: tuple[str, ...] = ("AR6",)
     extra_comment: str = field(default="")
+    scope2_headline: str = "location"
 
 
 def product_urn(domain: str, product: str) -> str:
@@ -122,6 +126,7 @@ def pact_context(
     status: str = "Active",
     product_category_cpc: str = "4",
     classifications: Mapping[str, Sequence[str]] | None = None,
+    scope2_headline: str = "location",
 ) -> PactContext:
     """Context for ``fp`` from its factory model (or from the footprint alone).
 
@@ -172,6 +177,7 @@ def pact_context(
         product_category_cpc=product_category_cpc,
         classifications=tuple((classifications or {}).get(fp.product, ())),
         ipcc_characterization_factors=ipcc_reports(fp),
+        scope2_headline=scope2_headline,
     )
 
 
@@ -200,21 +206,22 @@ def _iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-def boundary_description(fp: Footprint) -> str:
+def boundary_description(fp: Footprint, scope2: str = "location") -> str:
     """PACT ``boundaryProcessesDescription`` of a carbontwin footprint."""
     carriers = ", ".join(sorted(fp.energy_by_carrier_kwh)) or "none metered"
     materials = ", ".join(sorted(fp.co2e_by_material_kg)) or "none"
     return (
         "Cradle-to-gate. Gate-to-gate: energy of the production order's machines and of "
         f"the utilities serving them (carriers: {carriers}), measured per machine state; "
-        "scope 1 fuels and scope 2 location-based electricity at the hour of use. "
+        f"scope 1 fuels and scope 2 {scope2}-based electricity at the hour of use. "
         f"Upstream: purchased materials by supplier PCFs ({materials})."
     )
 
 
 def allocation_description(fp: Footprint) -> str:
-    """PACT ``allocationRulesDescription`` from the rules that produced ``fp``."""
-    rules = "; ".join(rule_phrases(fp.rules)) or "no allocation rules recorded"
+    """PACT ``allocationRulesDescription`` from the rules that produced ``fp`` (its
+    method text, generated from the rule objects applied)."""
+    rules = "; ".join(fp.method or rule_phrases(fp.rules)) or "no allocation rules recorded"
     return (
         "Energy measured at meters is split to the assets behind each meter by the "
         "power-state model, then to the order occupying the asset (setup and processing). "
@@ -227,8 +234,9 @@ def _comment(fp: Footprint, ctx: PactContext) -> str:
     flags = "; ".join(fp.flags)
     parts = [
         f"Order {fp.order}: {fp.quantity:g} {fp.declared_unit} of {fp.product}, "
-        f"{fp.energy_kwh:.3f} kWh, {fp.co2e_kg:.3f} kg CO2e in total "
-        f"(market-based {fp.co2e_market_kg:.3f} kg CO2e).",
+        f"{fp.energy_kwh:.3f} kWh, {fp.co2e_kg:.3f} kg CO2e in total with location-based "
+        f"scope 2, {fp.co2e_market_kg:.3f} kg CO2e with market-based scope 2; the PCF "
+        f"figures are {ctx.scope2_headline}-based.",
         "Fossil and biogenic carbon content of the product are not assessed (reported as 0).",
     ]
     if versions:
@@ -248,11 +256,12 @@ def _dqr(fp: Footprint) -> tuple[float, float, float]:
     return tech, 1.0, tech  # technological, geographical, temporal
 
 
-def _per_unit(fp: Footprint) -> float:
+def _per_unit(fp: Footprint, scope2: str = "location") -> float:
     if fp.quantity <= 0:
         msg = f"footprint {fp.id} of order {fp.order!r} has quantity {fp.quantity}; it must be > 0"
         raise PluginError(msg, field="quantity")
-    return fp.co2e_kg / fp.quantity
+    total = fp.co2e_market_kg if scope2 == "market" else fp.co2e_kg
+    return total / fp.quantity
 
 
 def _validity(fp: Footprint) -> tuple[datetime, datetime]:
@@ -307,7 +316,7 @@ def render_pact_v3(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
     """
     ctx = ctx or pact_context(fp)
     _check_status(ctx.status)
-    per_unit = _per_unit(fp)
+    per_unit = _per_unit(fp, ctx.scope2_headline)
     tech, geo, temp = _dqr(fp)
     piece = fp.declared_unit == "piece"
     pcf: dict[str, Any] = {
@@ -316,7 +325,7 @@ def render_pact_v3(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
         "productMassPerDeclaredUnit": _dec(ctx.product_mass_kg if piece else 1.0),
         "referencePeriodStart": _iso(fp.period_start),
         "referencePeriodEnd": _iso(fp.period_end),
-        "boundaryProcessesDescription": boundary_description(fp),
+        "boundaryProcessesDescription": boundary_description(fp, ctx.scope2_headline),
         "pcfExcludingBiogenicUptake": _dec(per_unit),
         "pcfIncludingBiogenicUptake": _dec(per_unit),
         "fossilGhgEmissions": _dec(per_unit),
@@ -359,7 +368,7 @@ def render_pact_v2(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
     """
     ctx = ctx or pact_context(fp)
     _check_status(ctx.status)
-    per_unit = _per_unit(fp)
+    per_unit = _per_unit(fp, ctx.scope2_headline)
     tech, geo, temp = _dqr(fp)
     if fp.declared_unit == "piece":
         if not ctx.product_mass_kg > 0:
@@ -386,7 +395,7 @@ def render_pact_v2(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
         else "AR5",
         "ipccCharacterizationFactorsSources": list(ctx.ipcc_characterization_factors),
         "crossSectoralStandardsUsed": ["GHG Protocol Product standard", "ISO Standard 14067"],
-        "boundaryProcessesDescription": boundary_description(fp),
+        "boundaryProcessesDescription": boundary_description(fp, ctx.scope2_headline),
         "referencePeriodStart": _iso(fp.period_start),
         "referencePeriodEnd": _iso(fp.period_end),
         "exemptedEmissionsPercent": 0,

@@ -115,16 +115,18 @@ def serve(
 
 
 def _signed_from_file(path: Path) -> Any:
-    """The signed document in ``path``: JSON, or the label data of a label HTML page."""
+    """The signed document in ``path``: JSON, or the label document of a label HTML page."""
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() in (".html", ".htm"):
         m = re.search(r'<pre id="label-data">(.*?)</pre>', text, re.S)
         if m is None:
             msg = f"{path}: no label data in this HTML page"
             raise typer.BadParameter(msg)
-        data = json.loads(html.unescape(m.group(1)))
-        return {"payload": data.get("label"), "signature": data.get("signature")}
-    return text
+        return json.loads(html.unescape(m.group(1)))
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # verify_document says what is wrong with it
 
 
 def _public_key(
@@ -189,7 +191,13 @@ def verify(
 
             result = verify_pdf(path.read_bytes(), pub)
         else:
-            result = verify_document(_signed_from_file(path), pub)
+            doc = _signed_from_file(path)
+            if isinstance(doc, dict) and "footprint" in doc:
+                from carbontwin.plugins.label import verify_label
+
+                result = verify_label(doc, pub)
+            else:
+                result = verify_document(doc, pub)
     else:
         from carbontwin.twin.store import NotFoundError, Store
 
@@ -239,32 +247,54 @@ def label(
     what: Annotated[
         str,
         typer.Argument(
-            help="Order id (latest footprint in the store) or a footprint JSON file (signed or not)"
+            help="Order id (latest footprint in the store) or a signed footprint JSON file "
+            "(as issued: GET /footprints/{id}, the demo's footprints/*.json)"
         ),
     ],
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Output file; .pdf, .svg, .html or .json (signed label data)"
+            "--out",
+            "-o",
+            help="Output file; .pdf, .svg, .html or .json (the label document: the footprint "
+            "as signed at issuance and what the label shows)",
         ),
     ] = None,
     database_url: DbOpt = None,
-    key_path: KeyOpt = None,
     base_url: Annotated[
         str, typer.Option(help="Public URL of the service, for the QR code")
     ] = "https://localhost:8000",
+    headline: Annotated[
+        str,
+        typer.Option(help="Scope 2 method of the headline figure: location or market"),
+    ] = "",
 ) -> None:
-    """Render the carbon label of an order (or of a footprint file)."""
-    from carbontwin.plugins.label import label_data, render_html, render_pdf, render_svg
-    from carbontwin.plugins.signing import key_id, load_or_create_key, sign_document
-    from carbontwin.twin.footprint import Footprint
+    """Render the carbon label of an order (or of a signed footprint file).
 
-    settings = _settings(database_url, key_path)
+    Nothing is signed here: the label embeds the footprint's signature made at
+    issuance, which ``carbontwin verify LABEL`` checks.
+    """
+    from carbontwin.plugins.label import (
+        label_document,
+        label_from_document,
+        render_html,
+        render_pdf,
+        render_svg,
+    )
+
+    settings = _settings(database_url, None)
     factory = None
     path = Path(what)
     if path.suffix.lower() == ".json" and path.exists():
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        fp = Footprint.from_dict(doc.get("payload", doc) if isinstance(doc, dict) else doc)
+        signed = json.loads(path.read_text(encoding="utf-8"))
+        if not (isinstance(signed, dict) and "payload" in signed and "signature" in signed):
+            from carbontwin.twin.errors import PluginError
+
+            msg = (
+                f"{path}: not a signed footprint (needs 'payload' and 'signature', as issued); "
+                "labels are made from issued footprints"
+            )
+            raise PluginError(msg, field="what")
     else:
         from carbontwin.twin.store import NotFoundError, Store
 
@@ -283,47 +313,47 @@ def label(
                 )
                 raise NotFoundError(msg, field="what") from None
             latest = store.latest_footprint(what)
+            if latest is None:
+                Console(stderr=True).print(f"[red]order {what!r} has no issued footprint yet[/]")
+                raise typer.Exit(1)
+            signed = store.stored_footprint(latest.id).document
             try:
                 factory = store.load_factory()
             except NotFoundError:
                 factory = None
         finally:
             store.close()
-        if latest is None:
-            Console(stderr=True).print(f"[red]order {what!r} has no issued footprint yet[/]")
-            raise typer.Exit(1)
-        fp = latest
+    fp_id = str(signed["payload"].get("id", ""))
     product = ""
     if factory is not None:
         try:
-            product = factory.product(fp.product).name
+            product = factory.product(str(signed["payload"].get("product", ""))).name
         except KeyError:
             product = ""
-    key = load_or_create_key(settings.key_path)
-    data = label_data(
-        fp,
+    doc = label_document(
+        signed,
         product_name=product,
         company=settings.company_name or (factory.name if factory else ""),
-        pact_url=f"{base_url.rstrip('/')}/3/footprints/{fp.id}",
-        key_id=key_id(key),
+        pact_url=f"{base_url.rstrip('/')}/3/footprints/{fp_id}",
+        headline=headline or settings.scope2_headline,
     )
-    signed = sign_document(data.to_dict(), key)
-    out = out or Path(f"label-{fp.order}.pdf")
+    data = label_from_document(doc)
+    out = out or Path(f"label-{data.order}.pdf")
     suffix = out.suffix.lower()
     if suffix == ".pdf":
-        out.write_bytes(render_pdf(None, signed))
+        out.write_bytes(render_pdf(None, doc))
     elif suffix == ".svg":
         out.write_text(render_svg(data), encoding="utf-8")
     elif suffix in (".html", ".htm"):
-        out.write_text(render_html(data, signed["signature"]), encoding="utf-8")
+        out.write_text(render_html(None, doc), encoding="utf-8")
     elif suffix == ".json":
-        out.write_text(json.dumps(signed, indent=1, ensure_ascii=False), encoding="utf-8")
+        out.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
     else:
         msg = f"--out {out}: use a .pdf, .svg, .html or .json file"
         raise typer.BadParameter(msg)
     Console().print(
-        f"label of order {fp.order} (footprint v{fp.version}, "
-        f"{data.per_unit_kg:.3g} kg CO2e/{fp.declared_unit}) -> {out}",
+        f"label of order {data.order} (footprint v{data.version}, "
+        f"{data.per_unit_kg:.3g} kg CO2e/{data.unit}, {data.headline}-based) -> {out}",
         highlight=False,
     )
 

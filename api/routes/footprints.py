@@ -31,6 +31,7 @@ from carbontwin.api._twin import (
 from carbontwin.api.deps import ServicesDep, TokenDep, app_base_url
 from carbontwin.api.issuing import attribute_and_issue
 from carbontwin.plugins.aas import render_aas_json
+from carbontwin.plugins.label import verify_label
 from carbontwin.plugins.signing import verify_document
 from carbontwin.twin.errors import CarbonTwinError
 
@@ -238,10 +239,18 @@ def get_footprint_pack(footprint_id: str, services: ServicesDep, _sub: TokenDep)
 def verify_signed(
     services: ServicesDep,
     _sub: TokenDep,
-    document: dict[str, Any] = Body(..., description="A signed document"),
+    document: dict[str, Any] = Body(
+        ..., description="A signed footprint, PACT document, or a label document"
+    ),
 ) -> Any:
-    """Was this signed footprint (or label) altered? Also: does it match the store?"""
-    result = verify_document(document, services.signing_key).to_dict()
+    """Was this signed footprint (or label) altered? Also: does its footprint match the
+    store as issued?"""
+    if "footprint" in document:  # a label document: its footprint is what was signed
+        result = verify_label(document, services.signing_key).to_dict()
+        inner = document.get("footprint")
+        document = inner if isinstance(inner, dict) else {}
+    else:
+        result = verify_document(document, services.signing_key).to_dict()
     payload = document.get("payload")
     matches: bool | None = None
     if isinstance(payload, dict) and isinstance(payload.get("id"), str) and "order" in payload:

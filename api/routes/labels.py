@@ -1,9 +1,11 @@
 """``GET /labels/{order_id}``: the printable carbon label of an order's footprint.
 
 ``format``: ``svg``, ``html`` (SVG plus the signed label data), ``pdf``, or
-``json`` (the label data signed with Ed25519). Every format carries the
-signature of the label data in the ``X-Carbontwin-Signature`` header
-(base64) with its key id in ``X-Carbontwin-Key-Id``.
+``json`` (the label document: the footprint as signed at issuance, the
+presentation context and the label data it gives). Nothing is signed when a
+label is served: every format carries the footprint's signature made at
+issuance in the ``X-Carbontwin-Signature`` header (base64) with its key id in
+``X-Carbontwin-Key-Id``; ``carbontwin verify`` checks a label file against it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from carbontwin.api._twin import find_footprint, footprint_label, signed
+from carbontwin.api._twin import find_footprint, footprint_label
 from carbontwin.api.deps import ServicesDep, TokenDep
 from carbontwin.api.errors import NotFound
-from carbontwin.plugins.label import render_html, render_pdf, render_svg
+from carbontwin.plugins.label import label_from_document, render_html, render_pdf, render_svg
 
 router = APIRouter(prefix="/labels", tags=["labels"])
 
@@ -58,17 +60,19 @@ def get_label(
         if fp is None:
             msg = f"order {order_id!r} has no issued footprint yet"
             raise NotFound(msg, field="order_id")
-    data = footprint_label(request, services, fp)
-    doc = signed(services, data.to_dict())
+    doc = footprint_label(request, services, fp)
+    sig = doc["footprint"].get("signature") or {}
     headers = {
-        "X-Carbontwin-Signature": doc["signature"]["value"],
-        "X-Carbontwin-Key-Id": doc["signature"]["key_id"],
+        "X-Carbontwin-Signature": str(sig.get("value", "")),
+        "X-Carbontwin-Key-Id": str(sig.get("key_id", "")),
     }
     if format == "json":
         return JSONResponse(doc, headers=headers)
     if format == "html":
-        return HTMLResponse(render_html(data, doc["signature"]), headers=headers)
+        return HTMLResponse(render_html(None, doc), headers=headers)
     if format == "pdf":
         headers["Content-Disposition"] = f'inline; filename="label-{fp.id}.pdf"'
         return Response(render_pdf(None, doc), media_type="application/pdf", headers=headers)
-    return Response(render_svg(data), media_type="image/svg+xml", headers=headers)
+    return Response(
+        render_svg(label_from_document(doc)), media_type="image/svg+xml", headers=headers
+    )

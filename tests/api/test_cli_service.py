@@ -50,21 +50,38 @@ def test_verify_detects_a_changed_byte(tmp_path):
     assert "ALTERED" in r.output
 
 
-def test_label_from_file_in_every_format(tmp_path):
+def _issued(tmp_path):
+    """A footprint file as issued (signed with the key at k.pem), and the key path."""
     key_path = tmp_path / "k.pem"
     src = tmp_path / "fp.json"
-    src.write_text(json.dumps(_footprint().to_dict()))
+    src.write_text(json.dumps(sign_document(_footprint().to_dict(), load_or_create_key(key_path))))
+    return src, key_path
+
+
+def test_label_from_file_in_every_format(tmp_path):
+    src, key_path = _issued(tmp_path)
     for suffix in ("pdf", "svg", "html", "json"):
         out = tmp_path / f"label.{suffix}"
-        r = runner.invoke(app, ["label", str(src), "--out", str(out), "--key-path", str(key_path)])
+        r = runner.invoke(app, ["label", str(src), "--out", str(out)])
         assert r.exit_code == 0, r.output
         assert "4 kg CO2e/piece" in r.output
         assert out.stat().st_size > 500
     assert (tmp_path / "label.pdf").read_bytes().startswith(b"%PDF")
-    # the HTML page and the JSON file carry a signature that verifies
+    # the HTML page and the JSON file carry the footprint's signature, which verifies
     for name in ("label.html", "label.json"):
         r = runner.invoke(app, ["verify", str(tmp_path / name), "--key-path", str(key_path)])
         assert r.exit_code == 0, r.output
+    # market-based headline: 30 kg / 10 pieces
+    r = runner.invoke(
+        app, ["label", str(src), "--out", str(tmp_path / "m.json"), "--headline", "market"]
+    )
+    assert "3 kg CO2e/piece, market-based" in r.output
+    # an unsigned footprint file makes no label: labels come from issued footprints
+    raw = tmp_path / "raw.json"
+    raw.write_text(json.dumps(_footprint().to_dict()))
+    r = runner.invoke(app, ["label", str(raw), "--out", str(tmp_path / "x.pdf")])
+    assert r.exit_code != 0
+    assert "not a signed footprint" in str(r.exception)
 
 
 def test_plugins_list_shows_builtins():
@@ -75,16 +92,9 @@ def test_plugins_list_shows_builtins():
 
 
 def test_label_pdf_verifies_and_an_edit_is_caught(tmp_path):
-    key_path = tmp_path / "k.pem"
-    src = tmp_path / "fp.json"
-    src.write_text(json.dumps(_footprint().to_dict()))
+    src, key_path = _issued(tmp_path)
     pdf = tmp_path / "label.pdf"
-    assert (
-        runner.invoke(
-            app, ["label", str(src), "--out", str(pdf), "--key-path", str(key_path)]
-        ).exit_code
-        == 0
-    )
+    assert runner.invoke(app, ["label", str(src), "--out", str(pdf)]).exit_code == 0
     r = runner.invoke(app, ["verify", str(pdf), "--key-path", str(key_path)])
     assert r.exit_code == 0, r.output
     raw = pdf.read_bytes()

@@ -61,6 +61,6 @@ def test_correction_deprecates_the_first_version(client, demo_batch):
     assert old["status"] == "Deprecated"
     assert new["status"] == "Active"
     assert new["precedingPfIds"] == [first["id"]]
-    label = client.get("/labels/O-1001", params={"format": "json"}).json()["payload"]
+    label = client.get("/labels/O-1001", params={"format": "json"}).json()["label"]
     assert label["footprint_id"] == second["id"]
     assert label["version"] == 2

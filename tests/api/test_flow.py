@@ -118,7 +118,9 @@ def test_label_formats(loaded, fmt, ctype):
     assert r.headers["content-type"].startswith(ctype)
     assert r.headers["x-carbontwin-key-id"]
     if fmt == "json":
-        label = r.json()["payload"]
+        doc = r.json()
+        assert doc["footprint"]["signature"]["value"] == r.headers["x-carbontwin-signature"]
+        label = doc["label"]
         fp = next(d["payload"] for d in issued if d["payload"]["order"] == "O-1003")
         assert label["per_unit_kg"] == pytest.approx(fp["co2e_kg"] / fp["quantity"], rel=1e-6)
         assert label["qr_url"] == f"https://testserver/3/footprints/{fp['id']}"

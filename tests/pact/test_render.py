@@ -55,7 +55,8 @@ def test_v3_values_per_declared_unit():
     assert pcf["productMassPerDeclaredUnit"] == "2"  # the bracket weighs 2 kg
     assert pcf["primaryDataShare"] == "93"
     assert pcf["dqi"] == {"technologicalDQR": "1.14", "geographicalDQR": "1", "temporalDQR": "1.14"}
-    assert "processing time" in pcf["allocationRulesDescription"]
+    # the recorded rule, described by the built-in rule object's own text
+    assert "(setup counted)" in pcf["allocationRulesDescription"]
     assert pcf["secondaryEmissionFactorSources"] == [
         {"name": "DE_2019_hourly", "version": "2019.1"},
         {"name": "fuel", "version": "2024"},

@@ -76,7 +76,7 @@ def test_svg_shows_the_facts_and_a_qr_code(data):
         "2019-03-04, 06:00–13:40 UTC",
         "Scope 2 electricity",
         "35 %",
-        "processing time",
+        "setup counted",
     ):
         assert needle in texts, needle
     rects = root.findall("{http://www.w3.org/2000/svg}rect")
@@ -96,10 +96,33 @@ def test_scope_bar_widths_are_proportional(data):
 
 
 def test_html_embeds_label_data(data):
-    page = render_html(data, {"value": "c2ln", "key_id": "abcd"})
+    page = render_html(data)
     assert "<svg" in page
     assert "&quot;qr_url&quot;" in page
     assert URL in page
+
+
+def test_label_shows_both_scope2_methods_with_the_chosen_headline():
+    """690 kg location-based, 501 kg market-based over 240 pieces (the footprint above)."""
+    loc = label_data(footprint(), pact_url=URL)
+    mkt = label_data(footprint(), pact_url=URL, headline="market")
+    assert loc.per_unit_kg == pytest.approx(690.0 / 240.0)
+    assert mkt.per_unit_kg == pytest.approx(501.0 / 240.0)
+    assert dict(mkt.scopes_kg)["Scope 2 electricity"] == 52.5
+    loc_text = " ".join(re.findall(r">([^<]+)</text>", render_svg(loc)))
+    mkt_text = " ".join(re.findall(r">([^<]+)</text>", render_svg(mkt)))
+    assert "2.88" in loc_text
+    assert "market-based 2.09 kg/piece" in loc_text
+    assert "2.09" in mkt_text
+    assert "location-based 2.88 kg/piece" in mkt_text
+
+
+def test_label_method_text_is_the_footprints_own():
+    import dataclasses
+
+    fp = dataclasses.replace(footprint(), method=("processing_time_only: by processing time",))
+    d = label_data(fp)
+    assert "Allocation: processing_time_only: by processing time" in d.methods
 
 
 def test_pdf_is_one_page(data, tmp_path):
@@ -121,19 +144,27 @@ def test_pdf_is_one_page(data, tmp_path):
     assert "Scope 3 materials" in text
 
 
-def test_signed_pdf_detects_changed_bytes(data, tmp_path):
-    from carbontwin.plugins.label import verify_pdf
+def test_signed_pdf_detects_changed_bytes(tmp_path):
+    from carbontwin.plugins.label import label_document, verify_label, verify_pdf
     from carbontwin.plugins.signing import load_or_create_key, sign_document
 
     key = load_or_create_key(tmp_path / "k.pem")
-    signed = sign_document(data.to_dict(), key)
-    pdf = render_pdf(None, signed)
-    assert render_pdf(None, signed) == pdf  # deterministic
+    issued = sign_document(footprint().to_dict(), key)  # as the store signs at issuance
+    doc = label_document(issued, product_name="Steel mounting bracket", pact_url=URL)
+    assert verify_label(doc, key).valid
+    pdf = render_pdf(None, doc)
+    assert render_pdf(None, doc) == pdf  # deterministic
     assert verify_pdf(pdf, key).valid
     other = load_or_create_key(tmp_path / "other.pem")
     assert not verify_pdf(pdf, other).valid
-    assert not verify_pdf(render_pdf(data), key).valid  # unsigned PDF
+    assert not verify_pdf(render_pdf(label_data(footprint())), key).valid  # no footprint inside
     for i in range(0, len(pdf), 37):  # a changed byte anywhere in the file
         altered = bytearray(pdf)
         altered[i] ^= 0x01
         assert not verify_pdf(bytes(altered), key).valid, i
+    # the label's figures must be what its signed footprint gives
+    edited = {**doc, "label": {**doc["label"], "per_unit_kg": 0.01}}
+    assert "label was altered" in verify_label(edited, key).reason
+    # a footprint rewritten after issuance: its signature no longer holds
+    forged = {**doc, "footprint": {**issued, "payload": {**issued["payload"], "co2e_kg": 1.0}}}
+    assert not verify_label(forged, key).valid
