@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 __all__ = ["factor_phrases", "rule_phrases"]
 
+
 def rule_phrases(rules: Mapping[str, str]) -> list[str]:
     """Sentences for the allocation rules recorded in a footprint that has no method text
     of its own (issued before footprints carried it), from the built-in rule objects'
