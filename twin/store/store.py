@@ -94,6 +94,7 @@ def _engine(url: str) -> sa.Engine:
 #: factory versions kept built in memory per store object
 _FACTORY_CACHE = 8
 
+
 class Store:
     """Persistence of factory versions, events, orders, footprints and factor series.
 
