@@ -81,10 +81,9 @@ def rules_from(value: Rules | Mapping[str, Any] | None) -> Rules:
 def read_inputs(store: Any, rules: Rules | Mapping[str, Any] | None = None) -> IssueInputs:
     """The newest stored factory version, the stored events and the factory's factors."""
     from carbontwin.plugins.factors import factor_set
-    from carbontwin.twin.factory_file import factory_from_dict
 
     fv, doc = store.factory_document()
-    factory = factory_from_dict(doc, filename=f"factory version {fv}")
+    factory = store.load_factory(fv)  # built from that document (cached per store)
     return IssueInputs(
         factory, fv, doc, store.read_events(), factor_set(factory), rules_from(rules)
     )

@@ -68,7 +68,7 @@ def pack(
             except NotFoundError:
                 msg = (
                     f"no footprint of order {order!r} (nor a footprint with that id) in "
-                    f"{store!r}; give the store with --database-url"
+                    "the store; give the store that holds it with --database-url"
                 )
                 raise NotFoundError(msg, field="order") from None
         data = build_pack(store, fp.id)
