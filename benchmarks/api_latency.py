@@ -53,9 +53,8 @@ def _free_port() -> int:
 def build_store(folder: Path, machines: int) -> tuple[str, list[tuple[str, str]]]:
     """A SQLite store with the demo day issued; returns its URL and (footprint id, order)."""
     from carbontwin.api.demo import simulate_day
-    from carbontwin.api.issuing import issue_footprints
-    from carbontwin.plugins.factors import factor_set
-    from carbontwin.twin.attribution import attribute
+    from carbontwin.api.issuing import attribute_inputs, issue_footprints, read_inputs
+    from carbontwin.plugins.signing import Signer, load_or_create_key
     from carbontwin.twin.store import Store
 
     day = simulate_day(seed=0)
@@ -74,8 +73,9 @@ def build_store(folder: Path, machines: int) -> tuple[str, list[tuple[str, str]]
     store.save_factory(factory)
     store.save_orders(day.orders)
     store.write_events(day.events)
-    result = attribute(factory, store.read_events(), factor_set(factory))
-    issued = issue_footprints(store, factory, result)
+    inputs = read_inputs(store)
+    signer = Signer(load_or_create_key(folder / "key.pem"))  # the key the server signs with
+    issued = issue_footprints(store, inputs, attribute_inputs(inputs), signer)
     getattr(store, "close", lambda: None)()
     return url, [(fp.id, fp.order) for fp in issued]
 
