@@ -30,7 +30,7 @@ from typing import Any
 from carbontwin.twin.attribution import Attribution, Rules
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.factors import FactorSet
-from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.footprint import DEPRECATED, Footprint
 from carbontwin.twin.model import Factory
 from carbontwin.twin.store import Signer
 
@@ -72,10 +72,17 @@ class IssueInputs:
 
 
 def rules_from(value: Rules | Mapping[str, Any] | None) -> Rules:
-    """Rules from a mapping (settings, a request, a rules file) or as given."""
-    if isinstance(value, Rules):
-        return value
-    return Rules.from_mapping(value or {})
+    """Rules from a mapping (settings, a request, a rules file) or as given, checked:
+    ``idle`` and ``utility_key`` must name rules of ``carbontwin.allocation``."""
+    from carbontwin.plugins.registry import allocation_rules
+    from carbontwin.twin.allocation import idle_rule, utility_key
+
+    rules = value if isinstance(value, Rules) else Rules.from_mapping(value or {})
+    table = allocation_rules()
+    idle_rule(table, rules.idle)
+    if rules.utility_key:
+        utility_key(table, rules.utility_key)
+    return rules
 
 
 def read_inputs(store: Any, rules: Rules | Mapping[str, Any] | None = None) -> IssueInputs:
@@ -177,6 +184,12 @@ def issue_footprints(
         latest = store.latest_footprint(order)
         if latest is not None and _same(fp, latest):
             continue
+        if (
+            latest is not None
+            and latest.status == DEPRECATED
+            and latest.lineage.get("input_sha256") == fp.lineage["input_sha256"]
+        ):
+            continue  # withdrawn, and nothing it was computed from changed since
         if not kept:  # the inputs of this run, once, before the first footprint needs them
             store.save_issuance_input(
                 "events", fp.lineage["events"]["sha256"], events_to_dict(inputs.events)

@@ -107,12 +107,12 @@ class Settings(BaseSettings):
     @field_validator("rules")
     @classmethod
     def _known_rules(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from carbontwin.twin.attribution import Rules
-        from carbontwin.twin.errors import AttributionError
+        from carbontwin.api.issuing import rules_from
+        from carbontwin.twin.errors import CarbonTwinError
 
         try:
-            Rules.from_mapping(value)
-        except (AttributionError, TypeError, ValueError) as exc:
+            rules_from(value)
+        except (CarbonTwinError, TypeError, ValueError) as exc:
             msg = f"rules: {exc}"
             raise ValueError(msg) from None
         return value

@@ -573,6 +573,8 @@ def _lineage_parts(
                 "pcf_kg_per_unit": float(pcf),
                 "primary": bool(primary),
                 "source": link.source if link is not None else "",
+                "pcf_id": link.pcf_id if link is not None else "",
+                "pcf_version": link.pcf_version if link is not None else "",
             }
         )
     for d in out.values():

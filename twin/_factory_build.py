@@ -425,6 +425,8 @@ def _cross_check(
                         pcf_kg_per_unit=x.pcf_kg_per_unit,
                         source=x.source,
                         primary=x.primary,
+                        pcf_id=x.pcf_id,
+                        pcf_version=x.pcf_version,
                     )
                     for x in s.supplies
                 ),

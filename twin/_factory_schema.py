@@ -229,6 +229,8 @@ class SupplyIn(_Item):
     pcf_kg_per_unit: NonNegative
     source: str = ""
     primary: bool = True
+    pcf_id: str = ""
+    pcf_version: str = ""
 
 
 class SupplierIn(_Item):

@@ -219,6 +219,9 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
                         "pcf_kg_per_unit": x.pcf_kg_per_unit,
                         "source": x.source,
                         "primary": x.primary,
+                        # written only when given, so documents without them keep their hash
+                        **({"pcf_id": x.pcf_id} if x.pcf_id else {}),
+                        **({"pcf_version": x.pcf_version} if x.pcf_version else {}),
                     }
                     for x in s.supplies
                 ],

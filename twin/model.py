@@ -203,6 +203,8 @@ class SupplyLink:
     pcf_kg_per_unit: float  # kg CO2e per material unit, cradle-to-gate
     source: str = ""
     primary: bool = True  # supplier-specific (primary) data, or a secondary database value
+    pcf_id: str = ""  # the supplier's PCF record (e.g. its PACT ProductFootprint id)
+    pcf_version: str = ""  # and its version
 
 
 @dataclass(frozen=True, slots=True)

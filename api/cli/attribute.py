@@ -164,7 +164,9 @@ def register(app: typer.Typer) -> None:
             fac = load_factory(resolve_factory_path(factory, err))
             batch = read_events_dir(events)
             factors = FactorSet.default(fac)
-            res = attribute(fac, batch, factors, _rules(rules))
+            from carbontwin.plugins.registry import allocation_rules
+
+            res = attribute(fac, batch, factors, _rules(rules), allocation=allocation_rules())
         except FactoryModelError as exc:
             for line in exc.errors:
                 err.print(escape(line), soft_wrap=True, highlight=False)

@@ -48,7 +48,7 @@ RuleOpt = Annotated[
 
 def parse_rules(values: list[str] | None) -> dict[str, str]:
     """``["idle=processing_time_only", ...]`` -> ``{"idle": "processing_time_only"}``, checked."""
-    from carbontwin.twin.attribution import Rules
+    from carbontwin.api.issuing import rules_from
 
     out: dict[str, str] = {}
     for v in values or ():
@@ -57,7 +57,7 @@ def parse_rules(values: list[str] | None) -> dict[str, str]:
             msg = f"--rule {v!r}: write NAME=VALUE, e.g. idle=processing_time_only"
             raise typer.BadParameter(msg)
         out[name.strip()] = value.strip()
-    Rules.from_mapping(out)  # unknown names and bad values are an error here, not later
+    rules_from(out)  # unknown names and bad values are an error here, not later
     return out
 
 

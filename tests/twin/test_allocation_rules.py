@@ -93,11 +93,12 @@ def two_machine_events() -> EventBatch:
         OrderStep("O1", "op1", "X", at(30), at(60), 10),
         OrderStep("O2", "op2", "X", at(60), at(90), 5),
         OrderStep("O2", "op1", "Y", at(0), at(60), 5),
-        PowerSample("MA", at(0), 3.0),
-        PowerSample("MA", at(120), 3.0),
     ]
-    for minute, kw in [(0, 12.0), (30, 18.0), (60, 14.0), (90, 6.0), (120, 6.0)]:
-        ev.append(PowerSample("M", at(minute), kw))
+    # a reading every 10 minutes (well within the 15 minutes after which readings are a gap)
+    m_kw = {0: 12.0, 30: 18.0, 60: 14.0, 90: 6.0}
+    for minute in range(0, 121, 10):
+        ev.append(PowerSample("M", at(minute), m_kw[min(30 * (minute // 30), 90)]))
+        ev.append(PowerSample("MA", at(minute), 3.0))
     return EventBatch.from_events(ev)
 
 
@@ -126,6 +127,7 @@ def test_processing_time_only_and_processing_hours_by_hand():
     shift: O1 0.5 h (X), O2 0.5 h (X) + 1 h (Y) = 1.5 h -> O1 6 x 0.5/2 = 1.5 kWh,
     O2 6 x 1.5/2 = 4.5 kWh.
     Totals: O1 9.0 kWh, O2 22.0 kWh, together 31 = 25 + 6 metered; no overhead.
+    (Readings every 10 minutes: all of it measured, nothing filled from the model.)
     """
     rules = Rules(idle="processing_time_only", utility_key="processing_hours")
     res = attribute(two_machines(), two_machine_events(), factors(), rules)
@@ -138,6 +140,8 @@ def test_processing_time_only_and_processing_hours_by_hand():
     assert o2.energy_by_asset_kwh["X"] == pytest.approx(5.5, rel=REL)
     assert o2.energy_by_asset_kwh["Y"] == pytest.approx(12.0, rel=REL)
     assert res.overhead_kwh == pytest.approx(0.0, abs=1e-12)
+    assert (res.metered_kwh["M"], res.metered_kwh["MA"]) == pytest.approx((25.0, 6.0), rel=REL)
+    assert res.filled_kwh["M"] == res.filled_kwh["MA"] == 0.0
     # the air went straight to the orders, not through the machines' idle rule
     air = res.pieces[res.pieces["asset"] == "AIR"]
     assert set(air["via"].astype(str)) == {"utility_key"}
