@@ -34,7 +34,7 @@ from ._library import (
     library_annual,
     normalize_zone,
 )
-from ._series import GRID_ATTRIBUTION, HourlySeries, bundled_series, load_hourly_csv
+from ._series import GRID_ATTRIBUTION, HourlySeries, bundled_series, load_hourly_csv, parse_hourly
 from ._set import ConstantFactor, ElectricityLookup, FactorSet, factory_series, missing_factors
 from ._zone import ZoneFactors
 
@@ -56,4 +56,5 @@ __all__ = [
     "load_hourly_csv",
     "missing_factors",
     "normalize_zone",
+    "parse_hourly",
 ]

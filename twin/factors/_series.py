@@ -151,7 +151,11 @@ def parse_hourly(
     if scale is None:
         msg = f"{where}: unknown value unit {unit!r}; use g_co2e_per_kwh or kg_co2e_per_kwh"
         raise AttributionError(msg)
-    frame = pd.read_csv(io.BytesIO(raw))
+    try:
+        frame = pd.read_csv(io.BytesIO(raw))
+    except ValueError as exc:  # pandas' parser and empty-data errors, bad encodings
+        msg = f"{where}: not a CSV of hour_start_utc,{unit}: {exc}"
+        raise AttributionError(msg) from None
     for col in ("hour_start_utc", unit):
         if col not in frame.columns:
             msg = f"{where}: column {col!r} missing (have {list(frame.columns)})"
