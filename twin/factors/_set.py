@@ -317,7 +317,8 @@ class FactorSet:
     def versions(self) -> dict[str, str]:
         """Factor name -> version, for footprints."""
         loc = self.location
-        out = {"electricity_location": f"{loc.name}:{loc.version}"}
+        where = loc.version if isinstance(loc, ZoneFactors) else f"{loc.name}:{loc.version}"
+        out = {"electricity_location": where}
         if self.contracts or self.residual_mix_kg_per_kwh is not None or self.residual_mix:
             parts = [f"{c.name}={c.share:g}@{c.factor_kg_per_kwh:g}" for c in self.contracts]
             if self.residual_mix_kg_per_kwh is not None:

@@ -102,7 +102,7 @@ class ZoneFactors:
 
     @property
     def version(self) -> str:
-        parts = [f"{s.name}:{s.version}" for s in self.series]
+        parts = [s.version for s in self.series]  # "<name>@sha256:<12 hex>"
         parts += [f"{a.name}:{a.version}" for a in self.annual]
         return ",".join(parts)
 
