@@ -266,3 +266,41 @@ def test_the_same_plants_issue_over_http_with_stored_series(tmp_path):
         assert float(dqi_before["temporalDQR"]) == 1.0
         assert float(dqi["temporalDQR"]) == 2.0
         assert float(dqi["technologicalDQR"]) == 1.0
+
+
+def test_simulate_takes_grid_factor_and_grid_factors(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from carbontwin.twin.examples import example_path
+
+    week = str(example_path("demo_week.yaml"))
+    t0 = datetime(2019, 3, 2, tzinfo=UTC)
+    rows = "".join(
+        f"{(t0 + timedelta(hours=h)).isoformat().replace('+00:00', 'Z')},1000\n"
+        for h in range(24 * 12)
+    )
+    grid = tmp_path / "flat.csv"
+    grid.write_text("hour_start_utc,g_co2e_per_kwh\n" + rows, encoding="utf-8")
+
+    def co2e(*opts: str) -> dict[str, float]:
+        out = runner.invoke(app, ["simulate", week, "-n", "1", "--workers", "1", "--json", *opts])
+        assert out.exit_code == 0, out.output
+        res = json.loads(out.stdout)["results"]
+        return {k: v["co2e_kg"]["values"][0] for k, v in res.items()}
+
+    flat_csv = co2e("--grid-factors", str(grid))
+    flat = co2e("--grid-factor", "1 kg/kWh")
+    # the same flat 1 kg/kWh given both ways gives the same KPI ...
+    assert flat_csv == pytest.approx(flat, rel=1e-12)
+    # ... and a flat grid leaves carbon-aware release nothing to choose: it is FIFO
+    assert flat["Carbon-aware release"] == pytest.approx(flat["FIFO"], rel=1e-12)
+    assert flat["Idle shutdown"] < flat["FIFO"]
+    out = runner.invoke(app, ["simulate", week, "--grid-factor", "1 kg"])
+    assert out.exit_code == 2
+    assert "is not an emission_factor" in out.output
+
+
+def test_demo_takes_the_grid_options():
+    out = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
+    assert "--grid-factor " in out.stdout
+    assert "--grid-factors" in out.stdout
