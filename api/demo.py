@@ -151,13 +151,18 @@ def run_demo(
     seed: int = 0,
     as_json: bool = False,
     rules: Mapping[str, Any] | None = None,
+    grid_factor: str | None = None,
+    grid_factors: Path | None = None,
 ) -> int:
     """The whole flow on the demo factory's first day; returns a process exit code.
 
     ``rules`` are the allocation rules of the issue (default: the defaults).
+    ``grid_factor`` (``"0.35 kg/kWh"``) or ``grid_factors`` (an hourly CSV) replace the
+    demo plant's grid factors in the attribution (the simulated day itself is unchanged).
     """
     from rich.console import Console
 
+    from carbontwin.plugins.factors import command_line_factors
     from carbontwin.plugins.registry import allocation_rules
     from carbontwin.plugins.signing import Signer, load_or_create_key
     from carbontwin.twin.attribution import attribute
@@ -188,7 +193,8 @@ def run_demo(
     t = time.monotonic()
     stats = asyncio.run(through_opcua(day, folder, seconds, store))
     took = time.monotonic() - t
-    inputs = read_inputs(store, rules)
+    factors = command_line_factors(day.factory, grid_factor=grid_factor, grid_factors=grid_factors)
+    inputs = read_inputs(store, rules, factors=factors)
     result = attribute_inputs(inputs)
     direct = attribute(
         day.factory, day.events, inputs.factors, inputs.rules, allocation=allocation_rules()

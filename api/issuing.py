@@ -85,15 +85,23 @@ def rules_from(value: Rules | Mapping[str, Any] | None) -> Rules:
     return rules
 
 
-def read_inputs(store: Any, rules: Rules | Mapping[str, Any] | None = None) -> IssueInputs:
-    """The newest stored factory version, the stored events and the factory's factors."""
-    from carbontwin.plugins.factors import factor_set
+def read_inputs(
+    store: Any,
+    rules: Rules | Mapping[str, Any] | None = None,
+    *,
+    factors: FactorSet | None = None,
+) -> IssueInputs:
+    """The newest stored factory version, the stored events and the factory's factors:
+    the hourly series the factory names, read from the store (uploaded with ``PUT
+    /factors/series/{name}``, newest version), its annual factors and the library;
+    ``factors`` replaces them (the demo's ``--grid-factor``)."""
+    from carbontwin.plugins.factors import stored_factors
 
     fv, doc = store.factory_document()
     factory = store.load_factory(fv)  # built from that document (cached per store)
-    return IssueInputs(
-        factory, fv, doc, store.read_events(), factor_set(factory), rules_from(rules)
-    )
+    if factors is None:
+        factors = stored_factors(factory, store)
+    return IssueInputs(factory, fv, doc, store.read_events(), factors, rules_from(rules))
 
 
 def attribute_inputs(inputs: IssueInputs) -> Attribution:

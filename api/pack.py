@@ -26,6 +26,7 @@ import io
 import json
 import math
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,8 +71,12 @@ _FIGURES = (
 _ISSUED = ("id", "version", "replaces", "issued_at", "status", "lineage")
 
 
-def _json(obj: Any) -> bytes:
-    return json.dumps(obj, indent=1, ensure_ascii=False, allow_nan=False).encode("utf-8")
+def _json(obj: Any, *, compact: bool = False) -> bytes:
+    if compact:  # the large inputs: one line, no spaces
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    else:
+        text = json.dumps(obj, indent=1, ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8")
 
 
 def build_pack(store: Any, footprint_id: str) -> bytes:
@@ -93,8 +98,10 @@ def build_pack(store: Any, footprint_id: str) -> bytes:
         "footprint.json": _json(stored.document),
         "public_key.pem": stored.public_key_pem.encode("ascii"),
         "factory.json": _json(factory_doc),
-        "events.json": _json(store.load_issuance_input(lineage["events"]["sha256"])),
-        "factors.json": _json(store.load_issuance_input(lineage["factors"]["sha256"])),
+        "events.json": _json(store.load_issuance_input(lineage["events"]["sha256"]), compact=True),
+        "factors.json": _json(
+            store.load_issuance_input(lineage["factors"]["sha256"]), compact=True
+        ),
         "rules.json": _json({"rules": lineage["rules"], "allocation": lineage["allocation"]}),
     }
     manifest = {
@@ -104,12 +111,20 @@ def build_pack(store: Any, footprint_id: str) -> bytes:
         "version": payload["version"],
         "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
     }
+    return _zip({"manifest.json": _json(manifest), **files})
+
+
+def _zip(files: Mapping[str, bytes]) -> bytes:
+    """The pack's canonical zip of ``files``: stored (not compressed, so the bytes do not
+    depend on a zlib version), fixed times, in manifest-then-content order. Recompute
+    rebuilds it and compares, so a changed byte anywhere in the file is found."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in {"manifest.json": _json(manifest), **files}.items():
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for name in ("manifest.json", *_FILES):
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, data)
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, files[name])
     return buf.getvalue()
 
 
@@ -164,8 +179,12 @@ def _difference(a: Any, b: Any) -> str:
     return f"issued {a!r}, recomputed {b!r}"
 
 
-def recompute(data: bytes) -> RecomputeReport:
-    """Check a pack (zip bytes) with nothing but its own content (see the module doc)."""
+def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
+    """Check a pack (zip bytes) with nothing but its own content (see the module doc).
+
+    ``figures=False`` stops after the checks of the file itself (readable, canonical
+    form, every member against the manifest) when one of them failed.
+    """
     from carbontwin.plugins.registry import allocation_rules
     from carbontwin.plugins.signing import load_public_key, verify_document
     from carbontwin.twin.attribution import Rules, attribute
@@ -188,9 +207,25 @@ def recompute(data: bytes) -> RecomputeReport:
                 report.add("pack", False, f"missing file(s) {', '.join(missing)}")
                 return report
             raw = {n: z.read(n) for n in ("manifest.json", *_FILES)}
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,  # e.g. a flipped flag bit that marks a member encrypted
+    ) as exc:
         report.add("pack", False, f"not a readable zip file: {exc}")
         return report
+    canonical = _zip(raw) == data
+    report.add(
+        "pack form",
+        canonical,
+        "the zip is the canonical form of its files"
+        if canonical
+        else "the zip differs from the canonical form of its files: it was altered",
+    )
     try:
         manifest = json.loads(raw["manifest.json"])
         files = manifest["files"]

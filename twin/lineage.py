@@ -12,8 +12,9 @@ The inputs and their digests (SHA-256, hex):
   attribution read, in order: floats as little-endian IEEE 754 doubles, text
   as JSON, so a changed bit of any value changes the digest; per meter also
   its time range, count and digest;
-- the emission factors: the RFC 8785 JSON of :func:`factors_to_dict`
-  (every hourly value, contract and fuel factor), per factor series too;
+- the emission factors: :func:`content_sha256` of the factor set (every hourly
+  value as IEEE 754 bytes, every contract, fuel and annual factor), per factor
+  series too;
 - the rules: their names.
 
 ``input_sha256`` is the digest of those four digests (with the rules); a
@@ -25,12 +26,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from .factors import AnnualFactor, FactorSet, FuelFactor, HourlySeries
+from .factors import FactorSet
 from .footprint import Footprint, canonical_json
 from .model import ElectricityContract, Factory
 from .quantities import from_epoch
@@ -143,105 +144,153 @@ def events_from_dict(d: Mapping[str, list[Any]]) -> Any:
 # --- emission factors -----------------------------------------------------------------
 
 
-def _series_to_dict(s: HourlySeries | AnnualFactor) -> dict[str, Any]:
-    if isinstance(s, AnnualFactor):
-        return {
-            "kind": "annual",
-            "zone": s.zone,
-            "year": s.year,
-            "factor_kg_per_kwh": s.factor_kg_per_kwh,
-            "source": s.source,
-            "version": s.version,
-        }
+def _factor_types() -> dict[str, type]:
+    from .factors import (
+        AnnualFactor,
+        ConstantFactor,
+        FactorSet,
+        FuelFactor,
+        HourlySeries,
+        ZoneFactors,
+    )
+
     return {
-        "kind": "hourly",
-        "name": s.name,
-        "version": s.version,
-        "source": s.source,
-        "t_start": [float(x) for x in s.t_start.tolist()],
-        "values": [float(x) for x in s.values.tolist()],
-        "filled": [bool(x) for x in s.filled.tolist()],
+        c.__name__: c
+        for c in (
+            AnnualFactor,
+            ConstantFactor,
+            ElectricityContract,
+            FactorSet,
+            FuelFactor,
+            HourlySeries,
+            ZoneFactors,
+        )
     }
 
 
-def _series_from_dict(d: Mapping[str, Any]) -> HourlySeries | AnnualFactor:
-    if d["kind"] == "annual":
-        return AnnualFactor(
-            d["zone"], int(d["year"]), float(d["factor_kg_per_kwh"]), d["source"], d["version"]
-        )
-    return HourlySeries(
-        np.asarray(d["t_start"], dtype=np.float64),
-        np.asarray(d["values"], dtype=np.float64),
-        d["name"],
-        d["version"],
-        d["source"],
-        np.asarray(d["filled"], dtype=bool),
-    )
+def _enc(x: Any) -> Any:
+    """JSON form of a factor object: dataclasses by type name and init fields, arrays
+    with their dtype (floats as Python floats, so they round-trip exactly)."""
+    if is_dataclass(x) and not isinstance(x, type):
+        return {
+            "__type__": type(x).__name__,
+            **{f.name: _enc(getattr(x, f.name)) for f in fields(x) if f.init},
+        }
+    if isinstance(x, np.ndarray):
+        return {"__array__": x.dtype.str, "values": x.tolist()}
+    if isinstance(x, Mapping):
+        return {"__map__": {str(k): _enc(v) for k, v in x.items()}}
+    if isinstance(x, list | tuple):
+        return [_enc(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _dec(x: Any, types: Mapping[str, type]) -> Any:
+    if isinstance(x, list):
+        return tuple(_dec(v, types) for v in x)
+    if not isinstance(x, Mapping):
+        return x
+    if "__array__" in x:
+        return np.asarray(x["values"], dtype=np.dtype(x["__array__"]))
+    if "__map__" in x:
+        return {k: _dec(v, types) for k, v in x["__map__"].items()}
+    cls = types.get(str(x.get("__type__")))
+    if cls is None:
+        msg = f"unknown factor object type {x.get('__type__')!r}"
+        raise ValueError(msg)
+    return cls(**{k: _dec(v, types) for k, v in x.items() if k != "__type__"})
 
 
 def factors_to_dict(fs: FactorSet) -> dict[str, Any]:
-    """Every number of ``fs`` as JSON (the pack's ``factors.json``)."""
-    return {
-        "location": _series_to_dict(fs.location),
-        "contracts": [
-            {
-                "name": c.name,
-                "share": c.share,
-                "factor_kg_per_kwh": c.factor_kg_per_kwh,
-                "source": c.source,
-            }
-            for c in fs.contracts
-        ],
-        "residual_mix_kg_per_kwh": fs.residual_mix_kg_per_kwh,
-        "fuels": {
-            k: {
-                "carrier": v.carrier,
-                "factor_kg_per_kwh": v.factor_kg_per_kwh,
-                "source": v.source,
-                "version": v.version,
-                "scope": v.scope,
-            }
-            for k, v in sorted(fs.fuels.items())
-        },
-        "fallback": None if fs.fallback is None else _series_to_dict(fs.fallback),
-    }
+    """Every number of ``fs`` as JSON (the pack's ``factors.json``): hourly values,
+    annual factors, contracts, residual mixes, fuels, fallbacks."""
+    out: dict[str, Any] = _enc(fs)
+    return out
 
 
 def factors_from_dict(d: Mapping[str, Any]) -> FactorSet:
-    """Inverse of :func:`factors_to_dict`."""
-    fallback = _series_from_dict(d["fallback"]) if d.get("fallback") else None
-    if fallback is not None and not isinstance(fallback, AnnualFactor):
-        msg = "a factor set's fallback is an annual factor"
+    """Inverse of :func:`factors_to_dict` (the same factors, bit for bit)."""
+    fs = _dec(d, _factor_types())
+    if not isinstance(fs, FactorSet):
+        msg = "factors.json does not hold a FactorSet"
         raise ValueError(msg)
-    return FactorSet(
-        location=_series_from_dict(d["location"]),
-        contracts=tuple(
-            ElectricityContract(
-                c["name"], float(c["share"]), float(c["factor_kg_per_kwh"]), c.get("source", "")
-            )
-            for c in d.get("contracts", ())
-        ),
-        residual_mix_kg_per_kwh=d.get("residual_mix_kg_per_kwh"),
-        fuels={
-            k: FuelFactor(
-                v["carrier"], float(v["factor_kg_per_kwh"]), v["source"], v["version"], v["scope"]
-            )
-            for k, v in d.get("fuels", {}).items()
-        },
-        fallback=fallback,
-    )
+    return fs
+
+
+def _feed(h: Any, x: Any) -> None:
+    """Feed ``x`` into hash ``h`` unambiguously: type tags, dataclass init fields by
+    name, arrays as their raw little-endian bytes, scalars as JSON (floats in repr,
+    exact). Much faster than canonical JSON over hourly series of 8,760 values."""
+    if is_dataclass(x) and not isinstance(x, type):
+        h.update(f"D{type(x).__name__}(".encode())
+        for f in fields(x):
+            if f.init:
+                h.update(f"{f.name}=".encode())
+                _feed(h, getattr(x, f.name))
+        h.update(b")")
+    elif isinstance(x, np.ndarray):
+        arr = np.ascontiguousarray(x)
+        if arr.dtype.kind == "f":
+            arr = arr.astype("<f8")
+        elif arr.dtype.kind in "iub":
+            arr = arr.astype("<i8")
+        h.update(f"A{arr.dtype.str}{arr.shape}:".encode())
+        h.update(arr.tobytes() if arr.dtype.kind != "O" else json.dumps(arr.tolist()).encode())
+    elif isinstance(x, Mapping):
+        h.update(f"M{len(x)}{{".encode())
+        for k in sorted(x, key=str):
+            h.update(json.dumps(str(k)).encode() + b":")
+            _feed(h, x[k])
+        h.update(b"}")
+    elif isinstance(x, list | tuple):
+        h.update(f"L{len(x)}[".encode())
+        for v in x:
+            _feed(h, v)
+        h.update(b"]")
+    else:
+        h.update(b"S" + json.dumps(x.item() if isinstance(x, np.generic) else x).encode())
+
+
+def content_sha256(obj: Any) -> str:
+    """SHA-256 (hex) of a factor object's content (see :func:`_feed`)."""
+    h = hashlib.sha256()
+    _feed(h, obj)
+    return h.hexdigest()
+
+
+def _series_entries(obj: Any, role: str, out: dict[str, Any]) -> None:
+    """Name, version and content hash of each hourly series and annual factor in ``obj``."""
+    from .factors import HourlySeries, ZoneFactors
+
+    if obj is None:
+        return
+    if isinstance(obj, ZoneFactors):
+        for k, s in enumerate(obj.series):
+            _series_entries(s, f"{role}.series[{k}]", out)
+        for k, a in enumerate(obj.annual):
+            _series_entries(a, f"{role}.annual[{k}]", out)
+        return
+    if isinstance(obj, tuple):
+        for k, a in enumerate(obj):
+            _series_entries(a, f"{role}[{k}]", out)
+        return
+    name = obj.name if isinstance(obj, HourlySeries) else getattr(obj, "name", type(obj).__name__)
+    out[role] = {
+        "name": str(name),
+        "version": str(getattr(obj, "version", "")),
+        "sha256": content_sha256(obj),
+    }
 
 
 def factors_lineage(fs: FactorSet) -> dict[str, Any]:
     """Content hash of the factor set and of each factor series in it."""
-    d = factors_to_dict(fs)
     series: dict[str, Any] = {}
-    for role in ("location", "fallback"):
-        s = d.get(role)
-        if s:
-            name = s.get("name") or f"{s['zone']}_{s['year']}_annual"
-            series[role] = {"name": name, "version": s["version"], "sha256": sha256_json(s)}
-    return {"sha256": sha256_json(d), "series": series}
+    _series_entries(fs.location, "location", series)
+    _series_entries(fs.fallback, "fallback", series)
+    _series_entries(getattr(fs, "residual_mix", ()), "residual_mix", series)
+    return {"sha256": content_sha256(fs), "series": series}
 
 
 # --- the whole ------------------------------------------------------------------------

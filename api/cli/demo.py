@@ -11,6 +11,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
+from ._factors import GridFactorOpt, GridFactorsOpt
 from .opcua import quiet_asyncua
 from .service import RuleOpt, parse_rules
 
@@ -29,6 +30,8 @@ def register(app: typer.Typer) -> None:
         serve: bool = typer.Option(False, help="Keep the API running on the demo store."),
         api_port: int = typer.Option(8000, help="Port of the API with --serve."),
         rule: RuleOpt = None,
+        grid_factor: GridFactorOpt = None,
+        grid_factors: GridFactorsOpt = None,
     ) -> None:
         """Demo line -> OPC UA -> connector -> store -> per-order footprints, in one command."""
         from carbontwin.api.demo import run_demo, serve_api
@@ -38,7 +41,15 @@ def register(app: typer.Typer) -> None:
         folder = out or Path(tempfile.mkdtemp(prefix="carbontwin-demo-"))
         t = time.monotonic()
         try:
-            code = run_demo(folder, seconds=seconds, seed=seed, as_json=as_json, rules=rules)
+            code = run_demo(
+                folder,
+                seconds=seconds,
+                seed=seed,
+                as_json=as_json,
+                rules=rules,
+                grid_factor=grid_factor,
+                grid_factors=grid_factors,
+            )
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
