@@ -267,13 +267,16 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the footprints as JSON."),
         serve: bool = typer.Option(False, help="Keep the API running on the demo store."),
         api_port: int = typer.Option(8000, help="Port of the API with --serve."),
+        wide: bool = typer.Option(
+            False, "--wide", help="All table columns, even wider than the terminal."
+        ),
     ) -> None:
         """Demo line -> OPC UA -> connector -> store -> per-order footprints, in one command."""
         _quiet_asyncua()
         folder = out or Path(tempfile.mkdtemp(prefix="carbontwin-demo-"))
         t = time.monotonic()
         try:
-            code = run_demo(folder, seconds=seconds, seed=seed, as_json=as_json)
+            code = run_demo(folder, seconds=seconds, seed=seed, as_json=as_json, wide=wide)
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
@@ -353,7 +356,14 @@ async def _through_opcua(day: DemoDay, folder: Path, seconds: float, store: Any)
     return {k: int(v) for k, v in asdict(connector.stats).items()}
 
 
-def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: bool = False) -> int:
+def run_demo(
+    folder: Path,
+    *,
+    seconds: float = 30.0,
+    seed: int = 0,
+    as_json: bool = False,
+    wide: bool = False,
+) -> int:
     """The whole flow on the demo factory's first day; returns a process exit code."""
     from rich.console import Console
 
@@ -361,7 +371,7 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
     from carbontwin.twin.factors import FactorSet
     from carbontwin.twin.store import Store
 
-    from .cli_attribute import footprint_table
+    from .tables import footprint_table, print_table
 
     console = Console(stderr=as_json)
     folder.mkdir(parents=True, exist_ok=True)
@@ -415,8 +425,10 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
             fps.values(),
             title=f"Per-order footprints, {day.factory.name} (through OPC UA; "
             "location-based scope 2)",
+            width=console.width,
+            wide=wide,
         )
-        console.print(table)
+        print_table(console, table)
     console.print(
         f"balance: orders {orders_kwh:,.3f} kWh + overhead {result.overhead_kwh:,.3f} kWh = "
         f"{orders_kwh + result.overhead_kwh:,.3f} kWh; metered {metered:,.3f} kWh"
