@@ -22,6 +22,14 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
+from carbontwin.api.breakdowns import (
+    BY,
+    breakdown,
+    breakdowns,
+    export_frames,
+    orders_frame,
+    summary,
+)
 from carbontwin.connectors.files import read_events_dir
 from carbontwin.twin.attribution import Attribution, Rules, attribute
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
@@ -29,8 +37,7 @@ from carbontwin.twin.factors import GRID_ATTRIBUTION, FactorSet, HourlySeries
 from carbontwin.twin.factory_file import load_factory
 from carbontwin.twin.model import Factory
 
-from .breakdowns import BY, breakdown, breakdowns, export_frames, orders_frame, summary
-from .cli_factory import resolve_factory_path
+from .factory import resolve_factory_path
 from .tables import breakdown_table, footprint_table, print_table
 
 __all__ = ["attribution_json", "export_attribution", "footprint_table", "plot_orders", "register"]
