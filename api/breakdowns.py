@@ -44,6 +44,7 @@ __all__ = [
     "breakdown",
     "breakdowns",
     "export_frames",
+    "hotspots",
     "orders_frame",
     "summary",
 ]
@@ -254,6 +255,53 @@ def summary(df: pd.DataFrame, by: str) -> pd.DataFrame:
     if by not in ("hour", "scope"):
         out = out.sort_values("orders_co2e_kg", ascending=False, kind="stable")
     return out.reset_index(drop=True)
+
+
+def _ranked(p: pd.DataFrame, key: str, limit: int) -> list[dict[str, Any]]:
+    is_oh = p["order"].astype(str) == OVERHEAD
+    g = p.assign(
+        orders_co2e_kg=p["co2e_kg"].where(~is_oh, 0.0),
+        overhead_co2e_kg=p["co2e_kg"].where(is_oh, 0.0),
+    ).groupby(p[key].astype(str))
+    s = g[["energy_kwh", "co2e_kg", "orders_co2e_kg", "overhead_co2e_kg"]].sum()
+    s = s[s["energy_kwh"] > 0].sort_values("co2e_kg", ascending=False, kind="stable").head(limit)
+    return [{"key": str(k), **{c: float(v) for c, v in row.items()}} for k, row in s.iterrows()]
+
+
+def hotspots(
+    res: Attribution,
+    factory: Factory,
+    *,
+    limit: int = 10,
+    start: float | None = None,
+    end: float | None = None,
+) -> dict[str, Any]:
+    """What cost the most CO2e (scopes 1 and 2, location-based), orders and overhead together.
+
+    ``machines``: each machine's own energy and the utilities' share it drew;
+    ``states``: by power state; ``idle``: IDLE and STANDBY energy per machine.
+    Each entry has ``key``, ``energy_kwh``, ``co2e_kg`` and its split into
+    ``orders_co2e_kg`` and ``overhead_co2e_kg``, largest first. ``start`` and
+    ``end`` [epoch s] limit the energy to that time.
+    """
+    p = res.pieces
+    if start is not None or end is not None:
+        t = p["t"].to_numpy(dtype=float)
+        keep = np.ones(t.size, dtype=bool)
+        if start is not None:
+            keep &= t >= start
+        if end is not None:
+            keep &= t < end
+        p = p.loc[keep]
+    machines = {m.id for m in factory.machines}
+    on_machine = p[p["served_asset"].astype(str).isin(machines)]
+    idle = on_machine[on_machine["state"].astype(str).isin(("IDLE", "STANDBY"))]
+    return {
+        "total_co2e_kg": float(p["co2e_kg"].sum()),
+        "machines": _ranked(on_machine, "served_asset", limit),
+        "states": _ranked(p, "state", limit),
+        "idle": _ranked(idle, "served_asset", limit),
+    }
 
 
 def _for_file(df: pd.DataFrame, excel: bool) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from carbontwin.api._twin import current_factory
-from carbontwin.api.breakdowns import BY, OVERHEAD, breakdown, summary
+from carbontwin.api.breakdowns import BY, OVERHEAD, breakdown, hotspots, summary
 from carbontwin.api.deps import ServicesDep, TokenDep
 from carbontwin.api.errors import NotFound
 from carbontwin.api.issuing import attribute_stored
@@ -178,17 +178,6 @@ def energy_flow(services: ServicesDep, _sub: TokenDep) -> Any:
     }
 
 
-def _hotspots(p: pd.DataFrame, key: str, limit: int) -> list[dict[str, Any]]:
-    is_oh = p["order"].astype(str) == OVERHEAD
-    g = p.assign(
-        orders_co2e_kg=p["co2e_kg"].where(~is_oh, 0.0),
-        overhead_co2e_kg=p["co2e_kg"].where(is_oh, 0.0),
-    ).groupby(p[key].astype(str))
-    s = g[["energy_kwh", "co2e_kg", "orders_co2e_kg", "overhead_co2e_kg"]].sum()
-    s = s[s["energy_kwh"] > 0].sort_values("co2e_kg", ascending=False).head(limit)
-    return [{"key": str(k), **{c: float(v) for c, v in row.items()}} for k, row in s.iterrows()]
-
-
 @router.get("/plant/hotspots", operation_id="plant_hotspots", response_model=Hotspots)
 def plant_hotspots(
     services: ServicesDep, _sub: TokenDep, limit: int = Query(10, ge=1, le=100)
@@ -197,16 +186,7 @@ def plant_hotspots(
     together: machines (their own energy and the utilities' share they drew), power
     states, and idle time (IDLE and STANDBY) per machine."""
     factory, res = _attribution(services)
-    p = res.pieces
-    machines = {m.id for m in factory.machines}
-    on_machine = p[p["served_asset"].astype(str).isin(machines)]
-    idle = on_machine[on_machine["state"].astype(str).isin(("IDLE", "STANDBY"))]
-    return {
-        "total_co2e_kg": float(p["co2e_kg"].sum()),
-        "machines": _hotspots(on_machine, "served_asset", limit),
-        "states": _hotspots(p, "state", limit),
-        "idle": _hotspots(idle, "served_asset", limit),
-    }
+    return hotspots(res, factory, limit=limit)
 
 
 @router.get("/breakdowns/{by}", operation_id="get_breakdown", response_model=BreakdownPublic)

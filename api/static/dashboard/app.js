@@ -425,7 +425,10 @@
   function renderComparison(out, r) {
     const [base, cand] = r.schedules.map((s) => s.name);
     const pm = (s) => s.half_width === null ? f2(s.mean) : `${f2(s.mean)} ± ${f2(s.half_width)}`;
+    const legend = Object.entries(STATE_COLOURS).map(([k, c]) =>
+      `<span><i style="background:${c}"></i>${k}</span>`).join("");
     out.innerHTML = `<div class="card"><h2>Machine states, replication 0</h2>
+        <div class="legend">${legend}</div>
         <div id="gantt" class="chart tall"></div></div>
       <div class="card"><h2>Electric power (hourly mean) and grid intensity</h2>
         <div id="power" class="chart"></div></div>
@@ -471,9 +474,9 @@
       const file = ev.target.files[0];
       const box = document.getElementById("file-verification");
       try {
-        const doc = JSON.parse(await file.text());
+        // the file's own bytes: parsing and re-serializing could change how numbers are written
         const v = await getJSON("footprints/verify", { method: "POST",
-          headers: { "Content-Type": "application/json" }, body: JSON.stringify(doc) });
+          headers: { "Content-Type": "application/json" }, body: await file.text() });
         box.innerHTML = `<h2>${esc(file.name)}</h2>` + verdict(v);
       } catch (e) {
         box.innerHTML = `<p class="error">${esc(file.name)}: ${esc(e.message)}</p>`;
@@ -481,11 +484,13 @@
     });
     const svg = await (await api(`labels/${encodeURIComponent(current.order)}?format=svg`)).blob();
     document.getElementById("label-img").src = URL.createObjectURL(svg);
-    const label = await getJSON(`labels/${encodeURIComponent(current.order)}?format=json`);
+    // the signed label data exactly as served (re-serializing in JavaScript could write
+    // 240.0 as 240 and so change the signed bytes)
+    const label = await (await api(`labels/${encodeURIComponent(current.order)}?format=json`)).text();
     const [stored, signedLabel] = await Promise.all([
       getJSON(`footprints/${encodeURIComponent(current.id)}/verify`),
       getJSON("footprints/verify", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(label) }),
+        body: label }),
     ]);
     document.getElementById("verification").className = "";
     document.getElementById("verification").innerHTML =
