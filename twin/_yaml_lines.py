@@ -184,7 +184,8 @@ def _check_yaml_depth(text: str) -> None:
         if isinstance(event, _OPEN):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _too_deep(event.start_mark.line + 1)
+                mark = event.start_mark
+                raise _too_deep(mark.line + 1 if mark is not None else None)
         elif isinstance(event, _CLOSE):
             depth -= 1
 
