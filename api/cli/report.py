@@ -8,6 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from carbontwin.twin.errors import CarbonTwinError
 
 from .service import DbOpt, _settings
 
@@ -35,14 +38,18 @@ def report(
 
     err = Console(stderr=True)
     settings = _settings(database_url, None)
-    p = parse_period(period)
-    with err.status(f"building the report for {p.label}"):
-        store = Store.open(settings.database_url)
-        try:
-            data = build_report(store, p)
-        finally:
-            store.close()
-        path = write_report(data, out)
+    try:
+        p = parse_period(period)
+        with err.status(f"building the report for {p.label}"):
+            store = Store.open(settings.database_url)
+            try:
+                data = build_report(store, p)
+            finally:
+                store.close()
+            path = write_report(data, out)
+    except CarbonTwinError as exc:
+        err.print(f"error: {escape(exc.message)}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
     err.print(
         f"report for {p.label}: {len(data.orders)} orders, "
         f"{data.totals['co2e_kg']:,.2f} kg CO2e; written to {path}",
