@@ -12,16 +12,15 @@ from collections import Counter
 import numpy as np
 import pytest
 from api_helpers import get_token, make_settings
-from demo_store import build_demo_store
 from fastapi.testclient import TestClient
 
 from carbontwin.api import create_app
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, demo_store):
     tmp = tmp_path_factory.mktemp("insights")
-    built = build_demo_store(tmp / "store")
+    built = demo_store
     app = create_app(make_settings(tmp, database_url=built["url"]))
     with TestClient(app, base_url="https://testserver") as client:
         headers = {"Authorization": f"Bearer {get_token(client)}"}

@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from demo_store import build_demo_store
 from typer.testing import CliRunner
 
 from carbontwin.api.cli import app
@@ -18,8 +17,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return build_demo_store(tmp_path_factory.mktemp("report") / "store")
+def store(demo_store):
+    return demo_store
 
 
 def test_periods():

@@ -61,17 +61,16 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def server(tmp_path_factory, demo_store):
     """(base URL of the mounted app, settings, demo store) on a live uvicorn."""
     _need_browser()
     import uvicorn
-    from demo_store import build_demo_store
     from fastapi import FastAPI
 
     from carbontwin.api import Settings, create_app
 
     tmp = tmp_path_factory.mktemp("dashboard")
-    built = build_demo_store(tmp / "store")
+    built = demo_store
     settings = Settings(
         database_url=built["url"],
         client_id=CLIENT_ID,
