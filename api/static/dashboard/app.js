@@ -83,7 +83,10 @@
     });
     if (!r.ok) {
       const body = await r.json().catch(() => ({}));
-      err.textContent = body.error_description || "Login failed (" + r.status + ")";
+      err.textContent = body.error_description || body.message || "Login failed (" + r.status + ")";
+      if (r.status === 403 && location.protocol === "http:") {
+        err.textContent += " — over plain HTTP start the service with --insecure-http (local use).";
+      }
       return;
     }
     sessionStorage.setItem(TOKEN_KEY, (await r.json()).access_token);
