@@ -83,7 +83,8 @@ def serve_api(folder: Path, port: int) -> None:
     settings = Settings(database_url=f"sqlite:///{folder / 'carbontwin.db'}", require_https=False)
     secret_file = write_secret_file(folder / "client-secret.txt", settings.client_secret)
     print(
-        f"API on http://127.0.0.1:{port}/docs (Ctrl-C to stop); token: POST /auth/token with "
+        f"dashboard on http://127.0.0.1:{port}/ and API docs on http://127.0.0.1:{port}/docs "
+        f"(Ctrl-C to stop); log in (or POST /auth/token) with "
         f"client_id={settings.client_id} and the client secret in {secret_file}",
         file=sys.stderr,
     )
