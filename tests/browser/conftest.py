@@ -49,7 +49,12 @@ def screenshots(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+# The fixtures below live for one test module, never the session: Playwright's sync
+# API keeps an event loop running in this thread while the browser is open, and the
+# tests after them call asyncio.run().
+
+
+@pytest.fixture(scope="module")
 def browser():
     _need_browser()
     from playwright.sync_api import sync_playwright
@@ -60,7 +65,7 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory, demo_store):
     """(base URL of the mounted app, settings, demo store) on a live uvicorn."""
     _need_browser()
@@ -97,7 +102,7 @@ def server(tmp_path_factory, demo_store):
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api(server):
     """An httpx client on the same server, with a token: the numbers the pages must show."""
     base, _, _ = server
@@ -144,7 +149,16 @@ class Watched:
             assert url.startswith(origin)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def fresh_page(browser, server, screenshots):
+    """A new browser context and page (not logged in), closed after the test."""
+    base, _, _ = server
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    yield Watched(context.new_page(), base, screenshots)
+    context.close()
+
+
+@pytest.fixture(scope="module")
 def page(browser, server, screenshots):
     """One logged-in page for the session (logged in through the dashboard's own form)."""
     base, _, _ = server

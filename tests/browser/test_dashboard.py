@@ -169,18 +169,12 @@ def test_label_viewer_verifies_the_signature(page, api):
 
 
 @pytest.mark.parametrize(("path", "ready"), [("docs", ".swagger-ui .info"), ("redoc", "h1")])
-def test_api_docs_render_offline(browser, server, screenshots, path, ready):
-    from conftest import Watched
-
-    base, _, _ = server
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    p = context.new_page()
-    watched = Watched(p, base, screenshots)
-    p.goto(f"{base}/{path}")
+def test_api_docs_render_offline(fresh_page, path, ready):
+    p = fresh_page.page
+    p.goto(f"{fresh_page.base}/{path}")
     p.wait_for_selector(ready, timeout=20_000)
     assert "carbontwin" in p.locator(ready).first.inner_text()
     p.wait_for_load_state("networkidle")
-    watched.shoot(f"08-{path}", full_page=False)
-    watched.check_clean()
-    assert any(u.endswith("/openapi.json") for u in watched.requests)
-    context.close()
+    fresh_page.shoot(f"08-{path}", full_page=False)
+    fresh_page.check_clean()
+    assert any(u.endswith("/openapi.json") for u in fresh_page.requests)
