@@ -11,6 +11,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
+from ._factors import GridFactorOpt, GridFactorsOpt
 from .opcua import quiet_asyncua
 
 
@@ -30,6 +31,8 @@ def register(app: typer.Typer) -> None:
         wide: bool = typer.Option(
             False, "--wide", help="All table columns, even wider than the terminal."
         ),
+        grid_factor: GridFactorOpt = None,
+        grid_factors: GridFactorsOpt = None,
     ) -> None:
         """Demo line -> OPC UA -> connector -> store -> per-order footprints, in one command."""
         from carbontwin.api.demo import run_demo, serve_api
@@ -38,7 +41,15 @@ def register(app: typer.Typer) -> None:
         folder = out or Path(tempfile.mkdtemp(prefix="carbontwin-demo-"))
         t = time.monotonic()
         try:
-            code = run_demo(folder, seconds=seconds, seed=seed, as_json=as_json, wide=wide)
+            code = run_demo(
+                folder,
+                seconds=seconds,
+                seed=seed,
+                as_json=as_json,
+                grid_factor=grid_factor,
+                grid_factors=grid_factors,
+                wide=wide,
+            )
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None

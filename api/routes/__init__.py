@@ -11,6 +11,7 @@ def all_routers() -> list[APIRouter]:
     from . import (
         auth,
         events,
+        factors,
         factory,
         footprints,
         health,
@@ -35,6 +36,7 @@ def all_routers() -> list[APIRouter]:
         factory.router,
         events.router,
         orders.router,
+        factors.router,
         footprints.router,
         labels.router,
         insights.router,
