@@ -223,7 +223,7 @@ PUBLISHED = {
     "id": "123e4567-e89b-12d3-a456-426614174000",
     "source": PARTNER_SOURCE,
     "time": "2023-05-19T11:30:00Z",
-    "data": {"pfIds": ["urn:gtin:4712345060507"]},
+    "data": {"pfIds": ["3a6c14a7-4deb-498a-b5ea-16ce2535b576"]},
 }
 
 
@@ -232,6 +232,47 @@ def test_15_published_event(pact_host, token):
     r = client.post("/3/events", json=PUBLISHED, headers={**bearer(token), **CE})
     assert r.status_code == 200
     assert r.content == b""
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"pfIds": ["urn:gtin:4712345060507"]}, "data.pfIds[0]"),  # the tool's #40
+        ({"pfIds": []}, "data.pfIds"),
+        ({}, "data.pfIds"),
+    ],
+)
+def test_published_event_malformed(pact_host, token, data, field):
+    """Conformance tool #40: a PublishedEvent whose pfIds are no UUIDs is a 400."""
+    client, _ = pact_host
+    r = client.post("/3/events", json={**PUBLISHED, "data": data}, headers={**bearer(token), **CE})
+    assert r.status_code == 400
+    assert r.json()["code"] == "BadRequest"
+    assert r.json()["message"].startswith(field)
+
+
+def test_request_from_unconfigured_source_answered_at_its_events_endpoint(
+    pact_host, token, receiver
+):
+    """A requester with no partner entry gets its answer at {source}/3/events."""
+    client, issued = pact_host
+    product_urn = listed(client, token)[1]["productIds"][0]
+    event = {**_request_event([product_urn], "unconfigured-12"), "source": receiver.url}
+    r = client.post("/3/events", json=event, headers={**bearer(token), **CE})
+    assert r.status_code == 200
+    ((headers, body),) = _callbacks(receiver, "unconfigured-12")
+    assert "authorization" not in headers
+    assert receiver.paths[-1] == "/3/events"
+    assert body["type"] == "org.wbcsd.pact.ProductFootprint.RequestFulfilledEvent.3"
+    assert body["source"].endswith("/3/events")
+
+
+def test_request_from_unreachable_source_is_400(pact_host, token):
+    client, _ = pact_host
+    event = {**_request_event(["urn:x"], "bad-source"), "source": "urn:not-a-host"}
+    r = client.post("/3/events", json=event, headers={**bearer(token), **CE})
+    assert r.status_code == 400
+    assert "source" in r.json()["message"]
 
 
 def test_16_events_invalid_token(pact_host):
