@@ -394,7 +394,10 @@ def _cross_check(
             )
         )
 
-    materials = [Material(id=m.id, name=m.name or m.id, unit=m.unit) for _, m in items["materials"]]
+    materials = [
+        Material(id=m.id, name=m.name or m.id, unit=m.unit, cn_code=m.cn_code)
+        for _, m in items["materials"]
+    ]
 
     suppliers: list[Supplier] = []
     supplied: dict[str, set[str]] = {}  # supplier -> materials

@@ -218,10 +218,20 @@ class UtilityIn(_Item):
     serves: list[ServesIn]
 
 
+CnCode = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}(\s?\d{2}){0,2}$",
+        description="EU Combined Nomenclature code, 4 to 8 digits ('7326 90 98')",
+    ),
+]
+
+
 class MaterialIn(_Item):
     id: Id
     name: str = ""
     unit: Id = "kg"
+    cn_code: CnCode = ""
 
 
 class SupplyIn(_Item):
@@ -262,6 +272,7 @@ class ProductIn(_Item):
     name: str = ""
     declared_unit: Literal["piece", "kg"] = "piece"
     mass: MassKg = 1.0
+    cn_code: CnCode = ""
     routing: list[OperationIn] = []
     bom: list[BomIn] = []
 

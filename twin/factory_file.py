@@ -208,7 +208,15 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
             }
             for u in f.utilities
         ],
-        "materials": [{"id": m.id, "name": m.name, "unit": m.unit} for m in f.materials],
+        "materials": [
+            {
+                "id": m.id,
+                "name": m.name,
+                "unit": m.unit,
+                **({"cn_code": m.cn_code} if m.cn_code else {}),
+            }
+            for m in f.materials
+        ],
         "suppliers": [
             {
                 "id": s.id,
@@ -231,6 +239,7 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
                 "name": p.name,
                 "declared_unit": p.declared_unit,
                 "mass": p.mass_kg,
+                **({"cn_code": p.cn_code} if p.cn_code else {}),
                 "routing": [
                     {
                         "id": op.id,

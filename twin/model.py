@@ -193,6 +193,7 @@ class Material:
     id: str
     name: str
     unit: str = "kg"
+    cn_code: str = ""  # EU Combined Nomenclature code ("7208"), "" if none given
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +238,7 @@ class Product:
     bom: tuple[BomItem, ...] = ()
     declared_unit: str = "piece"  # "piece" or "kg"
     mass_kg: float = 1.0  # per piece
+    cn_code: str = ""  # EU Combined Nomenclature code ("7326 90 98"), "" if none given
 
 
 @dataclass(frozen=True, slots=True)

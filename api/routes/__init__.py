@@ -10,6 +10,7 @@ __all__ = ["all_routers"]
 def all_routers() -> list[APIRouter]:
     from . import (
         auth,
+        cbam,
         events,
         factory,
         footprints,
@@ -34,6 +35,7 @@ def all_routers() -> list[APIRouter]:
         footprints.router,
         labels.router,
         simulations.router,
+        cbam.router,
         pact_v3.router,
         pact_v2.router,
     ]
