@@ -334,9 +334,8 @@ def assemble(
     s3 = np.bincount(mo + 1, weights=mats["co2e_kg"].to_numpy(dtype=float), minlength=size)
     s3p = np.bincount(
         mo + 1,
-        weights=np.where(
-            mats["primary"].to_numpy(dtype=bool), mats["co2e_kg"].to_numpy(dtype=float), 0.0
-        ),
+        weights=mats["co2e_kg"].to_numpy(dtype=float)
+        * mats["primary_share"].to_numpy(dtype=float),
         minlength=size,
     )
 

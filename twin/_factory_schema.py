@@ -232,6 +232,8 @@ class MaterialIn(_Item):
     name: str = ""
     unit: Id = "kg"
     cn_code: CnCode = ""
+    fossil_carbon_kg_per_unit: NonNegative | None = None
+    biogenic_carbon_kg_per_unit: NonNegative | None = None
 
 
 class SupplyIn(_Item):
@@ -239,6 +241,14 @@ class SupplyIn(_Item):
     pcf_kg_per_unit: NonNegative
     source: str = ""
     primary: bool = True
+    pact_id: str = ""
+    pact_version: str = ""
+    primary_data_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    dqr: tuple[
+        Annotated[float, Field(ge=1, le=3)],
+        Annotated[float, Field(ge=1, le=3)],
+        Annotated[float, Field(ge=1, le=3)],
+    ] | None = None
 
 
 class SupplierIn(_Item):

@@ -93,8 +93,10 @@ def test_bad_series_files(tmp_path):
 
 def test_fuel_factors_follow_ipcc_defaults():
     ng = FUEL_FACTORS["natural_gas"]
-    # 56,100 kg CO2 + 1 kg CH4 x 28 + 0.1 kg N2O x 265 per TJ (NCV), 1 kWh = 3.6e-6 TJ
-    assert ng.factor_kg_per_kwh == pytest.approx((56_100 + 28 + 26.5) * 3.6e-6)
+    # 56,100 kg CO2 + 1 kg CH4 x 29.8 + 0.1 kg N2O x 273 per TJ (NCV; IPCC AR6 GWP100,
+    # WG I ch. 7 Table 7.15), 1 kWh = 3.6e-6 TJ
+    assert ng.factor_kg_per_kwh == pytest.approx((56_100 + 29.8 + 27.3) * 3.6e-6)
+    assert ng.version == "ipcc2006-ar6"
     assert ng.factor_kg_per_kwh == pytest.approx(0.2022, abs=1e-4)
     assert FUEL_FACTORS["diesel"].factor_kg_per_kwh == pytest.approx(0.2676, abs=1e-4)
     assert FUEL_FACTORS["lpg"].factor_kg_per_kwh == pytest.approx(0.2274, abs=1e-4)
