@@ -51,6 +51,7 @@ from typing import Any
 
 from carbontwin.twin.errors import PluginError
 from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.quantities import plus_years
 
 from ._methods import rule_phrases
 from ._pact_quality import PactQuality, pact_quality
@@ -300,12 +301,7 @@ def _per_unit(fp: Footprint) -> float:
 
 def _validity(fp: Footprint) -> tuple[datetime, datetime]:
     """Validity: the spec's default, 3 years from the reference period end."""
-    start = fp.period_end
-    try:
-        end = start.replace(year=start.year + VALIDITY_YEARS)
-    except ValueError:  # 29 February
-        end = start.replace(year=start.year + VALIDITY_YEARS, day=28)
-    return start, end
+    return fp.period_end, plus_years(fp.period_end, VALIDITY_YEARS)
 
 
 def _check_status(status: str) -> None:
@@ -395,7 +391,7 @@ def _factor_sources(fp: Footprint) -> list[dict[str, str]]:
     return [
         {"name": str(k), "version": str(v)}
         for k, v in sorted(fp.factor_versions.items())
-        if str(k) and str(v)
+        if str(k) and str(v) and not str(k).startswith("supplier:")  # primary supplier data
     ]
 
 

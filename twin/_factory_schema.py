@@ -244,11 +244,14 @@ class SupplyIn(_Item):
     pact_id: str = ""
     pact_version: str = ""
     primary_data_share: Annotated[float, Field(ge=0, le=1)] | None = None
-    dqr: tuple[
-        Annotated[float, Field(ge=1, le=3)],
-        Annotated[float, Field(ge=1, le=3)],
-        Annotated[float, Field(ge=1, le=3)],
-    ] | None = None
+    dqr: (
+        tuple[
+            Annotated[float, Field(ge=1, le=3)],
+            Annotated[float, Field(ge=1, le=3)],
+            Annotated[float, Field(ge=1, le=3)],
+        ]
+        | None
+    ) = None
 
 
 class SupplierIn(_Item):
