@@ -9,8 +9,10 @@ share of the emissions. Inputs and how each dimension is rated:
 input (weight)         technological                   geographical         temporal
 =====================  ==============================  ===================  =====================
 electricity (scope 2)  1 measured on the machines;     1 the site's own     by the factor
-                       2 for energy filled from the    grid zone, 2 another data's age
-                       power-state model               zone, 3 none
+                       2 for energy filled from the    grid zone, 2 another data's age, one
+                       power-state model               zone, 3 none         step worse for the
+                                                                            fallback share (the
+                                                                            worse of the two)
 fuels (scope 1)        2 IPCC default for the fuel     3 global default     by the factor's age
 materials (scope 3)    the supplier's DQR when its     (same)               (same)
                        PACT footprint gives one; else
@@ -123,7 +125,13 @@ def pact_quality(fp: Footprint, factory: Any | None = None) -> PactQuality:
             fp.scope2_location_kg,
             1.0 + filled_share,
             elec_geo,
-            temporal_rating(_year(loc_version), ref_year),
+            # the share whose grid factor came from a fallback (another year's profile
+            # or the annual factor) is one step less representative of its hours,
+            # unless the factor's age already rates it lower
+            max(
+                temporal_rating(_year(loc_version), ref_year),
+                1.0 + min(max(fp.factor_fallback_share, 0.0), 1.0),
+            ),
         )
     ]
     fuel_years = [_year(str(v)) for k, v in fp.factor_versions.items() if str(k).startswith("fuel")]

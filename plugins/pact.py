@@ -19,7 +19,8 @@ Mapping from a carbontwin footprint
   fossilGhgEmissions`` (the location-based cradle-to-gate total).
 - ``primaryDataShare`` is the footprint's measured share in percent.
 - DQRs (1 best .. 3 worst) per dimension from what is known about each input,
-  weighted by emissions (:mod:`._pact_quality`): temporal from the data's age,
+  weighted by emissions (:mod:`._pact_quality`): temporal from the data's age (one step worse for the
+  share of electricity whose grid factor came from a fallback),
   technological and geographical from the data's source, completeness (v2)
   from the energy filled by the power-state model.
 - Fossil and biogenic carbon content from the materials' declared carbon
