@@ -378,7 +378,7 @@ def test_factory_fuels_and_heat_override_the_library():
     assert fs.fuel("natural_gas").factor_kg_per_kwh == 0.19
     assert fs.fuel("natural_gas").scope == 1
     assert fs.fuel("steam").scope == 2  # purchased heat
-    # IPCC 2006 residual fuel oil 77,400 kg CO2/TJ + 28 x 3 CH4 + 265 x 0.6 N2O, per kWh
+    # IPCC 2006 residual fuel oil 77,400 kg CO2/TJ + 29.8 x 3 CH4 + 273 x 0.6 N2O (AR6), per kWh
     assert fs.fuel("fuel_oil").factor_kg_per_kwh == pytest.approx(
-        (77_400 + 84 + 159) * 3.6e-6, rel=1e-12
+        (77_400 + 89.4 + 163.8) * 3.6e-6, rel=1e-12
     )
