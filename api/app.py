@@ -22,6 +22,7 @@ from importlib.metadata import version
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from ._proxy import TrustedProxyHeaders
 from .deps import Services
 from .errors import install_error_handlers
 from .routes import all_routers
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    if settings.trusted_proxies:
+        app.add_middleware(TrustedProxyHeaders, trusted=settings.trusted_proxies)
     for router in all_routers():
         app.include_router(router)
     from .routes.pages import static_dir
