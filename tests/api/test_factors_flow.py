@@ -304,3 +304,31 @@ def test_demo_takes_the_grid_options():
     out = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
     assert "--grid-factor " in out.stdout
     assert "--grid-factors" in out.stdout
+
+
+def test_scenario_of_a_factory_with_its_own_series(tmp_path):
+    from carbontwin.simulation.scenario import (
+        load_scenario,
+        replication_task,
+        run_replication,
+        scenario_factors,
+    )
+
+    (tmp_path / "AT_2024_hourly.csv").write_text(HOURLY, encoding="utf-8")
+    _plant(tmp_path, factors="factors:\n  grid:\n    AT: {hourly: AT_2024_hourly.csv}\n")
+    body = (
+        "factory: factory.yaml\nreplications: 1\nattribute: true\n"
+        "start: 2024-05-06T09:00:00Z\nend: 2024-05-06T18:00:00Z\n"
+        "baseline: {name: FIFO, policy: fifo}\n"
+    )
+    (tmp_path / "own.yaml").write_text(body, encoding="utf-8")
+    (tmp_path / "flat.yaml").write_text(body + "grid: 0.3 kg/kWh\n", encoding="utf-8")
+    own = load_scenario(tmp_path / "own.yaml")
+    assert [s.name for s in own.factor_series] == ["AT_2024_hourly"]
+    v1 = f"AT_2024_hourly@sha256:{hashlib.sha256(HOURLY.encode()).hexdigest()[:12]}"
+    assert scenario_factors(own).versions["electricity_location"].startswith(v1)
+    flat = load_scenario(tmp_path / "flat.yaml")
+    kpis = run_replication(replication_task(flat, 0, 0))
+    # an all-electric plant with no materials: attributed CO2e = 0.3 kg/kWh x its energy
+    assert kpis["attributed_co2e_kg"] == pytest.approx(0.3 * kpis["energy_kwh"], rel=1e-6)
+    assert kpis["co2e_kg"] == pytest.approx(0.3 * kpis["energy_kwh"], rel=1e-9)
