@@ -16,6 +16,7 @@ from importlib import resources
 
 import pytest
 from api_helpers import get_token, make_settings
+from db_helpers import postgres_schema
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -195,8 +196,18 @@ def _events_body() -> dict:
     }
 
 
-def test_the_same_plants_issue_over_http_with_stored_series(tmp_path):
-    with TestClient(create_app(make_settings(tmp_path)), base_url="https://testserver") as client:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'twin.db'}"
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+def test_the_same_plants_issue_over_http_with_stored_series(tmp_path, database_url):
+    app = create_app(make_settings(tmp_path, database_url=database_url))
+    with TestClient(app, base_url="https://testserver") as client:
         headers = {"Authorization": f"Bearer {get_token(client)}"}
         plant = (
             PLANT.format(country="AT")
@@ -266,6 +277,7 @@ def test_the_same_plants_issue_over_http_with_stored_series(tmp_path):
         assert float(dqi_before["temporalDQR"]) == 1.0
         assert float(dqi["temporalDQR"]) == 2.0
         assert float(dqi["technologicalDQR"]) == 1.0
+    app.state.services.close()
 
 
 def test_simulate_takes_grid_factor_and_grid_factors(tmp_path):
