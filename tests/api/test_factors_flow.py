@@ -312,10 +312,22 @@ def test_simulate_takes_grid_factor_and_grid_factors(tmp_path):
     assert "is not an emission_factor" in out.output
 
 
-def test_demo_takes_the_grid_options():
-    out = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
-    assert "--grid-factor " in out.stdout
-    assert "--grid-factors" in out.stdout
+@pytest.mark.opcua
+@pytest.mark.slow
+def test_demo_with_a_constant_grid_factor(tmp_path):
+    out = runner.invoke(
+        app,
+        ["demo", "--json", "--seconds", "5", "--out", str(tmp_path), "--grid-factor", "350 g/kWh"],
+        catch_exceptions=False,
+    )
+    assert out.exit_code == 0, out.stderr
+    fps = json.loads(out.stdout)
+    assert len(fps) >= 5
+    for fp in fps:
+        # every kWh of electricity at 0.35 kg, whatever arrived through OPC UA
+        elec = fp["energy_by_carrier_kwh"].get("electricity", 0.0)
+        assert fp["scope2_location_kg"] == pytest.approx(0.35 * elec, rel=1e-9), fp["order"]
+        assert fp["factor_versions"]["electricity_location"] == "grid-factor:constant 0.35 kg/kWh"
 
 
 def test_scenario_of_a_factory_with_its_own_series(tmp_path):
