@@ -182,6 +182,13 @@ def test_zone_without_factor_is_refused_at_validate_and_named(tmp_path):
     assert out.exit_code == 1
     assert "no emission factor for grid zone 'XK'" in out.output
     assert "factors.grid.XK" in out.output
+    # a series file the factors: section names must exist and read
+    named = PLANT.format(country="AT") + "factors:\n  grid:\n    AT: {hourly: missing.csv}\n"
+    (tmp_path / "named.yaml").write_text(named, encoding="utf-8")
+    out = runner.invoke(app, ["factory", "validate", str(tmp_path / "named.yaml")])
+    assert out.exit_code == 1
+    assert "cannot read hourly factor series" in out.output
+    assert "missing.csv" in out.output
     # a factor on the command line is enough to attribute it
     doc = _attribute("--factory", fac, "--events", ev, "--grid-factor", "0.5")
     assert doc["total_co2e_kg"] == pytest.approx(20.0, rel=1e-12)
