@@ -76,10 +76,12 @@ def _iso(t: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
     return out
 
 
-def write_events_dir(batch: EventBatch, directory: str | Path) -> Path:
+def write_events_dir(batch: EventBatch, directory: str | Path, *, append: bool = False) -> Path:
     """Write ``batch`` as CSV files into ``directory`` (created if needed).
 
-    Only kinds with events get a file. Returns the directory.
+    Only kinds with events get a file. With ``append``, rows are added to the
+    files already there (an importer writes a long file chunk by chunk);
+    otherwise a kind's file is replaced. Returns the directory.
     """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
@@ -88,7 +90,10 @@ def write_events_dir(batch: EventBatch, directory: str | Path) -> Path:
         if not len(next(iter(data.values()))):
             continue
         frame = pd.DataFrame({c: (_iso(v) if c in times else v) for c, v in data.items()})
-        frame.to_csv(d / name, index=False, float_format="%.17g")
+        add = append and (d / name).exists()
+        frame.to_csv(
+            d / name, index=False, float_format="%.17g", mode="a" if add else "w", header=not add
+        )
     return d
 
 
