@@ -20,6 +20,7 @@ decides what to do with them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -68,12 +69,36 @@ FILES: Mapping[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
 _NUMERIC = {"power_kw", "energy_kwh", "quantity"}
 
 
-def _iso(t: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
-    us = np.round(t * 1e6).astype("int64").astype("datetime64[us]")
-    whole = bool(np.all(np.mod(us.astype("int64"), 1_000_000) == 0))
-    text = np.datetime_as_string(us, unit="s" if whole else "us")
-    out: npt.NDArray[np.str_] = np.char.add(text, "Z")
-    return out
+def _iso(t: npt.NDArray[np.float64]) -> Any:
+    """ISO 8601 UTC text of epoch seconds: whole seconds, or microseconds when any has a fraction."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    us = np.round(t * 1e6).astype("int64")
+    whole = bool(np.all(np.mod(us, 1_000_000) == 0))
+    stamps = pa.array(us.astype("datetime64[us]"))
+    if whole:
+        stamps = stamps.cast(pa.timestamp("s"))
+    text = pc.cast(stamps, pa.string())  # 2019-03-04 06:00:00[.250000]
+    return pc.binary_join_element_wise(
+        pc.utf8_replace_slice(text, start=10, stop=11, replacement="T"), "Z", ""
+    )
+
+
+def _column(values: npt.NDArray[Any]) -> Any:
+    """A batch column for the CSV writer; floats as the shortest text that reads back exactly."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if values.dtype.kind == "f":
+        return pc.cast(pa.array(values, type=pa.float64()), pa.string())
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # ids that are not str objects
+        return pa.array([None if v is None else str(v) for v in values.tolist()], type=pa.string())
+
+
+_STRUCTURAL = r'[,"\r\n]'
 
 
 def write_events_dir(batch: EventBatch, directory: str | Path, *, append: bool = False) -> Path:
@@ -81,19 +106,32 @@ def write_events_dir(batch: EventBatch, directory: str | Path, *, append: bool =
 
     Only kinds with events get a file. With ``append``, rows are added to the
     files already there (an importer writes a long file chunk by chunk);
-    otherwise a kind's file is replaced. Returns the directory.
+    otherwise a kind's file is replaced. Numbers are written as the shortest
+    text that reads back to the same float. Returns the directory.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     for name, (cols, times) in FILES.items():
         data = {c: getattr(batch, f) for c, f in cols.items()}
         if not len(next(iter(data.values()))):
             continue
-        frame = pd.DataFrame({c: (_iso(v) if c in times else v) for c, v in data.items()})
-        add = append and (d / name).exists()
-        frame.to_csv(
-            d / name, index=False, float_format="%.17g", mode="a" if add else "w", header=not add
+        table = pa.table({c: (_iso(v) if c in times else _column(v)) for c, v in data.items()})
+        # quote only when a text needs it (a comma in a gap reason), as pandas would
+        needs_quotes = any(
+            pc.any(pc.match_substring_regex(table[c], _STRUCTURAL)).as_py()
+            for c in table.column_names
+            if c not in times
         )
+        add = append and (d / name).exists()
+        options = pacsv.WriteOptions(
+            include_header=not add, quoting_style="needed" if needs_quotes else "none"
+        )
+        with (d / name).open("ab" if add else "wb") as handle:
+            pacsv.write_csv(table, handle, options)
     return d
 
 
