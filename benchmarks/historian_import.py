@@ -110,22 +110,20 @@ def write_csv(path: Path, target_bytes: int, chunk_rows: int = 250_000) -> int:
 
 
 def _run(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS [MB] of the child, its stdout."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = "", ""
-    assert proc.stdout is not None and proc.stderr is not None
-    # read both pipes first (the child may write more than a pipe holds), then reap with wait4
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.stderr.write(err)
-        msg = f"{cmd[:4]} failed with exit code {proc.returncode}"
-        raise SystemExit(msg)
-    return seconds, usage.ru_maxrss / 1024.0, out
+    """Wall seconds, peak RSS [MB] of the child (its own, from wait4), its stdout."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            sys.stderr.write(err.read())
+            msg = f"{' '.join(cmd[:5])} failed with exit code {proc.returncode}"
+            raise SystemExit(msg)
+        return seconds, usage.ru_maxrss / 1024.0, out.read()
 
 
 PEER = """

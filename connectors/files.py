@@ -20,8 +20,8 @@ decides what to do with them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
