@@ -511,10 +511,15 @@ class LocalTimes:
         if pd.api.types.is_datetime64_any_dtype(series.dtype):
             return series
         fmt = self.spec.format or "ISO8601"
-        values = series if series.dtype == object else series.astype(str)
-        if values.map(lambda v: isinstance(v, datetime)).all():  # Excel date cells
-            return pd.to_datetime(values)
-        text = values.astype(str).str.strip()
+        cells: pd.Series | None = None
+        if series.dtype == object:  # workbook cells: date cells are datetimes already
+            is_dt = series.map(lambda v: isinstance(v, datetime)).to_numpy(dtype=bool)
+            if is_dt.all():
+                return pd.Series(pd.to_datetime(list(series)), index=series.index)
+            if is_dt.any():
+                cells = pd.Series(pd.to_datetime(list(series[is_dt])), index=series.index[is_dt])
+                series = series[~is_dt]
+        text = series.astype(str).str.strip()
         try:
             parsed = pd.to_datetime(text, format=fmt, errors="coerce")
         except ValueError as exc:  # mixed offsets, or zoned and unzoned together
@@ -523,6 +528,13 @@ class LocalTimes:
                 f"or offsets ({exc}); write all with an offset, or all without one"
             )
             raise ConnectorError(msg, field=column) from None
+        if cells is not None:
+            if parsed.dt.tz is not None:
+                msg = f"{path}:{rows[0]}-{rows[-1]}:{column}: date cells and times with offsets mix"
+                raise ConnectorError(msg, field=column)
+            parsed = pd.concat([parsed.astype("datetime64[ns]"), cells.astype("datetime64[ns]")])
+            parsed = parsed.reindex(cells.index.union(text.index)).sort_index()
+            text = pd.Series([str(v) for v in parsed], index=parsed.index)
         bad = parsed.isna().to_numpy()
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
