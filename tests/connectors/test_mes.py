@@ -59,7 +59,8 @@ def test_csv_with_foreign_columns(tmp_path):
         ("1000123", "0020", "press-1", "processing"),
         ("1000124", "0010", "cnc-1", "processing"),
     ]
-    assert steps[0].start == _utc(2019, 3, 4, 6) and steps[0].end == _utc(2019, 3, 4, 6, 10)
+    assert steps[0].start == _utc(2019, 3, 4, 6)
+    assert steps[0].end == _utc(2019, 3, 4, 6, 10)
     assert steps[2].quantity == 238.5
     # 01:30 CEST -> 23:30 UTC; 03:30 CET (after the change) -> 02:30 UTC
     assert steps[4].start == _utc(2019, 10, 26, 23, 30)
