@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python benchmarks/historian_import.py            # full size (1 GB CSV, ~10 M rows)
-    python benchmarks/historian_import.py --small    # ~2 MB (the test suite runs this)
+    python benchmarks/historian_import.py --small    # ~1 MB (the test suite runs this)
 
 The file is written by the benchmark into a temporary folder (removed at the
 end): a plant historian's wide export as a German plant would send it —
@@ -139,10 +139,10 @@ print(n)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="a ~2 MB file")
+    parser.add_argument("--small", action="store_true", help="a ~1 MB file")
     parser.add_argument("--bytes", type=int, default=None, help="size of the CSV file")
     args = parser.parse_args()
-    target = args.bytes or (2_000_000 if args.small else 1_000_000_000)
+    target = args.bytes or (1_000_000 if args.small else 1_000_000_000)
     tmp = Path(tempfile.mkdtemp(prefix="carbontwin-historian-"))
     try:
         csv = tmp / "historian.csv"
@@ -187,6 +187,11 @@ def main() -> None:
                     "rows": rows,
                     "bytes": size,
                     "events": events,
+                    "power_samples": report["power_samples"],
+                    "energy_counters": report["energy_counters"],
+                    "state_changes": report["state_changes"],
+                    "first": report["first"],
+                    "last": report["last"],
                     "events_folder_bytes": out_bytes,
                     "seconds": round(seconds, 3),
                     "rows_per_s": round(rows / seconds),

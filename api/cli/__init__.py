@@ -9,6 +9,7 @@ file is only the wiring:
 - ``demo``                                (:mod:`.demo`)
 - ``demo-server``, ``connect``            (:mod:`.opcua`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
+- ``import historian|mes|schema``         (:mod:`.importers`)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, demo, factory, opcua, service, simulate
+from . import attribute, demo, factory, importers, opcua, service, simulate
 
 app = typer.Typer(
     name="carbontwin",
@@ -32,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, service):
+for _module in (factory, attribute, simulate, demo, opcua, service, importers):
     _module.register(app)
 
 

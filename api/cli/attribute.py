@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from carbontwin.connectors.files import read_events_dir
+from carbontwin.api.issuing import with_orders
+from carbontwin.connectors.files import read_events_dir, read_orders_csv
 from carbontwin.twin.attribution import Attribution, Rules, attribute
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
 from carbontwin.twin.factors import GRID_ATTRIBUTION, FactorSet, HourlySeries
@@ -149,7 +150,14 @@ def register(app: typer.Typer) -> None:
     @app.command("attribute")
     def attribute_cmd(
         factory: Annotated[Path, typer.Option("--factory", help="Factory file (YAML or JSON).")],
-        events: Annotated[Path, typer.Option("--events", help="Events folder (CSV per kind).")],
+        events: Annotated[
+            Path,
+            typer.Option(
+                "--events",
+                help="Events folder (CSV per kind); its orders.csv, if any, replaces the "
+                "factory's orders of the same id.",
+            ),
+        ],
         rules: Annotated[
             Path | None, typer.Option("--rules", help="Rules file (YAML/JSON mapping).")
         ] = None,
@@ -163,6 +171,7 @@ def register(app: typer.Typer) -> None:
         try:
             fac = load_factory(resolve_factory_path(factory, err))
             batch = read_events_dir(events)
+            fac = with_orders(fac, read_orders_csv(events))
             factors = FactorSet.default(fac)
             res = attribute(fac, batch, factors, _rules(rules))
         except FactoryModelError as exc:
