@@ -84,6 +84,13 @@ def _open_store(url: str | None) -> Any:
     return Store.open(url)
 
 
+def _where(out: Path | None, store: _CheckedStore | None) -> str:
+    """The events folder, or the store's URL without its password."""
+    if out is not None or store is None:
+        return str(out)
+    return str(store.store.engine.url.render_as_string(hide_password=True))
+
+
 def _fail(err: Console, exc: CarbonTwinError) -> typer.Exit:
     err.print(f"error: {escape(exc.message)}", soft_wrap=True, highlight=False)
     return typer.Exit(1)
@@ -132,7 +139,7 @@ def historian(
     try:
         loaded = load_historian_mapping(mapping)
         store = _CheckedStore(_open_store(database_url)) if out is None else None
-        target = str(out) if out is not None else str(store.store.url if store else "")
+        target = _where(out, store)
         started = time.perf_counter()
         with Progress(
             TextColumn("[bold]importing[/] {task.description}"),
@@ -195,7 +202,7 @@ def mes(
         got = import_mes(file, loaded, out=out, store=store)
     except CarbonTwinError as exc:
         raise _fail(err, exc) from None
-    target = str(out) if out is not None else str(store.store.url if store else "")
+    target = _where(out, store)
     if as_json:
         typer.echo(json.dumps({"orders": len(got.orders), "steps": len(got.steps), "into": target}))
         return
