@@ -47,15 +47,18 @@ def attribute_stored(store: Any, factory: Factory) -> Attribution:
     """Attribute every event in ``store`` on ``factory`` with the store's orders and its factor set.
 
     The stored orders (``PUT /orders``, ``PUT /factory``, an MES import) replace
-    the factory's orders of the same id (:func:`with_orders`).
+    the factory's orders of the same id (:func:`with_orders`). The factor set:
+    the hourly series the factory names, read from the store (uploaded with
+    ``PUT /factors/series/{name}``, newest version), its annual factors and the
+    library.
     """
-    from carbontwin.plugins.factors import factor_set
+    from carbontwin.plugins.factors import stored_factors
     from carbontwin.twin.attribution import attribute
     from carbontwin.twin.graph import FactoryGraph
 
     factory = with_orders(factory, store.list_orders())
     events = store.read_events()
-    return attribute(FactoryGraph(factory), events, factor_set(factory))
+    return attribute(FactoryGraph(factory), events, stored_factors(factory, store))
 
 
 def issue_footprints(
