@@ -9,6 +9,8 @@ file is only the wiring:
 - ``demo``                                (:mod:`.demo`)
 - ``demo-server``, ``connect``            (:mod:`.opcua`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
+- ``cbam``                                (:mod:`.cbam`)
+- ``suppliers import|pull``              (:mod:`.suppliers`)
 - ``import historian|mes|schema``         (:mod:`.importers`)
 """
 
@@ -20,7 +22,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, demo, factory, importers, opcua, service, simulate
+from . import attribute, cbam, demo, factory, importers, opcua, service, simulate, suppliers
 
 app = typer.Typer(
     name="carbontwin",
@@ -33,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, service, importers):
+for _module in (factory, attribute, simulate, demo, opcua, service, cbam, suppliers, importers):
     _module.register(app)
 
 
