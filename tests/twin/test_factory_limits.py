@@ -90,17 +90,17 @@ def test_cli_validate_refuses_the_bomb_within_memory(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB)
     code = (
-        "import sys\n"
+        "import resource, sys\n"
         "from carbontwin.api.cli import main\n"
         "sys.argv = ['carbontwin', 'factory', 'validate', sys.argv[1]]\n"
         "try:\n"
         "    main()\n"
         "except SystemExit as e:\n"
         "    rc = e.code\n"
-        # VmHWM is this process's own peak; ru_maxrss would also count the pytest
-        # process it was forked from (Linux keeps the high-water mark across fork and exec)
-        "hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
-        "print('maxrss_kb', hwm, 'rc', rc)\n"
+        # the child's own peak (VmHWM): ru_maxrss would carry the pytest parent's peak,
+        # which Linux hands on through fork and exec
+        "hwm = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM')]\n"
+        "print('maxrss_kb', hwm[0], 'rc', rc)\n"
     )
     t0 = time.monotonic()
     out = subprocess.run(
