@@ -23,7 +23,7 @@ An issuing run
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -31,7 +31,7 @@ from carbontwin.twin.attribution import Attribution, Rules
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.factors import FactorSet
 from carbontwin.twin.footprint import DEPRECATED, Footprint
-from carbontwin.twin.model import Factory
+from carbontwin.twin.model import Factory, Order
 from carbontwin.twin.store import Signer
 
 from .deps import Services
@@ -41,10 +41,12 @@ __all__ = [
     "IssueInputs",
     "attribute_and_issue",
     "attribute_inputs",
+    "attribute_stored",
     "carbontwin_version",
     "issue_footprints",
     "read_inputs",
     "rules_from",
+    "with_orders",
 ]
 
 #: footprint fields that differ between two issues of the same figures
@@ -91,14 +93,29 @@ def read_inputs(
     *,
     factors: FactorSet | None = None,
 ) -> IssueInputs:
-    """The newest stored factory version, the stored events and the factory's factors:
-    the hourly series the factory names, read from the store (uploaded with ``PUT
-    /factors/series/{name}``, newest version), its annual factors and the library;
-    ``factors`` replaces them (the demo's ``--grid-factor``)."""
-    from carbontwin.plugins.factors import stored_factors
+    """What an issuing run reads: the newest stored factory version with the store's
+    orders (:func:`with_orders`), the stored events and the factory's factors (the
+    hourly series it names, read from the store, its annual factors and the library;
+    ``factors`` replaces them, e.g. the demo's ``--grid-factor``).
 
-    fv, doc = store.factory_document()
-    factory = store.load_factory(fv)  # built from that document (cached per store)
+    The factory attributed is built from its document (``factory_to_dict`` of the
+    factory with the store's orders), which the lineage hashes and a verifier's pack
+    carries, so a recomputation starts from exactly the same factory.
+    """
+    import json
+
+    from carbontwin.plugins.factors import stored_factors
+    from carbontwin.twin.factory_file import factory_from_dict, factory_to_dict
+
+    fv, _ = store.factory_document()
+    stored = store.load_factory(fv)
+    orders = store.list_orders()
+    if orders:
+        doc = json.loads(json.dumps(factory_to_dict(with_orders(stored, orders))))
+        factory = factory_from_dict(doc, filename=f"factory version {fv} with the stored orders")
+    else:
+        _, doc = store.factory_document(fv)
+        factory = stored
     if factors is None:
         factors = stored_factors(factory, store)
     return IssueInputs(factory, fv, doc, store.read_events(), factors, rules_from(rules))
@@ -140,6 +157,38 @@ def _allocation_targets(rules: Rules, factory: Factory) -> dict[str, str]:
     }
 
 
+def with_orders(factory: Factory, orders: Iterable[Order]) -> Factory:
+    """``factory`` with ``orders``: each replaces the factory's order of the same id, others are added.
+
+    The orders attribution uses are the plant's current ones (an MES import,
+    ``PUT /orders``, an events folder's ``orders.csv``), not only those written
+    into the factory file; the factory file's orders stay the default.
+    """
+    given = {o.id: o for o in orders}
+    if not given:
+        return factory
+    kept = [given.pop(o.id, o) for o in factory.orders]
+    return replace(factory, orders=(*kept, *sorted(given.values(), key=lambda o: o.id)))
+
+
+def attribute_stored(store: Any, factory: Factory) -> Attribution:
+    """Attribute every event in ``store`` on ``factory`` with the store's orders and its factor set.
+
+    The stored orders (``PUT /orders``, ``PUT /factory``, an MES import) replace
+    the factory's orders of the same id (:func:`with_orders`). The factor set:
+    the hourly series the factory names, read from the store (uploaded with
+    ``PUT /factors/series/{name}``, newest version), its annual factors and the
+    library.
+    """
+    from carbontwin.plugins.factors import stored_factors
+    from carbontwin.twin.attribution import attribute
+    from carbontwin.twin.graph import FactoryGraph
+
+    factory = with_orders(factory, store.list_orders())
+    events = store.read_events()
+    return attribute(FactoryGraph(factory), events, stored_factors(factory, store))
+
+
 def issue_footprints(
     store: Any,
     inputs: IssueInputs,
@@ -154,7 +203,6 @@ def issue_footprints(
     stored footprint has the same figures and inputs issue nothing. Returns
     the newly issued footprints, in order id order.
     """
-    from dataclasses import replace
 
     from carbontwin.twin.lineage import complete, events_to_dict, factors_to_dict
 

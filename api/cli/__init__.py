@@ -10,6 +10,10 @@ file is only the wiring:
 - ``demo-server``, ``connect``            (:mod:`.opcua`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 - ``audit check``, ``pack``, ``recompute`` (:mod:`.audit`)
+- ``cbam``                                (:mod:`.cbam`)
+- ``suppliers import|pull``              (:mod:`.suppliers`)
+- ``import historian|mes|schema``         (:mod:`.importers`)
+- ``report``                              (:mod:`.report`)
 """
 
 from __future__ import annotations
@@ -20,7 +24,19 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, audit, demo, factory, opcua, service, simulate
+from . import (
+    attribute,
+    audit,
+    cbam,
+    demo,
+    factory,
+    importers,
+    opcua,
+    report,
+    service,
+    simulate,
+    suppliers,
+)
 
 app = typer.Typer(
     name="carbontwin",
@@ -33,7 +49,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, service, audit):
+for _module in (
+    factory,
+    attribute,
+    simulate,
+    demo,
+    opcua,
+    service,
+    audit,
+    cbam,
+    suppliers,
+    importers,
+    report,
+):
     _module.register(app)
 
 

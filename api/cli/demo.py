@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
         serve: bool = typer.Option(False, help="Keep the API running on the demo store."),
         api_port: int = typer.Option(8000, help="Port of the API with --serve."),
         rule: RuleOpt = None,
+        wide: bool = typer.Option(
+            False, "--wide", help="All table columns, even wider than the terminal."
+        ),
         grid_factor: GridFactorOpt = None,
         grid_factors: GridFactorsOpt = None,
     ) -> None:
@@ -49,6 +52,7 @@ def register(app: typer.Typer) -> None:
                 rules=rules,
                 grid_factor=grid_factor,
                 grid_factors=grid_factors,
+                wide=wide,
             )
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)

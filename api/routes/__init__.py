@@ -10,21 +10,26 @@ __all__ = ["all_routers"]
 def all_routers() -> list[APIRouter]:
     from . import (
         auth,
+        cbam,
         events,
         factors,
         factory,
         footprints,
         health,
+        insights,
         labels,
         manifest,
         orders,
         pact_v2,
         pact_v3,
+        pages,
+        schedules,
         simulations,
         well_known,
     )
 
     return [
+        pages.router,
         health.router,
         auth.router,
         well_known.router,
@@ -35,7 +40,10 @@ def all_routers() -> list[APIRouter]:
         factors.router,
         footprints.router,
         labels.router,
+        insights.router,
+        schedules.router,
         simulations.router,
+        cbam.router,
         pact_v3.router,
         pact_v2.router,
     ]

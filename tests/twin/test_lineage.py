@@ -42,7 +42,7 @@ def test_supplier_pcfs_behind_the_materials():
     is charged its BOM, alu from 'sup' at 8.0 kg/kg."""
     f = hand_factory()
     sup = f.suppliers[0]
-    steel = dataclasses.replace(sup.supplies[0], pcf_id="urn:uuid:5e1c0a", pcf_version="2")
+    steel = dataclasses.replace(sup.supplies[0], pact_id="urn:uuid:5e1c0a", pact_version="2")
     f = dataclasses.replace(
         f, suppliers=(dataclasses.replace(sup, supplies=(steel, *sup.supplies[1:])),)
     )

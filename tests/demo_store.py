@@ -1,0 +1,31 @@
+"""The demo store the dashboard, report and insight tests share: the demo factory's
+first simulated day, stored as ``carbontwin demo`` stores it, footprints issued."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def build_demo_store(folder: Path, seed: int = 0) -> dict[str, Any]:
+    """A SQLite store in ``folder`` with the demo day; returns url, day and issued footprints."""
+    from carbontwin.api.demo import KEY_FILE, simulate_day
+    from carbontwin.api.issuing import attribute_inputs, issue_footprints, read_inputs
+    from carbontwin.plugins.signing import Signer, load_or_create_key
+    from carbontwin.twin.store import Store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{folder / 'carbontwin.db'}"
+    day = simulate_day(seed=seed)
+    store = Store.open(url)
+    try:
+        store.save_factory(day.factory)
+        store.save_orders(day.orders)
+        store.write_events(day.events)
+        inputs = read_inputs(store)
+        result = attribute_inputs(inputs)
+        signer = Signer(load_or_create_key(folder / KEY_FILE))  # signed as the demo signs
+        issued = issue_footprints(store, inputs, result, signer)
+    finally:
+        store.close()
+    return {"url": url, "day": day, "result": result, "issued": issued}
