@@ -8,7 +8,8 @@ from typing import Any
 
 
 def build_demo_store(folder: Path, seed: int = 0) -> dict[str, Any]:
-    """A SQLite store in ``folder`` with the demo day; returns url, day and issued footprints."""
+    """A SQLite store in ``folder`` with the demo day; returns url, day, issued footprints
+    and the signing key they were issued with (``key_path``)."""
     from carbontwin.api.demo import KEY_FILE, simulate_day
     from carbontwin.api.issuing import attribute_inputs, issue_footprints, read_inputs
     from carbontwin.plugins.signing import Signer, load_or_create_key
@@ -28,4 +29,5 @@ def build_demo_store(folder: Path, seed: int = 0) -> dict[str, Any]:
         issued = issue_footprints(store, inputs, result, signer)
     finally:
         store.close()
-    return {"url": url, "day": day, "result": result, "issued": issued}
+    key_path = folder / KEY_FILE  # a service on this store signs with this key
+    return {"url": url, "day": day, "result": result, "issued": issued, "key_path": key_path}

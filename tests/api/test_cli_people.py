@@ -191,7 +191,10 @@ def test_demo_at_80_columns_prints_every_number_whole(tmp_path):
     table = out.stdout.split("balance:")[0]  # later lines name folders, as long as they are
     assert max(len(line) for line in table.splitlines()) <= 80
     rows = _rows(table)
-    issued = [json.loads(p.read_text()) for p in (tmp_path / "footprints").glob("*.json")]
+    # the demo writes each footprint as signed at issuance: {"payload": ..., "signature": ...}
+    issued = [
+        json.loads(p.read_text())["payload"] for p in (tmp_path / "footprints").glob("*.json")
+    ]
     assert len(issued) >= 5
     for fp in issued:
         assert f"{fp['co2e_kg']:,.2f}" in rows[fp["order"]], fp["order"]

@@ -74,13 +74,12 @@ def server(tmp_path_factory, demo_store):
 
     from carbontwin.api import Settings, create_app
 
-    tmp = tmp_path_factory.mktemp("dashboard")
     built = demo_store
     settings = Settings(
         database_url=built["url"],
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
-        key_path=tmp / "signing.pem",
+        key_path=built["key_path"],  # the key the demo store's footprints were issued with
         require_https=False,
     )
     host = FastAPI()
