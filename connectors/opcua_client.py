@@ -12,12 +12,16 @@ dropped silently:
   OPC UA Overflow bit, a notification sequence number skipped, a bad status or
   an unusable value is counted in :class:`ConnectorStats` and logged as an error;
 - asyncua's ``auto_reconnect`` re-establishes the session with backoff (capped
-  at ``reconnect_max_delay_s``) and restores or re-creates the subscription; when
-  data was lost (re-created subscription) a :class:`~carbontwin.twin.events.Gap`
-  per signal source covers the outage, from the last source time seen before it
-  to the latest source time of the first batch with new values (the server's
-  clock when data resumed: a re-created subscription first sends current values,
-  some of them older);
+  at ``reconnect_max_delay_s``); where the server still holds the session, the
+  subscription is kept (TransferSubscriptions) and the notifications sent during
+  the cut are fetched again (Republish), so a short cut loses nothing; where it
+  does not, the subscription is re-created and each signal source gets a
+  :class:`~carbontwin.twin.events.Gap` from its last value before the cut to its
+  first new value after it (a re-created subscription first sends each item's
+  current value: one not newer than what was stored means the source did not
+  change, and it gets no gap);
+- on start, each source's last stored time (the spool's cursors) to its first
+  new value is recorded as a gap the same way: the connector was not running;
 - values not newer than the last one seen for the same node (the initial values
   after a reconnect) are dropped, so a reconnect adds no duplicate rows;
 - events go to a local SQLite spool first (:mod:`carbontwin.connectors.spool`) and
@@ -33,8 +37,8 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from asyncua import Client, ua
@@ -45,6 +49,7 @@ from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.model import State
 
+from ._live import ConnectorStats, Seen, SpooledConnector
 from ._opcua_nodes import CHUNK, factor_to_canonical, read_units, resolve_nodes
 from .opcua_config import (
     ITEM_STATE_IDS,
@@ -55,32 +60,12 @@ from .opcua_config import (
     state_from_names,
 )
 from .security import ensure_certificate
-from .spool import Flusher, Spool
 
 __all__ = ["ConnectorStats", "OpcUaConnector"]
 
 log = logging.getLogger(__name__)
 
 _OVERFLOW = 0x0480  # InfoType DataValue | Overflow bit (OPC 10000-4, 7.39)
-
-
-@dataclass(slots=True)
-class ConnectorStats:
-    """Counters of one connector run; the error counters should stay 0."""
-
-    notifications: int = 0
-    events: int = 0
-    duplicates: int = 0
-    overflows: int = 0
-    sequence_gaps: int = 0
-    bad_values: int = 0
-    reconnects: int = 0
-    gaps: int = 0
-    status_changes: int = 0
-
-    @property
-    def errors(self) -> int:
-        return self.overflows + self.sequence_gaps + self.bad_values
 
 
 @dataclass(slots=True)
@@ -135,7 +120,7 @@ class _BatchSubscription(Subscription):
         await super().recreate()
 
 
-class OpcUaConnector:
+class OpcUaConnector(SpooledConnector):
     """Reads an OPC UA server into the twin store through a local spool.
 
     Parameters
@@ -150,25 +135,18 @@ class OpcUaConnector:
     def __init__(
         self, config: ConnectorConfig, *, sink: Callable[[EventBatch], int] | None = None
     ) -> None:
+        super().__init__(config.spool, config.store.url, sink)
         self.config = config
-        self.stats = ConnectorStats()
-        self.ready = asyncio.Event()
-        self.last_notification = 0.0  # time.monotonic() of the latest data
-        self.t_max = -math.inf  # latest source time seen [epoch s]
-        self._sink = sink
         self._items: dict[int, _Item] = {}
-        self._cursor: dict[str, float] = {}
         self._names: dict[str, dict[str, str]] = {}  # asset -> part -> state name
         self._open: dict[str, dict[str, float]] = {}  # asset -> step key -> start
-        self._lost_after: float | None = None
-        self._gap_pending = False
         self._state_ids: dict[tuple[int, Any], str] = {}
         self._client: Client | None = None
         self._sub: _BatchSubscription | None = None
-        self._flusher: Flusher | None = None
-        self._flush_task: asyncio.Task[None] | None = None
-        self._flush_stop = asyncio.Event()
-        self.spool: Spool | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.config.endpoint
 
     # asyncua handler protocol (unused: batches arrive through _BatchSubscription)
     def datachange_notification(self, node: Any, val: Any, data: Any) -> None:  # pragma: no cover
@@ -186,18 +164,9 @@ class OpcUaConnector:
 
     async def start(self, stop: asyncio.Event | None = None) -> None:
         """Open the spool, start the flusher, connect (retrying with backoff) and subscribe."""
-        cfg = self.config
-        self.spool = Spool(cfg.spool.path, synchronous=cfg.spool.synchronous)
-        self._cursor = dict(self.spool.get_state("cursors") or {})
+        self._open_spool()
+        assert self.spool is not None
         self._open = {a: dict(v) for a, v in (self.spool.get_state("open_steps") or {}).items()}
-        sink = self._sink or self._store_sink()
-        self._flusher = Flusher(
-            self.spool,
-            sink,
-            batch_size=cfg.spool.flush_batch,
-            interval_s=cfg.spool.flush_interval_s,
-        )
-        self._flush_task = asyncio.create_task(self._flusher.run(self._flush_stop))
         try:
             if await self._connect_with_retry(stop):
                 await self._subscribe()
@@ -222,12 +191,6 @@ class OpcUaConnector:
                     return False
                 except TimeoutError:
                     delay = min(delay * 2, self.config.reconnect_max_delay_s * 4)
-
-    def _store_sink(self) -> Callable[[EventBatch], int]:
-        from carbontwin.twin.store import Store
-
-        store = Store.open(self.config.store.url)
-        return store.write_events
 
     async def _connect(self) -> None:
         cfg = self.config
@@ -282,23 +245,7 @@ class OpcUaConnector:
             except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
                 log.info("disconnect from %s: %r", self.config.endpoint, exc)
             self._client = None
-        self._flush_stop.set()
-        if self._flush_task is not None:
-            await self._flush_task
-            self._flush_task = None
-        if self.spool is not None:
-            self.spool.close()
-            self.spool = None
-
-    async def wait_idle(self, quiet_s: float = 1.0, timeout_s: float = 60.0) -> bool:
-        """Wait until no data arrived for ``quiet_s`` and the spool is empty."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            quiet = time.monotonic() - self.last_notification >= quiet_s
-            if quiet and self.spool is not None and self.spool.pending() == 0:
-                return True
-            await asyncio.sleep(0.05)
-        return False
+        await self._close_spool()
 
     # ---------------------------------------------------------- resolution
     async def _ns_index(self, uri: str, *, required: bool = True) -> int | None:
@@ -394,14 +341,10 @@ class OpcUaConnector:
     async def _connection_lost(self, exc: Exception) -> None:
         self.stats.reconnects += 1
         log.warning("connection to %s lost (%r); reconnecting", self.config.endpoint, exc)
-        if self._lost_after is None:
-            self._lost_after = self.t_max
 
     def _data_lost(self) -> None:
         """The subscription is being re-created: notifications of the outage are gone."""
-        if self._lost_after is None:
-            self._lost_after = self.t_max
-        self._gap_pending = True
+        self._open_gaps(None, f"connection to {self.config.endpoint} lost")
 
     def _sequence_gap(self, last: int, seq: int) -> None:
         self.stats.sequence_gaps += seq - last - 1
@@ -432,7 +375,7 @@ class OpcUaConnector:
         rows: list[tuple[Any, ...]] = []
         # a batch holds each item's values in turn: state parts are merged by time below
         updates: list[tuple[str, float, str, str]] = []
-        fresh = -math.inf  # latest new value after an outage: where the data resumes
+        seen: Seen = {}  # source -> signal -> its first new value here
         stats = self.stats
         for n in notifications:
             stats.notifications += 1
@@ -459,15 +402,11 @@ class OpcUaConnector:
             if value is None:
                 continue
             t = _epoch(dv)
-            if t <= self._cursor.get(it.text, -math.inf):
-                stats.duplicates += 1
-                continue
-            self._cursor[it.text] = t
-            if self._lost_after is not None and t > self._lost_after:
-                fresh = max(fresh, t)
-            if t > self.t_max:
-                self.t_max = t
             s = it.signal
+            if not self._fresh(it.text, t):
+                self._seen(s.source, it.text, None, seen)
+                continue
+            self._seen(s.source, it.text, t, seen)
             if s.kind in ("power", "energy"):
                 try:
                     x = float(value) * it.factor
@@ -511,8 +450,6 @@ class OpcUaConnector:
                     separators=(",", ":"),
                 )
                 self._set_steps(s.source, {key} if order else set(), t, rows)
-        if math.isfinite(fresh):
-            self._close_outage(fresh, rows)
         updates.sort(key=lambda u: (u[0], u[1]))
         for (asset, t), group in itertools.groupby(updates, key=lambda u: (u[0], u[1])):
             names = self._names.setdefault(asset, {})
@@ -528,16 +465,7 @@ class OpcUaConnector:
                 )
                 continue
             rows.append(("state", asset, t, None, None, state.value, "", ""))
-        self.last_notification = time.monotonic()
-        if not rows:
-            return
-        stats.events += len(rows)
-        assert self.spool is not None
-        self.spool.put_rows(
-            rows,
-            state={"cursors": self._cursor, "open_steps": self._open},
-            metrics={k: int(v) for k, v in asdict(stats).items()},
-        )
+        self._commit(rows, seen, state={"open_steps": self._open})
 
     def _current_state(self, asset: str) -> State | None:
         names = self._names.get(asset, {})
@@ -570,29 +498,3 @@ class OpcUaConnector:
                 log.error("asset %s: cannot read order step %r", asset, key)
         for key in keys:
             open_.setdefault(key, t)
-
-    def _close_outage(self, t: float, rows: list[tuple[Any, ...]]) -> None:
-        start = self._lost_after
-        self._lost_after = None
-        if not self._gap_pending or start is None or not math.isfinite(start):
-            return
-        self._gap_pending = False
-        for source in sorted({s.source for s in self.config.signals}):
-            rows.append(
-                (
-                    "gap",
-                    source,
-                    start,
-                    t,
-                    None,
-                    f"connection to {self.config.endpoint} lost",
-                    "",
-                    "",
-                )
-            )
-            self.stats.gaps += 1
-        log.warning(
-            "outage recorded as gaps from %s to %s",
-            datetime.fromtimestamp(start, UTC).isoformat(),
-            datetime.fromtimestamp(t, UTC).isoformat(),
-        )
