@@ -140,6 +140,15 @@ class SpooledConnector:
         self._flush_task: asyncio.Task[None] | None = None
         self._flush_stop = asyncio.Event()
 
+    @property
+    def endpoint(self) -> str:
+        """The server or broker read (for messages)."""
+        raise NotImplementedError
+
+    async def run(self, stop: asyncio.Event) -> ConnectorStats:
+        """Connect, read until ``stop`` is set, then flush and close."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------ spool
     def _open_spool(self) -> None:
         cfg = self._spool_cfg

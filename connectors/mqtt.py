@@ -293,9 +293,7 @@ class MqttConnector(SpooledConnector):
             log.exception("message on %s could not be spooled", topic)
             raise
 
-    def _on_json(
-        self, topic: str, raw: bytes, rows: list[tuple[Any, ...]], seen: Seen
-    ) -> None:
+    def _on_json(self, topic: str, raw: bytes, rows: list[tuple[Any, ...]], seen: Seen) -> None:
         doc: Any = None
         parsed = False
         for tp in self._topics:

@@ -7,7 +7,8 @@ file is only the wiring:
 - ``attribute``                           (:mod:`.attribute`)
 - ``simulate``                            (:mod:`.simulate`)
 - ``demo``                                (:mod:`.demo`)
-- ``demo-server``, ``connect``            (:mod:`.opcua`)
+- ``demo-server``, ``opcua browse``       (:mod:`.opcua`)
+- ``connect``, ``connector-schema``       (:mod:`.connect`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 """
 
@@ -19,7 +20,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, demo, factory, opcua, service, simulate
+from . import attribute, connect, demo, factory, opcua, service, simulate
 
 app = typer.Typer(
     name="carbontwin",
@@ -32,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, service):
+for _module in (factory, attribute, simulate, demo, opcua, connect, service):
     _module.register(app)
 
 

@@ -2,14 +2,12 @@
 
 - ``demo-server``: the demo line server publishing a factory's simulated production
   (or an events folder) over OPC UA;
-- ``connect``: the OPC UA connector of a connector file, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 from pathlib import Path
@@ -79,7 +77,7 @@ async def serve_events(
         cert_dir=cert_dir,
         users=users or None,
     )
-    stop = _stop_event()
+    stop = stop_event()
     async with server:
         typer.echo(
             f"demo line server on {server.endpoint} ({len(events)} events, speed {speed:g}x)"
@@ -104,29 +102,13 @@ async def serve_events(
             replay.cancel()
 
 
-def _stop_event() -> asyncio.Event:
+def stop_event() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
     return stop
-
-
-async def run_connector(config_path: Path, duration_s: float | None) -> dict[str, int]:
-    """Run the connector of a connector file until SIGINT/SIGTERM (or ``duration_s``)."""
-    from carbontwin.connectors.opcua_client import OpcUaConnector
-    from carbontwin.connectors.opcua_config import load_connector_config
-
-    cfg = load_connector_config(config_path)
-    connector = OpcUaConnector(cfg)
-    stop = _stop_event()
-    if duration_s is not None:
-        asyncio.get_running_loop().call_later(duration_s, stop.set)
-    stats = await connector.run(stop)
-    from dataclasses import asdict
-
-    return {k: int(v) for k, v in asdict(stats).items()}
 
 
 def register(app: typer.Typer) -> None:
@@ -192,21 +174,3 @@ def register(app: typer.Typer) -> None:
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
-
-    @app.command("connect")
-    def connect(
-        config: Path = typer.Argument(..., help="Connector file (YAML or JSON)."),
-        duration: float | None = typer.Option(None, help="Stop after this many seconds."),
-    ) -> None:
-        """Read an OPC UA server into the twin store (through a local spool) until Ctrl-C."""
-        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-        logging.getLogger("carbontwin").setLevel(logging.INFO)
-        quiet_asyncua()
-        # the connector reports lost connections and reconnects itself
-        logging.getLogger("asyncua").setLevel(logging.CRITICAL)
-        try:
-            stats = asyncio.run(run_connector(config, duration))
-        except CarbonTwinError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
-            raise typer.Exit(1) from None
-        typer.echo(json.dumps(stats))
