@@ -231,7 +231,9 @@ class SparkplugConfig(BaseModel):
         description="Ask an edge node for a rebirth (NCMD Node Control/Rebirth) when its "
         "sequence numbers skip or it sends data before its birth.",
     )
-    metrics: list[SparkplugMetric] = Field(..., min_length=1)
+    metrics: list[SparkplugMetric] = Field(
+        ..., min_length=1, description="The metrics to read and the signals they feed."
+    )
 
     @field_validator("group_id")
     @classmethod
@@ -256,8 +258,12 @@ class MqttConfig(BaseModel):
         description="Published state (name, number or code, as text) -> carbontwin state; adds "
         "to the built-in Machinery and PackML names.",
     )
-    topics: list[TopicMapping] = Field(default_factory=list)
-    sparkplug: SparkplugConfig | None = None
+    topics: list[TopicMapping] = Field(
+        default_factory=list, description="Plain JSON topics and the signals they feed."
+    )
+    sparkplug: SparkplugConfig | None = Field(
+        None, description="Sparkplug B edge nodes of one group and the metrics to read."
+    )
 
     @model_validator(mode="after")
     def _something(self) -> MqttConfig:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import sqlite3
 import sys
 import time
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -114,7 +116,7 @@ def test_sigkill_and_a_clean_stop_each_leave_a_gap_from_the_last_stored_value(tm
                 assert proc.returncode == (-signal.SIGKILL if how == signal.SIGKILL else 0)
                 lasts.append(_last_power(spool_path, store_path))
                 await asyncio.sleep(1.0)  # 10 simulated minutes without a connector
-                proc, log = await connector(cfg_path)
+                proc, log = await connector(cfg_path, *(["--json"] if lasts[1:] else []))
             await until_stored(lasts[-1])
             proc.send_signal(signal.SIGTERM)
             await proc.wait()
@@ -136,6 +138,14 @@ def test_sigkill_and_a_clean_stop_each_leave_a_gap_from_the_last_stored_value(tm
         assert all(g1 - g0 >= 0.5 * SPEED for g0, g1 in gaps), gaps
     reasons = set(stored.gap_reason)
     assert reasons == {"connector not running"}, reasons
+    # `connect --json` reports the gap it recorded on start
+    report = json.loads(log_path.read_text().strip().splitlines()[-1])
+    reported = {g["source"]: g for g in report["gaps"]}
+    for meter in METERS:
+        start = datetime.fromisoformat(reported[meter]["start"]).timestamp()
+        assert start == pytest.approx(lasts[-1][meter], abs=1.0)
+        assert reported[meter]["reason"] == "connector not running"
+    assert report["stats"]["gaps"] == len(report["gaps"]) >= 2
 
 
 def _free_port() -> int:
