@@ -48,6 +48,7 @@ class ConnectorStats:
     gaps: int = 0
     status_changes: int = 0
     rebirths: int = 0
+    late: int = 0  # values older than the latest of their signal, kept
 
     @property
     def errors(self) -> int:
@@ -198,15 +199,21 @@ class SpooledConnector:
         return False
 
     # ------------------------------------------------------------ values
-    def _fresh(self, key: str, t: float) -> bool:
-        """True (and the cursor advanced) when ``t`` is newer than the last value of ``key``."""
-        if t <= self._cursor.get(key, -math.inf):
+    def _fresh(self, key: str, t: float) -> str:
+        """``"new"`` (the cursor advanced) when ``t`` is newer than the last value of
+        ``key``, ``"same"`` when it is that value again, ``"late"`` when older (a value
+        fetched again after a cut can arrive after newer ones)."""
+        last = self._cursor.get(key, -math.inf)
+        if t == last:
             self.stats.duplicates += 1
-            return False
+            return "same"
+        if t < last:
+            self.stats.late += 1
+            return "late"
         self._cursor[key] = t
         if t > self.t_max:
             self.t_max = t
-        return True
+        return "new"
 
     def _seen(self, source: str, key: str, t: float | None, seen: Seen) -> None:
         """Note a value of signal ``key`` of ``source`` for :meth:`OpenGaps.close`:

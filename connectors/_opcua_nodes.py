@@ -86,7 +86,8 @@ async def resolve_nodes(
 
     def idx(uri: str, where: str) -> int:
         if uri not in ns:
-            msg = f"node {where!r}: server {endpoint} has no namespace {uri!r}"
+            have = ", ".join(f"{i} {u}" for i, u in enumerate(ns))
+            msg = f"node {where!r}: server {endpoint} has no namespace {uri!r}; it has: {have}"
             raise ConnectorError(msg)
         return ns.index(uri)
 

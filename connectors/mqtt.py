@@ -402,7 +402,9 @@ class MqttConnector(SpooledConnector):
                 return
             row = ("state", source, t, None, None, state.value, "", "")
         key = f"{row[0]}:{source}"
-        self._seen(source, key, t if self._fresh(key, t) else None, seen)
+        age = self._fresh(key, t)
+        if age != "late":
+            self._seen(source, key, t if age == "new" else None, seen)
         # an older value (redelivered, or out of order) is kept too: the spool and the
         # store drop exact repeats by their natural key
         rows.append(row)

@@ -22,8 +22,11 @@ dropped silently:
   change, and it gets no gap);
 - on start, each source's last stored time (the spool's cursors) to its first
   new value is recorded as a gap the same way: the connector was not running;
-- values not newer than the last one seen for the same node (the initial values
-  after a reconnect) are dropped, so a reconnect adds no duplicate rows;
+- a value equal in time to the last one seen for the same node (the initial
+  values after a reconnect) is dropped, so a reconnect adds no duplicate rows;
+  an older power or energy value (fetched again after a cut, arriving after
+  newer ones) is kept (the spool and store drop exact repeats); an older state
+  or order value is counted as an error and logged, never applied out of order;
 - events go to a local SQLite spool first (:mod:`carbontwin.connectors.spool`) and
   are flushed to the store in idempotent batches.
 """
@@ -38,7 +41,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from asyncua import Client, ua
@@ -75,6 +78,10 @@ class _Item:
     text: str  # the node as configured (cursor key)
     nodeid: ua.NodeId | None = None
     factor: float = 1.0
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
 
 
 def _epoch(dv: ua.DataValue) -> float:
@@ -403,10 +410,23 @@ class OpcUaConnector(SpooledConnector):
                 continue
             t = _epoch(dv)
             s = it.signal
-            if not self._fresh(it.text, t):
+            age = self._fresh(it.text, t)
+            if age == "same":
                 self._seen(s.source, it.text, None, seen)
                 continue
-            self._seen(s.source, it.text, t, seen)
+            if age == "late" and s.kind not in ("power", "energy"):
+                # a state part or order older than the latest one: applying it now would
+                # mix times; it is counted and logged, never applied silently
+                stats.bad_values += 1
+                log.error(
+                    "node %r (%s): a value of %s arrived after a newer one; not applied",
+                    it.text,
+                    s.source,
+                    _iso(t),
+                )
+                continue
+            if age == "new":
+                self._seen(s.source, it.text, t, seen)
             if s.kind in ("power", "energy"):
                 try:
                     x = float(value) * it.factor

@@ -2,15 +2,19 @@
 
 - ``demo-server``: the demo line server publishing a factory's simulated production
   (or an events folder) over OPC UA;
+- ``opcua browse``: namespaces, objects and variables of a server, and a connector
+  file for what was found.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from pathlib import Path
+from typing import Any
 
 import typer
 import yaml
@@ -113,6 +117,7 @@ def stop_event() -> asyncio.Event:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    register_opcua_group(app)
 
     @app.command("demo-server")
     def demo_server(
@@ -174,3 +179,90 @@ def register(app: typer.Typer) -> None:
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
+
+
+async def _browse(
+    url: str, path: str | None, depth: int, username: str | None, password: str | None
+) -> Any:
+    from asyncua import Client, ua
+
+    from carbontwin.connectors.opcua_browse import browse
+
+    client = Client(url, timeout=10)
+    if username:
+        client.set_user(username)
+        client.set_password(password or "")
+    try:
+        await client.connect()
+    except (OSError, TimeoutError, ua.UaError) as exc:
+        msg = f"cannot connect to {url}: {exc!r}"
+        raise CarbonTwinError(msg) from None
+    try:
+        return await browse(client, url, path=path, depth=depth)
+    finally:
+        with contextlib.suppress(OSError, TimeoutError, ua.UaError, ConnectionError):
+            await client.disconnect()
+
+
+def _print_browse(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    ns = Table(title=f"namespaces of {result.endpoint}")
+    for col in ("index", "alias", "URI"):
+        ns.add_column(col)
+    for i, uri, alias in result.namespaces:
+        ns.add_row(str(i), alias, uri)
+    console.print(ns)
+    nodes = Table(title="objects and variables")
+    for col in ("browse path", "class", "data type", "unit", "access", "node"):
+        nodes.add_column(col, overflow="fold")
+    for n in result.nodes:
+        nodes.add_row(n.path, n.node_class, n.data_type, n.unit, n.access, n.nodeid)
+    console.print(nodes)
+
+
+def register_opcua_group(app: typer.Typer) -> None:
+    """Add ``opcua browse`` to ``app``."""
+    group = typer.Typer(help="OPC UA tools: browse a server.", no_args_is_help=True)
+    app.add_typer(group, name="opcua")
+
+    @group.command("browse")
+    def browse_cmd(
+        url: str = typer.Argument(..., help="Server endpoint, opc.tcp://host:port/path."),
+        path: str | None = typer.Option(
+            None,
+            help="Start here: a path of browse names under Objects (Machines/press-1) or a "
+            "NodeId (nsu=URI;s=..., i=...). Default: the Objects folder.",
+        ),
+        depth: int = typer.Option(3, min=1, help="Levels to walk down."),
+        suggest_config: Path | None = typer.Option(
+            None, help="Write a connector file for the meters and Machinery states found."
+        ),
+        username: str | None = typer.Option(None, help="User name (anonymous when absent)."),
+        password: str | None = typer.Option(None, help="Password of --username."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """List the namespaces (index, URI, alias), objects and variables (data type,
+        EngineeringUnits, access level, NodeId with its namespace URI) of a server."""
+        quiet_asyncua()
+        try:
+            result = asyncio.run(_browse(url, path, depth, username, password))
+        except CarbonTwinError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(1) from None
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), indent=2))
+        else:
+            _print_browse(result)
+        if suggest_config is not None:
+            from carbontwin.connectors.opcua_browse import suggest_config as suggest
+
+            cfg = suggest(result)
+            suggest_config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+            typer.echo(
+                f"connector file with {len(cfg['signals'])} signals: {suggest_config} "
+                "(check the meter and asset ids against your factory file)",
+                err=as_json,
+            )
