@@ -9,6 +9,7 @@ A connector file says which connector it is with ``kind: opcua`` or
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,13 @@ from ._live import SpooledConnector
 from .mqtt_config import MqttConfig, load_mqtt_config
 from .opcua_config import ConnectorConfig, load_connector_config
 
-__all__ = ["KINDS", "connector_json_schema", "load_live_config", "open_live_connector"]
+__all__ = [
+    "KINDS",
+    "connector_json_schema",
+    "load_live_config",
+    "namespace_index_hints",
+    "open_live_connector",
+]
 
 KINDS = ("opcua", "mqtt")
 
@@ -68,3 +75,36 @@ def connector_json_schema(kind: str) -> dict[str, Any]:
     model = MqttConfig if kind == "mqtt" else ConnectorConfig
     schema: dict[str, Any] = model.model_json_schema(mode="validation")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+async def namespace_index_hints(path: Path | str) -> list[str]:
+    """For each ``ns=<index>;...`` node of an OPC UA connector file: the same node with
+    its namespace URI as the file's server names it (empty when the server is away)."""
+    from asyncua import Client, ua
+
+    from .opcua_browse import namespace_hint
+
+    data, _ = read_config_data(path)
+    if not isinstance(data, dict) or not isinstance(data.get("endpoint"), str):
+        return []
+    texts = sorted(
+        {
+            str(sig[k])
+            for sig in data.get("signals") or []
+            if isinstance(sig, dict)
+            for k in ("node", "mode_node", "power_state_node")
+            if str(sig.get(k) or "").startswith("ns=")
+        }
+    )
+    if not texts:
+        return []
+    client = Client(data["endpoint"], timeout=5)
+    try:
+        await client.connect()
+    except (OSError, TimeoutError, ua.UaError):
+        return []
+    try:
+        return [f"{t}: {await namespace_hint(client, t)}" for t in texts]
+    finally:
+        with suppress(OSError, TimeoutError, ua.UaError, ConnectionError):
+            await client.disconnect()

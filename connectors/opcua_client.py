@@ -53,7 +53,7 @@ from carbontwin.twin.events import EventBatch
 from carbontwin.twin.model import State
 
 from ._live import ConnectorStats, Seen, SpooledConnector
-from ._opcua_nodes import CHUNK, factor_to_canonical, read_units, resolve_nodes
+from ._opcua_nodes import CHUNK, factor_to_canonical, read_enum_names, read_units, resolve_nodes
 from .opcua_config import (
     ITEM_STATE_IDS,
     MACHINERY_URI,
@@ -78,6 +78,7 @@ class _Item:
     text: str  # the node as configured (cursor key)
     nodeid: ua.NodeId | None = None
     factor: float = 1.0
+    enum: dict[int, str] | None = None  # names of numeric states, from the server
 
 
 def _iso(t: float) -> str:
@@ -293,6 +294,10 @@ class OpcUaConnector(SpooledConnector):
         for it in items:
             it.nodeid = ids[it.text]
         await self._unit_factors(items)
+        states = {it.text: it.nodeid for it in items if it.signal.kind == "state" and it.nodeid}
+        enums = await read_enum_names(self._client, states)
+        for it in items:
+            it.enum = enums.get(it.text)
         params = ua.CreateSubscriptionParameters(
             RequestedPublishingInterval=cfg.publishing_interval_ms,
             RequestedLifetimeCount=10000,
@@ -366,9 +371,16 @@ class OpcUaConnector(SpooledConnector):
         self.stats.status_changes += 1
         log.warning("subscription status change from %s: %s", self.config.endpoint, status)
 
-    def _state_name(self, value: Any) -> str | None:
+    def _state_name(self, value: Any, it: _Item) -> str | None:
         if isinstance(value, ua.LocalizedText):
             return value.Text
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not float(value).is_integer():
+                return None
+            # a code: its name from the server (EnumStrings/EnumValues), else the number
+            # itself, which ``state_names`` may map ("3": FAULT)
+            n = int(value)
+            return (it.enum or {}).get(n, str(n))
         if isinstance(value, str):
             return value
         if isinstance(value, ua.NodeId):
@@ -446,12 +458,12 @@ class OpcUaConnector(SpooledConnector):
                     ("power" if s.kind == "power" else "counter", s.source, t, None, x, "", "", "")
                 )
             elif s.kind == "state":
-                name = self._state_name(value)
+                name = self._state_name(value, it)
                 if name is None:
                     stats.bad_values += 1
                     log.error(
-                        "node %r (%s): cannot read a state from %r (states map by NodeId or name, "
-                        "never by number)",
+                        "node %r (%s): cannot read a state from %r (states map by NodeId, name, "
+                        "or integer code through the server's EnumStrings/EnumValues or state_names)",
                         it.text,
                         s.source,
                         value,

@@ -28,8 +28,14 @@ segments are ``alias:Name`` (no alias: namespace 0). Bare namespace indexes
 
 Signal kinds: ``power`` [W, kW, ... -> kW] and ``energy`` (cumulative counter
 [Wh, kWh, ... -> kWh]) of a meter; ``state`` of an asset, from a state node
-(NodeId of the current state, or its name) with an optional operation mode
-(``mode_node``) and an optional exact power state (``power_state_node``);
+with an optional operation mode (``mode_node``) and an optional exact power
+state (``power_state_node``). A state may be published in any shape: the NodeId
+of a Machinery state, a name (String, LocalizedText), or an integer code; a
+code takes its name from the server (``EnumStrings`` of a MultiStateDiscrete,
+``EnumValues`` of a MultiStateValueDiscrete, or the enumeration data type's
+EnumStrings/EnumValues/definition), else it stays the number as text. Names
+map to carbontwin states through ``state_names`` (``{"Running": PROCESSING,
+"3": FAULT}``), then the built-in Machinery and PackML names;
 ``steps`` (the demo server's ``ActiveSteps``: JSON order steps) and
 ``order`` (a plain current order id) of an asset. Units come from the
 variable's ``EngineeringUnits`` unless ``unit`` is given.
@@ -97,7 +103,8 @@ STATE_TO_MACHINERY: dict[State, tuple[str, str]] = {
 }
 
 #: State names (Machinery item states, PackML OPC 30050 states, carbontwin states)
-#: -> carbontwin state. Matched by name, never by number.
+#: -> carbontwin state. Numbers are mapped through their server-declared names or a
+#: connector file's ``state_names``, never by a built-in numbering.
 STATE_NAMES: dict[str, State] = {
     # OPC 40001-1 MachineryItemState
     "Executing": State.PROCESSING,

@@ -124,6 +124,11 @@ def register(app: typer.Typer) -> None:
             _, report = asyncio.run(run_connect(config, duration, live=live))
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)
+            if "namespace by index" in exc.message:
+                from carbontwin.connectors.live import namespace_index_hints
+
+                for hint in asyncio.run(namespace_index_hints(config)):
+                    typer.echo(f"hint: {hint}", err=True)
             raise typer.Exit(1) from None
         if as_json:
             typer.echo(json.dumps(report))

@@ -6,8 +6,8 @@ import asyncio
 import json
 import sys
 
-import numpy as np
 import pytest
+import yaml
 
 from carbontwin.connectors.opcua_client import OpcUaConnector
 from carbontwin.connectors.opcua_config import (
@@ -45,7 +45,6 @@ def test_browse_lists_the_machinery_namespace_and_the_energy_variables(tmp_path,
                 "opcua", "browse", server.endpoint, "--path", "Machines", "--depth", "7",
                 "--json", "--suggest-config", str(suggested),
             )  # fmt: skip
-            wrong = await _cli("opcua", "browse", server.endpoint, "--path", "nsu=urn:nowhere;s=x")
             cfg = load_connector_config(suggested)
             cfg = cfg.model_copy(
                 update={"spool": cfg.spool.model_copy(update={"path": tmp_path / "spool.db"})}
@@ -58,9 +57,9 @@ def test_browse_lists_the_machinery_namespace_and_the_energy_variables(tmp_path,
             await connector.wait_idle(quiet_s=0.5, timeout_s=30)
             stop.set()
             await task
-            return browsed, wrong, cfg
+            return browsed, cfg
 
-    (code, out, err), wrong, cfg = asyncio.run(go())
+    (code, out, err), cfg = asyncio.run(go())
     assert code == 0, err
     result = json.loads(out)
     ns = {n["uri"]: (n["index"], n["alias"]) for n in result["namespaces"]}
@@ -93,29 +92,43 @@ def test_browse_lists_the_machinery_namespace_and_the_energy_variables(tmp_path,
         zip(events.state_t, events.state, strict=True)
     )
     assert len(stored.counter_t) > 0
-    # a namespace URI the server does not have: the server's namespaces are listed
-    assert wrong[0] == 1
-    assert "no namespace 'urn:nowhere'" in wrong[2]
-    assert MACHINERY_URI in wrong[2]
 
 
 def test_a_namespace_index_or_a_wrong_uri_is_answered_with_the_server_uris(tmp_path, port, events):
     from asyncua import Client
 
     from carbontwin.connectors._opcua_nodes import resolve_nodes
-    from carbontwin.connectors.opcua_browse import namespace_hint
+    from carbontwin.connectors.live import namespace_index_hints
+    from carbontwin.connectors.opcua_browse import browse
+
+    node = "s=M-0.Electricity.Main.AcActivePowerTotal"
 
     async def go():
-        async with DemoLineServer(events, port=port, speed=3600) as server:
-            async with Client(server.endpoint) as client:
-                ns = await client.get_namespace_array()
-                i = ns.index(CARBONTWIN_URI)
-                hint = await namespace_hint(client, f"ns={i};s=M-0.Power")
-                with pytest.raises(ConnectorError) as info:
-                    await resolve_nodes(client, ["nsu=urn:nowhere;s=x"], {}, server.endpoint)
-                return i, hint, info.value.message
+        server = DemoLineServer(events, port=port, speed=3600)
+        async with server, Client(server.endpoint) as client:
+            ns = await client.get_namespace_array()
+            i = ns.index(CARBONTWIN_URI)
+            # a connector file naming a namespace by index: refused, with the URI to write
+            path = tmp_path / "by_index.yaml"
+            cfg = {"endpoint": server.endpoint, "signals": [
+                {"kind": "power", "meter": "M-0", "unit": "W", "node": f"ns={i};{node}"}]}  # fmt: skip
+            path.write_text(yaml.safe_dump(cfg))  # noqa: ASYNC240
+            with pytest.raises(ConnectorError, match="names a namespace by index"):
+                load_connector_config(path)
+            hints = await namespace_index_hints(path)
+            # a namespace URI the server does not have: its namespaces are listed
+            with pytest.raises(ConnectorError) as resolving:
+                await resolve_nodes(client, ["nsu=urn:nowhere;s=x"], {}, server.endpoint)
+            with pytest.raises(ConnectorError) as browsing:
+                await browse(client, server.endpoint, path="nsu=urn:nowhere;s=x")
+            return i, hints, resolving.value.message, browsing.value.message
 
-    i, hint, message = asyncio.run(go())
-    assert hint.startswith(f"write nsu={CARBONTWIN_URI};s=M-0.Power (namespace {i}")
-    assert f"{i} {CARBONTWIN_URI}" in message
-    assert np.isscalar(i)
+    i, hints, resolving, browsing = asyncio.run(go())
+    assert hints == [
+        f"ns={i};{node}: write nsu={CARBONTWIN_URI};{node} (namespace {i} on this server is "
+        f"{CARBONTWIN_URI})"
+    ]
+    for message in (resolving, browsing):
+        assert "no namespace 'urn:nowhere'" in message
+        assert f"{i} {CARBONTWIN_URI}" in message
+        assert MACHINERY_URI in message
