@@ -45,8 +45,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asyncua import Client, ua
+from asyncua.client.client import _first_cert_from_chain
 from asyncua.common.subscription import Subscription
-from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.events import EventBatch
@@ -62,13 +62,28 @@ from .opcua_config import (
     SignalConfig,
     state_from_names,
 )
-from .security import ensure_certificate
+from .security import POLICY_CLASSES, check_server_certificate, ensure_certificate, thumbprint
 
 __all__ = ["ConnectorStats", "OpcUaConnector"]
 
 log = logging.getLogger(__name__)
 
 _OVERFLOW = 0x0480  # InfoType DataValue | Overflow bit (OPC 10000-4, 7.39)
+
+#: Service results of a refused session (OPC 10000-4): the name and what it means.
+_REFUSALS = {
+    "BadUserAccessDenied": "wrong user name or password, or the user may not log in",
+    "BadIdentityTokenInvalid": "the server does not accept this kind of login",
+    "BadIdentityTokenRejected": "wrong user name or password",
+    "BadSecurityChecksFailed": "the server refused this client's certificate or signature",
+    "BadSecurityPolicyRejected": "the server refused the security policy",
+    "BadNoValidCertificates": "no valid certificate",
+}
+
+
+class _Refused(ConnectorError):
+    """The server refused the session, or its certificate is not trusted: retrying soon
+    changes nothing, so the connector gives up after ``connect_retries``."""
 
 
 @dataclass(slots=True)
@@ -184,12 +199,27 @@ class OpcUaConnector(SpooledConnector):
             raise
 
     async def _connect_with_retry(self, stop: asyncio.Event | None) -> bool:
-        """Connect; without ``stop`` once, else retry with backoff until ``stop`` (False)."""
-        delay = 0.5
+        """Connect; without ``stop`` once, else retry with backoff until ``stop`` (False).
+
+        A refused login or certificate is tried ``connect_retries`` more times, then
+        ends the connector with its error; an unreachable server is retried until stopped.
+        """
+        delay, refusals = 0.5, 0
         while True:
             try:
                 await self._connect()
                 return True
+            except _Refused as exc:
+                refusals += 1
+                if stop is None or stop.is_set() or refusals > self.config.connect_retries:
+                    msg = f"{exc.message} (refused {refusals} time(s); giving up)"
+                    raise ConnectorError(msg) from None
+                log.error("%s; retrying in %.1f s", exc.message, delay)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                    return False
+                except TimeoutError:
+                    delay = min(delay * 2, self.config.reconnect_max_delay_s * 4)
             except ConnectorError as exc:
                 if stop is None or stop.is_set():
                     raise
@@ -210,31 +240,22 @@ class OpcUaConnector(SpooledConnector):
             reconnect_max_delay=cfg.reconnect_max_delay_s,
         )
         client.name = client.description = "carbontwin connector"
-        sec = cfg.security
-        if sec.policy != "None":
-            assert sec.certificate is not None
-            assert sec.private_key is not None
-            client.application_uri = sec.application_uri
-            pair = await ensure_certificate(sec.certificate, sec.private_key, sec.application_uri)
-            try:
-                await client.set_security(
-                    SecurityPolicyBasic256Sha256,
-                    str(pair.certificate),
-                    str(pair.private_key),
-                    server_certificate=str(sec.server_certificate)
-                    if sec.server_certificate
-                    else None,
-                    mode=getattr(ua.MessageSecurityMode, sec.mode),
-                )
-            except (OSError, TimeoutError, ua.UaError) as exc:
-                msg = f"cannot set up {sec.policy} {sec.mode} with {cfg.endpoint}: {exc!r}"
-                raise ConnectorError(msg) from exc
+        if cfg.security.policy != "None":
+            await self._secure(client)
         if cfg.username:
             client.set_user(cfg.username)
             client.set_password(cfg.password or "")
         client.connection_lost_callback = self._connection_lost
         try:
             await client.connect()
+        except ua.UaStatusCodeError as exc:
+            name = ua.StatusCode(exc.code).name
+            if name in _REFUSALS or name.startswith("BadCertificate"):
+                who = f"user {cfg.username!r}" if cfg.username else "an anonymous session"
+                msg = f"{cfg.endpoint} refused {who}: {name} ({_REFUSALS.get(name, 'certificate')})"
+                raise _Refused(msg) from None
+            msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
+            raise ConnectorError(msg) from exc
         except (OSError, TimeoutError, ua.UaError) as exc:
             msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
             raise ConnectorError(msg) from exc
@@ -243,6 +264,68 @@ class OpcUaConnector(SpooledConnector):
         if mach is not None:
             for name, num in {**ITEM_STATE_IDS, **OPERATION_MODE_IDS}.items():
                 self._state_ids[(mach, num)] = name
+
+    async def _secure(self, client: Client) -> None:
+        """Client certificate (created on first run), the server's certificate checked
+        against the trust list (or the pinned one), then the security policy."""
+        cfg, sec = self.config, self.config.security
+        assert sec.certificate is not None
+        assert sec.private_key is not None
+        client.application_uri = sec.application_uri
+        pair = await ensure_certificate(sec.certificate, sec.private_key, sec.application_uri)
+        policy = POLICY_CLASSES[sec.policy]
+        mode = getattr(ua.MessageSecurityMode, sec.mode)
+        try:
+            endpoints = await client.connect_and_get_server_endpoints()
+        except (OSError, TimeoutError, ua.UaError) as exc:
+            msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
+            raise ConnectorError(msg) from exc
+        try:
+            ep = Client.find_endpoint(endpoints, mode, policy.URI)
+        except ua.UaError:
+            offered = sorted(
+                {
+                    f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]} {e.SecurityMode.name}"
+                    for e in endpoints
+                }
+            )
+            msg = f"{cfg.endpoint} offers no {sec.policy} {sec.mode} endpoint (it offers {offered})"
+            raise _Refused(msg) from None
+        # the server's own certificate, without the chain some servers append
+        der = _first_cert_from_chain(bytes(ep.ServerCertificate or b""))
+        if sec.server_certificate is not None:
+            try:
+                pinned = sec.server_certificate.read_bytes()
+            except OSError as exc:
+                msg = f"cannot read the server certificate {sec.server_certificate}: {exc}"
+                raise ConnectorError(msg) from exc
+            if not der.startswith(pinned):
+                msg = (
+                    f"{cfg.endpoint} presents a certificate other than the pinned "
+                    f"{sec.server_certificate} (SHA-256 {thumbprint(der)})"
+                )
+                raise _Refused(msg)
+        else:
+            try:
+                await check_server_certificate(
+                    der,
+                    cfg.endpoint,
+                    sec.trust_dir,
+                    trust_on_first_use=sec.trust_on_first_use,
+                )
+            except ConnectorError as exc:
+                raise _Refused(exc.message) from None
+        try:
+            await client.set_security(
+                policy,
+                str(pair.certificate),
+                str(pair.private_key),
+                server_certificate=der,
+                mode=mode,
+            )
+        except (OSError, TimeoutError, ua.UaError, ValueError) as exc:
+            msg = f"cannot set up {sec.policy} {sec.mode} with {cfg.endpoint}: {exc!r}"
+            raise ConnectorError(msg) from exc
 
     async def close(self) -> None:
         """Unsubscribe, disconnect, flush what the spool holds, close it."""

@@ -248,7 +248,9 @@ class SecurityConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    policy: Literal["None", "Basic256Sha256"] = Field("None", description="Security policy.")
+    policy: Literal["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] = (
+        Field("None", description="Security policy.")
+    )
     mode: Literal["None", "Sign", "SignAndEncrypt"] = Field(
         "None", description="Message security mode."
     )
@@ -259,7 +261,19 @@ class SecurityConfig(BaseModel):
         None, description="This client's private key (PEM); created on first run when absent."
     )
     server_certificate: Path | None = Field(
-        None, description="The server's certificate (DER), when it is known beforehand."
+        None,
+        description="The server's certificate (DER), pinned: the session is refused when the "
+        "server presents another one. Without it, the trust list decides.",
+    )
+    trust_dir: Path = Field(
+        Path("pki/trusted"),
+        description="Trust list: a folder of certificates (DER or PEM); the server's "
+        "certificate must be in it or be issued by a CA certificate in it.",
+    )
+    trust_on_first_use: bool = Field(
+        False,
+        description="Store the first certificate the server presents in the trust list and "
+        "refuse any other afterwards; only where the network is trusted at set-up.",
     )
     application_uri: str = Field(
         "urn:carbontwin:connector", description="Application URI in the client certificate."
@@ -296,6 +310,13 @@ class ConnectorConfig(BaseModel):
     watchdog_s: float = Field(1.0, gt=0, description="Connection check interval [s].")
     reconnect_max_delay_s: float = Field(
         1.0, gt=0, description="Longest wait between reconnection attempts [s]."
+    )
+    connect_retries: int = Field(
+        2,
+        ge=0,
+        description="Further attempts after the server refused the login or a certificate "
+        "(or its certificate is not trusted) before the connector stops with an error; "
+        "an unreachable server is retried until stopped.",
     )
     spool: SpoolConfig = Field(default_factory=SpoolConfig)  # type: ignore[arg-type]
     store: StoreConfig = Field(default_factory=StoreConfig)  # type: ignore[arg-type]
@@ -344,6 +365,7 @@ class ConnectorConfig(BaseModel):
                 "private_key": fix(self.security.private_key) or self.security.private_key,
                 "server_certificate": fix(self.security.server_certificate)
                 or self.security.server_certificate,
+                "trust_dir": fix(self.security.trust_dir) or self.security.trust_dir,
             }
         )
         spool = self.spool.model_copy(update={"path": fix(self.spool.path) or self.spool.path})

@@ -133,7 +133,8 @@ def register(app: typer.Typer) -> None:
         wait: bool = typer.Option(True, help="Start the replay at the first subscription."),
         security: list[str] = typer.Option(
             ["None"],
-            help="Endpoint policy: None, Basic256Sha256_Sign, Basic256Sha256_SignAndEncrypt "
+            help="Endpoint policy: None, or POLICY_MODE with POLICY Basic256Sha256, "
+            "Aes128Sha256RsaOaep or Aes256Sha256RsaPss and MODE Sign or SignAndEncrypt "
             "(repeat for several).",
         ),
         cert_dir: Path | None = typer.Option(

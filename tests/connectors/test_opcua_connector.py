@@ -220,8 +220,15 @@ def test_overflow_bits_bad_values_and_stale_values_are_counted(tmp_path, caplog)
     assert connector.spool.metrics()["overflows"] == 1
 
 
-@pytest.mark.parametrize("mode", ["SignAndEncrypt", "Sign"])
-def test_basic256sha256_with_a_username(tmp_path, port, events, mode):
+@pytest.mark.parametrize(
+    ("policy", "mode"),
+    [
+        ("Basic256Sha256", "SignAndEncrypt"),
+        ("Aes128_Sha256_RsaOaep", "Sign"),
+        ("Aes256_Sha256_RsaPss", "SignAndEncrypt"),
+    ],
+)
+def test_secured_policies_with_a_username(tmp_path, port, events, policy, mode):
     got: list[EventBatch] = []
 
     def sink(batch):
@@ -229,10 +236,12 @@ def test_basic256sha256_with_a_username(tmp_path, port, events, mode):
         return len(batch)
 
     sec = {
-        "policy": "Basic256Sha256",
+        "policy": policy,
         "mode": mode,
         "certificate": str(tmp_path / "pki" / "client.der"),
         "private_key": str(tmp_path / "pki" / "client-key.pem"),
+        "trust_dir": str(tmp_path / "pki" / "trusted"),
+        "trust_on_first_use": True,
     }
 
     async def go():
@@ -240,7 +249,7 @@ def test_basic256sha256_with_a_username(tmp_path, port, events, mode):
             events,
             port=port,
             speed=3600,
-            security=[f"Basic256Sha256_{mode}"],
+            security=[f"{policy.replace('_', '')}_{mode}"],
             cert_dir=tmp_path / "server-pki",
             users={"operator": "s3cret"},
         )
@@ -250,17 +259,20 @@ def test_basic256sha256_with_a_username(tmp_path, port, events, mode):
                     server,
                     tmp_path / name,
                     security=sec,
+                    connect_retries=0,
                     **extra,
                     **({"username": "operator"} if extra else {}),
                 )
-                with pytest.raises(ConnectorError, match="cannot connect"):
+                with pytest.raises(ConnectorError, match="refused"):
                     await OpcUaConnector(cfg, sink=sink).start()
             cfg = _config(server, tmp_path, security=sec, username="operator", password="s3cret")
             await _read_all(server, cfg, sink)
 
     asyncio.run(go())
     assert (tmp_path / "pki" / "client.der").is_file()  # generated on first run
-    assert (tmp_path / "server-pki" / "server.der").is_file()
+    assert (tmp_path / "pki" / "client-key.pem").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "server-pki" / "server-key.pem").stat().st_mode & 0o777 == 0o600
+    assert len(list((tmp_path / "pki" / "trusted").glob("tofu-*.der"))) == 1
     stored = EventBatch.concat(got)
     assert _set(stored, "power") == _set(events, "power")
     assert _set(stored, "state") == _set(events, "state")
