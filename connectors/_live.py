@@ -30,8 +30,8 @@ __all__ = ["ConnectorStats", "GapRecord", "OpenGaps", "Seen", "SpooledConnector"
 
 log = logging.getLogger("carbontwin.connectors")
 
-#: Per batch: source -> {signal: time of its first new value} (see :meth:`OpenGaps.close`).
-Seen = dict[str, dict[str, float]]
+#: Per batch: source -> {signal: times of its new values} (see :meth:`OpenGaps.close`).
+Seen = dict[str, dict[str, list[float]]]
 
 
 @dataclass(slots=True)
@@ -94,22 +94,27 @@ class OpenGaps:
             if source in self._open and self._open[source][1] == reason:
                 del self._open[source]
 
-    def close(self, seen: dict[str, dict[str, float]]) -> list[GapRecord]:
+    def close(self, seen: Seen) -> list[GapRecord]:
         """Close the gaps of the sources in ``seen``.
 
-        ``seen[source]`` maps each signal of the source that sent a new value in
-        one batch to that value's time (the first after the hole); signals that
-        sent only values not newer than what was stored did not change
-        meanwhile and lost nothing. The source is whole again when its last
-        signal resumed: the gap ends at the latest of these first values.
+        ``seen[source]`` maps each signal of the source that sent new values in
+        one batch to their times; a signal's first value after the gap's start
+        is where it resumed. Signals that sent only values not newer than what
+        was stored did not change meanwhile and lost nothing. The source is
+        whole again when its last signal resumed: the gap ends at the latest of
+        these first values.
         """
         out: list[GapRecord] = []
-        for source, firsts in seen.items():
-            entry = self._open.pop(source, None)
+        for source, times in seen.items():
+            entry = self._open.get(source)
             if entry is None:
                 continue
             start, reason = entry
-            first = max(firsts.values()) if firsts else None
+            firsts = [min(after) for ts in times.values() if (after := [t for t in ts if t > start])]
+            if not firsts and any(times.values()):
+                continue  # only values from before the hole: it is still open
+            del self._open[source]
+            first = max(firsts) if firsts else None
             if first is not None and first > start:
                 out.append(GapRecord(source, start, first, reason))
         return out
@@ -218,10 +223,10 @@ class SpooledConnector:
     def _seen(self, source: str, key: str, t: float | None, seen: Seen) -> None:
         """Note a value of signal ``key`` of ``source`` for :meth:`OpenGaps.close`:
         a new one at ``t``, or (``t`` None) one not newer than what was stored."""
-        firsts = seen.setdefault(source, {})
+        times = seen.setdefault(source, {})
         if t is None:
             return
-        firsts[key] = min(firsts.get(key, t), t)
+        times.setdefault(key, []).append(t)
         if t > self._source_t.get(source, -math.inf):
             self._source_t[source] = t
 

@@ -9,8 +9,10 @@ dropped silently:
 - notifications are taken from the publish response as a whole (one spool
   transaction per notification batch), not through asyncua's bounded iterator
   queue; queue sizes are requested per monitored item; a value flagged with the
-  OPC UA Overflow bit, a notification sequence number skipped, a bad status or
-  an unusable value is counted in :class:`ConnectorStats` and logged as an error;
+  OPC UA Overflow bit (the server discarded older values of that item: a gap
+  from the last value delivered to it is recorded), a notification sequence
+  number skipped, a bad status or an unusable value is counted in
+  :class:`ConnectorStats` and logged as an error;
 - asyncua's ``auto_reconnect`` re-establishes the session with backoff (capped
   at ``reconnect_max_delay_s``); where the server still holds the session, the
   subscription is kept (TransferSubscriptions) and the notifications sent during
@@ -486,8 +488,10 @@ class OpcUaConnector(SpooledConnector):
             if it is None or dv is None:
                 continue
             status = dv.StatusCode
+            overflow = False
             if status is not None:
                 if (status.value & _OVERFLOW) == _OVERFLOW:
+                    overflow = True
                     stats.overflows += 1
                     log.error(
                         "queue overflow on node %r (%s): values were discarded by the server",
@@ -505,6 +509,13 @@ class OpcUaConnector(SpooledConnector):
                 continue
             t = _epoch(dv)
             s = it.signal
+            if overflow and it.text in self._cursor:
+                # the values between the last one delivered and this one were discarded:
+                # a gap up to this value, recorded with this batch
+                self.gaps.open(
+                    {s.source: self._cursor[it.text]},
+                    f"server queue of node {it.text} overflowed",
+                )
             age = self._fresh(it.text, t)
             if age == "same":
                 self._seen(s.source, it.text, None, seen)
