@@ -119,6 +119,10 @@ class _BatchSubscription(Subscription):
     ) -> None:
         super().__init__(session, params, handler=owner)
         self._owner = owner
+        self._held: dict[int, ua.NotificationMessage] = {}  # seq -> message waiting
+
+    #: How long messages after a missing sequence number wait for it (Republish) [s].
+    HOLD_S = 3.0
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
         self.last_publish_at = time.monotonic()
@@ -127,9 +131,20 @@ class _BatchSubscription(Subscription):
             return
         seq = int(msg.SequenceNumber)
         last = self.last_sequence_number
+        if last is not None and seq <= last:
+            return  # republished again: already read
         if last is not None and seq > last + 1 and not self._replaying:
-            self._owner._sequence_gap(last, seq)
-        self.last_sequence_number = seq
+            # after a cut, new messages can come before the missing ones are republished:
+            # hold them, so that every item's values are read in their order
+            self._held[seq] = msg
+            if len(self._held) == 1:
+                asyncio.get_running_loop().call_later(self.HOLD_S, self._give_up_waiting)
+            return
+        self._deliver(msg)
+        self._release()
+
+    def _deliver(self, msg: ua.NotificationMessage) -> None:
+        self.last_sequence_number = int(msg.SequenceNumber)
         items: list[ua.MonitoredItemNotification] = []
         for notif in msg.NotificationData:
             if isinstance(notif, ua.DataChangeNotification):
@@ -138,6 +153,26 @@ class _BatchSubscription(Subscription):
                 self._owner._status_change(notif.Status)
         if items:
             self._owner._on_batch(items)
+
+    def _release(self) -> None:
+        """Read held messages that now follow in sequence."""
+        held = self._held
+        while held and self.last_sequence_number is not None:
+            nxt = held.pop(self.last_sequence_number + 1, None)
+            if nxt is None:
+                break
+            self._deliver(nxt)
+
+    def _give_up_waiting(self) -> None:
+        """The missing messages did not come: what was lost is reported, the rest read."""
+        held = self._held
+        while held:
+            seq = min(held)
+            last = self.last_sequence_number
+            if last is not None and seq > last + 1:
+                self._owner._sequence_gap(last, seq)
+            self._deliver(held.pop(seq))
+            self._release()
 
     async def recreate(self) -> None:
         self.last_sequence_number = None
@@ -451,6 +486,8 @@ class OpcUaConnector(SpooledConnector):
             seq - 1,
             self.config.endpoint,
         )
+        # their values are gone: every source has a hole up to its next value
+        self._open_gaps(None, f"notifications from {self.config.endpoint} lost")
 
     def _status_change(self, status: ua.StatusCode) -> None:
         self.stats.status_changes += 1
