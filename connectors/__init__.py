@@ -3,11 +3,18 @@
 OPC UA: :class:`OpcUaConnector` reads a server into the twin store through a
 local :class:`Spool`; :class:`DemoLineServer` publishes any stream of twin
 events as a line of machines (OPC 40001-1 Machinery, energy per OPC 34100 names).
+MQTT: :class:`MqttConnector` reads plain JSON topics and Sparkplug B the same
+way. Any connector file: :func:`load_live_config` and :func:`open_live_connector`;
+:func:`browse` lists an OPC UA server's nodes.
 Files: an events folder (one CSV per kind) with :func:`write_events_dir` /
 :func:`read_events_dir`.
 """
 
 from .files import read_events_dir, write_events_dir
+from .live import load_live_config, open_live_connector
+from .mqtt import MqttConnector
+from .mqtt_config import MqttConfig, load_mqtt_config
+from .opcua_browse import browse
 from .opcua_client import ConnectorStats, OpcUaConnector
 from .opcua_config import ConnectorConfig, load_connector_config
 from .opcua_server import DemoLineServer, ReplayClock
@@ -18,10 +25,16 @@ __all__ = [
     "ConnectorStats",
     "DemoLineServer",
     "Flusher",
+    "MqttConfig",
+    "MqttConnector",
     "OpcUaConnector",
     "ReplayClock",
     "Spool",
+    "browse",
     "load_connector_config",
+    "load_live_config",
+    "load_mqtt_config",
+    "open_live_connector",
     "read_events_dir",
     "write_events_dir",
 ]
