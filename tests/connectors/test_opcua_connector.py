@@ -220,7 +220,9 @@ def test_overflow_bits_bad_values_and_stale_values_are_counted(tmp_path, caplog)
     assert connector.spool.metrics()["overflows"] == 1
     # the overflow says values before 110 s were discarded: a gap from the last one delivered
     ev = taken.events
-    assert list(zip(ev.gap_source, ev.gap_start, ev.gap_end, strict=True)) == [("M-1", 100.0, 110.0)]
+    assert list(zip(ev.gap_source, ev.gap_start, ev.gap_end, strict=True)) == [
+        ("M-1", 100.0, 110.0)
+    ]
 
 
 @pytest.mark.parametrize(

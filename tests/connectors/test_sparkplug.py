@@ -80,14 +80,27 @@ class Edge:
         await self._reader
 
 
+def _with_host(tmp_path, group, sink, edges):
+    """Run the connector (a Sparkplug host) around ``edges(connector)``; drain, stop."""
+
+    async def go():
+        connector = MqttConnector(_config(tmp_path, group), sink=sink)
+        stop, task = await _started(connector)
+        result = await edges(connector)
+        assert await connector.wait_idle(quiet_s=0.3, timeout_s=10)
+        stop.set()
+        await task
+        return connector, result
+
+    return asyncio.run(go())
+
+
 def test_births_aliases_ddata_and_an_ndeath_gap_up_to_the_rebirth(tmp_path):
     require_shared_broker()
     group = unique("ctg")
     sink = Sink()
 
-    async def go():
-        connector = MqttConnector(_config(tmp_path, group), sink=sink)
-        stop, task = await _started(connector)
+    async def edges(connector):
         first = Edge(group, "--first", "0")
         await first.start()
         assert await wait_for(lambda: len(first.data) >= 25, timeout=20)
@@ -97,12 +110,9 @@ def test_births_aliases_ddata_and_an_ndeath_gap_up_to_the_rebirth(tmp_path):
         second = Edge(group, "--first", "1000", "--count", "15")
         await second.start()
         await second.wait()
-        assert await connector.wait_idle(quiet_s=0.3, timeout_s=10)
-        stop.set()
-        await task
-        return connector, first, second
+        return first, second
 
-    connector, first, second = asyncio.run(go())
+    connector, (first, second) = _with_host(tmp_path, group, sink, edges)
     ev = sink.events
     stored = dict(zip(ev.power_t, ev.power_kw, strict=True))
     # DDATA carried aliases only: read through the DBIRTH's names
@@ -135,18 +145,13 @@ def test_a_skipped_sequence_number_is_a_gap_and_asks_for_a_rebirth(tmp_path):
     group = unique("ctg")
     sink = Sink()
 
-    async def go():
-        connector = MqttConnector(_config(tmp_path, group), sink=sink)
-        stop, task = await _started(connector)
+    async def edges(connector):
         edge = Edge(group, "--count", "40", "--skip-seq-after", "20")
         await edge.start()
         await edge.wait()
-        assert await connector.wait_idle(quiet_s=0.3, timeout_s=10)
-        stop.set()
-        await task
-        return connector, edge
+        return edge
 
-    connector, edge = asyncio.run(go())
+    connector, edge = _with_host(tmp_path, group, sink, edges)
     ev = sink.events
     assert connector.stats.sequence_gaps == 1
     assert connector.stats.rebirths == 1
