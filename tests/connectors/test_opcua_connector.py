@@ -230,8 +230,7 @@ def test_overflow_bits_bad_values_and_stale_values_are_counted(tmp_path, caplog)
     [
         ("Basic256Sha256", "SignAndEncrypt"),
         ("Aes128_Sha256_RsaOaep", "Sign"),
-        ("Aes256_Sha256_RsaPss", "SignAndEncrypt"),
-    ],
+    ],  # Aes256_Sha256_RsaPss: test_opcua_security.py
 )
 def test_secured_policies_with_a_username(tmp_path, port, events, policy, mode):
     got: list[EventBatch] = []
