@@ -18,8 +18,11 @@ from enum import StrEnum
 __all__ = [
     "BomItem",
     "Carrier",
+    "CarrierFactor",
     "ElectricityContract",
+    "FactorsSection",
     "Factory",
+    "GridZoneFactors",
     "Line",
     "Machine",
     "Material",
@@ -35,6 +38,7 @@ __all__ = [
     "Supplier",
     "SupplyLink",
     "Utility",
+    "YearFactor",
 ]
 
 
@@ -65,8 +69,10 @@ class Carrier(StrEnum):
     NATURAL_GAS = "natural_gas"
     DIESEL = "diesel"
     LPG = "lpg"
+    FUEL_OIL = "fuel_oil"
     STEAM = "steam"
     HEAT = "heat"
+    DISTRICT_HEAT = "district_heat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +199,9 @@ class Material:
     id: str
     name: str
     unit: str = "kg"
+    cn_code: str = ""  # EU Combined Nomenclature code ("7208"), "" if none given
+    fossil_carbon_kg_per_unit: float | None = None  # kg C per unit; None: not declared
+    biogenic_carbon_kg_per_unit: float | None = None  # kg C per unit; None: not declared
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +212,11 @@ class SupplyLink:
     pcf_kg_per_unit: float  # kg CO2e per material unit, cradle-to-gate
     source: str = ""
     primary: bool = True  # supplier-specific (primary) data, or a secondary database value
+    pact_id: str = ""  # id of the supplier's PACT ProductFootprint the value came from
+    pact_version: str = ""  # its version (PACT v2), "" for v3
+    primary_data_share: float | None = None  # supplier's own share 0..1; None: 1 if primary
+    dqr: tuple[float, float, float] | None = None  # supplier's technological, geographical,
+    # temporal DQR (1 best .. 3 worst), None if not given
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +251,7 @@ class Product:
     bom: tuple[BomItem, ...] = ()
     declared_unit: str = "piece"  # "piece" or "kg"
     mass_kg: float = 1.0  # per piece
+    cn_code: str = ""  # EU Combined Nomenclature code ("7326 90 98"), "" if none given
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +284,53 @@ class ElectricityContract:
 
 
 @dataclass(frozen=True, slots=True)
+class YearFactor:
+    """A factor for one calendar year, with its source (annual grid factor, residual mix)."""
+
+    year: int
+    factor_kg_per_kwh: float
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GridZoneFactors:
+    """The factory file's factors of one grid zone.
+
+    ``hourly`` names hourly series: CSV files (``hour_start_utc,g_co2e_per_kwh``)
+    relative to the factory file, or, over HTTP, series uploaded to the store
+    under the file's stem. ``annual`` and ``residual_mix`` give one factor per year.
+    """
+
+    zone: str
+    hourly: tuple[str, ...] = ()
+    annual: tuple[YearFactor, ...] = ()
+    residual_mix: tuple[YearFactor, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierFactor:
+    """The factory file's factor of a fuel or of purchased steam or heat [kg CO2e/kWh]."""
+
+    carrier: Carrier
+    factor_kg_per_kwh: float
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FactorsSection:
+    """The factory file's ``factors:`` section (see :mod:`carbontwin.twin.factors`)."""
+
+    grid: tuple[GridZoneFactors, ...] = ()
+    fuels: tuple[CarrierFactor, ...] = ()
+
+    def zone(self, zone: str) -> GridZoneFactors | None:
+        for z in self.grid:
+            if z.zone == zone:
+                return z
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Factory:
     """A whole plant. Ids are unique across all assets."""
 
@@ -286,6 +348,12 @@ class Factory:
     orders: tuple[Order, ...] = ()
     contracts: tuple[ElectricityContract, ...] = ()
     company_id: str = ""  # URN of the reporting company, for PACT (urn:...)
+    factors: FactorsSection = field(default_factory=FactorsSection)
+
+    @property
+    def grid_zone(self) -> str:
+        """The site's grid zone: ``site.grid_zone``, else its country (upper case)."""
+        return (self.site.grid_zone or self.site.country).strip().upper()
 
     def machine(self, machine_id: str) -> Machine:
         for m in self.machines:

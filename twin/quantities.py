@@ -9,6 +9,8 @@ name                        unit           meaning
 ``energy_kwh``              kWh            energy (electricity, or fuel by LHV)
 ``co2e_kg``                 kg CO2e        emissions
 ``factor_kg_per_kwh``       kg CO2e / kWh  emission factor of an energy carrier
+                                           (input: ``"0.202 kg/kWh"``, ``"56.1 t/TJ"``,
+                                           ``"823 lb/MWh"``, ``"380 g CO2e/kWh"``)
 ``pcf_kg_per_unit``         kg CO2e / unit supplier product footprint
 ``duration_s``              s              durations
 ``mass_kg``                 kg             masses
@@ -23,6 +25,7 @@ with :func:`parse_quantity`; nothing in ``twin/`` or ``simulation/`` sees anothe
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -36,6 +39,7 @@ __all__ = [
     "QuantityError",
     "from_epoch",
     "parse_quantity",
+    "plus_years",
     "to_epoch",
     "utc",
 ]
@@ -48,6 +52,7 @@ CANONICAL_UNITS: dict[str, str] = {
     "mass": "kg",
     "co2e": "kg",
     "volume": "m**3",
+    "emission_factor": "kg/kWh",
     "dimensionless": "",
 }
 
@@ -58,8 +63,11 @@ _DIMENSIONALITY = {
     "mass": "[mass]",
     "co2e": "[mass]",
     "volume": "[length] ** 3",
+    "emission_factor": "[time] ** 2 / [length] ** 2",
     "dimensionless": "",
 }
+#: Gas names allowed inside an emission factor's unit ("0.35 kg CO2e/kWh"): dropped before parsing.
+_GAS = re.compile(r"\s*\b(CO2e|CO2eq|CO2-eq|CO2)\b", re.IGNORECASE)
 
 
 class QuantityError(CarbonTwinError, ValueError):
@@ -124,6 +132,8 @@ def _parse_string(text: str, kind: str) -> float:
         return float(stripped)
     except ValueError:
         pass
+    if kind == "emission_factor":
+        stripped = _GAS.sub("", stripped)
     try:
         quantity: Any = ureg.Quantity(stripped)
     except (
@@ -177,3 +187,11 @@ def to_epoch(value: datetime | str) -> float:
 def from_epoch(t: float) -> datetime:
     """Float seconds since the epoch -> timezone-aware UTC datetime."""
     return datetime.fromtimestamp(t, tz=UTC)
+
+
+def plus_years(t: datetime, years: int) -> datetime:
+    """``t`` moved by whole calendar years (29 February to 28 February)."""
+    try:
+        return t.replace(year=t.year + years)
+    except ValueError:
+        return t.replace(year=t.year + years, day=28)

@@ -10,6 +10,8 @@ file is only the wiring:
 - ``demo-server``, ``opcua browse``       (:mod:`.opcua`)
 - ``connect``, ``connector-schema``       (:mod:`.connect`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
+- ``cbam``                                (:mod:`.cbam`)
+- ``suppliers import|pull``              (:mod:`.suppliers`)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, connect, demo, factory, opcua, service, simulate
+from . import attribute, cbam, connect, demo, factory, opcua, service, simulate, suppliers
 
 app = typer.Typer(
     name="carbontwin",
@@ -33,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, connect, service):
+for _module in (factory, attribute, simulate, demo, opcua, connect, service, cbam, suppliers):
     _module.register(app)
 
 

@@ -10,7 +10,9 @@ __all__ = ["all_routers"]
 def all_routers() -> list[APIRouter]:
     from . import (
         auth,
+        cbam,
         events,
+        factors,
         factory,
         footprints,
         health,
@@ -31,9 +33,11 @@ def all_routers() -> list[APIRouter]:
         factory.router,
         events.router,
         orders.router,
+        factors.router,
         footprints.router,
         labels.router,
         simulations.router,
+        cbam.router,
         pact_v3.router,
         pact_v2.router,
     ]
