@@ -110,7 +110,9 @@ class OpenGaps:
             if entry is None:
                 continue
             start, reason = entry
-            firsts = [min(after) for ts in times.values() if (after := [t for t in ts if t > start])]
+            firsts = [
+                min(after) for ts in times.values() if (after := [t for t in ts if t > start])
+            ]
             if not firsts and any(times.values()):
                 continue  # only values from before the hole: it is still open
             del self._open[source]
