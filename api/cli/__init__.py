@@ -12,6 +12,8 @@ file is only the wiring:
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 - ``cbam``                                (:mod:`.cbam`)
 - ``suppliers import|pull``              (:mod:`.suppliers`)
+- ``import historian|mes|schema``         (:mod:`.importers`)
+- ``report``                              (:mod:`.report`)
 """
 
 from __future__ import annotations
@@ -22,7 +24,19 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, cbam, connect, demo, factory, opcua, service, simulate, suppliers
+from . import (
+    attribute,
+    cbam,
+    connect,
+    demo,
+    factory,
+    importers,
+    opcua,
+    report,
+    service,
+    simulate,
+    suppliers,
+)
 
 app = typer.Typer(
     name="carbontwin",
@@ -35,7 +49,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, connect, service, cbam, suppliers):
+for _module in (
+    factory,
+    attribute,
+    simulate,
+    demo,
+    opcua,
+    connect,
+    service,
+    cbam,
+    suppliers,
+    importers,
+    report,
+):
     _module.register(app)
 
 
