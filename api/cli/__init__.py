@@ -7,7 +7,8 @@ file is only the wiring:
 - ``attribute``                           (:mod:`.attribute`)
 - ``simulate``                            (:mod:`.simulate`)
 - ``demo``                                (:mod:`.demo`)
-- ``demo-server``, ``connect``            (:mod:`.opcua`)
+- ``demo-server``, ``opcua browse``       (:mod:`.opcua`)
+- ``connect``, ``connector-schema``       (:mod:`.connect`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 - ``audit check``, ``pack``, ``recompute`` (:mod:`.audit`)
 - ``cbam``                                (:mod:`.cbam`)
@@ -28,6 +29,7 @@ from . import (
     attribute,
     audit,
     cbam,
+    connect,
     demo,
     factory,
     importers,
@@ -55,6 +57,7 @@ for _module in (
     simulate,
     demo,
     opcua,
+    connect,
     service,
     audit,
     cbam,
