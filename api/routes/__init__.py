@@ -21,6 +21,7 @@ def all_routers() -> list[APIRouter]:
         orders,
         pact_v2,
         pact_v3,
+        public,
         simulations,
         well_known,
     )
@@ -38,6 +39,8 @@ def all_routers() -> list[APIRouter]:
         labels.router,
         simulations.router,
         cbam.router,
+        public.router,
+        public.publish_router,
         pact_v3.router,
         pact_v2.router,
     ]
