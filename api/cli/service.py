@@ -278,14 +278,6 @@ def label(
     from carbontwin.twin.footprint import Footprint
 
     settings = _settings(database_url, key_path)
-    public_base = base_url or settings.public_base_url
-    if not public_base:
-        public_base = "http://127.0.0.1:8000"
-        Console(stderr=True).print(
-            "[yellow]no public URL: the QR code points to http://127.0.0.1:8000; set "
-            "CARBONTWIN_PUBLIC_BASE_URL or --base-url to where customers reach the service[/]",
-            highlight=False,
-        )
     factory = None
     path = Path(what)
     if path.suffix.lower() == ".json" and path.exists():
@@ -326,6 +318,14 @@ def label(
         except KeyError:
             product = ""
     key = load_or_create_key(settings.key_path)
+    public_base = base_url or settings.public_base_url
+    if not public_base:
+        public_base = "http://127.0.0.1:8000"
+        Console(stderr=True).print(
+            "[yellow]no public URL: the QR code points to http://127.0.0.1:8000; set "
+            "CARBONTWIN_PUBLIC_BASE_URL or --base-url to where customers reach the service[/]",
+            highlight=False,
+        )
     data = label_data(
         fp,
         product_name=product,
