@@ -11,6 +11,7 @@ file is only the wiring:
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 - ``cbam``                                (:mod:`.cbam`)
 - ``suppliers import|pull``              (:mod:`.suppliers`)
+- ``import historian|mes|schema``         (:mod:`.importers`)
 - ``publish``                             (:mod:`.publish`)
 """
 
@@ -22,7 +23,18 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, cbam, demo, factory, opcua, publish, service, simulate, suppliers
+from . import (
+    attribute,
+    cbam,
+    demo,
+    factory,
+    importers,
+    opcua,
+    publish,
+    service,
+    simulate,
+    suppliers,
+)
 
 app = typer.Typer(
     name="carbontwin",
@@ -35,7 +47,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, service, cbam, suppliers, publish):
+for _module in (
+    factory,
+    attribute,
+    simulate,
+    demo,
+    opcua,
+    service,
+    cbam,
+    suppliers,
+    importers,
+    publish,
+):
     _module.register(app)
 
 

@@ -25,7 +25,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from carbontwin.connectors.files import read_events_dir
+from carbontwin.api.issuing import with_orders
+from carbontwin.connectors.files import read_events_dir, read_orders_csv
 from carbontwin.twin.attribution import Attribution, Rules, attribute
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
 from carbontwin.twin.factors import FactorSet
@@ -151,7 +152,14 @@ def register(app: typer.Typer) -> None:
     @app.command("attribute")
     def attribute_cmd(
         factory: Annotated[Path, typer.Option("--factory", help="Factory file (YAML or JSON).")],
-        events: Annotated[Path, typer.Option("--events", help="Events folder (CSV per kind).")],
+        events: Annotated[
+            Path,
+            typer.Option(
+                "--events",
+                help="Events folder (CSV per kind); its orders.csv, if any, replaces the "
+                "factory's orders of the same id.",
+            ),
+        ],
         rules: Annotated[
             Path | None, typer.Option("--rules", help="Rules file (YAML/JSON mapping).")
         ] = None,
@@ -175,6 +183,7 @@ def register(app: typer.Typer) -> None:
             given = grid_factor is not None or grid_factors is not None
             fac = load_factory(path, check_factors=not given)
             batch = read_events_dir(events)
+            fac = with_orders(fac, read_orders_csv(events))
             factors = cli_factor_set(fac, path, grid_factor, grid_factors)
             res = attribute(fac, batch, factors, _rules(rules))
         except FactoryModelError as exc:
