@@ -7,11 +7,13 @@ file is only the wiring:
 - ``attribute``                           (:mod:`.attribute`)
 - ``simulate``                            (:mod:`.simulate`)
 - ``demo``                                (:mod:`.demo`)
-- ``demo-server``, ``connect``            (:mod:`.opcua`)
+- ``demo-server``, ``opcua browse``       (:mod:`.opcua`)
+- ``connect``, ``connector-schema``       (:mod:`.connect`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 - ``cbam``                                (:mod:`.cbam`)
 - ``suppliers import|pull``              (:mod:`.suppliers`)
 - ``import historian|mes|schema``         (:mod:`.importers`)
+- ``report``                              (:mod:`.report`)
 - ``publish``                             (:mod:`.publish`)
 """
 
@@ -26,11 +28,13 @@ from carbontwin.twin.errors import CarbonTwinError
 from . import (
     attribute,
     cbam,
+    connect,
     demo,
     factory,
     importers,
     opcua,
     publish,
+    report,
     service,
     simulate,
     suppliers,
@@ -53,10 +57,12 @@ for _module in (
     simulate,
     demo,
     opcua,
+    connect,
     service,
     cbam,
     suppliers,
     importers,
+    report,
     publish,
 ):
     _module.register(app)
