@@ -141,7 +141,8 @@ def _raw(endpoint: str, n: int, ready, finish, out_path: str) -> None:
 
         samples: list = []
         done = asyncio.Event()
-        async with Client(endpoint, timeout=30) as client:
+        # the connector's settings: 30 s requests, a 5 s connection check
+        async with Client(endpoint, timeout=30, watchdog_intervall=5) as client:
             idx = await client.get_namespace_index(NS_URI)
             nodes = [client.get_node(ua.NodeId(f"v{i}", idx)) for i in range(n)]
             params = ua.CreateSubscriptionParameters(
