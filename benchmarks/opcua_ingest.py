@@ -186,7 +186,10 @@ def _connector(endpoint: str, n: int, folder: str, ready, finish, out_path: str)
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
-    logging.getLogger("carbontwin").setLevel(logging.CRITICAL)  # counted, not printed
+    # counted, not printed (CARBONTWIN_BENCH_LOG=WARNING prints the connector's log)
+    level = os.environ.get("CARBONTWIN_BENCH_LOG", "CRITICAL")
+    logging.getLogger("carbontwin").setLevel(level)
+    logging.getLogger("asyncua").setLevel(level)
 
     async def main() -> None:
         store = Store.open(f"sqlite:///{Path(folder) / 'store.db'}")
