@@ -101,6 +101,7 @@ class LabelData:
     energy_kwh: float = 0.0
     location_per_unit_kg: float = float("nan")
     headline: str = "location"
+    facts: tuple[tuple[str, str], ...] = ()  # more label lines: validity, mass, DQR, spec
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (checked against its footprint by :func:`verify_label`)."""
@@ -125,6 +126,7 @@ class LabelData:
             "energy_kwh": round(self.energy_kwh, 6),
             "location_per_unit_kg": round(self.location_per_unit_kg, 6),
             "headline": self.headline,
+            **({"facts": [list(f) for f in self.facts]} if self.facts else {}),
         }
 
     @classmethod
@@ -152,6 +154,7 @@ class LabelData:
             energy_kwh=float(d.get("energy_kwh", 0.0)),
             location_per_unit_kg=float(d.get("location_per_unit_kg", d["per_unit_kg"])),
             headline=str(d.get("headline", "location")),
+            facts=tuple((str(k), str(v)) for k, v in d.get("facts", ())),
         )
 
 
@@ -167,8 +170,10 @@ def label_data(
     pact_url: str = "",
     key_id: str = "",
     headline: str = "location",
+    facts: tuple[tuple[str, str], ...] = (),
 ) -> LabelData:
-    """Label content of footprint ``fp``; ``pact_url`` goes into the QR code.
+    """Label content of footprint ``fp``; ``pact_url`` goes into the QR code; ``facts``
+    are more (name, value) lines (:func:`carbontwin.plugins.pact.label_facts`).
 
     ``headline`` chooses the scope 2 method of the big figure (``"location"``
     or ``"market"``); the other is printed beside it. The methods are the
@@ -217,6 +222,7 @@ def label_data(
         energy_kwh=fp.energy_kwh,
         location_per_unit_kg=fp.co2e_kg / q,
         headline=headline,
+        facts=tuple(facts),
     )
 
 
@@ -227,6 +233,7 @@ def label_document(
     company: str = "",
     pact_url: str = "",
     headline: str = "location",
+    facts: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
     """The label's document: the footprint as signed at issuance, the presentation
     context and the label data they give (nothing is signed here)."""
@@ -235,6 +242,7 @@ def label_document(
         "company": company,
         "pact_url": pact_url,
         "headline": headline,
+        "facts": [list(f) for f in facts],
     }
     doc = {"footprint": dict(signed_footprint), "context": context}
     doc["label"] = label_from_document(doc).to_dict()
@@ -254,6 +262,7 @@ def label_from_document(doc: Mapping[str, Any]) -> LabelData:
             pact_url=str(ctx.get("pact_url", "")),
             key_id=str(sig.get("key_id", "")) if isinstance(sig, Mapping) else "",
             headline=str(ctx.get("headline", "location")),
+            facts=tuple((str(k), str(v)) for k, v in ctx.get("facts", ())),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         msg = f"not a label document (footprint, context): {exc}"
@@ -429,6 +438,7 @@ def _layout(d: LabelData) -> _Layout:
         ("Primary data", f"{100 * d.primary_data_share:.0f} % measured"),
         ("Reference period", period),
         ("Energy", f"{_num(d.energy_kwh)} kWh"),
+        *d.facts,
     )
     for fact, value in facts:
         lay.text(m, y, fact, 7, bold=True)
@@ -468,7 +478,14 @@ def _layout(d: LabelData) -> _Layout:
         )
         ty += 2.4 * MM
     if d.key_id:
-        lay.text(qx + qr_size / 2, ty, f"Ed25519 key {d.key_id}", 5, colour=MUTED, anchor="middle")
+        lay.text(
+            qx + qr_size / 2,
+            ty,
+            f"Ed25519 key fingerprint {d.key_id}",
+            5,
+            colour=MUTED,
+            anchor="middle",
+        )
     return lay
 
 

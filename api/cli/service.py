@@ -336,14 +336,21 @@ def label(
     ] = None,
     database_url: DbOpt = None,
     base_url: Annotated[
-        str, typer.Option(help="Public URL of the service, for the QR code")
-    ] = "https://localhost:8000",
+        str | None,
+        typer.Option(
+            help="Public URL of the service, for the QR code (default: CARBONTWIN_PUBLIC_BASE_URL)"
+        ),
+    ] = None,
     headline: Annotated[
         str,
         typer.Option(help="Scope 2 method of the headline figure: location or market"),
     ] = "",
 ) -> None:
     """Render the carbon label of an order (or of a signed footprint file).
+
+    The QR code points to the footprint's public page
+    (``<public URL>/public/footprints/<id>``), which answers once the footprint
+    is published (``carbontwin publish``).
 
     Nothing is signed here: the label embeds the footprint's signature made at
     issuance, which ``carbontwin verify LABEL`` checks.
@@ -404,12 +411,36 @@ def label(
             product = factory.product(str(signed["payload"].get("product", ""))).name
         except KeyError:
             product = ""
+    from carbontwin.plugins.pact import label_facts, pact_context, render_pact_v3
+    from carbontwin.twin.footprint import Footprint
+
+    fp = Footprint.from_dict(signed["payload"])
+    public_base = base_url or settings.public_base_url
+    if not public_base:
+        public_base = "http://127.0.0.1:8000"
+        Console(stderr=True).print(
+            "[yellow]no public URL: the QR code points to http://127.0.0.1:8000; set "
+            "CARBONTWIN_PUBLIC_BASE_URL or --base-url to where customers reach the service[/]",
+            highlight=False,
+        )
     doc = label_document(
         signed,
         product_name=product,
         company=settings.company_name or (factory.name if factory else ""),
-        pact_url=f"{base_url.rstrip('/')}/3/footprints/{fp_id}",
+        pact_url=f"{public_base.rstrip('/')}/public/footprints/{fp_id}",
         headline=headline or settings.scope2_headline,
+        facts=label_facts(
+            render_pact_v3(
+                fp,
+                pact_context(
+                    fp,
+                    factory,
+                    domain=settings.pact_domain,
+                    company_name=settings.company_name,
+                    classifications=settings.product_classifications,
+                ),
+            )
+        ),
     )
     data = label_from_document(doc)
     out = out or Path(f"label-{data.order}.pdf")

@@ -62,6 +62,7 @@ __all__ = [
     "OrderRow",
     "OrderStepRow",
     "PowerSampleRow",
+    "PublicationRow",
     "SigningKeyRow",
     "StateChangeRow",
     "UTCDateTime",
@@ -304,6 +305,18 @@ class IssuanceInputRow(Base):
     kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     document: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class PublicationRow(Base):
+    """A footprint made public by an explicit act (migration 0002): its public page and
+    JSON answer without a token."""
+
+    __tablename__ = "publications"
+
+    footprint_id: Mapped[str] = mapped_column(
+        sa.Uuid(as_uuid=False), sa.ForeignKey("footprints.id"), primary_key=True
+    )
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 # --- emission factor series -----------------------------------------------------

@@ -17,6 +17,7 @@ from carbontwin.twin.store.models import Base
 
 TABLES = {
     "factory_versions",
+    "publications",
     "state_changes",
     "power_samples",
     "energy_counters",
