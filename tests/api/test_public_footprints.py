@@ -66,20 +66,20 @@ def test_label_qr_target_answers_without_token_once_published(demo_store, monkey
         cli,
         [
             *("label", "O-1001", "--database-url", settings.database_url),
-            *("--key-path", str(settings.key_path), "--out", str(out)),
+            *("--out", str(out)),
         ],
     )
     assert r.exit_code == 0, r.output
     label = json.loads(out.read_text())
     qr = _qr_url(label)
     # the label shows validity, mass per declared unit, DQR, spec version, both scope 2
-    facts = dict(label["payload"]["facts"])
+    facts = dict(label["label"]["facts"])  # the label document: what the label shows
     assert facts["Valid"].startswith(f"{fp.period_end:%Y-%m-%d}")
     assert facts["Mass"] == "2 kg per piece"
     dqi = render_pact_v3(fp, pact_context(fp, demo_factory()))["pcf"]["dqi"]
     assert facts["Data quality"].startswith(f"DQR tech. {dqi['technologicalDQR']} · ")
     assert facts["Specification"] == "PACT 3.0.0"
-    payload = label["payload"]
+    payload = label["label"]
     assert payload["per_unit_kg"] == pytest.approx(fp.co2e_kg / fp.quantity, rel=1e-6)
     assert payload["market_per_unit_kg"] == pytest.approx(fp.co2e_market_kg / fp.quantity, rel=1e-6)
     assert qr == f"{PUBLIC}/public/footprints/{fp.id}"  # CARBONTWIN_PUBLIC_BASE_URL honoured
