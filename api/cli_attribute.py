@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from carbontwin.connectors.files import read_events_dir
+from carbontwin.connectors.files import describe_events_folder, read_events_dir
 from carbontwin.twin.attribution import Attribution, Rules, attribute
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
 from carbontwin.twin.factors import GRID_ATTRIBUTION, FactorSet, HourlySeries
@@ -149,7 +149,19 @@ def register(app: typer.Typer) -> None:
     @app.command("attribute")
     def attribute_cmd(
         factory: Annotated[Path, typer.Option("--factory", help="Factory file (YAML or JSON).")],
-        events: Annotated[Path, typer.Option("--events", help="Events folder (CSV per kind).")],
+        events: Annotated[
+            Path,
+            typer.Option(
+                "--events",
+                help="Events folder, one CSV per kind, each optional: "
+                + describe_events_folder()
+                + ". Times ISO 8601 with a zone; units in the column names (kW, kWh); "
+                "states OFF, STANDBY, IDLE, SETUP, PROCESSING, FAULT in any letter case; "
+                "any file may add a 'correction' column (true/false). The same event twice "
+                "counts once; another value for the same key is an error unless marked as "
+                "a correction. Other files are an error; see docs/events-folder.md.",
+            ),
+        ],
         rules: Annotated[
             Path | None, typer.Option("--rules", help="Rules file (YAML/JSON mapping).")
         ] = None,

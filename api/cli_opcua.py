@@ -380,6 +380,7 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
             material_id=ev.material_id,
             material_quantity=ev.material_quantity,
             material_unit=ev.material_unit,
+            material_booking=ev.material_booking,
         )
     )
     t = time.monotonic()

@@ -52,6 +52,25 @@ class State(StrEnum):
     PROCESSING = "PROCESSING"
     FAULT = "FAULT"
 
+    @classmethod
+    def parse(cls, value: object) -> State:
+        """The state named ``value``, in any letter case (``"processing"`` as in the
+        factory file's ``power:`` keys, ``"Processing"``, ``"PROCESSING"``).
+
+        Raises ``ValueError`` naming the valid states.
+        """
+        if isinstance(value, State):
+            return value
+        text = str(value).strip().upper()
+        try:
+            return cls(text)
+        except ValueError:
+            msg = (
+                f"unknown state {value!r}; expected one of "
+                f"{', '.join(s.value for s in cls)} (any letter case)"
+            )
+            raise ValueError(msg) from None
+
 
 #: States in a fixed order; ``STATE_INDEX[state]`` is the column in state arrays.
 STATES: tuple[State, ...] = tuple(State)
