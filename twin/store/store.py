@@ -96,6 +96,10 @@ def _engine(url: str) -> sa.Engine:
     raise StoreError(msg, field="url")
 
 
+#: factory versions kept built in memory per store object
+_FACTORY_CACHE = 8
+
+
 class Store:
     """Persistence of factory versions, events, orders, footprints and factor series.
 
@@ -115,6 +119,8 @@ class Store:
     def __init__(self, url: str | None = None) -> None:
         self.url: str = url or os.environ.get("CARBONTWIN_DATABASE_URL") or DEFAULT_URL
         self.engine: sa.Engine = _engine(self.url)
+        # factory versions never change once saved: each is built once per store object
+        self._factories: dict[int, Factory] = {}
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
@@ -220,21 +226,40 @@ class Store:
         return int(vid)
 
     def load_factory(self, version: int | None = None) -> Factory:
-        """The factory of ``version`` (default: the newest saved one)."""
+        """The factory of ``version`` (default: the newest saved one).
+
+        Versions are immutable, so each is built from its document once and
+        then served from memory; finding the newest version is one indexed query.
+        """
         from carbontwin.twin.factory_file import factory_from_dict
 
-        stmt = sa.select(FactoryVersionRow.id, FactoryVersionRow.document)
-        if version is None:
-            stmt = stmt.order_by(FactoryVersionRow.id.desc()).limit(1)
-        else:
-            stmt = stmt.where(FactoryVersionRow.id == version)
         with self._tx("loading a factory version") as conn:
-            row = conn.execute(stmt).first()
+            if version is None:
+                newest = conn.execute(sa.select(sa.func.max(FactoryVersionRow.id))).scalar()
+                vid = int(newest) if newest is not None else None
+            else:
+                vid = int(version)
+            cached = self._factories.get(vid) if vid is not None else None
+            if cached is not None:
+                return cached
+            row = (
+                conn.execute(
+                    sa.select(FactoryVersionRow.id, FactoryVersionRow.document).where(
+                        FactoryVersionRow.id == vid
+                    )
+                ).first()
+                if vid is not None
+                else None
+            )
         if row is None:
             what = "no factory saved yet" if version is None else f"no factory version {version}"
-            msg = f"{what} in {self!r}"
+            msg = f"{what} in the store"
             raise NotFoundError(msg, field="version")
-        return factory_from_dict(row.document, filename=f"factory version {row.id}")
+        factory = factory_from_dict(row.document, filename=f"factory version {row.id}")
+        if len(self._factories) >= _FACTORY_CACHE:
+            self._factories.pop(next(iter(self._factories)))
+        self._factories[int(row.id)] = factory
+        return factory
 
     def factory_versions(self) -> list[tuple[int, str, datetime]]:
         """(version, factory id, saved at) of every saved factory, oldest first."""

@@ -1,0 +1,257 @@
+"""API latency benchmark: open-loop load on ``carbontwin serve`` (one worker) on 127.0.0.1.
+
+Run from the repository root::
+
+    python benchmarks/api_latency.py                    # 300 req/s for 20 s, demo and 500 machines
+    python benchmarks/api_latency.py --rate 100 --seconds 5 --machines 8
+    python benchmarks/api_latency.py --small            # a few seconds (the test suite runs this)
+
+For each factory size it builds a SQLite store (the demo factory's first day,
+simulated and issued through :mod:`carbontwin.api.issuing`; the large factory
+is the demo plant plus copies of its machines up to ``--machines``), starts
+``carbontwin serve`` in its own process and sends requests at a fixed arrival
+rate — request *i* is due at ``t0 + i / rate`` whatever happened to the ones
+before (open loop, so a slow server is not hidden by a client that waits). The
+requests alternate between ``GET /3/footprints/{id}`` (PACT v3) and
+``GET /labels/{order}?format=svg`` over all issued footprints, on keep-alive
+connections (a new one is opened whenever all are busy). A latency runs from
+the time a request was due to the time its response was read, so a server
+that falls behind shows it in full, as it would to a user.
+
+The last line printed is JSON: ``{"runs": [{"rate", "p50_ms", "p99_ms",
+"errors", "factory_machines", ...}, ...]}`` plus the first run's keys at the
+top level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret-not-for-production"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build_store(folder: Path, machines: int) -> tuple[str, list[tuple[str, str]]]:
+    """A SQLite store with the demo day issued; returns its URL and (footprint id, order)."""
+    from carbontwin.api.demo import simulate_day
+    from carbontwin.api.issuing import issue_footprints
+    from carbontwin.plugins.factors import factor_set
+    from carbontwin.twin.attribution import attribute
+    from carbontwin.twin.store import Store
+
+    day = simulate_day(seed=0)
+    factory = day.factory
+    base = factory.machines
+    extra = []
+    k = 0
+    while len(base) + len(extra) < machines:
+        m = base[k % len(base)]
+        extra.append(dataclasses.replace(m, id=f"x{k:04d}-{m.id}", setup_matrix_s={}))
+        k += 1
+    if extra:
+        factory = dataclasses.replace(factory, machines=base + tuple(extra))
+    url = f"sqlite:///{folder / 'carbontwin.db'}"
+    store = Store.open(url)
+    store.save_factory(factory)
+    store.save_orders(day.orders)
+    store.write_events(day.events)
+    result = attribute(factory, store.read_events(), factor_set(factory))
+    issued = issue_footprints(store, factory, result)
+    getattr(store, "close", lambda: None)()
+    return url, [(fp.id, fp.order) for fp in issued]
+
+
+def start_server(url: str, folder: Path) -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CARBONTWIN_CLIENT_ID": CLIENT_ID,
+        "CARBONTWIN_CLIENT_SECRET": CLIENT_SECRET,
+    }
+    cmd = [sys.executable, "-m", "carbontwin.api.cli", "serve", "--port", str(port)]
+    cmd += ["--database-url", url, "--key-path", str(folder / "key.pem"), "--insecure-http"]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{base}/health", timeout=1.0).raise_for_status()
+            return proc, base
+        except httpx.HTTPError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                err = proc.stderr.read() if proc.stderr else ""
+                msg = f"carbontwin serve did not start: {err[-2000:]}"
+                raise RuntimeError(msg) from None
+            time.sleep(0.1)
+
+
+class _Conn:
+    """One keep-alive HTTP/1.1 connection on asyncio streams (a lean client: the load
+    generator must not be what limits the rate)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def get(self, request: bytes) -> int:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await self.reader.readexactly(length)
+        return status
+
+
+async def open_loop(
+    base: str, token: str, targets: list[tuple[str, str]], rate: float, seconds: float
+) -> dict[str, Any]:
+    """Send ``rate`` requests/s for ``seconds``; latency from due time to response read.
+
+    Requests go out on a pool of keep-alive connections; when every connection
+    is busy at a request's due time, a new one is opened (up to 256), so a slow
+    server shows up as latency, never as a lower offered rate.
+    """
+    host, port = base.removeprefix("http://").split(":")
+    n = int(rate * seconds)
+    reqs = []
+    for i in range(n):
+        fid, order = targets[(i // 2) % len(targets)]
+        path = f"/3/footprints/{fid}" if i % 2 == 0 else f"/labels/{order}?format=svg"
+        reqs.append(
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n".encode()
+        )
+    lat = np.full(n, np.nan)
+    status = np.zeros(n, dtype=np.int64)
+    idle: list[_Conn] = []
+    opened = 0
+    sem = asyncio.Semaphore(256)
+
+    async def conn() -> _Conn:
+        nonlocal opened
+        if idle:
+            return idle.pop()
+        opened += 1
+        return _Conn(*await asyncio.open_connection(host, int(port)))
+
+    # warm the server's first-use work on a few connections, not timed
+    for r in reqs[: min(n, 20)]:
+        c = await conn()
+        await c.get(r)
+        idle.append(c)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + 0.05
+
+    async def one(i: int, due: float) -> None:
+        async with sem:
+            c = await conn()
+            try:
+                status[i] = await c.get(reqs[i])
+                idle.append(c)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                status[i] = -1
+                c.writer.close()
+            lat[i] = loop.time() - due
+
+    tasks = []
+    for i in range(n):
+        due = t0 + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    for c in idle:
+        c.writer.close()
+    ok = status == 200
+    ms = lat * 1000.0
+    return {
+        "requests": n,
+        "errors": int((~ok).sum()),
+        "connections": opened,
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(np.max(ms)), 2),
+        "pact_p99_ms": round(float(np.percentile(ms[0::2], 99)), 2),
+        "label_p99_ms": round(float(np.percentile(ms[1::2], 99)), 2),
+    }
+
+
+def run(machines: int, rate: float, seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="carbontwin-api-bench-") as tmp:
+        folder = Path(tmp)
+        url, targets = build_store(folder, machines)
+        proc, base = start_server(url, folder)
+        try:
+            tok = httpx.post(
+                f"{base}/auth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(CLIENT_ID, CLIENT_SECRET),
+            ).json()["access_token"]
+            load0 = os.getloadavg()[0]
+            out = asyncio.run(open_loop(base, tok, targets, rate, seconds))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "factory_machines": machines,
+        "footprints": len(targets),
+        **out,
+        "loadavg": round(load0, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rate", type=float, default=300.0, help="requests per second")
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of each run [s]")
+    ap.add_argument(
+        "--machines", type=int, nargs="+", default=[8, 500], help="factory sizes (8: the demo)"
+    )
+    ap.add_argument("--small", action="store_true", help="a few seconds, for the test suite")
+    args = ap.parse_args(argv)
+    if args.small:
+        args.rate, args.seconds, args.machines = 50.0, 2.0, [8]
+    runs = []
+    for m in args.machines:
+        r = run(m, args.rate, args.seconds)
+        print(
+            f"{m} machines: {r['requests']} requests at {r['rate']:g}/s, p50 {r['p50_ms']} ms, "
+            f"p99 {r['p99_ms']} ms (PACT {r['pact_p99_ms']}, label {r['label_p99_ms']}), "
+            f"{r['errors']} errors; load average {r['loadavg']}",
+            file=sys.stderr,
+        )
+        runs.append(r)
+    doc = {**runs[0], "runs": runs}
+    print(json.dumps(doc))
+    return doc
+
+
+if __name__ == "__main__":
+    main()
