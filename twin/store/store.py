@@ -17,6 +17,7 @@ footprints and versions carry timezone-aware UTC datetimes (see
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -96,6 +97,8 @@ def _engine(url: str) -> sa.Engine:
     raise StoreError(msg, field="url")
 
 
+log = logging.getLogger("carbontwin.store")
+
 #: factory versions kept built in memory per store object
 _FACTORY_CACHE = 8
 
@@ -155,9 +158,15 @@ class Store:
         read-then-write cannot interleave with another writer (on PostgreSQL,
         constraints and, for footprints, an advisory lock per order do that).
         """
-        where = self.engine.url.render_as_string(hide_password=True)
         try:
-            with self.engine.connect() as conn:
+            connection = self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            # the driver's text names host, port and user: for the operator's log only
+            log.warning("%s: cannot connect to %r: %s", what, self, getattr(exc, "orig", exc))
+            msg = f"{what} failed: the database cannot be reached (the service log has why)"
+            raise StoreError(msg) from exc
+        try:
+            with connection as conn:
                 conn.execution_options(**{_WRITE: write})
                 with conn.begin():
                     yield conn
@@ -165,7 +174,11 @@ class Store:
             raise
         except sa.exc.SQLAlchemyError as exc:
             orig = getattr(exc, "orig", None) or exc
-            msg = f"{what} failed in {where}: {str(orig).strip()}"
+            # the driver's first line says what was refused; the lines after it quote SQL
+            text = str(orig).strip()
+            reason = text.splitlines()[0] if text else type(orig).__name__
+            log.warning("%s failed in %r: %s", what, self, text)
+            msg = f"{what} failed: {reason}"
             raise StoreError(msg) from exc
 
     # --- schema --------------------------------------------------------------
@@ -383,7 +396,7 @@ class Store:
                 ).where(OrderRow.id == order_id)
             ).first()
         if r is None:
-            msg = f"no order {order_id!r} in {self!r}"
+            msg = f"no order {order_id!r} in the store"
             raise NotFoundError(msg, field="order")
         return Order(r.id, r.product, float(r.quantity), r.release, r.due)
 
@@ -419,11 +432,11 @@ class Store:
         try:
             fid = _footprints.canonical_uuid(footprint_id, "footprint id")
         except StoreError:
-            msg = f"no footprint {footprint_id!r} in {self!r} (footprint ids are UUIDs)"
+            msg = f"no footprint {footprint_id!r} in the store (footprint ids are UUIDs)"
             raise NotFoundError(msg, field="id") from None
         fps = self._footprints(sa.select(F.payload).where(F.id == fid))
         if not fps:
-            msg = f"no footprint {fid} in {self!r}"
+            msg = f"no footprint {fid} in the store"
             raise NotFoundError(msg, field="id")
         return fps[0]
 
@@ -478,7 +491,7 @@ class Store:
             row = _series.find(conn, name, version)
             if row is None:
                 at = "" if version is None else f" version {version!r}"
-                msg = f"no factor series {name!r}{at} in {self!r}"
+                msg = f"no factor series {name!r}{at} in the store"
                 raise NotFoundError(msg, field="name")
             t, v, filled = _series.points(conn, row.id)
             name_, version_, source = str(row.name), str(row.version), str(row.source)
