@@ -142,7 +142,7 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
     from carbontwin.twin.factors import FactorSet
     from carbontwin.twin.store import Store
 
-    from .cli.attribute import footprint_table
+    from .cli.attribute import footprint_table, print_quality
     from .issuing import issue_footprints
 
     console = Console(stderr=as_json)
@@ -210,6 +210,7 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
         f"{stats['overflows'] + stats['sequence_gaps'] + stats['bad_values']} errors; per-order energy "
         f"vs the simulator's events directly: max difference {diff * 100:.3f} %"
     )
+    print_quality(console, result)
     console.print(f"footprints: {out}")
     first = next(iter(fps), None)
     if first is not None:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ._factory_errors import Problems, field_name
+from ._factory_meters import check_meter_tree
 from ._factory_products import build_product
 from ._factory_schema import (
     ContractIn,
@@ -391,8 +392,10 @@ def _cross_check(
                 carrier=mt.carrier,
                 signal=mt.signal,
                 rollover_kwh=mt.rollover,
+                parent=mt.parent,
             )
         )
+    check_meter_tree(items["meters"], errs)
 
     materials = [Material(id=m.id, name=m.name or m.id, unit=m.unit) for _, m in items["materials"]]
 

@@ -199,6 +199,11 @@ class MeterIn(_Item):
     carrier: Carrier = Carrier.ELECTRICITY
     signal: Literal["power", "energy"] = "power"
     rollover: EnergyKWh | None = None
+    parent: Id | None = Field(
+        None,
+        description="Main meter of this sub-meter; the sub-meter measures some of its assets "
+        "and the main meter's rest (main minus sub-meters) goes to its other assets",
+    )
 
 
 class ServesIn(_Item):

@@ -191,6 +191,7 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
                 "carrier": mt.carrier.value,
                 "signal": mt.signal,
                 "rollover": mt.rollover_kwh,
+                **({"parent": mt.parent} if mt.parent else {}),
             }
             for mt in f.meters
         ],

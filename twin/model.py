@@ -173,6 +173,12 @@ class Meter:
 
     ``signal`` says what it reports: ``"power"`` samples [kW] or ``"energy"``
     cumulative counter [kWh]. ``rollover_kwh`` is the counter's wrap value.
+
+    Meters may form a hierarchy: a sub-meter names its main meter in
+    ``parent`` and measures some of the main meter's assets. The main meter's
+    own energy is then its virtual rest meter (main minus its sub-meters),
+    which goes to the main meter's assets behind no sub-meter; so no energy
+    is counted twice.
     """
 
     id: str
@@ -181,6 +187,7 @@ class Meter:
     carrier: Carrier = Carrier.ELECTRICITY
     signal: str = "power"
     rollover_kwh: float | None = None
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +335,16 @@ class Factory:
     def asset_ids(self) -> tuple[str, ...]:
         """Ids of everything that can be in a state or draw power."""
         return tuple(m.id for m in self.machines) + tuple(u.id for u in self.utilities)
+
+    def sub_meters(self, meter_id: str) -> tuple[Meter, ...]:
+        """The meters whose ``parent`` is ``meter_id``, by id."""
+        return tuple(sorted((m for m in self.meters if m.parent == meter_id), key=lambda m: m.id))
+
+    def rest_assets(self, meter_id: str) -> tuple[str, ...]:
+        """Assets of meter ``meter_id`` behind none of its sub-meters (its rest meter's)."""
+        meter = next(m for m in self.meters if m.id == meter_id)
+        below = {a for sub in self.sub_meters(meter_id) for a in sub.measures}
+        return tuple(a for a in meter.measures if a not in below)
 
     def power_model(self, asset_id: str) -> PowerModel:
         for m in self.machines:

@@ -33,7 +33,7 @@ from carbontwin.twin.footprint import Footprint
 
 from .factory import resolve_factory_path
 
-__all__ = ["attribution_json", "plot_orders", "register"]
+__all__ = ["attribution_json", "plot_orders", "print_quality", "register"]
 
 
 def _rules(path: Path | None) -> Rules:
@@ -71,7 +71,20 @@ def attribution_json(res: Attribution, factors: FactorSet) -> dict[str, Any]:
         "factor_sources": factors.sources,
         "attribution": attribution,
         "flags": list(res.flags),
+        "quality": {k: {"count": len(v), "items": list(v)} for k, v in res.quality.items()},
     }
+
+
+def print_quality(console: Console, res: Attribution) -> None:
+    """The run's data-quality counts, one line per check that found something."""
+    lines = res.quality_summary()
+    console.print(
+        f"data quality: {sum(len(v) for v in res.quality.values())} finding(s)",
+        style="bold yellow" if lines else None,
+        highlight=False,
+    )
+    for line in lines:
+        console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
 
 
 def plot_orders(res: Attribution, path: Path) -> Path:
@@ -200,5 +213,6 @@ def register(app: typer.Typer) -> None:
             f"{len(res.flags)} data note(s)",
             highlight=False,
         )
+        print_quality(out, res)
         if isinstance(factors.location, HourlySeries):
             out.print(GRID_ATTRIBUTION, style="dim", highlight=False)
