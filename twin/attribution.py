@@ -292,9 +292,7 @@ def attribute(
                 f"{meter.id} ({res.below_kwh:.6g} kWh less than its sub-meters)"
             )
     plan = {o.id for o in factory.orders}
-    quality["orders_not_in_plan"] = sorted(
-        {str(o) for o in np.unique(events.step_order).tolist()} - plan
-    )
+    quality["orders_not_in_plan"] = sorted({str(o) for o in set(events.step_order.tolist())} - plan)
     for a in sorted(set(factory.asset_ids) - metered_assets):
         carrier = factory.power_model(a).carrier.value
         k = len(sources)
