@@ -236,7 +236,7 @@ def _atomic(
     assert_stored(store, stored_rows(before))
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=event_rows())
 def test_same_batch_twice_is_stored_once_sqlite(memory_store, rows):
     _idempotent(memory_store, rows)
