@@ -9,6 +9,8 @@ file is only the wiring:
 - ``demo``                                (:mod:`.demo`)
 - ``demo-server``, ``connect``            (:mod:`.opcua`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
+- ``cbam``                                (:mod:`.cbam`)
+- ``suppliers import|pull``              (:mod:`.suppliers`)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, demo, factory, opcua, service, simulate
+from . import attribute, cbam, demo, factory, opcua, service, simulate, suppliers
 
 app = typer.Typer(
     name="carbontwin",
@@ -32,7 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, service):
+for _module in (factory, attribute, simulate, demo, opcua, service, cbam, suppliers):
     _module.register(app)
 
 
