@@ -97,10 +97,10 @@ def test_cli_validate_refuses_the_bomb_within_memory(tmp_path):
         "    main()\n"
         "except SystemExit as e:\n"
         "    rc = e.code\n"
-        # VmHWM is this process's own peak; ru_maxrss would carry over the RSS of the
-        # forking parent (pytest) across exec on Linux
-        "hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
-        "print('maxrss_kb', hwm, 'rc', rc)\n"
+        # the child's own peak (VmHWM): ru_maxrss would carry the pytest parent's peak,
+        # which Linux hands on through fork and exec
+        "hwm = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM')]\n"
+        "print('maxrss_kb', hwm[0], 'rc', rc)\n"
     )
     t0 = time.monotonic()
     out = subprocess.run(
