@@ -11,6 +11,7 @@ file is only the wiring:
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 - ``cbam``                                (:mod:`.cbam`)
 - ``suppliers import|pull``              (:mod:`.suppliers`)
+- ``import historian|mes|schema``         (:mod:`.importers`)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, cbam, demo, factory, opcua, service, simulate, suppliers
+from . import attribute, cbam, demo, factory, importers, opcua, service, simulate, suppliers
 
 app = typer.Typer(
     name="carbontwin",
@@ -34,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, service, cbam, suppliers):
+for _module in (factory, attribute, simulate, demo, opcua, service, cbam, suppliers, importers):
     _module.register(app)
 
 

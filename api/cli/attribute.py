@@ -25,7 +25,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from carbontwin.connectors.files import describe_events_folder, read_events_dir
+from carbontwin.api.issuing import with_orders
+from carbontwin.connectors.files import describe_events_folder, read_events_dir, read_orders_csv
 from carbontwin.twin.attribution import Attribution, Rules, attribute
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
 from carbontwin.twin.factors import FactorSet
@@ -174,7 +175,9 @@ def register(app: typer.Typer) -> None:
                 "states OFF, STANDBY, IDLE, SETUP, PROCESSING, FAULT in any letter case; "
                 "any file may add a 'correction' column (true/false). The same event twice "
                 "counts once; another value for the same key is an error unless marked as "
-                "a correction. Other files are an error; see docs/events-folder.md.",
+                "a correction. Its orders.csv (id, product, quantity, release, due), if any, "
+                "replaces the factory's orders of the same id. Other files are an error; see "
+                "docs/events-folder.md.",
             ),
         ],
         rules: Annotated[
@@ -200,6 +203,7 @@ def register(app: typer.Typer) -> None:
             given = grid_factor is not None or grid_factors is not None
             fac = load_factory(path, check_factors=not given)
             batch = read_events_dir(events)
+            fac = with_orders(fac, read_orders_csv(events))
             factors = cli_factor_set(fac, path, grid_factor, grid_factors)
             res = attribute(fac, batch, factors, _rules(rules))
         except FactoryModelError as exc:
