@@ -104,7 +104,7 @@ def test_located_errors(tmp_path):
         read_events_dir(tmp_path / "nothing")
 
 
-EXPECTED = "states.csv, power.csv, counters.csv, steps.csv, materials.csv, gaps.csv"
+EXPECTED = "states.csv, power.csv, counters.csv, steps.csv, materials.csv, gaps.csv, orders.csv"
 
 
 def test_an_unknown_file_is_an_error_listing_the_expected_names(tmp_path):
