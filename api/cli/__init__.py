@@ -12,6 +12,7 @@ file is only the wiring:
 - ``cbam``                                (:mod:`.cbam`)
 - ``suppliers import|pull``              (:mod:`.suppliers`)
 - ``import historian|mes|schema``         (:mod:`.importers`)
+- ``report``                              (:mod:`.report`)
 """
 
 from __future__ import annotations
@@ -22,7 +23,18 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, cbam, demo, factory, importers, opcua, service, simulate, suppliers
+from . import (
+    attribute,
+    cbam,
+    demo,
+    factory,
+    importers,
+    opcua,
+    report,
+    service,
+    simulate,
+    suppliers,
+)
 
 app = typer.Typer(
     name="carbontwin",
@@ -35,7 +47,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, service, cbam, suppliers, importers):
+for _module in (
+    factory,
+    attribute,
+    simulate,
+    demo,
+    opcua,
+    service,
+    cbam,
+    suppliers,
+    importers,
+    report,
+):
     _module.register(app)
 
 
