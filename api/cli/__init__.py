@@ -7,7 +7,8 @@ file is only the wiring:
 - ``attribute``                           (:mod:`.attribute`)
 - ``simulate``                            (:mod:`.simulate`)
 - ``demo``                                (:mod:`.demo`)
-- ``demo-server``, ``connect``            (:mod:`.opcua`)
+- ``demo-server``, ``opcua browse``       (:mod:`.opcua`)
+- ``connect``, ``connector-schema``       (:mod:`.connect`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 - ``cbam``                                (:mod:`.cbam`)
 - ``suppliers import|pull``              (:mod:`.suppliers`)
@@ -26,6 +27,7 @@ from carbontwin.twin.errors import CarbonTwinError
 from . import (
     attribute,
     cbam,
+    connect,
     demo,
     factory,
     importers,
@@ -53,6 +55,7 @@ for _module in (
     simulate,
     demo,
     opcua,
+    connect,
     service,
     cbam,
     suppliers,
