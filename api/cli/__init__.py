@@ -14,6 +14,7 @@ file is only the wiring:
 - ``suppliers import|pull``              (:mod:`.suppliers`)
 - ``import historian|mes|schema``         (:mod:`.importers`)
 - ``report``                              (:mod:`.report`)
+- ``publish``                             (:mod:`.publish`)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from . import (
     factory,
     importers,
     opcua,
+    publish,
     report,
     service,
     simulate,
@@ -61,6 +63,7 @@ for _module in (
     suppliers,
     importers,
     report,
+    publish,
 ):
     _module.register(app)
 

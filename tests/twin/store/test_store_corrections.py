@@ -80,7 +80,7 @@ def test_bookings_are_keyed_by_their_id(store):
 
 def test_upgrade_keeps_material_rows_stored_before_booking_ids(db_url):
     store = Store(db_url)
-    store.upgrade("0001")
+    store.upgrade("0002")
     with store.engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -89,7 +89,7 @@ def test_upgrade_keeps_material_rows_stored_before_booking_ids(db_url):
             )
         )
     store.upgrade()
-    assert store.revision() == "0002"
+    assert store.revision() == "0003"
     back = store.read_events()
     assert back.material_booking.tolist() == [""]
     assert back.material_quantity.tolist() == [12.5]
