@@ -27,12 +27,12 @@ def test_simulate_demo_week_json():
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["baseline"] == "FIFO"
+    assert data["baseline"] == "As-is"
     assert data["replications"] == 2
     idle = data["differences"]["Idle shutdown"]["energy_kwh"]
     assert idle["mean"] < 0
     assert idle["ci95_low"] <= idle["mean"] <= idle["ci95_high"]
-    assert len(data["results"]["FIFO"]["co2e_kg"]["values"]) == 2
+    assert len(data["results"]["As-is"]["co2e_kg"]["values"]) == 2
 
 
 def test_simulate_table_and_plots(tmp_path):
@@ -51,15 +51,17 @@ def test_simulate_table_and_plots(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "Δ Idle shutdown vs FIFO" in result.stdout
+    assert "Δ Idle shutdown vs As-is" in result.stdout
     assert "energy_kwh" in result.stdout
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == [
+        "gantt_as_is.png",
         "gantt_carbon_aware_release.png",
-        "gantt_fifo.png",
+        "gantt_fifo__always_on.png",
         "gantt_idle_shutdown.png",
+        "power_as_is.png",
         "power_carbon_aware_release.png",
-        "power_fifo.png",
+        "power_fifo__always_on.png",
         "power_idle_shutdown.png",
     ]
     for p in out.glob("*.png"):
