@@ -142,7 +142,7 @@ class SimRun:
         default_cap = buffers.pop("default", None)
         code = _CODE[initial_state]
         #: machines rest outside shifts as the factory file says (the plant's practice)
-        self.rests = bool(getattr(policy, "rests_off_shift", False)) and not calendar.always_open
+        self.rests = bool(getattr(policy, "rests_off_shift", False))
         self.machines = [
             SimMachine(
                 i,
@@ -315,9 +315,12 @@ def _machine_process(
     companions = run.companions
     while True:
         now = env.now
-        if rests and (not queue or cal.window(now)[0] > now):
-            yield from _rest_step(env, run, m, bool(queue))
-            continue
+        pick = -2
+        if rests:  # choose first: a machine kept off warms up only for a job it will run
+            pick = -1 if not queue else 0 if choose is None else choose(queue, m, now)
+            if pick < 0 or (not always and cal.window(now)[0] > now):
+                yield from _rest_step(env, run, m, pick >= 0)
+                continue
         if not queue:
             if m.state != IDLE and m.state != OFF:
                 m.state = IDLE
@@ -365,12 +368,6 @@ def _machine_process(
                     yield timeout(w0 - now)
                 continue
         # -- choose the job (and, for a batch machine, its companions) ----------------
-        pick = -2
-        if rests:  # choose first: a machine kept off warms up only for the job it runs
-            pick = 0 if choose is None else choose(queue, m, now)
-            if pick < 0:  # the policy waits for a job that is not here yet
-                yield from _rest_step(env, run, m, False)
-                continue
         if m.state == OFF:
             if m.warmup_s > 0:
                 m.state = WARMUP
@@ -542,7 +539,10 @@ def _rest_step(
         yield from _warm_up(env, m)
         return
     m.wake = env.event()
-    yield m.wake | env.timeout(w1 - now)
+    if math.isinf(w1):
+        yield m.wake
+    else:
+        yield m.wake | env.timeout(w1 - now)
 
 
 def _warm_up(env: simpy.Environment, m: SimMachine) -> Generator[Any, Any, None]:
