@@ -1,9 +1,11 @@
-"""Helpers the routes share: current factory, attribution, PACT and label rendering."""
+"""Helpers the routes share: current factory, footprint lookup, PACT and label rendering.
+
+Issuing itself is :mod:`carbontwin.api.issuing`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from fastapi import Request
@@ -21,8 +23,6 @@ from carbontwin.twin.store import NotFoundError
 
 from .deps import Services, app_base_url
 from .errors import Conflict, NotFound
-
-_VOLATILE = ("id", "version", "replaces", "issued_at")
 
 
 def current_factory(store: Any) -> Any:
@@ -52,48 +52,6 @@ def find_footprint(store: Any, footprint_id: str) -> Footprint:
             raise
         msg = f"no footprint {footprint_id!r}: {exc.message}"
         raise NotFound(msg, field="id") from None
-
-
-def _same(a: Footprint, b: Footprint) -> bool:
-    da, db = a.to_dict(), b.to_dict()
-    return all(da[k] == db[k] for k in da if k not in _VOLATILE)
-
-
-def attribute_and_issue(
-    services: Services,
-    orders: Iterable[str] | None = None,
-) -> list[Footprint]:
-    """Attribute the stored events and issue a footprint version per order that changed.
-
-    Returns the newly issued footprints (unchanged orders issue nothing).
-    """
-    from carbontwin.plugins.factors import factor_set
-    from carbontwin.twin.attribution import attribute
-    from carbontwin.twin.graph import FactoryGraph
-
-    store = services.store
-    factory = current_factory(store)
-    events = store.read_events()
-    result = attribute(FactoryGraph(factory), events, factor_set(factory))
-    wanted = set(result.footprints) if orders is None else set(orders)
-    missing = wanted - set(result.footprints)
-    if missing:
-        msg = (
-            f"no footprint for order(s) {', '.join(sorted(missing))}: the stored events "
-            "have no steps of them"
-        )
-        raise NotFound(msg, field="order")
-    issued = []
-    for order in sorted(wanted):
-        fp = result.footprints[order]
-        fp = replace(
-            fp, factory=fp.factory or factory.id, company_id=fp.company_id or factory.company_id
-        )
-        latest = store.latest_footprint(order)
-        if latest is not None and _same(fp, latest):
-            continue
-        issued.append(store.issue_footprint(fp))
-    return issued
 
 
 def statuses(store: Any, fps: Iterable[Footprint]) -> dict[str, str]:

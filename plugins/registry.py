@@ -1,6 +1,6 @@
 """The extension registry: entry-point groups ``carbontwin.*``.
 
-Groups (DESIGN.md, "Plugins"): ``carbontwin.connectors``, ``carbontwin.factors``,
+Groups (docs/architecture.md, "Plugins"): ``carbontwin.connectors``, ``carbontwin.factors``,
 ``carbontwin.allocation``, ``carbontwin.policies``, ``carbontwin.exporters``.
 carbontwin's own plugins register through the same entry points (see
 ``pyproject.toml``) as third-party packages.

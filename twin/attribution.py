@@ -1,7 +1,7 @@
 """Attribution: from events to the energy and CO2e each production order carries.
 
 :func:`attribute` is a pure function of (factory graph, events, emission
-factors, rules). It works in this order (DESIGN.md, "Attribution"):
+factors, rules). It works in this order (docs/architecture.md, "Attribution"):
 
 1. **Meter energy over time.** Power samples are integrated step-hold (a
    sample's power holds until the next one; the simulator emits a sample at

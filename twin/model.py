@@ -39,7 +39,7 @@ __all__ = [
 
 
 class State(StrEnum):
-    """Power state of an asset (DESIGN.md, "Events").
+    """Power state of an asset (docs/architecture.md, "Events").
 
     Mapped from OPC 40001-1 MachineryItemState / MachineryOperationMode and
     from PackML by name, never by number.

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel
 
 from carbontwin.api._twin import (
-    attribute_and_issue,
     find_footprint,
     optional_factory,
     render_pact,
@@ -24,6 +23,7 @@ from carbontwin.api._twin import (
     statuses,
 )
 from carbontwin.api.deps import ServicesDep, TokenDep, app_base_url
+from carbontwin.api.issuing import attribute_and_issue
 from carbontwin.plugins.aas import render_aas_json
 from carbontwin.plugins.signing import verify_document
 from carbontwin.twin.errors import CarbonTwinError

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from carbontwin.api.cli import app
-from carbontwin.api.cli_opcua import simulate_day
+from carbontwin.api.demo import simulate_day
 from carbontwin.twin.attribution import attribute
 from carbontwin.twin.factors import FactorSet
 

@@ -1,13 +1,14 @@
 """The ``carbontwin`` command line.
 
-Each area registers its commands from its own module, so the command line
-stays one file of wiring:
+Each area registers its commands from its own module of this package, so this
+file is only the wiring:
 
-- ``factory validate|show``  (:mod:`.cli_factory`)
-- ``attribute``              (:mod:`.cli_attribute`)
-- ``simulate``               (:mod:`.cli_simulate`)
-- ``demo``, ``demo-server``, ``connect`` (:mod:`.cli_opcua`)
-- ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.cli_service`)
+- ``factory validate|show|schema``        (:mod:`.factory`)
+- ``attribute``                           (:mod:`.attribute`)
+- ``simulate``                            (:mod:`.simulate`)
+- ``demo``                                (:mod:`.demo`)
+- ``demo-server``, ``connect``            (:mod:`.opcua`)
+- ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import cli_attribute, cli_factory, cli_opcua, cli_service, cli_simulate
+from . import attribute, demo, factory, opcua, service, simulate
 
 app = typer.Typer(
     name="carbontwin",
@@ -31,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (cli_factory, cli_attribute, cli_simulate, cli_opcua, cli_service):
+for _module in (factory, attribute, simulate, demo, opcua, service):
     _module.register(app)
 
 

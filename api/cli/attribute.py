@@ -31,7 +31,7 @@ from carbontwin.twin.factors import GRID_ATTRIBUTION, FactorSet, HourlySeries
 from carbontwin.twin.factory_file import load_factory
 from carbontwin.twin.footprint import Footprint
 
-from .cli_factory import resolve_factory_path
+from .factory import resolve_factory_path
 
 __all__ = ["attribution_json", "plot_orders", "register"]
 

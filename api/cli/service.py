@@ -34,7 +34,7 @@ KeyOpt = Annotated[
 
 
 def _settings(database_url: str | None, key_path: Path | None, **kw: Any) -> Any:
-    from .settings import Settings
+    from carbontwin.api.settings import Settings
 
     over: dict[str, Any] = dict(kw)
     if database_url:
@@ -61,7 +61,7 @@ def serve(
     """Run the carbontwin HTTP service with uvicorn."""
     import uvicorn
 
-    from .app import create_app
+    from carbontwin.api.app import create_app
 
     settings = _settings(
         database_url, key_path, **({"require_https": False} if insecure_http else {})

@@ -1,0 +1,5 @@
+"""``python -m carbontwin.api.cli``."""
+
+from . import main
+
+main()

@@ -1,0 +1,89 @@
+"""The issuing path: read the stored events, attribute them, issue footprints, store them.
+
+One module used by every way in: the HTTP routes (``POST /footprints/issue``
+and the routes that issue on demand), the ``demo`` command and anything a host
+platform composes. See ``docs/architecture.md`` ("Issuing").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from carbontwin.twin.attribution import Attribution
+from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.model import Factory
+
+from .deps import Services
+from .errors import NotFound
+
+__all__ = ["attribute_and_issue", "attribute_stored", "issue_footprints"]
+
+#: footprint fields that differ between two issues of the same figures
+_VOLATILE = ("id", "version", "replaces", "issued_at")
+
+
+def _same(a: Footprint, b: Footprint) -> bool:
+    da, db = a.to_dict(), b.to_dict()
+    return all(da[k] == db[k] for k in da if k not in _VOLATILE)
+
+
+def attribute_stored(store: Any, factory: Factory) -> Attribution:
+    """Attribute every event in ``store`` on ``factory`` with its factor set."""
+    from carbontwin.plugins.factors import factor_set
+    from carbontwin.twin.attribution import attribute
+    from carbontwin.twin.graph import FactoryGraph
+
+    events = store.read_events()
+    return attribute(FactoryGraph(factory), events, factor_set(factory))
+
+
+def issue_footprints(
+    store: Any,
+    factory: Factory,
+    result: Attribution,
+    orders: Iterable[str] | None = None,
+) -> list[Footprint]:
+    """Issue a new footprint version for each order of ``result`` whose figures changed.
+
+    ``orders`` limits the issue to those orders (all of ``result`` by default);
+    an order with no footprint in ``result`` is a 404. Orders whose latest
+    stored footprint has the same figures issue nothing. Returns the newly
+    issued footprints, in order id order.
+    """
+    wanted = set(result.footprints) if orders is None else set(orders)
+    missing = wanted - set(result.footprints)
+    if missing:
+        msg = (
+            f"no footprint for order(s) {', '.join(sorted(missing))}: the stored events "
+            "have no steps of them"
+        )
+        raise NotFound(msg, field="order")
+    issued = []
+    for order in sorted(wanted):
+        fp = result.footprints[order]
+        fp = replace(
+            fp, factory=fp.factory or factory.id, company_id=fp.company_id or factory.company_id
+        )
+        latest = store.latest_footprint(order)
+        if latest is not None and _same(fp, latest):
+            continue
+        issued.append(store.issue_footprint(fp))
+    return issued
+
+
+def attribute_and_issue(
+    services: Services,
+    orders: Iterable[str] | None = None,
+) -> list[Footprint]:
+    """Attribute the stored events and issue a footprint version per order that changed.
+
+    Returns the newly issued footprints (unchanged orders issue nothing); 409
+    when no factory is stored yet.
+    """
+    from ._twin import current_factory
+
+    factory = current_factory(services.store)
+    result = attribute_stored(services.store, factory)
+    return issue_footprints(services.store, factory, result, orders)
