@@ -70,6 +70,19 @@ def _window(starts: FloatArray, ends: FloatArray, t: float) -> tuple[float, floa
 
 
 @numba.njit(cache=True)
+def _open_overlap(starts: FloatArray, ends: FloatArray, x: float, y: float) -> float:
+    """Shift time inside ``[x, y]`` [s]."""
+    if y <= x:
+        return 0.0
+    i = max(np.searchsorted(ends, x, side="right"), 0)
+    total = 0.0
+    while i < len(starts) and starts[i] < y:
+        total += max(0.0, min(y, ends[i]) - max(x, starts[i]))
+        i += 1
+    return total
+
+
+@numba.njit(cache=True)
 def _rec(tt: FloatArray, cc: IntArray, n: int, t: float, code: int) -> int:
     if n > 0 and tt[n - 1] == t:  # zero-length states: keep the last (results._collapse)
         cc[n - 1] = code
@@ -196,8 +209,13 @@ def _decode(
     rec_n: IntArray,
     done: FloatArray,
     counts: IntArray,
+    wait: FloatArray,
 ) -> tuple[float, float]:
     """Decode the schedule; fill state records per machine and job completion times.
+
+    ``wait[e]``: shift time the machine stood without work before entry ``e``
+    (from its previous finish until the entry's jobs were all there) [s];
+    ``wait[n_entries + m]`` the same after machine ``m``'s last entry.
 
     Returns (t_end, busy_s); ``t_end`` is ``-1`` when the sequences deadlock.
     """
@@ -233,6 +251,7 @@ def _decode(
             if not ok:
                 continue
             progress = True
+            wait[e0] = _open_overlap(starts, ends, mt[m], a)
             off = off_bits[seq_ptr[m] + m + pos[m]]
             base = rec_ptr[m]
             t, s, nn = _advance(
@@ -293,6 +312,7 @@ def _decode(
         t_done = max(t_done, done[j])
     t_end = max(t_done, t_stop)
     for m in range(n_m):
+        wait[seq_ptr[n_m] + m] = _open_overlap(starts, ends, mt[m], t_end)
         base = rec_ptr[m]
         off = off_bits[seq_ptr[m + 1] + m]
         if mt[m] <= t_end:
@@ -432,6 +452,41 @@ def _energy(
     return energy, co2e, cost
 
 
+@numba.njit(cache=True)
+def _batch_ids(
+    seq_ptr: IntArray,
+    seq_job: IntArray,
+    job_prod: IntArray,
+    release0: FloatArray,
+    capacity: IntArray,
+    window_s: float,
+) -> IntArray:
+    """Batch number per entry: consecutive jobs of one product released within the window."""
+    out = np.empty(len(seq_job), dtype=np.int64)
+    for m in range(len(seq_ptr) - 1):
+        b = -1
+        size = 0
+        first = 0.0
+        prev = -1
+        for e in range(seq_ptr[m], seq_ptr[m + 1]):
+            j = seq_job[e]
+            p = job_prod[j]
+            if (
+                capacity[m] > 1
+                and p == prev
+                and size < capacity[m]
+                and abs(release0[j] - first) <= window_s
+            ):
+                size += 1
+            else:
+                b += 1
+                size = 1
+                first = release0[j]
+            prev = p
+            out[e] = b
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     seq_ptr: IntArray
@@ -498,6 +553,7 @@ class ScheduleEvaluator:
         self.due = np.array([j.due_s for j in self.jobs])
         self.capacity = np.array([max(1, m.capacity) for m in machines], dtype=np.int64)
         self.warm = np.array([float(m.power.warmup_s) for m in machines])
+        self.break_even = np.array([float(m.power.break_even_s) for m in machines])
         self.rest_code = np.array([_CODE[m.off_shift] for m in machines], dtype=np.int64)
         n_p = len(products)
         self.setup_tab = np.full((len(machines), n_p, n_p), np.nan)
@@ -548,6 +604,10 @@ class ScheduleEvaluator:
         )
         self.has_tariff = tariff is not None
         self._n_entries = int(self.n_ops.sum())
+        self._op_job = np.repeat(np.arange(n_j, dtype=np.int64), self.n_ops)
+        self._op_k = np.concatenate(
+            [np.arange(k, dtype=np.int64) for k in self.n_ops.tolist()] or [np.zeros(0, np.int64)]
+        )
         self._rec_cap = 8 * self._n_entries + 8 * len(self.starts) + 16
         self.n_open_s = self._open_s(self.t_stop)
 
@@ -615,6 +675,43 @@ class ScheduleEvaluator:
             offs,
         )
 
+    def prepare_priority(
+        self,
+        priority: FloatArray,
+        release_s: FloatArray,
+        batch_window_s: float = 0.0,
+        keep_off: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
+    ) -> _Prepared:
+        """:meth:`schedule_from_priority` (then :meth:`keep_off_where_it_pays` for the
+        machines flagged in ``keep_off``) as flat arrays, without building a Schedule."""
+        rank = np.empty(len(priority), dtype=np.int64)
+        rank[np.argsort(priority, kind="stable")] = np.arange(len(priority))
+        jj, kk = self._op_job, self._op_k
+        mm = self.job_mach[jj, kk]
+        order = np.lexsort((kk, rank[jj], mm))
+        seq_job = jj[order]
+        seq_op = kk[order]
+        n_m = len(self.machine_ids)
+        seq_ptr = np.zeros(n_m + 1, dtype=np.int64)
+        seq_ptr[1:] = np.cumsum(np.bincount(mm, minlength=n_m))
+        batch = _batch_ids(
+            seq_ptr, seq_job, self.job_prod, self.release0, self.capacity, float(batch_window_s)
+        )
+        n_e = len(seq_job)
+        bits = np.zeros(n_e + n_m, dtype=np.bool_)
+        release = np.maximum(np.asarray(release_s, dtype=np.float64), self.release0)
+        p = _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release)
+        if keep_off is None or not np.any(keep_off):
+            return p
+        _t, _b, o = self._run(p)
+        wait = o["wait"]
+        flag = np.asarray(keep_off, dtype=np.bool_)
+        # entries of machine m sit at seq_ptr[m] + k, their bits at seq_ptr[m] + m + k
+        m_of_e = np.repeat(np.arange(n_m), np.diff(seq_ptr))
+        bits[np.arange(n_e) + m_of_e] = flag[m_of_e] & (wait[:n_e] > self.break_even[m_of_e])
+        bits[seq_ptr[1:] + np.arange(n_m)] = flag & (wait[n_e:] > self.break_even)
+        return _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release)
+
     def prepare(self, schedule: Schedule) -> _Prepared:
         """Flat arrays of a schedule, checked against the plan."""
         n_m = len(self.machine_ids)
@@ -635,23 +732,18 @@ class ScheduleEvaluator:
         release = np.maximum(np.asarray(schedule.release_s, dtype=np.float64), self.release0)
         return _Prepared(seq_ptr, seq_job, seq_op, seq_batch, off_bits, release)
 
-    def evaluate(self, schedule: Schedule | _Prepared) -> dict[str, float]:
-        """KPIs of one schedule, named and computed as ``simulate`` computes them.
-
-        Raises
-        ------
-        SimulationError
-            When the machine sequences contradict the routings (a deadlock).
-        """
-        p = schedule if isinstance(schedule, _Prepared) else self.prepare(schedule)
+    def _run(self, p: _Prepared) -> tuple[float, float, dict[str, Any]]:
         n_m = len(self.machine_ids)
         cap = self._rec_cap
-        tt = np.empty(n_m * cap)
-        cc = np.empty(n_m * cap, dtype=np.int64)
-        rec_ptr = np.arange(n_m + 1, dtype=np.int64) * cap
-        rec_n = np.zeros(n_m, dtype=np.int64)
-        done = np.full(len(self.jobs), np.nan)
-        counts = np.zeros(2, dtype=np.int64)
+        out: dict[str, Any] = {
+            "tt": np.empty(n_m * cap),
+            "cc": np.empty(n_m * cap, dtype=np.int64),
+            "rec_ptr": np.arange(n_m + 1, dtype=np.int64) * cap,
+            "rec_n": np.zeros(n_m, dtype=np.int64),
+            "done": np.full(len(self.jobs), np.nan),
+            "counts": np.zeros(2, dtype=np.int64),
+            "wait": np.zeros(self._n_entries + n_m),
+        }
         t_end, busy = _decode(
             self.n_ops,
             self.job_mach,
@@ -670,21 +762,38 @@ class ScheduleEvaluator:
             self.starts,
             self.ends,
             self.t_stop,
-            tt,
-            cc,
-            rec_ptr,
-            rec_n,
-            done,
-            counts,
+            out["tt"],
+            out["cc"],
+            out["rec_ptr"],
+            out["rec_n"],
+            out["done"],
+            out["counts"],
+            out["wait"],
         )
         if t_end < 0:
             msg = "the schedule's machine sequences contradict the routings (deadlock)"
             raise SimulationError(msg, field="schedule")
+        return t_end, busy, out
+
+    def evaluate(self, schedule: Schedule | _Prepared) -> dict[str, float]:
+        """KPIs of one schedule, named and computed as ``simulate`` computes them.
+
+        Raises
+        ------
+        SimulationError
+            When the machine sequences contradict the routings (a deadlock).
+        """
+        p = schedule if isinstance(schedule, _Prepared) else self.prepare(schedule)
+        t_end, busy, o = self._run(p)
+        return self._kpis(t_end, busy, o)
+
+    def _kpis(self, t_end: float, busy: float, o: dict[str, Any]) -> dict[str, float]:
+        n_m = len(self.machine_ids)
         energy, co2e, cost = _energy(
-            tt,
-            cc,
-            rec_ptr,
-            rec_n,
+            o["tt"],
+            o["cc"],
+            o["rec_ptr"],
+            o["rec_n"],
             self.power_tab,
             self.m_fuel,
             self.u_serve,
@@ -695,6 +804,8 @@ class ScheduleEvaluator:
             self.factor,
             self.price,
         )
+        done = o["done"]
+        counts = o["counts"]
         tardy = np.maximum(done - self.due, 0.0)
         open_s = self._open_s(t_end)
         kpis = {
@@ -712,45 +823,33 @@ class ScheduleEvaluator:
             kpis["cost"] = float(cost)
         return kpis
 
+    def keep_off_where_it_pays(self, schedule: Schedule, machines: Sequence[bool]) -> Schedule:
+        """The schedule with machines kept off wherever they would wait past break-even.
+
+        Decodes ``schedule`` once; on each machine with ``machines[m]`` set, every
+        wait of more than the machine's break-even time inside shifts (Mouzon et
+        al. 2007) becomes a keep-off flag, the others are cleared.
+        """
+        p = self.prepare(schedule)
+        _t_end, _busy, o = self._run(p)
+        wait = o["wait"]
+        n_e = self._n_entries
+        flags = []
+        for m, seq in enumerate(schedule.sequence):
+            lo = int(p.seq_ptr[m])
+            be = self.break_even[m]
+            row = [bool(machines[m]) and wait[lo + k] > be for k in range(len(seq))]
+            row.append(bool(machines[m]) and wait[n_e + m] > be)
+            flags.append(tuple(row))
+        return Schedule(schedule.sequence, schedule.batch, schedule.release_s, tuple(flags))
+
     def traces(self, schedule: Schedule) -> dict[str, Any]:
         """State records per machine (sim clock) and completion times, for plots and checks."""
-        p = self.prepare(schedule)
-        n_m = len(self.machine_ids)
-        cap = self._rec_cap
-        tt = np.empty(n_m * cap)
-        cc = np.empty(n_m * cap, dtype=np.int64)
-        rec_ptr = np.arange(n_m + 1, dtype=np.int64) * cap
-        rec_n = np.zeros(n_m, dtype=np.int64)
-        done = np.full(len(self.jobs), np.nan)
-        counts = np.zeros(2, dtype=np.int64)
-        t_end, _busy = _decode(
-            self.n_ops,
-            self.job_mach,
-            self.job_proc,
-            self.job_setup,
-            self.job_prod,
-            p.release,
-            p.seq_ptr,
-            p.seq_job,
-            p.seq_op,
-            p.seq_batch,
-            p.off_bits,
-            self.warm,
-            self.rest_code,
-            self.setup_tab,
-            self.starts,
-            self.ends,
-            self.t_stop,
-            tt,
-            cc,
-            rec_ptr,
-            rec_n,
-            done,
-            counts,
-        )
+        t_end, _busy, o = self._run(self.prepare(schedule))
+        tt, cc, rec_ptr, rec_n = o["tt"], o["cc"], o["rec_ptr"], o["rec_n"]
         return {
             "t_end": t_end,
-            "done": done,
+            "done": o["done"],
             "records": {
                 mid: (
                     tt[rec_ptr[m] : rec_ptr[m] + rec_n[m]].copy(),

@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 from .results import _REPORTED  # noqa: E402
 from .sim import SimResult  # noqa: E402
 
-__all__ = ["gantt_chart", "power_chart"]
+__all__ = ["gantt_chart", "pareto_chart", "power_chart"]
 
 _STATE_COLOURS = {
     "OFF": "#ffffff",
@@ -114,6 +114,73 @@ def power_chart(result: SimResult, path: str | Path, title: str = "") -> Path:
         color="#555555",
     )
     fig.tight_layout(rect=(0, 0.03, 1, 1))
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def pareto_chart(report: dict[str, object], path: str | Path, title: str = "") -> Path:
+    """The optimizer's front: CO2e against makespan, coloured by cost, as-is and the pick marked.
+
+    ``report`` is what :func:`~carbontwin.simulation.optimizer.optimize_scenario` returns.
+    """
+    front: list[dict[str, float]] = report["front"]  # type: ignore[assignment]
+    base: dict[str, float] = report["baseline_kpis"]  # type: ignore[assignment]
+    pick: dict[str, float] = report["recommended_kpis"]  # type: ignore[assignment]
+    limit = report["constraints"]["max_makespan_increase_pct"]  # type: ignore[index]
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=100)
+    x = np.array([k["makespan_h"] for k in front])
+    y = np.array([k["co2e_kg"] for k in front])
+    has_cost = "cost" in base
+    c = np.array([k.get("cost", 0.0) for k in front])
+    tard = np.array([k["total_tardiness_h"] for k in front])
+    sc = ax.scatter(
+        x,
+        y,
+        c=c if has_cost else "#3182bd",
+        cmap="viridis",
+        s=30 + 20 * np.minimum(tard, 10.0),
+        edgecolors="#333333",
+        linewidths=0.5,
+        label="Pareto front (size: tardiness)",
+        zorder=3,
+    )
+    if has_cost:
+        fig.colorbar(sc, ax=ax, label="energy cost")
+    ax.scatter(
+        [base["makespan_h"]],
+        [base["co2e_kg"]],
+        marker="*",
+        s=300,
+        color="#de2d26",
+        label="as-is",
+        zorder=4,
+    )
+    ax.scatter(
+        [pick["makespan_h"]],
+        [pick["co2e_kg"]],
+        marker="o",
+        s=260,
+        facecolors="none",
+        edgecolors="#de2d26",
+        linewidths=2,
+        label="recommended",
+        zorder=5,
+    )
+    ax.axvline(
+        base["makespan_h"] * (1 + float(limit) / 100.0),  # type: ignore[arg-type]
+        color="#888888",
+        linestyle="--",
+        label=f"makespan limit (+{float(limit):.0f} %)",  # type: ignore[arg-type]
+    )
+    ax.set_xlabel("makespan [h from the scenario start]")
+    ax.set_ylabel("CO2e of energy [kg] (hourly location-based grid, fuels)")
+    ax.set_title(title or f"{report.get('scenario', '')}: schedules against as-is")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper right")
+    fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)

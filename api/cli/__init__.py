@@ -6,6 +6,7 @@ file is only the wiring:
 - ``factory validate|show|schema``        (:mod:`.factory`)
 - ``attribute``                           (:mod:`.attribute`)
 - ``simulate``                            (:mod:`.simulate`)
+- ``optimize``                            (:mod:`.optimize`)
 - ``demo``                                (:mod:`.demo`)
 - ``demo-server``, ``connect``            (:mod:`.opcua`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
@@ -19,7 +20,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, demo, factory, opcua, service, simulate
+from . import attribute, demo, factory, opcua, optimize, service, simulate
 
 app = typer.Typer(
     name="carbontwin",
@@ -32,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, demo, opcua, service):
+for _module in (factory, attribute, simulate, optimize, demo, opcua, service):
     _module.register(app)
 
 
