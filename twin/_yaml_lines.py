@@ -10,6 +10,11 @@ The YAML dialect is YAML 1.1 as PyYAML reads it, with two YAML 1.2 corrections
 that matter in factory files: ``off:`` / ``on:`` / ``yes`` / ``no`` are plain
 strings, not booleans (``off`` is a power state), and ``06:00`` is the string
 "06:00", not the base-60 integer 360 (it is a shift start).
+
+A document may nest at most :data:`MAX_DEPTH` levels, and its YAML aliases
+may repeat at most :data:`MAX_ALIAS_NODES` nodes in all: a few hundred bytes of
+nested aliases (a "billion laughs" document) or a body nested thousands deep is
+refused with a :class:`SourceError` before it costs memory or the stack.
 """
 
 from __future__ import annotations
@@ -21,7 +26,21 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Path", "SourceError", "dump_yaml", "line_of", "read_with_lines"]
+__all__ = [
+    "MAX_ALIAS_NODES",
+    "MAX_DEPTH",
+    "Path",
+    "SourceError",
+    "dump_yaml",
+    "line_of",
+    "read_with_lines",
+]
+
+#: Deepest nesting of mappings and sequences a document may have.
+MAX_DEPTH = 64
+#: Most nodes that a document's aliases (``*name``) may repeat, counted over every
+#: use (a ``<<: *defaults`` in each of 500 machines repeats a few thousand).
+MAX_ALIAS_NODES = 20_000
 
 #: A location inside a document: mapping keys and sequence indexes.
 Path = tuple[str | int, ...]
@@ -91,6 +110,16 @@ _MERGE = "tag:yaml.org,2002:merge"
 def _walk(node: yaml.Node, path: Path, found: _Found, active: set[int]) -> None:
     if id(node) in active:  # a recursive alias: its lines are known already
         return
+    if id(node) in found.seen:  # reached again through an alias
+        found.repeated += 1
+        if found.repeated > MAX_ALIAS_NODES:
+            msg = (
+                f"the document's aliases (*name) repeat more than {MAX_ALIAS_NODES:,} values; "
+                "spell the values out or use fewer aliases"
+            )
+            raise SourceError(msg, node.start_mark.line + 1)
+    else:
+        found.seen.add(id(node))
     found.lines.setdefault(path, node.start_mark.line + 1)
     active.add(id(node))
     if isinstance(node, yaml.MappingNode):
@@ -135,9 +164,49 @@ class _Found:
     def __init__(self) -> None:
         self.lines: dict[Path, int] = {}
         self.dups: list[tuple[Path, int]] = []
+        self.seen: set[int] = set()
+        self.repeated = 0
+
+
+_OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _too_deep(line: int | None) -> SourceError:
+    msg = f"the document nests deeper than {MAX_DEPTH} levels"
+    return SourceError(msg, line)
+
+
+def _check_yaml_depth(text: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` from the event stream (no recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, _OPEN):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise _too_deep(mark.line + 1 if mark is not None else None)
+        elif isinstance(event, _CLOSE):
+            depth -= 1
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _check_json_depth(text: str) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_DEPTH` before :func:`json.loads` recurses."""
+    depth = 0
+    bare = _JSON_STRING.sub('""', text)
+    for m in _JSON_BRACKET.finditer(bare):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            # JSON strings hold no raw line breaks, so lines are the text's own
+            raise _too_deep(bare.count("\n", 0, m.start()) + 1)
 
 
 def _yaml(text: str) -> tuple[Any, dict[Path, int], list[tuple[Path, int]]]:
+    _check_yaml_depth(text)
     loader = _Loader(text)
     found = _Found()
     try:
@@ -176,6 +245,7 @@ def read_with_lines(text: str, fmt: str) -> tuple[Any, dict[Path, int], list[tup
         If the text is not well-formed.
     """
     if fmt == "json":
+        _check_json_depth(text)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -183,7 +253,7 @@ def read_with_lines(text: str, fmt: str) -> tuple[Any, dict[Path, int], list[tup
             raise SourceError(msg, exc.lineno) from None
         try:
             _, lines, dups = _yaml(text)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, SourceError):
             lines, dups = {}, []
         return data, lines, dups
     try:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +14,7 @@ from pydantic import BaseModel
 
 from carbontwin.api.deps import StoreDep, TokenDep
 from carbontwin.twin.errors import FactoryModelError
-from carbontwin.twin.factory_file import factory_from_dict, factory_to_dict, loads_factory
+from carbontwin.twin.factory_file import factory_to_dict, loads_factory
 
 router = APIRouter(prefix="/factory", tags=["factory"])
 
@@ -59,18 +58,11 @@ async def put_factory(request: Request, store: StoreDep, _sub: TokenDep) -> Any:
     except UnicodeDecodeError:
         msg = "factory body is not UTF-8 text"
         raise FactoryModelError(msg, field="body") from None
-    if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
-        factory = loads_factory(text, filename="request body.yaml")
-    else:
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            msg = f"factory body is not JSON: {exc}"
-            raise FactoryModelError(msg, field="body") from None
-        if not isinstance(doc, dict):
-            msg = f"factory body must be a JSON object, not {type(doc).__name__}"
-            raise FactoryModelError(msg, field="body")
-        factory = factory_from_dict(doc, filename="request body")
+    # JSON goes through the same reader as YAML: errors carry the line, and the nesting
+    # and alias limits hold for both
+    yaml_types = ("application/yaml", "application/x-yaml", "text/yaml")
+    name = "request body.yaml" if ctype in yaml_types else "request body.json"
+    factory = loads_factory(text, filename=name)
     version = store.save_factory(factory)
     if factory.orders:
         store.save_orders(factory.orders)
