@@ -7,6 +7,7 @@ file is only the wiring:
 - ``attribute``                           (:mod:`.attribute`)
 - ``simulate``                            (:mod:`.simulate`)
 - ``optimize``                            (:mod:`.optimize`)
+- ``calibrate``                           (:mod:`.calibrate`)
 - ``demo``                                (:mod:`.demo`)
 - ``demo-server``, ``connect``            (:mod:`.opcua`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
@@ -20,7 +21,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, demo, factory, opcua, optimize, service, simulate
+from . import attribute, calibrate, demo, factory, opcua, optimize, service, simulate
 
 app = typer.Typer(
     name="carbontwin",
@@ -33,7 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, optimize, demo, opcua, service):
+for _module in (factory, attribute, simulate, optimize, calibrate, demo, opcua, service):
     _module.register(app)
 
 
