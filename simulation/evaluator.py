@@ -210,6 +210,7 @@ def _decode(
     done: FloatArray,
     counts: IntArray,
     wait: FloatArray,
+    op_done: FloatArray,
 ) -> tuple[float, float]:
     """Decode the schedule; fill state records per machine and job completion times.
 
@@ -221,7 +222,7 @@ def _decode(
     """
     n_m = len(seq_ptr) - 1
     n_j = len(n_ops)
-    op_done = np.full(job_mach.shape, np.nan)
+    op_done[:] = np.nan
     pos = np.zeros(n_m, dtype=np.int64)
     mt = np.zeros(n_m)
     ms = np.full(n_m, IDLE, dtype=np.int64)
@@ -743,6 +744,7 @@ class ScheduleEvaluator:
             "done": np.full(len(self.jobs), np.nan),
             "counts": np.zeros(2, dtype=np.int64),
             "wait": np.zeros(self._n_entries + n_m),
+            "op_done": np.empty(self.job_mach.shape),
         }
         t_end, busy = _decode(
             self.n_ops,
@@ -769,6 +771,7 @@ class ScheduleEvaluator:
             out["done"],
             out["counts"],
             out["wait"],
+            out["op_done"],
         )
         if t_end < 0:
             msg = "the schedule's machine sequences contradict the routings (deadlock)"
@@ -850,6 +853,7 @@ class ScheduleEvaluator:
         return {
             "t_end": t_end,
             "done": o["done"],
+            "op_end": o["op_done"],  # end of processing per (job, operation) [s]
             "records": {
                 mid: (
                     tt[rec_ptr[m] : rec_ptr[m] + rec_n[m]].copy(),

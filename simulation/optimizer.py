@@ -56,6 +56,8 @@ class ScheduleSearch:
     time_limit_s: float | None = None
     seed: int = 1
     max_batch_window_h: float = 48.0
+    #: what to minimise; the recommended schedule is the front's best in the first one
+    objectives: tuple[str, ...] = OBJECTIVES
 
 
 def n_genes(ev: ScheduleEvaluator) -> int:
@@ -177,7 +179,7 @@ def optimize_schedules(
         msg = f"due_dates {search.due_dates!r}: expected 'penalised' or 'hard'"
         raise SimulationError(msg, field="due_dates")
     score = map_population or (lambda xs: score_genes(ev, xs, search))
-    objectives = [o for o in OBJECTIVES if o in baseline]
+    objectives = [o for o in search.objectives if o in baseline]
     hard = search.due_dates == "hard"
     n_var = n_genes(ev)
     count = [0]
@@ -239,7 +241,7 @@ def _front(
     seconds: float,
     history: list[float],
 ) -> OptimizeResult:
-    """Non-dominated feasible schedules of everything scored, lowest CO2e first."""
+    """Non-dominated feasible schedules of everything scored, best in the first objective first."""
     if not archive:
         msg = (
             "no schedule met the constraints (makespan at most "

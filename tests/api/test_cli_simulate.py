@@ -59,6 +59,7 @@ def test_simulate_table_and_plots(tmp_path):
         "gantt_carbon_aware_release.png",
         "gantt_fifo__always_on.png",
         "gantt_idle_shutdown.png",
+        "kpis.png",
         "power_as_is.png",
         "power_carbon_aware_release.png",
         "power_fifo__always_on.png",
