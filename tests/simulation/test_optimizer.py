@@ -130,3 +130,24 @@ def test_optimize_rejects_an_unknown_due_date_rule():
     )
     assert result.exit_code == 2
     assert "due_dates" in result.output
+
+
+@pytest.mark.dask
+def test_populations_on_dask_score_as_they_do_here(demo):
+    """The same seeded search on a LocalCluster finds the same front as in this process."""
+    distributed = pytest.importorskip("distributed")
+    search = ScheduleSearch(population=12, generations=2, seed=5, due_dates="hard")
+    here = optimize_scenario(demo, search, replications=0)
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        there = optimize_scenario(
+            demo, search, executor="dask", scheduler=cluster.scheduler_address, replications=0
+        )
+    assert there["front"] == here["front"]
+    assert there["evaluations"] == here["evaluations"]
