@@ -78,11 +78,14 @@ def serve_api(folder: Path, port: int) -> None:
     from carbontwin.api import create_app
     from carbontwin.api.settings import Settings
 
+    from .cli.service import write_secret_file
+
     settings = Settings(database_url=f"sqlite:///{folder / 'carbontwin.db'}", require_https=False)
+    secret_file = write_secret_file(folder / "client-secret.txt", settings.client_secret)
     print(
         f"API on http://127.0.0.1:{port}/docs (Ctrl-C to stop); token: POST /auth/token with "
-        f"client_id={settings.client_id} client_secret={settings.client_secret.get_secret_value()}",
-        err=True,
+        f"client_id={settings.client_id} and the client secret in {secret_file}",
+        file=sys.stderr,
     )
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     sys.stdout.flush()

@@ -1,4 +1,4 @@
-"""Commands of `carbontwin` registered by this module (see api/cli.py).
+"""Service commands of ``carbontwin``:
 
 - ``serve``: the HTTP service (uvicorn, 127.0.0.1:8000 by default)
 - ``verify FILE``: was a signed footprint, PACT document or label (JSON, HTML, PDF) altered?
@@ -44,6 +44,30 @@ def _settings(database_url: str | None, key_path: Path | None, **kw: Any) -> Any
     return Settings.from_env(**over)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def write_secret_file(path: Path, secret: Any) -> Path:
+    """Write a generated secret to ``path``, readable by this user only (0600)."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secret.get_secret_value() + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
@@ -69,17 +93,35 @@ def serve(
     err = Console(stderr=True)
     import os
 
-    if "CARBONTWIN_CLIENT_SECRET" not in os.environ:
+    missing = [
+        name
+        for name in ("CARBONTWIN_CLIENT_SECRET", "CARBONTWIN_TOKEN_SECRET")
+        if not os.environ.get(name)
+    ]
+    if missing and not is_loopback(host):
         err.print(
-            f"client id [bold]{settings.client_id}[/], generated client secret "
-            f"[bold]{settings.client_secret.get_secret_value()}[/] (set "
-            "CARBONTWIN_CLIENT_SECRET to choose one)",
+            f"error: serving on {host} needs configured secrets: set {' and '.join(missing)} "
+            "(a generated secret would be lost on restart and differ between replicas)",
             highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    if "CARBONTWIN_CLIENT_SECRET" in missing:
+        # a secret is never printed or logged: it goes to a file only this user can read
+        secret_file = write_secret_file(
+            settings.key_path.with_name("client-secret.txt"), settings.client_secret
+        )
+        err.print(
+            f"client id [bold]{settings.client_id}[/]; a client secret was generated for this "
+            f"run into {secret_file} (mode 0600); set CARBONTWIN_CLIENT_SECRET to choose one",
+            highlight=False,
+            soft_wrap=True,
         )
     err.print(
         f"serving on http://{host}:{port}  (OpenAPI: /docs, public key: "
         "/.well-known/carbontwin-signing-key)",
         highlight=False,
+        soft_wrap=True,
     )
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level="info")
 

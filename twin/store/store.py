@@ -17,6 +17,7 @@ footprints and versions carry timezone-aware UTC datetimes (see
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -91,6 +92,12 @@ def _engine(url: str) -> sa.Engine:
     raise StoreError(msg, field="url")
 
 
+log = logging.getLogger("carbontwin.store")
+
+#: factory versions kept built in memory per store object
+_FACTORY_CACHE = 8
+
+
 class Store:
     """Persistence of factory versions, events, orders, footprints and factor series.
 
@@ -110,6 +117,8 @@ class Store:
     def __init__(self, url: str | None = None) -> None:
         self.url: str = url or os.environ.get("CARBONTWIN_DATABASE_URL") or DEFAULT_URL
         self.engine: sa.Engine = _engine(self.url)
+        # factory versions never change once saved: each is built once per store object
+        self._factories: dict[int, Factory] = {}
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
@@ -144,9 +153,15 @@ class Store:
         read-then-write cannot interleave with another writer (on PostgreSQL,
         constraints and, for footprints, an advisory lock per order do that).
         """
-        where = self.engine.url.render_as_string(hide_password=True)
         try:
-            with self.engine.connect() as conn:
+            connection = self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            # the driver's text names host, port and user: for the operator's log only
+            log.warning("%s: cannot connect to %r: %s", what, self, getattr(exc, "orig", exc))
+            msg = f"{what} failed: the database cannot be reached (the service log has why)"
+            raise StoreError(msg) from exc
+        try:
+            with connection as conn:
                 conn.execution_options(**{_WRITE: write})
                 with conn.begin():
                     yield conn
@@ -154,7 +169,11 @@ class Store:
             raise
         except sa.exc.SQLAlchemyError as exc:
             orig = getattr(exc, "orig", None) or exc
-            msg = f"{what} failed in {where}: {str(orig).strip()}"
+            # the driver's first line says what was refused; the lines after it quote SQL
+            text = str(orig).strip()
+            reason = text.splitlines()[0] if text else type(orig).__name__
+            log.warning("%s failed in %r: %s", what, self, text)
+            msg = f"{what} failed: {reason}"
             raise StoreError(msg) from exc
 
     # --- schema --------------------------------------------------------------
@@ -215,21 +234,40 @@ class Store:
         return int(vid)
 
     def load_factory(self, version: int | None = None) -> Factory:
-        """The factory of ``version`` (default: the newest saved one)."""
+        """The factory of ``version`` (default: the newest saved one).
+
+        Versions are immutable, so each is built from its document once and
+        then served from memory; finding the newest version is one indexed query.
+        """
         from carbontwin.twin.factory_file import factory_from_dict
 
-        stmt = sa.select(FactoryVersionRow.id, FactoryVersionRow.document)
-        if version is None:
-            stmt = stmt.order_by(FactoryVersionRow.id.desc()).limit(1)
-        else:
-            stmt = stmt.where(FactoryVersionRow.id == version)
         with self._tx("loading a factory version") as conn:
-            row = conn.execute(stmt).first()
+            if version is None:
+                newest = conn.execute(sa.select(sa.func.max(FactoryVersionRow.id))).scalar()
+                vid = int(newest) if newest is not None else None
+            else:
+                vid = int(version)
+            cached = self._factories.get(vid) if vid is not None else None
+            if cached is not None:
+                return cached
+            row = (
+                conn.execute(
+                    sa.select(FactoryVersionRow.id, FactoryVersionRow.document).where(
+                        FactoryVersionRow.id == vid
+                    )
+                ).first()
+                if vid is not None
+                else None
+            )
         if row is None:
             what = "no factory saved yet" if version is None else f"no factory version {version}"
-            msg = f"{what} in {self!r}"
+            msg = f"{what} in the store"
             raise NotFoundError(msg, field="version")
-        return factory_from_dict(row.document, filename=f"factory version {row.id}")
+        factory = factory_from_dict(row.document, filename=f"factory version {row.id}")
+        if len(self._factories) >= _FACTORY_CACHE:
+            self._factories.pop(next(iter(self._factories)))
+        self._factories[int(row.id)] = factory
+        return factory
 
     def factory_versions(self) -> list[tuple[int, str, datetime]]:
         """(version, factory id, saved at) of every saved factory, oldest first."""
@@ -322,7 +360,7 @@ class Store:
                 ).where(OrderRow.id == order_id)
             ).first()
         if r is None:
-            msg = f"no order {order_id!r} in {self!r}"
+            msg = f"no order {order_id!r} in the store"
             raise NotFoundError(msg, field="order")
         return Order(r.id, r.product, float(r.quantity), r.release, r.due)
 
@@ -358,11 +396,11 @@ class Store:
         try:
             fid = _footprints.canonical_uuid(footprint_id, "footprint id")
         except StoreError:
-            msg = f"no footprint {footprint_id!r} in {self!r} (footprint ids are UUIDs)"
+            msg = f"no footprint {footprint_id!r} in the store (footprint ids are UUIDs)"
             raise NotFoundError(msg, field="id") from None
         fps = self._footprints(sa.select(F.payload).where(F.id == fid))
         if not fps:
-            msg = f"no footprint {fid} in {self!r}"
+            msg = f"no footprint {fid} in the store"
             raise NotFoundError(msg, field="id")
         return fps[0]
 
@@ -417,7 +455,7 @@ class Store:
             row = _series.find(conn, name, version)
             if row is None:
                 at = "" if version is None else f" version {version!r}"
-                msg = f"no factor series {name!r}{at} in {self!r}"
+                msg = f"no factor series {name!r}{at} in the store"
                 raise NotFoundError(msg, field="name")
             t, v, filled = _series.points(conn, row.id)
             name_, version_, source = str(row.name), str(row.version), str(row.source)

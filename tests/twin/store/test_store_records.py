@@ -189,6 +189,23 @@ def test_factory_versions(store: Store):
         store.load_factory(v2 + 1)
 
 
+def test_factory_versions_are_built_once_and_never_stale(store: Store, db_url: str):
+    v1 = store.save_factory(small_factory())
+    first = store.load_factory()
+    assert store.load_factory() is first  # built once, then served from memory
+    assert store.load_factory(v1) is first
+    # another process (a second API replica) saves a new version: the newest is read anew
+    other = Store(db_url)
+    try:
+        v2 = other.save_factory(small_factory("Test plant, after the retrofit"))
+    finally:
+        other.close()
+    newest = store.load_factory()
+    assert v2 > v1
+    assert newest.name == "Test plant, after the retrofit"
+    assert store.load_factory(v1) is first
+
+
 def test_demo_factory_round_trips(store: Store):
     examples = pytest.importorskip("carbontwin.twin.examples")
     demo = examples.demo_factory()
