@@ -134,12 +134,24 @@ async def through_opcua(day: DemoDay, folder: Path, seconds: float, store: Any) 
     return {k: int(v) for k, v in asdict(connector.stats).items()}
 
 
-def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: bool = False) -> int:
-    """The whole flow on the demo factory's first day; returns a process exit code."""
+def run_demo(
+    folder: Path,
+    *,
+    seconds: float = 30.0,
+    seed: int = 0,
+    as_json: bool = False,
+    grid_factor: str | None = None,
+    grid_factors: Path | None = None,
+) -> int:
+    """The whole flow on the demo factory's first day; returns a process exit code.
+
+    ``grid_factor`` (``"0.35 kg/kWh"``) or ``grid_factors`` (an hourly CSV) replace the
+    demo plant's grid factors in the attribution (the simulated day itself is unchanged).
+    """
     from rich.console import Console
 
+    from carbontwin.plugins.factors import command_line_factors
     from carbontwin.twin.attribution import attribute
-    from carbontwin.twin.factors import FactorSet
     from carbontwin.twin.store import Store
 
     from .cli.attribute import footprint_table
@@ -168,7 +180,7 @@ def run_demo(folder: Path, *, seconds: float = 30.0, seed: int = 0, as_json: boo
     stats = asyncio.run(through_opcua(day, folder, seconds, store))
     took = time.monotonic() - t
     events = store.read_events()
-    factors = FactorSet.default(day.factory)
+    factors = command_line_factors(day.factory, grid_factor=grid_factor, grid_factors=grid_factors)
     result = attribute(day.factory, events, factors)
     direct = attribute(day.factory, day.events, factors)
     fps = {fp.order: fp for fp in issue_footprints(store, day.factory, result)}

@@ -30,13 +30,15 @@ def _same(a: Footprint, b: Footprint) -> bool:
 
 
 def attribute_stored(store: Any, factory: Factory) -> Attribution:
-    """Attribute every event in ``store`` on ``factory`` with its factor set."""
-    from carbontwin.plugins.factors import factor_set
+    """Attribute every event in ``store`` on ``factory`` with its factor set: the hourly
+    series the factory names, read from the store (uploaded with ``PUT
+    /factors/series/{name}``, newest version), its annual factors and the library."""
+    from carbontwin.plugins.factors import stored_factors
     from carbontwin.twin.attribution import attribute
     from carbontwin.twin.graph import FactoryGraph
 
     events = store.read_events()
-    return attribute(FactoryGraph(factory), events, factor_set(factory))
+    return attribute(FactoryGraph(factory), events, stored_factors(factory, store))
 
 
 def issue_footprints(

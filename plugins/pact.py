@@ -18,9 +18,10 @@ Mapping from a carbontwin footprint
   flows, so ``pcfExcludingBiogenicUptake == pcfIncludingBiogenicUptake ==
   fossilGhgEmissions`` (the location-based cradle-to-gate total).
 - ``primaryDataShare`` is the footprint's measured share in percent.
-- DQRs (1 best .. 3 worst): technological and temporal ``1 + 2 * (1 - share)``
-  (measured machine data at the hour of production); geographical 1 (the
-  site's own grid zone).
+- DQRs (1 best .. 3 worst): technological ``1 + 2 * (1 - share)`` (measured
+  machine data at the hour of production); temporal the same plus the share of
+  the order's electricity emissions whose grid factor came from a fallback
+  (capped at 3); geographical 1 (the site's own grid zone).
 """
 
 from __future__ import annotations
@@ -245,7 +246,11 @@ def _comment(fp: Footprint, ctx: PactContext) -> str:
 def _dqr(fp: Footprint) -> tuple[float, float, float]:
     share = min(max(fp.primary_data_share, 0.0), 1.0)
     tech = round(1.0 + 2.0 * (1.0 - share), 2)
-    return tech, 1.0, tech  # technological, geographical, temporal
+    # grid factors from a fallback (another year's profile or annual factor) are
+    # less representative of the production hours: up to one step worse
+    fallback = min(max(fp.factor_fallback_share, 0.0), 1.0)
+    temporal = round(min(3.0, 1.0 + 2.0 * (1.0 - share) + fallback), 2)
+    return tech, 1.0, temporal  # technological, geographical, temporal
 
 
 def _per_unit(fp: Footprint) -> float:

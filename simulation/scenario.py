@@ -266,9 +266,26 @@ def run_replication(task: ReplicationTask) -> dict[str, float]:
     res = simulate_one(task.scenario, task.policy_index, task.replication)
     kpis = dict(res.kpis)
     if task.scenario.attribute:
-        att = res.attribute(task.scenario.factory)
+        att = res.attribute(task.scenario.factory, scenario_factors(task.scenario))
         kpis["attributed_co2e_kg"] = float(att.total_co2e_kg)
     return kpis
+
+
+def scenario_factors(scenario: Scenario) -> Any:
+    """The factor set attribution uses for ``scenario``: its ``grid`` (a CSV series or a
+    constant such as ``"0.35 kg/kWh"``) over the factory's own factors."""
+    from carbontwin.twin.factors import ConstantFactor, FactorSet, load_hourly_csv
+    from carbontwin.twin.quantities import parse_quantity
+
+    grid = scenario.grid
+    if Path(grid).suffix == ".csv":
+        return FactorSet.for_factory(scenario.factory, grid_series=load_hourly_csv(grid))
+    if "/" in grid:
+        value = parse_quantity(grid, "emission_factor")
+        return FactorSet.for_factory(
+            scenario.factory, grid_factor=ConstantFactor(value, f"grid {grid}")
+        )
+    return FactorSet.default(scenario.factory)
 
 
 # -- statistics -----------------------------------------------------------------------------

@@ -279,13 +279,13 @@ def _grid_function(
         return grid
     if grid is not None:
         return grid_intensity_fn(grid)
-    from carbontwin.twin.factors import AnnualFactor, FactorSet
+    from carbontwin.twin.factors import FactorSet, HourlySeries
 
-    location = FactorSet.default(factory).location
-    if isinstance(location, AnnualFactor):
-        value = location.factor_kg_per_kwh
-        return lambda t: np.full(np.shape(t), value)
-    return held_series_fn(location)
+    fs = FactorSet.default(factory)
+    if isinstance(fs.location, HourlySeries):
+        return held_series_fn(fs.location)
+    # a zone's factors: its series, and the documented fallbacks outside them
+    return fs.electricity_location_kg_per_kwh
 
 
 def _kpis(

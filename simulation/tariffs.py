@@ -150,7 +150,8 @@ def grid_intensity_fn(source: str | None = None) -> Callable[[FloatArray], Float
     """Location-based grid factor [kg CO2e/kWh] as a function of epoch seconds.
 
     ``source`` is a bundled series name such as ``"DE_2019"`` (see
-    :func:`carbontwin.twin.factors.bundled_series`), a path to a CSV of
+    :func:`carbontwin.twin.factors.bundled_series`), a constant with its unit
+    (``"0.35 kg/kWh"``), a path to a CSV of
     ``hour_start_utc, g_co2e_per_kwh`` (:func:`~carbontwin.twin.factors.load_hourly_csv`),
     or ``None`` for DE_2019. Times outside the series hold its first or last
     value (the simulator samples a margin past the scenario for release look-ahead).
@@ -162,6 +163,15 @@ def grid_intensity_fn(source: str | None = None) -> Callable[[FloatArray], Float
 
     name = source or "DE_2019"
     series: HourlySeries
+    if Path(name).suffix != ".csv" and "/" in name:  # a constant with its unit: "0.35 kg/kWh"
+        from carbontwin.twin.quantities import QuantityError, parse_quantity
+
+        try:
+            value = parse_quantity(name, "emission_factor")
+        except QuantityError as exc:
+            msg = f"grid {name!r}: {exc.message}"
+            raise SimulationError(msg, field="grid") from None
+        return lambda ts: np.full(np.shape(ts), value)
     try:
         if Path(name).suffix == ".csv":
             series = load_hourly_csv(name)

@@ -182,30 +182,31 @@ class Attribution:
 
 def _emissions(
     t: PieceTable, factors: FactorSet, carriers: list[str]
-) -> tuple[FloatArray, FloatArray, IntArray, list[str], BoolArray, BoolArray]:
-    """Emissions per piece, flags, and which pieces used the fallback / a filled hour."""
+) -> tuple[FloatArray, FloatArray, IntArray, list[str], BoolArray, BoolArray, IntArray, list[str]]:
+    """Emissions per piece, flags, which pieces used a fallback / a filled hour, and per piece
+    the index of the fallback note that gave its factor (-1: none)."""
     loc = np.zeros(t.t.size)
     mkt = np.zeros(t.t.size)
     scope = np.full(t.t.size, 2, dtype=np.int64)
     fb_all = np.zeros(t.t.size, dtype=bool)
     filled_all = np.zeros(t.t.size, dtype=bool)
+    note_all = np.full(t.t.size, -1, dtype=np.int64)
+    notes: list[str] = []
     flags: list[str] = []
     for c in np.unique(t.carrier).tolist():
         sel = t.carrier == c
         name = carriers[c]
         if name == Carrier.ELECTRICITY.value:
-            tt = t.t[sel]
             e = t.energy_kwh[sel]
-            f_loc, f_mkt, fb, filled = factors.electricity_factors(tt)
-            loc[sel] = e * f_loc
-            mkt[sel] = e * f_mkt
-            fb_all[sel] = fb
-            filled_all[sel] = filled
-            if fb.any():
-                flags.append(
-                    f"{int(fb.sum())} piece(s) outside the hourly grid series used the "
-                    f"annual fallback factor"
-                )
+            look = factors.electricity(t.t[sel])
+            loc[sel] = e * look.location_kg_per_kwh
+            mkt[sel] = e * look.market_kg_per_kwh
+            fb_all[sel] = look.fallback
+            filled_all[sel] = look.filled
+            note_all[sel] = np.where(look.note >= 0, look.note + len(notes), -1)
+            notes += look.notes
+            for k, text in enumerate(look.notes):
+                flags.append(f"{int((look.note == k).sum())} piece(s): {text}")
             if filled_all[sel].any():
                 flags.append(
                     "some hours of the grid series were missing in its source and "
@@ -216,7 +217,14 @@ def _emissions(
             loc[sel] = t.energy_kwh[sel] * fuel.factor_kg_per_kwh
             mkt[sel] = loc[sel]
             scope[sel] = fuel.scope
-    return loc, mkt, scope, flags, fb_all, filled_all
+    return loc, mkt, scope, flags, fb_all, filled_all, note_all, notes
+
+
+def _elec_code(carriers: list[str]) -> int:
+    """Code of electricity among the piece carriers (-1 when no piece is electric)."""
+    return (
+        carriers.index(Carrier.ELECTRICITY.value) if Carrier.ELECTRICITY.value in carriers else -1
+    )
 
 
 class _Breakdown:
@@ -317,7 +325,9 @@ def assemble(
             f"{want[i]!r} kWh metered + filled"
         )
         raise AttributionError(msg)
-    loc, mkt, scope, e_flags, fb_piece, filled_piece = _emissions(t, factors, carriers)
+    loc, mkt, scope, e_flags, fb_piece, filled_piece, note_piece, notes = _emissions(
+        t, factors, carriers
+    )
     mats, from_bom = material_rows(inp)
     # --- per order aggregates -----------------------------------------------------------
     o1 = t.order + 1  # 0 = overhead
@@ -360,7 +370,19 @@ def assemble(
     products = {p.id: p for p in f.products}
     w0, w1 = inp.window
 
+    fb_kg = np.bincount(o1, weights=np.where(fb_piece, loc, 0.0), minlength=size)
+    elec_kg = np.bincount(
+        o1, weights=np.where(t.carrier == _elec_code(carriers), loc, 0.0), minlength=size
+    )
+    fb_share = np.divide(fb_kg, elec_kg, out=np.zeros(size), where=elec_kg > 0)
     fb_order = np.bincount(o1, weights=fb_piece, minlength=size) > 0
+    order_notes = _Breakdown(
+        o1[note_piece >= 0],
+        note_piece[note_piece >= 0],
+        notes,
+        np.ones(int((note_piece >= 0).sum())),
+        size,
+    )
     filled_order = np.bincount(o1, weights=filled_piece, minlength=size) > 0
     rules_d, versions_d = dict(rules), dict(versions)  # shared by the records (read-only)
 
@@ -379,6 +401,7 @@ def assemble(
                 "s3p": s3p,
                 "sec": secondary_e,
                 "fb": fb_order,
+                "fb_share": fb_share,
                 "filled": filled_order,
                 "t0": inp.order_t0,
                 "t1": inp.order_t1,
@@ -408,9 +431,9 @@ def assemble(
         for src in order_sources.get(j):
             flags += source_flags[int(src)]
         if c("fb")[j]:
-            flags.append(
-                "electricity outside the hourly grid series used the annual fallback factor"
-            )
+            flags += list(order_notes.get(j)) or [
+                "electricity outside the hourly grid series used a fallback factor"
+            ]
         if c("filled")[j]:
             flags.append(
                 "electricity in hours missing from the grid series used interpolated factors"
@@ -445,6 +468,7 @@ def assemble(
             co2e_by_asset_kg=co2_asset.get(j),
             co2e_by_material_kg=by_material.get(j),
             primary_data_share=share,
+            factor_fallback_share=c("fb_share")[j],
             rules=rules_d,
             factor_versions=versions_d,
             flags=tuple(dict.fromkeys(flags)),

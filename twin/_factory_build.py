@@ -8,6 +8,7 @@ line (from :mod:`._yaml_lines`) and the item (``meter 'M7'``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -16,6 +17,7 @@ from ._factory_errors import Problems, field_name
 from ._factory_products import build_product
 from ._factory_schema import (
     ContractIn,
+    FactorsIn,
     HeaderIn,
     LineIn,
     MachineIn,
@@ -32,8 +34,11 @@ from ._factory_schema import (
 from ._yaml_lines import Path, line_of
 from .model import (
     Carrier,
+    CarrierFactor,
     ElectricityContract,
+    FactorsSection,
     Factory,
+    GridZoneFactors,
     Line,
     Machine,
     Material,
@@ -47,6 +52,7 @@ from .model import (
     Supplier,
     SupplyLink,
     Utility,
+    YearFactor,
 )
 
 __all__ = ["build_factory"]
@@ -74,7 +80,7 @@ _NODE_COLLECTIONS = (
     "suppliers",
     "products",
 )
-_TOP_KEYS = ("id", "name", "company_id", "site", *_COLLECTIONS)
+_TOP_KEYS = ("id", "name", "company_id", "site", "factors", *_COLLECTIONS)
 
 
 def _raw_items(data: Mapping[str, Any], key: str, errs: Problems) -> Iterator[tuple[int, Any]]:
@@ -212,10 +218,99 @@ def _check_ids(data: Mapping[str, Any], errs: Problems) -> dict[str, set[str]]:
     return ids
 
 
+class _FactorsDoc(BaseModel):
+    factors: FactorsIn
+
+
+def _factors(data: Mapping[str, Any], errs: Problems) -> FactorsSection:
+    """The ``factors:`` section (zone ids upper case, aliases such as UK -> GB resolved)."""
+    from .factors import normalize_zone
+
+    raw = data.get("factors")
+    if raw is None:
+        return FactorsSection()
+    try:
+        sec = _FactorsDoc.model_validate({"factors": raw}).factors
+    except ValidationError as exc:
+        errs.pydantic((), exc)
+        return FactorsSection()
+    grid = []
+    seen: dict[str, str] = {}
+    for key, z in sec.grid.items():
+        zone = normalize_zone(key)
+        if zone in seen:
+            errs.add(
+                ("factors", "grid", key),
+                f"factors.grid.{key}",
+                f"zone '{zone}' is given twice (also as '{seen[zone]}')",
+            )
+        seen[zone] = key
+        for what in ("annual", "residual_mix"):
+            years = [y.year for y in getattr(z, what)]
+            for j, y in enumerate(years):
+                if y in years[:j]:
+                    errs.add(
+                        ("factors", "grid", key, what, j, "year"),
+                        f"factors.grid.{key}.{what}[{j}].year",
+                        f"year {y} is given twice",
+                    )
+
+        def entries(items: list[Any]) -> tuple[YearFactor, ...]:
+            return tuple(YearFactor(y.year, y.factor, y.source) for y in items)
+
+        grid.append(
+            GridZoneFactors(
+                zone=zone,
+                hourly=tuple(z.hourly),
+                annual=entries(z.annual),
+                residual_mix=entries(z.residual_mix),
+            )
+        )
+    fuels = tuple(CarrierFactor(c, f.factor, f.source) for c, f in sec.fuels.items())
+    if Carrier.ELECTRICITY in sec.fuels:
+        errs.add(
+            ("factors", "fuels", "electricity"),
+            "factors.fuels.electricity",
+            "electricity takes grid factors: give them under factors.grid.<zone>",
+        )
+    return FactorsSection(grid=tuple(grid), fuels=fuels)
+
+
+def _check_factors(factory: Factory, data: Mapping[str, Any], errs: Problems) -> None:
+    """Every zone and carrier the plant uses must have a factor (one message each)."""
+    from .factors import missing_factors, normalize_zone
+
+    raw = data.get("factors")
+    raw = raw if isinstance(raw, Mapping) else {}
+    given = {f"carrier:{k}" for k in (raw.get("fuels") or {}) if isinstance(k, str)}
+    if any(
+        isinstance(k, str) and normalize_zone(k) == normalize_zone(factory.grid_zone)
+        for k in (raw.get("grid") or {})
+    ):
+        given.add("zone")  # given, but invalid: its own error says why
+    for what, message in missing_factors(factory):
+        if what in given:
+            continue
+        if what == "zone":
+            site = data.get("site")
+            key = "grid_zone" if isinstance(site, Mapping) and "grid_zone" in site else "country"
+            errs.add(("site", key), key, message)
+        else:
+            errs.add(("factors",) if "factors" in data else (), "factors", message)
+
+
 def build_factory(
-    data: Any, filename: str, lines: Mapping[Path, int], dups: Sequence[tuple[Path, int]]
+    data: Any,
+    filename: str,
+    lines: Mapping[Path, int],
+    dups: Sequence[tuple[Path, int]],
+    *,
+    check_factors: bool = True,
 ) -> Factory:
     """Validate ``data`` (a parsed factory document) and build the :class:`Factory`.
+
+    With ``check_factors`` (the default), a grid zone or energy carrier without
+    any emission factor is a problem too.
 
     Raises
     ------
@@ -259,7 +354,12 @@ def build_factory(
     items, invalid = _validate_items(data, errs)
     kinds = _check_ids(data, errs)
     _check_raw_references(invalid, kinds, errs)
+    factors = _factors(data, errs)
     factory = _cross_check(items, kinds, header, site, data, errs)
+    if factory is not None:
+        factory = replace(factory, factors=factors)
+        if check_factors:
+            _check_factors(factory, data, errs)
     errs.raise_if_any()
     assert factory is not None  # no errors -> built
     return factory

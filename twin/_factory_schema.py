@@ -31,6 +31,7 @@ from .quantities import CANONICAL_UNITS, parse_quantity
 __all__ = [
     "BomIn",
     "ContractIn",
+    "FactorsIn",
     "FactoryDocument",
     "HeaderIn",
     "LineIn",
@@ -88,11 +89,13 @@ _POWER = _unit_input("power", "15 kW")
 _ENERGY = _unit_input("energy", "2.5 MWh")
 _DURATION = _unit_input("duration", "90 s")
 _MASS = _unit_input("mass", "1.2 t")
+_FACTOR = _unit_input("emission_factor", "0.202 kg/kWh")
 _NON_NEGATIVE = AfterValidator(_not_negative)
 PowerKW = Annotated[float, _POWER[0], _NON_NEGATIVE, _POWER[1]]
 EnergyKWh = Annotated[float, _ENERGY[0], _NON_NEGATIVE, _ENERGY[1]]
 DurationS = Annotated[float, _DURATION[0], _NON_NEGATIVE, _DURATION[1]]
 MassKg = Annotated[float, _MASS[0], _NON_NEGATIVE, _MASS[1]]
+FactorKgPerKWh = Annotated[float, _FACTOR[0], _NON_NEGATIVE, _FACTOR[1]]
 Number = Annotated[float, BeforeValidator(_finite_number)]
 NonNegative = Annotated[float, BeforeValidator(_finite_number), AfterValidator(_not_negative)]
 Id = Annotated[str, Field(min_length=1, pattern=r"^\S(.*\S)?$")]
@@ -293,6 +296,41 @@ class ContractIn(_Item):
     source: str = ""
 
 
+class YearFactorIn(_Item):
+    """A factor for one year: ``{year: 2024, factor: "0.35 kg/kWh", source: "..."}``."""
+
+    year: Annotated[int, Field(ge=1900, le=2200)]
+    factor: FactorKgPerKWh
+    source: str = ""
+
+
+def _names(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class GridZoneIn(_Item):
+    """Factors of one grid zone. ``hourly``: CSV file(s) ``hour_start_utc,g_co2e_per_kwh``
+    relative to the factory file (over HTTP: series uploaded under the file's stem)."""
+
+    hourly: Annotated[list[Id], BeforeValidator(_names)] = []
+    annual: list[YearFactorIn] = []
+    residual_mix: list[YearFactorIn] = []
+
+
+class CarrierFactorIn(_Item):
+    """Factor of a fuel or of purchased steam or heat: ``{factor: "56.1 t/TJ", source: ...}``."""
+
+    factor: FactorKgPerKWh
+    source: str = ""
+
+
+class FactorsIn(_Item):
+    """The ``factors:`` section: grid factors per zone, fuel and heat factors per carrier."""
+
+    grid: dict[Id, GridZoneIn] = {}
+    fuels: dict[Carrier, CarrierFactorIn] = {}
+
+
 class FactoryDocument(HeaderIn):
     """The whole file, for its JSON Schema (the loader validates item by item)."""
 
@@ -308,4 +346,5 @@ class FactoryDocument(HeaderIn):
     products: list[ProductIn] = []
     shifts: list[ShiftIn] = []
     contracts: list[ContractIn] = []
+    factors: FactorsIn = FactorsIn()
     orders: list[OrderIn] = []

@@ -2,7 +2,7 @@
 
 A factory file describes one plant: ``site``, ``lines``, ``machines``,
 ``meters``, ``utilities``, ``materials``, ``suppliers``, ``products`` (with
-``routing`` and ``bom``), ``shifts``, ``contracts`` and ``orders``. See
+``routing`` and ``bom``), ``shifts``, ``contracts``, ``factors`` and ``orders``. See
 ``examples/demo_factory.yaml`` for a complete, commented example.
 
 Loading validates everything and collects *all* problems before raising one
@@ -28,7 +28,11 @@ Rules checked beyond each item's own fields:
 - a meter's carrier is the carrier of every asset behind it; a utility
   serves at least one asset, never itself; contract shares add up to <= 1;
   an order is due no earlier than it is released; the site's time zone is an
-  IANA name.
+  IANA name;
+- the site's grid zone (``grid_zone``, else ``country``) has an emission
+  factor, in the ``factors:`` section or the built-in library, and so does
+  every fuel or heat carrier a machine, utility or meter uses (see
+  :mod:`carbontwin.twin.factors`).
 
 Values: quantities are numbers in the canonical unit or strings with a unit
 (``"15 kW"``, ``"0.62 MWh"``, ``"90 s"``, ``"20 min"``, ``"1.2 t"``), read
@@ -74,7 +78,9 @@ def _format_of(filename: str) -> str:
     return "json" if filename.lower().endswith(".json") else "yaml"
 
 
-def loads_factory(text: str, filename: str = "factory.yaml") -> Factory:
+def loads_factory(
+    text: str, filename: str = "factory.yaml", *, check_factors: bool = True
+) -> Factory:
     """Validate factory text and return the :class:`Factory`.
 
     Parameters
@@ -95,10 +101,10 @@ def loads_factory(text: str, filename: str = "factory.yaml") -> Factory:
         where = f"{filename}:{exc.line}" if exc.line is not None else filename
         message = f"{where}: {exc.message}"
         raise FactoryModelError(message, errors=[message]) from None
-    return build_factory(data, filename, lines, dups)
+    return build_factory(data, filename, lines, dups, check_factors=check_factors)
 
 
-def load_factory(path: str | FilePath) -> Factory:
+def load_factory(path: str | FilePath, *, check_factors: bool = True) -> Factory:
     """Read a factory file (YAML, or JSON by a ``.json`` suffix).
 
     Raises
@@ -116,12 +122,14 @@ def load_factory(path: str | FilePath) -> Factory:
     except UnicodeDecodeError as exc:
         message = f"{file}: not a UTF-8 text file (byte {exc.start}); save it as UTF-8"
         raise FactoryModelError(message) from None
-    return loads_factory(text, filename=str(file))
+    return loads_factory(text, filename=str(file), check_factors=check_factors)
 
 
-def factory_from_dict(data: Mapping[str, Any], filename: str = "<dict>") -> Factory:
+def factory_from_dict(
+    data: Mapping[str, Any], filename: str = "<dict>", *, check_factors: bool = True
+) -> Factory:
     """Validate an already parsed factory document (no line numbers)."""
-    return build_factory(data, filename, {}, [])
+    return build_factory(data, filename, {}, [], check_factors=check_factors)
 
 
 def factory_json_schema() -> dict[str, Any]:
@@ -265,6 +273,7 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
             }
             for c in f.contracts
         ],
+        "factors": _factors_dict(f),
         "orders": [
             {
                 "id": o.id,
@@ -275,6 +284,26 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
             }
             for o in f.orders
         ],
+    }
+
+
+def _factors_dict(f: Factory) -> dict[str, Any]:
+    def years(items: Any) -> list[dict[str, Any]]:
+        return [{"year": y.year, "factor": y.factor_kg_per_kwh, "source": y.source} for y in items]
+
+    return {
+        "grid": {
+            z.zone: {
+                "hourly": list(z.hourly),
+                "annual": years(z.annual),
+                "residual_mix": years(z.residual_mix),
+            }
+            for z in f.factors.grid
+        },
+        "fuels": {
+            c.carrier.value: {"factor": c.factor_kg_per_kwh, "source": c.source}
+            for c in f.factors.fuels
+        },
     }
 
 

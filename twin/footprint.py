@@ -56,6 +56,10 @@ class Footprint:
         materials: scope 3).
     primary_data_share : float
         Share of the footprint computed from measured data, 0..1.
+    factor_fallback_share : float
+        Share of the order's electricity emissions (location-based) whose grid
+        factor came from a fallback (another year's profile, an annual factor
+        instead of the hour's), 0..1; it lowers the temporal data-quality rating.
     rules, factor_versions : Mapping[str, str]
         Allocation rules and emission-factor versions that produced it.
     flags : tuple of str
@@ -87,6 +91,7 @@ class Footprint:
     co2e_by_asset_kg: Mapping[str, float] = field(default_factory=dict)
     co2e_by_material_kg: Mapping[str, float] = field(default_factory=dict)
     primary_data_share: float = 1.0
+    factor_fallback_share: float = 0.0
     rules: Mapping[str, str] = field(default_factory=dict)
     factor_versions: Mapping[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()

@@ -18,8 +18,11 @@ from enum import StrEnum
 __all__ = [
     "BomItem",
     "Carrier",
+    "CarrierFactor",
     "ElectricityContract",
+    "FactorsSection",
     "Factory",
+    "GridZoneFactors",
     "Line",
     "Machine",
     "Material",
@@ -35,6 +38,7 @@ __all__ = [
     "Supplier",
     "SupplyLink",
     "Utility",
+    "YearFactor",
 ]
 
 
@@ -65,8 +69,10 @@ class Carrier(StrEnum):
     NATURAL_GAS = "natural_gas"
     DIESEL = "diesel"
     LPG = "lpg"
+    FUEL_OIL = "fuel_oil"
     STEAM = "steam"
     HEAT = "heat"
+    DISTRICT_HEAT = "district_heat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +279,53 @@ class ElectricityContract:
 
 
 @dataclass(frozen=True, slots=True)
+class YearFactor:
+    """A factor for one calendar year, with its source (annual grid factor, residual mix)."""
+
+    year: int
+    factor_kg_per_kwh: float
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GridZoneFactors:
+    """The factory file's factors of one grid zone.
+
+    ``hourly`` names hourly series: CSV files (``hour_start_utc,g_co2e_per_kwh``)
+    relative to the factory file, or, over HTTP, series uploaded to the store
+    under the file's stem. ``annual`` and ``residual_mix`` give one factor per year.
+    """
+
+    zone: str
+    hourly: tuple[str, ...] = ()
+    annual: tuple[YearFactor, ...] = ()
+    residual_mix: tuple[YearFactor, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierFactor:
+    """The factory file's factor of a fuel or of purchased steam or heat [kg CO2e/kWh]."""
+
+    carrier: Carrier
+    factor_kg_per_kwh: float
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FactorsSection:
+    """The factory file's ``factors:`` section (see :mod:`carbontwin.twin.factors`)."""
+
+    grid: tuple[GridZoneFactors, ...] = ()
+    fuels: tuple[CarrierFactor, ...] = ()
+
+    def zone(self, zone: str) -> GridZoneFactors | None:
+        for z in self.grid:
+            if z.zone == zone:
+                return z
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Factory:
     """A whole plant. Ids are unique across all assets."""
 
@@ -290,6 +343,12 @@ class Factory:
     orders: tuple[Order, ...] = ()
     contracts: tuple[ElectricityContract, ...] = ()
     company_id: str = ""  # URN of the reporting company, for PACT (urn:...)
+    factors: FactorsSection = field(default_factory=FactorsSection)
+
+    @property
+    def grid_zone(self) -> str:
+        """The site's grid zone: ``site.grid_zone``, else its country (upper case)."""
+        return (self.site.grid_zone or self.site.country).strip().upper()
 
     def machine(self, machine_id: str) -> Machine:
         for m in self.machines:

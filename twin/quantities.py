@@ -9,6 +9,8 @@ name                        unit           meaning
 ``energy_kwh``              kWh            energy (electricity, or fuel by LHV)
 ``co2e_kg``                 kg CO2e        emissions
 ``factor_kg_per_kwh``       kg CO2e / kWh  emission factor of an energy carrier
+                                           (input: ``"0.202 kg/kWh"``, ``"56.1 t/TJ"``,
+                                           ``"823 lb/MWh"``, ``"380 g CO2e/kWh"``)
 ``pcf_kg_per_unit``         kg CO2e / unit supplier product footprint
 ``duration_s``              s              durations
 ``mass_kg``                 kg             masses
@@ -23,6 +25,7 @@ with :func:`parse_quantity`; nothing in ``twin/`` or ``simulation/`` sees anothe
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -48,6 +51,7 @@ CANONICAL_UNITS: dict[str, str] = {
     "mass": "kg",
     "co2e": "kg",
     "volume": "m**3",
+    "emission_factor": "kg/kWh",
     "dimensionless": "",
 }
 
@@ -58,8 +62,11 @@ _DIMENSIONALITY = {
     "mass": "[mass]",
     "co2e": "[mass]",
     "volume": "[length] ** 3",
+    "emission_factor": "[time] ** 2 / [length] ** 2",
     "dimensionless": "",
 }
+#: Gas names allowed inside an emission factor's unit ("0.35 kg CO2e/kWh"): dropped before parsing.
+_GAS = re.compile(r"\s*\b(CO2e|CO2eq|CO2-eq|CO2)\b", re.IGNORECASE)
 
 
 class QuantityError(CarbonTwinError, ValueError):
@@ -124,6 +131,8 @@ def _parse_string(text: str, kind: str) -> float:
         return float(stripped)
     except ValueError:
         pass
+    if kind == "emission_factor":
+        stripped = _GAS.sub("", stripped)
     try:
         quantity: Any = ureg.Quantity(stripped)
     except (

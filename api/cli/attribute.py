@@ -3,7 +3,8 @@
 ::
 
     carbontwin attribute --factory examples/demo_factory.yaml --events events/ \\
-        [--rules rules.yaml] [--json] [--plot orders.png]
+        [--rules rules.yaml] [--json] [--plot orders.png] \\
+        [--grid-factor "0.35 kg/kWh" | --grid-factors grid.csv]
 
 Prints a table of orders (product, quantity, kWh, kg CO2e in total and per
 unit, scope split, primary data share), or with ``--json`` the footprints and
@@ -27,10 +28,11 @@ from rich.table import Table
 from carbontwin.connectors.files import read_events_dir
 from carbontwin.twin.attribution import Attribution, Rules, attribute
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
-from carbontwin.twin.factors import GRID_ATTRIBUTION, FactorSet, HourlySeries
+from carbontwin.twin.factors import FactorSet
 from carbontwin.twin.factory_file import load_factory
 from carbontwin.twin.footprint import Footprint
 
+from ._factors import GridFactorOpt, GridFactorsOpt, attributions, cli_factor_set
 from .factory import resolve_factory_path
 
 __all__ = ["attribution_json", "plot_orders", "register"]
@@ -56,7 +58,7 @@ def _num(x: float) -> float | None:
 
 def attribution_json(res: Attribution, factors: FactorSet) -> dict[str, Any]:
     """The JSON document ``--json`` prints."""
-    attribution = [GRID_ATTRIBUTION] if isinstance(factors.location, HourlySeries) else []
+    attribution = attributions(factors)
     return {
         "orders": [fp.to_dict() for fp in res.footprints.values()],
         "overhead_kwh": res.overhead_kwh,
@@ -157,13 +159,23 @@ def register(app: typer.Typer) -> None:
         plot: Annotated[
             Path | None, typer.Option("--plot", help="Write a stacked bar chart (PNG).")
         ] = None,
+        grid_factor: GridFactorOpt = None,
+        grid_factors: GridFactorsOpt = None,
     ) -> None:
-        """Attribute metered energy and CO2e to production orders."""
+        """Attribute metered energy and CO2e to production orders.
+
+        Grid factors: --grid-factor, else --grid-factors, else the factory file's
+        factors: section, else the built-in library; an hour no series covers falls
+        back (the zone's profile of the nearest year, else an annual factor) and is
+        flagged on the orders that used it.
+        """
         err = Console(stderr=True)
         try:
-            fac = load_factory(resolve_factory_path(factory, err))
+            path = resolve_factory_path(factory, err)
+            given = grid_factor is not None or grid_factors is not None
+            fac = load_factory(path, check_factors=not given)
             batch = read_events_dir(events)
-            factors = FactorSet.default(fac)
+            factors = cli_factor_set(fac, path, grid_factor, grid_factors)
             res = attribute(fac, batch, factors, _rules(rules))
         except FactoryModelError as exc:
             for line in exc.errors:
@@ -188,5 +200,14 @@ def register(app: typer.Typer) -> None:
             f"{len(res.flags)} data note(s)",
             highlight=False,
         )
-        if isinstance(factors.location, HourlySeries):
-            out.print(GRID_ATTRIBUTION, style="dim", highlight=False)
+        fallback = [fp.order for fp in res.footprints.values() if fp.factor_fallback_share > 0]
+        if fallback:
+            notes = [f for f in res.flags if "grid factor fallback" in f or "fallback" in f]
+            out.print(
+                f"{len(fallback)} order(s) used fallback grid factors: "
+                + "; ".join(dict.fromkeys(notes)),
+                style="yellow",
+                highlight=False,
+            )
+        for text in attributions(factors):
+            out.print(text, style="dim", highlight=False)

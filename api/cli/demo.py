@@ -11,6 +11,7 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
+from ._factors import GridFactorOpt, GridFactorsOpt
 from .opcua import quiet_asyncua
 
 
@@ -27,6 +28,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the footprints as JSON."),
         serve: bool = typer.Option(False, help="Keep the API running on the demo store."),
         api_port: int = typer.Option(8000, help="Port of the API with --serve."),
+        grid_factor: GridFactorOpt = None,
+        grid_factors: GridFactorsOpt = None,
     ) -> None:
         """Demo line -> OPC UA -> connector -> store -> per-order footprints, in one command."""
         from carbontwin.api.demo import run_demo, serve_api
@@ -35,7 +38,14 @@ def register(app: typer.Typer) -> None:
         folder = out or Path(tempfile.mkdtemp(prefix="carbontwin-demo-"))
         t = time.monotonic()
         try:
-            code = run_demo(folder, seconds=seconds, seed=seed, as_json=as_json)
+            code = run_demo(
+                folder,
+                seconds=seconds,
+                seed=seed,
+                as_json=as_json,
+                grid_factor=grid_factor,
+                grid_factors=grid_factors,
+            )
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None

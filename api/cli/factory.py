@@ -193,6 +193,16 @@ def _tree(f: Factory) -> Tree:
         root.add(
             f"[bold]contract[/] {escape(c.name)}: {c.share:.0%} at {c.factor_kg_per_kwh:g} kg CO2e/kWh"
         )
+    for z in f.factors.grid:
+        parts = [f"hourly {', '.join(z.hourly)}"] if z.hourly else []
+        parts += [f"{y.year}: {y.factor_kg_per_kwh:.4g} kg/kWh" for y in z.annual]
+        parts += [f"residual mix {y.year}: {y.factor_kg_per_kwh:.4g}" for y in z.residual_mix]
+        root.add(f"[bold]grid factors[/] {escape(z.zone)}: {escape('; '.join(parts) or '-')}")
+    for c in f.factors.fuels:
+        root.add(
+            f"[bold]factor[/] {c.carrier.value}: {c.factor_kg_per_kwh:.4g} kg CO2e/kWh"
+            + (f" ({escape(c.source)})" if c.source else "")
+        )
     if f.orders:
         first = min(o.release for o in f.orders)
         last = max(o.due for o in f.orders)

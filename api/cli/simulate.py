@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from carbontwin.plugins.factors import constant_grid_factor
 from carbontwin.twin.errors import CarbonTwinError
+
+from ._factors import GridFactorOpt, GridFactorsOpt
 
 __all__ = ["register"]
 
@@ -95,13 +99,24 @@ def simulate_command(
         int | None,
         typer.Option("--workers", min=1, help="Local processes (1 = run in this process)."),
     ] = None,
+    grid_factor: GridFactorOpt = None,
+    grid_factors: GridFactorsOpt = None,
 ) -> None:
-    """Simulate a baseline and candidate policies; print KPIs with 95% confidence intervals."""
+    """Simulate a baseline and candidate policies; print KPIs with 95% confidence intervals.
+
+    The grid factor is the scenario's ``grid`` unless --grid-factor (a constant for every
+    hour) or --grid-factors (an hourly CSV) is given.
+    """
     from carbontwin.simulation.scenario import load_scenario, run_scenario, simulate_one
 
     err = Console(stderr=True)
     try:
         sc = load_scenario(scenario, replications=replications)
+        if grid_factor is not None:
+            constant_grid_factor(grid_factor)  # a unit error names the option
+            sc = replace(sc, grid=grid_factor)
+        elif grid_factors is not None:
+            sc = replace(sc, grid=str(grid_factors))
         total = len(sc.policies) * sc.replications
         with Progress(
             TextColumn("[bold]simulating"),

@@ -11,6 +11,7 @@ def all_routers() -> list[APIRouter]:
     from . import (
         auth,
         events,
+        factors,
         factory,
         footprints,
         health,
@@ -31,6 +32,7 @@ def all_routers() -> list[APIRouter]:
         factory.router,
         events.router,
         orders.router,
+        factors.router,
         footprints.router,
         labels.router,
         simulations.router,

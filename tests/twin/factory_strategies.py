@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 from carbontwin.twin.model import (
     BomItem,
     Carrier,
+    CarrierFactor,
     ElectricityContract,
+    FactorsSection,
     Factory,
+    GridZoneFactors,
     Line,
     Machine,
     Material,
@@ -30,6 +33,7 @@ from carbontwin.twin.model import (
     Supplier,
     SupplyLink,
     Utility,
+    YearFactor,
 )
 
 __all__ = ["factories"]
@@ -240,6 +244,20 @@ def factories(draw) -> Factory:
                     due=release + timedelta(seconds=draw(st.integers(0, 10**7))),
                 )
             )
+    # purchased heat has no built-in factor: the file gives one (and sometimes own grid factors)
+    heat = (Carrier.STEAM, Carrier.HEAT, Carrier.DISTRICT_HEAT)
+    fuels = tuple(CarrierFactor(c, draw(NONNEG), draw(NAMES)) for c in heat)
+    years = st.lists(
+        st.builds(YearFactor, st.integers(1990, 2100), NONNEG, NAMES),
+        max_size=2,
+        unique_by=lambda y: y.year,
+    )
+    grid = tuple(
+        GridZoneFactors(
+            zone, tuple(draw(st.lists(IDS, max_size=1))), tuple(draw(years)), tuple(draw(years))
+        )
+        for zone in draw(st.lists(st.sampled_from(["DE", "AT", "US-CAMX"]), unique=True))
+    )
     return Factory(
         id=draw(IDS),
         name=draw(NAMES),
@@ -255,4 +273,5 @@ def factories(draw) -> Factory:
         shifts=shifts,
         orders=tuple(orders),
         contracts=contracts,
+        factors=FactorsSection(grid=grid, fuels=fuels),
     )

@@ -502,3 +502,70 @@ def test_binary_file_is_a_factory_error(tmp_path):
         load_factory(path)
     with pytest.raises(FactoryModelError, match="cannot read factory file"):
         load_factory(tmp_path)
+
+
+FACTORS = textwrap.dedent(
+    """\
+    factors:
+      grid:
+        uk:
+          hourly: grid/GB_2024.csv
+          annual:
+            - {year: 2024, factor: "0.207 kg CO2e/kWh", source: DESNZ 2024}
+          residual_mix:
+            - {year: 2024, factor: 350 g/kWh, source: AIB}
+      fuels:
+        natural_gas: {factor: 56.1 t/TJ, source: IPCC 2006}
+        steam: {factor: "0.25 kg/kWh", source: boiler house}
+    """
+)
+
+
+def test_factors_section_with_units_and_zone_aliases():
+    f = loads_factory(BASE.replace("country: DE", "country: GB") + FACTORS)
+    (gb,) = f.factors.grid
+    assert gb.zone == "GB"  # 'uk' is the United Kingdom's ISO code GB
+    assert gb.hourly == ("grid/GB_2024.csv",)
+    assert [(y.year, y.factor_kg_per_kwh, y.source) for y in gb.annual] == [
+        (2024, pytest.approx(0.207), "DESNZ 2024")
+    ]
+    assert gb.residual_mix[0].factor_kg_per_kwh == pytest.approx(0.35)
+    fuels = {c.carrier.value: c.factor_kg_per_kwh for c in f.factors.fuels}
+    # 56.1 t/TJ = 56,100 kg / 277,777.8 kWh
+    assert fuels == {"natural_gas": pytest.approx(56_100 / (1e12 / 3.6e6)), "steam": 0.25}
+    assert factory_from_dict(factory_to_dict(f)) == f
+
+
+def test_zone_without_any_factor_is_an_error_at_validate():
+    text = BASE.replace("country: DE", "country: DE\n  grid_zone: XK")
+    (err,) = errors_of(text)
+    assert err.startswith(
+        f"factory.yaml:{line_no(text, 'grid_zone: XK')}: site 'site-1': grid_zone:"
+    )
+    assert "no emission factor for grid zone 'XK'" in err
+    assert "add factors.grid.XK with an annual factor" in err
+    assert "--grid-factor" in err
+    # the same zone with an annual factor in the file is fine, and so is --grid-factor
+    ok = text + "factors:\n  grid:\n    XK: {annual: [{year: 2024, factor: 0.9 kg/kWh}]}\n"
+    assert loads_factory(ok).factors.grid[0].annual[0].factor_kg_per_kwh == 0.9
+    assert loads_factory(text, check_factors=False).site.grid_zone == "XK"
+
+
+def test_heat_carrier_without_factor_and_bad_factor_units():
+    text = BASE.replace("measures: [cnc-1]", "measures: [cnc-1]\n    carrier: electricity").replace(
+        "type: press\n", "type: press\n    carrier: steam\n"
+    )
+    text = text.replace("measures: [press-1]", "measures: [press-1]\n    carrier: steam")
+    (err,) = errors_of(text)
+    assert "no emission factor for energy carrier 'steam'; add factors.fuels.steam" in err
+    bad = text + "factors:\n  fuels:\n    steam: {factor: 3 kg}\n"
+    (err,) = errors_of(bad)
+    assert err.startswith(f"factory.yaml:{line_no(bad, 'steam: {factor: 3 kg}')}:")
+    assert "factors.fuels.steam.factor" in err
+    assert "'3 kg' is not an emission_factor" in err
+    twice = (
+        BASE
+        + "factors:\n  grid:\n    DE:\n      annual:\n        - {year: 2024, factor: 0.3}\n        - {year: 2024, factor: 0.4}\n"
+    )
+    (err,) = errors_of(twice)
+    assert "factors.grid.DE.annual[1].year: year 2024 is given twice" in err
