@@ -8,17 +8,19 @@ store. Every issued footprint version is listed; a version with a later one is
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from cloudevents.core.bindings.http import to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 from fastapi import BackgroundTasks, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from ._twin import optional_factory, render_pact, statuses
 from .deps import Services, app_base_url
@@ -287,11 +289,84 @@ def page(
 
 # --- events -------------------------------------------------------------------
 
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+Uuid = Annotated[str, StringConstraints(pattern=_UUID)]
+Text = Annotated[str, StringConstraints(min_length=1)]
 
-def parse_event(body: bytes) -> dict[str, Any]:
-    """A structured-mode CloudEvent, checked for the attributes PACT requires."""
-    import json
 
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Published(_Data):
+    """PublishedEvent data: the ids (UUIDs) of new or updated footprints."""
+
+    pfIds: list[Uuid] = Field(min_length=1)  # noqa: N815 (PACT field name)
+
+
+class _ErrorBody(_Data):
+    code: Text
+    message: Text
+
+
+class _Rejected(_Data):
+    requestEventId: Text  # noqa: N815
+    error: _ErrorBody
+
+
+class _Fulfilled(_Data):
+    requestEventId: Text  # noqa: N815
+    pfs: list[dict[str, Any]] = Field(min_length=1)
+
+
+class _CreatedV3(_Data):
+    """RequestCreatedEvent data (v3): the ListFootprints filter criteria."""
+
+    productId: list[Text] | None = None  # noqa: N815
+    companyId: list[Text] | None = None  # noqa: N815
+    geography: list[Text] | None = None
+    classification: list[Text] | None = None
+    validOn: str | None = None  # noqa: N815
+    validAfter: str | None = None  # noqa: N815
+    validBefore: str | None = None  # noqa: N815
+    status: str | None = None
+    comment: str | None = None
+
+
+class _CreatedV2(_Data):
+    """ProductFootprintRequest.Created data (v2): a ProductFootprint fragment."""
+
+    pf: dict[str, Any]
+    comment: str | None = None
+
+
+_DATA: dict[tuple[int, str], type[_Data]] = {
+    (3, "request"): _CreatedV3,
+    (2, "request"): _CreatedV2,
+    (3, "fulfilled"): _Fulfilled,
+    (2, "fulfilled"): _Fulfilled,
+    (3, "rejected"): _Rejected,
+    (2, "rejected"): _Rejected,
+    (3, "published"): _Published,
+    (2, "published"): _Published,
+}
+
+
+def _where(loc: Sequence[Any]) -> str:
+    out = "data"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def parse_event(body: bytes, spec: int) -> tuple[str, dict[str, Any]]:
+    """``(kind, event)`` of a structured-mode CloudEvent of PACT ``spec`` (3 or 2).
+
+    The CloudEvents attributes and the ``data`` of the event type are checked as
+    the PACT specification defines them (published ``pfIds`` are UUIDs, a
+    rejection carries ``error.code`` and ``error.message``, ...); anything else is
+    a PACT 400 naming the field.
+    """
     try:
         event = json.loads(body)
     except ValueError:
@@ -313,7 +388,48 @@ def parse_event(body: bytes) -> dict[str, Any]:
     _time(event["time"], "time")
     if not isinstance(event["data"], dict):
         raise PactError(400, "BadRequest", "event 'data' must be an object")
-    return event
+    types = V3_EVENTS if spec == 3 else V2_EVENTS
+    kind = {v: k for k, v in types.items()}.get(event["type"])
+    if kind is None:
+        raise PactError(400, "BadRequest", f"unsupported event type {event['type']!r}")
+    try:
+        _DATA[(spec, kind)].model_validate(event["data"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        msg = f"{_where(first['loc'])}: {first['msg']}"
+        raise PactError(400, "BadRequest", msg) from None
+    return kind, event
+
+
+def callback_url(url: str, spec: int) -> str:
+    """The Action Events endpoint of ``spec`` at ``url`` (a host, or either events URL).
+
+    ``//api.example.com/3/events`` (the spec's example ``source``) is taken as
+    HTTPS; the path ends in ``/3/events`` for a v3 answer, ``/2/events`` for v2.
+    """
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    base = re.sub(r"/+$", "", url)
+    base = re.sub(r"/[23]/events$", "", base)
+    return f"{base}/{spec}/events"
+
+
+def _reply_to(services: Services, source: str, spec: int) -> tuple[str, str | None]:
+    """Where (URL, bearer token) the answer to a request from ``source`` goes."""
+    partner = services.settings.pact_partners.get(source)
+    if partner is not None:
+        return callback_url(partner.events_url, spec), partner.token
+    target = source if not source.startswith("//") else "https:" + source
+    parsed = httpx.URL(target) if re.match(r"^https?://", target, re.I) else None
+    if parsed is None or not parsed.host:
+        raise PactError(
+            400,
+            "BadRequest",
+            f"event source {source!r} is no http(s) URL to answer to; send the URL of your "
+            "host system (or ask the data owner to configure a partner for this source)",
+        )
+    return callback_url(target, spec), None
 
 
 def answer_event(
@@ -326,7 +442,7 @@ def answer_event(
     """The CloudEvent answering footprint request ``event`` (fulfilled or rejected)."""
     types = V3_EVENTS if spec == 3 else V2_EVENTS
     pfs = [d for d in all_documents(services, spec) if matches(d)]
-    source = app_base_url(request, services.settings)
+    source = f"{app_base_url(request, services.settings)}/{spec}/events"
     attrs = {
         "type": types["fulfilled"] if pfs else types["rejected"],
         "source": source,
@@ -345,27 +461,26 @@ def answer_event(
     return {"attributes": attrs, "data": data}
 
 
-def deliver(services: Services, source: str, answer: dict[str, Any]) -> None:
-    """POST ``answer`` as a structured CloudEvent to the partner registered for ``source``."""
-    partner = services.settings.pact_partners[source]
+def deliver(services: Services, url: str, token: str | None, answer: dict[str, Any]) -> None:
+    """POST ``answer`` as a structured CloudEvent to the requester's events endpoint ``url``."""
     message = to_structured_event(CloudEvent(dict(answer["attributes"]), answer["data"]))
     headers, body = dict(message.headers), message.body
     headers["content-type"] = "application/cloudevents+json; charset=UTF-8"
-    if partner.token:
-        headers["authorization"] = f"Bearer {partner.token}"
+    if token:
+        headers["authorization"] = f"Bearer {token}"
     record: dict[str, Any] = {
-        "to": partner.events_url,
+        "to": url,
         "type": answer["attributes"]["type"],
         "request": answer["data"]["requestEventId"],
     }
     try:
         with httpx.Client(timeout=services.settings.callback_timeout_s) as client:
-            r = client.post(partner.events_url, content=body, headers=headers)
+            r = client.post(url, content=body, headers=headers)
         record["status"] = r.status_code
     except httpx.HTTPError as exc:
         record["status"] = None
         record["error"] = str(exc)
-        log.warning("PACT callback to %s failed: %s", partner.events_url, exc)
+        log.warning("PACT callback to %s failed: %s", url, exc)
     services.deliveries.append(record)
 
 
@@ -376,25 +491,20 @@ async def handle_event(
     spec: int,
     criteria_of: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> Response:
-    """Action Events of ``spec``: a footprint request is answered asynchronously to the
-    partner registered for its source; other PACT events are accepted and kept."""
-    types = V3_EVENTS if spec == 3 else V2_EVENTS
-    event = parse_event(await request.body())
-    kind = {v: k for k, v in types.items()}.get(event["type"])
-    if kind is None:
-        raise PactError(400, "BadRequest", f"unsupported event type {event['type']!r}")
+    """Action Events of ``spec``.
+
+    A footprint request from an authenticated requester is answered
+    asynchronously (fulfilled or rejected) at the Action Events endpoint of the
+    same spec version under its event ``source``, or of the partner configured
+    for that source (``Settings.pact_partners``, which may add a token). Other
+    PACT events are validated and kept in a bounded log.
+    """
+    kind, event = parse_event(await request.body(), spec)
     if kind == "request":
-        if event["source"] not in services.settings.pact_partners:
-            raise PactError(
-                400,
-                "BadRequest",
-                f"no callback is registered for event source "
-                f"{event['source']!r}; ask the data owner to "
-                "add it",
-            )
+        url, token = _reply_to(services, event["source"], spec)
         matches = v3_filter(criteria_of(event["data"]))
         answer = answer_event(services, request, spec, event, matches)
-        background.add_task(deliver, services, event["source"], answer)
+        background.add_task(deliver, services, url, token, answer)
     else:
         services.received_events.append(event)
     return Response(status_code=200)

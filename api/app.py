@@ -21,6 +21,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
+from ._proxy import TrustedProxyHeaders
 from .deps import Services
 from .errors import install_error_handlers
 from .routes import all_routers
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    if settings.trusted_proxies:
+        app.add_middleware(TrustedProxyHeaders, trusted=settings.trusted_proxies)
     for router in all_routers():
         app.include_router(router)
     return app

@@ -13,6 +13,7 @@ import hmac
 import json
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from carbontwin.plugins.signing import load_or_create_key
 
+from ._proxy import is_loopback
 from .errors import PactError, Unauthorized
 from .settings import Settings
 
@@ -40,6 +42,34 @@ __all__ = [
 ]
 
 
+class BoundedLog:
+    """The newest records, at most ``max_items`` of them and none older than ``max_age_s``."""
+
+    def __init__(self, max_items: int, max_age_s: float) -> None:
+        self._items: deque[tuple[float, dict[str, Any]]] = deque(maxlen=max_items)
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+
+    def append(self, record: dict[str, Any], now: float | None = None) -> None:
+        t = time.time() if now is None else now
+        with self._lock:
+            self._items.append((t, record))
+            self._prune(t)
+
+    def _prune(self, now: float) -> None:
+        while self._items and now - self._items[0][0] > self.max_age_s:
+            self._items.popleft()
+
+    def items(self, now: float | None = None) -> list[dict[str, Any]]:
+        """The kept records, oldest first."""
+        with self._lock:
+            self._prune(time.time() if now is None else now)
+            return [r for _, r in self._items]
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+
 class Services:
     """Lazily created resources of one app instance."""
 
@@ -50,8 +80,8 @@ class Services:
         self._key: Ed25519PrivateKey | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.jobs: dict[str, dict[str, Any]] = {}
-        self.received_events: list[dict[str, Any]] = []
-        self.deliveries: list[dict[str, Any]] = []
+        self.received_events = BoundedLog(settings.max_stored_events, settings.max_event_age_s)
+        self.deliveries = BoundedLog(settings.max_stored_events, settings.max_event_age_s)
 
     @property
     def store(self) -> Any:
@@ -179,8 +209,16 @@ def require_token(
 
 
 def require_https(request: Request) -> None:
-    """PACT requires TLS: refuse plain HTTP unless ``settings.require_https`` is off."""
-    if get_settings(request).require_https and request.url.scheme != "https":
+    """PACT requires TLS: refuse plain HTTP.
+
+    With ``settings.require_https`` off (development mode) plain HTTP is accepted
+    from loopback peers only. The scheme is the connection's own, or the
+    ``X-Forwarded-Proto`` of a trusted proxy (:mod:`carbontwin.api._proxy`).
+    """
+    if request.url.scheme == "https":
+        return
+    peer = request.client.host if request.client else None
+    if get_settings(request).require_https or not is_loopback(peer):
         raise PactError(403, "AccessDenied", "HTTPS is required for the PACT API")
 
 

@@ -18,11 +18,14 @@ __all__ = ["PactPartner", "Settings"]
 
 
 class PactPartner(BaseModel):
-    """A PACT data recipient that asks us for footprints by CloudEvents.
+    """A PACT data recipient whose footprint requests need more than its event ``source``.
 
-    ``events_url`` is the partner's Action Events endpoint (``https://.../3/events``)
-    where the answer to its request is POSTed; ``token`` the bearer token it
-    gave us for that endpoint.
+    Not needed for a requester that can be reached at its event ``source``
+    without a token: the answer goes to ``{source}/3/events`` (``/2/events`` for
+    a v2 request) by default. ``events_url`` is the partner's host (or either of
+    its Action Events endpoints); the answer to a v3 request goes to its
+    ``/3/events``, to a v2 request to its ``/2/events``. ``token`` is the bearer
+    token the partner gave us for that endpoint.
     """
 
     events_url: str
@@ -59,8 +62,13 @@ class Settings(BaseSettings):
     )
     require_https: bool = Field(
         default=True,
-        description="Refuse the PACT API and token route over plain HTTP (behind a "
-        "TLS proxy, run uvicorn with --proxy-headers)",
+        description="Refuse the PACT API and token route over plain HTTP. Off "
+        "(development mode) plain HTTP is still accepted only from loopback peers",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose "
+        "X-Forwarded-Proto and X-Forwarded-For are believed; empty: none",
     )
     public_base_url: str = Field(
         default="",
@@ -85,6 +93,12 @@ class Settings(BaseSettings):
     )
     callback_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of partner callbacks [s]"
+    )
+    max_stored_events: int = Field(
+        default=1000, ge=1, description="PACT events and callback records kept in memory"
+    )
+    max_event_age_s: float = Field(
+        default=7 * 86400.0, gt=0, description="Age after which kept PACT events are dropped [s]"
     )
     simulation_workers: int = Field(
         default=1, ge=1, le=32, description="Threads running simulation jobs"

@@ -18,10 +18,26 @@ Mapping from a carbontwin footprint
   flows, so ``pcfExcludingBiogenicUptake == pcfIncludingBiogenicUptake ==
   fossilGhgEmissions`` (the location-based cradle-to-gate total).
 - ``primaryDataShare`` is the footprint's measured share in percent.
-- DQRs (1 best .. 3 worst): technological ``1 + 2 * (1 - share)`` (measured
-  machine data at the hour of production); temporal the same plus the share of
-  the order's electricity emissions whose grid factor came from a fallback
-  (capped at 3); geographical 1 (the site's own grid zone).
+- DQRs (1 best .. 3 worst) per dimension from what is known about each input,
+  weighted by emissions (:mod:`._pact_quality`): temporal from the data's age (one step worse for the
+  share of electricity whose grid factor came from a fallback),
+  technological and geographical from the data's source, completeness (v2)
+  from the energy filled by the power-state model.
+- Fossil and biogenic carbon content from the materials' declared carbon
+  content; where a material declares none the content is unknown: v3 leaves
+  ``biogenicCarbonContent`` out (the spec's "blank if unknown") and reports
+  the declared fossil part; v2, whose fields are all required, reports the
+  declared part and says so in ``comment``.
+- Product ids are per batch: an order is a production batch,
+  ``urn:pact:<domain>:product-id:<product>:batch:<order>``. PACT lets product ids
+  name batches ("supplier part number, GTIN, article number, batch number"),
+  and this keeps one Active footprint per product id: footprints of two orders
+  of the same product, valid at the same time, would otherwise both be Active
+  for one product id, and a recipient could not tell which to use. The product
+  itself and its CN code are ``productClassifications``.
+- Validity: the spec's default, 3 years from the reference period end.
+- IPCC characterisation: the assessment reports named by the emission factors'
+  versions (``...-ar6``), AR6 when none is named.
 """
 
 from __future__ import annotations
@@ -30,14 +46,16 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from carbontwin.twin.errors import PluginError
 from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.quantities import plus_years
 
 from ._methods import rule_phrases
+from ._pact_quality import PactQuality, pact_quality
 
 __all__ = [
     "PACT_V2_SPEC_VERSION",
@@ -54,8 +72,8 @@ __all__ = [
 PACT_V3_SPEC_VERSION = "3.0.0"
 PACT_V2_SPEC_VERSION = "2.2.0"
 
-#: Validity of a footprint from its issue (PACT default: 3 years).
-VALIDITY = timedelta(days=3 * 365)
+#: Validity of a footprint without a declared one (PACT: 3 years from the reference period end).
+VALIDITY_YEARS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +116,18 @@ class PactContext:
     product_category_cpc: str = "4"
     ipcc_characterization_factors: tuple[str, ...] = ("AR6",)
     extra_comment: str = field(default="")
+    quality: PactQuality | None = None
 
 
-def product_urn(domain: str, product: str) -> str:
-    """Custom PACT product id ``urn:pact:<domain>:product-id:<product>``."""
-    return f"urn:pact:{domain}:product-id:{_urn_part(product)}"
+def product_urn(domain: str, product: str, batch: str = "") -> str:
+    """Custom PACT product id ``urn:pact:<domain>:product-id:<product>[:batch:<batch>]``."""
+    urn = f"urn:pact:{domain}:product-id:{_urn_part(product)}"
+    return f"{urn}:batch:{_urn_part(batch)}" if batch else urn
+
+
+def cn_classification(cn_code: str) -> str:
+    """PACT product classification URN of an EU Combined Nomenclature code."""
+    return f"urn:pact:productclassification:cn:{''.join(cn_code.split())}"
 
 
 def company_urn(domain: str, company: str) -> str:
@@ -147,6 +172,10 @@ def pact_context(
     country = ""
     company = fp.company_id
     name = company_name
+    classes = [
+        *(classifications or {}).get(fp.product, ()),
+        f"urn:pact:productclassification:{domain}:product:{_urn_part(fp.product)}",
+    ]
     if factory is not None:
         try:
             product = factory.product(fp.product)
@@ -155,6 +184,8 @@ def pact_context(
         if product is not None:
             product_name = product.name or fp.product
             mass_kg = product.mass_kg if fp.declared_unit == "piece" else 1.0
+            if product.cn_code:
+                classes.append(cn_classification(product.cn_code))
         country = factory.site.country
         company = company or factory.company_id
         name = name or factory.name
@@ -166,13 +197,14 @@ def pact_context(
         company_ids=(company,),
         product_name=product_name,
         product_description=f"{product_name}, production order {fp.order}",
-        product_ids=(product_urn(domain, fp.product),),
+        product_ids=(product_urn(domain, fp.product, fp.order),),
         product_mass_kg=mass_kg,
         country=country.upper() if len(country) == 2 else "",
         status=status,
         product_category_cpc=product_category_cpc,
-        classifications=tuple((classifications or {}).get(fp.product, ())),
+        classifications=tuple(dict.fromkeys(classes)),
         ipcc_characterization_factors=ipcc_reports(fp),
+        quality=pact_quality(fp, factory),
     )
 
 
@@ -230,8 +262,17 @@ def _comment(fp: Footprint, ctx: PactContext) -> str:
         f"Order {fp.order}: {fp.quantity:g} {fp.declared_unit} of {fp.product}, "
         f"{fp.energy_kwh:.3f} kWh, {fp.co2e_kg:.3f} kg CO2e in total "
         f"(market-based {fp.co2e_market_kg:.3f} kg CO2e).",
-        "Fossil and biogenic carbon content of the product are not assessed (reported as 0).",
     ]
+    q = ctx.quality or pact_quality(fp)
+    if q.fossil_carbon_kg is None:
+        parts.append("Fossil carbon content: unknown (no material declares it); reported as 0.")
+    elif not q.fossil_carbon_complete:
+        parts.append(
+            "Fossil carbon content: not declared for every material of the product; "
+            "only the declared part is reported."
+        )
+    if q.biogenic_carbon_kg is None:
+        parts.append("Biogenic carbon content: unknown (not declared for the materials).")
     if versions:
         parts.append(f"Emission factors: {versions}.")
     if flags:
@@ -243,14 +284,13 @@ def _comment(fp: Footprint, ctx: PactContext) -> str:
     return " ".join(parts)
 
 
-def _dqr(fp: Footprint) -> tuple[float, float, float]:
-    share = min(max(fp.primary_data_share, 0.0), 1.0)
-    tech = round(1.0 + 2.0 * (1.0 - share), 2)
-    # grid factors from a fallback (another year's profile or annual factor) are
-    # less representative of the production hours: up to one step worse
-    fallback = min(max(fp.factor_fallback_share, 0.0), 1.0)
-    temporal = round(min(3.0, 1.0 + 2.0 * (1.0 - share) + fallback), 2)
-    return tech, 1.0, temporal  # technological, geographical, temporal
+def _quality(fp: Footprint, ctx: PactContext) -> PactQuality:
+    return ctx.quality or pact_quality(fp)
+
+
+def _carbon(value: float | None) -> str:
+    """Carbon content per declared unit [kg C]; "0" where unknown (``comment`` says so)."""
+    return "0" if value is None else _dec(value)
 
 
 def _per_unit(fp: Footprint) -> float:
@@ -261,9 +301,8 @@ def _per_unit(fp: Footprint) -> float:
 
 
 def _validity(fp: Footprint) -> tuple[datetime, datetime]:
-    """Validity: from issue (or the reference period end) for 3 years."""
-    start = fp.issued_at or fp.period_end
-    return start, max(fp.period_end, start) + VALIDITY
+    """Validity: the spec's default, 3 years from the reference period end."""
+    return fp.period_end, plus_years(fp.period_end, VALIDITY_YEARS)
 
 
 def _check_status(status: str) -> None:
@@ -313,7 +352,7 @@ def render_pact_v3(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
     ctx = ctx or pact_context(fp)
     _check_status(ctx.status)
     per_unit = _per_unit(fp)
-    tech, geo, temp = _dqr(fp)
+    q = _quality(fp, ctx)
     piece = fp.declared_unit == "piece"
     pcf: dict[str, Any] = {
         "declaredUnitOfMeasurement": "piece" if piece else "kilogram",
@@ -325,8 +364,7 @@ def render_pact_v3(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
         "pcfExcludingBiogenicUptake": _dec(per_unit),
         "pcfIncludingBiogenicUptake": _dec(per_unit),
         "fossilGhgEmissions": _dec(per_unit),
-        "fossilCarbonContent": "0",
-        "biogenicCarbonContent": "0",
+        "fossilCarbonContent": _carbon(q.fossil_carbon_kg),
         "packagingEmissionsIncluded": False,
         "ipccCharacterizationFactors": list(ctx.ipcc_characterization_factors),
         "crossSectoralStandards": ["GHGP-Product", "ISO14067"],
@@ -335,11 +373,13 @@ def render_pact_v3(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
         "allocationRulesDescription": allocation_description(fp),
         "primaryDataShare": _dec(100.0 * fp.primary_data_share, 2),
         "dqi": {
-            "technologicalDQR": _dec(tech, 2),
-            "geographicalDQR": _dec(geo, 2),
-            "temporalDQR": _dec(temp, 2),
+            "technologicalDQR": _dec(q.technological, 2),
+            "geographicalDQR": _dec(q.geographical, 2),
+            "temporalDQR": _dec(q.temporal, 2),
         },
     }
+    if q.biogenic_carbon_kg is not None:  # BIO rule: blank if unknown
+        pcf["biogenicCarbonContent"] = _dec(q.biogenic_carbon_kg)
     doc = _document(fp, ctx, PACT_V3_SPEC_VERSION, pcf)
     if ctx.classifications:
         doc["productClassifications"] = list(ctx.classifications)
@@ -352,7 +392,7 @@ def _factor_sources(fp: Footprint) -> list[dict[str, str]]:
     return [
         {"name": str(k), "version": str(v)}
         for k, v in sorted(fp.factor_versions.items())
-        if str(k) and str(v)
+        if str(k) and str(v) and not str(k).startswith("supplier:")  # primary supplier data
     ]
 
 
@@ -365,7 +405,7 @@ def render_pact_v2(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
     ctx = ctx or pact_context(fp)
     _check_status(ctx.status)
     per_unit = _per_unit(fp)
-    tech, geo, temp = _dqr(fp)
+    q = _quality(fp, ctx)
     if fp.declared_unit == "piece":
         if not ctx.product_mass_kg > 0:
             msg = (
@@ -384,8 +424,12 @@ def render_pact_v2(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
         "pCfExcludingBiogenic": _dec(per_kg),
         "pCfIncludingBiogenic": _dec(per_kg),
         "fossilGhgEmissions": _dec(per_kg),
-        "fossilCarbonContent": "0",
-        "biogenicCarbonContent": "0",
+        "fossilCarbonContent": _carbon(
+            None if q.fossil_carbon_kg is None else q.fossil_carbon_kg / amount
+        ),
+        "biogenicCarbonContent": _carbon(
+            None if q.biogenic_carbon_kg is None else q.biogenic_carbon_kg / amount
+        ),
         "characterizationFactors": "AR6"
         if ctx.ipcc_characterization_factors[0] == "AR6"
         else "AR5",
@@ -401,11 +445,11 @@ def render_pact_v2(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
         "primaryDataShare": round(100.0 * fp.primary_data_share, 2),
         "dqi": {
             "coveragePercent": 100,
-            "technologicalDQR": tech,
-            "temporalDQR": temp,
-            "geographicalDQR": geo,
-            "completenessDQR": 1.0 if not fp.flags else 2.0,
-            "reliabilityDQR": tech,
+            "technologicalDQR": round(q.technological, 2),
+            "temporalDQR": round(q.temporal, 2),
+            "geographicalDQR": round(q.geographical, 2),
+            "completenessDQR": round(q.completeness, 2),
+            "reliabilityDQR": round(q.reliability, 2),
         },
     }
     doc = _document(fp, ctx, PACT_V2_SPEC_VERSION, pcf)

@@ -121,7 +121,21 @@ def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
         "co2e_kg",
         "primary",
         "basis",
+        "primary_share",
     ]
     if not frames:
         return pd.DataFrame(columns=cols), from_bom
-    return pd.concat(frames, ignore_index=True)[cols], from_bom
+    out = pd.concat(frames, ignore_index=True)
+    # the supplier's own primary data share (a PACT footprint's primaryDataShare)
+    # where given, else all or nothing by the link's primary flag
+    shares = {
+        (s.id, link.material): link.primary_data_share
+        for s in f.suppliers
+        for link in s.supplies
+        if link.primary_data_share is not None
+    }
+    out["primary_share"] = [
+        shares.get((sup, m), 1.0 if p else 0.0)
+        for sup, m, p in zip(out["supplier"], out["material"], out["primary"], strict=True)
+    ]
+    return out[cols], from_bom

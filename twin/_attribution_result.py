@@ -18,7 +18,7 @@ from ._attribution_materials import material_rows
 from .errors import AttributionError
 from .factors import FactorSet
 from .footprint import Footprint
-from .model import STATES, Carrier
+from .model import STATES, Carrier, Factory
 from .quantities import from_epoch
 
 FloatArray = npt.NDArray[np.float64]
@@ -344,9 +344,7 @@ def assemble(
     s3 = np.bincount(mo + 1, weights=mats["co2e_kg"].to_numpy(dtype=float), minlength=size)
     s3p = np.bincount(
         mo + 1,
-        weights=np.where(
-            mats["primary"].to_numpy(dtype=bool), mats["co2e_kg"].to_numpy(dtype=float), 0.0
-        ),
+        weights=mats["co2e_kg"].to_numpy(dtype=float) * mats["primary_share"].to_numpy(dtype=float),
         minlength=size,
     )
 
@@ -385,6 +383,7 @@ def assemble(
     )
     filled_order = np.bincount(o1, weights=filled_piece, minlength=size) > 0
     rules_d, versions_d = dict(rules), dict(versions)  # shared by the records (read-only)
+    pact_of = _supplier_pact_versions(f, mats)
 
     cols: dict[str, list[Any]] = {}
 
@@ -470,7 +469,7 @@ def assemble(
             primary_data_share=share,
             factor_fallback_share=c("fb_share")[j],
             rules=rules_d,
-            factor_versions=versions_d,
+            factor_versions={**versions_d, **pact_of[oid]} if oid in pact_of else versions_d,
             flags=tuple(dict.fromkeys(flags)),
             factory=f.id,
             company_id=f.company_id,
@@ -519,3 +518,20 @@ def assemble(
         materials=mats,
         _pieces=pieces,
     )
+
+
+def _supplier_pact_versions(f: Factory, mats: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Per order: ``supplier:<supplier>:<material>`` -> ``PACT <id> v<version>`` for each
+    material whose supplier value came from a PACT footprint (its id in the lineage)."""
+    links = {
+        (s.id, link.material): link for s in f.suppliers for link in s.supplies if link.pact_id
+    }
+    out: dict[str, dict[str, str]] = {}
+    if not links:
+        return out
+    for o, m, sup in zip(mats["order"], mats["material"], mats["supplier"], strict=True):
+        link = links.get((str(sup), str(m)))
+        if link is not None:
+            label = f"PACT {link.pact_id}" + (f" v{link.pact_version}" if link.pact_version else "")
+            out.setdefault(str(o), {})[f"supplier:{sup}:{m}"] = label
+    return out

@@ -495,7 +495,17 @@ def _cross_check(
             )
         )
 
-    materials = [Material(id=m.id, name=m.name or m.id, unit=m.unit) for _, m in items["materials"]]
+    materials = [
+        Material(
+            id=m.id,
+            name=m.name or m.id,
+            unit=m.unit,
+            cn_code=m.cn_code,
+            fossil_carbon_kg_per_unit=m.fossil_carbon_kg_per_unit,
+            biogenic_carbon_kg_per_unit=m.biogenic_carbon_kg_per_unit,
+        )
+        for _, m in items["materials"]
+    ]
 
     suppliers: list[Supplier] = []
     supplied: dict[str, set[str]] = {}  # supplier -> materials
@@ -526,6 +536,10 @@ def _cross_check(
                         pcf_kg_per_unit=x.pcf_kg_per_unit,
                         source=x.source,
                         primary=x.primary,
+                        pact_id=x.pact_id,
+                        pact_version=x.pact_version,
+                        primary_data_share=x.primary_data_share,
+                        dqr=x.dqr,
                     )
                     for x in s.supplies
                 ),

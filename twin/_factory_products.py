@@ -103,6 +103,7 @@ def build_product(
         bom=tuple(bom),
         declared_unit=p.declared_unit,
         mass_kg=p.mass,
+        cn_code=p.cn_code,
     )
 
 

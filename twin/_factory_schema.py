@@ -222,10 +222,22 @@ class UtilityIn(_Item):
     serves: list[ServesIn]
 
 
+CnCode = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}(\s?\d{2}){0,2}$",
+        description="EU Combined Nomenclature code, 4 to 8 digits ('7326 90 98')",
+    ),
+]
+
+
 class MaterialIn(_Item):
     id: Id
     name: str = ""
     unit: Id = "kg"
+    cn_code: CnCode = ""
+    fossil_carbon_kg_per_unit: NonNegative | None = None
+    biogenic_carbon_kg_per_unit: NonNegative | None = None
 
 
 class SupplyIn(_Item):
@@ -233,6 +245,17 @@ class SupplyIn(_Item):
     pcf_kg_per_unit: NonNegative
     source: str = ""
     primary: bool = True
+    pact_id: str = ""
+    pact_version: str = ""
+    primary_data_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    dqr: (
+        tuple[
+            Annotated[float, Field(ge=1, le=3)],
+            Annotated[float, Field(ge=1, le=3)],
+            Annotated[float, Field(ge=1, le=3)],
+        ]
+        | None
+    ) = None
 
 
 class SupplierIn(_Item):
@@ -266,6 +289,7 @@ class ProductIn(_Item):
     name: str = ""
     declared_unit: Literal["piece", "kg"] = "piece"
     mass: MassKg = 1.0
+    cn_code: CnCode = ""
     routing: list[OperationIn] = []
     bom: list[BomIn] = []
 

@@ -217,7 +217,20 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
             }
             for u in f.utilities
         ],
-        "materials": [{"id": m.id, "name": m.name, "unit": m.unit} for m in f.materials],
+        "materials": [
+            {
+                "id": m.id,
+                "name": m.name,
+                "unit": m.unit,
+                **({"cn_code": m.cn_code} if m.cn_code else {}),
+                **{
+                    k: getattr(m, k)
+                    for k in ("fossil_carbon_kg_per_unit", "biogenic_carbon_kg_per_unit")
+                    if getattr(m, k) is not None
+                },
+            }
+            for m in f.materials
+        ],
         "suppliers": [
             {
                 "id": s.id,
@@ -228,6 +241,14 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
                         "pcf_kg_per_unit": x.pcf_kg_per_unit,
                         "source": x.source,
                         "primary": x.primary,
+                        **({"pact_id": x.pact_id} if x.pact_id else {}),
+                        **({"pact_version": x.pact_version} if x.pact_version else {}),
+                        **(
+                            {"primary_data_share": x.primary_data_share}
+                            if x.primary_data_share is not None
+                            else {}
+                        ),
+                        **({"dqr": list(x.dqr)} if x.dqr is not None else {}),
                     }
                     for x in s.supplies
                 ],
@@ -240,6 +261,7 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
                 "name": p.name,
                 "declared_unit": p.declared_unit,
                 "mass": p.mass_kg,
+                **({"cn_code": p.cn_code} if p.cn_code else {}),
                 "routing": [
                     {
                         "id": op.id,

@@ -203,6 +203,9 @@ class Material:
     id: str
     name: str
     unit: str = "kg"
+    cn_code: str = ""  # EU Combined Nomenclature code ("7208"), "" if none given
+    fossil_carbon_kg_per_unit: float | None = None  # kg C per unit; None: not declared
+    biogenic_carbon_kg_per_unit: float | None = None  # kg C per unit; None: not declared
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +216,11 @@ class SupplyLink:
     pcf_kg_per_unit: float  # kg CO2e per material unit, cradle-to-gate
     source: str = ""
     primary: bool = True  # supplier-specific (primary) data, or a secondary database value
+    pact_id: str = ""  # id of the supplier's PACT ProductFootprint the value came from
+    pact_version: str = ""  # its version (PACT v2), "" for v3
+    primary_data_share: float | None = None  # supplier's own share 0..1; None: 1 if primary
+    dqr: tuple[float, float, float] | None = None  # supplier's technological, geographical,
+    # temporal DQR (1 best .. 3 worst), None if not given
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +255,7 @@ class Product:
     bom: tuple[BomItem, ...] = ()
     declared_unit: str = "piece"  # "piece" or "kg"
     mass_kg: float = 1.0  # per piece
+    cn_code: str = ""  # EU Combined Nomenclature code ("7326 90 98"), "" if none given
 
 
 @dataclass(frozen=True, slots=True)

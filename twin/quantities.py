@@ -39,6 +39,7 @@ __all__ = [
     "QuantityError",
     "from_epoch",
     "parse_quantity",
+    "plus_years",
     "to_epoch",
     "utc",
 ]
@@ -186,3 +187,11 @@ def to_epoch(value: datetime | str) -> float:
 def from_epoch(t: float) -> datetime:
     """Float seconds since the epoch -> timezone-aware UTC datetime."""
     return datetime.fromtimestamp(t, tz=UTC)
+
+
+def plus_years(t: datetime, years: int) -> datetime:
+    """``t`` moved by whole calendar years (29 February to 28 February)."""
+    try:
+        return t.replace(year=t.year + years)
+    except ValueError:
+        return t.replace(year=t.year + years, day=28)

@@ -11,6 +11,8 @@ file is only the wiring:
 - ``demo``                                (:mod:`.demo`)
 - ``demo-server``, ``connect``            (:mod:`.opcua`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
+- ``cbam``                                (:mod:`.cbam`)
+- ``suppliers import|pull``              (:mod:`.suppliers`)
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ import typer
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from . import attribute, calibrate, demo, factory, opcua, optimize, service, simulate
+from . import (
+    attribute,
+    calibrate,
+    cbam,
+    demo,
+    factory,
+    opcua,
+    optimize,
+    service,
+    simulate,
+    suppliers,
+)
 
 app = typer.Typer(
     name="carbontwin",
@@ -34,7 +47,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (factory, attribute, simulate, optimize, calibrate, demo, opcua, service):
+for _module in (
+    factory,
+    attribute,
+    simulate,
+    optimize,
+    calibrate,
+    demo,
+    opcua,
+    service,
+    cbam,
+    suppliers,
+):
     _module.register(app)
 
 

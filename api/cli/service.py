@@ -73,20 +73,43 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     database_url: DbOpt = None,
     key_path: KeyOpt = None,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--ssl-certfile", help="TLS certificate chain (PEM); serve HTTPS", dir_okay=False
+        ),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--ssl-keyfile", help="TLS private key (PEM) of --ssl-certfile", dir_okay=False
+        ),
+    ] = None,
     insecure_http: Annotated[
         bool,
         typer.Option(
             "--insecure-http",
-            help="Serve the PACT API over plain HTTP (local testing only; "
-            "in production terminate TLS in front and keep it off)",
+            help="Development mode: accept the PACT API and token route over plain HTTP "
+            "from loopback peers (127.0.0.1, ::1) only",
         ),
     ] = False,
 ) -> None:
-    """Run the carbontwin HTTP service with uvicorn."""
+    """Run the carbontwin HTTP service with uvicorn (HTTPS with --ssl-certfile/--ssl-keyfile).
+
+    X-Forwarded-Proto and X-Forwarded-For are believed only from the proxies in
+    CARBONTWIN_TRUSTED_PROXIES (a JSON list of addresses or CIDR networks).
+    """
     import uvicorn
 
     from carbontwin.api.app import create_app
 
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        msg = "give both --ssl-certfile and --ssl-keyfile, or neither"
+        raise typer.BadParameter(msg)
+    for option, path in (("--ssl-certfile", ssl_certfile), ("--ssl-keyfile", ssl_keyfile)):
+        if path is not None and not path.is_file():
+            msg = f"{option} {path}: no such file"
+            raise typer.BadParameter(msg)
     settings = _settings(
         database_url, key_path, **({"require_https": False} if insecure_http else {})
     )
@@ -117,13 +140,22 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
+    scheme = "https" if ssl_certfile else "http"
     err.print(
-        f"serving on http://{host}:{port}  (OpenAPI: /docs, public key: "
+        f"serving on {scheme}://{host}:{port}  (OpenAPI: /docs, public key: "
         "/.well-known/carbontwin-signing-key)",
         highlight=False,
         soft_wrap=True,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=False,  # the app believes forwarded headers of trusted proxies only
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        log_level="info",
+    )
 
 
 def _signed_from_file(path: Path) -> Any:

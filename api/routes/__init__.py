@@ -10,6 +10,7 @@ __all__ = ["all_routers"]
 def all_routers() -> list[APIRouter]:
     from . import (
         auth,
+        cbam,
         events,
         factors,
         factory,
@@ -36,6 +37,7 @@ def all_routers() -> list[APIRouter]:
         footprints.router,
         labels.router,
         simulations.router,
+        cbam.router,
         pact_v3.router,
         pact_v2.router,
     ]

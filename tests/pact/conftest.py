@@ -41,7 +41,8 @@ def pact_host(tmp_path_factory, receiver):
         product_classifications={"bracket": [CLASSIFICATION]},
         pact_partners={
             PARTNER_SOURCE: PactPartner(events_url=f"{receiver.url}/3/events", token=PARTNER_TOKEN),
-            "https://v2.example.com": PactPartner(events_url=f"{receiver.url}/2/events"),
+            # configured with its v3 endpoint: v2 answers still go to its /2/events
+            "https://v2.example.com": PactPartner(events_url=f"{receiver.url}/3/events"),
         },
     )
     app = create_app(settings)

@@ -102,13 +102,15 @@ class Receiver:
 
     def __init__(self) -> None:
         self.events: list[tuple[dict[str, str], dict]] = []
-        received = self.events
+        self.paths: list[str] = []
+        received, paths = self.events, self.paths
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 n = int(self.headers.get("content-length", "0"))
                 body = json.loads(self.rfile.read(n))
                 received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                paths.append(self.path)
                 self.send_response(200)
                 self.send_header("content-length", "0")
                 self.end_headers()

@@ -153,9 +153,12 @@ def test_12_13_request_created_and_fulfilled(pact_host, token, receiver):
     )
     r = client.post("/2/events", json=ev, headers={**bearer(token), **CE})
     assert r.status_code == 200  # 12
-    ((headers, body),) = [
-        (h, b) for h, b in receiver.events if b["data"].get("requestEventId") == "v2-run-12"
+    ((i, headers, body),) = [
+        (i, h, b)
+        for i, (h, b) in enumerate(receiver.events)
+        if b["data"].get("requestEventId") == "v2-run-12"
     ]  # 13
+    assert receiver.paths[i] == "/2/events"
     assert headers["content-type"].startswith("application/cloudevents+json")
     assert "authorization" not in headers  # no token registered for this partner
     assert body["type"] == "org.wbcsd.pathfinder.ProductFootprintRequest.Fulfilled.v1"
@@ -171,7 +174,7 @@ def test_14_request_rejected(pact_host, token, receiver):
     ev = _event(
         "org.wbcsd.pathfinder.ProductFootprintRequest.Created.v1",
         "v2-run-14",
-        {"productId": ["urn:null"], "comment": "Please send PCF data for this year."},
+        {"pf": {"productIds": ["urn:pact:null"]}, "comment": "Please send PCF data."},
     )
     r = client.post("/2/events", json=ev, headers={**bearer(token), **CE})
     assert r.status_code == 200  # 14.A
@@ -186,7 +189,7 @@ def test_14_request_rejected(pact_host, token, receiver):
 PUBLISHED = _event(
     "org.wbcsd.pathfinder.ProductFootprint.Published.v1",
     "123e4567-e89b-12d3-a456-426614174000",
-    {"pfIds": ["urn:gtin:4712345060507"]},
+    {"pfIds": ["3a6c14a7-4deb-498a-b5ea-16ce2535b576"]},
 )
 
 
@@ -195,6 +198,26 @@ def test_15_published_event(pact_host, token):
     r = client.post("/2/events", json=PUBLISHED, headers={**bearer(token), **CE})
     assert r.status_code == 200
     assert r.content == b""
+
+
+def test_published_event_malformed(pact_host, token):
+    """Conformance tool v2 #21: pfIds that are no UUIDs are a 400."""
+    client, _ = pact_host
+    event = {**PUBLISHED, "data": {"pfIds": ["urn:gtin:4712345060507"]}}
+    r = client.post("/2/events", json=event, headers={**bearer(token), **CE})
+    assert r.status_code == 400
+    assert r.json()["code"] == "BadRequest"
+    assert r.json()["message"].startswith("data.pfIds[0]")
+
+
+def test_request_without_pf_is_400(pact_host, token):
+    client, _ = pact_host
+    event = _event(
+        "org.wbcsd.pathfinder.ProductFootprintRequest.Created.v1", "no-pf", {"comment": "x"}
+    )
+    r = client.post("/2/events", json=event, headers={**bearer(token), **CE})
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("data.pf")
 
 
 def test_16_events_invalid_token(pact_host):

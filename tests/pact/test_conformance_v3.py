@@ -223,7 +223,7 @@ PUBLISHED = {
     "id": "123e4567-e89b-12d3-a456-426614174000",
     "source": PARTNER_SOURCE,
     "time": "2023-05-19T11:30:00Z",
-    "data": {"pfIds": ["urn:gtin:4712345060507"]},
+    "data": {"pfIds": ["3a6c14a7-4deb-498a-b5ea-16ce2535b576"]},
 }
 
 
@@ -232,6 +232,47 @@ def test_15_published_event(pact_host, token):
     r = client.post("/3/events", json=PUBLISHED, headers={**bearer(token), **CE})
     assert r.status_code == 200
     assert r.content == b""
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"pfIds": ["urn:gtin:4712345060507"]}, "data.pfIds[0]"),  # the tool's #40
+        ({"pfIds": []}, "data.pfIds"),
+        ({}, "data.pfIds"),
+    ],
+)
+def test_published_event_malformed(pact_host, token, data, field):
+    """Conformance tool #40: a PublishedEvent whose pfIds are no UUIDs is a 400."""
+    client, _ = pact_host
+    r = client.post("/3/events", json={**PUBLISHED, "data": data}, headers={**bearer(token), **CE})
+    assert r.status_code == 400
+    assert r.json()["code"] == "BadRequest"
+    assert r.json()["message"].startswith(field)
+
+
+def test_request_from_unconfigured_source_answered_at_its_events_endpoint(
+    pact_host, token, receiver
+):
+    """A requester with no partner entry gets its answer at {source}/3/events."""
+    client, issued = pact_host
+    product_urn = listed(client, token)[1]["productIds"][0]
+    event = {**_request_event([product_urn], "unconfigured-12"), "source": receiver.url}
+    r = client.post("/3/events", json=event, headers={**bearer(token), **CE})
+    assert r.status_code == 200
+    ((headers, body),) = _callbacks(receiver, "unconfigured-12")
+    assert "authorization" not in headers
+    assert receiver.paths[-1] == "/3/events"
+    assert body["type"] == "org.wbcsd.pact.ProductFootprint.RequestFulfilledEvent.3"
+    assert body["source"].endswith("/3/events")
+
+
+def test_request_from_unreachable_source_is_400(pact_host, token):
+    client, _ = pact_host
+    event = {**_request_event(["urn:x"], "bad-source"), "source": "urn:not-a-host"}
+    r = client.post("/3/events", json=event, headers={**bearer(token), **CE})
+    assert r.status_code == 400
+    assert "source" in r.json()["message"]
 
 
 def test_16_events_invalid_token(pact_host):
@@ -278,7 +319,13 @@ def test_20_filter_product_id(pact_host, token):
     data = listed(client, token, f"?productId={urn.upper()}")  # case-insensitive
     assert data
     assert all(urn in d["productIds"] for d in data)
-    product = urn.rsplit(":", 1)[1]
+    # product ids are per batch (order): every version of that order, and only those
+    order = urn.rsplit(":batch:", 1)[1]
+    assert {d["id"] for d in data} == {fp.id for fp in issued if fp.order == order}
+    # the product itself is a classification
+    product = urn.split(":product-id:", 1)[1].split(":batch:")[0]
+    family = f"urn:pact:productclassification:carbontwin.local:product:{product}"
+    data = listed(client, token, f"?classification={family}")
     assert {d["id"] for d in data} == {fp.id for fp in issued if fp.product == product}
 
 
@@ -299,12 +346,13 @@ def test_23_filter_classification(pact_host, token):
     client, issued = pact_host
     data = listed(client, token, "?classification=" + CLASSIFICATION.replace("#", "%23"))
     assert {d["id"] for d in data} == {fp.id for fp in issued if fp.product == "bracket"}
-    assert all(d["productClassifications"] == [CLASSIFICATION] for d in data)
+    assert all(CLASSIFICATION in d["productClassifications"] for d in data)
 
 
 def test_24_filter_valid_on(pact_host, token):
     client, issued = pact_host
-    on = issued[3].issued_at.isoformat().replace("+00:00", "Z")
+    # validity: 3 years from the reference period end (the spec's default)
+    on = (issued[3].period_end + timedelta(days=400)).isoformat().replace("+00:00", "Z")
     data = listed(client, token, f"?validOn={on}")
     assert issued[3].id in {d["id"] for d in data}
     assert all(
@@ -314,13 +362,15 @@ def test_24_filter_valid_on(pact_host, token):
 
 def test_25_filter_valid_after(pact_host, token):
     client, issued = pact_host
-    after = (issued[0].issued_at - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    first_end = min(fp.period_end for fp in issued)
+    after = (first_end - timedelta(days=1)).isoformat().replace("+00:00", "Z")
     assert len(listed(client, token, f"?validAfter={after}")) == len(issued)
 
 
 def test_26_filter_valid_before(pact_host, token):
     client, issued = pact_host
-    before = (issued[0].issued_at + timedelta(days=4 * 365)).isoformat().replace("+00:00", "Z")
+    last_end = max(fp.period_end for fp in issued)
+    before = (last_end + timedelta(days=4 * 365)).isoformat().replace("+00:00", "Z")
     assert len(listed(client, token, f"?validBefore={before}")) == len(issued)
 
 
@@ -336,9 +386,8 @@ def test_28_filter_status_and_product(pact_host, token):
     client, issued = pact_host
     urn = next(d for d in listed(client, token) if d["id"] == issued[0].id)["productIds"][0]
     data = listed(client, token, f"?status=Active&productId={urn}")
-    assert {d["id"] for d in data} == {
-        fp.id for fp in issued[1:] if fp.product == issued[0].product
-    }
+    # the batch's Active version is the correction only: one Active per product id
+    assert {d["id"] for d in data} == {fp.id for fp in issued[1:] if fp.order == issued[0].order}
 
 
 def test_29_filter_company_or(pact_host, token):

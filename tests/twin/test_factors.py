@@ -103,8 +103,10 @@ def test_bad_series_files(tmp_path):
 
 def test_fuel_factors_follow_ipcc_defaults():
     ng = FUEL_FACTORS["natural_gas"]
-    # 56,100 kg CO2 + 1 kg CH4 x 28 + 0.1 kg N2O x 265 per TJ (NCV), 1 kWh = 3.6e-6 TJ
-    assert ng.factor_kg_per_kwh == pytest.approx((56_100 + 28 + 26.5) * 3.6e-6)
+    # 56,100 kg CO2 + 1 kg CH4 x 29.8 + 0.1 kg N2O x 273 per TJ (NCV; IPCC AR6 GWP100,
+    # WG I ch. 7 Table 7.15), 1 kWh = 3.6e-6 TJ
+    assert ng.factor_kg_per_kwh == pytest.approx((56_100 + 29.8 + 27.3) * 3.6e-6)
+    assert ng.version == "ipcc2006-ar6"
     assert ng.factor_kg_per_kwh == pytest.approx(0.2022, abs=1e-4)
     assert FUEL_FACTORS["diesel"].factor_kg_per_kwh == pytest.approx(0.2676, abs=1e-4)
     assert FUEL_FACTORS["lpg"].factor_kg_per_kwh == pytest.approx(0.2274, abs=1e-4)
@@ -376,7 +378,7 @@ def test_factory_fuels_and_heat_override_the_library():
     assert fs.fuel("natural_gas").factor_kg_per_kwh == 0.19
     assert fs.fuel("natural_gas").scope == 1
     assert fs.fuel("steam").scope == 2  # purchased heat
-    # IPCC 2006 residual fuel oil 77,400 kg CO2/TJ + 28 x 3 CH4 + 265 x 0.6 N2O, per kWh
+    # IPCC 2006 residual fuel oil 77,400 kg CO2/TJ + 29.8 x 3 CH4 + 273 x 0.6 N2O (AR6), per kWh
     assert fs.fuel("fuel_oil").factor_kg_per_kwh == pytest.approx(
-        (77_400 + 84 + 159) * 3.6e-6, rel=1e-12
+        (77_400 + 89.4 + 163.8) * 3.6e-6, rel=1e-12
     )

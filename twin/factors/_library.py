@@ -32,7 +32,8 @@ __all__ = [
 
 # IPCC 2006 Guidelines, Vol. 2 (Energy), ch. 2, Tables 2.2/2.3 (stationary combustion in
 # manufacturing industries), per TJ of fuel on the net calorific value; CH4 and N2O weighted
-# with IPCC AR5 GWP100 (CH4 28, N2O 265). 1 kWh = 3.6e-6 TJ.
+# with IPCC AR6 GWP100 (WG I, ch. 7, Table 7.15: fossil CH4 29.8, N2O 273), the
+# characterisation PACT requires. 1 kWh = 3.6e-6 TJ.
 _TJ_PER_KWH = 3.6e-6
 
 #: Published units of the library file -> factor to kg per kWh.
@@ -49,7 +50,7 @@ def normalize_zone(zone: str) -> str:
 
 
 def _ipcc(co2_kg_per_tj: float, ch4_kg_per_tj: float, n2o_kg_per_tj: float) -> float:
-    return (co2_kg_per_tj + 28.0 * ch4_kg_per_tj + 265.0 * n2o_kg_per_tj) * _TJ_PER_KWH
+    return (co2_kg_per_tj + 29.8 * ch4_kg_per_tj + 273.0 * n2o_kg_per_tj) * _TJ_PER_KWH
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,27 +86,27 @@ FUEL_FACTORS: Mapping[str, FuelFactor] = {
     Carrier.NATURAL_GAS.value: FuelFactor(
         Carrier.NATURAL_GAS.value,
         _ipcc(56_100.0, 1.0, 0.1),
-        "IPCC 2006 GL Vol.2 Tab.2.2/2.3 natural gas, NCV; AR5 GWP100",
-        "ipcc2006-ar5",
+        "IPCC 2006 GL Vol.2 Tab.2.2/2.3 natural gas, NCV; AR6 GWP100",
+        "ipcc2006-ar6",
     ),
     Carrier.DIESEL.value: FuelFactor(
         Carrier.DIESEL.value,
         _ipcc(74_100.0, 3.0, 0.6),
-        "IPCC 2006 GL Vol.2 Tab.2.2/2.3 gas/diesel oil, NCV; AR5 GWP100",
-        "ipcc2006-ar5",
+        "IPCC 2006 GL Vol.2 Tab.2.2/2.3 gas/diesel oil, NCV; AR6 GWP100",
+        "ipcc2006-ar6",
     ),
     Carrier.LPG.value: FuelFactor(
         Carrier.LPG.value,
         _ipcc(63_100.0, 1.0, 0.1),
-        "IPCC 2006 GL Vol.2 Tab.2.2/2.3 liquefied petroleum gases, NCV; AR5 GWP100",
-        "ipcc2006-ar5",
+        "IPCC 2006 GL Vol.2 Tab.2.2/2.3 liquefied petroleum gases, NCV; AR6 GWP100",
+        "ipcc2006-ar6",
     ),
     Carrier.FUEL_OIL.value: FuelFactor(
         Carrier.FUEL_OIL.value,
         _ipcc(77_400.0, 3.0, 0.6),
-        "IPCC 2006 GL Vol.2 Tab.2.2/2.3 residual fuel oil, NCV; AR5 GWP100 "
+        "IPCC 2006 GL Vol.2 Tab.2.2/2.3 residual fuel oil, NCV; AR6 GWP100 "
         "(light heating oil: use the diesel factor)",
-        "ipcc2006-ar5",
+        "ipcc2006-ar6",
     ),
 }
 
