@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from ._proxy import TrustedProxyHeaders
 from .deps import Services
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=version("carbontwin"),
         description=DESCRIPTION,
         lifespan=lifespan,
+        # self-hosted, offline docs: see routes/pages.py
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -67,4 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(TrustedProxyHeaders, trusted=settings.trusted_proxies)
     for router in all_routers():
         app.include_router(router)
+    from .routes.pages import static_dir
+
+    # follow_symlink: an editable install links the package's files into place
+    static = StaticFiles(directory=static_dir(), follow_symlink=True)
+    app.mount("/static", static, name="static")
     return app

@@ -83,7 +83,8 @@ def serve_api(folder: Path, port: int) -> None:
     settings = Settings(database_url=f"sqlite:///{folder / 'carbontwin.db'}", require_https=False)
     secret_file = write_secret_file(folder / "client-secret.txt", settings.client_secret)
     print(
-        f"API on http://127.0.0.1:{port}/docs (Ctrl-C to stop); token: POST /auth/token with "
+        f"dashboard on http://127.0.0.1:{port}/ and API docs on http://127.0.0.1:{port}/docs "
+        f"(Ctrl-C to stop); log in (or POST /auth/token) with "
         f"client_id={settings.client_id} and the client secret in {secret_file}",
         file=sys.stderr,
     )
@@ -142,6 +143,7 @@ def run_demo(
     as_json: bool = False,
     grid_factor: str | None = None,
     grid_factors: Path | None = None,
+    wide: bool = False,
 ) -> int:
     """The whole flow on the demo factory's first day; returns a process exit code.
 
@@ -154,7 +156,7 @@ def run_demo(
     from carbontwin.twin.attribution import attribute
     from carbontwin.twin.store import Store
 
-    from .cli.attribute import footprint_table
+    from .cli.tables import footprint_table, print_table
     from .issuing import issue_footprints
 
     console = Console(stderr=as_json)
@@ -208,8 +210,10 @@ def run_demo(
             fps.values(),
             title=f"Per-order footprints, {day.factory.name} (through OPC UA; "
             "location-based scope 2)",
+            width=console.width,
+            wide=wide,
         )
-        console.print(table)
+        print_table(console, table)
     console.print(
         f"balance: orders {orders_kwh:,.3f} kWh + overhead {result.overhead_kwh:,.3f} kWh = "
         f"{orders_kwh + result.overhead_kwh:,.3f} kWh; metered {metered:,.3f} kWh"

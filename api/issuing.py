@@ -13,12 +13,12 @@ from typing import Any
 
 from carbontwin.twin.attribution import Attribution
 from carbontwin.twin.footprint import Footprint
-from carbontwin.twin.model import Factory
+from carbontwin.twin.model import Factory, Order
 
 from .deps import Services
 from .errors import NotFound
 
-__all__ = ["attribute_and_issue", "attribute_stored", "issue_footprints"]
+__all__ = ["attribute_and_issue", "attribute_stored", "issue_footprints", "with_orders"]
 
 #: footprint fields that differ between two issues of the same figures
 _VOLATILE = ("id", "version", "replaces", "issued_at")
@@ -29,14 +29,34 @@ def _same(a: Footprint, b: Footprint) -> bool:
     return all(da[k] == db[k] for k in da if k not in _VOLATILE)
 
 
+def with_orders(factory: Factory, orders: Iterable[Order]) -> Factory:
+    """``factory`` with ``orders``: each replaces the factory's order of the same id, others are added.
+
+    The orders attribution uses are the plant's current ones (an MES import,
+    ``PUT /orders``, an events folder's ``orders.csv``), not only those written
+    into the factory file; the factory file's orders stay the default.
+    """
+    given = {o.id: o for o in orders}
+    if not given:
+        return factory
+    kept = [given.pop(o.id, o) for o in factory.orders]
+    return replace(factory, orders=(*kept, *sorted(given.values(), key=lambda o: o.id)))
+
+
 def attribute_stored(store: Any, factory: Factory) -> Attribution:
-    """Attribute every event in ``store`` on ``factory`` with its factor set: the hourly
-    series the factory names, read from the store (uploaded with ``PUT
-    /factors/series/{name}``, newest version), its annual factors and the library."""
+    """Attribute every event in ``store`` on ``factory`` with the store's orders and its factor set.
+
+    The stored orders (``PUT /orders``, ``PUT /factory``, an MES import) replace
+    the factory's orders of the same id (:func:`with_orders`). The factor set:
+    the hourly series the factory names, read from the store (uploaded with
+    ``PUT /factors/series/{name}``, newest version), its annual factors and the
+    library.
+    """
     from carbontwin.plugins.factors import stored_factors
     from carbontwin.twin.attribution import attribute
     from carbontwin.twin.graph import FactoryGraph
 
+    factory = with_orders(factory, store.list_orders())
     events = store.read_events()
     return attribute(FactoryGraph(factory), events, stored_factors(factory, store))
 

@@ -4,10 +4,13 @@ OPC UA: :class:`OpcUaConnector` reads a server into the twin store through a
 local :class:`Spool`; :class:`DemoLineServer` publishes any stream of twin
 events as a line of machines (OPC 40001-1 Machinery, energy per OPC 34100 names).
 Files: an events folder (one CSV per kind) with :func:`write_events_dir` /
-:func:`read_events_dir`.
+:func:`read_events_dir`; a plant's historian export (:func:`import_historian`)
+and MES order list (:func:`import_mes`) through a mapping file.
 """
 
-from .files import read_events_dir, write_events_dir
+from .files import read_events_dir, read_orders_csv, write_events_dir, write_orders_csv
+from .historian import import_historian, load_historian_mapping, read_historian
+from .mes import import_mes, load_mes_mapping, read_mes
 from .opcua_client import ConnectorStats, OpcUaConnector
 from .opcua_config import ConnectorConfig, load_connector_config
 from .opcua_server import DemoLineServer, ReplayClock
@@ -21,7 +24,15 @@ __all__ = [
     "OpcUaConnector",
     "ReplayClock",
     "Spool",
+    "import_historian",
+    "import_mes",
     "load_connector_config",
+    "load_historian_mapping",
+    "load_mes_mapping",
     "read_events_dir",
+    "read_historian",
+    "read_mes",
+    "read_orders_csv",
     "write_events_dir",
+    "write_orders_csv",
 ]

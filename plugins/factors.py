@@ -83,7 +83,8 @@ def command_line_factors(
 
     constant = constant_grid_factor(grid_factor) if grid_factor is not None else None
     override = load_hourly_csv(grid_factors) if grid_factors is not None else None
-    series = factory_series(factory, base_dir) if base_dir is not None else ()
+    # a constant overrides every hour: the file's series are not read (nor required to exist)
+    series = factory_series(factory, base_dir) if base_dir is not None and constant is None else ()
     if constant is None and base_dir is None:
         return (
             FactorSet.default(factory)

@@ -144,6 +144,7 @@ class Scenario:
     breakdowns: bool = True
     buffers: Mapping[str, float] = field(default_factory=dict)
     attribute: bool = False
+    factor_series: tuple[Any, ...] = ()  # hourly series the factory file names, loaded
 
     @property
     def policies(self) -> tuple[Candidate, ...]:
@@ -192,6 +193,11 @@ def load_scenario(path: str | Path, *, replications: int | None = None) -> Scena
         raise SimulationError(msg, field=loc) from None
     base = path.parent
     factory = demo_factory() if spec.factory == "demo" else load_factory(base / spec.factory)
+    series: tuple[Any, ...] = ()
+    if spec.factory != "demo":
+        from carbontwin.twin.factors import factory_series
+
+        series = factory_series(factory, (base / spec.factory).parent)
     orders = factory.orders if spec.plan == "factory" else _load_orders(base / spec.plan)
     grid = spec.grid if (base / spec.grid).suffix != ".csv" else str(base / spec.grid)
     tariff = None
@@ -222,6 +228,7 @@ def load_scenario(path: str | Path, *, replications: int | None = None) -> Scena
         breakdowns=spec.breakdowns,
         buffers=dict(spec.buffers),
         attribute=spec.attribute,
+        factor_series=series,
     )
 
 
@@ -277,15 +284,17 @@ def scenario_factors(scenario: Scenario) -> Any:
     from carbontwin.twin.factors import ConstantFactor, FactorSet, load_hourly_csv
     from carbontwin.twin.quantities import parse_quantity
 
-    grid = scenario.grid
+    grid, own = scenario.grid, scenario.factor_series
     if Path(grid).suffix == ".csv":
-        return FactorSet.for_factory(scenario.factory, grid_series=load_hourly_csv(grid))
+        return FactorSet.for_factory(
+            scenario.factory, series=own, grid_series=load_hourly_csv(grid)
+        )
     if "/" in grid:
         value = parse_quantity(grid, "emission_factor")
         return FactorSet.for_factory(
             scenario.factory, grid_factor=ConstantFactor(value, f"grid {grid}")
         )
-    return FactorSet.default(scenario.factory)
+    return FactorSet.for_factory(scenario.factory, series=own)
 
 
 # -- statistics -----------------------------------------------------------------------------

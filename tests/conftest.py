@@ -49,3 +49,12 @@ def pytest_terminal_summary(terminalreporter):
     if path:
         with open(path, "w", encoding="utf-8") as f:
             f.write(str(_postgres_passed))
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory):
+    """The demo day in a SQLite store with footprints issued, built once per session
+    (see ``tests/demo_store.py``); tests only read it."""
+    from demo_store import build_demo_store
+
+    return build_demo_store(tmp_path_factory.mktemp("demo-store"))

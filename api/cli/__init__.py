@@ -13,6 +13,8 @@ file is only the wiring:
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 - ``cbam``                                (:mod:`.cbam`)
 - ``suppliers import|pull``              (:mod:`.suppliers`)
+- ``import historian|mes|schema``         (:mod:`.importers`)
+- ``report``                              (:mod:`.report`)
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from . import (
     cbam,
     demo,
     factory,
+    importers,
     opcua,
     optimize,
+    report,
     service,
     simulate,
     suppliers,
@@ -58,6 +62,8 @@ for _module in (
     service,
     cbam,
     suppliers,
+    importers,
+    report,
 ):
     _module.register(app)
 

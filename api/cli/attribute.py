@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,19 +22,28 @@ import typer
 import yaml
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from carbontwin.connectors.files import read_events_dir
+from carbontwin.api.breakdowns import (
+    BY,
+    breakdown,
+    breakdowns,
+    export_frames,
+    orders_frame,
+    summary,
+)
+from carbontwin.api.issuing import with_orders
+from carbontwin.connectors.files import read_events_dir, read_orders_csv
 from carbontwin.twin.attribution import Attribution, Rules, attribute
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
 from carbontwin.twin.factors import FactorSet
 from carbontwin.twin.factory_file import load_factory
-from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.model import Factory
 
 from ._factors import GridFactorOpt, GridFactorsOpt, attributions, cli_factor_set
 from .factory import resolve_factory_path
+from .tables import breakdown_table, footprint_table, print_table
 
-__all__ = ["attribution_json", "plot_orders", "register"]
+__all__ = ["attribution_json", "export_attribution", "footprint_table", "plot_orders", "register"]
 
 
 def _rules(path: Path | None) -> Rules:
@@ -109,40 +117,15 @@ def plot_orders(res: Attribution, path: Path) -> Path:
     return path
 
 
-def footprint_table(
-    footprints: Iterable[Footprint], title: str = "Per-order footprints (location-based scope 2)"
-) -> Table:
-    """Rich table of per-order footprints: quantity, kWh, kg CO2e, scope split, primary share."""
-    footprints = list(footprints)
-    t = Table(title=title)
-    width = max((len(fp.order) for fp in footprints), default=5)
-    t.add_column("order", no_wrap=True, min_width=width)
-    for col in (
-        "product",
-        "quantity",
-        "kWh",
-        "kg CO2e",
-        "kg CO2e/unit",
-        "scope 1",
-        "scope 2",
-        "scope 3",
-        "primary",
-    ):
-        t.add_column(col, justify="left" if col == "product" else "right")
-    for fp in footprints:
-        t.add_row(
-            fp.order,
-            fp.product,
-            f"{fp.quantity:g} {fp.declared_unit}",
-            f"{fp.energy_kwh:,.2f}",
-            f"{fp.co2e_kg:,.2f}",
-            f"{fp.co2e_per_unit_kg:,.4f}",
-            f"{fp.scope1_kg:,.2f}",
-            f"{fp.scope2_location_kg:,.2f}",
-            f"{fp.scope3_kg:,.2f}",
-            f"{fp.primary_data_share:.0%}",
-        )
-    return t
+def export_attribution(res: Attribution, factory: Factory, path: Path) -> list[Path]:
+    """Write the orders and every breakdown (by machine, state, ...) to ``path``.
+
+    ``.xlsx``: one workbook, sheet ``orders`` and a sheet ``by_<dimension>`` each;
+    otherwise CSV: the orders in ``path`` and ``<stem>-by_<dimension>.csv`` beside it.
+    """
+    frames = {"orders": orders_frame(res.footprints.values())}
+    frames.update({f"by_{k}": v for k, v in breakdowns(res, factory).items()})
+    return export_frames(frames, path)
 
 
 def register(app: typer.Typer) -> None:
@@ -151,7 +134,14 @@ def register(app: typer.Typer) -> None:
     @app.command("attribute")
     def attribute_cmd(
         factory: Annotated[Path, typer.Option("--factory", help="Factory file (YAML or JSON).")],
-        events: Annotated[Path, typer.Option("--events", help="Events folder (CSV per kind).")],
+        events: Annotated[
+            Path,
+            typer.Option(
+                "--events",
+                help="Events folder (CSV per kind); its orders.csv, if any, replaces the "
+                "factory's orders of the same id.",
+            ),
+        ],
         rules: Annotated[
             Path | None, typer.Option("--rules", help="Rules file (YAML/JSON mapping).")
         ] = None,
@@ -159,6 +149,28 @@ def register(app: typer.Typer) -> None:
         plot: Annotated[
             Path | None, typer.Option("--plot", help="Write a stacked bar chart (PNG).")
         ] = None,
+        by: Annotated[
+            str | None,
+            typer.Option(
+                "--by",
+                help="Also print the breakdown by machine, state, utility, material, scope or hour.",
+            ),
+        ] = None,
+        csv: Annotated[
+            Path | None,
+            typer.Option(
+                "--csv",
+                help="Write the orders to this CSV file and each breakdown to "
+                "<stem>-by_<dimension>.csv beside it.",
+            ),
+        ] = None,
+        xlsx: Annotated[
+            Path | None,
+            typer.Option("--xlsx", help="Write the orders and every breakdown to an Excel file."),
+        ] = None,
+        wide: Annotated[
+            bool, typer.Option("--wide", help="All columns, even wider than the terminal.")
+        ] = False,
         grid_factor: GridFactorOpt = None,
         grid_factors: GridFactorsOpt = None,
     ) -> None:
@@ -170,11 +182,15 @@ def register(app: typer.Typer) -> None:
         flagged on the orders that used it.
         """
         err = Console(stderr=True)
+        if by is not None and by not in BY:
+            err.print(f"error: --by {escape(by)}: choose one of {', '.join(BY)}", highlight=False)
+            raise typer.Exit(2)
         try:
             path = resolve_factory_path(factory, err)
             given = grid_factor is not None or grid_factors is not None
             fac = load_factory(path, check_factors=not given)
             batch = read_events_dir(events)
+            fac = with_orders(fac, read_orders_csv(events))
             factors = cli_factor_set(fac, path, grid_factor, grid_factors)
             res = attribute(fac, batch, factors, _rules(rules))
         except FactoryModelError as exc:
@@ -187,13 +203,22 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             plot_orders(res, plot)
             err.print(f"chart written to {escape(str(plot))}", highlight=False)
+        for target in (csv, xlsx):
+            if target is not None:
+                for written in export_attribution(res, fac, target):
+                    err.print(f"written: {escape(str(written))}", highlight=False)
         if as_json:
             typer.echo(
                 json.dumps(attribution_json(res, factors), indent=1, allow_nan=False, default=_num)
             )
             return
         out = Console()
-        out.print(footprint_table(res.footprints.values()))
+        print_table(out, footprint_table(res.footprints.values(), width=out.width, wide=wide))
+        if by is not None:
+            table = breakdown_table(
+                summary(breakdown(res, fac, by), by), by, width=out.width, wide=wide
+            )
+            print_table(out, table)
         out.print(
             f"total {res.total_kwh:,.2f} kWh metered and filled; overhead "
             f"{res.overhead_kwh:,.2f} kWh ({res.overhead_co2e_kg:,.2f} kg CO2e); "

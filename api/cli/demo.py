@@ -28,6 +28,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the footprints as JSON."),
         serve: bool = typer.Option(False, help="Keep the API running on the demo store."),
         api_port: int = typer.Option(8000, help="Port of the API with --serve."),
+        wide: bool = typer.Option(
+            False, "--wide", help="All table columns, even wider than the terminal."
+        ),
         grid_factor: GridFactorOpt = None,
         grid_factors: GridFactorsOpt = None,
     ) -> None:
@@ -45,6 +48,7 @@ def register(app: typer.Typer) -> None:
                 as_json=as_json,
                 grid_factor=grid_factor,
                 grid_factors=grid_factors,
+                wide=wide,
             )
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)

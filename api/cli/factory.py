@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from carbontwin.twin.errors import FactoryModelError
+from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
 from carbontwin.twin.examples import example_path
+from carbontwin.twin.factors import factory_series
 from carbontwin.twin.factory_file import factory_json_schema, load_factory
 from carbontwin.twin.model import STATES, Factory, PowerModel
 
@@ -100,6 +101,13 @@ def validate(file: FileArg) -> None:
     factory, path = _load(file)
     if factory is None:
         raise typer.Exit(code=1)
+    try:  # the hourly grid series files the factors: section names must read too
+        factory_series(factory, path.parent)
+    except CarbonTwinError as exc:
+        Console(stderr=True).print(
+            f"{escape(str(path))}: factors: {escape(exc.message)}", soft_wrap=True, highlight=False
+        )
+        raise typer.Exit(code=1) from None
     Console().print(
         f"OK {escape(str(path))}: {escape(_summary(factory))}", soft_wrap=True, highlight=False
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from carbontwin.plugins.factors import constant_grid_factor
 from carbontwin.twin.errors import CarbonTwinError
 
 from ._factors import GridFactorOpt, GridFactorsOpt
+from .tables import fits, keep_words, print_table
 
 __all__ = ["register"]
 
@@ -36,11 +38,12 @@ def _pm(mean: float, hw: float) -> str:
     return _fmt(mean) if math.isnan(hw) else f"{_fmt(mean)} ± {_fmt(hw)}"
 
 
-def _table(report: object, currency: str) -> Table:
+def _table(report: object, currency: str, names: tuple[str, ...] | None = None) -> Table:
     from carbontwin.simulation.scenario import KPI_UNITS, ScenarioReport
 
     assert isinstance(report, ScenarioReport)
     n = len(report.seeds)
+    names = names if names is not None else report.names
     t = Table(
         title=f"{report.scenario}: {n} replications, mean ± 95% CI (Student t); "
         f"differences paired by seed",
@@ -48,16 +51,16 @@ def _table(report: object, currency: str) -> Table:
         "as scope 1), from the simulator's own power integral; attributed_co2e_kg: the "
         "attribution engine's orders + overhead, cradle-to-gate (with materials)",
     )
-    t.add_column("KPI")
-    t.add_column("unit")
-    for name in report.names:
+    t.add_column("KPI", no_wrap=True)
+    t.add_column("unit", no_wrap=True)
+    for name in names:
         t.add_column(name, justify="right")
         if name != report.baseline:
             t.add_column(f"Δ {name} vs {report.baseline}", justify="right")
     for k in report.kpis:
         unit = currency if KPI_UNITS.get(k) == "currency" else KPI_UNITS.get(k, "")
         row = [k, unit]
-        for name in report.names:
+        for name in names:
             s = report.stats[name][k]
             row.append(_pm(s.mean, s.half_width))
             if name != report.baseline:
@@ -66,7 +69,25 @@ def _table(report: object, currency: str) -> Table:
                 pct = "" if math.isnan(rel) or math.isinf(rel) else f" ({rel * 100:+.1f}%)"
                 row.append(f"{_pm(d.mean, d.half_width)}{pct}")
         t.add_row(*row)
-    return t
+    return keep_words(t)
+
+
+def tables(report: object, currency: str, width: int) -> list[Table]:
+    """The KPI table, or one table per candidate against the baseline when it is too wide.
+
+    Cells wrap between words, never inside a number (see :func:`keep_words`).
+    """
+    from carbontwin.simulation.scenario import ScenarioReport
+
+    assert isinstance(report, ScenarioReport)
+    full = _table(report, currency)
+    if fits(full, width) or len(report.names) <= 2:
+        return [full]
+    return [
+        _table(report, currency, (report.baseline, name))
+        for name in report.names
+        if name != report.baseline
+    ]
 
 
 def simulate_command(
@@ -179,9 +200,10 @@ def simulate_command(
         return
     currency = sc.tariff.currency if sc.tariff is not None else ""
     out_console = Console()
-    if not out_console.is_terminal:  # a pipe or a file: do not squeeze the table to 80 columns
-        out_console = Console(width=200)
-    out_console.print(_table(report, currency))
+    if not out_console.is_terminal and "COLUMNS" not in os.environ:
+        out_console = Console(width=200)  # a pipe or a file: do not squeeze the table to 80
+    for table in tables(report, currency, out_console.width):
+        print_table(out_console, table)
     for p in written:
         out_console.print(f"wrote {p}")
 

@@ -49,10 +49,18 @@ def test_simulate_table_and_plots(tmp_path):
             "--plots",
             str(out),
         ],
+        env={"COLUMNS": "80"},
     )
     assert result.exit_code == 0, result.output
-    assert "Δ Idle shutdown vs As-is" in result.stdout
-    assert "energy_kwh" in result.stdout
+    # three policies do not fit 80 columns side by side: one table per candidate vs as-is
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in result.stdout
+    assert sum("Δ" in line for line in lines) == 3
+    kpi_rows = [line.split("│")[1].strip() for line in lines if line.startswith("│ ")]
+    kpis = ("energy_kwh", "cost", "co2e_kg", "attributed_co2e_kg", "makespan_h", "switch_offs")
+    for kpi in kpis:
+        assert kpi_rows.count(kpi) == 3, kpi
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == [
         "gantt_as_is.png",

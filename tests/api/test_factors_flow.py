@@ -16,6 +16,7 @@ from importlib import resources
 
 import pytest
 from api_helpers import get_token, make_settings
+from db_helpers import postgres_schema
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -181,6 +182,13 @@ def test_zone_without_factor_is_refused_at_validate_and_named(tmp_path):
     assert out.exit_code == 1
     assert "no emission factor for grid zone 'XK'" in out.output
     assert "factors.grid.XK" in out.output
+    # a series file the factors: section names must exist and read
+    named = PLANT.format(country="AT") + "factors:\n  grid:\n    AT: {hourly: missing.csv}\n"
+    (tmp_path / "named.yaml").write_text(named, encoding="utf-8")
+    out = runner.invoke(app, ["factory", "validate", str(tmp_path / "named.yaml")])
+    assert out.exit_code == 1
+    assert "cannot read hourly factor series" in out.output
+    assert "missing.csv" in out.output
     # a factor on the command line is enough to attribute it
     doc = _attribute("--factory", fac, "--events", ev, "--grid-factor", "0.5")
     assert doc["total_co2e_kg"] == pytest.approx(20.0, rel=1e-12)
@@ -195,8 +203,18 @@ def _events_body() -> dict:
     }
 
 
-def test_the_same_plants_issue_over_http_with_stored_series(tmp_path):
-    with TestClient(create_app(make_settings(tmp_path)), base_url="https://testserver") as client:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'twin.db'}"
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+def test_the_same_plants_issue_over_http_with_stored_series(tmp_path, database_url):
+    app = create_app(make_settings(tmp_path, database_url=database_url))
+    with TestClient(app, base_url="https://testserver") as client:
         headers = {"Authorization": f"Bearer {get_token(client)}"}
         plant = (
             PLANT.format(country="AT")
@@ -266,6 +284,7 @@ def test_the_same_plants_issue_over_http_with_stored_series(tmp_path):
         assert float(dqi_before["temporalDQR"]) == 1.0
         assert float(dqi["temporalDQR"]) == 2.0
         assert float(dqi["technologicalDQR"]) == 1.0
+    app.state.services.close()
 
 
 def test_simulate_takes_grid_factor_and_grid_factors(tmp_path):
@@ -300,7 +319,47 @@ def test_simulate_takes_grid_factor_and_grid_factors(tmp_path):
     assert "is not an emission_factor" in out.output
 
 
-def test_demo_takes_the_grid_options():
-    out = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
-    assert "--grid-factor " in out.stdout
-    assert "--grid-factors" in out.stdout
+@pytest.mark.opcua
+@pytest.mark.slow
+def test_demo_with_a_constant_grid_factor(tmp_path):
+    out = runner.invoke(
+        app,
+        ["demo", "--json", "--seconds", "5", "--out", str(tmp_path), "--grid-factor", "350 g/kWh"],
+        catch_exceptions=False,
+    )
+    assert out.exit_code == 0, out.stderr
+    fps = json.loads(out.stdout)
+    assert len(fps) >= 5
+    for fp in fps:
+        # every kWh of electricity at 0.35 kg, whatever arrived through OPC UA
+        elec = fp["energy_by_carrier_kwh"].get("electricity", 0.0)
+        assert fp["scope2_location_kg"] == pytest.approx(0.35 * elec, rel=1e-9), fp["order"]
+        assert fp["factor_versions"]["electricity_location"] == "grid-factor:constant 0.35 kg/kWh"
+
+
+def test_scenario_of_a_factory_with_its_own_series(tmp_path):
+    from carbontwin.simulation.scenario import (
+        load_scenario,
+        replication_task,
+        run_replication,
+        scenario_factors,
+    )
+
+    (tmp_path / "AT_2024_hourly.csv").write_text(HOURLY, encoding="utf-8")
+    _plant(tmp_path, factors="factors:\n  grid:\n    AT: {hourly: AT_2024_hourly.csv}\n")
+    body = (
+        "factory: factory.yaml\nreplications: 1\nattribute: true\n"
+        "start: 2024-05-06T09:00:00Z\nend: 2024-05-06T18:00:00Z\n"
+        "baseline: {name: FIFO, policy: fifo}\n"
+    )
+    (tmp_path / "own.yaml").write_text(body, encoding="utf-8")
+    (tmp_path / "flat.yaml").write_text(body + "grid: 0.3 kg/kWh\n", encoding="utf-8")
+    own = load_scenario(tmp_path / "own.yaml")
+    assert [s.name for s in own.factor_series] == ["AT_2024_hourly"]
+    v1 = f"AT_2024_hourly@sha256:{hashlib.sha256(HOURLY.encode()).hexdigest()[:12]}"
+    assert scenario_factors(own).versions["electricity_location"].startswith(v1)
+    flat = load_scenario(tmp_path / "flat.yaml")
+    kpis = run_replication(replication_task(flat, 0, 0))
+    # an all-electric plant with no materials: attributed CO2e = 0.3 kg/kWh x its energy
+    assert kpis["attributed_co2e_kg"] == pytest.approx(0.3 * kpis["energy_kwh"], rel=1e-6)
+    assert kpis["co2e_kg"] == pytest.approx(0.3 * kpis["energy_kwh"], rel=1e-9)
