@@ -3,6 +3,9 @@
 OPC UA: :class:`OpcUaConnector` reads a server into the twin store through a
 local :class:`Spool`; :class:`DemoLineServer` publishes any stream of twin
 events as a line of machines (OPC 40001-1 Machinery, energy per OPC 34100 names).
+MQTT: :class:`MqttConnector` reads plain JSON topics and Sparkplug B the same
+way. Any connector file: :func:`load_live_config` and :func:`open_live_connector`;
+:func:`browse` lists an OPC UA server's nodes.
 Files: an events folder (one CSV per kind) with :func:`write_events_dir` /
 :func:`read_events_dir`; a plant's historian export (:func:`import_historian`)
 and MES order list (:func:`import_mes`) through a mapping file.
@@ -10,7 +13,11 @@ and MES order list (:func:`import_mes`) through a mapping file.
 
 from .files import read_events_dir, read_orders_csv, write_events_dir, write_orders_csv
 from .historian import import_historian, load_historian_mapping, read_historian
+from .live import load_live_config, open_live_connector
 from .mes import import_mes, load_mes_mapping, read_mes
+from .mqtt import MqttConnector
+from .mqtt_config import MqttConfig, load_mqtt_config
+from .opcua_browse import browse
 from .opcua_client import ConnectorStats, OpcUaConnector
 from .opcua_config import ConnectorConfig, load_connector_config
 from .opcua_server import DemoLineServer, ReplayClock
@@ -21,14 +28,20 @@ __all__ = [
     "ConnectorStats",
     "DemoLineServer",
     "Flusher",
+    "MqttConfig",
+    "MqttConnector",
     "OpcUaConnector",
     "ReplayClock",
     "Spool",
+    "browse",
     "import_historian",
     "import_mes",
     "load_connector_config",
     "load_historian_mapping",
+    "load_live_config",
     "load_mes_mapping",
+    "load_mqtt_config",
+    "open_live_connector",
     "read_events_dir",
     "read_historian",
     "read_mes",

@@ -7,6 +7,8 @@ with UNECE codes) and their conversion to carbontwin's kW and kWh.
 
 from __future__ import annotations
 
+from typing import Any
+
 from asyncua import Client, ua
 
 from carbontwin.twin.errors import ConnectorError
@@ -86,7 +88,8 @@ async def resolve_nodes(
 
     def idx(uri: str, where: str) -> int:
         if uri not in ns:
-            msg = f"node {where!r}: server {endpoint} has no namespace {uri!r}"
+            have = ", ".join(f"{i} {u}" for i, u in enumerate(ns))
+            msg = f"node {where!r}: server {endpoint} has no namespace {uri!r}; it has: {have}"
             raise ConnectorError(msg)
         return ns.index(uri)
 
@@ -160,3 +163,98 @@ async def read_units(client: Client, nodes: dict[str, ua.NodeId], endpoint: str)
                 raise ConnectorError(msg)
             units[text] = unit_of(eu)
     return units
+
+
+def _enum_map(value: Any) -> dict[int, str] | None:
+    """{number: name} from EnumStrings (LocalizedText[]), EnumValues (EnumValueType[]) or an
+    EnumDefinition; None when ``value`` is none of these."""
+    if isinstance(value, ua.EnumDefinition):
+        return {int(f.Value): str(f.Name) for f in value.Fields or []}
+    if isinstance(value, list) and value:
+        if all(isinstance(v, ua.LocalizedText) for v in value):
+            return {i: str(v.Text) for i, v in enumerate(value)}
+        if all(isinstance(v, ua.EnumValueType) for v in value):
+            return {int(v.Value): str(v.DisplayName.Text) for v in value}
+    return None
+
+
+async def _property_values(
+    client: Client, nodes: list[ua.NodeId], names: tuple[str, ...]
+) -> list[Any]:
+    """For each node, the value of its first property among ``names`` (or None)."""
+    has_property = ua.NodeId(ua.ObjectIds.HasProperty)
+    out: list[Any] = [None] * len(nodes)
+    for name in names:
+        todo = [k for k, v in enumerate(out) if v is None]
+        if not todo:
+            break
+        paths = [
+            ua.BrowsePath(
+                StartingNode=nodes[k],
+                RelativePath=ua.RelativePath(
+                    Elements=[_element(ua.QualifiedName(name, 0), has_property)]
+                ),
+            )
+            for k in todo
+        ]
+        found: list[tuple[int, ua.NodeId]] = []
+        for j in range(0, len(paths), CHUNK):
+            results = await client.uaclient.translate_browsepaths_to_nodeids(paths[j : j + CHUNK])
+            for k, res in zip(todo[j : j + CHUNK], results, strict=True):
+                if res.StatusCode.is_good() and res.Targets:
+                    tid = res.Targets[0].TargetId
+                    found.append((k, ua.NodeId(tid.Identifier, tid.NamespaceIndex)))
+        for j in range(0, len(found), CHUNK):
+            part = found[j : j + CHUNK]
+            dvs = await client.uaclient.read_attributes([n for _, n in part], ua.AttributeIds.Value)
+            for (k, _), dv in zip(part, dvs, strict=True):
+                out[k] = dv.Value.Value if dv.Value is not None else None
+    return out
+
+
+async def read_enum_names(client: Client, nodes: dict[str, ua.NodeId]) -> dict[str, dict[int, str]]:
+    """Names of the numeric values of state variables, as the server declares them.
+
+    A MultiStateDiscrete variable has ``EnumStrings``, a MultiStateValueDiscrete one
+    ``EnumValues``; a variable of an Enumeration data type takes them from its data
+    type (``EnumStrings``, ``EnumValues`` or its ``DataTypeDefinition``). Nodes
+    with none of these are left out.
+    """
+    texts = list(nodes)
+    ids = [nodes[t] for t in texts]
+    own = await _property_values(client, ids, ("EnumStrings", "EnumValues"))
+    out: dict[str, dict[int, str]] = {}
+    rest: list[int] = []
+    for k, value in enumerate(own):
+        names = _enum_map(value)
+        if names is not None:
+            out[texts[k]] = names
+        else:
+            rest.append(k)
+    if not rest:
+        return out
+    dtypes = await client.uaclient.read_attributes([ids[k] for k in rest], ua.AttributeIds.DataType)
+    typed = [
+        (k, dv.Value.Value)
+        for k, dv in zip(rest, dtypes, strict=True)
+        if dv.Value is not None
+        and isinstance(dv.Value.Value, ua.NodeId)
+        and not (dv.Value.Value.NamespaceIndex == 0 and dv.Value.Value.Identifier in _SCALARS)
+    ]
+    if not typed:
+        return out
+    on_type = await _property_values(client, [t for _, t in typed], ("EnumStrings", "EnumValues"))
+    defs = await client.uaclient.read_attributes(
+        [t for _, t in typed], ua.AttributeIds.DataTypeDefinition
+    )
+    for (k, _), value, dv in zip(typed, on_type, defs, strict=True):
+        names = _enum_map(value)
+        if names is None and dv.StatusCode.is_good() and dv.Value is not None:
+            names = _enum_map(dv.Value.Value)
+        if names is not None:
+            out[texts[k]] = names
+    return out
+
+
+#: Namespace-0 data types that are never enumerations (numbers, text, ids).
+_SCALARS = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 17, 21, 26, 27, 28}

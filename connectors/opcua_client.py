@@ -9,17 +9,26 @@ dropped silently:
 - notifications are taken from the publish response as a whole (one spool
   transaction per notification batch), not through asyncua's bounded iterator
   queue; queue sizes are requested per monitored item; a value flagged with the
-  OPC UA Overflow bit, a notification sequence number skipped, a bad status or
-  an unusable value is counted in :class:`ConnectorStats` and logged as an error;
+  OPC UA Overflow bit (the server discarded older values of that item: a gap
+  from the last value delivered to it is recorded), a notification sequence
+  number skipped, a bad status or an unusable value is counted in
+  :class:`ConnectorStats` and logged as an error;
 - asyncua's ``auto_reconnect`` re-establishes the session with backoff (capped
-  at ``reconnect_max_delay_s``) and restores or re-creates the subscription; when
-  data was lost (re-created subscription) a :class:`~carbontwin.twin.events.Gap`
-  per signal source covers the outage, from the last source time seen before it
-  to the latest source time of the first batch with new values (the server's
-  clock when data resumed: a re-created subscription first sends current values,
-  some of them older);
-- values not newer than the last one seen for the same node (the initial values
-  after a reconnect) are dropped, so a reconnect adds no duplicate rows;
+  at ``reconnect_max_delay_s``); where the server still holds the session, the
+  subscription is kept (TransferSubscriptions) and the notifications sent during
+  the cut are fetched again (Republish), so a short cut loses nothing; where it
+  does not, the subscription is re-created and each signal source gets a
+  :class:`~carbontwin.twin.events.Gap` from its last value before the cut to its
+  first new value after it (a re-created subscription first sends each item's
+  current value: one not newer than what was stored means the source did not
+  change, and it gets no gap);
+- on start, each source's last stored time (the spool's cursors) to its first
+  new value is recorded as a gap the same way: the connector was not running;
+- a value equal in time to the last one seen for the same node (the initial
+  values after a reconnect) is dropped, so a reconnect adds no duplicate rows;
+  an older power or energy value (fetched again after a cut, arriving after
+  newer ones) is kept (the spool and store drop exact repeats); an older state
+  or order value is counted as an error and logged, never applied out of order;
 - events go to a local SQLite spool first (:mod:`carbontwin.connectors.spool`) and
   are flushed to the store in idempotent batches.
 """
@@ -33,19 +42,20 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from asyncua import Client, ua
+from asyncua.client.client import _first_cert_from_chain
 from asyncua.common.subscription import Subscription
-from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.model import State
 
-from ._opcua_nodes import CHUNK, factor_to_canonical, read_units, resolve_nodes
+from ._live import ConnectorStats, Seen, SpooledConnector
+from ._opcua_nodes import CHUNK, factor_to_canonical, read_enum_names, read_units, resolve_nodes
 from .opcua_config import (
     ITEM_STATE_IDS,
     MACHINERY_URI,
@@ -54,8 +64,7 @@ from .opcua_config import (
     SignalConfig,
     state_from_names,
 )
-from .security import ensure_certificate
-from .spool import Flusher, Spool
+from .security import POLICY_CLASSES, check_server_certificate, ensure_certificate, thumbprint
 
 __all__ = ["ConnectorStats", "OpcUaConnector"]
 
@@ -63,24 +72,20 @@ log = logging.getLogger(__name__)
 
 _OVERFLOW = 0x0480  # InfoType DataValue | Overflow bit (OPC 10000-4, 7.39)
 
+#: Service results of a refused session (OPC 10000-4): the name and what it means.
+_REFUSALS = {
+    "BadUserAccessDenied": "wrong user name or password, or the user may not log in",
+    "BadIdentityTokenInvalid": "the server does not accept this kind of login",
+    "BadIdentityTokenRejected": "wrong user name or password",
+    "BadSecurityChecksFailed": "the server refused this client's certificate or signature",
+    "BadSecurityPolicyRejected": "the server refused the security policy",
+    "BadNoValidCertificates": "no valid certificate",
+}
 
-@dataclass(slots=True)
-class ConnectorStats:
-    """Counters of one connector run; the error counters should stay 0."""
 
-    notifications: int = 0
-    events: int = 0
-    duplicates: int = 0
-    overflows: int = 0
-    sequence_gaps: int = 0
-    bad_values: int = 0
-    reconnects: int = 0
-    gaps: int = 0
-    status_changes: int = 0
-
-    @property
-    def errors(self) -> int:
-        return self.overflows + self.sequence_gaps + self.bad_values
+class _Refused(ConnectorError):
+    """The server refused the session, or its certificate is not trusted: retrying soon
+    changes nothing, so the connector gives up after ``connect_retries``."""
 
 
 @dataclass(slots=True)
@@ -90,6 +95,11 @@ class _Item:
     text: str  # the node as configured (cursor key)
     nodeid: ua.NodeId | None = None
     factor: float = 1.0
+    enum: dict[int, str] | None = None  # names of numeric states, from the server
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
 
 
 def _epoch(dv: ua.DataValue) -> float:
@@ -109,6 +119,10 @@ class _BatchSubscription(Subscription):
     ) -> None:
         super().__init__(session, params, handler=owner)
         self._owner = owner
+        self._held: dict[int, ua.NotificationMessage] = {}  # seq -> message waiting
+
+    #: How long messages after a missing sequence number wait for it (Republish) [s].
+    HOLD_S = 3.0
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
         self.last_publish_at = time.monotonic()
@@ -117,9 +131,20 @@ class _BatchSubscription(Subscription):
             return
         seq = int(msg.SequenceNumber)
         last = self.last_sequence_number
+        if last is not None and seq <= last:
+            return  # republished again: already read
         if last is not None and seq > last + 1 and not self._replaying:
-            self._owner._sequence_gap(last, seq)
-        self.last_sequence_number = seq
+            # after a cut, new messages can come before the missing ones are republished:
+            # hold them, so that every item's values are read in their order
+            self._held[seq] = msg
+            if len(self._held) == 1:
+                asyncio.get_running_loop().call_later(self.HOLD_S, self._give_up_waiting)
+            return
+        self._deliver(msg)
+        self._release()
+
+    def _deliver(self, msg: ua.NotificationMessage) -> None:
+        self.last_sequence_number = int(msg.SequenceNumber)
         items: list[ua.MonitoredItemNotification] = []
         for notif in msg.NotificationData:
             if isinstance(notif, ua.DataChangeNotification):
@@ -129,13 +154,33 @@ class _BatchSubscription(Subscription):
         if items:
             self._owner._on_batch(items)
 
+    def _release(self) -> None:
+        """Read held messages that now follow in sequence."""
+        held = self._held
+        while held and self.last_sequence_number is not None:
+            nxt = held.pop(self.last_sequence_number + 1, None)
+            if nxt is None:
+                break
+            self._deliver(nxt)
+
+    def _give_up_waiting(self) -> None:
+        """The missing messages did not come: what was lost is reported, the rest read."""
+        held = self._held
+        while held:
+            seq = min(held)
+            last = self.last_sequence_number
+            if last is not None and seq > last + 1:
+                self._owner._sequence_gap(last, seq)
+            self._deliver(held.pop(seq))
+            self._release()
+
     async def recreate(self) -> None:
         self.last_sequence_number = None
         self._owner._data_lost()
         await super().recreate()
 
 
-class OpcUaConnector:
+class OpcUaConnector(SpooledConnector):
     """Reads an OPC UA server into the twin store through a local spool.
 
     Parameters
@@ -150,25 +195,18 @@ class OpcUaConnector:
     def __init__(
         self, config: ConnectorConfig, *, sink: Callable[[EventBatch], int] | None = None
     ) -> None:
+        super().__init__(config.spool, config.store.url, sink)
         self.config = config
-        self.stats = ConnectorStats()
-        self.ready = asyncio.Event()
-        self.last_notification = 0.0  # time.monotonic() of the latest data
-        self.t_max = -math.inf  # latest source time seen [epoch s]
-        self._sink = sink
         self._items: dict[int, _Item] = {}
-        self._cursor: dict[str, float] = {}
         self._names: dict[str, dict[str, str]] = {}  # asset -> part -> state name
         self._open: dict[str, dict[str, float]] = {}  # asset -> step key -> start
-        self._lost_after: float | None = None
-        self._gap_pending = False
         self._state_ids: dict[tuple[int, Any], str] = {}
         self._client: Client | None = None
         self._sub: _BatchSubscription | None = None
-        self._flusher: Flusher | None = None
-        self._flush_task: asyncio.Task[None] | None = None
-        self._flush_stop = asyncio.Event()
-        self.spool: Spool | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.config.endpoint
 
     # asyncua handler protocol (unused: batches arrive through _BatchSubscription)
     def datachange_notification(self, node: Any, val: Any, data: Any) -> None:  # pragma: no cover
@@ -186,18 +224,9 @@ class OpcUaConnector:
 
     async def start(self, stop: asyncio.Event | None = None) -> None:
         """Open the spool, start the flusher, connect (retrying with backoff) and subscribe."""
-        cfg = self.config
-        self.spool = Spool(cfg.spool.path, synchronous=cfg.spool.synchronous)
-        self._cursor = dict(self.spool.get_state("cursors") or {})
+        self._open_spool()
+        assert self.spool is not None
         self._open = {a: dict(v) for a, v in (self.spool.get_state("open_steps") or {}).items()}
-        sink = self._sink or self._store_sink()
-        self._flusher = Flusher(
-            self.spool,
-            sink,
-            batch_size=cfg.spool.flush_batch,
-            interval_s=cfg.spool.flush_interval_s,
-        )
-        self._flush_task = asyncio.create_task(self._flusher.run(self._flush_stop))
         try:
             if await self._connect_with_retry(stop):
                 await self._subscribe()
@@ -207,12 +236,27 @@ class OpcUaConnector:
             raise
 
     async def _connect_with_retry(self, stop: asyncio.Event | None) -> bool:
-        """Connect; without ``stop`` once, else retry with backoff until ``stop`` (False)."""
-        delay = 0.5
+        """Connect; without ``stop`` once, else retry with backoff until ``stop`` (False).
+
+        A refused login or certificate is tried ``connect_retries`` more times, then
+        ends the connector with its error; an unreachable server is retried until stopped.
+        """
+        delay, refusals = 0.5, 0
         while True:
             try:
                 await self._connect()
                 return True
+            except _Refused as exc:
+                refusals += 1
+                if stop is None or stop.is_set() or refusals > self.config.connect_retries:
+                    msg = f"{exc.message} (refused {refusals} time(s); giving up)"
+                    raise ConnectorError(msg) from None
+                log.error("%s; retrying in %.1f s", exc.message, delay)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                    return False
+                except TimeoutError:
+                    delay = min(delay * 2, self.config.reconnect_max_delay_s * 4)
             except ConnectorError as exc:
                 if stop is None or stop.is_set():
                     raise
@@ -222,12 +266,6 @@ class OpcUaConnector:
                     return False
                 except TimeoutError:
                     delay = min(delay * 2, self.config.reconnect_max_delay_s * 4)
-
-    def _store_sink(self) -> Callable[[EventBatch], int]:
-        from carbontwin.twin.store import Store
-
-        store = Store.open(self.config.store.url)
-        return store.write_events
 
     async def _connect(self) -> None:
         cfg = self.config
@@ -239,31 +277,22 @@ class OpcUaConnector:
             reconnect_max_delay=cfg.reconnect_max_delay_s,
         )
         client.name = client.description = "carbontwin connector"
-        sec = cfg.security
-        if sec.policy != "None":
-            assert sec.certificate is not None
-            assert sec.private_key is not None
-            client.application_uri = sec.application_uri
-            pair = await ensure_certificate(sec.certificate, sec.private_key, sec.application_uri)
-            try:
-                await client.set_security(
-                    SecurityPolicyBasic256Sha256,
-                    str(pair.certificate),
-                    str(pair.private_key),
-                    server_certificate=str(sec.server_certificate)
-                    if sec.server_certificate
-                    else None,
-                    mode=getattr(ua.MessageSecurityMode, sec.mode),
-                )
-            except (OSError, TimeoutError, ua.UaError) as exc:
-                msg = f"cannot set up {sec.policy} {sec.mode} with {cfg.endpoint}: {exc!r}"
-                raise ConnectorError(msg) from exc
+        if cfg.security.policy != "None":
+            await self._secure(client)
         if cfg.username:
             client.set_user(cfg.username)
             client.set_password(cfg.password or "")
         client.connection_lost_callback = self._connection_lost
         try:
             await client.connect()
+        except ua.UaStatusCodeError as exc:
+            name = ua.StatusCode(exc.code).name
+            if name in _REFUSALS or name.startswith("BadCertificate"):
+                who = f"user {cfg.username!r}" if cfg.username else "an anonymous session"
+                msg = f"{cfg.endpoint} refused {who}: {name} ({_REFUSALS.get(name, 'certificate')})"
+                raise _Refused(msg) from None
+            msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
+            raise ConnectorError(msg) from exc
         except (OSError, TimeoutError, ua.UaError) as exc:
             msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
             raise ConnectorError(msg) from exc
@@ -272,6 +301,68 @@ class OpcUaConnector:
         if mach is not None:
             for name, num in {**ITEM_STATE_IDS, **OPERATION_MODE_IDS}.items():
                 self._state_ids[(mach, num)] = name
+
+    async def _secure(self, client: Client) -> None:
+        """Client certificate (created on first run), the server's certificate checked
+        against the trust list (or the pinned one), then the security policy."""
+        cfg, sec = self.config, self.config.security
+        assert sec.certificate is not None
+        assert sec.private_key is not None
+        client.application_uri = sec.application_uri
+        pair = await ensure_certificate(sec.certificate, sec.private_key, sec.application_uri)
+        policy = POLICY_CLASSES[sec.policy]
+        mode = getattr(ua.MessageSecurityMode, sec.mode)
+        try:
+            endpoints = await client.connect_and_get_server_endpoints()
+        except (OSError, TimeoutError, ua.UaError) as exc:
+            msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
+            raise ConnectorError(msg) from exc
+        try:
+            ep = Client.find_endpoint(endpoints, mode, policy.URI)
+        except ua.UaError:
+            offered = sorted(
+                {
+                    f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]} {e.SecurityMode.name}"
+                    for e in endpoints
+                }
+            )
+            msg = f"{cfg.endpoint} offers no {sec.policy} {sec.mode} endpoint (it offers {offered})"
+            raise _Refused(msg) from None
+        # the server's own certificate, without the chain some servers append
+        der = _first_cert_from_chain(bytes(ep.ServerCertificate or b""))
+        if sec.server_certificate is not None:
+            try:
+                pinned = sec.server_certificate.read_bytes()
+            except OSError as exc:
+                msg = f"cannot read the server certificate {sec.server_certificate}: {exc}"
+                raise ConnectorError(msg) from exc
+            if not der.startswith(pinned):
+                msg = (
+                    f"{cfg.endpoint} presents a certificate other than the pinned "
+                    f"{sec.server_certificate} (SHA-256 {thumbprint(der)})"
+                )
+                raise _Refused(msg)
+        else:
+            try:
+                await check_server_certificate(
+                    der,
+                    cfg.endpoint,
+                    sec.trust_dir,
+                    trust_on_first_use=sec.trust_on_first_use,
+                )
+            except ConnectorError as exc:
+                raise _Refused(exc.message) from None
+        try:
+            await client.set_security(
+                policy,
+                str(pair.certificate),
+                str(pair.private_key),
+                server_certificate=der,
+                mode=mode,
+            )
+        except (OSError, TimeoutError, ua.UaError, ValueError) as exc:
+            msg = f"cannot set up {sec.policy} {sec.mode} with {cfg.endpoint}: {exc!r}"
+            raise ConnectorError(msg) from exc
 
     async def close(self) -> None:
         """Unsubscribe, disconnect, flush what the spool holds, close it."""
@@ -282,23 +373,7 @@ class OpcUaConnector:
             except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
                 log.info("disconnect from %s: %r", self.config.endpoint, exc)
             self._client = None
-        self._flush_stop.set()
-        if self._flush_task is not None:
-            await self._flush_task
-            self._flush_task = None
-        if self.spool is not None:
-            self.spool.close()
-            self.spool = None
-
-    async def wait_idle(self, quiet_s: float = 1.0, timeout_s: float = 60.0) -> bool:
-        """Wait until no data arrived for ``quiet_s`` and the spool is empty."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            quiet = time.monotonic() - self.last_notification >= quiet_s
-            if quiet and self.spool is not None and self.spool.pending() == 0:
-                return True
-            await asyncio.sleep(0.05)
-        return False
+        await self._close_spool()
 
     # ---------------------------------------------------------- resolution
     async def _ns_index(self, uri: str, *, required: bool = True) -> int | None:
@@ -339,6 +414,10 @@ class OpcUaConnector:
         for it in items:
             it.nodeid = ids[it.text]
         await self._unit_factors(items)
+        states = {it.text: it.nodeid for it in items if it.signal.kind == "state" and it.nodeid}
+        enums = await read_enum_names(self._client, states)
+        for it in items:
+            it.enum = enums.get(it.text)
         params = ua.CreateSubscriptionParameters(
             RequestedPublishingInterval=cfg.publishing_interval_ms,
             RequestedLifetimeCount=10000,
@@ -394,14 +473,10 @@ class OpcUaConnector:
     async def _connection_lost(self, exc: Exception) -> None:
         self.stats.reconnects += 1
         log.warning("connection to %s lost (%r); reconnecting", self.config.endpoint, exc)
-        if self._lost_after is None:
-            self._lost_after = self.t_max
 
     def _data_lost(self) -> None:
         """The subscription is being re-created: notifications of the outage are gone."""
-        if self._lost_after is None:
-            self._lost_after = self.t_max
-        self._gap_pending = True
+        self._open_gaps(None, f"connection to {self.config.endpoint} lost")
 
     def _sequence_gap(self, last: int, seq: int) -> None:
         self.stats.sequence_gaps += seq - last - 1
@@ -411,14 +486,23 @@ class OpcUaConnector:
             seq - 1,
             self.config.endpoint,
         )
+        # their values are gone: every source has a hole up to its next value
+        self._open_gaps(None, f"notifications from {self.config.endpoint} lost")
 
     def _status_change(self, status: ua.StatusCode) -> None:
         self.stats.status_changes += 1
         log.warning("subscription status change from %s: %s", self.config.endpoint, status)
 
-    def _state_name(self, value: Any) -> str | None:
+    def _state_name(self, value: Any, it: _Item) -> str | None:
         if isinstance(value, ua.LocalizedText):
             return value.Text
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not float(value).is_integer():
+                return None
+            # a code: its name from the server (EnumStrings/EnumValues), else the number
+            # itself, which ``state_names`` may map ("3": FAULT)
+            n = int(value)
+            return (it.enum or {}).get(n, str(n))
         if isinstance(value, str):
             return value
         if isinstance(value, ua.NodeId):
@@ -432,7 +516,7 @@ class OpcUaConnector:
         rows: list[tuple[Any, ...]] = []
         # a batch holds each item's values in turn: state parts are merged by time below
         updates: list[tuple[str, float, str, str]] = []
-        fresh = -math.inf  # latest new value after an outage: where the data resumes
+        seen: Seen = {}  # source -> signal -> its first new value here
         stats = self.stats
         for n in notifications:
             stats.notifications += 1
@@ -441,8 +525,10 @@ class OpcUaConnector:
             if it is None or dv is None:
                 continue
             status = dv.StatusCode
+            overflow = False
             if status is not None:
                 if (status.value & _OVERFLOW) == _OVERFLOW:
+                    overflow = True
                     stats.overflows += 1
                     log.error(
                         "queue overflow on node %r (%s): values were discarded by the server",
@@ -459,15 +545,31 @@ class OpcUaConnector:
             if value is None:
                 continue
             t = _epoch(dv)
-            if t <= self._cursor.get(it.text, -math.inf):
-                stats.duplicates += 1
-                continue
-            self._cursor[it.text] = t
-            if self._lost_after is not None and t > self._lost_after:
-                fresh = max(fresh, t)
-            if t > self.t_max:
-                self.t_max = t
             s = it.signal
+            if overflow and it.text in self._cursor:
+                # the values between the last one delivered and this one were discarded:
+                # a gap up to this value, recorded with this batch
+                self.gaps.open(
+                    {s.source: self._cursor[it.text]},
+                    f"server queue of node {it.text} overflowed",
+                )
+            age = self._fresh(it.text, t)
+            if age == "same":
+                self._seen(s.source, it.text, None, seen)
+                continue
+            if age == "late" and s.kind not in ("power", "energy"):
+                # a state part or order older than the latest one: applying it now would
+                # mix times; it is counted and logged, never applied silently
+                stats.bad_values += 1
+                log.error(
+                    "node %r (%s): a value of %s arrived after a newer one; not applied",
+                    it.text,
+                    s.source,
+                    _iso(t),
+                )
+                continue
+            if age == "new":
+                self._seen(s.source, it.text, t, seen)
             if s.kind in ("power", "energy"):
                 try:
                     x = float(value) * it.factor
@@ -487,12 +589,12 @@ class OpcUaConnector:
                     ("power" if s.kind == "power" else "counter", s.source, t, None, x, "", "", "")
                 )
             elif s.kind == "state":
-                name = self._state_name(value)
+                name = self._state_name(value, it)
                 if name is None:
                     stats.bad_values += 1
                     log.error(
-                        "node %r (%s): cannot read a state from %r (states map by NodeId or name, "
-                        "never by number)",
+                        "node %r (%s): cannot read a state from %r (states map by NodeId, name, "
+                        "or integer code through the server's EnumStrings/EnumValues or state_names)",
                         it.text,
                         s.source,
                         value,
@@ -511,8 +613,6 @@ class OpcUaConnector:
                     separators=(",", ":"),
                 )
                 self._set_steps(s.source, {key} if order else set(), t, rows)
-        if math.isfinite(fresh):
-            self._close_outage(fresh, rows)
         updates.sort(key=lambda u: (u[0], u[1]))
         for (asset, t), group in itertools.groupby(updates, key=lambda u: (u[0], u[1])):
             names = self._names.setdefault(asset, {})
@@ -528,16 +628,7 @@ class OpcUaConnector:
                 )
                 continue
             rows.append(("state", asset, t, None, None, state.value, "", ""))
-        self.last_notification = time.monotonic()
-        if not rows:
-            return
-        stats.events += len(rows)
-        assert self.spool is not None
-        self.spool.put_rows(
-            rows,
-            state={"cursors": self._cursor, "open_steps": self._open},
-            metrics={k: int(v) for k, v in asdict(stats).items()},
-        )
+        self._commit(rows, seen, state={"open_steps": self._open})
 
     def _current_state(self, asset: str) -> State | None:
         names = self._names.get(asset, {})
@@ -570,29 +661,3 @@ class OpcUaConnector:
                 log.error("asset %s: cannot read order step %r", asset, key)
         for key in keys:
             open_.setdefault(key, t)
-
-    def _close_outage(self, t: float, rows: list[tuple[Any, ...]]) -> None:
-        start = self._lost_after
-        self._lost_after = None
-        if not self._gap_pending or start is None or not math.isfinite(start):
-            return
-        self._gap_pending = False
-        for source in sorted({s.source for s in self.config.signals}):
-            rows.append(
-                (
-                    "gap",
-                    source,
-                    start,
-                    t,
-                    None,
-                    f"connection to {self.config.endpoint} lost",
-                    "",
-                    "",
-                )
-            )
-            self.stats.gaps += 1
-        log.warning(
-            "outage recorded as gaps from %s to %s",
-            datetime.fromtimestamp(start, UTC).isoformat(),
-            datetime.fromtimestamp(t, UTC).isoformat(),
-        )

@@ -28,8 +28,14 @@ segments are ``alias:Name`` (no alias: namespace 0). Bare namespace indexes
 
 Signal kinds: ``power`` [W, kW, ... -> kW] and ``energy`` (cumulative counter
 [Wh, kWh, ... -> kWh]) of a meter; ``state`` of an asset, from a state node
-(NodeId of the current state, or its name) with an optional operation mode
-(``mode_node``) and an optional exact power state (``power_state_node``);
+with an optional operation mode (``mode_node``) and an optional exact power
+state (``power_state_node``). A state may be published in any shape: the NodeId
+of a Machinery state, a name (String, LocalizedText), or an integer code; a
+code takes its name from the server (``EnumStrings`` of a MultiStateDiscrete,
+``EnumValues`` of a MultiStateValueDiscrete, or the enumeration data type's
+EnumStrings/EnumValues/definition), else it stays the number as text. Names
+map to carbontwin states through ``state_names`` (``{"Running": PROCESSING,
+"3": FAULT}``), then the built-in Machinery and PackML names;
 ``steps`` (the demo server's ``ActiveSteps``: JSON order steps) and
 ``order`` (a plain current order id) of an asset. Units come from the
 variable's ``EngineeringUnits`` unless ``unit`` is given.
@@ -37,16 +43,15 @@ variable's ``EngineeringUnits`` unless ``unit`` is given.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.model import State
+
+from ._config_common import SpoolConfig, StoreConfig, load_config_file
 
 __all__ = [
     "CARBONTWIN_URI",
@@ -98,7 +103,8 @@ STATE_TO_MACHINERY: dict[State, tuple[str, str]] = {
 }
 
 #: State names (Machinery item states, PackML OPC 30050 states, carbontwin states)
-#: -> carbontwin state. Matched by name, never by number.
+#: -> carbontwin state. Numbers are mapped through their server-declared names or a
+#: connector file's ``state_names``, never by a built-in numbering.
 STATE_NAMES: dict[str, State] = {
     # OPC 40001-1 MachineryItemState
     "Executing": State.PROCESSING,
@@ -164,17 +170,42 @@ class SignalConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["power", "energy", "state", "steps", "order"]
-    meter: str | None = None
-    asset: str | None = None
-    node: str
-    mode_node: str | None = None
-    power_state_node: str | None = None
-    unit: str | None = None
-    sampling_interval_ms: float = Field(default=0.0, ge=0)
-    queue_size: int = Field(default=1000, ge=1)
-    trigger: Literal["status_value", "status_value_timestamp"] = "status_value_timestamp"
-    quantity: float = Field(default=1.0, gt=0)
+    kind: Literal["power", "energy", "state", "steps", "order"] = Field(
+        ...,
+        description="power [-> kW]; energy, a cumulative counter [-> kWh]; state of an asset; "
+        "steps (JSON order steps, the demo server's ActiveSteps); order (a current order id).",
+    )
+    meter: str | None = Field(None, description="Twin meter id (power, energy).")
+    asset: str | None = Field(None, description="Twin asset id (state, steps, order).")
+    node: str = Field(
+        ...,
+        description="nsu=<namespace URI>;s=|i=|g=|b=<id>, i=<id> (namespace 0), or a browse "
+        "path Objects/alias:Name/... with aliases from `namespaces`; never ns=<index>.",
+    )
+    mode_node: str | None = Field(
+        None, description="State signals: the Machinery operation mode node (Setup, Processing)."
+    )
+    power_state_node: str | None = Field(
+        None, description="State signals: a node holding the exact carbontwin state name."
+    )
+    unit: str | None = Field(
+        None,
+        description="Unit of power/energy values (W, kW, Wh, ...); read from the node's "
+        "EngineeringUnits when absent.",
+    )
+    sampling_interval_ms: float = Field(
+        0.0, ge=0, description="Requested sampling interval [ms]; 0 = every change."
+    )
+    queue_size: int = Field(
+        1000,
+        ge=1,
+        description="Server-side queue per monitored item (values kept between publishes).",
+    )
+    trigger: Literal["status_value", "status_value_timestamp"] = Field(
+        "status_value_timestamp",
+        description="Data change trigger; with timestamps, a repeated equal value is reported too.",
+    )
+    quantity: float = Field(1.0, gt=0, description="Quantity of an order step (kind order).")
 
     @model_validator(mode="after")
     def _source(self) -> SignalConfig:
@@ -213,14 +244,40 @@ def _check_node_text(text: str, where: str) -> None:
 
 
 class SecurityConfig(BaseModel):
+    """How the session is secured."""
+
     model_config = ConfigDict(extra="forbid")
 
-    policy: Literal["None", "Basic256Sha256"] = "None"
-    mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
-    certificate: Path | None = None
-    private_key: Path | None = None
-    server_certificate: Path | None = None
-    application_uri: str = "urn:carbontwin:connector"
+    policy: Literal["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] = (
+        Field("None", description="Security policy.")
+    )
+    mode: Literal["None", "Sign", "SignAndEncrypt"] = Field(
+        "None", description="Message security mode."
+    )
+    certificate: Path | None = Field(
+        None, description="This client's certificate (DER); created on first run when absent."
+    )
+    private_key: Path | None = Field(
+        None, description="This client's private key (PEM); created on first run when absent."
+    )
+    server_certificate: Path | None = Field(
+        None,
+        description="The server's certificate (DER), pinned: the session is refused when the "
+        "server presents another one. Without it, the trust list decides.",
+    )
+    trust_dir: Path = Field(
+        Path("pki/trusted"),
+        description="Trust list: a folder of certificates (DER or PEM); the server's "
+        "certificate must be in it or be issued by a CA certificate in it.",
+    )
+    trust_on_first_use: bool = Field(
+        False,
+        description="Store the first certificate the server presents in the trust list and "
+        "refuse any other afterwards; only where the network is trusted at set-up.",
+    )
+    application_uri: str = Field(
+        "urn:carbontwin:connector", description="Application URI in the client certificate."
+    )
 
     @model_validator(mode="after")
     def _pair(self) -> SecurityConfig:
@@ -233,39 +290,43 @@ class SecurityConfig(BaseModel):
         return self
 
 
-class SpoolConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    path: Path = Path("carbontwin-spool.db")
-    flush_batch: int = Field(default=5000, ge=1)
-    flush_interval_s: float = Field(default=0.2, gt=0)
-    synchronous: Literal["FULL", "NORMAL"] = "FULL"
-
-
-class StoreConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str | None = None
-
-
 class ConnectorConfig(BaseModel):
     """A connector file (see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: str
-    namespaces: dict[str, str] = Field(default_factory=dict)
-    security: SecurityConfig = Field(default_factory=SecurityConfig)
-    username: str | None = None
-    password: str | None = None
-    publishing_interval_ms: float = Field(default=100.0, gt=0)
-    timeout_s: float = Field(default=4.0, gt=0)
-    watchdog_s: float = Field(default=1.0, gt=0)
-    reconnect_max_delay_s: float = Field(default=1.0, gt=0)
-    spool: SpoolConfig = Field(default_factory=SpoolConfig)
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    state_names: dict[str, State] = Field(default_factory=dict)
-    signals: list[SignalConfig]
+    kind: Literal["opcua"] = Field("opcua", description="This file's connector: opcua.")
+    endpoint: str = Field(..., description="Server endpoint, opc.tcp://host:port/path.")
+    namespaces: dict[str, str] = Field(
+        default_factory=dict, description="Alias -> namespace URI, for browse paths."
+    )
+    security: SecurityConfig = Field(default_factory=SecurityConfig)  # type: ignore[arg-type]
+    username: str | None = Field(None, description="User name; anonymous when absent.")
+    password: str | None = Field(None, description="Password of `username`.")
+    publishing_interval_ms: float = Field(
+        100.0, gt=0, description="Subscription publishing interval [ms]."
+    )
+    timeout_s: float = Field(4.0, gt=0, description="Request timeout [s].")
+    watchdog_s: float = Field(1.0, gt=0, description="Connection check interval [s].")
+    reconnect_max_delay_s: float = Field(
+        1.0, gt=0, description="Longest wait between reconnection attempts [s]."
+    )
+    connect_retries: int = Field(
+        2,
+        ge=0,
+        description="Further attempts after the server refused the login or a certificate "
+        "(or its certificate is not trusted) before the connector stops with an error; "
+        "an unreachable server is retried until stopped.",
+    )
+    spool: SpoolConfig = Field(default_factory=SpoolConfig)  # type: ignore[arg-type]
+    store: StoreConfig = Field(default_factory=StoreConfig)  # type: ignore[arg-type]
+    state_names: dict[str, State] = Field(
+        default_factory=dict,
+        description="Published state (a name, or a number as text: '3') -> carbontwin state "
+        "(OFF, STANDBY, IDLE, SETUP, PROCESSING, FAULT); adds to the built-in Machinery and "
+        "PackML names and to the server's EnumStrings/EnumValues.",
+    )
+    signals: list[SignalConfig] = Field(..., description="The signals to read.")
 
     @field_validator("endpoint")
     @classmethod
@@ -304,6 +365,7 @@ class ConnectorConfig(BaseModel):
                 "private_key": fix(self.security.private_key) or self.security.private_key,
                 "server_certificate": fix(self.security.server_certificate)
                 or self.security.server_certificate,
+                "trust_dir": fix(self.security.trust_dir) or self.security.trust_dir,
             }
         )
         spool = self.spool.model_copy(update={"path": fix(self.spool.path) or self.spool.path})
@@ -316,22 +378,7 @@ def load_connector_config(path: Path | str) -> ConnectorConfig:
     Raises
     ------
     ConnectorError
-        Naming the file and each invalid field.
+        Naming the file, the line, and each invalid field.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data: Any = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        msg = f"cannot read the connector file {path}: {exc}"
-        raise ConnectorError(msg) from exc
-    try:
-        cfg = ConnectorConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        msg = f"{path}: invalid connector file: {problems}"
-        field = ".".join(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else None
-        raise ConnectorError(msg, field=field) from None
-    return cfg.resolve_paths(path.parent.resolve())
+    cfg = load_config_file(path, ConnectorConfig)
+    return cfg.resolve_paths(Path(path).parent.resolve())

@@ -160,8 +160,9 @@ class DemoLineServer:
     speed : float
         Simulated seconds per real second.
     security : sequence of str
-        Endpoint policies among ``"None"``, ``"Basic256Sha256_Sign"``,
-        ``"Basic256Sha256_SignAndEncrypt"``.
+        Endpoint policies: ``"None"`` or ``<policy>_<mode>`` with policy
+        ``Basic256Sha256``, ``Aes128Sha256RsaOaep`` or ``Aes256Sha256RsaPss`` and mode
+        ``Sign`` or ``SignAndEncrypt`` (asyncua's names).
     cert_dir : path, optional
         Where the server certificate lives (created on first run); needed for
         secured endpoints.

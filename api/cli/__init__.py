@@ -9,7 +9,8 @@ file is only the wiring:
 - ``optimize``                            (:mod:`.optimize`)
 - ``calibrate``                           (:mod:`.calibrate`)
 - ``demo``                                (:mod:`.demo`)
-- ``demo-server``, ``connect``            (:mod:`.opcua`)
+- ``demo-server``, ``opcua browse``       (:mod:`.opcua`)
+- ``connect``, ``connector-schema``       (:mod:`.connect`)
 - ``serve``, ``verify``, ``plugins list``, ``label`` (:mod:`.service`)
 - ``cbam``                                (:mod:`.cbam`)
 - ``suppliers import|pull``              (:mod:`.suppliers`)
@@ -29,6 +30,7 @@ from . import (
     attribute,
     calibrate,
     cbam,
+    connect,
     demo,
     factory,
     importers,
@@ -59,6 +61,7 @@ for _module in (
     calibrate,
     demo,
     opcua,
+    connect,
     service,
     cbam,
     suppliers,

@@ -2,7 +2,8 @@
 
 - ``demo-server``: the demo line server publishing a factory's simulated production
   (or an events folder) over OPC UA;
-- ``connect``: the OPC UA connector of a connector file, until Ctrl-C.
+- ``opcua browse``: namespaces, objects and variables of a server, and a connector
+  file for what was found.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import signal
 from pathlib import Path
+from typing import Any
 
 import typer
 import yaml
@@ -79,7 +81,7 @@ async def serve_events(
         cert_dir=cert_dir,
         users=users or None,
     )
-    stop = _stop_event()
+    stop = stop_event()
     async with server:
         typer.echo(
             f"demo line server on {server.endpoint} ({len(events)} events, speed {speed:g}x)"
@@ -104,7 +106,7 @@ async def serve_events(
             replay.cancel()
 
 
-def _stop_event() -> asyncio.Event:
+def stop_event() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -113,24 +115,9 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def run_connector(config_path: Path, duration_s: float | None) -> dict[str, int]:
-    """Run the connector of a connector file until SIGINT/SIGTERM (or ``duration_s``)."""
-    from carbontwin.connectors.opcua_client import OpcUaConnector
-    from carbontwin.connectors.opcua_config import load_connector_config
-
-    cfg = load_connector_config(config_path)
-    connector = OpcUaConnector(cfg)
-    stop = _stop_event()
-    if duration_s is not None:
-        asyncio.get_running_loop().call_later(duration_s, stop.set)
-    stats = await connector.run(stop)
-    from dataclasses import asdict
-
-    return {k: int(v) for k, v in asdict(stats).items()}
-
-
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    register_opcua_group(app)
 
     @app.command("demo-server")
     def demo_server(
@@ -146,7 +133,8 @@ def register(app: typer.Typer) -> None:
         wait: bool = typer.Option(True, help="Start the replay at the first subscription."),
         security: list[str] = typer.Option(
             ["None"],
-            help="Endpoint policy: None, Basic256Sha256_Sign, Basic256Sha256_SignAndEncrypt "
+            help="Endpoint policy: None, or POLICY_MODE with POLICY Basic256Sha256, "
+            "Aes128Sha256RsaOaep or Aes256Sha256RsaPss and MODE Sign or SignAndEncrypt "
             "(repeat for several).",
         ),
         cert_dir: Path | None = typer.Option(
@@ -193,20 +181,89 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
 
-    @app.command("connect")
-    def connect(
-        config: Path = typer.Argument(..., help="Connector file (YAML or JSON)."),
-        duration: float | None = typer.Option(None, help="Stop after this many seconds."),
+
+async def _browse(
+    url: str, path: str | None, depth: int, username: str | None, password: str | None
+) -> Any:
+    from asyncua import Client, ua
+
+    from carbontwin.connectors.opcua_browse import browse
+
+    client = Client(url, timeout=10)
+    if username:
+        client.set_user(username)
+        client.set_password(password or "")
+    try:
+        await client.connect()
+    except (OSError, TimeoutError, ua.UaError) as exc:
+        msg = f"cannot connect to {url}: {exc!r}"
+        raise CarbonTwinError(msg) from None
+    try:
+        return await browse(client, url, path=path, depth=depth)
+    finally:
+        with contextlib.suppress(OSError, TimeoutError, ua.UaError, ConnectionError):
+            await client.disconnect()
+
+
+def _print_browse(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    ns = Table(title=f"namespaces of {result.endpoint}")
+    for col in ("index", "alias", "URI"):
+        ns.add_column(col)
+    for i, uri, alias in result.namespaces:
+        ns.add_row(str(i), alias, uri)
+    console.print(ns)
+    nodes = Table(title="objects and variables")
+    for col in ("browse path", "class", "data type", "unit", "access", "node"):
+        nodes.add_column(col, overflow="fold")
+    for n in result.nodes:
+        nodes.add_row(n.path, n.node_class, n.data_type, n.unit, n.access, n.nodeid)
+    console.print(nodes)
+
+
+def register_opcua_group(app: typer.Typer) -> None:
+    """Add ``opcua browse`` to ``app``."""
+    group = typer.Typer(help="OPC UA tools: browse a server.", no_args_is_help=True)
+    app.add_typer(group, name="opcua")
+
+    @group.command("browse")
+    def browse_cmd(
+        url: str = typer.Argument(..., help="Server endpoint, opc.tcp://host:port/path."),
+        path: str | None = typer.Option(
+            None,
+            help="Start here: a path of browse names under Objects (Machines/press-1) or a "
+            "NodeId (nsu=URI;s=..., i=...). Default: the Objects folder.",
+        ),
+        depth: int = typer.Option(3, min=1, help="Levels to walk down."),
+        suggest_config: Path | None = typer.Option(
+            None, help="Write a connector file for the meters and Machinery states found."
+        ),
+        username: str | None = typer.Option(None, help="User name (anonymous when absent)."),
+        password: str | None = typer.Option(None, help="Password of --username."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Read an OPC UA server into the twin store (through a local spool) until Ctrl-C."""
-        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-        logging.getLogger("carbontwin").setLevel(logging.INFO)
+        """List the namespaces (index, URI, alias), objects and variables (data type,
+        EngineeringUnits, access level, NodeId with its namespace URI) of a server."""
         quiet_asyncua()
-        # the connector reports lost connections and reconnects itself
-        logging.getLogger("asyncua").setLevel(logging.CRITICAL)
         try:
-            stats = asyncio.run(run_connector(config, duration))
+            result = asyncio.run(_browse(url, path, depth, username, password))
         except CarbonTwinError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
-        typer.echo(json.dumps(stats))
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), indent=2))
+        else:
+            _print_browse(result)
+        if suggest_config is not None:
+            from carbontwin.connectors.opcua_browse import suggest_config as suggest
+
+            cfg = suggest(result)
+            suggest_config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+            typer.echo(
+                f"connector file with {len(cfg['signals'])} signals: {suggest_config} "
+                "(check the meter and asset ids against your factory file)",
+                err=as_json,
+            )

@@ -124,11 +124,21 @@ def test_skipped_notification_messages_are_counted_as_sequence_gaps(tmp_path, ca
         )
 
     async def go():
+        sub.HOLD_S = 0.05  # how long a message after a missing one waits for it
         for seq, t in ((1, 10.0), (2, 20.0), (5, 50.0)):
+            await sub.publish_callback(message(seq, t))
+        await asyncio.sleep(0.3)
+        # after a cut, message 7 comes before the republished 6: read in their order
+        for seq, t in ((7, 70.0), (6, 60.0), (6, 60.0)):
             await sub.publish_callback(message(seq, t))
 
     with caplog.at_level(logging.ERROR, logger="carbontwin.connectors.opcua_client"):
         asyncio.run(go())
     assert c.stats.sequence_gaps == 2
     assert "notification messages 3..4" in caplog.text
-    assert c.spool.pending() == 3
+    assert (c.stats.late, c.stats.duplicates) == (0, 0)
+    taken = c.spool.take(100)
+    ev = taken.events
+    assert list(ev.power_t) == [10.0, 20.0, 50.0, 60.0, 70.0]
+    # the lost messages leave a gap from the last value before them to the first after
+    assert list(zip(ev.gap_source, ev.gap_start, ev.gap_end, strict=True)) == [("M-1", 20.0, 50.0)]

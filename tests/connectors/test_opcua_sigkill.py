@@ -93,7 +93,7 @@ def test_sigkill_mid_flush_leaves_nothing_partial_and_the_spool_flushes_on_resta
             store.close()
             # restart: the spool flushes, new data is added, nothing twice
             await replay
-            proc, log = await _connector(cfg_path, log_path, "--duration", "1")
+            proc, log = await _connector(cfg_path, log_path, "--duration", "3")
             await proc.wait()
             log.close()
             return killed, acked_n, stored_n, proc.returncode
