@@ -12,6 +12,7 @@ from fastapi import Request
 
 from carbontwin.plugins.label import LabelData, label_data
 from carbontwin.plugins.pact import (
+    label_facts,
     pact_context,
     render_pact_v2,
     render_pact_v3,
@@ -96,11 +97,13 @@ def footprint_label(request: Request, services: Services, fp: Footprint) -> Labe
         except KeyError:
             product_name = ""
         company = services.settings.company_name or factory.name
-    url = f"{app_base_url(request, services.settings)}/3/footprints/{fp.id}"
+    url = f"{app_base_url(request, services.settings)}/public/footprints/{fp.id}"
+    status = statuses(services.store, [fp])[fp.id]
     return label_data(
         fp,
         product_name=product_name,
         company=company,
         pact_url=url,
         key_id=key_id(services.signing_key),
+        facts=label_facts(render_pact(services, fp, 3, factory, status)),
     )

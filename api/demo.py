@@ -64,12 +64,20 @@ def simulate_day(factory: Factory | None = None, *, days: float = 1.0, seed: int
 
 
 def write_label(fp: Any, path: Path) -> None:
-    """The printable label (SVG) of a footprint, when the label exporter is installed."""
+    """The printable label (SVG) of a footprint, when the label exporter is installed.
+
+    Its QR code points to the footprint's public page under
+    CARBONTWIN_PUBLIC_BASE_URL when that is set (it answers once published).
+    """
     try:
         from carbontwin.plugins.label import label_data, render_svg
     except ImportError:
         return
-    path.write_text(render_svg(label_data(fp)))
+    from carbontwin.api.settings import Settings
+
+    base = Settings.from_env().public_base_url.rstrip("/")
+    url = f"{base}/public/footprints/{fp.id}" if base else ""
+    path.write_text(render_svg(label_data(fp, pact_url=url)))
 
 
 def serve_api(folder: Path, port: int) -> None:

@@ -82,7 +82,11 @@ def command_line_factors(
     from carbontwin.twin.factors import FactorSet, factory_series, load_hourly_csv
 
     constant = constant_grid_factor(grid_factor) if grid_factor is not None else None
-    override = load_hourly_csv(grid_factors) if grid_factors is not None else None
+    override = (
+        load_hourly_csv(grid_factors, source=f"--grid-factors {grid_factors}")
+        if grid_factors is not None
+        else None
+    )
     # a constant overrides every hour: the file's series are not read (nor required to exist)
     series = factory_series(factory, base_dir) if base_dir is not None and constant is None else ()
     if constant is None and base_dir is None:

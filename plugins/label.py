@@ -83,6 +83,7 @@ class LabelData:
     issued_at: datetime | None = None
     key_id: str = ""
     energy_kwh: float = 0.0
+    facts: tuple[tuple[str, str], ...] = ()  # more label lines: validity, mass, DQR, spec
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (this is what a label's signature covers)."""
@@ -105,6 +106,7 @@ class LabelData:
             "version": self.version,
             "issued_at": _iso(self.issued_at) if self.issued_at else None,
             "energy_kwh": round(self.energy_kwh, 6),
+            **({"facts": [list(f) for f in self.facts]} if self.facts else {}),
         }
 
     @classmethod
@@ -130,6 +132,7 @@ class LabelData:
             issued_at=utc(d["issued_at"]) if d.get("issued_at") else None,
             key_id=key_id,
             energy_kwh=float(d.get("energy_kwh", 0.0)),
+            facts=tuple((str(k), str(v)) for k, v in d.get("facts", ())),
         )
 
 
@@ -144,8 +147,10 @@ def label_data(
     company: str = "",
     pact_url: str = "",
     key_id: str = "",
+    facts: tuple[tuple[str, str], ...] = (),
 ) -> LabelData:
-    """Label content of footprint ``fp``; ``pact_url`` goes into the QR code."""
+    """Label content of footprint ``fp``; ``pact_url`` goes into the QR code; ``facts``
+    are more (name, value) lines (:func:`carbontwin.plugins.pact.label_facts`)."""
     methods = [
         "GHG Protocol Product Standard and ISO 14067; cradle-to-gate",
         "metered machine energy by machine state; grid factor at the hour of use",
@@ -181,6 +186,7 @@ def label_data(
         issued_at=fp.issued_at,
         key_id=key_id,
         energy_kwh=fp.energy_kwh,
+        facts=tuple(facts),
     )
 
 
@@ -319,6 +325,7 @@ def _layout(d: LabelData) -> _Layout:
         ("Primary data", f"{100 * d.primary_data_share:.0f} % measured"),
         ("Reference period", period),
         ("Energy", f"{_num(d.energy_kwh)} kWh"),
+        *d.facts,
     )
     for fact, value in facts:
         lay.text(m, y, fact, 7, bold=True)
@@ -358,7 +365,14 @@ def _layout(d: LabelData) -> _Layout:
         )
         ty += 2.4 * MM
     if d.key_id:
-        lay.text(qx + qr_size / 2, ty, f"Ed25519 key {d.key_id}", 5, colour=MUTED, anchor="middle")
+        lay.text(
+            qx + qr_size / 2,
+            ty,
+            f"Ed25519 key fingerprint {d.key_id}",
+            5,
+            colour=MUTED,
+            anchor="middle",
+        )
     return lay
 
 

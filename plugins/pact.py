@@ -62,6 +62,7 @@ __all__ = [
     "PACT_V3_SPEC_VERSION",
     "PactContext",
     "boundary_description",
+    "label_facts",
     "allocation_description",
     "pact_context",
     "product_urn",
@@ -469,3 +470,21 @@ def statuses(versions: Sequence[Footprint]) -> Mapping[str, str]:
     """
     replaced = {v.replaces for v in versions if v.replaces}
     return {v.id: "Deprecated" if v.id in replaced else "Active" for v in versions}
+
+
+def label_facts(doc: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Label lines from a rendered PACT v3 document: validity, mass per declared unit,
+    DQRs and the spec version."""
+    pcf = doc["pcf"]
+    dqi = pcf.get("dqi", {})
+    unit = pcf.get("declaredUnitOfMeasurement", "")
+    return (
+        ("Valid", f"{doc['validityPeriodStart'][:10]} – {doc['validityPeriodEnd'][:10]}"),
+        ("Mass", f"{pcf['productMassPerDeclaredUnit']} kg per {unit}"),
+        (
+            "Data quality",
+            f"DQR tech. {dqi.get('technologicalDQR')} · geo. {dqi.get('geographicalDQR')} · "
+            f"time {dqi.get('temporalDQR')} (1 best .. 3)",
+        ),
+        ("Specification", f"PACT {doc['specVersion']}"),
+    )

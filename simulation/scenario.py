@@ -287,7 +287,7 @@ def scenario_factors(scenario: Scenario) -> Any:
     grid, own = scenario.grid, scenario.factor_series
     if Path(grid).suffix == ".csv":
         return FactorSet.for_factory(
-            scenario.factory, series=own, grid_series=load_hourly_csv(grid)
+            scenario.factory, series=own, grid_series=load_hourly_csv(grid, source=f"grid {grid}")
         )
     if "/" in grid:
         value = parse_quantity(grid, "emission_factor")

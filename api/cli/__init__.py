@@ -16,6 +16,7 @@ file is only the wiring:
 - ``suppliers import|pull``              (:mod:`.suppliers`)
 - ``import historian|mes|schema``         (:mod:`.importers`)
 - ``report``                              (:mod:`.report`)
+- ``publish``                             (:mod:`.publish`)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from . import (
     importers,
     opcua,
     optimize,
+    publish,
     report,
     service,
     simulate,
@@ -67,6 +69,7 @@ for _module in (
     suppliers,
     importers,
     report,
+    publish,
 ):
     _module.register(app)
 

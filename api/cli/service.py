@@ -260,11 +260,20 @@ def label(
     database_url: DbOpt = None,
     key_path: KeyOpt = None,
     base_url: Annotated[
-        str, typer.Option(help="Public URL of the service, for the QR code")
-    ] = "https://localhost:8000",
+        str | None,
+        typer.Option(
+            help="Public URL of the service, for the QR code (default: CARBONTWIN_PUBLIC_BASE_URL)"
+        ),
+    ] = None,
 ) -> None:
-    """Render the carbon label of an order (or of a footprint file)."""
+    """Render the carbon label of an order (or of a footprint file).
+
+    The QR code points to the footprint's public page
+    (``<public URL>/public/footprints/<id>``), which answers once the footprint
+    is published (``carbontwin publish``).
+    """
     from carbontwin.plugins.label import label_data, render_html, render_pdf, render_svg
+    from carbontwin.plugins.pact import label_facts, pact_context, render_pact_v3
     from carbontwin.plugins.signing import key_id, load_or_create_key, sign_document
     from carbontwin.twin.footprint import Footprint
 
@@ -309,12 +318,32 @@ def label(
         except KeyError:
             product = ""
     key = load_or_create_key(settings.key_path)
+    public_base = base_url or settings.public_base_url
+    if not public_base:
+        public_base = "http://127.0.0.1:8000"
+        Console(stderr=True).print(
+            "[yellow]no public URL: the QR code points to http://127.0.0.1:8000; set "
+            "CARBONTWIN_PUBLIC_BASE_URL or --base-url to where customers reach the service[/]",
+            highlight=False,
+        )
     data = label_data(
         fp,
         product_name=product,
         company=settings.company_name or (factory.name if factory else ""),
-        pact_url=f"{base_url.rstrip('/')}/3/footprints/{fp.id}",
+        pact_url=f"{public_base.rstrip('/')}/public/footprints/{fp.id}",
         key_id=key_id(key),
+        facts=label_facts(
+            render_pact_v3(
+                fp,
+                pact_context(
+                    fp,
+                    factory,
+                    domain=settings.pact_domain,
+                    company_name=settings.company_name,
+                    classifications=settings.product_classifications,
+                ),
+            )
+        ),
     )
     signed = sign_document(data.to_dict(), key)
     out = out or Path(f"label-{fp.order}.pdf")

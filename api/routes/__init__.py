@@ -23,6 +23,7 @@ def all_routers() -> list[APIRouter]:
         pact_v2,
         pact_v3,
         pages,
+        public,
         schedules,
         simulations,
         well_known,
@@ -44,6 +45,8 @@ def all_routers() -> list[APIRouter]:
         schedules.router,
         simulations.router,
         cbam.router,
+        public.router,
+        public.publish_router,
         pact_v3.router,
         pact_v2.router,
     ]

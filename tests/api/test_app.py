@@ -16,6 +16,8 @@ PUBLIC = {
     "/.well-known/carbontwin-signing-key",
     "/.well-known/carbontwin-signing-key.pem",
     "/.well-known/openid-configuration",
+    "/public/footprints/{footprint_id}",  # published footprints (404 for others)
+    "/public/footprints/{footprint_id}.json",
 }
 
 

@@ -111,6 +111,9 @@ def test_two_hours_with_grid_factor_and_grid_factors(tmp_path):
     # 20 kWh x 0.100 + 20 kWh x 0.400 = 2 + 8
     assert hourly["total_co2e_kg"] == pytest.approx(10.0, rel=1e-12)
     assert hourly["orders"][0]["flags"] == []
+    # the user's own series is cited as theirs, not as the bundled data's
+    assert hourly["factor_sources"]["electricity_location"].startswith(f"--grid-factors {grid}")
+    assert hourly["attribution"] == []
     # the same constant as g/kWh, and in the text output
     out = runner.invoke(
         app, ["attribute", "--factory", fac, "--events", ev, "--grid-factor", "350 g/kWh"]

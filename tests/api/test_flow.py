@@ -121,7 +121,7 @@ def test_label_formats(loaded, fmt, ctype):
         label = r.json()["payload"]
         fp = next(d["payload"] for d in issued if d["payload"]["order"] == "O-1003")
         assert label["per_unit_kg"] == pytest.approx(fp["co2e_kg"] / fp["quantity"], rel=1e-6)
-        assert label["qr_url"] == f"https://testserver/3/footprints/{fp['id']}"
+        assert label["qr_url"] == f"https://testserver/public/footprints/{fp['id']}"
         assert label["product"] == "Aluminium gearbox housing"
     if fmt == "svg":
         assert "Aluminium gearbox housing" in r.text

@@ -365,7 +365,9 @@ def factory_series(factory: Factory, base_dir: str | Path) -> tuple[HourlySeries
     out = []
     for ref in section.hourly:
         p = Path(ref)
-        out.append(load_hourly_csv(p if p.is_absolute() else base / p))
+        out.append(
+            load_hourly_csv(p if p.is_absolute() else base / p, source=f"factory file: {ref}")
+        )
     return tuple(out)
 
 

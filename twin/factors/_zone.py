@@ -116,6 +116,16 @@ class ZoneFactors:
     def lookup(self, t: FloatArray) -> tuple[FloatArray, IntArray]:
         """Factor at each time [kg CO2e/kWh] and the method code that gave it."""
         tt = np.asarray(t, dtype=np.float64).reshape(-1)
+        if self.series:  # the common case: the first series covers every time
+            first = self.series[0]
+            idx = first.index(tt)
+            if idx.size and idx.min() >= 0 and idx.max() < first.values.size:
+                code = (
+                    np.where(first.filled[idx], FILLED, HOURLY)
+                    if first.filled.any()
+                    else (np.zeros(tt.size, dtype=np.int64))
+                )
+                return first.values[idx].reshape(np.shape(t)), code.reshape(np.shape(t))
         out = np.full(tt.size, np.nan)
         code = np.full(tt.size, -1, dtype=np.int64)
         for s in self.series:
@@ -178,10 +188,8 @@ class ZoneFactors:
 
     def is_fallback(self, code: IntArray) -> npt.NDArray[np.bool_]:
         """True where ``code`` is a fallback (the annual factor counts when the zone has series)."""
-        fb = (code == PROFILE_SCALED) | (code == PROFILE) | (code == ANNUAL_OTHER_YEAR)
-        if self.series:
-            fb |= code == ANNUAL
-        return np.asarray(fb, dtype=bool)
+        # codes: HOURLY 0, FILLED 1, ANNUAL 2, then the fallbacks 3, 4, 5
+        return np.asarray(code >= (ANNUAL if self.series else PROFILE_SCALED), dtype=bool)
 
     def describe(self, code: int, year: int) -> str:
         """What the method ``code`` meant for a time in ``year`` (for flags)."""

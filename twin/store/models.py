@@ -57,6 +57,7 @@ __all__ = [
     "OrderRow",
     "OrderStepRow",
     "PowerSampleRow",
+    "PublicationRow",
     "StateChangeRow",
     "UTCDateTime",
 ]
@@ -245,6 +246,18 @@ class FootprintRow(Base):
     period_start: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     period_end: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), nullable=False)
+
+
+class PublicationRow(Base):
+    """A footprint made public by an explicit act (migration 0002): its public page and
+    JSON answer without a token."""
+
+    __tablename__ = "publications"
+
+    footprint_id: Mapped[str] = mapped_column(
+        sa.Uuid(as_uuid=False), sa.ForeignKey("footprints.id"), primary_key=True
+    )
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 # --- emission factor series -----------------------------------------------------

@@ -36,7 +36,12 @@ from carbontwin.twin.model import Factory, Order
 from carbontwin.twin.store import _events, _footprints, _series
 from carbontwin.twin.store._footprints import F, NotFoundError
 from carbontwin.twin.store._series import SeriesLike
-from carbontwin.twin.store.models import FactorSeriesRow, FactoryVersionRow, OrderRow
+from carbontwin.twin.store.models import (
+    FactorSeriesRow,
+    FactoryVersionRow,
+    OrderRow,
+    PublicationRow,
+)
 
 if TYPE_CHECKING:
     from carbontwin.twin.factors import HourlySeries
@@ -433,6 +438,32 @@ class Store:
         if limit is not None:
             stmt = stmt.limit(limit)
         return self._footprints(stmt)
+
+    def publish_footprint(self, footprint_id: str) -> datetime:
+        """Publish footprint ``footprint_id`` (an explicit act): its public page and JSON
+        answer without a token from now on. Publishing again changes nothing; returns
+        when it was first published."""
+        fid = self.get_footprint(footprint_id).id
+        with self._tx(f"publishing footprint {fid}", write=True) as conn:
+            when = conn.execute(
+                sa.select(PublicationRow.published_at).where(PublicationRow.footprint_id == fid)
+            ).scalar()
+            if when is None:
+                when = datetime.now(UTC)
+                conn.execute(sa.insert(PublicationRow).values(footprint_id=fid, published_at=when))
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+    def published_at(self, footprint_id: str) -> datetime | None:
+        """When footprint ``footprint_id`` was published, or ``None`` (not published)."""
+        try:
+            fid = _footprints.canonical_uuid(footprint_id, "footprint id")
+        except StoreError:
+            return None
+        with self._tx("reading publications") as conn:
+            when = conn.execute(
+                sa.select(PublicationRow.published_at).where(PublicationRow.footprint_id == fid)
+            ).scalar()
+        return None if when is None else (when if when.tzinfo else when.replace(tzinfo=UTC))
 
     def _footprints(self, stmt: sa.Select[Any]) -> list[Footprint]:
         with self._tx("reading footprints") as conn:

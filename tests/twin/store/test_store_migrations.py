@@ -17,6 +17,7 @@ from carbontwin.twin.store.models import Base
 
 TABLES = {
     "factory_versions",
+    "publications",
     "state_changes",
     "power_samples",
     "energy_counters",
@@ -44,11 +45,11 @@ def test_upgrade_head_on_empty_database_matches_the_models(db_url):
     assert store.revision() is None
     assert sa.inspect(store.engine).get_table_names() == []
     store.upgrade()
-    assert store.revision() == "0001"
+    assert store.revision() == "0002"
     assert set(sa.inspect(store.engine).get_table_names()) == TABLES
     assert _diff(store, Base.metadata) == []
     store.upgrade()  # a second upgrade is a no-op
-    assert store.revision() == "0001"
+    assert store.revision() == "0002"
     store.close()
 
 
@@ -100,7 +101,7 @@ def test_alembic_command_line_with_the_shipped_ini(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert Store(url).revision() == "0001"
+    assert Store(url).revision() == "0002"
 
 
 def test_url_defaults_and_unsupported_backends(monkeypatch, tmp_path):

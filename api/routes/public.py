@@ -1,0 +1,191 @@
+"""Published footprints, public and read-only (no token).
+
+- ``GET /public/footprints/{id}``: a page a customer reaches by scanning the
+  label's QR code: the product, its footprint per declared unit (location- and
+  market-based scope 2), validity, data quality, the signed data and how to
+  verify it;
+- ``GET /public/footprints/{id}.json``: the same as JSON: the signed footprint,
+  its PACT v3 document, and the verification key.
+
+Only footprints published by an explicit act (``POST /footprints/{id}/publish``
+or ``carbontwin publish``) answer; every other id, issued or not, is a 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from carbontwin.api._twin import (
+    find_footprint,
+    optional_factory,
+    render_pact,
+    signed,
+    statuses,
+)
+from carbontwin.api.deps import Services, ServicesDep, TokenDep, app_base_url
+from carbontwin.api.errors import NotFound
+from carbontwin.plugins.signing import key_id
+from carbontwin.twin.errors import StoreError
+from carbontwin.twin.footprint import Footprint
+
+router = APIRouter(prefix="/public", tags=["public"])
+publish_router = APIRouter(tags=["footprints"])
+
+KEY_PATH = "/.well-known/carbontwin-signing-key"
+
+
+def key_fingerprint(services: Services) -> str:
+    """SHA-256 of the raw Ed25519 public key, hex (its first 16 digits are the key id)."""
+    pub = services.signing_key.public_key()
+    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def published_footprint(services: Services, footprint_id: str) -> Footprint:
+    """The footprint ``footprint_id`` if it was published; 404 otherwise (also for
+    issued but unpublished ones, with the same answer)."""
+    store = services.store
+    msg = f"no published footprint {footprint_id!r}"
+    try:
+        fp: Footprint = store.get_footprint(footprint_id)
+    except StoreError:
+        raise NotFound(msg, field="id") from None
+    if store.published_at(fp.id) is None:
+        raise NotFound(msg, field="id")
+    return fp
+
+
+def public_document(request: Request, services: Services, fp: Footprint) -> dict[str, Any]:
+    """The public JSON of a published footprint."""
+    store = services.store
+    base = app_base_url(request, services.settings)
+    status = statuses(store, [fp])[fp.id]
+    published = store.published_at(fp.id)
+    return {
+        "footprint": signed(services, fp.to_dict()),
+        "pact": render_pact(services, fp, 3, optional_factory(store), status),
+        "status": status,
+        "published_at": published.isoformat().replace("+00:00", "Z") if published else None,
+        "page": f"{base}/public/footprints/{fp.id}",
+        "verify": {
+            "alg": "Ed25519",
+            "key_id": key_id(services.signing_key),
+            "key_fingerprint_sha256": key_fingerprint(services),
+            "public_key": f"{base}{KEY_PATH}",
+            "how": (
+                "Save the 'footprint' member of this document as footprint.json and run "
+                f"'carbontwin verify footprint.json --key-url {base}{KEY_PATH}'. Or check it "
+                "yourself: the signature's 'value' (base64) is an Ed25519 signature over the "
+                "RFC 8785 canonical JSON of 'payload', whose SHA-256 is the signature's "
+                "'sha256', with the public key at the URL above."
+            ),
+        },
+    }
+
+
+@router.get("/footprints/{footprint_id}.json", operation_id="public_footprint_json")
+def public_footprint_json(footprint_id: str, request: Request, services: ServicesDep) -> Any:
+    """A published footprint as JSON: signed data, PACT v3 document, how to verify."""
+    fp = published_footprint(services, footprint_id)
+    return public_document(request, services, fp)
+
+
+@router.get(
+    "/footprints/{footprint_id}",
+    operation_id="public_footprint_page",
+    response_class=HTMLResponse,
+)
+def public_footprint_page(footprint_id: str, request: Request, services: ServicesDep) -> Any:
+    """A published footprint as a read-only page."""
+    fp = published_footprint(services, footprint_id)
+    doc = public_document(request, services, fp)
+    return HTMLResponse(_page(fp, doc))
+
+
+def _row(name: str, value: str) -> str:
+    return f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
+
+
+def _page(fp: Footprint, doc: dict[str, Any]) -> str:
+    pact = doc["pact"]
+    pcf = pact["pcf"]
+    dqi = pcf.get("dqi", {})
+    unit = fp.declared_unit
+    q = fp.quantity or float("nan")
+    rows = [
+        _row("Product", pact["productNameCompany"]),
+        _row("Company", pact["companyName"]),
+        _row("Order (batch)", fp.order),
+        _row("Status", f"{doc['status']} (version {fp.version})"),
+        _row(
+            "Carbon footprint, location-based scope 2",
+            f"{fp.co2e_kg / q:.4g} kg CO2e per {unit}",
+        ),
+        _row(
+            "Carbon footprint, market-based scope 2",
+            f"{fp.co2e_market_kg / q:.4g} kg CO2e per {unit}",
+        ),
+        _row("Mass per declared unit", f"{pcf['productMassPerDeclaredUnit']} kg"),
+        _row("Primary data share", f"{pcf['primaryDataShare']} %"),
+        _row(
+            "Data quality (DQR, 1 good .. 3 poor)",
+            f"technological {dqi.get('technologicalDQR')}, geographical "
+            f"{dqi.get('geographicalDQR')}, temporal {dqi.get('temporalDQR')}",
+        ),
+        _row("Reference period", f"{pcf['referencePeriodStart']} to {pcf['referencePeriodEnd']}"),
+        _row("Valid", f"{pact['validityPeriodStart']} to {pact['validityPeriodEnd']}"),
+        _row("Specification", f"PACT {pact['specVersion']}"),
+        _row("Signing key (SHA-256 fingerprint)", doc["verify"]["key_fingerprint_sha256"]),
+        _row("Published", str(doc["published_at"])),
+    ]
+    signed_json = html.escape(json.dumps(doc["footprint"], indent=1, ensure_ascii=False))
+    how = html.escape(doc["verify"]["how"])
+    title = html.escape(f"{pact['productNameCompany']}: product carbon footprint")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
+color:#1d2b36}}th{{text-align:left;padding:.3rem 1rem .3rem 0;vertical-align:top}}
+pre{{background:#f4f6f8;padding:1rem;overflow:auto;font-size:.8rem}}</style></head>
+<body><h1>{title}</h1>
+<table>{"".join(rows)}</table>
+<p><a href="{html.escape(doc["page"])}.json">JSON</a> (signed data and PACT document)</p>
+<h2>How to verify</h2><p>{how}</p>
+<h2>Signed data</h2><pre id="signed-footprint">{signed_json}</pre>
+</body></html>
+"""
+
+
+class Publication(BaseModel):
+    footprint_id: str
+    published_at: str
+    page: str
+
+
+@publish_router.post(
+    "/footprints/{footprint_id}/publish",
+    operation_id="publish_footprint",
+    response_model=Publication,
+)
+def publish_footprint(
+    footprint_id: str, request: Request, services: ServicesDep, _sub: TokenDep
+) -> Any:
+    """Publish a footprint (an explicit act of its owner): its public page and JSON
+    answer without a token from now on."""
+    fp = find_footprint(services.store, footprint_id)
+    when = services.store.publish_footprint(fp.id)
+    base = app_base_url(request, services.settings)
+    return {
+        "footprint_id": fp.id,
+        "published_at": when.isoformat().replace("+00:00", "Z"),
+        "page": f"{base}/public/footprints/{fp.id}",
+    }
