@@ -459,6 +459,7 @@ def _html(d: ReportData) -> str:
 
 def _pdf(d: ReportData, path: Path) -> None:
     from reportlab.lib import colors
+    from reportlab.lib.enums import TA_RIGHT
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import mm
@@ -490,7 +491,11 @@ def _pdf(d: ReportData, path: Path) -> None:
                 _, header, rows = b
                 data = ([header] if any(header) else []) + rows
                 small = styles["BodyText"].clone("cell", fontSize=7.5, leading=9)
-                cells = [[Paragraph(html.escape(c), small) for c in row] for row in data]
+                right = small.clone("number", alignment=TA_RIGHT)
+                cells = [
+                    [Paragraph(html.escape(c), right if _NUMERIC.match(c) else small) for c in row]
+                    for row in data
+                ]
                 tbl = Table(cells, repeatRows=1 if any(header) else 0, hAlign="LEFT")
                 style = [
                     ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d6ddd9")),

@@ -425,6 +425,7 @@ def _cross_check(
                 mtbf_s=m.mtbf,
                 mttr_s=m.mttr,
                 setup_matrix_s=matrix,
+                off_shift=State(m.off_shift.upper()),
             )
         )
 

@@ -193,6 +193,7 @@ class MachineIn(_Item):
     mtbf: DurationS | None = None
     mttr: DurationS | None = None
     setup_matrix: list[SetupIn] = []
+    off_shift: Literal["off", "standby", "idle"] = "off"
 
 
 class MeterIn(_Item):

@@ -160,6 +160,9 @@ class Machine:
     simultaneous orders share its energy by quantity or mass).
     ``setup_matrix_s`` maps (previous product, next product) to setup time [s];
     when a pair is missing the operation's own setup time applies.
+    ``off_shift`` is the state the plant leaves the machine in outside its
+    shifts (nights, weekends): OFF (warmed up again before the next shift),
+    STANDBY or IDLE (kept running, e.g. a furnace held at temperature).
     """
 
     id: str
@@ -171,6 +174,7 @@ class Machine:
     mtbf_s: float | None = None
     mttr_s: float | None = None
     setup_matrix_s: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    off_shift: State = State.OFF
 
 
 @dataclass(frozen=True, slots=True)
