@@ -178,6 +178,7 @@ def run_demo(
     from carbontwin.twin.attribution import attribute
     from carbontwin.twin.store import Store
 
+    from .cli.attribute import print_quality
     from .cli.tables import footprint_table, print_table
     from .issuing import attribute_inputs, issue_footprints, read_inputs
 
@@ -198,6 +199,7 @@ def run_demo(
             material_id=ev.material_id,
             material_quantity=ev.material_quantity,
             material_unit=ev.material_unit,
+            material_booking=ev.material_booking,
         )
     )
     t = time.monotonic()
@@ -251,6 +253,7 @@ def run_demo(
         f"{stats['overflows'] + stats['sequence_gaps'] + stats['bad_values']} errors; per-order energy "
         f"vs the simulator's events directly: max difference {diff * 100:.3f} %"
     )
+    print_quality(console, result)
     chosen = ", ".join(
         f"{k}={v}" for k, v in inputs.rules.names().items() if k in ("idle", "utility_key")
     )

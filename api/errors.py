@@ -24,7 +24,9 @@ from carbontwin.twin.errors import (
     AttributionError,
     CarbonTwinError,
     ConnectorError,
+    EventConflictError,
     EventError,
+    EventRowsError,
     FactoryModelError,
     PluginError,
     SimulationError,
@@ -66,6 +68,7 @@ _STATUS: tuple[tuple[type[CarbonTwinError], int], ...] = (
     (Unauthorized, 401),
     (Conflict, 409),
     (FactoryModelError, 422),
+    (EventConflictError, 409),
     (EventError, 422),
     (AttributionError, 422),
     (SimulationError, 422),
@@ -108,6 +111,8 @@ def install_error_handlers(app: FastAPI) -> None:
         }
         if isinstance(exc, FactoryModelError):
             body["errors"] = exc.errors
+        if isinstance(exc, EventRowsError):  # every refused row, by kind and index
+            body["rows"] = [{"kind": kind, "row": row, "msg": text} for kind, row, text in exc.rows]
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, headers=headers)
 

@@ -83,14 +83,16 @@ def _rows(batch: EventBatch) -> Iterator[tuple[Any, ...]]:
         strict=True,
     ):
         yield ("step", str(o), float(s0), float(s1), float(q), str(op), str(a), str(kd))
-    for o, m, q, u in zip(
+    for o, m, q, u, bk in zip(
         batch.material_order,
         batch.material_id,
         batch.material_quantity,
         batch.material_unit,
+        batch.bookings(),
         strict=True,
     ):
-        yield ("material", str(o), 0.0, None, float(q), str(m), str(u), "")
+        # the booking id is part of the spool's key (a, b): two bookings stay two
+        yield ("material", str(o), 0.0, None, float(q), str(m), str(bk), str(u))
     for s, g0, g1, r in zip(
         batch.gap_source, batch.gap_start, batch.gap_end, batch.gap_reason, strict=True
     ):
@@ -132,7 +134,8 @@ def _batch_from_rows(rows: list[tuple[Any, ...]]) -> EventBatch:
         b.material_order = _obj([r[1] for r in mu])
         b.material_quantity = np.array([r[4] for r in mu], dtype=np.float64)
         b.material_id = _obj([r[5] for r in mu])
-        b.material_unit = _obj([r[6] for r in mu])
+        b.material_booking = _obj([r[6] for r in mu])
+        b.material_unit = _obj([r[7] for r in mu])
     if gp := by.get("gap"):
         b.gap_source = _obj([r[1] for r in gp])
         b.gap_start = np.array([r[2] for r in gp], dtype=np.float64)

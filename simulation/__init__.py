@@ -11,6 +11,7 @@ from .policies import (
     EDD,
     FIFO,
     SPT,
+    AsIs,
     Batching,
     CarbonAwareRelease,
     IdleShutdown,
@@ -26,6 +27,7 @@ from .tariffs import TariffPeriod, TimeOfUseTariff
 
 __all__ = [
     "EDD",
+    "AsIs",
     "FIFO",
     "SPT",
     "Batching",

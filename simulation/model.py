@@ -59,10 +59,12 @@ class SimMachine:
         "mtbf_s",
         "mttr_s",
         "n_setups",
+        "n_started",
         "n_switch_offs",
         "power",
         "queue",
         "rec",
+        "rest",
         "rng",
         "setup_matrix",
         "space",
@@ -80,6 +82,7 @@ class SimMachine:
         rng: np.random.Generator,
         initial_state: int,
         breakdowns: bool,
+        rest: int | None = None,
     ) -> None:
         self.index = index
         self.id = machine.id
@@ -104,7 +107,9 @@ class SimMachine:
         self.first_releases: list[float] = []
         self.inbound = 0
         self.n_setups = 0
+        self.n_started = 0
         self.n_switch_offs = 0
+        self.rest = rest
         self.max_queue = 0
 
     def __repr__(self) -> str:
@@ -136,6 +141,8 @@ class SimRun:
         buffers = dict(buffers or {})
         default_cap = buffers.pop("default", None)
         code = _CODE[initial_state]
+        #: machines rest outside shifts as the factory file says (the plant's practice)
+        self.rests = bool(getattr(policy, "rests_off_shift", False))
         self.machines = [
             SimMachine(
                 i,
@@ -144,6 +151,7 @@ class SimRun:
                 machine_rngs[i],
                 code,
                 breakdowns,
+                _CODE[m.off_shift] if self.rests else None,
             )
             for i, m in enumerate(factory.machines)
         ]
@@ -158,6 +166,9 @@ class SimRun:
         )
         self.release_time: Callable[..., float] | None = (
             policy.release_time if overrides(policy, "release_time") else None
+        )
+        self.companions: Callable[..., list[int] | None] | None = (
+            policy.companions if overrides(policy, "companions") else None
         )
         self.track_inbound = self.on_idle is not None
         if self.track_inbound:
@@ -199,8 +210,12 @@ class SimRun:
             m.wake = None
             w.succeed()
 
-    def run(self) -> float:
-        """Run until every job is done; return the simulation time then [s]."""
+    def run(self, until: float = 0.0) -> float:
+        """Run until every job is done; return the simulation time then [s].
+
+        When machines rest outside shifts, the plant goes on following its
+        shift calendar until ``until`` [s] (the end of the scenario).
+        """
         env = self.env
         for m in self.machines:
             env.process(_machine_process(env, self, m))
@@ -216,6 +231,10 @@ class SimRun:
             msg = f"the simulation stalled with orders unfinished (e.g. {stuck}): {exc}"
             raise SimulationError(msg) from None
         now = float(env.now)
+        if self.rests:
+            if until > now:
+                env.run(until=until)
+            return now
         if self.on_idle is not None:  # no work is left: ask once more, expecting no more jobs
             for m in self.machines:
                 if m.state == IDLE and self.on_idle(m, now, math.inf):
@@ -292,8 +311,16 @@ def _machine_process(
     cap = m.capacity
     timeout = env.timeout
     matrix = m.setup_matrix
+    rests = m.rest is not None
+    companions = run.companions
     while True:
         now = env.now
+        pick = -2
+        if rests:  # choose first: a machine kept off warms up only for a job it will run
+            pick = -1 if not queue else 0 if choose is None else choose(queue, m, now)
+            if pick < 0 or (not always and cal.window(now)[0] > now):
+                yield from _rest_step(env, run, m, pick >= 0)
+                continue
         if not queue:
             if m.state != IDLE and m.state != OFF:
                 m.state = IDLE
@@ -340,6 +367,7 @@ def _machine_process(
                 else:
                     yield timeout(w0 - now)
                 continue
+        # -- choose the job (and, for a batch machine, its companions) ----------------
         if m.state == OFF:
             if m.warmup_s > 0:
                 m.state = WARMUP
@@ -347,17 +375,35 @@ def _machine_process(
                 yield timeout(m.warmup_s)
             m.state = IDLE
             rec((env.now, IDLE))
-        # -- choose the job (and, for a batch machine, its companions) ----------------
-        job = queue.pop(0) if choose is None else queue.pop(choose(queue, m, env.now))
+        elif m.state == STANDBY:
+            m.state = IDLE
+            rec((now, IDLE))
+        if pick == -2:
+            pick = 0 if choose is None else choose(queue, m, env.now)
+            if pick < 0:  # the policy waits for a job that is not here yet
+                if m.state != IDLE:
+                    m.state = IDLE
+                    rec((env.now, IDLE))
+                m.wake = env.event()
+                yield m.wake
+                continue
+        job = queue.pop(pick)
         batch = None
         if cap > 1:
             batch = [job]
-            i = 0
-            while i < len(queue) and len(batch) < cap:
-                if queue[i].product == job.product:
+            chosen = companions(queue, job, m, env.now) if companions is not None else None
+            if chosen is not None:
+                for i in sorted(chosen[: cap - 1], reverse=True):
                     batch.append(queue.pop(i))
-                else:
-                    i += 1
+                batch[1:] = batch[:0:-1]
+            else:
+                i = 0
+                while i < len(queue) and len(batch) < cap:
+                    if queue[i].product == job.product:
+                        batch.append(queue.pop(i))
+                    else:
+                        i += 1
+        m.n_started += 1 if batch is None else len(batch)
         if m.space:
             for _ in range(min(len(m.space), 1 if batch is None else len(batch))):
                 m.space.pop(0).succeed()
@@ -438,3 +484,72 @@ def _machine_process(
                 run.remaining -= 1
                 if run.remaining == 0:
                     run.all_done.succeed()
+
+
+def _rest_step(
+    env: simpy.Environment, run: SimRun, m: SimMachine, runnable: bool
+) -> Generator[Any, Any, None]:
+    """One decision of a machine that follows the shift calendar and has nothing to start now.
+
+    Outside shifts it rests in the factory's ``off_shift`` state and is warmed up
+    so that it is ready when the next shift opens, unless nothing waits for it
+    and the policy's ``on_idle`` says to keep it off until work comes. Inside a
+    shift it idles, or is switched off when ``on_idle`` says so (and warmed up
+    again when work comes or the policy no longer says so). ``runnable``: a job
+    it may start waits in its queue. Returns after at most one state change or
+    one wait; the machine's loop calls it again.
+    """
+    now = env.now
+    rec = m.rec.append
+    on_idle = run.on_idle
+    w0, w1 = run.calendar.window(now)
+    if m.state not in (IDLE, OFF, STANDBY):
+        m.state = IDLE
+        rec((now, IDLE))
+    keep_off = (
+        not runnable and on_idle is not None and bool(on_idle(m, now, run.expected_idle_s(m, now)))
+    )
+    if w0 > now:  # outside the shifts
+        rest = OFF if keep_off or m.rest is None else m.rest
+        if m.state == IDLE and rest != IDLE:
+            m.state = rest
+            rec((now, rest))
+            if rest == OFF:
+                m.n_switch_offs += 1
+        if runnable or not keep_off:
+            lead = w0 - m.warmup_s if m.state == OFF else w0
+            if m.state != IDLE and now >= lead:
+                yield from _warm_up(env, m)
+                return
+            m.wake = env.event()
+            if math.isinf(w0):
+                yield m.wake
+            else:
+                yield m.wake | env.timeout((lead if m.state != IDLE else w0) - now)
+            return
+        m.wake = env.event()
+        yield m.wake
+        return
+    # inside a shift, nothing to start
+    if m.state == IDLE and keep_off:
+        m.state = OFF
+        rec((now, OFF))
+        m.n_switch_offs += 1
+    elif m.state != IDLE and not keep_off:
+        yield from _warm_up(env, m)
+        return
+    m.wake = env.event()
+    if math.isinf(w1):
+        yield m.wake
+    else:
+        yield m.wake | env.timeout(w1 - now)
+
+
+def _warm_up(env: simpy.Environment, m: SimMachine) -> Generator[Any, Any, None]:
+    """From OFF (through the warm-up) or STANDBY to IDLE."""
+    if m.state == OFF and m.warmup_s > 0:
+        m.state = WARMUP
+        m.rec.append((env.now, WARMUP))
+        yield env.timeout(m.warmup_s)
+    m.state = IDLE
+    m.rec.append((env.now, IDLE))

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EDD",
+    "AsIs",
     "FIFO",
     "SPT",
     "Batching",
@@ -139,9 +140,16 @@ class ReleaseContext:
 
 
 class Policy:
-    """Base policy: FIFO dispatch, never switch off, release as planned."""
+    """Base policy: FIFO dispatch, never switch off, release as planned.
+
+    ``rests_off_shift``: machines follow the plant's shift calendar, resting in
+    their ``off_shift`` state outside shifts and warmed up for the next one
+    (:class:`AsIs`). With it, ``on_idle`` is also asked at shift starts and
+    between shifts: True keeps a machine off until work comes.
+    """
 
     name: ClassVar[str] = "policy"
+    rests_off_shift: ClassVar[bool] = False
 
     def choose(self, queue: Sequence[Job], machine: SimMachine, now: float) -> int:
         """Index in ``queue`` of the job to run next (first come, first served)."""
@@ -155,8 +163,30 @@ class Policy:
         """When to release ``job`` [s on the simulation clock], ``>= now``."""
         return now
 
+    def companions(
+        self, queue: Sequence[Job], job: Job, machine: SimMachine, now: float
+    ) -> list[int] | None:
+        """Indexes in ``queue`` of the jobs a batch machine runs together with ``job``.
+
+        ``None`` (the default): the first queued jobs of the same product.
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class AsIs(Policy):
+    """Current practice: FIFO dispatch, machines off (or as the factory says) outside shifts.
+
+    Each machine rests in its factory ``off_shift`` state (OFF by default,
+    STANDBY, or IDLE for one the plant keeps running) from the end of a shift
+    until its warm-up before the next one, and idles between jobs inside shifts.
+    Combine it with ``idle_shutdown`` or ``carbon_aware`` to change one habit at a time.
+    """
+
+    name = "as_is"
+    rests_off_shift = True
 
 
 class FIFO(Policy):
@@ -276,7 +306,7 @@ class CarbonAwareRelease(Policy):
 
 
 _BUILTIN: dict[str, type[Policy]] = {
-    c.name: c for c in (FIFO, EDD, SPT, Batching, IdleShutdown, CarbonAwareRelease)
+    c.name: c for c in (AsIs, FIFO, EDD, SPT, Batching, IdleShutdown, CarbonAwareRelease)
 }
 
 
@@ -336,7 +366,8 @@ class _Combined(Policy):
 
     def __init__(self, parts: Sequence[Policy]) -> None:
         self.parts = tuple(parts)
-        for method in ("choose", "on_idle", "release_time"):
+        self.rests_off_shift = any(p.rests_off_shift for p in self.parts)  # type: ignore[misc]
+        for method in ("choose", "on_idle", "release_time", "companions"):
             for p in reversed(self.parts):
                 if _overrides(p, method):
                     setattr(self, method, getattr(p, method))

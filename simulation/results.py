@@ -251,15 +251,16 @@ def events_from_run(
     # -- materials of every finished order
     units = {m.id: m.unit for m in factory.materials}
     boms = {p.id: p.bom for p in factory.products}
-    mo, mm, mq, mu = [], [], [], []
+    mo, mm, mq, mu, mb = [], [], [], [], []
     for j in jobs:
         if np.isnan(j.done_s):
             continue
-        for item in boms[j.product]:
+        for k, item in enumerate(boms[j.product]):
             mo.append(j.order)
             mm.append(item.material)
             mq.append(item.quantity_per_unit * j.quantity)
             mu.append(units.get(item.material, "kg"))
+            mb.append(f"{j.order}/bom-{k + 1}")  # one booking per BOM line
 
     def cat(parts: Sequence[npt.NDArray[Any]], obj: bool) -> Any:
         if parts:
@@ -287,4 +288,5 @@ def events_from_run(
         material_id=_obj(mm),
         material_quantity=np.array(mq, dtype=float),
         material_unit=_obj(mu),
+        material_booking=_obj(mb),
     )

@@ -15,9 +15,9 @@ baseline policy and the candidates::
       periods: [{start: "08:00", end: "20:00", weekdays: [0, 1, 2, 3, 4], price_per_kwh: 0.24}]
     replications: 10
     seed: 20190304
-    baseline: {name: FIFO, policy: fifo}
+    baseline: {name: As-is, policy: as_is}   # the default: the plant's shift practice
     candidates:
-      - {name: Idle shutdown, policy: [fifo, idle_shutdown]}
+      - {name: Idle shutdown, policy: [as_is, idle_shutdown]}
 
 Replication ``r`` of every scenario uses the seed ``[seed, r]``, so candidates
 and baseline see the same random processing times and breakdowns and their
@@ -112,7 +112,7 @@ class _ScenarioFile(BaseModel):
     breakdowns: bool = True
     buffers: dict[str, float] = {}
     attribute: bool = False
-    baseline: _Candidate
+    baseline: _Candidate = _Candidate(name="As-is", policy="as_is")
     candidates: list[_Candidate] = []
 
 

@@ -199,7 +199,7 @@ def simulate(
         initial_state=initial_state,
         breakdowns=breakdowns,
     )
-    t_done = run.run()
+    t_done = run.run(until=t_stop)
     t_end = t0 + max(t_stop, t_done)
     traces = build_traces(run, t0)
     events = events_from_run(run, traces, t0, t_end, sample_period_s=sample_period_s, signal=signal)

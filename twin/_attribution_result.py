@@ -29,6 +29,14 @@ BoolArray = npt.NDArray[np.bool_]
 BALANCE_RTOL = 1e-9
 OVERHEAD = "overhead"
 
+#: Data-quality checks counted in every run (``Attribution.quality``): key -> what it counts.
+QUALITY: Mapping[str, str] = {
+    "orders_not_in_plan": "order(s) with steps that are not in the production plan",
+    "meters_without_readings": "meter(s) without readings (their assets modelled)",
+    "meters_partly_filled": "meter(s) with gaps over part of their range (filled from the model)",
+    "main_below_sub_meters": "main meter(s) reading less than their sub-meters",
+}
+
 
 @dataclass(slots=True)
 class PieceTable:
@@ -85,6 +93,10 @@ class Attribution:
         carrier, primary, t, energy_kwh, co2e_kg, co2e_market_kg, scope).
     materials : pandas.DataFrame
         Scope 3 rows (order, material, quantity, unit, supplier, pcf, co2e_kg, primary, basis).
+    quality : Mapping[str, tuple[str, ...]]
+        Data-quality findings of the run, per check of :data:`QUALITY` (orders not
+        in the plan, meters without readings, meters partly filled, main meters
+        below their sub-meters): the items found, each named.
     """
 
     footprints: Mapping[str, Footprint]
@@ -100,6 +112,15 @@ class Attribution:
     materials: pd.DataFrame
     _pieces: Callable[[], pd.DataFrame]
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict)
+    quality: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def quality_summary(self) -> list[str]:
+        """One line per data-quality check that found something, with its count and items."""
+        return [
+            f"{len(items)} {QUALITY[k]}: {', '.join(items)}"
+            for k, items in self.quality.items()
+            if items
+        ]
 
     @property
     def pieces(self) -> pd.DataFrame:
@@ -310,6 +331,7 @@ def assemble(
     source_flags: list[list[str]],
     fills: Sequence[tuple[FloatArray, FloatArray]],
     carriers: list[str],
+    quality: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Attribution:
     """Emissions, the balance check, footprints and frames."""
     f = inp.factory
@@ -531,6 +553,7 @@ def assemble(
         flags=tuple(dict.fromkeys(all_flags)),
         materials=mats,
         _pieces=pieces,
+        quality=dict(quality or {}),
     )
 
 

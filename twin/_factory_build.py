@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ._factory_errors import Problems, field_name
+from ._factory_meters import check_meter_tree
 from ._factory_products import build_product
 from ._factory_schema import (
     ContractIn,
@@ -424,6 +425,7 @@ def _cross_check(
                 mtbf_s=m.mtbf,
                 mttr_s=m.mttr,
                 setup_matrix_s=matrix,
+                off_shift=State(m.off_shift.upper()),
             )
         )
 
@@ -491,8 +493,10 @@ def _cross_check(
                 carrier=mt.carrier,
                 signal=mt.signal,
                 rollover_kwh=mt.rollover,
+                parent=mt.parent,
             )
         )
+    check_meter_tree(items["meters"], errs)
 
     materials = [
         Material(

@@ -193,6 +193,7 @@ class MachineIn(_Item):
     mtbf: DurationS | None = None
     mttr: DurationS | None = None
     setup_matrix: list[SetupIn] = []
+    off_shift: Literal["off", "standby", "idle"] = "off"
 
 
 class MeterIn(_Item):
@@ -202,6 +203,11 @@ class MeterIn(_Item):
     carrier: Carrier = Carrier.ELECTRICITY
     signal: Literal["power", "energy"] = "power"
     rollover: EnergyKWh | None = None
+    parent: Id | None = Field(
+        None,
+        description="Main meter of this sub-meter; the sub-meter measures some of its assets "
+        "and the main meter's rest (main minus sub-meters) goes to its other assets",
+    )
 
 
 class ServesIn(_Item):

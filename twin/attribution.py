@@ -47,7 +47,7 @@ filled energy, to 1e-9 relative.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
@@ -64,7 +64,7 @@ from ._attribution_readings import (
     power_profile,
     take,
 )
-from ._attribution_result import Attribution, PieceTable, assemble
+from ._attribution_result import QUALITY, Attribution, PieceTable, assemble
 from .allocation import AllocationRule, UtilityKey, idle_rule, utility_key
 from .errors import AttributionError
 from .events import EventBatch
@@ -297,18 +297,40 @@ def attribute(
     source_flags: list[list[str]] = []
     fills: list[tuple[FloatArray, FloatArray]] = []  # per source: merged filled intervals
     metered_assets: set[str] = set()
-    for meter in sorted(factory.meters, key=lambda m: m.id):
+    quality: dict[str, list[str]] = {k: [] for k in QUALITY}
+    done: dict[str, _Done] = {}
+    parents = {m.id: m.parent for m in factory.meters}
+
+    def depth(m: Meter) -> int:
+        d, cur = 0, m.parent
+        while cur is not None and d <= len(parents):
+            d, cur = d + 1, parents.get(cur)
+        return d
+
+    # sub-meters before their main meters: a main meter's rest needs theirs
+    for meter in sorted(factory.meters, key=lambda m: (-depth(m), m.id)):
         flags: list[str] = []
         prof = _profile(meter, events, power_rows, counter_rows, rules, flags, workspace)
+        if prof is not None and meter.parent is not None:  # kept for the main meter
+            prof = MeterProfile(
+                prof.meter,
+                prof.t.copy(),
+                prof.p_kw.copy(),
+                prof.e_kws.copy(),
+                prof.long_lo,
+                prof.long_hi,
+            )
         metered_assets.update(meter.measures)
+        subs = factory.sub_meters(meter.id)
+        measures = factory.rest_assets(meter.id) if subs else meter.measures
         k = len(sources)
-        sources.append(meter.id)
-        m_kwh, f_kwh = _source(
+        sources.append(f"rest:{meter.id}" if subs else meter.id)
+        res = _source(
             acc,
             inp,
             k,
             meter.id,
-            meter.measures,
+            measures,
             carriers.index(meter.carrier.value),
             prof,
             counter=meter.signal == "energy",
@@ -316,16 +338,31 @@ def attribute(
             keys=keys,
             flags=flags,
             fills=fills,
+            subtract=[(done[s.id], s.measures) for s in subs],
         )
-        metered.append(m_kwh)
-        filled.append(f_kwh)
+        done[meter.id] = res
+        metered.append(res.metered_kwh)
+        filled.append(res.filled_kwh)
         source_flags.append(flags)
+        if prof is None or prof.t.size < 2:
+            quality["meters_without_readings"].append(meter.id)
+        elif res.filled_kwh:
+            quality["meters_partly_filled"].append(
+                f"{meter.id} ({res.filled_s / 3600:.3g} h of {(res.d1 - res.d0) / 3600:.3g} h "
+                f"filled, {res.filled_kwh:.6g} kWh)"
+            )
+        if res.below_kwh:
+            quality["main_below_sub_meters"].append(
+                f"{meter.id} ({res.below_kwh:.6g} kWh less than its sub-meters)"
+            )
+    plan = {o.id for o in factory.orders}
+    quality["orders_not_in_plan"] = sorted({str(o) for o in set(events.step_order.tolist())} - plan)
     for a in sorted(set(factory.asset_ids) - metered_assets):
         carrier = factory.power_model(a).carrier.value
         k = len(sources)
         sources.append(f"model:{a}")
         flags = [f"asset {a!r} has no meter; its energy is modelled from its power-state model"]
-        m_kwh, f_kwh = _source(
+        res = _source(
             acc,
             inp,
             k,
@@ -339,9 +376,9 @@ def attribute(
             flags=flags,
             fills=fills,
         )
-        metered.append(m_kwh)
-        filled.append(f_kwh)
-        source_flags.append(flags if f_kwh else [])
+        metered.append(res.metered_kwh)
+        filled.append(res.filled_kwh)
+        source_flags.append(flags if res.filled_kwh else [])
     table = PieceTable.concat(acc.parts)
     return assemble(
         inp,
@@ -355,6 +392,7 @@ def attribute(
         source_flags=source_flags,
         fills=fills,
         carriers=carriers,
+        quality={k: tuple(v) for k, v in quality.items()},
     )
 
 
@@ -436,9 +474,13 @@ def _source(
     keys: Mapping[str, UtilityKey],
     flags: list[str],
     fills: list[tuple[FloatArray, FloatArray]],
-) -> tuple[float, float]:
-    """Attribute one meter (or a modelled asset); return (metered, filled) kWh.
+    subtract: Sequence[tuple[_Done, tuple[str, ...]]] = (),
+) -> _Done:
+    """Attribute one meter (or a modelled asset) to ``measures``.
 
+    ``subtract`` holds the meter's sub-meters (what they attributed, and the
+    assets behind them): then ``measures`` are the meter's rest assets and
+    they get the meter's energy minus its sub-meters' (its virtual rest meter).
     Appends the source's merged filled intervals [epoch s] to ``fills``.
     """
     none: tuple[FloatArray, FloatArray] = (np.empty(0), np.empty(0))
@@ -495,10 +537,10 @@ def _source(
                     "their power-state models"
                 )
         else:
-            return 0.0, 0.0
+            return _Done()
         fill_lo, fill_hi = np.array([d0]), np.array([d1])
     if not d1 > d0:
-        return 0.0, 0.0
+        return _Done()
     # --- segment grid ----------------------------------------------------------------
     hours = np.arange(np.ceil(d0 / 3600.0), np.floor(d1 / 3600.0) + 1.0) * 3600.0
     parts = [np.array([d0, d1]), fill_lo, fill_hi, hours, inp.period_bounds]
@@ -509,6 +551,8 @@ def _source(
     for a in reached:
         tl = tls[a]
         parts += [tl.state_t, tl.step_start, tl.step_end]
+    for sub, _ in subtract:
+        parts += [sub.fill_lo, sub.fill_hi]
     bp = np.unique(np.clip(np.concatenate(parts), d0, d1))
     lo, hi = bp[:-1], bp[1:]
     mid = 0.5 * (lo + hi)
@@ -531,9 +575,30 @@ def _source(
     views = {a: view(tls[a], lo) for a in dict.fromkeys(reached)}
     expected = np.stack([views[a].expected_kw for a in measures])
     total_kw = expected.sum(axis=0)
+    sub_kw = [
+        np.sum([view(tls[a], lo).expected_kw for a in assets], axis=0) for _, assets in subtract
+    ]
     if counter and has_readings:
         assert prof is not None
-        seg_e = _shape_counter(prof.t, lo, hi, gap, seg_e, total_kw)
+        # the whole meter's assets say when its counter's energy flowed
+        seg_e = _shape_counter(
+            prof.t, lo, hi, gap, seg_e, total_kw + sum(sub_kw, np.zeros(lo.size))
+        )
+    below_kwh = 0.0
+    if subtract and has_readings:
+        read = float(seg_e[~gap].sum())
+        seg_e, below_kwh = _rest(seg_e, gap, lo, hi, bp, subtract, sub_kw)
+        rest = float(seg_e[~gap].sum())
+        flags.append(
+            f"main meter {name!r} read {read:.6g} kWh, its sub-meters "
+            f"{read - rest + below_kwh:.6g} kWh: the rest, {rest:.6g} kWh, goes to "
+            f"{', '.join(measures)}"
+        )
+        if below_kwh:
+            flags.append(
+                f"main meter {name!r} read {below_kwh:.6g} kWh less than its sub-meters in "
+                "some stretches; its rest is taken as 0 there"
+            )
     if gap.any():
         model = total_kw * (hi - lo) * (1.0 / 3600.0)
         seg_e = np.where(gap, model, seg_e)
@@ -627,4 +692,63 @@ def _source(
         )
         codes = [tls[a].code for a in machines]
         acc.add(p, lo, gap, origin=None, targets=codes, source=k, carrier=carrier)
-    return metered_kwh, filled_kwh
+    f_lo, f_hi = merge_intervals(fill_lo, fill_hi) if fill_lo.size else (fill_lo, fill_hi)
+    return _Done(
+        metered_kwh,
+        filled_kwh,
+        float(np.sum(hi[gap] - lo[gap])),
+        d0,
+        d1,
+        prof,
+        np.clip(f_lo, d0, d1),
+        np.clip(f_hi, d0, d1),
+        below_kwh,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """What attributing one source did: energy, domain, filled stretches, its readings."""
+
+    metered_kwh: float = 0.0
+    filled_kwh: float = 0.0
+    filled_s: float = 0.0
+    d0: float = 0.0
+    d1: float = 0.0
+    profile: MeterProfile | None = None
+    fill_lo: FloatArray = field(default_factory=lambda: np.empty(0))
+    fill_hi: FloatArray = field(default_factory=lambda: np.empty(0))
+    below_kwh: float = 0.0
+
+
+def _rest(
+    seg_e: FloatArray,
+    gap: BoolArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    bp: FloatArray,
+    subtract: Sequence[tuple[_Done, tuple[str, ...]]],
+    sub_kw: Sequence[FloatArray],
+) -> tuple[FloatArray, float]:
+    """A main meter's energy per segment minus its sub-meters' (its virtual rest meter).
+
+    A sub-meter's energy is its readings' where it has them and its power-state
+    model's in the stretches it filled, so the rest never counts it twice. Where
+    the main meter read less than its sub-meters (meter tolerance, clocks) the
+    rest is 0; returns the energy so cut [kWh].
+    """
+    mid = 0.5 * (lo + hi)
+    sub_e = np.zeros(lo.size)
+    for (sub, _), kw in zip(subtract, sub_kw, strict=True):
+        e = np.zeros(lo.size)
+        if sub.profile is not None and sub.profile.t.size >= 2:
+            e = sub.profile.segment_energy(bp)
+        if sub.fill_lo.size:
+            j = np.searchsorted(sub.fill_lo, mid, side="right") - 1
+            in_fill = (j >= 0) & (mid < sub.fill_hi[np.clip(j, 0, None)])
+            e = np.where(in_fill, kw * (hi - lo) * (1.0 / 3600.0), e)
+        sub_e += e
+    rest = np.where(gap, seg_e, seg_e - sub_e)
+    below = ~gap & (rest < 0)
+    cut = float(-rest[below].sum())
+    return np.where(below, 0.0, rest), cut

@@ -11,7 +11,9 @@ __all__ = [
     "AttributionError",
     "CarbonTwinError",
     "ConnectorError",
+    "EventConflictError",
     "EventError",
+    "EventRowsError",
     "FactoryModelError",
     "PluginError",
     "SimulationError",
@@ -53,6 +55,25 @@ class FactoryModelError(CarbonTwinError):
 
 class EventError(CarbonTwinError):
     """An event or event batch is invalid (unknown asset, time not monotone, NaN)."""
+
+
+class EventRowsError(EventError):
+    """Rows of an event batch are refused; nothing of the batch is stored.
+
+    ``rows`` lists each refused row as ``(kind, row, message)``: the kind
+    (``"power"``, ``"materials"``, ...), the row's number within that kind in
+    the batch (from 0) and what is wrong with it.
+    """
+
+    def __init__(
+        self, message: str, *, rows: list[tuple[str, int, str]], field: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.rows = list(rows)
+
+
+class EventConflictError(EventRowsError):
+    """Events disagree with events of the same key (stored, or earlier in the batch)."""
 
 
 class AttributionError(CarbonTwinError):

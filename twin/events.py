@@ -11,7 +11,7 @@ store uses it to keep a re-sent batch only once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
@@ -19,25 +19,32 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
-from .errors import EventError
+from .errors import EventConflictError, EventError
 from .model import State
 from .quantities import from_epoch, to_epoch, utc
 
 __all__ = [
+    "KINDS",
     "EnergyCounter",
     "Event",
     "EventBatch",
+    "EventKind",
     "Gap",
     "MaterialUse",
     "OrderStep",
     "PowerSample",
+    "Settlement",
     "StateChange",
     "StepKind",
+    "Superseded",
+    "settle",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.object_]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class StepKind(StrEnum):
@@ -52,6 +59,7 @@ class StateChange:
     asset: str
     t: datetime
     state: State
+    correction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,7 @@ class PowerSample:
     meter: str
     t: datetime
     power_kw: float
+    correction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,7 @@ class EnergyCounter:
     meter: str
     t: datetime
     energy_kwh: float
+    correction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +96,24 @@ class OrderStep:
     end: datetime
     quantity: float
     kind: StepKind = StepKind.PROCESSING
+    correction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class MaterialUse:
-    """Order ``order`` used ``quantity`` ``unit`` of ``material``."""
+    """Order ``order`` used ``quantity`` ``unit`` of ``material``, booked as ``booking``.
+
+    Each booking has its own id (an MES goods-issue document number, say): two
+    bookings of one material for one order are two events and both count.
+    """
 
     order: str
     material: str
     quantity: float
     unit: str = "kg"
     t: datetime | None = None
+    booking: str = ""
+    correction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +128,7 @@ class Gap:
     start: datetime
     end: datetime
     reason: str = ""
+    correction: bool = False
 
 
 Event = StateChange | PowerSample | EnergyCounter | OrderStep | MaterialUse | Gap
@@ -118,6 +136,10 @@ Event = StateChange | PowerSample | EnergyCounter | OrderStep | MaterialUse | Ga
 
 def _f64(values: Iterable[float]) -> FloatArray:
     return np.asarray(list(values), dtype=np.float64)
+
+
+def _bool(values: Iterable[bool]) -> BoolArray:
+    return np.asarray(list(values), dtype=bool)
 
 
 def _obj(values: Iterable[Any]) -> StrArray:
@@ -136,6 +158,10 @@ class EventBatch:
     Times are float64 seconds since the epoch (UTC). String columns are numpy
     object arrays. Build with :meth:`from_events` or directly from arrays;
     :meth:`events` gives the dataclass form back.
+
+    ``material_booking`` and the ``*_correction`` flags may be left empty
+    (no booking ids, no corrections); :meth:`bookings` and
+    :meth:`corrections` read them at full length.
     """
 
     # StateChange
@@ -163,11 +189,19 @@ class EventBatch:
     material_id: StrArray = field(default_factory=lambda: _obj([]))
     material_quantity: FloatArray = field(default_factory=lambda: _f64([]))
     material_unit: StrArray = field(default_factory=lambda: _obj([]))
+    material_booking: StrArray = field(default_factory=lambda: _obj([]))
     # Gap
     gap_source: StrArray = field(default_factory=lambda: _obj([]))
     gap_start: FloatArray = field(default_factory=lambda: _f64([]))
     gap_end: FloatArray = field(default_factory=lambda: _f64([]))
     gap_reason: StrArray = field(default_factory=lambda: _obj([]))
+    # explicit corrections, one flag per row of each kind (empty: none)
+    state_correction: BoolArray = field(default_factory=lambda: _bool([]))
+    power_correction: BoolArray = field(default_factory=lambda: _bool([]))
+    counter_correction: BoolArray = field(default_factory=lambda: _bool([]))
+    step_correction: BoolArray = field(default_factory=lambda: _bool([]))
+    material_correction: BoolArray = field(default_factory=lambda: _bool([]))
+    gap_correction: BoolArray = field(default_factory=lambda: _bool([]))
 
     def __len__(self) -> int:
         return int(
@@ -225,21 +259,60 @@ class EventBatch:
             material_id=_obj(e.material for e in mu),
             material_quantity=_f64(e.quantity for e in mu),
             material_unit=_obj(e.unit for e in mu),
+            material_booking=_obj(e.booking for e in mu),
             gap_source=_obj(e.source for e in gp),
             gap_start=_f64(to_epoch(e.start) for e in gp),
             gap_end=_f64(to_epoch(e.end) for e in gp),
             gap_reason=_obj(e.reason for e in gp),
+            state_correction=_bool(e.correction for e in sc),
+            power_correction=_bool(e.correction for e in ps),
+            counter_correction=_bool(e.correction for e in ec),
+            step_correction=_bool(e.correction for e in st),
+            material_correction=_bool(e.correction for e in mu),
+            gap_correction=_bool(e.correction for e in gp),
         )
+
+    def rows(self, kind: str) -> int:
+        """Number of rows of ``kind`` (``"states"``, ``"power"``, ... see :data:`KINDS`)."""
+        return len(getattr(self, KINDS[kind].key[0]))
+
+    def corrections(self, kind: str) -> BoolArray:
+        """Correction flag of every row of ``kind`` (all False when none were given)."""
+        flags: BoolArray = getattr(self, KINDS[kind].correction)
+        n = self.rows(kind)
+        if flags.size == n:
+            return flags
+        if flags.size:
+            msg = f"{kind}: {flags.size} correction flags for {n} rows"
+            raise EventError(msg, field=KINDS[kind].correction)
+        return np.zeros(n, dtype=bool)
+
+    def bookings(self) -> StrArray:
+        """Booking id of every material use (``""`` where none was given)."""
+        n = self.material_quantity.size
+        if self.material_booking.size == n:
+            return self.material_booking
+        if self.material_booking.size:
+            msg = f"materials: {self.material_booking.size} booking ids for {n} rows"
+            raise EventError(msg, field="booking")
+        return _obj([""] * n)
 
     def events(self) -> Iterator[Event]:
         """The batch as dataclass events, kind by kind, in stored order."""
-        for a, t, s in zip(self.state_asset, self.state_t, self.state, strict=True):
-            yield StateChange(str(a), from_epoch(float(t)), State(s))
-        for m, t, p in zip(self.power_meter, self.power_t, self.power_kw, strict=True):
-            yield PowerSample(str(m), from_epoch(float(t)), float(p))
-        for m, t, k in zip(self.counter_meter, self.counter_t, self.counter_kwh, strict=True):
-            yield EnergyCounter(str(m), from_epoch(float(t)), float(k))
-        for o, op, a, s0, s1, q, kd in zip(
+        fix = self.corrections
+        for a, t, s, c in zip(
+            self.state_asset, self.state_t, self.state, fix("states"), strict=True
+        ):
+            yield StateChange(str(a), from_epoch(float(t)), State(s), bool(c))
+        for m, t, p, c in zip(
+            self.power_meter, self.power_t, self.power_kw, fix("power"), strict=True
+        ):
+            yield PowerSample(str(m), from_epoch(float(t)), float(p), bool(c))
+        for m, t, k, c in zip(
+            self.counter_meter, self.counter_t, self.counter_kwh, fix("counters"), strict=True
+        ):
+            yield EnergyCounter(str(m), from_epoch(float(t)), float(k), bool(c))
+        for o, op, a, s0, s1, q, kd, c in zip(
             self.step_order,
             self.step_operation,
             self.step_asset,
@@ -247,6 +320,7 @@ class EventBatch:
             self.step_end,
             self.step_quantity,
             self.step_kind,
+            fix("steps"),
             strict=True,
         ):
             yield OrderStep(
@@ -257,26 +331,36 @@ class EventBatch:
                 from_epoch(float(s1)),
                 float(q),
                 StepKind(kd),
+                bool(c),
             )
-        for o, m, q, u in zip(
+        for o, m, q, u, b, c in zip(
             self.material_order,
             self.material_id,
             self.material_quantity,
             self.material_unit,
+            self.bookings(),
+            fix("materials"),
             strict=True,
         ):
-            yield MaterialUse(str(o), str(m), float(q), str(u))
-        for s, g0, g1, r in zip(
-            self.gap_source, self.gap_start, self.gap_end, self.gap_reason, strict=True
+            yield MaterialUse(str(o), str(m), float(q), str(u), booking=str(b), correction=bool(c))
+        for s, g0, g1, r, c in zip(
+            self.gap_source, self.gap_start, self.gap_end, self.gap_reason, fix("gaps"), strict=True
         ):
-            yield Gap(str(s), from_epoch(float(g0)), from_epoch(float(g1)), str(r))
+            yield Gap(str(s), from_epoch(float(g0)), from_epoch(float(g1)), str(r), bool(c))
 
     @classmethod
     def concat(cls, batches: Sequence[EventBatch]) -> EventBatch:
         """One batch holding all rows of ``batches``, in order."""
         out = cls()
+        optional = {k.correction: k.name for k in KINDS.values()}
         for f in fields(cls):
-            parts = [getattr(b, f.name) for b in batches]
+            parts: list[npt.NDArray[Any]]
+            if f.name == "material_booking":
+                parts = [b.bookings() for b in batches]
+            elif f.name in optional:
+                parts = [b.corrections(optional[f.name]) for b in batches]
+            else:
+                parts = [getattr(b, f.name) for b in batches]
             if parts:
                 setattr(
                     out,
@@ -300,6 +384,9 @@ class EventBatch:
         sets are given); and, with ``monotone``, time not going back within
         one source (a meter's samples, an asset's state changes).
         """
+        for kind in KINDS:
+            self.corrections(kind)
+        self.bookings()
         _finite("state change", self.state_t, self.state_asset, "t")
         _finite("power sample", self.power_t, self.power_meter, "t")
         _finite("power sample", self.power_kw, self.power_meter, "power_kw", self.power_t)
@@ -414,3 +501,255 @@ def _monotone(what: str, sources: StrArray, t: FloatArray) -> None:
 def as_utc(value: datetime | str) -> datetime:
     """Boundary helper: parse or check a UTC datetime for an event field."""
     return utc(value)
+
+
+# --- natural keys, duplicates, conflicts and corrections ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventKind:
+    """One event kind: its name (events file stem, list in ``POST /events``), the
+    :class:`EventBatch` columns of its natural key (source first) and of its values."""
+
+    name: str
+    label: str
+    key: tuple[str, ...]
+    values: tuple[str, ...]
+    correction: str
+    names: tuple[str, ...] = ()  # key and value columns as the events file names them
+
+    def column(self, batch: EventBatch, attr: str) -> npt.NDArray[Any]:
+        if attr == "material_booking":
+            return batch.bookings()
+        out: npt.NDArray[Any] = getattr(batch, attr)
+        return out
+
+
+#: The event kinds by name. A stored event is identified by its kind's key: the
+#: same key with the same values again is a no-op, with other values a conflict
+#: unless the row is flagged as a correction.
+KINDS: Mapping[str, EventKind] = {
+    k.name: k
+    for k in (
+        EventKind(
+            "states",
+            "state change",
+            ("state_asset", "state_t"),
+            ("state",),
+            "state_correction",
+            ("asset", "t", "state"),
+        ),
+        EventKind(
+            "power",
+            "power sample",
+            ("power_meter", "power_t"),
+            ("power_kw",),
+            "power_correction",
+            ("meter", "t", "power_kw"),
+        ),
+        EventKind(
+            "counters",
+            "energy counter reading",
+            ("counter_meter", "counter_t"),
+            ("counter_kwh",),
+            "counter_correction",
+            ("meter", "t", "energy_kwh"),
+        ),
+        EventKind(
+            "steps",
+            "order step",
+            ("step_order", "step_operation", "step_asset", "step_start", "step_kind"),
+            ("step_end", "step_quantity"),
+            "step_correction",
+            ("order", "operation", "asset", "start", "kind", "end", "quantity"),
+        ),
+        EventKind(
+            "materials",
+            "material booking",
+            ("material_order", "material_id", "material_booking"),
+            ("material_quantity", "material_unit"),
+            "material_correction",
+            ("order", "material", "booking", "quantity", "unit"),
+        ),
+        EventKind(
+            "gaps",
+            "gap",
+            ("gap_source", "gap_start"),
+            ("gap_end", "gap_reason"),
+            "gap_correction",
+            ("source", "start", "end", "reason"),
+        ),
+    )
+}
+
+#: What settling does with a key (``Settlement.status``).
+INSERT, UPDATE, UNCHANGED = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Superseded:
+    """A value replaced by a correction: kept as history."""
+
+    kind: str
+    key: tuple[Any, ...]
+    old: tuple[Any, ...]
+    new: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How a batch lands on the events already there (see :func:`settle`).
+
+    ``batch`` holds one row per key of the incoming batch with its final value
+    (rows flagged ``correction`` where a correction set it); ``status[kind]``
+    says per row of ``batch`` whether the key is new (``INSERT``), replaces a
+    stored value (``UPDATE``) or leaves it as it is (``UNCHANGED``).
+    Every received row is counted once: ``received == new + unchanged + corrected``.
+    """
+
+    batch: EventBatch
+    status: Mapping[str, npt.NDArray[np.int8]]
+    received: int
+    new: int
+    unchanged: int
+    corrected: int
+    superseded: tuple[Superseded, ...]
+
+
+def _py(x: Any) -> Any:
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _describe(kind: EventKind, key: tuple[Any, ...]) -> str:
+    parts = []
+    for name, v in zip(kind.names, key, strict=False):
+        if name in ("t", "start") and isinstance(v, float) and np.isfinite(v):
+            parts.append(f"{name} {from_epoch(v).isoformat().replace('+00:00', 'Z')}")
+        else:
+            parts.append(f"{name} {v!r}")
+    return f"{kind.label} ({', '.join(parts)})"
+
+
+def _values(kind: EventKind, vals: tuple[Any, ...]) -> str:
+    names = kind.names[len(kind.key) :]
+    return ", ".join(f"{a} {v!r}" for a, v in zip(names, vals, strict=True))
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return all(x == y or (x != x and y != y) for x, y in zip(a, b, strict=True))
+
+
+def settle(batch: EventBatch, prior: EventBatch | None = None) -> Settlement:
+    """Resolve duplicates and corrections of ``batch`` on top of ``prior``.
+
+    ``prior`` holds what is already stored for (some of) the batch's keys, one
+    row per key. Rows are taken in order: a row with a key not seen before is
+    new; a row repeating the current value of its key is a no-op; a row with
+    another value replaces it when flagged ``correction`` (the old value is
+    returned in ``superseded``) and is a conflict otherwise.
+
+    Raises
+    ------
+    EventConflictError
+        Listing every conflicting row (kind, row number within the kind, key,
+        both values); nothing of the batch should then be stored.
+    """
+    out: dict[str, dict[str, npt.NDArray[Any]]] = {}
+    status: dict[str, npt.NDArray[np.int8]] = {}
+    new = unchanged = corrected = 0
+    superseded: list[Superseded] = []
+    conflicts: list[tuple[str, int, str]] = []
+    for kind in KINDS.values():
+        n = batch.rows(kind.name)
+        attrs = (*kind.key, *kind.values)
+        cols = {a: kind.column(batch, a) for a in attrs}
+        fix = batch.corrections(kind.name)
+        m = prior.rows(kind.name) if prior is not None else 0
+        if n == 0:
+            out[kind.name] = {**cols, kind.correction: fix}
+            status[kind.name] = np.zeros(0, dtype=np.int8)
+            continue
+        frame = pd.DataFrame({a: pd.Series(cols[a], dtype=object) for a in kind.key})
+        if m:
+            assert prior is not None
+            before = pd.DataFrame(
+                {a: pd.Series(kind.column(prior, a), dtype=object) for a in kind.key}
+            )
+            frame = pd.concat([before, frame], ignore_index=True)
+        group = frame.groupby(list(kind.key), sort=False, dropna=False).ngroup().to_numpy()
+        sizes = np.bincount(group)
+        single = sizes[group[m:]] == 1
+        if single.all():  # every key once and not stored: all new
+            out[kind.name] = {**cols, kind.correction: fix}
+            status[kind.name] = np.full(n, INSERT, dtype=np.int8)
+            new += n
+            continue
+        # the rows whose key repeats (in the batch or in prior) are settled one by one
+        prior_val: dict[int, tuple[Any, ...]] = {}
+        if m:
+            assert prior is not None
+            pvals = [kind.column(prior, a) for a in kind.values]
+            for j in range(m):
+                prior_val[int(group[j])] = tuple(_py(v[j]) for v in pvals)
+        cur = dict(prior_val)
+        rep: dict[int, int] = {}  # group -> its first row in the batch
+        src: dict[int, int] = {}  # group -> the batch row that set its current value
+        fixed: set[int] = set()
+        cols = {a: (c.copy() if a in kind.values else c) for a, c in cols.items()}
+        fix = fix.copy()
+        bvals = [cols[a] for a in kind.values]
+        bkeys = [cols[a] for a in kind.key]
+        flags = fix.tolist()
+        for i in np.flatnonzero(~single).tolist():
+            g = int(group[m + i])
+            vals = tuple(_py(v[i]) for v in bvals)
+            if g not in cur:  # first sight of this key
+                cur[g] = vals
+                rep[g] = i
+                src[g] = i
+                new += 1
+                continue
+            rep.setdefault(g, i)
+            if _same(vals, cur[g]):
+                unchanged += 1
+                continue
+            key = tuple(_py(k[i]) for k in bkeys)
+            if not flags[i]:
+                where = "is stored" if g not in src else f"was sent in {kind.name}[{src[g]}]"
+                conflicts.append(
+                    (
+                        kind.name,
+                        i,
+                        f"{kind.name}[{i}]: {_describe(kind, key)} has {_values(kind, vals)} "
+                        f"but {_values(kind, cur[g])} {where}; send it as a correction "
+                        "to replace it",
+                    )
+                )
+                continue
+            superseded.append(Superseded(kind.name, key, cur[g], vals))
+            corrected += 1
+            cur[g] = vals
+            src[g] = i
+            fixed.add(g)
+        new += int(single.sum())
+        keep = single.copy()
+        kstatus = np.full(n, INSERT, dtype=np.int8)
+        for g, row in rep.items():
+            keep[row] = True
+            for v, x in zip(bvals, cur[g], strict=True):
+                v[row] = x
+            fix[row] = g in fixed or bool(flags[row])
+            if g in prior_val:
+                kstatus[row] = UNCHANGED if _same(cur[g], prior_val[g]) else UPDATE
+        out[kind.name] = {a: c[keep] for a, c in cols.items()} | {kind.correction: fix[keep]}
+        status[kind.name] = kstatus[keep]
+    if conflicts:
+        shown = [c[2] for c in conflicts[:20]]
+        more = f" (and {len(conflicts) - 20} more)" if len(conflicts) > 20 else ""
+        msg = f"{len(conflicts)} conflicting event(s){more}: " + "; ".join(shown)
+        raise EventConflictError(msg, rows=[(k, i, text) for k, i, text in conflicts])
+    arrays: dict[str, Any] = {}
+    for d in out.values():
+        arrays.update(d)
+    settled = EventBatch(**arrays)
+    return Settlement(settled, status, len(batch), new, unchanged, corrected, tuple(superseded))

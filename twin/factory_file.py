@@ -188,6 +188,7 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
                 "setup_matrix": [
                     {"from": a, "to": b, "time": s} for (a, b), s in m.setup_matrix_s.items()
                 ],
+                "off_shift": m.off_shift.value.lower(),
             }
             for m in f.machines
         ],
@@ -199,6 +200,7 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
                 "carrier": mt.carrier.value,
                 "signal": mt.signal,
                 "rollover": mt.rollover_kwh,
+                **({"parent": mt.parent} if mt.parent else {}),
             }
             for mt in f.meters
         ],

@@ -12,7 +12,8 @@ machine    ``line``, ``type``, ``capacity``, ``carrier``, ``power_kw``
            (state name -> kW), ``warmup_s``, ``warmup_energy_kwh``
 utility    ``utility_kind``, ``allocation_key``, ``carrier``, ``power_kw``,
            ``warmup_s``, ``warmup_energy_kwh``
-meter      ``signal`` ("power" or "energy"), ``carrier``, ``rollover_kwh``
+meter      ``signal`` ("power" or "energy"), ``carrier``, ``rollover_kwh``,
+           ``parent`` (its main meter, or None)
 material   ``unit``
 supplier   (none)
 product    ``declared_unit``, ``mass_kg``
@@ -141,6 +142,7 @@ class FactoryGraph:
                     "signal": mt.signal,
                     "carrier": mt.carrier.value,
                     "rollover_kwh": mt.rollover_kwh,
+                    "parent": mt.parent,
                 },
             )
         for mat in f.materials:
@@ -245,6 +247,18 @@ class FactoryGraph:
     def meters_of(self, asset: str) -> tuple[str, ...]:
         """Meters that measure ``asset`` (machine or utility), sorted."""
         return tuple(sorted(u for u, _ in self._in(asset, "measures")))
+
+    def sub_meters_of(self, meter: str) -> tuple[str, ...]:
+        """Sub-meters whose main meter is ``meter``, sorted."""
+        self._node(meter)
+        return tuple(
+            n for n in self.nodes_of_kind("meter") if self.graph.nodes[n]["parent"] == meter
+        )
+
+    def rest_assets_of(self, meter: str) -> tuple[str, ...]:
+        """Assets of ``meter`` behind none of its sub-meters: its virtual rest meter's, sorted."""
+        below = {a for sub in self.sub_meters_of(meter) for a in self.assets_of(sub)}
+        return tuple(a for a in self.assets_of(meter) if a not in below)
 
     def assets_of(self, meter: str) -> tuple[str, ...]:
         """Assets behind ``meter``, sorted."""

@@ -56,6 +56,25 @@ class State(StrEnum):
     PROCESSING = "PROCESSING"
     FAULT = "FAULT"
 
+    @classmethod
+    def parse(cls, value: object) -> State:
+        """The state named ``value``, in any letter case (``"processing"`` as in the
+        factory file's ``power:`` keys, ``"Processing"``, ``"PROCESSING"``).
+
+        Raises ``ValueError`` naming the valid states.
+        """
+        if isinstance(value, State):
+            return value
+        text = str(value).strip().upper()
+        try:
+            return cls(text)
+        except ValueError:
+            msg = (
+                f"unknown state {value!r}; expected one of "
+                f"{', '.join(s.value for s in cls)} (any letter case)"
+            )
+            raise ValueError(msg) from None
+
 
 #: States in a fixed order; ``STATE_INDEX[state]`` is the column in state arrays.
 STATES: tuple[State, ...] = tuple(State)
@@ -141,6 +160,9 @@ class Machine:
     simultaneous orders share its energy by quantity or mass).
     ``setup_matrix_s`` maps (previous product, next product) to setup time [s];
     when a pair is missing the operation's own setup time applies.
+    ``off_shift`` is the state the plant leaves the machine in outside its
+    shifts (nights, weekends): OFF (warmed up again before the next shift),
+    STANDBY or IDLE (kept running, e.g. a furnace held at temperature).
     """
 
     id: str
@@ -152,6 +174,7 @@ class Machine:
     mtbf_s: float | None = None
     mttr_s: float | None = None
     setup_matrix_s: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    off_shift: State = State.OFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +183,12 @@ class Meter:
 
     ``signal`` says what it reports: ``"power"`` samples [kW] or ``"energy"``
     cumulative counter [kWh]. ``rollover_kwh`` is the counter's wrap value.
+
+    Meters may form a hierarchy: a sub-meter names its main meter in
+    ``parent`` and measures some of the main meter's assets. The main meter's
+    own energy is then its virtual rest meter (main minus its sub-meters),
+    which goes to the main meter's assets behind no sub-meter; so no energy
+    is counted twice.
     """
 
     id: str
@@ -168,6 +197,7 @@ class Meter:
     carrier: Carrier = Carrier.ELECTRICITY
     signal: str = "power"
     rollover_kwh: float | None = None
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +407,16 @@ class Factory:
     def asset_ids(self) -> tuple[str, ...]:
         """Ids of everything that can be in a state or draw power."""
         return tuple(m.id for m in self.machines) + tuple(u.id for u in self.utilities)
+
+    def sub_meters(self, meter_id: str) -> tuple[Meter, ...]:
+        """The meters whose ``parent`` is ``meter_id``, by id."""
+        return tuple(sorted((m for m in self.meters if m.parent == meter_id), key=lambda m: m.id))
+
+    def rest_assets(self, meter_id: str) -> tuple[str, ...]:
+        """Assets of meter ``meter_id`` behind none of its sub-meters (its rest meter's)."""
+        meter = next(m for m in self.meters if m.id == meter_id)
+        below = {a for sub in self.sub_meters(meter_id) for a in sub.measures}
+        return tuple(a for a in meter.measures if a not in below)
 
     def power_model(self, asset_id: str) -> PowerModel:
         for m in self.machines:

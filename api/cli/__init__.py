@@ -6,6 +6,8 @@ file is only the wiring:
 - ``factory validate|show|schema``        (:mod:`.factory`)
 - ``attribute``                           (:mod:`.attribute`)
 - ``simulate``                            (:mod:`.simulate`)
+- ``optimize``                            (:mod:`.optimize`)
+- ``calibrate``                           (:mod:`.calibrate`)
 - ``demo``                                (:mod:`.demo`)
 - ``demo-server``, ``opcua browse``       (:mod:`.opcua`)
 - ``connect``, ``connector-schema``       (:mod:`.connect`)
@@ -29,12 +31,14 @@ from carbontwin.twin.errors import CarbonTwinError
 from . import (
     attribute,
     audit,
+    calibrate,
     cbam,
     connect,
     demo,
     factory,
     importers,
     opcua,
+    optimize,
     publish,
     report,
     service,
@@ -57,6 +61,8 @@ for _module in (
     factory,
     attribute,
     simulate,
+    optimize,
+    calibrate,
     demo,
     opcua,
     connect,

@@ -32,7 +32,7 @@ from carbontwin.api.breakdowns import (
     summary,
 )
 from carbontwin.api.issuing import with_orders
-from carbontwin.connectors.files import read_events_dir, read_orders_csv
+from carbontwin.connectors.files import describe_events_folder, read_events_dir, read_orders_csv
 from carbontwin.twin.attribution import Attribution, Rules, attribute
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
 from carbontwin.twin.factors import FactorSet
@@ -43,7 +43,14 @@ from ._factors import GridFactorOpt, GridFactorsOpt, attributions, cli_factor_se
 from .factory import resolve_factory_path
 from .tables import breakdown_table, footprint_table, print_table
 
-__all__ = ["attribution_json", "export_attribution", "footprint_table", "plot_orders", "register"]
+__all__ = [
+    "attribution_json",
+    "export_attribution",
+    "footprint_table",
+    "plot_orders",
+    "print_quality",
+    "register",
+]
 
 
 def _rules(path: Path | None) -> Rules:
@@ -81,7 +88,20 @@ def attribution_json(res: Attribution, factors: FactorSet) -> dict[str, Any]:
         "factor_sources": factors.sources,
         "attribution": attribution,
         "flags": list(res.flags),
+        "quality": {k: {"count": len(v), "items": list(v)} for k, v in res.quality.items()},
     }
+
+
+def print_quality(console: Console, res: Attribution) -> None:
+    """The run's data-quality counts, one line per check that found something."""
+    lines = res.quality_summary()
+    console.print(
+        f"data quality: {sum(len(v) for v in res.quality.values())} finding(s)",
+        style="bold yellow" if lines else None,
+        highlight=False,
+    )
+    for line in lines:
+        console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
 
 
 def plot_orders(res: Attribution, path: Path) -> Path:
@@ -138,8 +158,15 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Option(
                 "--events",
-                help="Events folder (CSV per kind); its orders.csv, if any, replaces the "
-                "factory's orders of the same id.",
+                help="Events folder, one CSV per kind, each optional: "
+                + describe_events_folder()
+                + ". Times ISO 8601 with a zone; units in the column names (kW, kWh); "
+                "states OFF, STANDBY, IDLE, SETUP, PROCESSING, FAULT in any letter case; "
+                "any file may add a 'correction' column (true/false). The same event twice "
+                "counts once; another value for the same key is an error unless marked as "
+                "a correction. Its orders.csv (id, product, quantity, release, due), if any, "
+                "replaces the factory's orders of the same id. Other files are an error; see "
+                "docs/events-folder.md.",
             ),
         ],
         rules: Annotated[
@@ -227,6 +254,7 @@ def register(app: typer.Typer) -> None:
             f"{len(res.flags)} data note(s)",
             highlight=False,
         )
+        print_quality(out, res)
         fallback = [fp.order for fp in res.footprints.values() if fp.factor_fallback_share > 0]
         if fallback:
             notes = [f for f in res.flags if "grid factor fallback" in f or "fallback" in f]

@@ -104,7 +104,9 @@ def simulate_command(
     plots: Annotated[
         Path | None,
         typer.Option(
-            "--plots", help="Write a Gantt and a power chart per policy (PNG) into this folder."
+            "--plots",
+            help="Write a Gantt and a power chart per policy (plant local time, one time "
+            "range) and a KPI comparison chart (PNG) into this folder.",
         ),
     ] = None,
     executor: Annotated[
@@ -156,10 +158,12 @@ def simulate_command(
             )
         written: list[str] = []
         if plots is not None:
-            from carbontwin.simulation.plots import gantt_chart, power_chart
+            from carbontwin.simulation.plots import gantt_chart, kpi_chart, power_chart, time_range
 
-            for i, cand in enumerate(sc.policies):
-                res = simulate_one(sc, i, 0)
+            tz = sc.factory.site.timezone or "UTC"
+            runs = [simulate_one(sc, i, 0) for i in range(len(sc.policies))]
+            xlim = time_range(runs)  # one time range, so the charts line up
+            for cand, res in zip(sc.policies, runs, strict=True):
                 slug = "".join(c if c.isalnum() else "_" for c in cand.name.lower()).strip("_")
                 written.append(
                     str(
@@ -167,6 +171,8 @@ def simulate_command(
                             res,
                             plots / f"gantt_{slug}.png",
                             f"{cand.name}: machine states, replication 0",
+                            tz=tz,
+                            xlim=xlim,
                         )
                     )
                 )
@@ -175,10 +181,14 @@ def simulate_command(
                         power_chart(
                             res,
                             plots / f"power_{slug}.png",
-                            f"{cand.name}: power and grid intensity",
+                            f"{cand.name}: power per energy carrier and grid intensity",
+                            tz=tz,
+                            xlim=xlim,
                         )
                     )
                 )
+            if len(sc.policies) > 1:
+                written.append(str(kpi_chart(report, plots / "kpis.png")))
     except CarbonTwinError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from None

@@ -1,8 +1,15 @@
 """``POST /events``: a batch of shop-floor events, one JSON list per kind.
 
-Idempotent: the store keeps each event once by its natural key, so a re-sent
-batch stores nothing new (``stored == 0``). Events are checked against the
-newest factory model (known assets and meters, finite values, time order).
+Nothing is dropped silently. Every event is stored, or the batch is refused
+with a 4xx that lists the rows (``rows``: ``power[3]: ...``) and nothing of it
+is stored: 422 for events naming an asset, meter or material the newest
+factory model does not know (or otherwise invalid), 409 for a conflict. The
+same event again is a no-op (``unchanged``); another value under a stored key
+(meter and time, a booking id, ...) is a conflict unless the event is sent
+with ``"correction": true`` — then it replaces the stored value, the old one
+stays in the store's history, and the next footprint issued is a new version.
+Each material booking carries its own ``booking`` id, so two bookings of one
+material for one order both count.
 """
 
 from __future__ import annotations
@@ -10,11 +17,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from carbontwin.api._twin import current_factory
 from carbontwin.api.deps import StoreDep, TokenDep
-from carbontwin.twin.errors import EventError
+from carbontwin.twin.errors import EventRowsError
 from carbontwin.twin.events import (
     EnergyCounter,
     EventBatch,
@@ -33,25 +40,40 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class StateIn(BaseModel):
+def _state(value: Any) -> Any:
+    try:
+        return State.parse(value) if isinstance(value, str) else value
+    except ValueError:
+        return value  # pydantic names the valid states
+
+
+class _Event(BaseModel):
+    correction: bool = Field(
+        False, description="Replace the stored event of the same key (keeps the old in history)."
+    )
+
+
+class StateIn(_Event):
     asset: Id
     t: AwareDatetime
-    state: State
+    state: Annotated[State, BeforeValidator(_state)] = Field(
+        description="OFF, STANDBY, IDLE, SETUP, PROCESSING or FAULT, in any letter case"
+    )
 
 
-class PowerIn(BaseModel):
+class PowerIn(_Event):
     meter: Id
     t: AwareDatetime
     power_kw: Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-class CounterIn(BaseModel):
+class CounterIn(_Event):
     meter: Id
     t: AwareDatetime
     energy_kwh: Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-class StepIn(BaseModel):
+class StepIn(_Event):
     order: Id
     operation: Id
     asset: Id
@@ -61,14 +83,18 @@ class StepIn(BaseModel):
     kind: StepKind = StepKind.PROCESSING
 
 
-class MaterialIn(BaseModel):
+class MaterialIn(_Event):
     order: Id
     material: Id
     quantity: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     unit: str = "kg"
+    booking: Id = Field(
+        description="The booking's own id (e.g. the MES goods-issue number); "
+        "two bookings of one material for one order both count"
+    )
 
 
-class GapIn(BaseModel):
+class GapIn(_Event):
     source: Id
     start: AwareDatetime
     end: AwareDatetime
@@ -86,32 +112,70 @@ class EventsCreate(BaseModel):
     gaps: list[GapIn] = []
 
     def batch(self) -> EventBatch:
-        events: list[Any] = [StateChange(e.asset, e.t, e.state) for e in self.states]
-        events += [PowerSample(e.meter, e.t, e.power_kw) for e in self.power]
-        events += [EnergyCounter(e.meter, e.t, e.energy_kwh) for e in self.counters]
+        events: list[Any] = [StateChange(e.asset, e.t, e.state, e.correction) for e in self.states]
+        events += [PowerSample(e.meter, e.t, e.power_kw, e.correction) for e in self.power]
+        events += [EnergyCounter(e.meter, e.t, e.energy_kwh, e.correction) for e in self.counters]
         events += [
-            OrderStep(e.order, e.operation, e.asset, e.start, e.end, e.quantity, e.kind)
+            OrderStep(
+                e.order, e.operation, e.asset, e.start, e.end, e.quantity, e.kind, e.correction
+            )
             for e in self.steps
         ]
-        events += [MaterialUse(e.order, e.material, e.quantity, e.unit) for e in self.materials]
-        events += [Gap(e.source, e.start, e.end, e.reason) for e in self.gaps]
+        events += [
+            MaterialUse(
+                e.order, e.material, e.quantity, e.unit, booking=e.booking, correction=e.correction
+            )
+            for e in self.materials
+        ]
+        events += [Gap(e.source, e.start, e.end, e.reason, e.correction) for e in self.gaps]
         return EventBatch.from_events(events)
+
+    def unknown(self, factory: Any) -> list[tuple[str, int, str, str]]:
+        """Rows naming an asset, meter or material the factory does not know."""
+        assets = set(factory.asset_ids)
+        meters = {m.id for m in factory.meters}
+        materials = {m.id for m in factory.materials}
+        checks: list[tuple[str, list[Any], str, set[str], str]] = [
+            ("states", self.states, "asset", assets, "asset"),
+            ("power", self.power, "meter", meters, "meter"),
+            ("counters", self.counters, "meter", meters, "meter"),
+            ("steps", self.steps, "asset", assets, "asset"),
+            ("materials", self.materials, "material", materials, "material"),
+            ("gaps", self.gaps, "source", assets | meters, "meter or asset"),
+        ]
+        out = []
+        for kind, items, attr, known, noun in checks:
+            for i, e in enumerate(items):
+                value = getattr(e, attr)
+                if value not in known:
+                    out.append((kind, i, f"{kind}[{i}]: unknown {noun} {value!r}", attr))
+        return out
 
 
 class EventsStored(BaseModel):
+    """What became of every received event: ``received == stored + unchanged + corrected``."""
+
     received: int
-    stored: int
+    stored: int = Field(description="Events with a key not stored before.")
+    unchanged: int = Field(description="Events already stored with the same values (no-ops).")
+    corrected: int = Field(description="Corrections that replaced a stored value.")
 
 
 @router.post("", operation_id="post_events", response_model=EventsStored)
 def post_events(body: EventsCreate, store: StoreDep, _sub: TokenDep) -> Any:
-    """Validate and store a batch; ``stored`` counts the events not seen before."""
+    """Validate and store a batch, or refuse it whole with the rows that are wrong."""
     factory = current_factory(store)
-    batch = body.batch()
-    batch.validate(assets=factory.asset_ids, meters=[m.id for m in factory.meters])
-    materials = {m.id for m in factory.materials}
-    for i, m in enumerate(batch.material_id):
-        if m not in materials:
-            msg = f"material use #{i} names unknown material {m!r}; the factory has {sorted(materials)}"
-            raise EventError(msg, field="material")
-    return {"received": len(batch), "stored": store.write_events(batch)}
+    unknown = body.unknown(factory)
+    if unknown:
+        shown = "; ".join(r[2] for r in unknown[:20])
+        more = f" (and {len(unknown) - 20} more)" if len(unknown) > 20 else ""
+        msg = f"{len(unknown)} event(s) name what the factory does not know{more}: {shown}"
+        rows = [(kind, i, text) for kind, i, text, _ in unknown]
+        raise EventRowsError(msg, rows=rows, field=unknown[0][3])
+    settled = store.ingest(body.batch())
+    return {
+        "received": settled.received,
+        "stored": settled.new,
+        "unchanged": settled.unchanged,
+        "corrected": settled.corrected,
+    }

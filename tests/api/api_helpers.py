@@ -51,7 +51,13 @@ def events_json(batch: EventBatch) -> dict[str, list[dict[str, Any]]]:
             )
         elif isinstance(e, MaterialUse):
             out["materials"].append(
-                {"order": e.order, "material": e.material, "quantity": e.quantity, "unit": e.unit}
+                {
+                    "order": e.order,
+                    "material": e.material,
+                    "quantity": e.quantity,
+                    "unit": e.unit,
+                    "booking": e.booking or f"{e.order}/{e.material}",
+                }
             )
         elif isinstance(e, Gap):
             out["gaps"].append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from api_helpers import events_json, get_token, make_settings
+from db_helpers import postgres_schema
 from fastapi.testclient import TestClient
 
 from carbontwin.api import create_app
@@ -17,6 +18,26 @@ def api(tmp_path):
     app = create_app(make_settings(tmp_path))
     with TestClient(app, base_url="https://testserver") as client:
         yield client, {"Authorization": f"Bearer {get_token(client)}"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_client(request, tmp_path):
+    """An authorised client of a fresh app on SQLite and on PostgreSQL (own schema)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'twin.db'}"
+        ctx = None
+    else:
+        ctx = postgres_schema(request.getfixturevalue("postgres_url"))
+        url = ctx.__enter__()
+    app = create_app(make_settings(tmp_path, database_url=url))
+    try:
+        with TestClient(app, base_url="https://testserver") as c:
+            c.headers["Authorization"] = f"Bearer {get_token(c)}"
+            yield c
+    finally:
+        app.state.services.close()
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

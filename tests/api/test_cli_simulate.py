@@ -27,12 +27,12 @@ def test_simulate_demo_week_json():
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["baseline"] == "FIFO"
+    assert data["baseline"] == "As-is"
     assert data["replications"] == 2
     idle = data["differences"]["Idle shutdown"]["energy_kwh"]
     assert idle["mean"] < 0
     assert idle["ci95_low"] <= idle["mean"] <= idle["ci95_high"]
-    assert len(data["results"]["FIFO"]["co2e_kg"]["values"]) == 2
+    assert len(data["results"]["As-is"]["co2e_kg"]["values"]) == 2
 
 
 def test_simulate_table_and_plots(tmp_path):
@@ -52,22 +52,25 @@ def test_simulate_table_and_plots(tmp_path):
         env={"COLUMNS": "80"},
     )
     assert result.exit_code == 0, result.output
-    # three policies do not fit 80 columns side by side: one table per candidate vs FIFO
+    # three policies do not fit 80 columns side by side: one table per candidate vs as-is
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "…" not in result.stdout
-    assert sum("Δ" in line for line in lines) == 2
+    assert sum("Δ" in line for line in lines) == 3
     kpi_rows = [line.split("│")[1].strip() for line in lines if line.startswith("│ ")]
     kpis = ("energy_kwh", "cost", "co2e_kg", "attributed_co2e_kg", "makespan_h", "switch_offs")
     for kpi in kpis:
-        assert kpi_rows.count(kpi) == 2, kpi
+        assert kpi_rows.count(kpi) == 3, kpi
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == [
+        "gantt_as_is.png",
         "gantt_carbon_aware_release.png",
-        "gantt_fifo.png",
+        "gantt_fifo__always_on.png",
         "gantt_idle_shutdown.png",
+        "kpis.png",
+        "power_as_is.png",
         "power_carbon_aware_release.png",
-        "power_fifo.png",
+        "power_fifo__always_on.png",
         "power_idle_shutdown.png",
     ]
     for p in out.glob("*.png"):

@@ -5,36 +5,14 @@ Runs on SQLite and on PostgreSQL (its own schema in the shared test database).
 
 from __future__ import annotations
 
-import pytest
-from api_helpers import events_json, get_token, make_settings
-from db_helpers import postgres_schema
-from fastapi.testclient import TestClient
+from api_helpers import events_json
 
-from carbontwin.api import create_app
 from carbontwin.twin.examples import demo_factory
 from carbontwin.twin.factory_file import factory_to_dict
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def client(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'twin.db'}"
-        ctx = None
-    else:
-        ctx = postgres_schema(request.getfixturevalue("postgres_url"))
-        url = ctx.__enter__()
-    app = create_app(make_settings(tmp_path, database_url=url))
-    try:
-        with TestClient(app, base_url="https://testserver") as c:
-            c.headers["Authorization"] = f"Bearer {get_token(c)}"
-            yield c
-    finally:
-        app.state.services.close()
-        if ctx is not None:
-            ctx.__exit__(None, None, None)
-
-
-def test_correction_deprecates_the_first_version(client, demo_batch):
+def test_correction_deprecates_the_first_version(db_client, demo_batch):
+    client = db_client
     assert client.put("/factory", json=factory_to_dict(demo_factory())).status_code == 200
     assert client.post("/events", json=events_json(demo_batch)).json()["stored"] > 0
     v1 = client.post("/orders/O-1001/footprint").json()["issued"]
@@ -44,7 +22,13 @@ def test_correction_deprecates_the_first_version(client, demo_batch):
     # a late material booking changes the footprint
     extra = {
         "materials": [
-            {"order": "O-1001", "material": "al-6082-primary", "quantity": 25.0, "unit": "kg"}
+            {
+                "order": "O-1001",
+                "material": "al-6082-primary",
+                "quantity": 25.0,
+                "unit": "kg",
+                "booking": "GI-late-1",
+            }
         ]
     }
     r = client.post("/events", json=extra)

@@ -314,9 +314,9 @@ def test_simulate_takes_grid_factor_and_grid_factors(tmp_path):
     flat = co2e("--grid-factor", "1 kg/kWh")
     # the same flat 1 kg/kWh given both ways gives the same KPI ...
     assert flat_csv == pytest.approx(flat, rel=1e-12)
-    # ... and a flat grid leaves carbon-aware release nothing to choose: it is FIFO
-    assert flat["Carbon-aware release"] == pytest.approx(flat["FIFO"], rel=1e-12)
-    assert flat["Idle shutdown"] < flat["FIFO"]
+    # ... and a flat grid leaves carbon-aware release nothing to choose: it is as-is
+    assert flat["Carbon-aware release"] == pytest.approx(flat["As-is"], rel=1e-12)
+    assert flat["Idle shutdown"] < flat["As-is"]
     out = runner.invoke(app, ["simulate", week, "--grid-factor", "1 kg"])
     assert out.exit_code == 2
     assert "is not an emission_factor" in out.output

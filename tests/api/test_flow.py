@@ -38,7 +38,8 @@ def test_events_are_idempotent(loaded, demo_batch):
     client, headers, _ = loaded
     r = client.post("/events", json=events_json(demo_batch), headers=headers)
     assert r.status_code == 200
-    assert r.json() == {"received": len(demo_batch), "stored": 0}
+    n = len(demo_batch)
+    assert r.json() == {"received": n, "stored": 0, "unchanged": n, "corrected": 0}
 
 
 def test_bad_event_names_the_field(loaded):
@@ -153,7 +154,19 @@ def test_aas_submodel_of_an_issued_footprint(loaded):
 
 def test_unknown_material_is_refused(loaded):
     client, headers, _ = loaded
-    body = {"materials": [{"order": "O-1001", "material": "unobtainium", "quantity": 1.0}]}
+    body = {
+        "materials": [
+            {"order": "O-1001", "material": "unobtainium", "quantity": 1.0, "booking": "B1"}
+        ]
+    }
     r = client.post("/events", json=body, headers=headers)
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["material"]
+    assert r.json()["rows"] == [
+        {"kind": "materials", "row": 0, "msg": "materials[0]: unknown material 'unobtainium'"}
+    ]
+    # a booking without its own id is refused by the request's schema
+    del body["materials"][0]["booking"]
+    r = client.post("/events", json=body, headers=headers)
+    assert r.status_code == 422
+    assert ["body", "materials", 0, "booking"] in [e["loc"] for e in r.json()["detail"]]

@@ -122,8 +122,8 @@ def test_finite_buffers_hold_jobs_upstream(small):
     seen: list[int] = []
     orig = model_mod.SimRun.run
 
-    def spy(self):
-        out = orig(self)
+    def spy(self, until=0.0):
+        out = orig(self, until)
         seen.extend(m.max_queue for m in self.machines)
         return out
 

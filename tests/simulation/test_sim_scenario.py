@@ -28,17 +28,22 @@ def report(demo_week):
 def test_demo_week_file_resolves(demo_week):
     assert demo_week.factory.id == "demo-plant"
     assert len(demo_week.orders) == len(demo_week.factory.orders)
-    assert [c.name for c in demo_week.policies] == ["FIFO", "Idle shutdown", "Carbon-aware release"]
+    assert [c.name for c in demo_week.policies] == [
+        "As-is",
+        "FIFO, always on",
+        "Idle shutdown",
+        "Carbon-aware release",
+    ]
     assert demo_week.tariff is not None
     assert demo_week.tariff.currency == "EUR"
     assert demo_week.end - demo_week.start == 7 * 86400.0
 
 
 def test_ci_is_students_t_and_differences_are_paired_by_seed(report):
-    base = report.values["FIFO"]["energy_kwh"]
+    base = report.values["As-is"]["energy_kwh"]
     cand = report.values["Idle shutdown"]["energy_kwh"]
     assert len(base) == 3
-    s = report.stats["FIFO"]["energy_kwh"]
+    s = report.stats["As-is"]["energy_kwh"]
     hw = stats.t.ppf(0.975, 2) * np.std(base, ddof=1) / math.sqrt(3)
     assert s.mean == pytest.approx(base.mean())
     assert s.half_width == pytest.approx(hw)
@@ -53,7 +58,10 @@ def test_idle_shutdown_saves_energy_cost_and_co2e_with_confidence(report):
     for kpi in ("energy_kwh", "cost", "co2e_kg", "attributed_co2e_kg"):
         d = report.diffs["Idle shutdown"][kpi]
         assert d.high < 0, kpi  # the whole 95 % interval is a saving
-    assert report.relative["Idle shutdown"]["energy_kwh"] < -0.2
+    # against as-is (machines already off outside shifts) only idle time inside shifts is left
+    assert report.relative["Idle shutdown"]["energy_kwh"] < -0.1
+    # the named extreme, always on, draws more than as-is
+    assert report.diffs["FIFO, always on"]["energy_kwh"].low > 0
 
 
 def test_carbon_aware_release_lowers_location_based_co2e(report):
@@ -67,8 +75,9 @@ def test_report_is_json(report):
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert data["replications"] == 3
     assert data["seeds"] == [[20190304, 0], [20190304, 1], [20190304, 2]]
-    assert set(data["differences"]) == {"Idle shutdown", "Carbon-aware release"}
-    assert data["differences"]["Idle shutdown"]["switch_offs"]["relative"] is None  # 0 base
+    assert set(data["differences"]) == {"FIFO, always on", "Idle shutdown", "Carbon-aware release"}
+    # always on never switches off: -100 % of the as-is switch-offs
+    assert data["differences"]["FIFO, always on"]["switch_offs"]["relative"] == -1.0
 
 
 def test_kpistat_of_one_value_has_no_interval():

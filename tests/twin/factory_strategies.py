@@ -127,9 +127,17 @@ def factories(draw) -> Factory:
         u.id: u.power.carrier for u in utilities
     }
     meters = []
+    measured: set[str] = set()  # an asset is behind one meter, or a main meter and its sub-meter
     for k, first in enumerate(draw(st.lists(st.sampled_from(sorted(carrier_of)), max_size=4))):
-        same = [a for a in sorted(carrier_of) if carrier_of[a] == carrier_of[first] and a != first]
+        if first in measured:
+            continue
+        same = [
+            a
+            for a in sorted(carrier_of)
+            if carrier_of[a] == carrier_of[first] and a != first and a not in measured
+        ]
         extra = draw(st.lists(st.sampled_from(same), unique=True, max_size=2)) if same else []
+        measured.update([first, *extra])
         signal = draw(st.sampled_from(["power", "energy"]))
         meters.append(
             Meter(
@@ -141,6 +149,22 @@ def factories(draw) -> Factory:
                 rollover_kwh=draw(st.none() | POSITIVE) if signal == "energy" else None,
             )
         )
+    mains = [m for m in meters if len(m.measures) > 1]
+    if mains and draw(st.booleans()):  # a sub-meter over some of a main meter's assets
+        main = draw(st.sampled_from(mains))
+        n = draw(st.integers(1, len(main.measures) - 1))
+        signal = draw(st.sampled_from(["power", "energy"]))
+        meters.append(
+            Meter(
+                id=f"{main.id}-sub",
+                name=draw(NAMES),
+                measures=main.measures[-n:],
+                carrier=main.carrier,
+                signal=signal,
+                rollover_kwh=draw(st.none() | POSITIVE) if signal == "energy" else None,
+                parent=main.id,
+            )
+        )
     ids_taken = (
         set(carrier_of)
         | {site.id}
@@ -150,6 +174,8 @@ def factories(draw) -> Factory:
         | set(product_ids)
     )
     meters = [m for m in meters if m.id not in ids_taken]
+    kept = {m.id for m in meters}
+    meters = [m for m in meters if m.parent is None or m.parent in kept]
     materials = tuple(
         Material(id=mid, name=draw(NAMES), unit=draw(st.sampled_from(["kg", "piece", "m3"])))
         for mid in material_ids

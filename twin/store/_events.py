@@ -1,25 +1,33 @@
 """Event tables <-> :class:`~carbontwin.twin.events.EventBatch` columns.
 
-Writes are bulk ``INSERT ... ON CONFLICT DO NOTHING`` (driver ``executemany``
-in chunks), so a re-sent event is stored once; the caller holds the one
-transaction around all kinds. Reads return a batch sorted by (source, time).
+A write first reads what is stored under the batch's keys, settles the batch
+on it (:func:`carbontwin.twin.events.settle`: re-sent events are no-ops, other
+values under a stored key are a conflict unless sent as corrections), then
+inserts the new keys in bulk (driver ``executemany`` in chunks), updates the
+corrected ones and appends the replaced values to ``event_history``. The
+caller holds the one transaction around all of it. Reads return a batch
+sorted by (source, time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from carbontwin.twin.errors import StoreError
-from carbontwin.twin.events import EventBatch
+from carbontwin.twin.events import INSERT, UPDATE, EventBatch, Settlement
+from carbontwin.twin.events import KINDS as EVENT_KINDS
 
 from .models import (
     EnergyCounterRow,
+    EventHistoryRow,
     GapRow,
     MaterialUseRow,
     OrderStepRow,
@@ -41,6 +49,7 @@ class EventKind:
     """
 
     label: str
+    name: str
     table: sa.Table
     columns: tuple[tuple[str, str], ...]
     time: str
@@ -53,6 +62,12 @@ class EventKind:
     def rows_in(self, batch: EventBatch) -> int:
         return len(getattr(batch, self.columns[0][0]))
 
+    def values(self, batch: EventBatch, attr: str) -> np.ndarray[Any, Any]:
+        return EVENT_KINDS[self.name].column(batch, attr)
+
+    def col(self, attr: str) -> str:
+        return dict(self.columns)[attr]
+
 
 def _table(row: Any) -> sa.Table:
     table = row.__table__
@@ -63,24 +78,28 @@ def _table(row: Any) -> sa.Table:
 KINDS: tuple[EventKind, ...] = (
     EventKind(
         "state changes",
+        "states",
         _table(StateChangeRow),
         (("state_asset", "asset"), ("state_t", "t"), ("state", "state")),
         "t",
     ),
     EventKind(
         "power samples",
+        "power",
         _table(PowerSampleRow),
         (("power_meter", "meter"), ("power_t", "t"), ("power_kw", "power_kw")),
         "t",
     ),
     EventKind(
         "energy counters",
+        "counters",
         _table(EnergyCounterRow),
         (("counter_meter", "meter"), ("counter_t", "t"), ("counter_kwh", "energy_kwh")),
         "t",
     ),
     EventKind(
         "order steps",
+        "steps",
         _table(OrderStepRow),
         (
             ("step_asset", "asset"),
@@ -96,16 +115,19 @@ KINDS: tuple[EventKind, ...] = (
     ),
     EventKind(
         "material uses",
+        "materials",
         _table(MaterialUseRow),
         (
             ("material_order", "order_id"),
             ("material_id", "material"),
             ("material_quantity", "quantity"),
             ("material_unit", "unit"),
+            ("material_booking", "booking"),
         ),
         "t",
     ),
     EventKind(
+        "gaps",
         "gaps",
         _table(GapRow),
         (
@@ -134,46 +156,128 @@ def _chunks(
     kind: EventKind, batch: EventBatch, size: int
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     names = [col for _, col in kind.columns]
-    values = [getattr(batch, attr).tolist() for attr, _ in kind.columns]
+    values = [kind.values(batch, attr).tolist() for attr, _ in kind.columns]
     n = len(values[0])
     for lo in range(0, n, size):
         cols = [v[lo : lo + size] for v in values]
         yield lo, [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
 
 
-def write_kinds(
-    conn: sa.Connection,
-    batch: EventBatch,
-    *,
-    chunk_rows: int = CHUNK_ROWS,
-) -> int:
-    """Insert every kind of ``batch`` through ``conn``; return the rows newly stored.
-
-    Raises :class:`StoreError` naming the kind, the table and the batch rows of
-    the chunk that failed; the caller's transaction then rolls everything back.
-    """
+def _insert(conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows: int) -> int:
+    """Bulk insert of ``batch``'s rows of ``kind``; returns the rows inserted."""
+    # RETURNING counts the rows really inserted on every driver (executemany
+    # rowcount is not reliable); SQLAlchemy batches it as multi-row VALUES
+    stmt = insert_ignoring_duplicates(conn.dialect.name, kind.table).returning(
+        sa.literal_column("1", sa.Integer)
+    )
     stored = 0
-    for kind in KINDS:
-        if not kind.rows_in(batch):
-            continue
-        # RETURNING counts the rows really inserted on every driver (executemany
-        # rowcount is not reliable); SQLAlchemy batches it as multi-row VALUES
-        stmt = insert_ignoring_duplicates(conn.dialect.name, kind.table).returning(
-            sa.literal_column("1", sa.Integer)
-        )
-        for lo, rows in _chunks(kind, batch, chunk_rows):
-            try:
-                result = conn.execute(stmt, rows)
-            except sa.exc.SQLAlchemyError as exc:
-                orig = getattr(exc, "orig", None) or exc
-                msg = (
-                    f"writing {kind.label} (batch rows {lo}..{lo + len(rows) - 1}) to table "
-                    f"{kind.table.name!r} failed: {str(orig).strip()}; nothing of this batch "
-                    f"was stored"
-                )
-                raise StoreError(msg, field=kind.label) from exc
-            stored += len(result.all())
+    for lo, rows in _chunks(kind, batch, chunk_rows):
+        try:
+            result = conn.execute(stmt, rows)
+        except sa.exc.SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None) or exc
+            msg = (
+                f"writing {kind.label} (batch rows {lo}..{lo + len(rows) - 1}) to table "
+                f"{kind.table.name!r} failed: {str(orig).strip()}; nothing of this batch "
+                f"was stored"
+            )
+            raise StoreError(msg, field=kind.label) from exc
+        stored += len(result.all())
     return stored
+
+
+def _sub(batch: EventBatch, kind: EventKind, rows: np.ndarray[Any, Any]) -> EventBatch:
+    """A batch with only ``rows`` of ``kind``."""
+    return EventBatch(**{a: kind.values(batch, a)[rows] for a, _ in kind.columns})
+
+
+def stored_for(conn: sa.Connection, batch: EventBatch) -> EventBatch:
+    """The stored rows that may share a key with ``batch`` (a superset of them).
+
+    Point events and gaps: per source, the rows between the source's first and
+    last time in the batch (an index range scan); steps and bookings: the rows
+    of the batch's orders.
+    """
+    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    for kind in KINDS:
+        cols = [kind.table.c[c] for _, c in kind.columns]
+        found: list[Any] = []
+        if kind.rows_in(batch):
+            src_attr = kind.columns[0][0]
+            src = kind.values(batch, src_attr)
+            src_col = kind.table.c[kind.source]
+            if kind.name in ("steps", "materials"):
+                ids = sorted({str(x) for x in src.tolist()})
+                for lo in range(0, len(ids), 500):
+                    stmt = sa.select(*cols).where(src_col.in_(ids[lo : lo + 500]))
+                    found += conn.execute(stmt).all()
+            else:
+                t = kind.values(batch, [a for a, c in kind.columns if c == kind.time][0])
+                frame = (
+                    pd.DataFrame({"s": pd.Series(src, dtype=object), "t": t})
+                    .groupby("s", sort=True)["t"]
+                    .agg(["min", "max"])
+                )
+                t_col = kind.table.c[kind.time]
+                for s_id, t0, t1 in frame.itertuples():
+                    stmt = sa.select(*cols).where(
+                        src_col == str(s_id), t_col >= float(t0), t_col <= float(t1)
+                    )
+                    found += conn.execute(stmt).all()
+        columns = list(zip(*found, strict=True)) if found else [() for _ in cols]
+        for (attr, col), values in zip(kind.columns, columns, strict=True):
+            is_float = isinstance(kind.table.c[col].type, sa.Double)
+            arrays[attr] = _column(list(values), "f" if is_float else "o")
+    return EventBatch(**arrays)
+
+
+def write_settled(
+    conn: sa.Connection, settled: Settlement, *, chunk_rows: int = CHUNK_ROWS
+) -> None:
+    """Store a settlement: insert new keys, update corrected ones, keep their history."""
+    batch = settled.batch
+    for kind in KINDS:
+        status = settled.status[kind.name]
+        if not status.size:
+            continue
+        new = np.flatnonzero(status == INSERT)
+        if new.size:
+            part = batch if new.size == status.size else _sub(batch, kind, new)
+            if _insert(conn, kind, part, chunk_rows) != new.size:
+                msg = (
+                    f"{kind.label}: another writer stored events with the same keys at the "
+                    "same time; nothing of this batch was stored, send it again"
+                )
+                raise StoreError(msg, field=kind.label)
+        upd = np.flatnonzero(status == UPDATE)
+        if upd.size:
+            ev = EVENT_KINDS[kind.name]
+            keys = [kind.col(a) for a in ev.key]
+            vals = [kind.col(a) for a in ev.values]
+            stmt = (
+                sa.update(kind.table)
+                .where(*[kind.table.c[k] == sa.bindparam(f"k_{k}") for k in keys])
+                .values({v: sa.bindparam(f"v_{v}") for v in vals})
+            )
+            cols = {f"k_{kind.col(a)}": kind.values(batch, a)[upd].tolist() for a in ev.key}
+            cols |= {f"v_{kind.col(a)}": kind.values(batch, a)[upd].tolist() for a in ev.values}
+            rows = [dict(zip(cols, r, strict=True)) for r in zip(*cols.values(), strict=True)]
+            conn.execute(stmt, rows)
+    if settled.superseded:
+        now = datetime.now(UTC)
+        conn.execute(
+            sa.insert(EventHistoryRow),
+            [
+                {
+                    "kind": s.kind,
+                    "key": list(s.key),
+                    "old": list(s.old),
+                    "new": list(s.new),
+                    "superseded_at": now,
+                }
+                for s in settled.superseded
+            ],
+        )
 
 
 def _window(

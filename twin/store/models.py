@@ -26,9 +26,12 @@ state_changes      (asset, t)                                   --
 power_samples      (meter, t)                                   --
 energy_counters    (meter, t)                                   --
 order_steps        (order_id, operation, asset, start, kind)    (asset, start)
-material_uses      (order_id, material)                         --
+material_uses      (order_id, material, booking)                --
 gaps               (source, start)                              --
 =================  ==========================================  ==================
+
+A correction replaces an event's values in its table and keeps the old
+values in ``event_history``.
 
 Footprints are versioned and append-only: ``UNIQUE(order_id, version)``, a
 correction names the row it ``replaces_id``; each row keeps the Ed25519
@@ -51,6 +54,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base",
     "EnergyCounterRow",
+    "EventHistoryRow",
     "FactorPointRow",
     "FactorSeriesRow",
     "FactoryVersionRow",
@@ -202,6 +206,26 @@ class MaterialUseRow(Base):
     quantity: Mapped[float] = mapped_column(sa.Double(), nullable=False)
     unit: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     t: Mapped[float | None] = mapped_column(sa.Double(), nullable=True)
+    # the booking's own id: two bookings of one material for one order are two rows
+    booking: Mapped[str] = _id(primary_key=True)
+
+
+class EventHistoryRow(Base):
+    """A stored event value that a correction replaced (kept, never deleted).
+
+    ``key`` is the event's natural key and ``old``/``new`` its values, as JSON
+    lists in the order of :data:`carbontwin.twin.events.KINDS`.
+    """
+
+    __tablename__ = "event_history"
+    __table_args__ = (sa.Index(None, "kind"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    key: Mapped[list[Any]] = mapped_column(sa.JSON(), nullable=False)
+    old: Mapped[list[Any]] = mapped_column(sa.JSON(), nullable=False)
+    new: Mapped[list[Any]] = mapped_column(sa.JSON(), nullable=False)
+    superseded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class GapRow(Base):

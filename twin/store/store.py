@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from carbontwin.twin.errors import StoreError
-from carbontwin.twin.events import EventBatch
+from carbontwin.twin.events import EventBatch, Settlement, settle
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.model import Factory, Order
 from carbontwin.twin.store import _audit, _events, _footprints, _series
@@ -39,6 +39,7 @@ from carbontwin.twin.store._audit import AuditReport, Verifier
 from carbontwin.twin.store._footprints import F, NotFoundError, Signer
 from carbontwin.twin.store._series import SeriesLike
 from carbontwin.twin.store.models import (
+    EventHistoryRow,
     FactorSeriesRow,
     FactoryVersionRow,
     OrderRow,
@@ -372,19 +373,50 @@ class Store:
     # --- events ----------------------------------------------------------------
 
     def write_events(self, batch: EventBatch, *, chunk_rows: int = _events.CHUNK_ROWS) -> int:
-        """Store ``batch`` in one transaction; return how many rows were new.
+        """Store ``batch`` in one transaction; return how many rows it stored or corrected.
 
-        Rows whose natural key is already stored (a re-sent batch) are skipped.
-        The batch is validated first (:meth:`EventBatch.validate`); if anything
-        fails, nothing of the batch is stored and :class:`StoreError` (or
-        :class:`~carbontwin.twin.errors.EventError` for an invalid batch) says
-        which kind and which rows.
+        Same as :meth:`ingest`, counting only the rows written.
+        """
+        s = self.ingest(batch, chunk_rows=chunk_rows)
+        return s.new + s.corrected
+
+    def ingest(self, batch: EventBatch, *, chunk_rows: int = _events.CHUNK_ROWS) -> Settlement:
+        """Store ``batch`` in one transaction and say what became of every row.
+
+        Nothing is dropped silently: a row with a key not stored yet is stored
+        (``new``); the same event again is a no-op (``unchanged``); another
+        value under a stored key replaces it only when the row is flagged as a
+        correction (``corrected``; the old value stays in
+        :meth:`event_history`), and is otherwise a conflict. Material uses are
+        keyed by their booking id, so two bookings of one material both count.
+        ``received == new + unchanged + corrected``.
+
+        Raises
+        ------
+        EventConflictError
+            Listing every conflicting row; nothing of the batch is stored.
+        EventError
+            For an invalid batch (:meth:`EventBatch.validate`); nothing stored.
+        StoreError
+            When the database refuses the write; nothing stored.
         """
         batch.validate()
         if not len(batch):
-            return 0
+            return settle(batch)
         with self._tx(f"writing an event batch of {len(batch)} rows", write=True) as conn:
-            return _events.write_kinds(conn, batch, chunk_rows=chunk_rows)
+            settled = settle(batch, _events.stored_for(conn, batch))
+            _events.write_settled(conn, settled, chunk_rows=chunk_rows)
+        return settled
+
+    def event_history(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Values corrections replaced, oldest first: ``kind``, ``key``, ``old``, ``new``
+        (lists in the column order of :data:`carbontwin.twin.events.KINDS`), ``superseded_at``."""
+        stmt = sa.select(EventHistoryRow).order_by(EventHistoryRow.id)
+        if kind is not None:
+            stmt = stmt.where(EventHistoryRow.kind == kind)
+        with self._tx("reading the event history") as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [{k: r[k] for k in ("kind", "key", "old", "new", "superseded_at")} for r in rows]
 
     def read_events(self, start: float | None = None, end: float | None = None) -> EventBatch:
         """Stored events in ``[start, end)`` [epoch s], sorted by source and time.

@@ -31,6 +31,7 @@ TABLES = {
     "signing_keys",
     "issuance_log",
     "issuance_inputs",
+    "event_history",
     "alembic_version",
 }
 

@@ -10,8 +10,8 @@
   PostgreSQL, and TRUNCATE on PostgreSQL (SQLite has no TRUNCATE: its
   ``DELETE FROM t`` fires the DELETE trigger).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-30
 """
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,421 @@
+"""``optimize``: search schedules for a Pareto front of CO2e, cost, makespan and tardiness.
+
+The metaheuristic is pymoo's NSGA-II (Deb et al. 2002) over a random-key
+encoding, seeded with the dispatch rules (release order as FIFO, EDD, SPT):
+
+* one key per order: the order in which every machine runs its operations
+  (one global order, so machine sequences never deadlock);
+* one release delay per order [h], up to ``max_delay_h``: work moves into
+  hours with a cleaner grid or a cheaper tariff;
+* one gene per machine: keep it off while it would wait past its break-even
+  time inside shifts (and not warm it for a shift with no work for it);
+* one gene for the batch window of batch machines [h]: jobs of one product
+  whose orders are released within it share a batch.
+
+Every candidate is scored by :class:`~.evaluator.ScheduleEvaluator`
+(deterministic times) — in this process, or on a Dask cluster population by
+population. Constraints: the makespan may grow at most ``max_makespan_increase``
+over as-is; due dates are either penalised (tardiness is an objective) or hard
+(no more tardiness than as-is). The recommended schedule is the front's
+lowest-CO2e feasible one; it replays in the SimPy model as a
+:class:`~.schedule.FollowPlan` policy with random processing times and
+breakdowns, paired by seed with as-is, for confidence intervals.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from carbontwin.twin.errors import SimulationError
+
+from .evaluator import ScheduleEvaluator
+from .schedule import Schedule
+
+__all__ = ["OptimizeResult", "ScheduleSearch", "decode_genes", "optimize_schedules"]
+
+FloatArray = npt.NDArray[np.float64]
+OBJECTIVES = ("co2e_kg", "cost", "makespan_h", "total_tardiness_h")
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSearch:
+    """What the search may change and how it is bounded."""
+
+    max_delay_h: float = 24.0
+    max_makespan_increase: float = 0.05
+    due_dates: str = "penalised"  # or "hard"
+    population: int = 48
+    generations: int = 60
+    time_limit_s: float | None = None
+    seed: int = 1
+    max_batch_window_h: float = 48.0
+    #: what to minimise; the recommended schedule is the front's best in the first one
+    objectives: tuple[str, ...] = OBJECTIVES
+
+
+def n_genes(ev: ScheduleEvaluator) -> int:
+    """Length of a gene vector for ``ev``'s plan."""
+    return 2 * len(ev.jobs) + len(ev.machine_ids) + 1
+
+
+def decode_genes(
+    ev: ScheduleEvaluator, x: FloatArray, search: ScheduleSearch = ScheduleSearch()
+) -> Schedule:
+    """The schedule a gene vector stands for (values in [0, 1])."""
+    keys, release, off, window_s = _genes(ev, x, search)
+    sched = ev.schedule_from_priority(keys, release, batch_window_s=window_s)
+    if off.any():
+        sched = ev.keep_off_where_it_pays(sched, off.tolist())
+    return sched
+
+
+def _genes(
+    ev: ScheduleEvaluator, x: FloatArray, search: ScheduleSearch
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_], float]:
+    n = len(ev.jobs)
+    n_m = len(ev.machine_ids)
+    keys = x[:n]
+    delays_h = np.round(x[n : 2 * n] * search.max_delay_h * 4.0) / 4.0  # quarter hours
+    off = x[2 * n : 2 * n + n_m] > 0.5
+    window_s = float(x[2 * n + n_m]) * search.max_batch_window_h * 3600.0
+    return keys, ev.release0 + delays_h * 3600.0, off, window_s
+
+
+def score_genes(
+    ev: ScheduleEvaluator, xs: FloatArray, search: ScheduleSearch = ScheduleSearch()
+) -> list[dict[str, float]]:
+    """KPIs of each gene vector (a module-level function, so Dask can ship it)."""
+    out = []
+    for x in xs:
+        keys, release, off, window_s = _genes(ev, x, search)
+        out.append(ev.evaluate(ev.prepare_priority(keys, release, window_s, off)))
+    return out
+
+
+def _seed_genes(ev: ScheduleEvaluator, rng: np.random.Generator) -> FloatArray:
+    """Dispatch rules as genes: FIFO (release), EDD, SPT; each with and without keep-off."""
+    n = len(ev.jobs)
+    n_m = len(ev.machine_ids)
+    spt = ev.job_proc.sum(axis=1)
+    rows = []
+    for key in (ev.release0, ev.due, spt):
+        k = np.argsort(np.argsort(key, kind="stable"), kind="stable") / max(n - 1, 1)
+        for off in (0.0, 1.0):
+            for window in (0.0, 0.25):
+                rows.append(np.concatenate([k, np.zeros(n), np.full(n_m, off), [window]]))
+    # as-is order with small random release delays, keep-off everywhere
+    for _ in range(4):
+        k = np.argsort(np.argsort(ev.release0, kind="stable")) / max(n - 1, 1)
+        d = rng.random(n) * 0.3
+        rows.append(np.concatenate([k, d, np.ones(n_m), [rng.random() * 0.3]]))
+    return np.array(rows)
+
+
+@dataclass(slots=True)
+class OptimizeResult:
+    """The front, the recommended schedule and the as-is baseline they are measured against."""
+
+    baseline: dict[str, float]
+    front: list[dict[str, float]]
+    front_genes: FloatArray = field(repr=False)
+    recommended: int
+    schedule: Schedule = field(repr=False)
+    evaluations: int = 0
+    seconds: float = 0.0
+    history: list[float] = field(default_factory=list)
+
+    @property
+    def kpis(self) -> dict[str, float]:
+        return self.front[self.recommended]
+
+    def savings(self) -> dict[str, float]:
+        """Relative changes of the recommended schedule against as-is (percent, hours)."""
+        b, k = self.baseline, self.kpis
+
+        def pct(name: str) -> float:
+            return (b[name] - k[name]) / b[name] * 100.0 if b.get(name) else math.nan
+
+        return {
+            "co2e_saving_pct": pct("co2e_kg"),
+            "energy_saving_pct": pct("energy_kwh"),
+            "cost_saving_pct": pct("cost") if "cost" in b else math.nan,
+            "makespan_change_pct": -pct("makespan_h"),
+            "tardiness_change_h": k["total_tardiness_h"] - b["total_tardiness_h"],
+        }
+
+
+def _feasible(k: dict[str, float], base: dict[str, float], search: ScheduleSearch) -> bool:
+    if k["makespan_h"] > base["makespan_h"] * (1.0 + search.max_makespan_increase) + 1e-9:
+        return False
+    return k["total_tardiness_h"] <= base["total_tardiness_h"] + 1e-9
+
+
+def optimize_schedules(
+    ev: ScheduleEvaluator,
+    baseline: dict[str, float],
+    search: ScheduleSearch = ScheduleSearch(),
+    *,
+    map_population: Callable[[FloatArray], list[dict[str, float]]] | None = None,
+    on_generation: Callable[[int, int, float], None] | None = None,
+) -> OptimizeResult:
+    """Run NSGA-II over schedules of ``ev``'s plan; ``baseline`` holds as-is's KPIs.
+
+    ``map_population(X)`` scores a population (default: here, one by one);
+    ``on_generation(done, total, best_co2e)`` reports progress.
+    """
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.core.problem import Problem
+    from pymoo.core.termination import Termination
+    from pymoo.optimize import minimize
+
+    if search.due_dates not in ("penalised", "hard"):
+        msg = f"due_dates {search.due_dates!r}: expected 'penalised' or 'hard'"
+        raise SimulationError(msg, field="due_dates")
+    score = map_population or (lambda xs: score_genes(ev, xs, search))
+    objectives = [o for o in search.objectives if o in baseline]
+    hard = search.due_dates == "hard"
+    n_var = n_genes(ev)
+    count = [0]
+    best = [math.inf]
+    history: list[float] = []
+    archive: list[tuple[FloatArray, dict[str, float]]] = []
+    limit_mk = baseline["makespan_h"] * (1.0 + search.max_makespan_increase)
+
+    class _Problem(Problem):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(
+                n_var=n_var, n_obj=len(objectives), n_ieq_constr=2 if hard else 1, xl=0.0, xu=1.0
+            )
+
+        def _evaluate(self, x: FloatArray, out: dict[str, Any], *args: Any, **kw: Any) -> None:
+            ks = score(np.asarray(x))
+            count[0] += len(ks)
+            out["F"] = np.array([[k[o] for o in objectives] for k in ks])
+            g = [[k["makespan_h"] - limit_mk] for k in ks]
+            if hard:
+                for row, k in zip(g, ks, strict=True):
+                    row.append(k["total_tardiness_h"] - baseline["total_tardiness_h"])
+            out["G"] = np.array(g)
+            for xi, k in zip(x, ks, strict=True):
+                if _feasible(k, baseline, search):
+                    archive.append((np.array(xi), k))
+                    best[0] = min(best[0], k["co2e_kg"])
+
+    t_start = time.perf_counter()
+
+    class _Budget(Termination):  # type: ignore[misc]
+        def _update(self, algorithm: Any) -> float:
+            gen = algorithm.n_gen or 0
+            history.append(best[0])
+            if on_generation is not None:
+                on_generation(min(gen, search.generations), search.generations, best[0])
+            done = gen / search.generations
+            if search.time_limit_s is not None:
+                done = max(done, (time.perf_counter() - t_start) / search.time_limit_s)
+            return min(done, 1.0)
+
+    rng = np.random.default_rng(search.seed)
+    seeds = _seed_genes(ev, rng)
+    pop = rng.random((max(search.population, len(seeds)), n_var))
+    pop[: len(seeds)] = seeds
+    algorithm = NSGA2(pop_size=search.population, sampling=pop, eliminate_duplicates=True)
+    minimize(_Problem(), algorithm, _Budget(), seed=search.seed, verbose=False)
+    seconds = time.perf_counter() - t_start
+    return _front(ev, baseline, search, archive, objectives, count[0], seconds, history)
+
+
+def _front(
+    ev: ScheduleEvaluator,
+    baseline: dict[str, float],
+    search: ScheduleSearch,
+    archive: list[tuple[FloatArray, dict[str, float]]],
+    objectives: Sequence[str],
+    evaluations: int,
+    seconds: float,
+    history: list[float],
+) -> OptimizeResult:
+    """Non-dominated feasible schedules of everything scored, best in the first objective first."""
+    if not archive:
+        msg = (
+            "no schedule met the constraints (makespan at most "
+            f"{search.max_makespan_increase:.0%} over as-is, due dates); loosen them"
+        )
+        raise SimulationError(msg, field="max_makespan_increase")
+    f = np.array([[k[o] for o in objectives] for _, k in archive])
+    f_rounded = np.round(f, 6)
+    _, uniq = np.unique(f_rounded, axis=0, return_index=True)
+    f = f[uniq]
+    items = [archive[i] for i in uniq]
+    keep = []
+    for i in range(len(f)):
+        dominated = np.any(np.all(f <= f[i], axis=1) & np.any(f < f[i], axis=1))
+        if not dominated:
+            keep.append(i)
+    keep.sort(key=lambda i: f[i][0])
+    front = [items[i][1] for i in keep]
+    genes = np.array([items[i][0] for i in keep])
+    return OptimizeResult(
+        baseline=baseline,
+        front=front,
+        front_genes=genes,
+        recommended=0,
+        schedule=decode_genes(ev, genes[0], search),
+        evaluations=evaluations,
+        seconds=seconds,
+        history=history,
+    )
+
+
+class DaskPopulation:
+    """Scores populations on a Dask cluster: the evaluator is sent once, rows in chunks."""
+
+    def __init__(self, ev: ScheduleEvaluator, search: ScheduleSearch, scheduler: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError:  # pragma: no cover - dask is an optional extra
+            msg = "the dask executor needs the 'dask' extra: pip install 'carbontwin[dask]'"
+            raise SimulationError(msg, field="executor") from None
+        try:
+            self.client = Client(scheduler, timeout=30, set_as_default=False)
+        except OSError as exc:
+            msg = f"cannot reach the Dask scheduler at {scheduler}: {exc}"
+            raise SimulationError(msg, field="scheduler") from None
+        self.search = search
+        self.ev = self.client.scatter(ev, broadcast=True)
+        n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        self.chunks = 2 * n_workers
+
+    def __call__(self, xs: FloatArray) -> list[dict[str, float]]:
+        parts = np.array_split(np.asarray(xs), min(self.chunks, len(xs)))
+        futures = self.client.map(
+            score_genes, [self.ev] * len(parts), parts, [self.search] * len(parts), pure=False
+        )
+        out: list[dict[str, float]] = []
+        for fut in futures:
+            out.extend(fut.result())
+        return out
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def scenario_evaluator(scenario: Any) -> ScheduleEvaluator:
+    """The evaluator of a :class:`~.scenario.Scenario`'s plant, plan, grid and tariff."""
+    from .sim import _grid_function
+
+    return ScheduleEvaluator(
+        scenario.factory,
+        scenario.orders,
+        grid=_grid_function(scenario.factory, scenario.grid),
+        start=scenario.start,
+        end=scenario.end,
+        tariff=scenario.tariff,
+    )
+
+
+def as_is_kpis(scenario: Any) -> dict[str, float]:
+    """KPIs of the as-is baseline in the SimPy model, with nominal times and no breakdowns."""
+    from .sim import simulate
+
+    res = simulate(
+        scenario.factory,
+        scenario.orders,
+        "as_is",
+        0,
+        start=scenario.start,
+        end=scenario.end,
+        grid=scenario.grid,
+        tariff=scenario.tariff,
+        processing_cv=0.0,
+        breakdowns=False,
+        sample_period_s=None,
+    )
+    return dict(res.kpis)
+
+
+def optimize_scenario(
+    scenario: Any,
+    search: ScheduleSearch = ScheduleSearch(),
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    replications: int = 0,
+    on_generation: Callable[[int, int, float], None] | None = None,
+    on_replication: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Optimise a scenario's schedule against as-is; replay the recommended one.
+
+    Returns a JSON-ready report: ``baseline`` ("as_is") and its KPIs, the
+    recommended schedule's KPIs and savings, the ``front``, and with
+    ``replications`` > 0 the SimPy replay (random times, breakdowns) of as-is
+    and the recommended schedule, paired by seed, with 95 % intervals.
+    """
+    from dataclasses import replace
+
+    from .scenario import Candidate, run_scenario
+    from .schedule import FollowPlan
+
+    ev = scenario_evaluator(scenario)
+    base = as_is_kpis(scenario)
+    pop_map = None
+    dask_pop = None
+    if executor == "dask":
+        if not scheduler:
+            msg = "the dask executor needs --scheduler tcp://HOST:PORT"
+            raise SimulationError(msg, field="scheduler")
+        dask_pop = DaskPopulation(ev, search, scheduler)
+        pop_map = dask_pop
+    elif executor != "local":
+        msg = f"unknown executor {executor!r}; expected 'local' or 'dask'"
+        raise SimulationError(msg, field="executor")
+    try:
+        res = optimize_schedules(
+            ev, base, search, map_population=pop_map, on_generation=on_generation
+        )
+    finally:
+        if dask_pop is not None:
+            dask_pop.close()
+    orders = [o.id for o in ev.orders]
+    report: dict[str, Any] = {
+        "scenario": scenario.name,
+        "baseline": "as_is",
+        **res.savings(),
+        "baseline_kpis": base,
+        "recommended_kpis": res.kpis,
+        "front": [
+            {**k, "co2e_saving_pct": (base["co2e_kg"] - k["co2e_kg"]) / base["co2e_kg"] * 100.0}
+            for k in res.front
+        ],
+        "constraints": {
+            "max_makespan_increase_pct": search.max_makespan_increase * 100.0,
+            "due_dates": search.due_dates,
+        },
+        "evaluations": res.evaluations,
+        "seconds": res.seconds,
+        "schedule": res.schedule.to_dict(ev.machine_ids, orders),
+        "release_delay_h": {
+            o: (r - r0) / 3600.0
+            for o, r, r0 in zip(orders, res.schedule.release_s, ev.release0.tolist(), strict=True)
+        },
+    }
+    if replications > 0:
+        sc = replace(
+            scenario,
+            baseline=Candidate("As-is", "as_is"),
+            candidates=(Candidate("Optimized", FollowPlan(res.schedule)),),
+            replications=replications,
+            attribute=False,
+        )
+        rep = run_scenario(
+            sc, executor=executor, scheduler=scheduler, workers=1, on_done=on_replication
+        )
+        report["replay"] = rep.to_dict()
+    report["_result"] = res
+    return report
