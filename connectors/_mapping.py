@@ -33,6 +33,7 @@ from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.model import State
 
 __all__ = [
+    "mapping_schema",
     "Chunk",
     "LocalTimes",
     "MappingModel",
@@ -142,6 +143,12 @@ class TimeZoneSpec(MappingModel):
 
 
 # --------------------------------------------------------------------- mapping files
+
+
+def mapping_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """JSON Schema (2020-12) of the mapping file that ``model`` validates."""
+    schema: dict[str, Any] = model.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 def load_mapping(path: str | Path, model: type[M], what: str) -> tuple[M, dict[Any, int]]:

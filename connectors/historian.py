@@ -57,6 +57,7 @@ from ._mapping import (
     cell_key,
     load_mapping,
     mapping_error,
+    mapping_schema,
     numbers,
     read_chunks,
     read_header,
@@ -165,8 +166,7 @@ class HistorianMapping(MappingModel):
 
 def historian_mapping_schema() -> dict[str, Any]:
     """JSON Schema (2020-12) of a historian mapping file."""
-    schema: dict[str, Any] = HistorianMapping.model_json_schema(mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return mapping_schema(HistorianMapping)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from ._mapping import (
     cell_key,
     load_mapping,
     mapping_error,
+    mapping_schema,
     numbers,
     read_chunks,
     read_header,
@@ -153,8 +154,7 @@ class MesMapping(MappingModel):
 
 def mes_mapping_schema() -> dict[str, Any]:
     """JSON Schema (2020-12) of an MES mapping file."""
-    schema: dict[str, Any] = MesMapping.model_json_schema(mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return mapping_schema(MesMapping)
 
 
 @dataclass(frozen=True, slots=True)
