@@ -39,11 +39,13 @@ from .errors import NotFound
 
 __all__ = [
     "IssueInputs",
+    "WindowRun",
     "attribute_and_issue",
     "attribute_inputs",
     "attribute_stored",
     "carbontwin_version",
     "issue_footprints",
+    "issue_windows",
     "read_inputs",
     "rules_from",
     "with_orders",
@@ -280,3 +282,258 @@ def attribute_and_issue(
         raise Conflict(msg, field="factory") from None
     result = attribute_inputs(inputs)
     return issue_footprints(services.store, inputs, result, services.signer, orders)
+
+
+# --- windowed issuing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class WindowRun:
+    """What one windowed issuing run did."""
+
+    windows: tuple[tuple[float, float], ...]  # attributed in this run
+    issued: tuple[Footprint, ...]
+    waiting: tuple[str, ...]  # orders whose last step's window has not closed
+    closed_until: float | None  # end of the last closed window [epoch s]
+
+
+def _factory_for_issue(store: Any) -> tuple[Factory, int, dict[str, Any]]:
+    """The newest factory version with the store's orders, as :func:`read_inputs` builds it."""
+    import json
+
+    from carbontwin.twin.factory_file import factory_from_dict, factory_to_dict
+
+    fv, _ = store.factory_document()
+    stored = store.load_factory(fv)
+    orders = store.list_orders()
+    if orders:
+        doc = json.loads(json.dumps(factory_to_dict(with_orders(stored, orders))))
+        factory = factory_from_dict(doc, filename=f"factory version {fv} with the stored orders")
+        return factory, fv, doc
+    _, doc = store.factory_document(fv)
+    return stored, fv, doc
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _WindowTask:
+    """One window to attribute (pickled to a Dask or process-pool worker)."""
+
+    factory: Factory
+    events: EventBatch
+    factors: FactorSet
+    rules: Rules
+    start: float
+    end: float
+
+
+def _attribute_window_task(task: _WindowTask) -> Any:
+    from carbontwin.plugins.registry import allocation_rules
+    from carbontwin.twin.windows import attribute_window
+
+    return attribute_window(
+        task.factory,
+        task.events,
+        task.factors,
+        task.rules,
+        task.start,
+        task.end,
+        allocation=allocation_rules(),
+    )
+
+
+def _dirty(windows: Iterable[Any], spans: list[tuple[int, float, float]], key: str) -> set[float]:
+    """Starts of attributed windows to attribute again: made with another factory version,
+    rules or factors (``key``), or reached by an event batch stored after them (the
+    window a batch falls in, and the windows just before and after it, whose carried
+    readings it may change)."""
+    ws = sorted(windows, key=lambda w: w.start)
+    out = {w.start for w in ws if w.key != key}
+    for i, w in enumerate(ws):
+        lo = ws[i - 1].start if i > 0 else w.start
+        hi = ws[i + 1].end if i + 1 < len(ws) else float("inf")  # the last: its look-ahead
+        cursor = int(w.meta.get("span", 0))
+        if any(sid > cursor and t_max >= lo and t_min < hi for sid, t_min, t_max in spans):
+            out.add(w.start)
+    return out
+
+
+def issue_windows(
+    store: Any,
+    signer: Signer,
+    rules: Rules | Mapping[str, Any] | None = None,
+    *,
+    factors: FactorSet | None = None,
+    window: str = "day",
+    until: float | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int = 1,
+    batch: int = 1000,
+    on_window: Any = None,
+) -> WindowRun:
+    """Attribute the closed windows not attributed yet and issue the orders they complete.
+
+    A window ``[start, end)`` is closed when ``end <= until`` (default: the
+    latest stored event time). Each closed window not attributed yet — or
+    attributed before late data reached it, or with another factory version,
+    rules or factors — is attributed alone from its events and the state
+    carried in (:mod:`carbontwin.twin.windows`), its pieces stored in one
+    transaction. Then every order with energy in those windows whose last step
+    ends within the closed time is issued (a new version where its figures
+    changed), from its pieces of all its windows, in transactions of ``batch``
+    footprints. Work scales with the windows attributed, not the history.
+
+    ``executor="dask"`` attributes windows in parallel on the cluster at
+    ``scheduler`` (``"local"`` with ``workers`` > 1: a process pool); results
+    are identical wherever they ran. ``on_window(done, total)`` reports progress.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from carbontwin.plugins.factors import stored_factors
+    from carbontwin.plugins.registry import allocation_rules
+    from carbontwin.simulation.executors import run_tasks
+    from carbontwin.twin.lineage import factors_lineage, input_sha256, sha256_json
+    from carbontwin.twin.store import NotFoundError
+    from carbontwin.twin.store._windows import StoredWindow
+    from carbontwin.twin.windows import combine, read_pieces, window_bounds
+
+    from .errors import Conflict
+
+    try:
+        factory, fv, doc = _factory_for_issue(store)
+    except NotFoundError:
+        msg = "no factory stored yet: PUT /factory first"
+        raise Conflict(msg, field="factory") from None
+    rules = rules_from(rules)
+    if factors is None:
+        factors = stored_factors(factory, store)
+    allocation = allocation_rules()
+    fsha = sha256_json(doc)
+    fl = factors_lineage(factors)
+    key = sha256_json({"factory": fsha, "factors": fl["sha256"], "rules": rules.names()})
+    ext = store.events_extent()
+    if ext is None:
+        return WindowRun((), (), (), None)
+    t_end = ext[1] if until is None else min(float(until), ext[1])
+    bounds = window_bounds(factory, ext[0], t_end, window=window, idle_period=rules.idle_period)
+    closed = [
+        (float(a), float(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b <= t_end
+    ]
+    if not closed:
+        return WindowRun((), (), (), None)
+    closed_until = closed[-1][1]
+    stored = store.attributed_windows()
+    # a window layout that changed (earlier data moved the first window's start, another
+    # window length): the windows that do not fit are dropped and their time redone
+    layout = {a: b for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)}
+    stale = [w for w in stored if layout.get(w.start) != w.end]
+    if stale:
+        store.delete_windows(w.start for w in stale)
+        stored = [w for w in stored if layout.get(w.start) == w.end]
+    spans = store.ingest_spans(min((int(w.meta.get("span", 0)) for w in stored), default=0))
+    cursor = max((s[0] for s in spans), default=0)
+    if not stored:
+        cursor = max(cursor, max((s[0] for s in store.ingest_spans(0)), default=0))
+    have = {w.start for w in stored}
+    dirty = _dirty(stored, spans, key)
+    todo = [(a, b) for a, b in closed if a not in have or a in dirty]
+    meters = [m.id for m in factory.meters]
+    assets = sorted(factory.asset_ids)
+    touched: set[str] = set()
+    step = max(1, 2 * max(workers, 1)) if executor == "local" else 16
+    done = 0
+    for i in range(0, len(todo), step):
+        group = todo[i : i + step]
+        tasks = [
+            _WindowTask(factory, store.read_window(a, b, meters, assets)[0], factors, rules, a, b)
+            for a, b in group
+        ]
+        results = run_tasks(
+            _attribute_window_task, tasks, executor=executor, scheduler=scheduler, workers=workers
+        )
+        for res in results:
+            meta = {**res.meta, "span": cursor}
+            store.save_window(
+                StoredWindow(res.start, res.end, key, res.slice_sha256, res.slice_count, meta),
+                res.pieces_parquet(),
+                list(res.orders),
+            )
+            touched.update(o for o, _ in res.orders)
+            done += 1
+            if on_window is not None:
+                on_window(done, len(todo))
+    # --- issue the orders whose last step's window has closed --------------------------
+    ow = store.order_windows(touched)
+    last_end = store.order_last_end(touched)
+    ready = sorted(o for o, ws in ow.items() if ws and last_end.get(o, -np.inf) <= closed_until)
+    waiting = tuple(sorted(touched - set(ready)))
+    allocation_of = _allocation_targets(rules, factory)
+    ct_version = carbontwin_version()
+    issued: list[Footprint] = []
+    blobs: dict[float, tuple[Any, dict[str, Any]]] = {}
+    win_of = {w.start: w for w in store.attributed_windows()}
+    for i in range(0, len(ready), batch):
+        chunk = ready[i : i + batch]
+        starts = sorted({s for o in chunk for s, _ in ow[o]})
+        need = [s for s in starts if s not in blobs]
+        for s, (data, meta) in store.window_pieces(need).items():
+            blobs[s] = (read_pieces(data), meta)
+        keep = set(chunk)
+        frames = [blobs[s][0][blobs[s][0]["order"].isin(keep)] for s in starts]
+        pieces = pd.concat(frames, ignore_index=True)
+        fps = combine(
+            factory,
+            store.order_events(chunk),
+            pieces,
+            [blobs[s][1] for s in starts],
+            factors,
+            rules,
+            allocation=allocation,
+            orders=chunk,
+        )
+        new: list[Footprint] = []
+        for o in sorted(fps):
+            fp = fps[o]
+            fp = replace(
+                fp, factory=fp.factory or factory.id, company_id=fp.company_id or factory.company_id
+            )
+            wins = [win_of[s] for s, _ in ow[o] if s in win_of]
+            ev = {
+                "windows": [
+                    {
+                        "start": w.start,
+                        "end": w.end,
+                        "sha256": w.slice_sha256,
+                        "count": w.slice_count,
+                    }
+                    for w in wins
+                ],
+            }
+            esha = sha256_json(ev["windows"])
+            lineage = {k: fp.lineage.get(k, []) for k in ("filled_gaps", "supplier_pcfs")}
+            lineage.update(
+                {
+                    "factory": {"version": int(fv), "sha256": fsha},
+                    "events": {
+                        "sha256": esha,
+                        "count": int(sum(w.slice_count for w in wins)),
+                        **ev,
+                    },
+                    "factors": fl,
+                    "factor_versions": dict(fp.factor_versions),
+                    "rules": rules.names(),
+                    "allocation": dict(allocation_of),
+                    "carbontwin_version": ct_version,
+                    "input_sha256": input_sha256(fsha, esha, fl["sha256"], rules.names()),
+                }
+            )
+            fp = replace(fp, lineage=lineage)
+            latest = store.latest_footprint(o)
+            if latest is not None and _same(fp, latest):
+                continue
+            new.append(fp)
+        issued += store.issue_footprints(new, signer)
+        if len(blobs) > 64:  # keep memory bounded: windows of later chunks are read again
+            blobs.clear()
+    return WindowRun(tuple(todo), tuple(issued), waiting, closed_until)

@@ -72,6 +72,15 @@ class PieceTable:
             )
         return cls(*(np.concatenate([p[n] for p in parts]) for n in names))
 
+    def within(self, t0: float, t1: float) -> PieceTable:
+        """The pieces whose segment starts in ``[t0, t1)``."""
+        keep = (self.t >= t0) & (self.t < t1)
+        return PieceTable(*(getattr(self, f.name)[keep] for f in fields(self)))
+
+    def take(self, rows: IntArray) -> PieceTable:
+        """The pieces at ``rows``."""
+        return PieceTable(*(getattr(self, f.name)[rows] for f in fields(self)))
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Attribution:
@@ -113,6 +122,8 @@ class Attribution:
     _pieces: Callable[[], pd.DataFrame]
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict)
     quality: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: source -> the flags its readings raised (an order carries those of its sources)
+    source_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def quality_summary(self) -> list[str]:
         """One line per data-quality check that found something, with its count and items."""
@@ -554,6 +565,7 @@ def assemble(
         materials=mats,
         _pieces=pieces,
         quality=dict(quality or {}),
+        source_flags={s: tuple(fl) for s, fl in zip(sources, source_flags, strict=True)},
     )
 
 

@@ -238,6 +238,7 @@ def attribute(
     rules: Rules | None = None,
     *,
     allocation: Mapping[str, AllocationRule] | None = None,
+    clip: tuple[float, float] | None = None,
 ) -> Attribution:
     """Attribute metered energy and emissions to production orders.
 
@@ -258,6 +259,15 @@ def attribute(
         name: the entry-point group ``carbontwin.allocation``
         (``carbontwin.plugins.registry.allocation_rules()``); default the
         built-ins of :mod:`carbontwin.twin.allocation`.
+    clip : (float, float), optional
+        Attribute only the time ``[clip[0], clip[1])`` [epoch s] of ``events``: a
+        window of windowed issuing (:mod:`carbontwin.twin.windows`). The window's
+        bounds must be allocation-period bounds, and ``events`` must hold each
+        meter's last reading before the window and first reading after it, each
+        asset's state before the earliest of them, and every order step
+        overlapping; the result is then exactly the window's part of attributing
+        the whole history (energy, emissions and breakdowns per order; the
+        balance is checked on the window).
 
     Returns
     -------
@@ -339,6 +349,7 @@ def attribute(
             flags=flags,
             fills=fills,
             subtract=[(done[s.id], s.measures) for s in subs],
+            clip=clip,
         )
         done[meter.id] = res
         metered.append(res.metered_kwh)
@@ -375,11 +386,14 @@ def attribute(
             keys=keys,
             flags=flags,
             fills=fills,
+            clip=clip,
         )
         metered.append(res.metered_kwh)
         filled.append(res.filled_kwh)
         source_flags.append(flags if res.filled_kwh else [])
     table = PieceTable.concat(acc.parts)
+    if clip is not None:
+        table = table.within(*clip)
     return assemble(
         inp,
         table,
@@ -475,6 +489,7 @@ def _source(
     flags: list[str],
     fills: list[tuple[FloatArray, FloatArray]],
     subtract: Sequence[tuple[_Done, tuple[str, ...]]] = (),
+    clip: tuple[float, float] | None = None,
 ) -> _Done:
     """Attribute one meter (or a modelled asset) to ``measures``.
 
@@ -482,6 +497,7 @@ def _source(
     assets behind them): then ``measures`` are the meter's rest assets and
     they get the meter's energy minus its sub-meters' (its virtual rest meter).
     Appends the source's merged filled intervals [epoch s] to ``fills``.
+    ``clip`` keeps only that window's energy (its bounds cut the segment grid).
     """
     none: tuple[FloatArray, FloatArray] = (np.empty(0), np.empty(0))
     fills.append(none)
@@ -530,7 +546,8 @@ def _source(
         if g_lo.size:
             d0, d1 = float(g_lo.min()), float(g_hi.max())
         elif starts:
-            d0, d1 = min(starts), inp.window[1]
+            # a closed window's data goes on past its end
+            d0, d1 = min(starts), max(inp.window[1], clip[1] if clip else -np.inf)
             if not name.startswith("model:"):
                 flags.append(
                     f"meter {name!r} has no readings; its assets are modelled from "
@@ -544,6 +561,8 @@ def _source(
     # --- segment grid ----------------------------------------------------------------
     hours = np.arange(np.ceil(d0 / 3600.0), np.floor(d1 / 3600.0) + 1.0) * 3600.0
     parts = [np.array([d0, d1]), fill_lo, fill_hi, hours, inp.period_bounds]
+    if clip is not None:
+        parts.append(np.asarray(clip, dtype=np.float64))
     if has_readings:
         assert prof is not None
         # a counter's readings cut the grid, so each segment lies in one reading interval
@@ -602,8 +621,11 @@ def _source(
     if gap.any():
         model = total_kw * (hi - lo) * (1.0 / 3600.0)
         seg_e = np.where(gap, model, seg_e)
-    metered_kwh = float(seg_e[~gap].sum())
-    filled_kwh = float(seg_e[gap].sum())
+    inside = np.ones(lo.size, dtype=bool)
+    if clip is not None:
+        inside = (lo >= clip[0]) & (lo < clip[1])
+    metered_kwh = float(seg_e[~gap & inside].sum())
+    filled_kwh = float(seg_e[gap & inside].sum())
     if filled_kwh and not name.startswith("model:"):
         flags.append(
             f"meter {name!r}: {filled_kwh:.6g} kWh in gaps filled from the power-state model"
@@ -693,10 +715,14 @@ def _source(
         codes = [tls[a].code for a in machines]
         acc.add(p, lo, gap, origin=None, targets=codes, source=k, carrier=carrier)
     f_lo, f_hi = merge_intervals(fill_lo, fill_hi) if fill_lo.size else (fill_lo, fill_hi)
+    if clip is not None:
+        fl, fh = fills[-1]
+        keep = (fh > clip[0]) & (fl < clip[1])
+        fills[-1] = (np.maximum(fl[keep], clip[0]), np.minimum(fh[keep], clip[1]))
     return _Done(
         metered_kwh,
         filled_kwh,
-        float(np.sum(hi[gap] - lo[gap])),
+        float(np.sum(hi[gap & inside] - lo[gap & inside])),
         d0,
         d1,
         prof,

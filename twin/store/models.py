@@ -186,6 +186,8 @@ class OrderStepRow(Base):
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.CheckConstraint("kind IN ('setup', 'processing')", name="kind_known"),
         sa.Index(None, "asset", "start"),
+        sa.Index(None, "start"),
+        sa.Index(None, "end"),
     )
 
     order_id: Mapped[str] = _id(primary_key=True)
@@ -230,7 +232,11 @@ class EventHistoryRow(Base):
 
 class GapRow(Base):
     __tablename__ = "gaps"
-    __table_args__ = (sa.CheckConstraint('"end" >= start', name="end_not_before_start"),)
+    __table_args__ = (
+        sa.CheckConstraint('"end" >= start', name="end_not_before_start"),
+        sa.Index(None, "start"),
+        sa.Index(None, "end"),
+    )
 
     source: Mapped[str] = _id(primary_key=True)
     start: Mapped[float] = _t(primary_key=True)
@@ -370,3 +376,50 @@ class FactorPointRow(Base):
     t: Mapped[float] = _t(primary_key=True)
     value: Mapped[float] = mapped_column(sa.Double(), nullable=False)
     filled: Mapped[bool] = mapped_column(sa.Boolean(), nullable=False)
+
+
+# --- windowed issuing (migration 0005) --------------------------------------------
+
+
+class AttributionWindowRow(Base):
+    """One attributed window ``[start, end)`` [epoch s] of windowed issuing.
+
+    ``key`` names what it was attributed with (factory version, rules, factor
+    set); ``pieces`` holds the window's energy pieces of its orders (Parquet),
+    ``meta`` per order the window's flags and filled stretches, ``slice_sha256``
+    the digest of the events read. Derived data: re-attributing a window (late
+    data, a new factory version) replaces its row.
+    """
+
+    __tablename__ = "attribution_windows"
+
+    start: Mapped[float] = _t(primary_key=True)
+    end: Mapped[float] = _t()
+    key: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    slice_sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    slice_count: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    pieces: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
+    meta: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), nullable=False)
+    attributed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class WindowOrderRow(Base):
+    """An order with energy in an attributed window; ``last_end`` is its last step end."""
+
+    __tablename__ = "window_orders"
+    __table_args__ = (sa.Index(None, "window_start"),)
+
+    order_id: Mapped[str] = _id(primary_key=True)
+    window_start: Mapped[float] = _t(primary_key=True)
+    last_end: Mapped[float] = _t()
+
+
+class IngestSpanRow(Base):
+    """The time span [epoch s] of one stored event batch: windowed issuing finds late
+    data for windows it has attributed through the spans after its cursor."""
+
+    __tablename__ = "ingest_spans"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    t_min: Mapped[float] = _t()
+    t_max: Mapped[float] = _t()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -34,7 +34,7 @@ from carbontwin.twin.errors import StoreError
 from carbontwin.twin.events import EventBatch, Settlement, settle
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.model import Factory, Order
-from carbontwin.twin.store import _audit, _events, _footprints, _series
+from carbontwin.twin.store import _audit, _events, _footprints, _series, _windows
 from carbontwin.twin.store._audit import AuditReport, Verifier
 from carbontwin.twin.store._footprints import F, NotFoundError, Signer
 from carbontwin.twin.store._series import SeriesLike
@@ -406,6 +406,8 @@ class Store:
         with self._tx(f"writing an event batch of {len(batch)} rows", write=True) as conn:
             settled = settle(batch, _events.stored_for(conn, batch))
             _events.write_settled(conn, settled, chunk_rows=chunk_rows)
+            if settled.new or settled.corrected:
+                _windows.record_span(conn, batch)
         return settled
 
     def event_history(self, kind: str | None = None) -> list[dict[str, Any]]:
@@ -426,6 +428,85 @@ class Store:
         """
         with self._tx("reading events") as conn:
             return _events.read_kinds(conn, start, end)
+
+    # --- windowed issuing (carbontwin.api.issuing.issue_windows) ---------------------
+
+    def read_window(
+        self, start: float, end: float, meters: Sequence[str], assets: Sequence[str]
+    ) -> tuple[EventBatch, float, float]:
+        """The events attributing the window ``[start, end)`` needs (each meter's readings
+        from its last before to its first after the window, states, steps and gaps
+        around them) and the span they cover; see :func:`._windows.read_slice`."""
+        with self._tx("reading a window's events") as conn:
+            return _windows.read_slice(conn, start, end, meters, assets)
+
+    def order_events(self, orders: Iterable[str]) -> EventBatch:
+        """Every stored order step and material use of ``orders``."""
+        with self._tx("reading the events of orders") as conn:
+            return _windows.order_events(conn, orders)
+
+    def events_extent(self) -> tuple[float, float] | None:
+        """Earliest and latest stored event time [epoch s]; ``None`` when there are none."""
+        with self._tx("reading the events' time span") as conn:
+            return _windows.extent(conn)
+
+    def save_window(
+        self, window: _windows.StoredWindow, pieces: bytes, orders: Sequence[tuple[str, float]]
+    ) -> None:
+        """Store (or replace) an attributed window with its orders, in one transaction."""
+        with self._tx("storing an attributed window", write=True) as conn:
+            _windows.save_window(conn, window, pieces, orders)
+
+    def delete_windows(self, starts: Iterable[float]) -> None:
+        """Drop attributed windows that no longer match the window layout (derived data)."""
+        with self._tx("dropping attributed windows", write=True) as conn:
+            _windows.delete_windows(conn, starts)
+
+    def attributed_windows(self) -> list[_windows.StoredWindow]:
+        """Every attributed window (without its pieces), by start."""
+        with self._tx("reading attributed windows") as conn:
+            return _windows.windows(conn)
+
+    def window_pieces(self, starts: Iterable[float]) -> dict[float, tuple[bytes, dict[str, Any]]]:
+        """Pieces (Parquet) and meta of the attributed windows at ``starts``."""
+        with self._tx("reading attributed windows") as conn:
+            return _windows.window_pieces(conn, starts)
+
+    def order_windows(self, orders: Iterable[str]) -> dict[str, list[tuple[float, float]]]:
+        """Per order: (window start, last step end) of the windows it has energy in."""
+        with self._tx("reading the windows of orders") as conn:
+            return _windows.order_windows(conn, orders)
+
+    def order_last_end(self, orders: Iterable[str]) -> dict[str, float]:
+        """Per order: the end of its last stored step [epoch s]."""
+        with self._tx("reading the last steps of orders") as conn:
+            return _windows.order_last_end(conn, orders)
+
+    def window_orders(self, start: float) -> list[tuple[str, float]]:
+        """(order, last step end) of the orders with energy in the window at ``start``."""
+        with self._tx("reading a window's orders") as conn:
+            return _windows.window_orders(conn, start)
+
+    def ingest_spans(self, after: int = 0) -> list[tuple[int, float, float]]:
+        """(id, earliest, latest time) of every event batch stored after span id ``after``."""
+        with self._tx("reading ingest spans") as conn:
+            return _windows.spans_after(conn, after)
+
+    def issue_footprints(self, fps: Sequence[Footprint], signer: Signer) -> list[Footprint]:
+        """Issue ``fps`` (as :meth:`issue_footprint`) in one transaction: all or none."""
+        if not fps:
+            return []
+        with self._tx(f"issuing {len(fps)} footprints", write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                for order in sorted({fp.order for fp in fps}):
+                    conn.execute(
+                        sa.select(
+                            sa.func.pg_advisory_xact_lock(
+                                sa.func.hashtext(f"carbontwin footprint {order}")
+                            )
+                        )
+                    )
+            return [_footprints.issue(conn, fp, signer) for fp in fps]
 
     def count_events(self) -> dict[str, int]:
         """Stored rows per event table."""

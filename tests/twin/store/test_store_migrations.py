@@ -32,6 +32,9 @@ TABLES = {
     "issuance_log",
     "issuance_inputs",
     "event_history",
+    "attribution_windows",
+    "window_orders",
+    "ingest_spans",
     "alembic_version",
 }
 

@@ -1,0 +1,317 @@
+"""Windowed issuing in the store (helpers of :class:`Store`): a window's events with the
+state carried in, attributed windows, ingest spans.
+
+See ``docs/architecture.md`` ("Issuing") and :mod:`carbontwin.twin.windows`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from carbontwin.twin.events import EventBatch
+
+from . import _events
+from .models import AttributionWindowRow, IngestSpanRow, WindowOrderRow
+
+
+def _table(row: Any) -> sa.Table:
+    table = row.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
+W = _table(AttributionWindowRow)
+WO = _table(WindowOrderRow)
+SPANS = _table(IngestSpanRow)
+
+_STATES, _POWER, _COUNTERS, _STEPS, _MATERIALS, _GAPS = _events.KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWindow:
+    """An attributed window as stored."""
+
+    start: float
+    end: float
+    key: str
+    slice_sha256: str
+    slice_count: int
+    meta: dict[str, Any]
+
+
+def _point_rows(
+    conn: sa.Connection,
+    kind: _events.EventKind,
+    source: str,
+    lo: float,
+    hi: float,
+    *,
+    closed: bool = True,
+) -> list[Any]:
+    """Rows of ``source`` with ``lo <= t <= hi`` (``t < hi`` unless ``closed``), by time."""
+    tab = kind.table
+    cols = [tab.c[c] for _, c in kind.columns]
+    src, t = tab.c[kind.source], tab.c[kind.time]
+    upper = t <= hi if closed else t < hi
+    stmt = sa.select(*cols).where(src == source, t >= lo, upper).order_by(t)
+    return list(conn.execute(stmt).all())
+
+
+def _edge(
+    conn: sa.Connection, kind: _events.EventKind, source: str, t0: float, *, before: bool
+) -> float | None:
+    """Time of ``source``'s last row before ``t0`` (``before``) or first at or after it."""
+    tab = kind.table
+    src, t = tab.c[kind.source], tab.c[kind.time]
+    agg = sa.func.max(t) if before else sa.func.min(t)
+    cond = t < t0 if before else t >= t0
+    v = conn.execute(sa.select(agg).where(src == source, cond)).scalar()
+    return None if v is None else float(v)
+
+
+def _interval_rows(conn: sa.Connection, kind: _events.EventKind, a: float, b: float) -> list[Any]:
+    """Steps or gaps overlapping ``[a, b]``."""
+    assert kind.end is not None
+    tab = kind.table
+    cols = [tab.c[c] for _, c in kind.columns]
+    start, end = tab.c[kind.time], tab.c[kind.end]
+    stmt = (
+        sa.select(*cols)
+        .where(start <= b, end >= a)
+        .order_by(tab.c[kind.source], start, *tab.primary_key.columns)
+    )
+    return list(conn.execute(stmt).all())
+
+
+def _batch(parts: dict[_events.EventKind, list[Any]]) -> EventBatch:
+    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    for kind, rows in parts.items():
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in kind.columns]
+        for (attr, col), values in zip(kind.columns, columns, strict=True):
+            is_float = isinstance(kind.table.c[col].type, sa.Double)
+            arrays[attr] = _events._column(list(values), "f" if is_float else "o")
+    return EventBatch(**arrays)
+
+
+def read_slice(
+    conn: sa.Connection, w0: float, w1: float, meters: Sequence[str], assets: Sequence[str]
+) -> tuple[EventBatch, float, float]:
+    """The events attributing the window ``[w0, w1)`` needs, and the span ``(a, b)`` they cover.
+
+    Each meter's readings from its last one before ``w0`` to its first at or
+    after ``w1`` (power samples and counters); each asset's states from its last
+    one before ``a`` (the earliest of those readings) to ``b`` (the latest);
+    order steps and gaps overlapping ``[a, b]``. Material uses are not read:
+    they count when an order is issued. Every read is a range of an index:
+    (source, time) for points, start and end for intervals.
+    """
+    a, b = w0, w1
+    points: dict[_events.EventKind, list[Any]] = {_STATES: [], _POWER: [], _COUNTERS: []}
+    for kind in (_POWER, _COUNTERS):
+        for m in meters:
+            lo = _edge(conn, kind, m, w0, before=True)
+            hi = _edge(conn, kind, m, w1, before=False)
+            lo_m = w0 if lo is None else lo
+            if hi is None:  # nothing at or after w1 (yet): the window's rows only
+                rows = _point_rows(conn, kind, m, lo_m, w1, closed=False)
+            else:
+                rows = _point_rows(conn, kind, m, lo_m, hi)
+            points[kind] += rows
+            a = min(a, lo_m)
+            if hi is not None:
+                b = max(b, hi)
+    for asset in assets:
+        lo = _edge(conn, _STATES, asset, a, before=True)
+        points[_STATES] += _point_rows(conn, _STATES, asset, a if lo is None else lo, b)
+    parts = {
+        **points,
+        _STEPS: _interval_rows(conn, _STEPS, a, b),
+        _MATERIALS: [],
+        _GAPS: _interval_rows(conn, _GAPS, a, b),
+    }
+    return _batch(parts), a, b
+
+
+def order_events(conn: sa.Connection, orders: Iterable[str]) -> EventBatch:
+    """Every order step and material use of ``orders`` (their (order, ...) keys)."""
+    ids = sorted(set(orders))
+    parts: dict[_events.EventKind, list[Any]] = {
+        _STATES: [],
+        _POWER: [],
+        _COUNTERS: [],
+        _STEPS: [],
+        _MATERIALS: [],
+        _GAPS: [],
+    }
+    for kind in (_STEPS, _MATERIALS):
+        tab = kind.table
+        cols = [tab.c[c] for _, c in kind.columns]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            stmt = (
+                sa.select(*cols)
+                .where(tab.c.order_id.in_(chunk))
+                .order_by(tab.c[kind.source], *tab.primary_key.columns)
+            )
+            parts[kind] += list(conn.execute(stmt).all())
+    return _batch(parts)
+
+
+def extent(conn: sa.Connection) -> tuple[float, float] | None:
+    """Earliest and latest time of any stored state, reading, step or gap."""
+    lows: list[float] = []
+    highs: list[float] = []
+    for kind in (_STATES, _POWER, _COUNTERS, _STEPS, _GAPS):
+        tab = kind.table
+        t = tab.c[kind.time]
+        t_hi = tab.c[kind.end] if kind.end else t
+        lo, hi = conn.execute(sa.select(sa.func.min(t), sa.func.max(t_hi))).one()
+        if lo is not None:
+            lows.append(float(lo))
+            highs.append(float(hi))
+    return (min(lows), max(highs)) if lows else None
+
+
+def record_span(conn: sa.Connection, batch: EventBatch) -> None:
+    """Record the time span of a stored batch (states, readings, steps, gaps)."""
+    arrays = [
+        batch.state_t,
+        batch.power_t,
+        batch.counter_t,
+        batch.step_start,
+        batch.step_end,
+        batch.gap_start,
+        batch.gap_end,
+    ]
+    vals = [x[np.isfinite(x)] for x in arrays if x.size]
+    vals = [x for x in vals if x.size]
+    if not vals:
+        return
+    lo = float(min(float(x.min()) for x in vals))
+    hi = float(max(float(x.max()) for x in vals))
+    conn.execute(sa.insert(SPANS).values(t_min=lo, t_max=hi))
+
+
+def spans_after(conn: sa.Connection, cursor: int) -> list[tuple[int, float, float]]:
+    """Ingest spans recorded after span id ``cursor``."""
+    rows = conn.execute(
+        sa.select(SPANS.c.id, SPANS.c.t_min, SPANS.c.t_max)
+        .where(SPANS.c.id > cursor)
+        .order_by(SPANS.c.id)
+    ).all()
+    return [(int(r[0]), float(r[1]), float(r[2])) for r in rows]
+
+
+def last_span(conn: sa.Connection) -> int:
+    """The newest ingest span id (0 for none)."""
+    v = conn.execute(sa.select(sa.func.max(SPANS.c.id))).scalar()
+    return 0 if v is None else int(v)
+
+
+def save_window(
+    conn: sa.Connection,
+    window: StoredWindow,
+    pieces: bytes,
+    orders: Sequence[tuple[str, float]],
+) -> None:
+    """Store (or replace) an attributed window and the orders with energy in it."""
+    conn.execute(sa.delete(WO).where(WO.c.window_start == window.start))
+    conn.execute(sa.delete(W).where(W.c.start == window.start))
+    conn.execute(
+        sa.insert(W).values(
+            start=window.start,
+            end=window.end,
+            key=window.key,
+            slice_sha256=window.slice_sha256,
+            slice_count=window.slice_count,
+            pieces=pieces,
+            meta=window.meta,
+            attributed_at=datetime.now(UTC),
+        )
+    )
+    if orders:
+        conn.execute(
+            sa.insert(WO),
+            [{"order_id": o, "window_start": window.start, "last_end": e} for o, e in orders],
+        )
+
+
+def windows(conn: sa.Connection) -> list[StoredWindow]:
+    """Every attributed window (without its pieces), by start."""
+    rows = conn.execute(
+        sa.select(
+            W.c.start, W.c.end, W.c.key, W.c.slice_sha256, W.c.slice_count, W.c.meta
+        ).order_by(W.c.start)
+    ).all()
+    return [
+        StoredWindow(float(r[0]), float(r[1]), str(r[2]), str(r[3]), int(r[4]), dict(r[5]))
+        for r in rows
+    ]
+
+
+def window_pieces(
+    conn: sa.Connection, starts: Iterable[float]
+) -> dict[float, tuple[bytes, dict[str, Any]]]:
+    """Pieces and meta of the windows starting at ``starts``."""
+    out: dict[float, tuple[bytes, dict[str, Any]]] = {}
+    wanted = sorted(set(starts))
+    for i in range(0, len(wanted), 200):
+        rows = conn.execute(
+            sa.select(W.c.start, W.c.pieces, W.c.meta).where(W.c.start.in_(wanted[i : i + 200]))
+        ).all()
+        for r in rows:
+            out[float(r[0])] = (bytes(r[1]), dict(r[2]))
+    return out
+
+
+def order_windows(
+    conn: sa.Connection, orders: Iterable[str]
+) -> dict[str, list[tuple[float, float]]]:
+    """Per order: (window start, last step end) of every window it has energy in."""
+    ids = sorted(set(orders))
+    out: dict[str, list[tuple[float, float]]] = {o: [] for o in ids}
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(WO.c.order_id, WO.c.window_start, WO.c.last_end)
+            .where(WO.c.order_id.in_(ids[i : i + 500]))
+            .order_by(WO.c.order_id, WO.c.window_start)
+        ).all()
+        for r in rows:
+            out[str(r[0])].append((float(r[1]), float(r[2])))
+    return out
+
+
+def window_orders(conn: sa.Connection, start: float) -> list[tuple[str, float]]:
+    """(order, last step end) of the orders with energy in the window at ``start``."""
+    rows = conn.execute(
+        sa.select(WO.c.order_id, WO.c.last_end).where(WO.c.window_start == start)
+    ).all()
+    return [(str(r[0]), float(r[1])) for r in rows]
+
+
+def order_last_end(conn: sa.Connection, orders: Iterable[str]) -> dict[str, float]:
+    """Per order: the end of its last stored step [epoch s] (orders without steps left out)."""
+    tab = _STEPS.table
+    ids = sorted(set(orders))
+    out: dict[str, float] = {}
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(tab.c.order_id, sa.func.max(tab.c.end))
+            .where(tab.c.order_id.in_(ids[i : i + 500]))
+            .group_by(tab.c.order_id)
+        ).all()
+        out.update({str(r[0]): float(r[1]) for r in rows})
+    return out
+
+
+def delete_windows(conn: sa.Connection, starts: Iterable[float]) -> None:
+    """Drop attributed windows (derived data: their time is attributed again)."""
+    for s in sorted(set(starts)):
+        conn.execute(sa.delete(WO).where(WO.c.window_start == s))
+        conn.execute(sa.delete(W).where(W.c.start == s))
