@@ -18,6 +18,7 @@ file is only the wiring:
 - ``import historian|mes|schema``         (:mod:`.importers`)
 - ``report``                              (:mod:`.report`)
 - ``publish``                             (:mod:`.publish`)
+- ``issue``                               (:mod:`.issue`)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from . import (
     demo,
     factory,
     importers,
+    issue,
     opcua,
     optimize,
     publish,
@@ -73,6 +75,7 @@ for _module in (
     importers,
     report,
     publish,
+    issue,
 ):
     _module.register(app)
 

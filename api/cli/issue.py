@@ -1,0 +1,142 @@
+"""Command ``carbontwin issue``: windowed issuing from the store.
+
+Attributes the closed windows (days or allocation periods) not attributed yet,
+each from its own events and the state carried in, and issues a signed footprint
+version for every order whose last step's window has closed
+(:func:`carbontwin.api.issuing.issue_windows`; ``docs/architecture.md``,
+"Issuing"; ``docs/scaling.md``). Run it after each delivery of events (a cron
+job, the connector's schedule): its work grows with the new windows, not with
+the stored history.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .service import DbOpt, KeyOpt, _settings
+
+__all__ = ["register"]
+
+
+def _epoch(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        msg = f"--until {text!r} is not an ISO 8601 time (e.g. 2026-11-30T06:00:00Z)"
+        raise typer.BadParameter(msg) from None
+    if t.tzinfo is None:
+        msg = f"--until {text!r} has no time zone; add Z or an offset such as +01:00"
+        raise typer.BadParameter(msg)
+    return t.timestamp()
+
+
+def issue(
+    database_url: DbOpt = None,
+    key_path: KeyOpt = None,
+    window: Annotated[
+        str,
+        typer.Option(
+            "--window",
+            help="Window length: day (from the first period bound after local midnight) "
+            "or period (each shift and the time between).",
+        ),
+    ] = "day",
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="Close windows ending up to this ISO 8601 time (default: the latest stored event).",
+        ),
+    ] = None,
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where windows are attributed: local or dask.")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:PORT.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Local processes attributing windows.")
+    ] = 1,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="Footprints issued per transaction.")
+    ] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Attribute the closed windows not attributed yet and issue the orders they complete."""
+    from carbontwin.api.deps import Services
+    from carbontwin.api.issuing import issue_windows
+
+    t_until = _epoch(until)
+    settings = _settings(database_url, key_path)
+    services = Services(settings)
+    err = Console(stderr=True)
+    try:
+        with Progress(
+            TextColumn("[bold]attributing windows"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=as_json,
+            disable=not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("windows", total=None)
+
+            def on_window(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            run = issue_windows(
+                services.store,
+                services.signer,
+                settings.rules,
+                window=window,
+                until=t_until,
+                executor=executor,
+                scheduler=scheduler,
+                workers=workers,
+                batch=batch,
+                on_window=on_window,
+            )
+    finally:
+        services.close()
+    closed = (
+        datetime.fromtimestamp(run.closed_until).astimezone().isoformat()
+        if run.closed_until is not None
+        else None
+    )
+    summary = {
+        "windows_attributed": len(run.windows),
+        "footprints_issued": len(run.issued),
+        "orders_waiting": len(run.waiting),
+        "closed_until": closed,
+        "issued": [
+            {"order": fp.order, "version": fp.version, "id": fp.id, "co2e_kg": fp.co2e_kg}
+            for fp in run.issued
+        ],
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    out = Console()
+    if closed is None:
+        out.print("no closed window yet: nothing to issue", highlight=False)
+        return
+    out.print(
+        f"{len(run.windows)} window(s) attributed, {len(run.issued)} footprint version(s) "
+        f"issued, {len(run.waiting)} order(s) waiting for their last window; "
+        f"closed until {closed}",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.command("issue")(issue)
