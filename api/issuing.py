@@ -297,21 +297,10 @@ class WindowRun:
     closed_until: float | None  # end of the last closed window [epoch s]
 
 
-def _factory_for_issue(store: Any) -> tuple[Factory, int, dict[str, Any]]:
-    """The newest factory version with the store's orders, as :func:`read_inputs` builds it."""
-    import json
-
-    from carbontwin.twin.factory_file import factory_from_dict, factory_to_dict
-
-    fv, _ = store.factory_document()
-    stored = store.load_factory(fv)
-    orders = store.list_orders()
-    if orders:
-        doc = json.loads(json.dumps(factory_to_dict(with_orders(stored, orders))))
-        factory = factory_from_dict(doc, filename=f"factory version {fv} with the stored orders")
-        return factory, fv, doc
-    _, doc = store.factory_document(fv)
-    return stored, fv, doc
+def _plant_orders(store: Any, factory: Factory, order_ids: Iterable[str]) -> Factory:
+    """``factory`` with the stored orders among ``order_ids`` (:func:`with_orders`): only the
+    orders a window or an issue needs are read, however many the store holds."""
+    return with_orders(factory, store.orders_by_id(order_ids))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -393,6 +382,7 @@ def issue_windows(
     from carbontwin.plugins.factors import stored_factors
     from carbontwin.plugins.registry import allocation_rules
     from carbontwin.simulation.executors import run_tasks
+    from carbontwin.twin.factory_file import order_to_dict
     from carbontwin.twin.lineage import factors_lineage, input_sha256, sha256_json
     from carbontwin.twin.store import NotFoundError
     from carbontwin.twin.store._windows import StoredWindow
@@ -401,7 +391,8 @@ def issue_windows(
     from .errors import Conflict
 
     try:
-        factory, fv, doc = _factory_for_issue(store)
+        fv, doc = store.factory_document()
+        factory = store.load_factory(fv)
     except NotFoundError:
         msg = "no factory stored yet: PUT /factory first"
         raise Conflict(msg, field="factory") from None
@@ -409,7 +400,7 @@ def issue_windows(
     if factors is None:
         factors = stored_factors(factory, store)
     allocation = allocation_rules()
-    fsha = sha256_json(doc)
+    fsha = sha256_json(doc)  # the factory version; each order's own record is added per order
     fl = factors_lineage(factors)
     key = sha256_json({"factory": fsha, "factors": fl["sha256"], "rules": rules.names()})
     ext = store.events_extent()
@@ -445,10 +436,11 @@ def issue_windows(
     done = 0
     for i in range(0, len(todo), step):
         group = todo[i : i + step]
-        tasks = [
-            _WindowTask(factory, store.read_window(a, b, meters, assets)[0], factors, rules, a, b)
-            for a, b in group
-        ]
+        tasks = []
+        for a, b in group:
+            events = store.read_window(a, b, meters, assets)[0]
+            plant = _plant_orders(store, factory, events.step_order.tolist())
+            tasks.append(_WindowTask(plant, events, factors, rules, a, b))
         results = run_tasks(
             _attribute_window_task, tasks, executor=executor, scheduler=scheduler, workers=workers
         )
@@ -482,8 +474,10 @@ def issue_windows(
         keep = set(chunk)
         frames = [blobs[s][0][blobs[s][0]["order"].isin(keep)] for s in starts]
         pieces = pd.concat(frames, ignore_index=True)
+        plant = _plant_orders(store, factory, chunk)
+        orders_of = {o.id: o for o in plant.orders}
         fps = combine(
-            factory,
+            plant,
             store.order_events(chunk),
             pieces,
             [blobs[s][1] for s in starts],
@@ -511,10 +505,17 @@ def issue_windows(
                 ],
             }
             esha = sha256_json(ev["windows"])
+            order = orders_of.get(o)
+            osha = sha256_json(
+                {
+                    "factory_sha256": fsha,
+                    "order": None if order is None else order_to_dict(order),
+                }
+            )
             lineage = {k: fp.lineage.get(k, []) for k in ("filled_gaps", "supplier_pcfs")}
             lineage.update(
                 {
-                    "factory": {"version": int(fv), "sha256": fsha},
+                    "factory": {"version": int(fv), "sha256": osha, "version_sha256": fsha},
                     "events": {
                         "sha256": esha,
                         "count": int(sum(w.slice_count for w in wins)),
@@ -525,7 +526,7 @@ def issue_windows(
                     "rules": rules.names(),
                     "allocation": dict(allocation_of),
                     "carbontwin_version": ct_version,
-                    "input_sha256": input_sha256(fsha, esha, fl["sha256"], rules.names()),
+                    "input_sha256": input_sha256(osha, esha, fl["sha256"], rules.names()),
                 }
             )
             fp = replace(fp, lineage=lineage)

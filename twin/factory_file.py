@@ -61,7 +61,7 @@ from ._factory_build import build_factory
 from ._factory_schema import FactoryDocument
 from ._yaml_lines import SourceError, dump_yaml, read_with_lines
 from .errors import FactoryModelError
-from .model import STATES, Factory
+from .model import STATES, Factory, Order
 
 __all__ = [
     "dump_factory",
@@ -71,6 +71,7 @@ __all__ = [
     "factory_to_dict",
     "load_factory",
     "loads_factory",
+    "order_to_dict",
 ]
 
 
@@ -297,16 +298,18 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
             for c in f.contracts
         ],
         "factors": _factors_dict(f),
-        "orders": [
-            {
-                "id": o.id,
-                "product": o.product,
-                "quantity": o.quantity,
-                "release": _iso(o.release),
-                "due": _iso(o.due),
-            }
-            for o in f.orders
-        ],
+        "orders": [order_to_dict(o) for o in f.orders],
+    }
+
+
+def order_to_dict(o: Order) -> dict[str, Any]:
+    """An order as the factory file writes it."""
+    return {
+        "id": o.id,
+        "product": o.product,
+        "quantity": o.quantity,
+        "release": _iso(o.release),
+        "due": _iso(o.due),
     }
 
 

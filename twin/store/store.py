@@ -567,6 +567,24 @@ class Store:
             raise NotFoundError(msg, field="order")
         return Order(r.id, r.product, float(r.quantity), r.release, r.due)
 
+    def orders_by_id(self, order_ids: Iterable[str]) -> list[Order]:
+        """The stored orders among ``order_ids`` (unknown ids left out), by id."""
+        ids = sorted(set(order_ids))
+        out: list[Order] = []
+        with self._tx("reading orders") as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(
+                    sa.select(
+                        OrderRow.id,
+                        OrderRow.product,
+                        OrderRow.quantity,
+                        OrderRow.release,
+                        OrderRow.due,
+                    ).where(OrderRow.id.in_(ids[i : i + 500]))
+                ).all()
+                out += [Order(r.id, r.product, float(r.quantity), r.release, r.due) for r in rows]
+        return sorted(out, key=lambda o: o.id)
+
     # --- footprints ----------------------------------------------------------------
 
     def issue_footprint(self, fp: Footprint, signer: Signer) -> Footprint:
