@@ -139,6 +139,8 @@ def attribute_inputs(inputs: IssueInputs) -> Attribution:
 
 
 def _same(a: Footprint, b: Footprint) -> bool:
+    if a.lineage.get("input_sha256") != b.lineage.get("input_sha256"):
+        return False  # other inputs: a new version, whatever the figures
     da, db = a.to_dict(), b.to_dict()
     if da["lineage"].get("input_sha256") != db["lineage"].get("input_sha256"):
         return False
@@ -381,7 +383,6 @@ def issue_windows(
 
     from carbontwin.plugins.factors import stored_factors
     from carbontwin.plugins.registry import allocation_rules
-    from carbontwin.simulation.executors import run_tasks
     from carbontwin.twin.factory_file import order_to_dict
     from carbontwin.twin.lineage import factors_lineage, input_sha256, sha256_json
     from carbontwin.twin.store import NotFoundError
@@ -441,9 +442,18 @@ def issue_windows(
             events = store.read_window(a, b, meters, assets)[0]
             plant = _plant_orders(store, factory, events.step_order.tolist())
             tasks.append(_WindowTask(plant, events, factors, rules, a, b))
-        results = run_tasks(
-            _attribute_window_task, tasks, executor=executor, scheduler=scheduler, workers=workers
-        )
+        if executor == "local" and workers == 1:  # here, in this process
+            results = [_attribute_window_task(t) for t in tasks]
+        else:
+            from carbontwin.simulation.executors import run_tasks
+
+            results = run_tasks(
+                _attribute_window_task,
+                tasks,
+                executor=executor,
+                scheduler=scheduler,
+                workers=workers,
+            )
         for res in results:
             meta = {**res.meta, "span": cursor}
             store.save_window(
@@ -487,6 +497,7 @@ def issue_windows(
             orders=chunk,
         )
         new: list[Footprint] = []
+        latest_of = store.latest_footprints(chunk)
         for o in sorted(fps):
             fp = fps[o]
             fp = replace(
@@ -530,7 +541,7 @@ def issue_windows(
                 }
             )
             fp = replace(fp, lineage=lineage)
-            latest = store.latest_footprint(o)
+            latest = latest_of.get(o)
             if latest is not None and _same(fp, latest):
                 continue
             new.append(fp)

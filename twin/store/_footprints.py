@@ -98,9 +98,21 @@ def _payload(fp: Footprint) -> dict[str, Any]:
     return doc
 
 
-def issue(conn: sa.Connection, fp: Footprint, signer: Signer) -> Footprint:
+class Batch:
+    """State shared by the footprints issued in one transaction: the signing key is
+    recorded once, and the log's head is read once and then carried along."""
+
+    def __init__(self) -> None:
+        self.key_known: str | None = None
+        self.head: tuple[int, str] | None = None
+
+
+def issue(
+    conn: sa.Connection, fp: Footprint, signer: Signer, batch: Batch | None = None
+) -> Footprint:
     """Insert ``fp`` as the next version of its order's footprint, signed and logged
-    (see Store.issue_footprint)."""
+    (see Store.issue_footprint); ``batch`` carries state between the footprints of one
+    transaction (Store.issue_footprints)."""
     fid = canonical_uuid(fp.id, "footprint id")
     if conn.execute(sa.select(F.version).where(F.id == fid)).first() is not None:
         msg = (
@@ -137,7 +149,10 @@ def issue(conn: sa.Connection, fp: Footprint, signer: Signer) -> Footprint:
     issued = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
     payload = _payload(issued)
     signature = signer.signature(payload)
-    _remember_key(conn, signer)
+    if batch is None or batch.key_known != signer.key_id:
+        _remember_key(conn, signer)
+        if batch is not None:
+            batch.key_known = signer.key_id
     conn.execute(
         sa.insert(FootprintRow).values(
             id=fid,
@@ -155,7 +170,7 @@ def issue(conn: sa.Connection, fp: Footprint, signer: Signer) -> Footprint:
             key_id=signer.key_id,
         )
     )
-    _log(conn, fid, issued.order, version, sha256_hex(signed_document(payload, signature)))
+    _log(conn, fid, issued.order, version, sha256_hex(signed_document(payload, signature)), batch)
     return issued
 
 
@@ -176,12 +191,29 @@ def _remember_key(conn: sa.Connection, signer: Signer) -> None:
         raise StoreError(msg, field="key_id")
 
 
-def _log(conn: sa.Connection, fid: str, order: str, version: int, doc_sha: str) -> None:
-    if conn.dialect.name == "postgresql":  # one appender at a time: the chain has no forks
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("carbontwin log"))))
-    last = conn.execute(sa.select(L.seq, L.entry_sha256).order_by(L.seq.desc()).limit(1)).first()
-    seq = 1 if last is None else int(last.seq) + 1
-    prev = GENESIS if last is None else str(last.entry_sha256)
+def _log(
+    conn: sa.Connection,
+    fid: str,
+    order: str,
+    version: int,
+    doc_sha: str,
+    batch: Batch | None = None,
+) -> None:
+    if batch is not None and batch.head is not None:  # this transaction holds the lock
+        seq, prev = batch.head[0] + 1, batch.head[1]
+    else:
+        if conn.dialect.name == "postgresql":  # one appender at a time: the chain has no forks
+            conn.execute(
+                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("carbontwin log")))
+            )
+        last = conn.execute(
+            sa.select(L.seq, L.entry_sha256).order_by(L.seq.desc()).limit(1)
+        ).first()
+        seq = 1 if last is None else int(last.seq) + 1
+        prev = GENESIS if last is None else str(last.entry_sha256)
+    entry = entry_hash(seq, fid, order, version, doc_sha, prev)
+    if batch is not None:
+        batch.head = (seq, entry)
     conn.execute(
         sa.insert(L).values(
             seq=seq,
@@ -190,7 +222,7 @@ def _log(conn: sa.Connection, fid: str, order: str, version: int, doc_sha: str) 
             version=version,
             document_sha256=doc_sha,
             prev_sha256=prev,
-            entry_sha256=entry_hash(seq, fid, order, version, doc_sha, prev),
+            entry_sha256=entry,
             logged_at=datetime.now(UTC),
         )
     )

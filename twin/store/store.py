@@ -506,7 +506,8 @@ class Store:
                             )
                         )
                     )
-            return [_footprints.issue(conn, fp, signer) for fp in fps]
+            batch = _footprints.Batch()
+            return [_footprints.issue(conn, fp, signer, batch) for fp in fps]
 
     def count_events(self) -> dict[str, int]:
         """Stored rows per event table."""
@@ -716,6 +717,27 @@ class Store:
             sa.select(F.payload).where(F.order_id == order).order_by(F.version.desc()).limit(1)
         )
         return fps[0] if fps else None
+
+    def latest_footprints(self, orders: Iterable[str]) -> dict[str, Footprint]:
+        """The newest footprint version of each of ``orders`` that has one."""
+        ids = sorted(set(orders))
+        out: dict[str, Footprint] = {}
+        with self._tx("reading footprints") as conn:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                newest = (
+                    sa.select(F.order_id, sa.func.max(F.version).label("v"))
+                    .where(F.order_id.in_(chunk))
+                    .group_by(F.order_id)
+                    .subquery()
+                )
+                stmt = sa.select(F.payload).join(
+                    newest, sa.and_(F.order_id == newest.c.order_id, F.version == newest.c.v)
+                )
+                for p in conn.execute(stmt).scalars():
+                    fp = Footprint.from_dict(p)
+                    out[fp.order] = fp
+        return out
 
     def list_footprints(
         self, limit: int | None = None, offset: int = 0, **filters: Any

@@ -1,0 +1,293 @@
+"""Issuing benchmark: events in, signed footprints stored, day by day into one growing store.
+
+Run from the repository root::
+
+    python benchmarks/issuing.py                          # 1 k, 10 k and 100 k orders, SQLite
+    python benchmarks/issuing.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
+    python benchmarks/issuing.py --stages 60,200 --cells 1 # tiny (the test suite runs this)
+
+The plant is ``--cells`` copies of the demo factory's eight machines (two on one
+shared meter, the rest on their own), each cell with a metered compressed-air
+unit and a modelled HVAC unit. Every day each machine runs ``--ops`` orders
+(setup then processing) between 05:00 and 21:00 UTC, and every meter reports
+power every ``--sample-s`` seconds (60). A day arrives as a connector and an MES
+would deliver it: the day's orders (``Store.save_orders``) and one event batch
+(``Store.write_events``); then ``carbontwin issue`` runs
+(:func:`carbontwin.api.issuing.issue_windows`, day windows), which attributes the
+window that closed and issues, signs and stores the footprints of its orders.
+
+Timed per day, all of it: the store writes of the day's orders and events, and
+the issue (reading the window, attribution, pieces, combining, signing, storing).
+Not timed: generating the day's synthetic data.
+
+The last line printed is JSON: ``orders_per_s`` (orders issued per second of that
+work while the store grows from the first to the second stage, 1 k to 10 k
+orders), ``window_s_first`` and ``window_s_last`` (median time of one day's
+delivery and issue over the first and the last five days: the smallest and the
+largest store), ``peak_rss_mb`` (the process's peak), ``rss_mb_at`` (resident
+memory at each stage: it should not grow with the history), ``stages`` (orders
+issued, days, seconds, orders per second per stage), ``events`` (rows stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from carbontwin.api.issuing import issue_windows
+from carbontwin.plugins.signing import Signer
+from carbontwin.twin.events import EventBatch
+from carbontwin.twin.examples import demo_factory
+from carbontwin.twin.factors import FactorSet
+from carbontwin.twin.model import STATES, Factory, Meter, Order, ServesLink, State
+from carbontwin.twin.store import Store
+
+DAY_S = 86_400.0
+DAY0 = datetime(2019, 3, 4, tzinfo=UTC).timestamp()  # a Monday; the DE 2019 hourly series
+_IDX = {s: i for i, s in enumerate(STATES)}
+
+
+def _obj(values: list[str]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def plant(cells: int) -> tuple[Factory, dict[str, tuple[str, ...]]]:
+    """The benchmark factory (no orders: they arrive day by day) and meter -> assets."""
+    demo = demo_factory()
+    air = next(u for u in demo.utilities if u.kind == "compressed_air")
+    hvac = next((u for u in demo.utilities if u.kind == "hvac"), air)
+    machines, meters, utilities = [], [], []
+    for c in range(cells):
+        cell = [
+            dataclasses.replace(m, id=f"c{c:02d}-{m.id}", setup_matrix_s={}, capacity=1)
+            for m in demo.machines
+        ]
+        machines += cell
+        ids = [m.id for m in cell]
+        shared = (ids[1], ids[2])
+        meters.append(Meter(f"M-c{c:02d}-shared", "shared", shared))
+        meters += [
+            Meter(f"M-{m.id}", m.id, (m.id,), carrier=m.power.carrier)
+            for m in cell
+            if m.id not in shared
+        ]
+        utilities.append(
+            dataclasses.replace(air, id=f"c{c:02d}-air", serves=tuple(ServesLink(m) for m in ids))
+        )
+        utilities.append(
+            dataclasses.replace(
+                hvac,
+                id=f"c{c:02d}-hvac",
+                allocation_key="declared",
+                serves=tuple(ServesLink(m, 1.0 + (k % 3)) for k, m in enumerate(ids)),
+            )
+        )
+        meters.append(Meter(f"M-c{c:02d}-air", "air", (f"c{c:02d}-air",)))
+    products = tuple(  # routings on the first cell's machines
+        dataclasses.replace(
+            p,
+            routing=tuple(dataclasses.replace(op, machine=f"c00-{op.machine}") for op in p.routing),
+        )
+        for p in demo.products
+    )
+    factory = dataclasses.replace(
+        demo,
+        machines=tuple(machines),
+        meters=tuple(meters),
+        utilities=tuple(utilities),
+        products=products,
+        orders=(),
+    )
+    return factory, {m.id: m.measures for m in meters}
+
+
+def day_events(
+    factory: Factory,
+    measures: dict[str, tuple[str, ...]],
+    day: int,
+    ops: int,
+    sample_s: float,
+    rng: np.random.Generator,
+) -> tuple[list[Order], EventBatch]:
+    """One day's orders and events (states, order steps, power samples)."""
+    d0 = DAY0 + day * DAY_S
+    t_first, t_last = d0 + 5 * 3600.0, d0 + 21 * 3600.0
+    products = demo_factory().products
+    orders: list[Order] = []
+    st_a: list[str] = []
+    st_t: list[np.ndarray] = []
+    st_s: list[np.ndarray] = []
+    sp_o: list[str] = []
+    sp_a: list[str] = []
+    sp_k: list[str] = []
+    sp_f: list[np.ndarray] = []
+    states: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    slot = (t_last - t_first) / ops
+    release = datetime.fromtimestamp(d0, tz=UTC)
+    for mi, m in enumerate(factory.machines):
+        start = t_first + slot * np.arange(ops) + rng.uniform(0, 0.05, ops) * slot
+        s_end = start + rng.uniform(0.1, 0.25, ops) * slot
+        p_end = s_end + rng.uniform(0.5, 0.7, ops) * slot
+        qty = rng.integers(5, 200, ops).astype(float)
+        oid = [f"D{day:04d}-{mi:03d}-{k:02d}" for k in range(ops)]
+        prod = products[mi % len(products)]
+        orders += [
+            Order(o, prod.id, float(q), release, release) for o, q in zip(oid, qty, strict=True)
+        ]
+        sp_o += oid * 2
+        sp_a += [m.id] * (2 * ops)
+        sp_k += ["setup"] * ops + ["processing"] * ops
+        sp_f.append(np.stack([np.r_[start, s_end], np.r_[s_end, p_end], np.r_[qty, qty]]))
+        t_s = np.r_[d0, t_first - 900.0, start, s_end, p_end, t_last + 3600.0]
+        s_s = np.r_[
+            _IDX[State.OFF],
+            _IDX[State.IDLE],
+            np.full(ops, _IDX[State.SETUP]),
+            np.full(ops, _IDX[State.PROCESSING]),
+            np.full(ops, _IDX[State.IDLE]),
+            _IDX[State.OFF],
+        ]
+        o = np.argsort(t_s, kind="stable")
+        states[m.id] = (t_s[o], s_s[o])
+    for u in factory.utilities:
+        states[u.id] = (
+            np.array([d0, t_first - 900.0, t_last + 3600.0]),
+            np.array([_IDX[State.OFF], _IDX[State.PROCESSING], _IDX[State.OFF]]),
+        )
+    for a, (t_s, s_s) in states.items():
+        st_a += [a] * t_s.size
+        st_t.append(t_s)
+        st_s.append(s_s)
+    t = d0 + np.arange(0.0, DAY_S, sample_s)
+    power = {a: np.array([factory.power_model(a).power_kw[s] for s in STATES]) for a in states}
+    p_m: list[np.ndarray] = []
+    p_kw: list[np.ndarray] = []
+    for meter, assets in measures.items():
+        kw = np.zeros(t.size)
+        for a in assets:
+            t_s, s_s = states[a]
+            kw += power[a][s_s[np.searchsorted(t_s, t, side="right") - 1]]
+        p_kw.append(kw * (1.0 + 0.05 * rng.standard_normal(t.size).clip(-3, 3)))
+        p_m.append(np.full(t.size, meter, dtype=object))
+    f = np.concatenate(sp_f, axis=1)
+    batch = EventBatch(
+        state_asset=_obj(st_a),
+        state_t=np.concatenate(st_t),
+        state=_obj([STATES[i].value for i in np.concatenate(st_s)]),
+        power_meter=np.concatenate(p_m),
+        power_t=np.tile(t, len(measures)),
+        power_kw=np.concatenate(p_kw),
+        step_order=_obj(sp_o),
+        step_operation=_obj(["op"] * len(sp_o)),
+        step_asset=_obj(sp_a),
+        step_start=f[0],
+        step_end=f[1],
+        step_quantity=f[2],
+        step_kind=_obj(sp_k),
+    )
+    return orders, batch
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stages", default="1000,10000,100000", help="orders issued at each stage")
+    ap.add_argument("--cells", type=int, default=5, help="cells of 8 machines (default 5)")
+    ap.add_argument("--ops", type=int, default=12, help="orders per machine and day")
+    ap.add_argument("--sample-s", type=float, default=60.0, help="power sample interval [s]")
+    ap.add_argument("--database-url", default=None, help="store URL (default: a SQLite file)")
+    ap.add_argument("--batch", type=int, default=1000, help="footprints per transaction")
+    args = ap.parse_args(argv)
+    stages = [int(x) for x in args.stages.split(",")]
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    proc = psutil.Process()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'issuing.db'}"
+        store = Store.open(url)
+        factory, measures = plant(args.cells)
+        store.save_factory(factory)
+        factors = FactorSet.default(factory)
+        signer = Signer(Ed25519PrivateKey.generate())
+        rng = np.random.default_rng(11)
+        per_day: list[float] = []
+        issued_total = 0
+        rows = 0
+        stage_rows: list[dict[str, Any]] = []
+        rss_at: dict[str, float] = {}
+        stage_i, stage_t0, stage_n0, stage_d0 = 0, 0.0, 0, 0
+        elapsed = 0.0
+        day = 0
+        while stage_i < len(stages):
+            orders, batch = day_events(factory, measures, day, args.ops, args.sample_s, rng)
+            t0 = time.perf_counter()
+            store.save_orders(orders)
+            rows += store.write_events(batch)
+            run = issue_windows(store, signer, factors=factors, window="day", batch=args.batch)
+            dt = time.perf_counter() - t0
+            elapsed += dt
+            per_day.append(dt)
+            issued_total += len(run.issued)
+            day += 1
+            if issued_total >= stages[stage_i]:
+                n, secs = issued_total - stage_n0, elapsed - stage_t0
+                stage_rows.append(
+                    {
+                        "orders": issued_total,
+                        "days": day - stage_d0,
+                        "seconds": round(secs, 3),
+                        "orders_per_s": round(n / secs, 1) if secs else None,
+                    }
+                )
+                rss_at[str(stages[stage_i])] = round(proc.memory_info().rss / 2**20, 1)
+                print(
+                    f"stage {stages[stage_i]:>7} orders: {n} issued in {secs:.1f} s "
+                    f"({n / secs:.0f}/s), {day} days, {rows:,} rows stored",
+                    file=sys.stderr,
+                )
+                stage_i, stage_t0, stage_n0, stage_d0 = stage_i + 1, elapsed, issued_total, day
+        store.close()
+    k = min(5, max(1, len(per_day) // 4))
+    first = per_day[1 : 1 + k] if len(per_day) > k else per_day[:k]  # day 0 closes no window
+    last = per_day[-k:]
+    peak = proc.memory_info().rss
+    try:
+        import resource
+
+        peak = max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    except ImportError:  # pragma: no cover - not on Linux
+        pass
+    at = stage_rows[1] if len(stage_rows) > 1 else stage_rows[0]
+    out = {
+        "database": url.split(":", 1)[0],
+        "orders_per_s": at["orders_per_s"],
+        "window_s_first": round(statistics.median(first), 4),
+        "window_s_last": round(statistics.median(last), 4),
+        "window_ratio": round(statistics.median(last) / statistics.median(first), 3),
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "rss_mb_at": rss_at,
+        "stages": stage_rows,
+        "events": rows,
+        "machines": len(factory.machines),
+        "orders_per_day": len(factory.machines) * args.ops,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()
