@@ -138,6 +138,16 @@ class Signer:
         sig: dict[str, str] = sign_document(payload, self.key)["signature"]
         return sig
 
+    def signature_of_canonical(self, body: bytes) -> dict[str, str]:
+        """The same member for a payload whose RFC 8785 bytes ``body`` the caller made
+        (issuing canonicalises each footprint once, for the signature and the log)."""
+        return {
+            "alg": ALG,
+            "key_id": self.key_id,
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "value": base64.b64encode(self.key.sign(body)).decode("ascii"),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Verification:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -142,8 +142,8 @@ class Footprint:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (ISO 8601 UTC times)."""
-        d = asdict(self)
+        """JSON-ready dict (ISO 8601 UTC times); nested containers are copies."""
+        d = {name: _copied(getattr(self, name)) for name in self.__dataclass_fields__}
         for k in ("period_start", "period_end", "issued_at"):
             if d[k] is not None:
                 d[k] = d[k].isoformat().replace("+00:00", "Z")
@@ -165,6 +165,18 @@ class Footprint:
         kw["method"] = tuple(kw.get("method", ()))
         names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in kw.items() if k in names})
+
+
+def _copied(value: Any) -> Any:
+    """``value`` with its dicts, lists and tuples copied (what ``dataclasses.asdict`` does
+    to a footprint's fields, without its per-object overhead)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copied(v) for v in value)
+    return value
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -163,8 +163,30 @@ def _chunks(
         yield lo, [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
 
 
+#: tables range-partitioned by month on PostgreSQL (migration 0006)
+PARTITIONED = ("state_changes", "power_samples", "energy_counters")
+#: partitions are made this far ahead of the newest row written [s]
+AHEAD_S = 31 * 86_400.0
+
+
+def ensure_partitions(conn: sa.Connection, table: str, t0: float, t1: float) -> None:
+    """On PostgreSQL, create the monthly partitions of ``table`` covering ``[t0, t1]`` and
+    the month after (``carbontwin_ensure_partitions``); nothing elsewhere."""
+    if conn.dialect.name != "postgresql" or table not in PARTITIONED:
+        return
+    conn.execute(
+        sa.select(sa.func.carbontwin_ensure_partitions(table, float(t0), float(t1) + AHEAD_S))
+    )
+
+
 def _insert(conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows: int) -> int:
     """Bulk insert of ``batch``'s rows of ``kind``; returns the rows inserted."""
+    if conn.dialect.name == "postgresql" and kind.table.name in PARTITIONED:
+        attr = next(a for a, c in kind.columns if c == kind.time)
+        t = np.asarray(kind.values(batch, attr), dtype=np.float64)
+        t = t[np.isfinite(t)]
+        if t.size:
+            ensure_partitions(conn, kind.table.name, float(t.min()), float(t.max()))
     # RETURNING counts the rows really inserted on every driver (executemany
     # rowcount is not reliable); SQLAlchemy batches it as multi-row VALUES
     stmt = insert_ignoring_duplicates(conn.dialect.name, kind.table).returning(

@@ -148,7 +148,9 @@ def issue(
     version = 1 if latest is None else int(latest.version) + 1
     issued = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
     payload = _payload(issued)
-    signature = signer.signature(payload)
+    body = canonical_json(payload)
+    sign_body = getattr(signer, "signature_of_canonical", None)
+    signature = sign_body(body) if sign_body is not None else signer.signature(payload)
     if batch is None or batch.key_known != signer.key_id:
         _remember_key(conn, signer)
         if batch is not None:
@@ -170,7 +172,9 @@ def issue(
             key_id=signer.key_id,
         )
     )
-    _log(conn, fid, issued.order, version, sha256_hex(signed_document(payload, signature)), batch)
+    # RFC 8785 of {"payload", "signature"}: members in key order, the payload's bytes reused
+    doc = b'{"payload":' + body + b',"signature":' + canonical_json(signature) + b"}"
+    _log(conn, fid, issued.order, version, hashlib.sha256(doc).hexdigest(), batch)
     return issued
 
 

@@ -198,3 +198,29 @@ def test_withdrawal_is_a_new_deprecated_version(store: Store, signer):
     assert store.get_footprint(v1.id) == v1
     assert store.latest_footprint("A") == w
     assert store.audit(verify_pem).ok
+
+
+def test_a_batch_logs_each_signed_document_and_chains_it(store: Store, signer):
+    """Store.issue_footprints (one transaction, the log head carried along) writes the
+    same chain as one footprint at a time: each entry's document digest is the SHA-256
+    of the RFC 8785 JSON of the stored signed document, each entry names the one before."""
+    import hashlib
+
+    from carbontwin.twin.footprint import canonical_json
+    from carbontwin.twin.store._footprints import GENESIS, entry_hash
+    from carbontwin.twin.store.models import IssuanceLogRow
+
+    one = store.issue_footprint(footprint("A", 10.0), signer)
+    batch = store.issue_footprints([footprint("B", 2.0), footprint("C", 3.0)], signer)
+    with store.engine.connect() as conn:
+        log = conn.execute(sa.select(IssuanceLogRow).order_by(IssuanceLogRow.seq)).all()
+    assert [r.footprint_id for r in log] == [one.id, *(fp.id for fp in batch)]
+    prev = GENESIS
+    for r in log:
+        doc = store.stored_footprint(r.footprint_id).document
+        assert verify_pem(doc, signer.public_key_pem)[0]
+        assert r.document_sha256 == hashlib.sha256(canonical_json(doc)).hexdigest()
+        assert r.prev_sha256 == prev
+        prev = entry_hash(r.seq, r.footprint_id, r.order_id, r.version, r.document_sha256, prev)
+        assert r.entry_sha256 == prev
+    assert store.audit().ok
