@@ -18,7 +18,7 @@ file is only the wiring:
 - ``import historian|mes|schema``         (:mod:`.importers`)
 - ``report``                              (:mod:`.report`)
 - ``publish``                             (:mod:`.publish`)
-- ``issue``                               (:mod:`.issue`)
+- ``issue``, ``archive``                  (:mod:`.issue`)
 """
 
 from __future__ import annotations

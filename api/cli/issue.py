@@ -1,4 +1,5 @@
-"""Command ``carbontwin issue``: windowed issuing from the store.
+"""Commands ``carbontwin issue`` (windowed issuing from the store) and ``carbontwin archive``
+(raw events of attributed windows to Parquet).
 
 Attributes the closed windows (days or allocation periods) not attributed yet,
 each from its own events and the state carried in, and issues a signed footprint
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,16 +26,16 @@ from .service import DbOpt, KeyOpt, _settings
 __all__ = ["register"]
 
 
-def _epoch(text: str | None) -> float | None:
+def _epoch(text: str | None, option: str = "--until") -> float | None:
     if text is None:
         return None
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        msg = f"--until {text!r} is not an ISO 8601 time (e.g. 2026-11-30T06:00:00Z)"
+        msg = f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-11-30T06:00:00Z)"
         raise typer.BadParameter(msg) from None
     if t.tzinfo is None:
-        msg = f"--until {text!r} has no time zone; add Z or an offset such as +01:00"
+        msg = f"{option} {text!r} has no time zone; add Z or an offset such as +01:00"
         raise typer.BadParameter(msg)
     return t.timestamp()
 
@@ -137,6 +139,51 @@ def issue(
     )
 
 
+def archive(
+    before: Annotated[
+        str,
+        typer.Option(
+            "--before",
+            help="Archive states, power samples and counter readings before this ISO 8601 "
+            "time (it must not pass the last attributed window).",
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Folder of the Parquet files (one per table and month)."),
+    ],
+    database_url: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Move raw events of attributed windows out of the store into Parquet files.
+
+    Each file is recorded in the store with its SHA-256; attributing an archived
+    window again (late data, a new factory version) reads the rows back from it.
+    """
+    from carbontwin.twin.store import Store
+
+    t_before = _epoch(before, "--before")
+    assert t_before is not None
+    settings = _settings(database_url, None)
+    store = Store.open(settings.database_url)
+    try:
+        files = store.archive(t_before, out)
+    finally:
+        store.close()
+    rows = [{"table": f.table, "rows": f.rows, "file": f.path, "sha256": f.sha256} for f in files]
+    if as_json:
+        typer.echo(json.dumps({"archived_rows": sum(f.rows for f in files), "files": rows}))
+        return
+    con = Console()
+    if not files:
+        con.print(f"nothing stored before {before}: nothing archived", highlight=False)
+    for f in files:
+        con.print(
+            f"{f.table}: {f.rows:,} rows -> {f.path} (sha256 {f.sha256[:16]}…)", highlight=False
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("issue")(issue)
+    app.command("archive")(archive)

@@ -67,3 +67,33 @@ def test_issue_command_rejects_a_bad_until(tmp_path):
     )
     assert res.exit_code != 0
     assert "--until 'yesterday' is not an ISO 8601 time" in res.output
+
+
+def test_archive_command_moves_attributed_events_to_parquet(tmp_path, demo_day):
+    url = f"sqlite:///{tmp_path / 'ct.db'}"
+    store = _store(url, demo_day)
+    args = ["--database-url", url]
+    assert (
+        CliRunner().invoke(app, ["issue", *args, "--key-path", str(tmp_path / "k.pem")]).exit_code
+        == 0
+    )
+    end = store.attributed_windows()[-1].end
+    stored = store.count_events()["power_samples"]
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(end, UTC).isoformat()
+    res = CliRunner().invoke(
+        app, ["archive", *args, "--before", when, "--out", str(tmp_path / "a"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    power = sum(f["rows"] for f in out["files"] if f["table"] == "power_samples")
+    left = store.count_events()["power_samples"]
+    assert power == int((demo_day.events.power_t < end).sum()) > 0
+    assert left == stored - power
+    too_late = CliRunner().invoke(
+        app, ["archive", *args, "--before", "2100-01-01T00:00:00Z", "--out", str(tmp_path / "b")]
+    )
+    assert too_late.exit_code != 0  # main() prints a StoreError as one line, exit 1
+    assert "run 'carbontwin issue' first" in str(too_late.exception)
+    store.close()

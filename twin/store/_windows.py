@@ -75,6 +75,48 @@ def _edge(
     return None if v is None else float(v)
 
 
+class _Sources:
+    """Point rows and edges from the store and, for archived time, its archive files."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        from . import _archive
+
+        self.conn = conn
+        archived = _archive.files(conn)
+        self.reader = _archive.Reader(archived) if archived else None
+
+    def edge(
+        self, kind: _events.EventKind, source: str, t0: float, *, before: bool
+    ) -> float | None:
+        v = _edge(self.conn, kind, source, t0, before=before)
+        r = self.reader
+        if r is None or (not before and t0 >= r.boundary(kind.table.name)):
+            return v
+        w = r.edge(kind.table.name, source, t0, before=before)
+        if v is None or w is None:
+            return v if w is None else w
+        return max(v, w) if before else min(v, w)
+
+    def rows(
+        self,
+        kind: _events.EventKind,
+        source: str,
+        lo: float,
+        hi: float,
+        *,
+        closed: bool = True,
+    ) -> list[Any]:
+        rows = _point_rows(self.conn, kind, source, lo, hi, closed=closed)
+        r = self.reader
+        if r is None or lo >= r.boundary(kind.table.name):
+            return rows
+        stored = {float(x[1]) for x in rows}
+        old = [
+            x for x in r.rows(kind.table.name, source, lo, hi, closed=closed) if x[1] not in stored
+        ]
+        return sorted([*old, *rows], key=lambda x: float(x[1]))
+
+
 def _interval_rows(conn: sa.Connection, kind: _events.EventKind, a: float, b: float) -> list[Any]:
     """Steps or gaps overlapping ``[a, b]``."""
     assert kind.end is not None
@@ -112,23 +154,24 @@ def read_slice(
     (source, time) for points, start and end for intervals.
     """
     a, b = w0, w1
+    src = _Sources(conn)
     points: dict[_events.EventKind, list[Any]] = {_STATES: [], _POWER: [], _COUNTERS: []}
     for kind in (_POWER, _COUNTERS):
         for m in meters:
-            lo = _edge(conn, kind, m, w0, before=True)
-            hi = _edge(conn, kind, m, w1, before=False)
+            lo = src.edge(kind, m, w0, before=True)
+            hi = src.edge(kind, m, w1, before=False)
             lo_m = w0 if lo is None else lo
             if hi is None:  # nothing at or after w1 (yet): the window's rows only
-                rows = _point_rows(conn, kind, m, lo_m, w1, closed=False)
+                rows = src.rows(kind, m, lo_m, w1, closed=False)
             else:
-                rows = _point_rows(conn, kind, m, lo_m, hi)
+                rows = src.rows(kind, m, lo_m, hi)
             points[kind] += rows
             a = min(a, lo_m)
             if hi is not None:
                 b = max(b, hi)
     for asset in assets:
-        lo = _edge(conn, _STATES, asset, a, before=True)
-        points[_STATES] += _point_rows(conn, _STATES, asset, a if lo is None else lo, b)
+        lo = src.edge(_STATES, asset, a, before=True)
+        points[_STATES] += src.rows(_STATES, asset, a if lo is None else lo, b)
     parts = {
         **points,
         _STEPS: _interval_rows(conn, _STEPS, a, b),
@@ -175,6 +218,11 @@ def extent(conn: sa.Connection) -> tuple[float, float] | None:
         if lo is not None:
             lows.append(float(lo))
             highs.append(float(hi))
+    from . import _archive
+
+    for f in _archive.files(conn):  # archived rows count: the first file starts at its first row
+        lows.append(f.t_from)
+        highs.append(f.t_to)
     return (min(lows), max(highs)) if lows else None
 
 

@@ -423,3 +423,20 @@ class IngestSpanRow(Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     t_min: Mapped[float] = _t()
     t_max: Mapped[float] = _t()
+
+
+class ArchiveRow(Base):
+    """A Parquet file of raw events moved out of the store (``carbontwin archive``):
+    rows of ``table`` with ``t_from <= t < t_to``, ``rows`` of them; ``sha256`` of the
+    file's bytes, checked when it is read back."""
+
+    __tablename__ = "archives"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    table_name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    t_from: Mapped[float] = _t()
+    t_to: Mapped[float] = _t()
+    path: Mapped[str] = mapped_column(sa.Text(), nullable=False)
+    rows: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    archived_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -34,7 +34,7 @@ from carbontwin.twin.errors import StoreError
 from carbontwin.twin.events import EventBatch, Settlement, settle
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.model import Factory, Order
-from carbontwin.twin.store import _audit, _events, _footprints, _series, _windows
+from carbontwin.twin.store import _archive, _audit, _events, _footprints, _series, _windows
 from carbontwin.twin.store._audit import AuditReport, Verifier
 from carbontwin.twin.store._footprints import F, NotFoundError, Signer
 from carbontwin.twin.store._series import SeriesLike
@@ -461,6 +461,36 @@ class Store:
         """Drop attributed windows that no longer match the window layout (derived data)."""
         with self._tx("dropping attributed windows", write=True) as conn:
             _windows.delete_windows(conn, starts)
+
+    def archive(self, before: float, folder: str | Path) -> list[_archive.ArchivedFile]:
+        """Move the states, power samples and counter readings older than ``before``
+        [epoch s] to Parquet files in ``folder``, one per table and month, recorded with
+        their SHA-256 (see :mod:`._archive`). Only attributed time is archived: ``before``
+        must not pass the end of the last attributed window. One transaction: the rows
+        leave the store only when every file is written and recorded."""
+        with self._tx("archiving events", write=True) as conn:
+            ws = _windows.windows(conn)
+            last = max((w.end for w in ws), default=None)
+            if last is None or before > last:
+                when = (
+                    "no window is attributed yet"
+                    if last is None
+                    else (
+                        f"the last attributed window ends at "
+                        f"{datetime.fromtimestamp(last, UTC):%Y-%m-%dT%H:%M:%SZ}"
+                    )
+                )
+                msg = (
+                    f"cannot archive before {datetime.fromtimestamp(before, UTC):%Y-%m-%dT%H:%M:%SZ}: "
+                    f"{when}; run 'carbontwin issue' first"
+                )
+                raise StoreError(msg, field="before")
+            return _archive.archive(conn, before, Path(folder))
+
+    def archived_files(self) -> list[_archive.ArchivedFile]:
+        """Every archive file, by table and time."""
+        with self._tx("reading archives") as conn:
+            return _archive.files(conn)
 
     def attributed_windows(self) -> list[_windows.StoredWindow]:
         """Every attributed window (without its pieces), by start."""

@@ -35,6 +35,7 @@ TABLES = {
     "attribution_windows",
     "window_orders",
     "ingest_spans",
+    "archives",
     "alembic_version",
 }
 

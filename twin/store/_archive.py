@@ -1,0 +1,219 @@
+"""Archiving raw events to Parquet and reading them back (helpers of :class:`Store`).
+
+``carbontwin archive --before DATE`` moves the states, power samples and counter
+readings older than ``DATE`` — only of windows already attributed — into one
+Parquet file per table and month (pyarrow; rows sorted by source and time, so a
+reader skips row groups by their statistics), records each file with its row
+count and SHA-256 in ``archives``, and removes the rows from the store in the
+same transaction (on PostgreSQL a whole month's partition is dropped). Windowed
+issuing reads archived rows back when it attributes an archived window again
+(late data, a new factory version): the events a window is attributed from are
+the same before and after archiving, so are its digest and its footprints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from carbontwin.twin.errors import StoreError
+
+from . import _events
+from .models import ArchiveRow
+
+A: sa.Table = ArchiveRow.__table__  # type: ignore[assignment]
+#: tables archived: (event kind, value column)
+_KINDS = tuple(k for k in _events.KINDS if k.table.name in _events.PARTITIONED)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedFile:
+    """One archive file as recorded."""
+
+    table: str
+    t_from: float
+    t_to: float
+    path: str
+    rows: int
+    sha256: str
+
+
+def _months(t0: float, t1: float) -> list[tuple[float, float]]:
+    """UTC month stretches covering ``[t0, t1)``, cut to it."""
+    d = datetime.fromtimestamp(t0, UTC)
+    m = datetime(d.year, d.month, 1, tzinfo=UTC)
+    out: list[tuple[float, float]] = []
+    while m.timestamp() < t1:
+        nxt = datetime(m.year + (m.month == 12), m.month % 12 + 1, 1, tzinfo=UTC)
+        out.append((max(t0, m.timestamp()), min(t1, nxt.timestamp())))
+        m = nxt
+    return out
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def files(conn: sa.Connection) -> list[ArchivedFile]:
+    """Every archive file, by table and time."""
+    rows = conn.execute(sa.select(A).order_by(A.c.table_name, A.c.t_from)).all()
+    return [
+        ArchivedFile(r.table_name, float(r.t_from), float(r.t_to), r.path, int(r.rows), r.sha256)
+        for r in rows
+    ]
+
+
+def archive(conn: sa.Connection, before: float, folder: Path) -> list[ArchivedFile]:
+    """Move rows older than ``before`` to Parquet files in ``folder`` (see the module doc)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    done: list[ArchivedFile] = []
+    for kind in _KINDS:
+        tab = kind.table
+        t = tab.c[kind.time]
+        lo = conn.execute(sa.select(sa.func.min(t)).where(t < before)).scalar()
+        if lo is None:
+            continue
+        src_attr, src_col = kind.columns[0]
+        val_attr, val_col = kind.columns[2]
+        for a, b in _months(float(lo), before):
+            rows = conn.execute(
+                sa.select(tab.c[src_col], t, tab.c[val_col])
+                .where(t >= a, t < b)
+                .order_by(tab.c[src_col], t)
+            ).all()
+            if not rows:
+                continue
+            src, times, vals = (list(c) for c in zip(*rows, strict=True))
+            value_type = pa.string() if val_col == "state" else pa.float64()
+            table = pa.table(
+                {
+                    "source": pa.array(src, pa.string()),
+                    "t": pa.array(times, pa.float64()),
+                    "value": pa.array(vals, value_type),
+                }
+            )
+            name = (
+                f"{datetime.fromtimestamp(a, UTC):%Y%m%dT%H%M%S}-"
+                f"{datetime.fromtimestamp(b, UTC):%Y%m%dT%H%M%S}.parquet"
+            )
+            path = folder / tab.name / name
+            if path.exists():
+                msg = f"archive file {tab.name}/{name} exists already; archive into another folder"
+                raise StoreError(msg, field="out")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, path, row_group_size=65_536, compression="zstd")
+            rec = ArchivedFile(tab.name, a, b, str(path.resolve()), len(rows), _sha256_file(path))
+            conn.execute(
+                sa.insert(A).values(
+                    table_name=rec.table,
+                    t_from=rec.t_from,
+                    t_to=rec.t_to,
+                    path=rec.path,
+                    rows=rec.rows,
+                    sha256=rec.sha256,
+                    archived_at=datetime.now(UTC),
+                )
+            )
+            _drop_rows(conn, tab, t, a, b, len(rows))
+            done.append(rec)
+    return done
+
+
+def _drop_rows(conn: sa.Connection, tab: sa.Table, t: Any, a: float, b: float, n: int) -> None:
+    """Remove the archived rows; on PostgreSQL a whole month's partition is dropped."""
+    if conn.dialect.name == "postgresql":
+        d = datetime.fromtimestamp(a, UTC)
+        part = f"{tab.name}_p{d:%Y%m}"
+        bounds = _months(a, a + 1)[0]
+        month_end = datetime(d.year + (d.month == 12), d.month % 12 + 1, 1, tzinfo=UTC).timestamp()
+        whole = bounds[0] == datetime(d.year, d.month, 1, tzinfo=UTC).timestamp() and b == month_end
+        exists = conn.execute(sa.select(sa.func.to_regclass(part))).scalar() is not None
+        if whole and exists:
+            left = conn.execute(sa.text(f'SELECT count(*) FROM "{part}"')).scalar_one()
+            if int(left) == n:  # exactly the rows written to the file
+                conn.execute(sa.text(f'ALTER TABLE "{tab.name}" DETACH PARTITION "{part}"'))
+                conn.execute(sa.text(f'DROP TABLE "{part}"'))
+                return
+    gone = conn.execute(sa.delete(tab).where(t >= a, t < b)).rowcount
+    if gone != n:
+        msg = f"archiving {tab.name}: {gone} rows removed, {n} written; nothing archived"
+        raise StoreError(msg, field="before")
+
+
+@dataclass(slots=True)
+class Reader:
+    """Reads archived rows back (each file's SHA-256 checked on its first read)."""
+
+    archived: Sequence[ArchivedFile]
+    checked: set[str] = field(default_factory=set)
+
+    def boundary(self, table: str) -> float:
+        """End of the archived time of ``table`` (-inf when nothing is archived)."""
+        ends = [f.t_to for f in self.archived if f.table == table]
+        return max(ends) if ends else -np.inf
+
+    def _read(self, f: ArchivedFile, source: str, lo: float, hi: float) -> Any:
+        import pyarrow.parquet as pq
+
+        path = Path(f.path)
+        if f.path not in self.checked:
+            if not path.is_file():
+                msg = f"archive file of {f.table} ({path.name}) is missing"
+                raise StoreError(msg, field="archive")
+            if _sha256_file(path) != f.sha256:
+                msg = f"archive file of {f.table} ({path.name}) changed since it was written"
+                raise StoreError(msg, field="archive")
+            self.checked.add(f.path)
+        return pq.read_table(
+            path, filters=[("source", "=", source), ("t", ">=", lo), ("t", "<=", hi)]
+        )
+
+    def rows(self, table: str, source: str, lo: float, hi: float, *, closed: bool) -> list[Any]:
+        """Archived rows ``(source, t, value)`` of ``source`` in ``[lo, hi]`` (``[lo, hi)``
+        unless ``closed``), by time."""
+        out: list[Any] = []
+        for f in self.archived:
+            if f.table != table or f.t_to <= lo or f.t_from > hi:
+                continue
+            tab = self._read(f, source, lo, hi)
+            for s, t, v in zip(
+                tab.column("source").to_pylist(),
+                tab.column("t").to_pylist(),
+                tab.column("value").to_pylist(),
+                strict=True,
+            ):
+                if closed or t < hi:
+                    out.append((s, t, v))
+        out.sort(key=lambda r: r[1])
+        return out
+
+    def edge(self, table: str, source: str, t0: float, *, before: bool) -> float | None:
+        """Archived ``source``'s last time before ``t0`` or first at or after it."""
+        best: float | None = None
+        for f in self.archived:
+            if f.table != table:
+                continue
+            if before and f.t_from >= t0:
+                continue
+            if not before and f.t_to <= t0:
+                continue
+            lo, hi = (f.t_from, np.nextafter(t0, -np.inf)) if before else (t0, f.t_to)
+            ts = self._read(f, source, lo, hi).column("t").to_pylist()
+            if ts:
+                cand = max(ts) if before else min(ts)
+                if best is None or (cand > best if before else cand < best):
+                    best = cand
+        return best
