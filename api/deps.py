@@ -22,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from carbontwin.plugins.signing import Signer, load_or_create_key
 
+from ._cache import FactoryCache, ResponseCache
 from ._proxy import is_loopback
 from .errors import PactError, Unauthorized
 from .settings import Settings
@@ -82,6 +83,9 @@ class Services:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.received_events = BoundedLog(settings.max_stored_events, settings.max_event_age_s)
         self.deliveries = BoundedLog(settings.max_stored_events, settings.max_event_age_s)
+        # per worker process: renderings of immutable footprints, built factory versions
+        self.responses = ResponseCache(int(settings.response_cache_mb * 2**20))
+        self.factories = FactoryCache(settings.factory_cache_size)
 
     @property
     def store(self) -> Any:
@@ -92,6 +96,10 @@ class Services:
 
                 self._store = Store.open(self.settings.database_url)
             return self._store
+
+    def factory(self, store: Any, version: int) -> Any:
+        """Factory ``version`` of ``store``, built once per worker (see :class:`FactoryCache`)."""
+        return self.factories.get(store, tenant_of(store), version)
 
     @property
     def signing_key(self) -> Ed25519PrivateKey:
@@ -124,6 +132,11 @@ class Services:
         dispose = getattr(store, "close", None) or getattr(store, "dispose", None)
         if callable(dispose):
             dispose()
+
+
+def tenant_of(store: Any) -> str:
+    """The tenant a store object reads and writes (the first part of every cache key)."""
+    return str(getattr(store, "tenant", "default"))
 
 
 def _b64(data: bytes) -> str:
