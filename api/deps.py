@@ -191,17 +191,19 @@ def app_base_url(request: Request, settings: Settings) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{root}".rstrip("/")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_settings(request: Request) -> Settings:
-    return get_services(request).settings
+async def get_settings(request: Request) -> Settings:
+    services: Services = request.app.state.services
+    return services.settings
 
 
 def get_store(request: Request) -> Any:
-    return get_services(request).store
+    services: Services = request.app.state.services
+    return services.store
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -211,11 +213,11 @@ StoreDep = Annotated[Any, Depends(get_store)]
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/token")
 
 
-def require_token(
+async def require_token(
     request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> str:
     """Subject of the request's bearer token, or 401."""
-    settings = get_settings(request)
+    settings = request.app.state.services.settings
     if cred is None or cred.scheme.lower() != "bearer":
         msg = "missing bearer token: get one from POST /auth/token"
         raise Unauthorized(msg, field="Authorization")
@@ -226,7 +228,7 @@ def require_token(
     return sub
 
 
-def require_https(request: Request) -> None:
+async def require_https(request: Request) -> None:
     """PACT requires TLS: refuse plain HTTP.
 
     With ``settings.require_https`` off (development mode) plain HTTP is accepted
@@ -236,17 +238,17 @@ def require_https(request: Request) -> None:
     if request.url.scheme == "https":
         return
     peer = request.client.host if request.client else None
-    if get_settings(request).require_https or not is_loopback(peer):
+    if request.app.state.services.settings.require_https or not is_loopback(peer):
         raise PactError(403, "AccessDenied", "HTTPS is required for the PACT API")
 
 
-def require_pact_token(
+async def require_pact_token(
     request: Request,
     _https: Annotated[None, Depends(require_https)],
     cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     """Like :func:`require_token`, answered with the PACT error body."""
-    settings = get_settings(request)
+    settings = request.app.state.services.settings
     sub = check_token(settings, cred.credentials) if cred is not None else None
     if sub is None:
         raise PactError(
