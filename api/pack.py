@@ -90,6 +90,14 @@ def build_pack(store: Any, footprint_id: str) -> bytes:
             "recorded); re-issue it to get a pack"
         )
         raise StoreError(msg, field="id")
+    if "windows" in (lineage.get("events") or {}):
+        msg = (
+            f"footprint {footprint_id} was issued window by window ('carbontwin issue'); "
+            "its lineage names each window and the digest of its events, but a verifier's "
+            "pack of windowed footprints is not built yet: check it with 'carbontwin audit "
+            "check' (signature and issuance log)"
+        )
+        raise StoreError(msg, field="id")
     if stored.public_key_pem is None:
         msg = f"footprint {footprint_id} has no stored signing key"
         raise StoreError(msg, field="id")

@@ -537,8 +537,7 @@ class Store:
                             )
                         )
                     )
-            batch = _footprints.Batch()
-            return [_footprints.issue(conn, fp, signer, batch) for fp in fps]
+            return _footprints.issue_many(conn, fps, signer)
 
     def count_events(self) -> dict[str, int]:
         """Stored rows per event table."""

@@ -1,0 +1,47 @@
+"""benchmarks/issuing.py, tiny: day by day into one store, every closed day issued."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "issuing.py"
+
+
+def test_issuing_benchmark_issues_every_closed_day():
+    cells, ops = 1, 4
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--stages",
+            "40,100",
+            "--cells",
+            str(cells),
+            "--ops",
+            str(ops),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    per_day = 8 * cells * ops  # the demo cell's eight machines
+    assert out["orders_per_day"] == per_day
+    days = 0
+    for stage, target in zip(out["stages"], (40, 100), strict=True):
+        days += stage["days"]
+        # delivering day d closes the day window before it (05:00 to 05:00 UTC, the
+        # first shift bound after Berlin midnight): all orders of days 0 .. d-1 are issued
+        assert stage["orders"] == (days - 1) * per_day
+        assert stage["orders"] >= target
+    # states, a sample a minute per meter, two steps an order: what was stored
+    meters = 8  # six machines alone, a shared meter, the compressed-air meter
+    assert out["events"] >= days * (meters * 1440 + 2 * per_day)
+    assert out["window_s_first"] > 0
+    assert out["window_s_last"] > 0
+    assert out["peak_rss_mb"] > 0
