@@ -20,7 +20,8 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from carbontwin.api._twin import current_factory
-from carbontwin.api.deps import StoreDep, TokenDep
+from carbontwin.api.deps import SettingsDep, StoreDep, TokenDep
+from carbontwin.api.errors import TooLarge
 from carbontwin.twin.errors import EventRowsError
 from carbontwin.twin.events import (
     EnergyCounter,
@@ -111,6 +112,11 @@ class EventsCreate(BaseModel):
     materials: list[MaterialIn] = []
     gaps: list[GapIn] = []
 
+    def count(self) -> int:
+        """Events in the batch, all kinds."""
+        lists = (self.states, self.power, self.counters, self.steps, self.materials, self.gaps)
+        return sum(len(x) for x in lists)
+
     def batch(self) -> EventBatch:
         events: list[Any] = [StateChange(e.asset, e.t, e.state, e.correction) for e in self.states]
         events += [PowerSample(e.meter, e.t, e.power_kw, e.correction) for e in self.power]
@@ -162,8 +168,15 @@ class EventsStored(BaseModel):
 
 
 @router.post("", operation_id="post_events", response_model=EventsStored)
-def post_events(body: EventsCreate, store: StoreDep, _sub: TokenDep) -> Any:
+def post_events(body: EventsCreate, store: StoreDep, settings: SettingsDep, _sub: TokenDep) -> Any:
     """Validate and store a batch, or refuse it whole with the rows that are wrong."""
+    count = body.count()
+    if count > settings.max_events_per_request:
+        msg = (
+            f"{count:,} events in one batch; at most {settings.max_events_per_request:,} "
+            "(setting max_events_per_request); send smaller batches"
+        )
+        raise TooLarge(msg, field="body")
     factory = current_factory(store)
     unknown = body.unknown(factory)
     if unknown:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel
 
+from carbontwin.api._limits import MAX_OFFSET
 from carbontwin.api._twin import (
     find_footprint,
     optional_factory,
@@ -127,7 +128,7 @@ def list_footprints(
     product: str | None = None,
     latest_only: bool = False,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Any:
     """Issued footprints (unsigned records), oldest issue first."""
     fps = services.store.list_footprints(
