@@ -192,3 +192,48 @@ def post_events(body: EventsCreate, store: StoreDep, settings: SettingsDep, _sub
         "unchanged": settled.unchanged,
         "corrected": settled.corrected,
     }
+
+
+class RetractionCreate(BaseModel):
+    """Events of ``source`` with ``start <= t < end`` to take out of attribution."""
+
+    source: Id = Field(description="A meter (power, counters), or an asset (states, steps)")
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(min_length=1, max_length=2000, description="Kept on record")
+
+
+class RetractionPublic(BaseModel):
+    id: int
+    source: str
+    start: str
+    end: str
+    reason: str
+    retracted_at: str | None
+    events: dict[str, int] = Field(
+        default_factory=dict, description="Stored events of each kind the retraction covers"
+    )
+
+
+@router.post(
+    "/retractions",
+    operation_id="retract_events",
+    status_code=201,
+    response_model=RetractionPublic,
+)
+def retract_events(body: RetractionCreate, store: StoreDep, _sub: TokenDep) -> Any:
+    """Take stored events out of attribution, on record (never a delete).
+
+    The events stay stored; the retraction is kept append-only with its reason.
+    The next issue gives the orders whose figures change new footprint versions.
+    """
+    r, counts = store.retract_events(
+        body.source, body.start.timestamp(), body.end.timestamp(), body.reason
+    )
+    return {**r.to_dict(), "events": counts}
+
+
+@router.get("/retractions", operation_id="list_retractions", response_model=list[RetractionPublic])
+def list_retractions(store: StoreDep, _sub: TokenDep) -> Any:
+    """Every retraction, oldest first."""
+    return [r.to_dict() for r in store.retractions()]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from carbontwin.api._limits import MAX_OFFSET
 from carbontwin.api._twin import (
@@ -30,7 +30,7 @@ from carbontwin.api._twin import (
     stored_document,
 )
 from carbontwin.api.deps import ServicesDep, TokenDep, app_base_url
-from carbontwin.api.issuing import attribute_and_issue
+from carbontwin.api.issuing import attribute_and_issue, issue_with_report
 from carbontwin.plugins.aas import render_aas_json
 from carbontwin.plugins.label import verify_label
 from carbontwin.plugins.signing import verify_document
@@ -56,8 +56,24 @@ class OrderFootprints(BaseModel):
     versions: list[SignedFootprint]
 
 
+class UncoveredReadings(BaseModel):
+    """Electricity readings no emission factor covers: held out, holding back ``orders``."""
+
+    meter: str
+    count: int
+    first: str
+    last: str
+    orders: list[str]
+    message: str
+
+
 class Issued(BaseModel):
     issued: list[SignedFootprint]
+    uncovered: list[UncoveredReadings] = Field(
+        default_factory=list,
+        description="Readings held out of attribution (no factor covers them) and the "
+        "orders they hold back; every other order was issued",
+    )
 
 
 class IssueRequest(BaseModel):
@@ -116,8 +132,11 @@ def issue_all_footprints(
 
     ``rules`` in the body override the service settings' rules for this issue.
     """
-    issued = attribute_and_issue(services, None, _rules(services, body))
-    return {"issued": [stored_document(services.store, fp.id) for fp in issued]}
+    report = issue_with_report(services, None, _rules(services, body))
+    return {
+        "issued": [stored_document(services.store, fp.id) for fp in report.issued],
+        "uncovered": [u.to_dict() for u in report.uncovered],
+    }
 
 
 @router.get("/footprints", operation_id="list_footprints", response_model=list[dict[str, Any]])
