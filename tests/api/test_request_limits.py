@@ -197,3 +197,44 @@ def test_finished_simulation_jobs_are_bounded(tmp_path):
     assert list(services.jobs) == ["j1", "j2", "run"]
     services.add_job({"id": "late", "finished_at": None}, now=200.0)  # j1, j2 older than 100 s
     assert list(services.jobs) == ["run", "late"]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"productId": 5}, "data.productId"),
+        ({"productId": [5]}, "data.productId[0]"),
+        ({"companyId": {"a": 1}}, "data.companyId"),
+        ({"validOn": 5}, "data.validOn"),
+        ({"status": ["Active"]}, "data.status"),
+        ({"validAfter": "yesterday"}, "validAfter"),
+    ],
+)
+def test_wrongly_typed_pact_request_criteria_are_pact_400(api, data, field):
+    client, headers = api
+    event = {
+        "specversion": "1.0",
+        "id": "r-1",
+        "source": "https://buyer.example",
+        "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
+        "time": "2026-01-01T00:00:00Z",
+        "data": data,
+    }
+    r = client.post(
+        "/3/events",
+        content=json.dumps(event),
+        headers={**headers, "Content-Type": "application/cloudevents+json"},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "BadRequest"
+    assert r.json()["message"].startswith(field)
+
+
+def test_wrongly_typed_pact_list_filter_is_pact_400(api):
+    client, headers = api
+    r = client.get("/3/footprints?validOn=not-a-time", headers=headers)
+    assert r.status_code == 400
+    assert r.json() == {
+        "code": "BadRequest",
+        "message": "validOn 'not-a-time' is not an ISO 8601 date-time",
+    }

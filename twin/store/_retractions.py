@@ -21,6 +21,9 @@ def check(source: str, start: float, end: float, reason: str) -> Retraction:
     if not source or len(source) > ID_LEN:
         msg = f"source must name a meter or an asset (1 to {ID_LEN} characters)"
         raise EventError(msg, field="source")
+    if "\x00" in source or "\x00" in reason:
+        msg = "source and reason must be text without NUL characters"
+        raise EventError(msg, field="reason" if "\x00" in reason else "source")
     if not reason:
         msg = "reason is empty: say why the events are taken out (it stays on record)"
         raise EventError(msg, field="reason")
