@@ -133,6 +133,9 @@ def attribute_window(
     The energy balance is checked on the window (per meter: to orders +
     overhead == metered + filled, inside the window).
     """
+    from .coverage import hold_uncovered
+
+    events, uncovered = hold_uncovered(factory, events, factors)
     att = attribute(factory, events, factors, rules, allocation=allocation, clip=(start, end))
     df = att.pieces
     df = df.loc[df["order"] != OVERHEAD, list(_COLUMNS)].reset_index(drop=True)
@@ -162,6 +165,9 @@ def attribute_window(
         "filled_kwh": float(sum(att.filled_kwh.values())),
         "overhead_kwh": att.overhead_kwh,
         "flags": list(att.flags),
+        # orders on a meter with readings no factor covers: held back, as a whole issue does
+        "held": sorted({o for u in uncovered for o in u.orders}),
+        "uncovered": [u.message for u in uncovered],
     }
     return WindowResult(
         start,

@@ -19,6 +19,7 @@ file is only the wiring:
 - ``report``                              (:mod:`.report`)
 - ``publish``                             (:mod:`.publish`)
 - ``issue``, ``archive``                  (:mod:`.issue`)
+- ``events retract|retractions``          (:mod:`.events`)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from . import (
     cbam,
     connect,
     demo,
+    events,
     factory,
     importers,
     issue,
@@ -76,6 +78,7 @@ for _module in (
     report,
     publish,
     issue,
+    events,
 ):
     _module.register(app)
 

@@ -280,3 +280,30 @@ def test_windows_on_dask_give_the_same_footprints(tmp_path):
             executor="dask",
             scheduler=cluster.scheduler_address,
         )
+
+
+@pytest.mark.parametrize("seed", [2, 6])
+def test_a_retraction_reissues_what_it_changes_as_the_whole_history_does(sqlite_url, signer, seed):
+    """Events retracted after their windows were issued: the windows are attributed again
+    without them (the edges of the carried readings too), and the orders' latest versions
+    equal the whole-history attribution of the store without the retracted events."""
+    from carbontwin.twin.factors import FactorSet
+
+    factory, events = plant(seed)
+    store = Store(sqlite_url)
+    store.upgrade()
+    store.save_factory(factory)
+    store.write_events(EventBatch.from_events(events))
+    rules = {"max_sample_interval_s": 900.0}
+    factors = FactorSet.default(factory)
+    first = issue_windows(store, signer, rules, factors=factors, window="day")
+    meter = factory.meters[0].id
+    t0 = BASE.timestamp() + 20 * 3600
+    store.retract_events(meter, t0, t0 + 8 * 3600, "meter clock was wrong")
+    again = issue_windows(store, signer, rules, factors=factors, window="day")
+    assert again.windows, "the retraction attributed no window again"
+    whole = attribute_inputs(read_inputs(store, rules, factors=factors)).footprints
+    done = [fp.order for fp in first.issued]
+    assert done
+    _compare({o: store.latest_footprint(o) for o in done}, {o: whole[o] for o in done})
+    store.close()

@@ -163,7 +163,7 @@ def _chunks(
         yield lo, [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
 
 
-#: tables range-partitioned by month on PostgreSQL (migration 0006)
+#: tables range-partitioned by month on PostgreSQL (migration 0007)
 PARTITIONED = ("state_changes", "power_samples", "energy_counters")
 #: partitions are made this far ahead of the newest row written [s]
 AHEAD_S = 31 * 86_400.0

@@ -79,13 +79,30 @@ class _Sources:
     """Point rows and edges from the store and, for archived time, its archive files."""
 
     def __init__(self, conn: sa.Connection) -> None:
-        from . import _archive
+        from . import _archive, _retractions
 
         self.conn = conn
         archived = _archive.files(conn)
         self.reader = _archive.Reader(archived) if archived else None
+        self.retractions = _retractions.load(conn)
+        self.taken: dict[str, list[tuple[float, float]]] = {}
+        for r in self.retractions:
+            self.taken.setdefault(r.source, []).append((r.start, r.end))
 
     def edge(
+        self, kind: _events.EventKind, source: str, t0: float, *, before: bool
+    ) -> float | None:
+        """The nearest time before ``t0`` (or at or after it) of a row not retracted."""
+        v = self._edge(kind, source, t0, before=before)
+        spans = self.taken.get(source, ())
+        while v is not None:
+            hit = next(((a, b) for a, b in spans if a <= v < b), None)
+            if hit is None:
+                return v
+            v = self._edge(kind, source, hit[0] if before else hit[1], before=before)
+        return v
+
+    def _edge(
         self, kind: _events.EventKind, source: str, t0: float, *, before: bool
     ) -> float | None:
         v = _edge(self.conn, kind, source, t0, before=before)
@@ -178,7 +195,12 @@ def read_slice(
         _MATERIALS: [],
         _GAPS: _interval_rows(conn, _GAPS, a, b),
     }
-    return _batch(parts), a, b
+    batch = _batch(parts)
+    if src.retractions:  # as the whole history is read: without the retracted events
+        from carbontwin.twin.retractions import without_retracted
+
+        batch = without_retracted(batch, src.retractions)[0]
+    return batch, a, b
 
 
 def order_events(conn: sa.Connection, orders: Iterable[str]) -> EventBatch:
@@ -244,6 +266,11 @@ def record_span(conn: sa.Connection, batch: EventBatch) -> None:
     lo = float(min(float(x.min()) for x in vals))
     hi = float(max(float(x.max()) for x in vals))
     conn.execute(sa.insert(SPANS).values(t_min=lo, t_max=hi))
+
+
+def record_range(conn: sa.Connection, t_min: float, t_max: float) -> None:
+    """Record a change of the stored events over ``[t_min, t_max]`` (a retraction)."""
+    conn.execute(sa.insert(SPANS).values(t_min=float(t_min), t_max=float(t_max)))
 
 
 def spans_after(conn: sa.Connection, cursor: int) -> list[tuple[int, float, float]]:

@@ -67,6 +67,7 @@ __all__ = [
     "OrderStepRow",
     "PowerSampleRow",
     "PublicationRow",
+    "RetractionRow",
     "SigningKeyRow",
     "StateChangeRow",
     "UTCDateTime",
@@ -378,7 +379,7 @@ class FactorPointRow(Base):
     filled: Mapped[bool] = mapped_column(sa.Boolean(), nullable=False)
 
 
-# --- windowed issuing (migration 0005) --------------------------------------------
+# --- windowed issuing (migrations 0006, 0008) --------------------------------------------
 
 
 class AttributionWindowRow(Base):
@@ -440,3 +441,21 @@ class ArchiveRow(Base):
     rows: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     archived_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class RetractionRow(Base):
+    """Events of ``source`` with ``start <= t < end`` taken out of attribution (0005).
+
+    Append-only like the footprints: a retraction is never changed or deleted;
+    the events it covers stay stored (``carbontwin.twin.retractions``).
+    """
+
+    __tablename__ = "event_retractions"
+    __table_args__ = (sa.CheckConstraint("t_end > t_start", name="range_not_empty"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = _id()
+    t_start: Mapped[float] = _t()
+    t_end: Mapped[float] = _t()
+    reason: Mapped[str] = mapped_column(sa.Text(), nullable=False)
+    retracted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -36,6 +36,7 @@ TABLES = {
     "window_orders",
     "ingest_spans",
     "archives",
+    "event_retractions",
     "alembic_version",
 }
 
