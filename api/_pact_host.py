@@ -23,7 +23,7 @@ from fastapi import BackgroundTasks, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from ._twin import optional_factory, render_pact, statuses
-from .deps import Services, app_base_url
+from .deps import TenantServices, app_base_url
 from .errors import PactError
 
 log = logging.getLogger("carbontwin.api.pact")
@@ -44,7 +44,7 @@ V2_EVENTS = {
 Doc = dict[str, Any]
 
 
-def all_documents(services: Services, spec: int) -> list[Doc]:
+def all_documents(services: TenantServices, spec: int) -> list[Doc]:
     """Every issued footprint version rendered as PACT ``spec`` (3 or 2), oldest first."""
     store = services.store
     fps = store.list_footprints()
@@ -53,7 +53,7 @@ def all_documents(services: Services, spec: int) -> list[Doc]:
     return [render_pact(services, fp, spec, factory, status[fp.id]) for fp in fps]
 
 
-def find_document(services: Services, spec: int, footprint_id: str) -> Doc:
+def find_document(services: TenantServices, spec: int, footprint_id: str) -> Doc:
     """One footprint as PACT ``spec``; PACT 404 when there is none with that id."""
     from carbontwin.twin.errors import StoreError
 
@@ -415,7 +415,7 @@ def callback_url(url: str, spec: int) -> str:
     return f"{base}/{spec}/events"
 
 
-def _reply_to(services: Services, source: str, spec: int) -> tuple[str, str | None]:
+def _reply_to(services: TenantServices, source: str, spec: int) -> tuple[str, str | None]:
     """Where (URL, bearer token) the answer to a request from ``source`` goes."""
     partner = services.settings.pact_partners.get(source)
     if partner is not None:
@@ -433,7 +433,7 @@ def _reply_to(services: Services, source: str, spec: int) -> tuple[str, str | No
 
 
 def answer_event(
-    services: Services,
+    services: TenantServices,
     request: Request,
     spec: int,
     event: dict[str, Any],
@@ -461,7 +461,7 @@ def answer_event(
     return {"attributes": attrs, "data": data}
 
 
-def deliver(services: Services, url: str, token: str | None, answer: dict[str, Any]) -> None:
+def deliver(services: TenantServices, url: str, token: str | None, answer: dict[str, Any]) -> None:
     """POST ``answer`` as a structured CloudEvent to the requester's events endpoint ``url``."""
     message = to_structured_event(CloudEvent(dict(answer["attributes"]), answer["data"]))
     headers, body = dict(message.headers), message.body
@@ -485,7 +485,7 @@ def deliver(services: Services, url: str, token: str | None, answer: dict[str, A
 
 
 async def handle_event(
-    services: Services,
+    services: TenantServices,
     request: Request,
     background: BackgroundTasks,
     spec: int,

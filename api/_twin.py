@@ -22,7 +22,7 @@ from carbontwin.twin.errors import StoreError
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.store import NotFoundError
 
-from .deps import Services, app_base_url
+from .deps import TenantServices, app_base_url
 from .errors import Conflict, NotFound
 
 
@@ -77,7 +77,7 @@ def statuses(store: Any, fps: Iterable[Footprint]) -> dict[str, str]:
 
 
 def render_pact(
-    services: Services, fp: Footprint, spec: int, factory: Any | None, status: str
+    services: TenantServices, fp: Footprint, spec: int, factory: Any | None, status: str
 ) -> dict[str, Any]:
     s = services.settings
     ctx = pact_context(
@@ -93,11 +93,11 @@ def render_pact(
     return render_pact_v3(fp, ctx) if spec == 3 else render_pact_v2(fp, ctx)
 
 
-def signed(services: Services, payload: Any) -> dict[str, Any]:
+def signed(services: TenantServices, payload: Any) -> dict[str, Any]:
     return sign_document(payload, services.signing_key)
 
 
-def footprint_label(request: Request, services: Services, fp: Footprint) -> dict[str, Any]:
+def footprint_label(request: Request, services: TenantServices, fp: Footprint) -> dict[str, Any]:
     """The label document of ``fp``: its footprint as signed at issuance and the
     presentation context (:func:`carbontwin.plugins.label.label_document`)."""
     factory = optional_factory(services.store)

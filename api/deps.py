@@ -15,6 +15,8 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
@@ -23,23 +25,32 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from carbontwin.plugins.signing import Signer, load_or_create_key
 
 from ._proxy import is_loopback
-from .errors import PactError, Unauthorized
+from .errors import Forbidden, PactError, Unauthorized
 from .settings import Settings
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = [
-    "PactTokenDep",
+    "AdminDep",
+    "PactReadDep",
+    "Principal",
+    "ReadDep",
     "ServicesDep",
     "Services",
     "SettingsDep",
-    "StoreDep",
-    "TokenDep",
+    "TenantServices",
+    "WriteDep",
     "issue_token",
     "app_base_url",
     "check_token",
+    "read_token",
 ]
+
+#: Every scope, weakest first: GET routes need read, routes that change data write,
+#: key, client, tenant and settings administration admin.
+SCOPES = ("read", "write", "admin")
+DEFAULT_TENANT = "default"
 
 
 class BoundedLog:
@@ -77,33 +88,93 @@ class Services:
         self.settings = settings
         self._lock = threading.Lock()
         self._store: Any = None
-        self._key: Ed25519PrivateKey | None = None
+        self._stores: dict[str, Any] = {}
+        self._keys: dict[str, Ed25519PrivateKey] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self.jobs: dict[str, dict[str, Any]] = {}
-        self.received_events = BoundedLog(settings.max_stored_events, settings.max_event_age_s)
-        self.deliveries = BoundedLog(settings.max_stored_events, settings.max_event_age_s)
+        self._jobs: dict[str, dict[str, dict[str, Any]]] = {}
+        self._received: dict[str, BoundedLog] = {}
+        self._deliveries: dict[str, BoundedLog] = {}
 
     @property
     def store(self) -> Any:
-        """The twin store (``carbontwin.twin.store.Store.open(settings.database_url)``)."""
+        """The twin store of tenant ``default``
+        (``carbontwin.twin.store.Store.open(settings.database_url)``)."""
         with self._lock:
             if self._store is None:
                 from carbontwin.twin.store import Store
 
                 self._store = Store.open(self.settings.database_url)
+                self._stores[self._store.tenant] = self._store
             return self._store
+
+    def store_for(self, tenant: str) -> Any:
+        """The store scoped to ``tenant`` (one per tenant, sharing the engine)."""
+        base = self.store
+        with self._lock:
+            view = self._stores.get(tenant)
+            if view is None:
+                view = self._stores[tenant] = base.for_tenant(tenant)
+            return view
+
+    def key_path(self, tenant: str) -> Path:
+        """Signing key file of ``tenant``: ``settings.key_path`` for ``default``, else the
+        file beside it named ``<stem>-<tenant><suffix>``."""
+        path = Path(self.settings.key_path)
+        if tenant == DEFAULT_TENANT:
+            return path
+        return path.with_name(f"{path.stem}-{tenant}{path.suffix}")
+
+    def signing_key_for(self, tenant: str) -> Ed25519PrivateKey:
+        """``tenant``'s Ed25519 key (created on first use); its footprints verify with it only."""
+        with self._lock:
+            key = self._keys.get(tenant)
+            if key is None:
+                key = self._keys[tenant] = load_or_create_key(self.key_path(tenant))
+            return key
 
     @property
     def signing_key(self) -> Ed25519PrivateKey:
-        with self._lock:
-            if self._key is None:
-                self._key = load_or_create_key(self.settings.key_path)
-            return self._key
+        """Tenant ``default``'s signing key (``settings.key_path``)."""
+        return self.signing_key_for(DEFAULT_TENANT)
 
     @property
     def signer(self) -> Signer:
-        """Signs footprints when they are issued (the service's key)."""
+        """Signs tenant ``default``'s footprints when they are issued."""
         return Signer(self.signing_key)
+
+    def for_tenant(self, tenant: str) -> TenantServices:
+        return TenantServices(self, tenant)
+
+    def _per_tenant(self, logs: dict[str, Any], tenant: str, make: Any) -> Any:
+        with self._lock:
+            item = logs.get(tenant)
+            if item is None:
+                item = logs[tenant] = make()
+            return item
+
+    def jobs_for(self, tenant: str) -> dict[str, dict[str, Any]]:
+        return self._per_tenant(self._jobs, tenant, dict)  # type: ignore[no-any-return]
+
+    def _log(self) -> BoundedLog:
+        return BoundedLog(self.settings.max_stored_events, self.settings.max_event_age_s)
+
+    def received_for(self, tenant: str) -> BoundedLog:
+        return self._per_tenant(self._received, tenant, self._log)  # type: ignore[no-any-return]
+
+    def deliveries_for(self, tenant: str) -> BoundedLog:
+        return self._per_tenant(self._deliveries, tenant, self._log)  # type: ignore[no-any-return]
+
+    @property
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        return self.jobs_for(DEFAULT_TENANT)
+
+    @property
+    def received_events(self) -> BoundedLog:
+        return self.received_for(DEFAULT_TENANT)
+
+    @property
+    def deliveries(self) -> BoundedLog:
+        return self.deliveries_for(DEFAULT_TENANT)
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -126,6 +197,58 @@ class Services:
             dispose()
 
 
+class TenantServices:
+    """The services as one tenant sees them: its store, its signing key, its jobs and
+    PACT event records; the settings and the job pool are shared. Routes get one from
+    :data:`ReadDep`, :data:`WriteDep`, :data:`AdminDep` or :data:`PactReadDep`."""
+
+    def __init__(self, services: Services, tenant: str, principal: Principal | None = None) -> None:
+        self.base = services
+        self.tenant = tenant
+        self.principal = principal
+        self.settings = services.settings
+
+    @property
+    def store(self) -> Any:
+        return self.base.store_for(self.tenant)
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        return self.base.signing_key_for(self.tenant)
+
+    @property
+    def signer(self) -> Signer:
+        return Signer(self.signing_key)
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        return self.base.pool
+
+    @property
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        return self.base.jobs_for(self.tenant)
+
+    @property
+    def received_events(self) -> BoundedLog:
+        return self.base.received_for(self.tenant)
+
+    @property
+    def deliveries(self) -> BoundedLog:
+        return self.base.deliveries_for(self.tenant)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a valid token speaks for: a client of one tenant, with its scopes.
+    ``stored`` is true for a client of the store (``carbontwin clients add``), false
+    for the settings' client."""
+
+    client_id: str
+    tenant: str
+    scopes: tuple[str, ...]
+    stored: bool = False
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -134,10 +257,22 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue_token(settings: Settings, subject: str, now: float | None = None) -> str:
-    """An HMAC-SHA256 signed bearer token for ``subject``, valid ``token_ttl_s``."""
+def issue_token(
+    settings: Settings,
+    subject: str,
+    now: float | None = None,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    scopes: tuple[str, ...] = SCOPES,
+    stored: bool = False,
+) -> str:
+    """An HMAC-SHA256 signed bearer token for client ``subject`` of ``tenant`` with
+    ``scopes``, valid ``token_ttl_s``."""
     exp = int((now if now is not None else time.time()) + settings.token_ttl_s)
-    body = _b64(json.dumps({"sub": subject, "exp": exp}, separators=(",", ":")).encode())
+    claims = {"sub": subject, "ten": tenant, "scp": " ".join(scopes), "exp": exp}
+    if stored:
+        claims["sto"] = 1
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     mac = hmac.new(
         settings.token_secret.get_secret_value().encode(), body.encode(), hashlib.sha256
     ).digest()
@@ -145,7 +280,13 @@ def issue_token(settings: Settings, subject: str, now: float | None = None) -> s
 
 
 def check_token(settings: Settings, token: str, now: float | None = None) -> str | None:
-    """Subject of a valid, unexpired ``token``; ``None`` otherwise."""
+    """Subject (client id) of a valid, unexpired ``token``; ``None`` otherwise."""
+    principal = read_token(settings, token, now)
+    return None if principal is None else principal.client_id
+
+
+def read_token(settings: Settings, token: str, now: float | None = None) -> Principal | None:
+    """Who a valid, unexpired ``token`` speaks for; ``None`` otherwise."""
     body, _, mac = token.partition(".")
     if not body or not mac:
         return None
@@ -162,8 +303,11 @@ def check_token(settings: Settings, token: str, now: float | None = None) -> str
         return None
     if claims["exp"] < (now if now is not None else time.time()):
         return None
-    sub = claims.get("sub")
-    return sub if isinstance(sub, str) else None
+    sub, tenant, scopes = claims.get("sub"), claims.get("ten"), claims.get("scp")
+    if not (isinstance(sub, str) and isinstance(tenant, str) and isinstance(scopes, str)):
+        return None
+    granted = tuple(s for s in SCOPES if s in scopes.split())
+    return Principal(sub, tenant, granted, bool(claims.get("sto")))
 
 
 def app_base_url(request: Request, settings: Settings) -> str:
@@ -187,30 +331,53 @@ def get_settings(request: Request) -> Settings:
     return get_services(request).settings
 
 
-def get_store(request: Request) -> Any:
-    return get_services(request).store
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[Any, Depends(get_store)]
 
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/token")
 
 
+def _principal(request: Request, token: str) -> Principal | None:
+    """The token's principal, if the token is valid and its client still exists."""
+    services = get_services(request)
+    principal = read_token(services.settings, token)
+    if principal is None:
+        return None
+    if principal.stored:  # a removed client's tokens stop working at once
+        client = services.store.admin.client(principal.client_id)
+        if client is None or client.tenant != principal.tenant:
+            return None
+    return principal
+
+
 def require_token(
     request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> str:
-    """Subject of the request's bearer token, or 401."""
-    settings = get_settings(request)
+) -> Principal:
+    """The principal of the request's bearer token, or 401."""
     if cred is None or cred.scheme.lower() != "bearer":
         msg = "missing bearer token: get one from POST /auth/token"
         raise Unauthorized(msg, field="Authorization")
-    sub = check_token(settings, cred.credentials)
-    if sub is None:
+    principal = _principal(request, cred.credentials)
+    if principal is None:
         msg = "invalid or expired bearer token"
         raise Unauthorized(msg, field="Authorization")
-    return sub
+    return principal
+
+
+def _scoped(scope: str) -> Any:
+    def dependency(
+        request: Request, principal: Annotated[Principal, Depends(require_token)]
+    ) -> TenantServices:
+        if scope not in principal.scopes:
+            msg = (
+                f"this route needs the {scope!r} scope; the token has "
+                f"{' '.join(principal.scopes) or 'none'}"
+            )
+            raise Forbidden(msg, field="scope")
+        return TenantServices(get_services(request), principal.tenant, principal)
+
+    dependency.__name__ = f"require_{scope}_scope"
+    return dependency
 
 
 def require_https(request: Request) -> None:
@@ -231,16 +398,24 @@ def require_pact_token(
     request: Request,
     _https: Annotated[None, Depends(require_https)],
     cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """Like :func:`require_token`, answered with the PACT error body."""
-    settings = get_settings(request)
-    sub = check_token(settings, cred.credentials) if cred is not None else None
-    if sub is None:
+) -> TenantServices:
+    """Like the read scope, answered with the PACT error body: a PACT partner's token
+    (a client of the data owner's tenant) sees that tenant's footprints only."""
+    principal = _principal(request, cred.credentials) if cred is not None else None
+    if principal is None:
         raise PactError(
             401, "BadRequest", "Invalid token provided", headers={"WWW-Authenticate": "Bearer"}
         )
-    return sub
+    if "read" not in principal.scopes:
+        raise PactError(403, "AccessDenied", "the token lacks the 'read' scope")
+    return TenantServices(get_services(request), principal.tenant, principal)
 
 
-TokenDep = Annotated[str, Depends(require_token)]
-PactTokenDep = Annotated[str, Depends(require_pact_token)]
+#: A tenant's services for a token with the read scope (GET routes).
+ReadDep = Annotated[TenantServices, Depends(_scoped("read"))]
+#: ... with the write scope (routes that change stored data).
+WriteDep = Annotated[TenantServices, Depends(_scoped("write"))]
+#: ... with the admin scope (keys, clients, tenants, settings).
+AdminDep = Annotated[TenantServices, Depends(_scoped("admin"))]
+#: The PACT API's token check (read scope, PACT error bodies).
+PactReadDep = Annotated[TenantServices, Depends(require_pact_token)]

@@ -34,7 +34,14 @@ from carbontwin.twin.errors import (
 )
 from carbontwin.twin.store import NotFoundError as StoreNotFound
 
-__all__ = ["Conflict", "NotFound", "PactError", "Unauthorized", "install_error_handlers"]
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PactError",
+    "Unauthorized",
+    "install_error_handlers",
+]
 
 
 class NotFound(CarbonTwinError):
@@ -47,6 +54,10 @@ class Conflict(CarbonTwinError):
 
 class Unauthorized(CarbonTwinError):
     """Missing, invalid or expired bearer token."""
+
+
+class Forbidden(CarbonTwinError):
+    """A valid token without the scope the route needs."""
 
 
 class PactError(Exception):
@@ -66,6 +77,7 @@ _STATUS: tuple[tuple[type[CarbonTwinError], int], ...] = (
     (NotFound, 404),
     (StoreNotFound, 404),
     (Unauthorized, 401),
+    (Forbidden, 403),
     (Conflict, 409),
     (FactoryModelError, 422),
     (EventConflictError, 409),
@@ -103,7 +115,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _carbontwin(request: Request, exc: CarbonTwinError) -> JSONResponse:
         status = status_of(exc)
         if _is_pact(request):
-            code = {401: "BadRequest", 404: "NotFound"}.get(status, "BadRequest")
+            code = {401: "BadRequest", 403: "AccessDenied", 404: "NotFound"}.get(
+                status, "BadRequest"
+            )
             return _pact_response(PactError(status, code, exc.message))
         loc: list[Any] = [exc.field] if exc.field else []
         body: dict[str, Any] = {

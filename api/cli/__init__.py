@@ -18,6 +18,7 @@ file is only the wiring:
 - ``import historian|mes|schema``         (:mod:`.importers`)
 - ``report``                              (:mod:`.report`)
 - ``publish``                             (:mod:`.publish`)
+- ``tenants add|list``, ``clients add|list|remove`` (:mod:`.tenants`)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from . import (
     service,
     simulate,
     suppliers,
+    tenants,
 )
 
 app = typer.Typer(
@@ -73,6 +75,7 @@ for _module in (
     importers,
     report,
     publish,
+    tenants,
 ):
     _module.register(app)
 

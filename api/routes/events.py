@@ -20,7 +20,7 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from carbontwin.api._twin import current_factory
-from carbontwin.api.deps import StoreDep, TokenDep
+from carbontwin.api.deps import WriteDep
 from carbontwin.twin.errors import EventRowsError
 from carbontwin.twin.events import (
     EnergyCounter,
@@ -162,9 +162,9 @@ class EventsStored(BaseModel):
 
 
 @router.post("", operation_id="post_events", response_model=EventsStored)
-def post_events(body: EventsCreate, store: StoreDep, _sub: TokenDep) -> Any:
+def post_events(body: EventsCreate, services: WriteDep) -> Any:
     """Validate and store a batch, or refuse it whole with the rows that are wrong."""
-    factory = current_factory(store)
+    factory = current_factory(services.store)
     unknown = body.unknown(factory)
     if unknown:
         shown = "; ".join(r[2] for r in unknown[:20])
@@ -172,7 +172,7 @@ def post_events(body: EventsCreate, store: StoreDep, _sub: TokenDep) -> Any:
         msg = f"{len(unknown)} event(s) name what the factory does not know{more}: {shown}"
         rows = [(kind, i, text) for kind, i, text, _ in unknown]
         raise EventRowsError(msg, rows=rows, field=unknown[0][3])
-    settled = store.ingest(body.batch())
+    settled = services.store.ingest(body.batch())
     return {
         "received": settled.received,
         "stored": settled.new,

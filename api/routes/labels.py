@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from carbontwin.api._twin import find_footprint, footprint_label
-from carbontwin.api.deps import ServicesDep, TokenDep
+from carbontwin.api.deps import ReadDep
 from carbontwin.api.errors import NotFound
 from carbontwin.plugins.label import label_from_document, render_html, render_pdf, render_svg
 
@@ -41,8 +41,7 @@ router = APIRouter(prefix="/labels", tags=["labels"])
 def get_label(
     order_id: str,
     request: Request,
-    services: ServicesDep,
-    _sub: TokenDep,
+    services: ReadDep,
     format: Literal["svg", "html", "pdf", "json"] = "svg",
     footprint_id: str | None = Query(
         None, description="A footprint version; the newest when omitted"
