@@ -41,16 +41,19 @@ def create_client(store: Any, tenant: str, scopes: tuple[str, ...]) -> tuple[str
     return client_id, secret
 
 
-def authenticate(settings: Settings, store: Any, client_id: str, secret: str) -> Principal | None:
+def authenticate(
+    settings: Settings, services: Any, client_id: str, secret: str
+) -> Principal | None:
     """Who ``client_id`` with ``secret`` is, or ``None``: the settings' client (tenant
-    ``default``, every scope), else a stored client whose hash the secret verifies."""
+    ``default``, every scope), else a stored client whose hash the secret verifies
+    (``services.store`` is opened only then)."""
     ok_id = hmac.compare_digest(client_id.encode(), settings.client_id.encode())
     ok_secret = hmac.compare_digest(
         secret.encode(), settings.client_secret.get_secret_value().encode()
     )
     if ok_id:
         return Principal(client_id, DEFAULT_TENANT, SCOPES) if ok_secret else None
-    client = store.admin.client(client_id) if client_id else None
+    client = services.store.admin.client(client_id) if client_id else None
     try:
         _HASHER.verify(client.secret_hash if client is not None else _DUMMY, secret)
     except (VerificationError, InvalidHashError):

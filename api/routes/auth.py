@@ -100,7 +100,7 @@ async def create_token(
         cid, secret = form.get("client_id"), form.get("client_secret")
         creds = (cid, secret) if isinstance(cid, str) and isinstance(secret, str) else ("", "")
     settings = services.settings
-    principal = authenticate(settings, services.store, *creds)
+    principal = authenticate(settings, services, *creds)
     if principal is None:
         return _oauth_error(401, "invalid_client", "Client authentication failed")
     scopes = principal.scopes

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 
 from api_helpers import make_settings
 from fastapi.testclient import TestClient
+from test_cli_errors import run_cli as cli
 
 from carbontwin.api import create_app
 from carbontwin.twin.store import Store
-
-
-def cli(*args: str, cwd) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "carbontwin.api.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def token(client: TestClient, cid: str, secret: str, **extra: str):

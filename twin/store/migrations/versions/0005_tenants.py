@@ -104,15 +104,18 @@ def _admin_tables() -> None:
     op.execute("INSERT INTO tenants (name, created_at) VALUES ('default', CURRENT_TIMESTAMP)")
 
 
+def _sqlite_triggers(table: str) -> list[str]:
+    """The CREATE TRIGGER statements of ``table`` (a rebuild drops them with the table)."""
+    rows = op.get_bind().exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+    )
+    return [str(sql) for (sql,) in rows]
+
+
 def _sqlite_upgrade() -> None:
     bind = op.get_bind()
     for table, (pk, uniques, indexes) in _TABLES.items():
-        triggers = [
-            str(sql)
-            for (sql,) in bind.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
-            )
-        ]
+        triggers = _sqlite_triggers(table)
         with op.batch_alter_table(table, recreate="always") as b:
             b.add_column(
                 sa.Column("tenant", sa.String(length=_LEN), server_default="default", nullable=False)
@@ -184,13 +187,7 @@ def downgrade() -> None:
     for table, (pk, uniques, indexes) in _TABLES.items():
         old_pk = None if pk is None else [c for c in pk if c != "tenant"]
         if sqlite:
-            triggers = [
-                str(sql)
-                for (sql,) in bind.exec_driver_sql(
-                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-                    (table,),
-                )
-            ]
+            triggers = _sqlite_triggers(table)
             for _old, new in indexes:
                 op.drop_index(_ix(table, new), table_name=table)
             with op.batch_alter_table(table, recreate="always") as b:
