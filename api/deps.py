@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from carbontwin.plugins.signing import Signer, load_or_create_key
 
+from ._cache import FactoryCache, ResponseCache
 from ._proxy import is_loopback
 from .errors import Forbidden, PactError, Unauthorized
 from .settings import Settings
@@ -94,6 +96,10 @@ class Services:
         self._jobs: dict[str, dict[str, dict[str, Any]]] = {}
         self._received: dict[str, BoundedLog] = {}
         self._deliveries: dict[str, BoundedLog] = {}
+        # per worker process: renderings of immutable footprints, built factory versions
+        # (both keyed by tenant first)
+        self.responses = ResponseCache(int(settings.response_cache_mb * 2**20))
+        self.factories = FactoryCache(settings.factory_cache_size)
 
     @property
     def store(self) -> Any:
@@ -104,12 +110,17 @@ class Services:
                 from carbontwin.twin.store import Store
 
                 self._store = Store.open(self.settings.database_url)
-                self._stores[self._store.tenant] = self._store
             return self._store
+
+    def factory(self, store: Any, version: int) -> Any:
+        """Factory ``version`` of ``store``, built once per worker (see :class:`FactoryCache`)."""
+        return self.factories.get(store, tenant_of(store), version)
 
     def store_for(self, tenant: str) -> Any:
         """The store scoped to ``tenant`` (one per tenant, sharing the engine)."""
         base = self.store
+        if tenant == tenant_of(base):
+            return base
         with self._lock:
             view = self._stores.get(tenant)
             if view is None:
@@ -190,11 +201,17 @@ class Services:
         with self._lock:
             pool, self._pool = self._pool, None
             store, self._store = self._store, None
+            self._stores = {}
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         dispose = getattr(store, "close", None) or getattr(store, "dispose", None)
         if callable(dispose):
             dispose()
+
+
+def tenant_of(store: Any) -> str:
+    """The tenant a store object reads and writes (the first part of every cache key)."""
+    return str(getattr(store, "tenant", DEFAULT_TENANT))
 
 
 class TenantServices:
@@ -207,10 +224,14 @@ class TenantServices:
         self.tenant = tenant
         self.principal = principal
         self.settings = services.settings
+        self.responses = services.responses
 
     @property
     def store(self) -> Any:
         return self.base.store_for(self.tenant)
+
+    def factory(self, store: Any, version: int) -> Any:
+        return self.base.factory(store, version)
 
     @property
     def signing_key(self) -> Ed25519PrivateKey:
@@ -322,13 +343,17 @@ def app_base_url(request: Request, settings: Settings) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{root}".rstrip("/")
 
 
-def get_services(request: Request) -> Services:
+def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_settings(request: Request) -> Settings:
-    return get_services(request).settings
+async def get_services(request: Request) -> Services:
+    return _services(request)
+
+
+async def get_settings(request: Request) -> Settings:
+    return _services(request).settings
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -337,27 +362,31 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/token")
 
 
-def _principal(request: Request, token: str) -> Principal | None:
-    """The token's principal, if the token is valid and its client still exists."""
-    services = get_services(request)
+async def _principal(request: Request, token: str) -> Principal | None:
+    """The token's principal, if the token is valid and its client still exists.
+
+    Runs on the event loop; only a stored client's token costs a store lookup (in a
+    worker thread), so the settings' client's requests take no thread hop.
+    """
+    services = _services(request)
     principal = read_token(services.settings, token)
     if principal is None:
         return None
     if principal.stored:  # a removed client's tokens stop working at once
-        client = services.store.admin.client(principal.client_id)
+        client = await run_in_threadpool(services.store.admin.client, principal.client_id)
         if client is None or client.tenant != principal.tenant:
             return None
     return principal
 
 
-def require_token(
+async def require_token(
     request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The principal of the request's bearer token, or 401."""
     if cred is None or cred.scheme.lower() != "bearer":
         msg = "missing bearer token: get one from POST /auth/token"
         raise Unauthorized(msg, field="Authorization")
-    principal = _principal(request, cred.credentials)
+    principal = await _principal(request, cred.credentials)
     if principal is None:
         msg = "invalid or expired bearer token"
         raise Unauthorized(msg, field="Authorization")
@@ -365,7 +394,7 @@ def require_token(
 
 
 def _scoped(scope: str) -> Any:
-    def dependency(
+    async def dependency(
         request: Request, principal: Annotated[Principal, Depends(require_token)]
     ) -> TenantServices:
         if scope not in principal.scopes:
@@ -374,13 +403,13 @@ def _scoped(scope: str) -> Any:
                 f"{' '.join(principal.scopes) or 'none'}"
             )
             raise Forbidden(msg, field="scope")
-        return TenantServices(get_services(request), principal.tenant, principal)
+        return TenantServices(_services(request), principal.tenant, principal)
 
     dependency.__name__ = f"require_{scope}_scope"
     return dependency
 
 
-def require_https(request: Request) -> None:
+async def require_https(request: Request) -> None:
     """PACT requires TLS: refuse plain HTTP.
 
     With ``settings.require_https`` off (development mode) plain HTTP is accepted
@@ -390,25 +419,25 @@ def require_https(request: Request) -> None:
     if request.url.scheme == "https":
         return
     peer = request.client.host if request.client else None
-    if get_settings(request).require_https or not is_loopback(peer):
+    if _services(request).settings.require_https or not is_loopback(peer):
         raise PactError(403, "AccessDenied", "HTTPS is required for the PACT API")
 
 
-def require_pact_token(
+async def require_pact_token(
     request: Request,
     _https: Annotated[None, Depends(require_https)],
     cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> TenantServices:
     """Like the read scope, answered with the PACT error body: a PACT partner's token
     (a client of the data owner's tenant) sees that tenant's footprints only."""
-    principal = _principal(request, cred.credentials) if cred is not None else None
+    principal = await _principal(request, cred.credentials) if cred is not None else None
     if principal is None:
         raise PactError(
             401, "BadRequest", "Invalid token provided", headers={"WWW-Authenticate": "Bearer"}
         )
     if "read" not in principal.scopes:
         raise PactError(403, "AccessDenied", "the token lacks the 'read' scope")
-    return TenantServices(get_services(request), principal.tenant, principal)
+    return TenantServices(_services(request), principal.tenant, principal)
 
 
 #: A tenant's services for a token with the read scope (GET routes).
