@@ -18,6 +18,7 @@ file is only the wiring:
 - ``import historian|mes|schema``         (:mod:`.importers`)
 - ``report``                              (:mod:`.report`)
 - ``publish``                             (:mod:`.publish`)
+- ``events retract|retractions``          (:mod:`.events`)
 - ``tenants add|list``, ``clients add|list|remove`` (:mod:`.tenants`)
 """
 
@@ -36,6 +37,7 @@ from . import (
     cbam,
     connect,
     demo,
+    events,
     factory,
     importers,
     opcua,
@@ -75,6 +77,7 @@ for _module in (
     importers,
     report,
     publish,
+    events,
     tenants,
 ):
     _module.register(app)

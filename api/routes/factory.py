@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from carbontwin.api._limits import MAX_VERSION
 from carbontwin.api.deps import ReadDep, WriteDep
 from carbontwin.twin.errors import FactoryModelError
 from carbontwin.twin.factory_file import factory_to_dict, loads_factory
@@ -28,7 +29,9 @@ class FactoryVersionPublic(BaseModel):
 @router.get("", operation_id="get_factory", response_model=dict[str, Any])
 def get_factory(
     services: ReadDep,
-    version: int | None = Query(None, ge=1, description="Factory version; newest when omitted"),
+    version: int | None = Query(
+        None, ge=1, le=MAX_VERSION, description="Factory version; newest when omitted"
+    ),
 ) -> Any:
     """The factory model (newest version, or ``version``)."""
     return factory_to_dict(services.store.load_factory(version))

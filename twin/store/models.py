@@ -35,7 +35,7 @@ values in ``event_history``.
 
 Tenants
 -------
-Every table of the twin carries ``tenant`` (migration 0005) and every key above
+Every table of the twin carries ``tenant`` (migration 0006) and every key above
 starts with it: two tenants may both have a meter ``M1``. ``tenants`` and
 ``clients`` (API credentials, argon2 hashes of their secrets) are the only
 tables no tenant owns. On PostgreSQL row-level security policies hide every
@@ -76,6 +76,7 @@ __all__ = [
     "OrderStepRow",
     "PowerSampleRow",
     "PublicationRow",
+    "RetractionRow",
     "SigningKeyRow",
     "StateChangeRow",
     "TenantRow",
@@ -137,7 +138,7 @@ def _id(**kw: Any) -> Mapped[str]:
 
 
 def _tenant(**kw: Any) -> Mapped[str]:
-    """The tenant a row belongs to (migration 0005); first in every key and index."""
+    """The tenant a row belongs to (migration 0006); first in every key and index."""
     return mapped_column(sa.String(TENANT_LEN), nullable=False, **kw)
 
 
@@ -406,7 +407,29 @@ class FactorPointRow(Base):
     filled: Mapped[bool] = mapped_column(sa.Boolean(), nullable=False)
 
 
-# --- tenants and their API clients (migration 0005) -----------------------------------
+class RetractionRow(Base):
+    """Events of ``source`` with ``start <= t < end`` taken out of attribution (0005).
+
+    Append-only like the footprints: a retraction is never changed or deleted;
+    the events it covers stay stored (``carbontwin.twin.retractions``).
+    """
+
+    __tablename__ = "event_retractions"
+    __table_args__ = (
+        sa.CheckConstraint("t_end > t_start", name="range_not_empty"),
+        sa.Index(None, "tenant", "source"),
+    )
+
+    tenant: Mapped[str] = _tenant()
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = _id()
+    t_start: Mapped[float] = _t()
+    t_end: Mapped[float] = _t()
+    reason: Mapped[str] = mapped_column(sa.Text(), nullable=False)
+    retracted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+# --- tenants and their API clients (migration 0006) -----------------------------------
 
 
 class TenantRow(Base):

@@ -34,6 +34,7 @@ TABLES = {
     "event_history",
     "tenants",
     "clients",
+    "event_retractions",
     "alembic_version",
 }
 

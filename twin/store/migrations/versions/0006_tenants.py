@@ -16,8 +16,8 @@
 SQLite cannot change a primary key in place: its tables are rebuilt (batch
 mode) and their append-only triggers re-created as they were.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30
 """
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -64,6 +64,7 @@ _TABLES: dict[str, tuple[list[str] | None, list[tuple[list[str], list[str]]], li
     "publications": (None, [], [(None, ["tenant"])]),
     "factor_series": (None, [(["name", "version"], ["tenant", "name", "version"])], []),
     "factor_points": (None, [], []),
+    "event_retractions": (None, [], [(None, ["tenant", "source"])]),
 }
 
 TENANT_TABLES = tuple(_TABLES)
@@ -180,7 +181,7 @@ def downgrade() -> None:
         ).scalar()
         if others:
             msg = (
-                f"cannot undo migration 0005 (tenants): table {table} holds {others} rows of "
+                f"cannot undo migration 0006 (tenants): table {table} holds {others} rows of "
                 "tenants other than 'default'"
             )
             raise RuntimeError(msg)
