@@ -101,20 +101,24 @@ class Services:
         self.responses = ResponseCache(int(settings.response_cache_mb * 2**20))
         self.factories = FactoryCache(settings.factory_cache_size)
 
-    def add_job(self, job: dict[str, Any], now: float | None = None) -> None:
-        """Keep ``job``; forget finished jobs older than ``max_event_age_s`` and, past
-        ``max_stored_events`` jobs, the oldest finished ones (a running job is kept)."""
+    def add_job(
+        self, job: dict[str, Any], now: float | None = None, tenant: str = DEFAULT_TENANT
+    ) -> None:
+        """Keep ``tenant``'s ``job``; forget its finished jobs older than
+        ``max_event_age_s`` and, past ``max_stored_events`` jobs, the oldest finished
+        ones (a running job is kept)."""
         t = time.time() if now is None else now
         limit, age = self.settings.max_stored_events, self.settings.max_event_age_s
+        jobs = self.jobs_for(tenant)
         with self._lock:
-            finished = [(j["finished_at"], k) for k, j in self.jobs.items() if j.get("finished_at")]
+            finished = [(j["finished_at"], k) for k, j in jobs.items() if j.get("finished_at")]
             finished.sort()
-            excess = len(self.jobs) + 1 - limit
+            excess = len(jobs) + 1 - limit
             for done_at, key in finished:
                 if t - done_at > age or excess > 0:
-                    del self.jobs[key]
+                    del jobs[key]
                     excess -= 1
-            self.jobs[job["id"]] = job
+            jobs[job["id"]] = job
 
     @property
     def store(self) -> Any:
@@ -263,6 +267,9 @@ class TenantServices:
     @property
     def jobs(self) -> dict[str, dict[str, Any]]:
         return self.base.jobs_for(self.tenant)
+
+    def add_job(self, job: dict[str, Any], now: float | None = None) -> None:
+        self.base.add_job(job, now, self.tenant)
 
     @property
     def received_events(self) -> BoundedLog:
