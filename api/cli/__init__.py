@@ -20,6 +20,7 @@ file is only the wiring:
 - ``publish``                             (:mod:`.publish`)
 - ``issue``, ``archive``                  (:mod:`.issue`)
 - ``events retract|retractions``          (:mod:`.events`)
+- ``tenants add|list``, ``clients add|list|remove`` (:mod:`.tenants`)
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from . import (
     service,
     simulate,
     suppliers,
+    tenants,
 )
 
 app = typer.Typer(
@@ -79,6 +81,7 @@ for _module in (
     publish,
     issue,
     events,
+    tenants,
 ):
     _module.register(app)
 

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .service import DbOpt, KeyOpt, _settings
+from .service import DbOpt, KeyOpt, TenantOpt, _settings
 
 __all__ = ["register"]
 
@@ -43,6 +43,7 @@ def _epoch(text: str | None, option: str = "--until") -> float | None:
 def issue(
     database_url: DbOpt = None,
     key_path: KeyOpt = None,
+    tenant: TenantOpt = "default",
     window: Annotated[
         str,
         typer.Option(
@@ -79,6 +80,7 @@ def issue(
     t_until = _epoch(until)
     settings = _settings(database_url, key_path)
     services = Services(settings)
+    scoped = services.for_tenant(tenant)
     err = Console(stderr=True)
     try:
         with Progress(
@@ -96,8 +98,8 @@ def issue(
                 progress.update(task, completed=done, total=total)
 
             run = issue_windows(
-                services.store,
-                services.signer,
+                scoped.store,
+                scoped.signer,
                 settings.rules,
                 window=window,
                 until=t_until,
@@ -153,6 +155,7 @@ def archive(
         typer.Option("--out", help="Folder of the Parquet files (one per table and month)."),
     ],
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Move raw events of attributed windows out of the store into Parquet files.
@@ -165,7 +168,7 @@ def archive(
     t_before = _epoch(before, "--before")
     assert t_before is not None
     settings = _settings(database_url, None)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, tenant=tenant)
     try:
         files = store.archive(t_before, out)
     finally:

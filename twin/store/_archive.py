@@ -5,7 +5,8 @@ readings older than ``DATE`` — only of windows already attributed — into one
 Parquet file per table and month (pyarrow; rows sorted by source and time, so a
 reader skips row groups by their statistics), records each file with its row
 count and SHA-256 in ``archives``, and removes the rows from the store in the
-same transaction (on PostgreSQL a whole month's partition is dropped). Windowed
+same transaction (a month's partition holds every tenant's rows: the tenant's rows
+are deleted, the partition stays). Windowed
 issuing reads archived rows back when it attributes an archived window again
 (late data, a new factory version): the events a window is attributed from are
 the same before and after archiving, so are its digest and its footprints.
@@ -65,16 +66,18 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def files(conn: sa.Connection) -> list[ArchivedFile]:
-    """Every archive file, by table and time."""
-    rows = conn.execute(sa.select(A).order_by(A.c.table_name, A.c.t_from)).all()
+def files(conn: sa.Connection, tenant: str) -> list[ArchivedFile]:
+    """``tenant``'s archive files, by table and time."""
+    rows = conn.execute(
+        sa.select(A).where(A.c.tenant == tenant).order_by(A.c.table_name, A.c.t_from)
+    ).all()
     return [
         ArchivedFile(r.table_name, float(r.t_from), float(r.t_to), r.path, int(r.rows), r.sha256)
         for r in rows
     ]
 
 
-def archive(conn: sa.Connection, before: float, folder: Path) -> list[ArchivedFile]:
+def archive(conn: sa.Connection, tenant: str, before: float, folder: Path) -> list[ArchivedFile]:
     """Move rows older than ``before`` to Parquet files in ``folder`` (see the module doc)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -83,7 +86,8 @@ def archive(conn: sa.Connection, before: float, folder: Path) -> list[ArchivedFi
     for kind in _KINDS:
         tab = kind.table
         t = tab.c[kind.time]
-        lo = conn.execute(sa.select(sa.func.min(t)).where(t < before)).scalar()
+        mine = tab.c.tenant == tenant
+        lo = conn.execute(sa.select(sa.func.min(t)).where(mine, t < before)).scalar()
         if lo is None:
             continue
         src_attr, src_col = kind.columns[0]
@@ -91,7 +95,7 @@ def archive(conn: sa.Connection, before: float, folder: Path) -> list[ArchivedFi
         for a, b in _months(float(lo), before):
             rows = conn.execute(
                 sa.select(tab.c[src_col], t, tab.c[val_col])
-                .where(t >= a, t < b)
+                .where(mine, t >= a, t < b)
                 .order_by(tab.c[src_col], t)
             ).all()
             if not rows:
@@ -109,7 +113,7 @@ def archive(conn: sa.Connection, before: float, folder: Path) -> list[ArchivedFi
                 f"{datetime.fromtimestamp(a, UTC):%Y%m%dT%H%M%S}-"
                 f"{datetime.fromtimestamp(b, UTC):%Y%m%dT%H%M%S}.parquet"
             )
-            path = folder / tab.name / name
+            path = folder / tenant / tab.name / name
             if path.exists():
                 msg = f"archive file {tab.name}/{name} exists already; archive into another folder"
                 raise StoreError(msg, field="out")
@@ -118,6 +122,7 @@ def archive(conn: sa.Connection, before: float, folder: Path) -> list[ArchivedFi
             rec = ArchivedFile(tab.name, a, b, str(path.resolve()), len(rows), _sha256_file(path))
             conn.execute(
                 sa.insert(A).values(
+                    tenant=tenant,
                     table_name=rec.table,
                     t_from=rec.t_from,
                     t_to=rec.t_to,
@@ -127,27 +132,17 @@ def archive(conn: sa.Connection, before: float, folder: Path) -> list[ArchivedFi
                     archived_at=datetime.now(UTC),
                 )
             )
-            _drop_rows(conn, tab, t, a, b, len(rows))
+            _drop_rows(conn, tab, t, mine, a, b, len(rows))
             done.append(rec)
     return done
 
 
-def _drop_rows(conn: sa.Connection, tab: sa.Table, t: Any, a: float, b: float, n: int) -> None:
-    """Remove the archived rows; on PostgreSQL a whole month's partition is dropped."""
-    if conn.dialect.name == "postgresql":
-        d = datetime.fromtimestamp(a, UTC)
-        part = f"{tab.name}_p{d:%Y%m}"
-        bounds = _months(a, a + 1)[0]
-        month_end = datetime(d.year + (d.month == 12), d.month % 12 + 1, 1, tzinfo=UTC).timestamp()
-        whole = bounds[0] == datetime(d.year, d.month, 1, tzinfo=UTC).timestamp() and b == month_end
-        exists = conn.execute(sa.select(sa.func.to_regclass(part))).scalar() is not None
-        if whole and exists:
-            left = conn.execute(sa.text(f'SELECT count(*) FROM "{part}"')).scalar_one()
-            if int(left) == n:  # exactly the rows written to the file
-                conn.execute(sa.text(f'ALTER TABLE "{tab.name}" DETACH PARTITION "{part}"'))
-                conn.execute(sa.text(f'DROP TABLE "{part}"'))
-                return
-    gone = conn.execute(sa.delete(tab).where(t >= a, t < b)).rowcount
+def _drop_rows(
+    conn: sa.Connection, tab: sa.Table, t: Any, mine: Any, a: float, b: float, n: int
+) -> None:
+    """Remove the archived rows (a month's partition is shared by every tenant, so rows
+    are deleted, never the partition)."""
+    gone = conn.execute(sa.delete(tab).where(mine, t >= a, t < b)).rowcount
     if gone != n:
         msg = f"archiving {tab.name}: {gone} rows removed, {n} written; nothing archived"
         raise StoreError(msg, field="before")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -105,21 +105,9 @@ def _payload(fp: Footprint) -> dict[str, Any]:
     return doc
 
 
-class Batch:
-    """State shared by the footprints issued in one transaction: the signing key is
-    recorded once, and the log's head is read once and then carried along."""
-
-    def __init__(self) -> None:
-        self.key_known: str | None = None
-        self.head: tuple[int, str] | None = None
-
-
-def issue(
-    conn: sa.Connection, fp: Footprint, signer: Signer, batch: Batch | None = None
-) -> Footprint:
-    """Insert ``fp`` as the next version of its order's footprint, signed and logged
-    (see Store.issue_footprint); ``batch`` carries state between the footprints of one
-    transaction (Store.issue_footprints)."""
+def issue(conn: sa.Connection, fp: Footprint, signer: Signer, tenant: str) -> Footprint:
+    """Insert ``fp`` as the next version of its order's footprint in ``tenant``, signed
+    and logged in the tenant's chain (see Store.issue_footprint)."""
     fid = canonical_uuid(fp.id, "footprint id")
     if conn.execute(sa.select(F.version).where(F.id == fid)).first() is not None:
         msg = (
@@ -128,12 +116,17 @@ def issue(
         )
         raise StoreError(msg, field="id")
     latest = conn.execute(
-        sa.select(F.id, F.version).where(F.order_id == fp.order).order_by(F.version.desc()).limit(1)
+        sa.select(F.id, F.version)
+        .where(F.tenant == tenant, F.order_id == fp.order)
+        .order_by(F.version.desc())
+        .limit(1)
     ).first()
     replaces: str | None = None
     if fp.replaces is not None:
         replaces = canonical_uuid(fp.replaces, "replaced footprint id")
-        target = conn.execute(sa.select(F.order_id, F.version).where(F.id == replaces)).first()
+        target = conn.execute(
+            sa.select(F.order_id, F.version).where(F.tenant == tenant, F.id == replaces)
+        ).first()
         if target is None:
             msg = f"footprint {fid} replaces {replaces}, which was never issued"
             raise NotFoundError(msg, field="replaces")
@@ -153,108 +146,42 @@ def issue(
     elif latest is not None:
         replaces = str(latest.id)
     version = 1 if latest is None else int(latest.version) + 1
-    if batch is None or batch.key_known != signer.key_id:
-        _remember_key(conn, signer)
-        if batch is not None:
-            batch.key_known = signer.key_id
-    issued, row, doc_sha = _signed_row(fp, fid, version, replaces, signer)
-    conn.execute(sa.insert(FootprintRow).values(**row))
-    _log(conn, fid, issued.order, version, doc_sha, batch)
+    issued = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
+    payload = _payload(issued)
+    signature = signer.signature(payload)
+    _remember_key(conn, signer, tenant)
+    conn.execute(
+        sa.insert(FootprintRow).values(
+            tenant=tenant,
+            id=fid,
+            order_id=issued.order,
+            version=version,
+            replaces_id=replaces,
+            issued_at=issued.issued_at,
+            product=issued.product,
+            factory=issued.factory,
+            co2e_kg=float(issued.co2e_kg),
+            period_start=aware(issued.period_start, "footprint period_start"),
+            period_end=aware(issued.period_end, "footprint period_end"),
+            payload=payload,
+            signature=signature,
+            key_id=signer.key_id,
+        )
+    )
+    _log(conn, tenant, fid, issued.order, version, sha256_hex(signed_document(payload, signature)))
     return issued
 
 
-def _signed_row(
-    fp: Footprint, fid: str, version: int, replaces: str | None, signer: Signer
-) -> tuple[Footprint, dict[str, Any], str]:
-    """``fp`` as issued, its footprints row (signed) and its signed document's digest."""
-    issued = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
-    payload = _payload(issued)
-    body = canonical_json(payload)
-    sign_body = getattr(signer, "signature_of_canonical", None)
-    signature = sign_body(body) if sign_body is not None else signer.signature(payload)
-    row = {
-        "id": fid,
-        "order_id": issued.order,
-        "version": version,
-        "replaces_id": replaces,
-        "issued_at": issued.issued_at,
-        "product": issued.product,
-        "factory": issued.factory,
-        "co2e_kg": float(issued.co2e_kg),
-        "period_start": aware(issued.period_start, "footprint period_start"),
-        "period_end": aware(issued.period_end, "footprint period_end"),
-        "payload": payload,
-        "signature": signature,
-        "key_id": signer.key_id,
-    }
-    # RFC 8785 of {"payload", "signature"}: members in key order, the payload's bytes reused
-    doc = b'{"payload":' + body + b',"signature":' + canonical_json(signature) + b"}"
-    return issued, row, hashlib.sha256(doc).hexdigest()
-
-
-def issue_many(conn: sa.Connection, fps: Sequence[Footprint], signer: Signer) -> list[Footprint]:
-    """Issue ``fps`` in ``conn``'s transaction, as :func:`issue` one by one would, with a
-    few statements for all: one read of their ids and of their orders' newest versions,
-    one insert of the footprints and one of their log entries. Footprints naming the
-    version they replace go one by one (their target is checked)."""
-    if any(fp.replaces is not None for fp in fps):
-        batch = Batch()
-        return [issue(conn, fp, signer, batch) for fp in fps]
-    fids = [canonical_uuid(fp.id, "footprint id") for fp in fps]
-    if len(set(fids)) != len(fids):
-        msg = "a batch of footprints repeats a footprint id"
-        raise StoreError(msg, field="id")
-    latest: dict[str, tuple[str, int]] = {}
-    orders = sorted({fp.order for fp in fps})
-    for i in range(0, len(fids), 500):
-        taken = conn.execute(sa.select(F.id).where(F.id.in_(fids[i : i + 500]))).first()
-        if taken is not None:
-            msg = (
-                f"footprint {taken.id} is already issued; issued footprints are immutable, "
-                f"so issue the correction under a new id"
-            )
-            raise StoreError(msg, field="id")
-    for i in range(0, len(orders), 500):
-        newest = (
-            sa.select(F.order_id, sa.func.max(F.version).label("v"))
-            .where(F.order_id.in_(orders[i : i + 500]))
-            .group_by(F.order_id)
-            .subquery()
-        )
-        for r in conn.execute(
-            sa.select(F.order_id, F.id, F.version).join(
-                newest, sa.and_(F.order_id == newest.c.order_id, F.version == newest.c.v)
-            )
-        ):
-            latest[str(r.order_id)] = (str(r.id), int(r.version))
-    _remember_key(conn, signer)
-    batch = Batch()
-    rows: list[dict[str, Any]] = []
-    entries: list[tuple[str, str, int, str]] = []
-    out: list[Footprint] = []
-    for fp, fid in zip(fps, fids, strict=True):
-        prev = latest.get(fp.order)
-        version = 1 if prev is None else prev[1] + 1
-        issued, row, doc_sha = _signed_row(
-            fp, fid, version, None if prev is None else prev[0], signer
-        )
-        latest[fp.order] = (fid, version)
-        rows.append(row)
-        entries.append((fid, issued.order, version, doc_sha))
-        out.append(issued)
-    if rows:
-        conn.execute(sa.insert(FootprintRow), rows)
-        _log_many(conn, entries, batch)
-    return out
-
-
-def _remember_key(conn: sa.Connection, signer: Signer) -> None:
+def _remember_key(conn: sa.Connection, signer: Signer, tenant: str) -> None:
     known = conn.execute(
-        sa.select(SigningKeyRow.public_key_pem).where(SigningKeyRow.key_id == signer.key_id)
+        sa.select(SigningKeyRow.public_key_pem).where(
+            SigningKeyRow.tenant == tenant, SigningKeyRow.key_id == signer.key_id
+        )
     ).first()
     if known is None:
         conn.execute(
             sa.insert(SigningKeyRow).values(
+                tenant=tenant,
                 key_id=signer.key_id,
                 public_key_pem=signer.public_key_pem,
                 first_used_at=datetime.now(UTC),
@@ -265,70 +192,29 @@ def _remember_key(conn: sa.Connection, signer: Signer) -> None:
         raise StoreError(msg, field="key_id")
 
 
-def _log_many(
-    conn: sa.Connection, entries: Sequence[tuple[str, str, int, str]], batch: Batch
-) -> None:
-    """Append ``(footprint id, order, version, document digest)`` entries to the log in
-    one statement, each chained to the one before (the log's lock held, as in _log)."""
-    if conn.dialect.name == "postgresql":  # one appender at a time: the chain has no forks
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("carbontwin log"))))
-    last = conn.execute(sa.select(L.seq, L.entry_sha256).order_by(L.seq.desc()).limit(1)).first()
-    seq = 0 if last is None else int(last.seq)
-    prev = GENESIS if last is None else str(last.entry_sha256)
-    now = datetime.now(UTC)
-    rows = []
-    for fid, order, version, doc_sha in entries:
-        seq += 1
-        entry = entry_hash(seq, fid, order, version, doc_sha, prev)
-        rows.append(
-            {
-                "seq": seq,
-                "footprint_id": fid,
-                "order_id": order,
-                "version": version,
-                "document_sha256": doc_sha,
-                "prev_sha256": prev,
-                "entry_sha256": entry,
-                "logged_at": now,
-            }
-        )
-        prev = entry
-    conn.execute(sa.insert(L), rows)
-    batch.head = (seq, prev)
-
-
 def _log(
-    conn: sa.Connection,
-    fid: str,
-    order: str,
-    version: int,
-    doc_sha: str,
-    batch: Batch | None = None,
+    conn: sa.Connection, tenant: str, fid: str, order: str, version: int, doc_sha: str
 ) -> None:
-    if batch is not None and batch.head is not None:  # this transaction holds the lock
-        seq, prev = batch.head[0] + 1, batch.head[1]
-    else:
-        if conn.dialect.name == "postgresql":  # one appender at a time: the chain has no forks
-            conn.execute(
-                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("carbontwin log")))
-            )
-        last = conn.execute(
-            sa.select(L.seq, L.entry_sha256).order_by(L.seq.desc()).limit(1)
-        ).first()
-        seq = 1 if last is None else int(last.seq) + 1
-        prev = GENESIS if last is None else str(last.entry_sha256)
-    entry = entry_hash(seq, fid, order, version, doc_sha, prev)
-    if batch is not None:
-        batch.head = (seq, entry)
+    """Append an entry to ``tenant``'s chain (one hash chain per tenant)."""
+    if conn.dialect.name == "postgresql":  # one appender at a time: the chain has no forks
+        conn.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"carbontwin log {tenant}")))
+        )
+    last = conn.execute(
+        sa.select(L.seq, L.entry_sha256).where(L.tenant == tenant).order_by(L.seq.desc()).limit(1)
+    ).first()
+    seq = 1 if last is None else int(last.seq) + 1
+    prev = GENESIS if last is None else str(last.entry_sha256)
     conn.execute(
         sa.insert(L).values(
+            tenant=tenant,
             seq=seq,
             footprint_id=fid,
             order_id=order,
             version=version,
             document_sha256=doc_sha,
             prev_sha256=prev,
-            entry_sha256=entry,
+            entry_sha256=entry_hash(seq, fid, order, version, doc_sha, prev),
             logged_at=datetime.now(UTC),
         )
     )
@@ -346,9 +232,10 @@ FILTERS = (
 )
 
 
-def select_filtered(filters: dict[str, Any]) -> sa.Select[tuple[dict[str, Any]]]:
-    """``SELECT payload FROM footprints`` with ``filters`` (see Store.list_footprints)."""
-    stmt = sa.select(F.payload)
+def select_filtered(filters: dict[str, Any], tenant: str) -> sa.Select[tuple[dict[str, Any]]]:
+    """``SELECT payload FROM footprints`` of ``tenant`` with ``filters`` (see
+    Store.list_footprints)."""
+    stmt = sa.select(F.payload).where(F.tenant == tenant)
     for key, value in filters.items():
         if value is None:
             continue
@@ -367,6 +254,7 @@ def select_filtered(filters: dict[str, Any]) -> sa.Select[tuple[dict[str, Any]]]
             if value:
                 newest = (
                     sa.select(F.order_id, sa.func.max(F.version).label("v"))
+                    .where(F.tenant == tenant)
                     .group_by(F.order_id)
                     .subquery()
                 )
@@ -404,10 +292,20 @@ class FootprintHead:
 
 def _head_statements() -> tuple[sa.Select[Any], sa.Select[Any]]:
     g = aliased(FootprintRow)
-    latest = sa.select(sa.func.max(g.version)).where(g.order_id == F.order_id).scalar_subquery()
-    factory = sa.select(sa.func.max(FactoryVersionRow.id)).scalar_subquery()
-    known = sa.exists().where(OrderRow.id == F.order_id)
-    stmt = sa.select(F.id, F.order_id, F.version, latest, factory, known)
+    latest = (
+        sa.select(sa.func.max(g.version))
+        .where(g.tenant == F.tenant, g.order_id == F.order_id)
+        .scalar_subquery()
+    )
+    factory = (
+        sa.select(sa.func.max(FactoryVersionRow.id))
+        .where(FactoryVersionRow.tenant == F.tenant)
+        .scalar_subquery()
+    )
+    known = sa.exists().where(OrderRow.tenant == F.tenant, OrderRow.id == F.order_id)
+    stmt = sa.select(F.id, F.order_id, F.version, latest, factory, known).where(
+        F.tenant == sa.bindparam("tenant")
+    )
     by_id = stmt.where(F.id == sa.bindparam("footprint_id"))
     by_order = stmt.where(F.order_id == sa.bindparam("order")).order_by(F.version.desc()).limit(1)
     return by_id, by_order
@@ -418,14 +316,19 @@ _HEAD_BY_ID, _HEAD_BY_ORDER = _head_statements()
 
 
 def head(
-    conn: sa.Connection, *, footprint_id: str | None = None, order: str | None = None
+    conn: sa.Connection,
+    tenant: str,
+    *,
+    footprint_id: str | None = None,
+    order: str | None = None,
 ) -> FootprintHead | None:
-    """The :class:`FootprintHead` of footprint ``footprint_id``, or of ``order``'s newest
-    version; ``None`` when there is none. One indexed query, no payload read."""
+    """The :class:`FootprintHead` of ``tenant``'s footprint ``footprint_id``, or of
+    ``order``'s newest version; ``None`` when there is none. One indexed query, no
+    payload read."""
     if footprint_id is not None:
-        row = conn.execute(_HEAD_BY_ID, {"footprint_id": footprint_id}).first()
+        row = conn.execute(_HEAD_BY_ID, {"tenant": tenant, "footprint_id": footprint_id}).first()
     else:
-        row = conn.execute(_HEAD_BY_ORDER, {"order": order}).first()
+        row = conn.execute(_HEAD_BY_ORDER, {"tenant": tenant, "order": order}).first()
     if row is None:
         return None
     return FootprintHead(

@@ -47,6 +47,7 @@ class StoredWindow:
 
 def _point_rows(
     conn: sa.Connection,
+    tenant: str,
     kind: _events.EventKind,
     source: str,
     lo: float,
@@ -59,32 +60,39 @@ def _point_rows(
     cols = [tab.c[c] for _, c in kind.columns]
     src, t = tab.c[kind.source], tab.c[kind.time]
     upper = t <= hi if closed else t < hi
-    stmt = sa.select(*cols).where(src == source, t >= lo, upper).order_by(t)
+    stmt = sa.select(*cols).where(tab.c.tenant == tenant, src == source, t >= lo, upper).order_by(t)
     return list(conn.execute(stmt).all())
 
 
 def _edge(
-    conn: sa.Connection, kind: _events.EventKind, source: str, t0: float, *, before: bool
+    conn: sa.Connection,
+    tenant: str,
+    kind: _events.EventKind,
+    source: str,
+    t0: float,
+    *,
+    before: bool,
 ) -> float | None:
     """Time of ``source``'s last row before ``t0`` (``before``) or first at or after it."""
     tab = kind.table
     src, t = tab.c[kind.source], tab.c[kind.time]
     agg = sa.func.max(t) if before else sa.func.min(t)
     cond = t < t0 if before else t >= t0
-    v = conn.execute(sa.select(agg).where(src == source, cond)).scalar()
+    v = conn.execute(sa.select(agg).where(tab.c.tenant == tenant, src == source, cond)).scalar()
     return None if v is None else float(v)
 
 
 class _Sources:
     """Point rows and edges from the store and, for archived time, its archive files."""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, tenant: str) -> None:
         from . import _archive, _retractions
 
         self.conn = conn
-        archived = _archive.files(conn)
+        self.tenant = tenant
+        archived = _archive.files(conn, tenant)
         self.reader = _archive.Reader(archived) if archived else None
-        self.retractions = _retractions.load(conn)
+        self.retractions = _retractions.load(conn, tenant)
         self.taken: dict[str, list[tuple[float, float]]] = {}
         for r in self.retractions:
             self.taken.setdefault(r.source, []).append((r.start, r.end))
@@ -105,7 +113,7 @@ class _Sources:
     def _edge(
         self, kind: _events.EventKind, source: str, t0: float, *, before: bool
     ) -> float | None:
-        v = _edge(self.conn, kind, source, t0, before=before)
+        v = _edge(self.conn, self.tenant, kind, source, t0, before=before)
         r = self.reader
         if r is None or (not before and t0 >= r.boundary(kind.table.name)):
             return v
@@ -123,7 +131,7 @@ class _Sources:
         *,
         closed: bool = True,
     ) -> list[Any]:
-        rows = _point_rows(self.conn, kind, source, lo, hi, closed=closed)
+        rows = _point_rows(self.conn, self.tenant, kind, source, lo, hi, closed=closed)
         r = self.reader
         if r is None or lo >= r.boundary(kind.table.name):
             return rows
@@ -134,7 +142,9 @@ class _Sources:
         return sorted([*old, *rows], key=lambda x: float(x[1]))
 
 
-def _interval_rows(conn: sa.Connection, kind: _events.EventKind, a: float, b: float) -> list[Any]:
+def _interval_rows(
+    conn: sa.Connection, tenant: str, kind: _events.EventKind, a: float, b: float
+) -> list[Any]:
     """Steps or gaps overlapping ``[a, b]``."""
     assert kind.end is not None
     tab = kind.table
@@ -142,7 +152,7 @@ def _interval_rows(conn: sa.Connection, kind: _events.EventKind, a: float, b: fl
     start, end = tab.c[kind.time], tab.c[kind.end]
     stmt = (
         sa.select(*cols)
-        .where(start <= b, end >= a)
+        .where(tab.c.tenant == tenant, start <= b, end >= a)
         .order_by(tab.c[kind.source], start, *tab.primary_key.columns)
     )
     return list(conn.execute(stmt).all())
@@ -159,7 +169,12 @@ def _batch(parts: dict[_events.EventKind, list[Any]]) -> EventBatch:
 
 
 def read_slice(
-    conn: sa.Connection, w0: float, w1: float, meters: Sequence[str], assets: Sequence[str]
+    conn: sa.Connection,
+    tenant: str,
+    w0: float,
+    w1: float,
+    meters: Sequence[str],
+    assets: Sequence[str],
 ) -> tuple[EventBatch, float, float]:
     """The events attributing the window ``[w0, w1)`` needs, and the span ``(a, b)`` they cover.
 
@@ -171,7 +186,7 @@ def read_slice(
     (source, time) for points, start and end for intervals.
     """
     a, b = w0, w1
-    src = _Sources(conn)
+    src = _Sources(conn, tenant)
     points: dict[_events.EventKind, list[Any]] = {_STATES: [], _POWER: [], _COUNTERS: []}
     for kind in (_POWER, _COUNTERS):
         for m in meters:
@@ -191,9 +206,9 @@ def read_slice(
         points[_STATES] += src.rows(_STATES, asset, a if lo is None else lo, b)
     parts = {
         **points,
-        _STEPS: _interval_rows(conn, _STEPS, a, b),
+        _STEPS: _interval_rows(conn, tenant, _STEPS, a, b),
         _MATERIALS: [],
-        _GAPS: _interval_rows(conn, _GAPS, a, b),
+        _GAPS: _interval_rows(conn, tenant, _GAPS, a, b),
     }
     batch = _batch(parts)
     if src.retractions:  # as the whole history is read: without the retracted events
@@ -203,7 +218,7 @@ def read_slice(
     return batch, a, b
 
 
-def order_events(conn: sa.Connection, orders: Iterable[str]) -> EventBatch:
+def order_events(conn: sa.Connection, tenant: str, orders: Iterable[str]) -> EventBatch:
     """Every order step and material use of ``orders`` (their (order, ...) keys)."""
     ids = sorted(set(orders))
     parts: dict[_events.EventKind, list[Any]] = {
@@ -221,14 +236,14 @@ def order_events(conn: sa.Connection, orders: Iterable[str]) -> EventBatch:
             chunk = ids[i : i + 500]
             stmt = (
                 sa.select(*cols)
-                .where(tab.c.order_id.in_(chunk))
+                .where(tab.c.tenant == tenant, tab.c.order_id.in_(chunk))
                 .order_by(tab.c[kind.source], *tab.primary_key.columns)
             )
             parts[kind] += list(conn.execute(stmt).all())
     return _batch(parts)
 
 
-def extent(conn: sa.Connection) -> tuple[float, float] | None:
+def extent(conn: sa.Connection, tenant: str) -> tuple[float, float] | None:
     """Earliest and latest time of any stored state, reading, step or gap."""
     lows: list[float] = []
     highs: list[float] = []
@@ -236,19 +251,23 @@ def extent(conn: sa.Connection) -> tuple[float, float] | None:
         tab = kind.table
         t = tab.c[kind.time]
         t_hi = tab.c[kind.end] if kind.end else t
-        lo, hi = conn.execute(sa.select(sa.func.min(t), sa.func.max(t_hi))).one()
+        lo, hi = conn.execute(
+            sa.select(sa.func.min(t), sa.func.max(t_hi)).where(tab.c.tenant == tenant)
+        ).one()
         if lo is not None:
             lows.append(float(lo))
             highs.append(float(hi))
     from . import _archive
 
-    for f in _archive.files(conn):  # archived rows count: the first file starts at its first row
+    for f in _archive.files(
+        conn, tenant
+    ):  # archived rows count: the first file starts at its first row
         lows.append(f.t_from)
         highs.append(f.t_to)
     return (min(lows), max(highs)) if lows else None
 
 
-def record_span(conn: sa.Connection, batch: EventBatch) -> None:
+def record_span(conn: sa.Connection, tenant: str, batch: EventBatch) -> None:
     """Record the time span of a stored batch (states, readings, steps, gaps)."""
     arrays = [
         batch.state_t,
@@ -265,41 +284,43 @@ def record_span(conn: sa.Connection, batch: EventBatch) -> None:
         return
     lo = float(min(float(x.min()) for x in vals))
     hi = float(max(float(x.max()) for x in vals))
-    conn.execute(sa.insert(SPANS).values(t_min=lo, t_max=hi))
+    conn.execute(sa.insert(SPANS).values(tenant=tenant, t_min=lo, t_max=hi))
 
 
-def record_range(conn: sa.Connection, t_min: float, t_max: float) -> None:
+def record_range(conn: sa.Connection, tenant: str, t_min: float, t_max: float) -> None:
     """Record a change of the stored events over ``[t_min, t_max]`` (a retraction)."""
-    conn.execute(sa.insert(SPANS).values(t_min=float(t_min), t_max=float(t_max)))
+    conn.execute(sa.insert(SPANS).values(tenant=tenant, t_min=float(t_min), t_max=float(t_max)))
 
 
-def spans_after(conn: sa.Connection, cursor: int) -> list[tuple[int, float, float]]:
+def spans_after(conn: sa.Connection, tenant: str, cursor: int) -> list[tuple[int, float, float]]:
     """Ingest spans recorded after span id ``cursor``."""
     rows = conn.execute(
         sa.select(SPANS.c.id, SPANS.c.t_min, SPANS.c.t_max)
-        .where(SPANS.c.id > cursor)
+        .where(SPANS.c.tenant == tenant, SPANS.c.id > cursor)
         .order_by(SPANS.c.id)
     ).all()
     return [(int(r[0]), float(r[1]), float(r[2])) for r in rows]
 
 
-def last_span(conn: sa.Connection) -> int:
+def last_span(conn: sa.Connection, tenant: str) -> int:
     """The newest ingest span id (0 for none)."""
-    v = conn.execute(sa.select(sa.func.max(SPANS.c.id))).scalar()
+    v = conn.execute(sa.select(sa.func.max(SPANS.c.id)).where(SPANS.c.tenant == tenant)).scalar()
     return 0 if v is None else int(v)
 
 
 def save_window(
     conn: sa.Connection,
+    tenant: str,
     window: StoredWindow,
     pieces: bytes,
     orders: Sequence[tuple[str, float]],
 ) -> None:
     """Store (or replace) an attributed window and the orders with energy in it."""
-    conn.execute(sa.delete(WO).where(WO.c.window_start == window.start))
-    conn.execute(sa.delete(W).where(W.c.start == window.start))
+    conn.execute(sa.delete(WO).where(WO.c.tenant == tenant, WO.c.window_start == window.start))
+    conn.execute(sa.delete(W).where(W.c.tenant == tenant, W.c.start == window.start))
     conn.execute(
         sa.insert(W).values(
+            tenant=tenant,
             start=window.start,
             end=window.end,
             key=window.key,
@@ -313,16 +334,19 @@ def save_window(
     if orders:
         conn.execute(
             sa.insert(WO),
-            [{"order_id": o, "window_start": window.start, "last_end": e} for o, e in orders],
+            [
+                {"tenant": tenant, "order_id": o, "window_start": window.start, "last_end": e}
+                for o, e in orders
+            ],
         )
 
 
-def windows(conn: sa.Connection) -> list[StoredWindow]:
+def windows(conn: sa.Connection, tenant: str) -> list[StoredWindow]:
     """Every attributed window (without its pieces), by start."""
     rows = conn.execute(
-        sa.select(
-            W.c.start, W.c.end, W.c.key, W.c.slice_sha256, W.c.slice_count, W.c.meta
-        ).order_by(W.c.start)
+        sa.select(W.c.start, W.c.end, W.c.key, W.c.slice_sha256, W.c.slice_count, W.c.meta)
+        .where(W.c.tenant == tenant)
+        .order_by(W.c.start)
     ).all()
     return [
         StoredWindow(float(r[0]), float(r[1]), str(r[2]), str(r[3]), int(r[4]), dict(r[5]))
@@ -331,14 +355,16 @@ def windows(conn: sa.Connection) -> list[StoredWindow]:
 
 
 def window_pieces(
-    conn: sa.Connection, starts: Iterable[float]
+    conn: sa.Connection, tenant: str, starts: Iterable[float]
 ) -> dict[float, tuple[bytes, dict[str, Any]]]:
     """Pieces and meta of the windows starting at ``starts``."""
     out: dict[float, tuple[bytes, dict[str, Any]]] = {}
     wanted = sorted(set(starts))
     for i in range(0, len(wanted), 200):
         rows = conn.execute(
-            sa.select(W.c.start, W.c.pieces, W.c.meta).where(W.c.start.in_(wanted[i : i + 200]))
+            sa.select(W.c.start, W.c.pieces, W.c.meta).where(
+                W.c.tenant == tenant, W.c.start.in_(wanted[i : i + 200])
+            )
         ).all()
         for r in rows:
             out[float(r[0])] = (bytes(r[1]), dict(r[2]))
@@ -346,7 +372,7 @@ def window_pieces(
 
 
 def order_windows(
-    conn: sa.Connection, orders: Iterable[str]
+    conn: sa.Connection, tenant: str, orders: Iterable[str]
 ) -> dict[str, list[tuple[float, float]]]:
     """Per order: (window start, last step end) of every window it has energy in."""
     ids = sorted(set(orders))
@@ -354,7 +380,7 @@ def order_windows(
     for i in range(0, len(ids), 500):
         rows = conn.execute(
             sa.select(WO.c.order_id, WO.c.window_start, WO.c.last_end)
-            .where(WO.c.order_id.in_(ids[i : i + 500]))
+            .where(WO.c.tenant == tenant, WO.c.order_id.in_(ids[i : i + 500]))
             .order_by(WO.c.order_id, WO.c.window_start)
         ).all()
         for r in rows:
@@ -362,15 +388,17 @@ def order_windows(
     return out
 
 
-def window_orders(conn: sa.Connection, start: float) -> list[tuple[str, float]]:
+def window_orders(conn: sa.Connection, tenant: str, start: float) -> list[tuple[str, float]]:
     """(order, last step end) of the orders with energy in the window at ``start``."""
     rows = conn.execute(
-        sa.select(WO.c.order_id, WO.c.last_end).where(WO.c.window_start == start)
+        sa.select(WO.c.order_id, WO.c.last_end).where(
+            WO.c.tenant == tenant, WO.c.window_start == start
+        )
     ).all()
     return [(str(r[0]), float(r[1])) for r in rows]
 
 
-def order_last_end(conn: sa.Connection, orders: Iterable[str]) -> dict[str, float]:
+def order_last_end(conn: sa.Connection, tenant: str, orders: Iterable[str]) -> dict[str, float]:
     """Per order: the end of its last stored step [epoch s] (orders without steps left out)."""
     tab = _STEPS.table
     ids = sorted(set(orders))
@@ -378,15 +406,15 @@ def order_last_end(conn: sa.Connection, orders: Iterable[str]) -> dict[str, floa
     for i in range(0, len(ids), 500):
         rows = conn.execute(
             sa.select(tab.c.order_id, sa.func.max(tab.c.end))
-            .where(tab.c.order_id.in_(ids[i : i + 500]))
+            .where(tab.c.tenant == tenant, tab.c.order_id.in_(ids[i : i + 500]))
             .group_by(tab.c.order_id)
         ).all()
         out.update({str(r[0]): float(r[1]) for r in rows})
     return out
 
 
-def delete_windows(conn: sa.Connection, starts: Iterable[float]) -> None:
+def delete_windows(conn: sa.Connection, tenant: str, starts: Iterable[float]) -> None:
     """Drop attributed windows (derived data: their time is attributed again)."""
     for s in sorted(set(starts)):
-        conn.execute(sa.delete(WO).where(WO.c.window_start == s))
-        conn.execute(sa.delete(W).where(W.c.start == s))
+        conn.execute(sa.delete(WO).where(WO.c.tenant == tenant, WO.c.window_start == s))
+        conn.execute(sa.delete(W).where(W.c.tenant == tenant, W.c.start == s))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -42,6 +43,7 @@ from carbontwin.twin.store import (
     _footprints,
     _retractions,
     _series,
+    _tenants,
     _windows,
 )
 from carbontwin.twin.store._audit import AuditReport, Verifier
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from carbontwin.twin.factors import HourlySeries
 
 __all__ = [
+    "DEFAULT_TENANT",
     "DEFAULT_URL",
     "AuditReport",
     "FootprintHead",
@@ -68,6 +71,7 @@ __all__ = [
     "StoredFootprint",
     "Store",
     "Verifier",
+    "check_tenant",
     "migrations_path",
 ]
 
@@ -75,6 +79,24 @@ __all__ = [
 DEFAULT_URL = "sqlite:///carbontwin.db"
 
 _WRITE = "carbontwin_write"  # execution option: this transaction will write
+_TENANT = "carbontwin_tenant"  # execution option: the tenant of this transaction
+
+#: The tenant of every row stored before tenants existed, and of the settings' client.
+DEFAULT_TENANT = "default"
+
+_TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+def check_tenant(name: str) -> str:
+    """``name`` if it is a valid tenant name (lower-case letters, digits, ``-`` and ``_``,
+    at most 63 characters, starting with a letter or digit); :class:`StoreError` otherwise."""
+    if not isinstance(name, str) or not _TENANT_NAME.fullmatch(name):
+        msg = (
+            f"tenant name {name!r} is not valid: use 1 to 63 lower-case letters, digits, "
+            "'-' or '_', starting with a letter or digit"
+        )
+        raise StoreError(msg, field="tenant")
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +156,19 @@ def _engine(url: str) -> sa.Engine:
 
         return engine
     if backend == "postgresql":
-        return sa.create_engine(u, pool_pre_ping=True)
+        engine = sa.create_engine(u, pool_pre_ping=True)
+
+        @sa.event.listens_for(engine, "begin")
+        def _pg_begin(conn: sa.Connection) -> None:
+            # row-level security (migration 0005) lets a transaction see and write only
+            # the rows of the tenant named here; unset, it sees no tenant's rows
+            tenant = conn.get_execution_options().get(_TENANT)
+            if tenant is not None:
+                conn.exec_driver_sql(
+                    "SELECT set_config('carbontwin.tenant', %(t)s, true)", {"t": tenant}
+                )
+
+        return engine
     msg = f"the store supports sqlite:// and postgresql:// URLs, not {u.drivername!r}"
     raise StoreError(msg, field="url")
 
@@ -154,6 +188,12 @@ class Store:
         SQLAlchemy URL (``sqlite:///path.db``, ``sqlite://`` in memory,
         ``postgresql+psycopg://user@host/db``). Defaults to
         ``CARBONTWIN_DATABASE_URL``, else ``sqlite:///carbontwin.db``.
+    tenant : str, optional
+        The tenant whose rows this store reads and writes (default ``default``).
+        Every query filters by it and every row written carries it; on
+        PostgreSQL row-level security backs that up (see
+        ``docs/architecture.md``, "Tenants"). :meth:`for_tenant` gives the same
+        database scoped to another tenant.
 
     Notes
     -----
@@ -161,21 +201,37 @@ class Store:
     build with :meth:`open`) to run the packaged Alembic migrations.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, tenant: str = DEFAULT_TENANT) -> None:
         self.url: str = url or os.environ.get("CARBONTWIN_DATABASE_URL") or DEFAULT_URL
+        self.tenant: str = check_tenant(tenant)
         self.engine: sa.Engine = _engine(self.url)
         # factory versions never change once saved: each is built once per store object
         self._factories: dict[int, Factory] = {}
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
+    def open(cls, url: str | None = None, *, tenant: str = DEFAULT_TENANT) -> Store:
         """A store with its schema upgraded to the newest migration."""
-        store = cls(url)
+        store = cls(url, tenant=tenant)
         store.upgrade()
         return store
 
+    def for_tenant(self, tenant: str) -> Store:
+        """This database scoped to ``tenant`` (same engine and connection pool)."""
+        view = object.__new__(type(self))
+        view.url = self.url
+        view.tenant = check_tenant(tenant)
+        view.engine = self.engine
+        view._factories = {}
+        return view
+
+    @property
+    def admin(self) -> _tenants.TenantAdmin:
+        """Tenants and API clients: the part of the store no tenant scopes."""
+        return _tenants.TenantAdmin(self)
+
     def __repr__(self) -> str:
-        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+        url = self.engine.url.render_as_string(hide_password=True)
+        return f"Store({url!r}, tenant={self.tenant!r})"
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -193,12 +249,16 @@ class Store:
         self.close()
 
     @contextmanager
-    def _tx(self, what: str, *, write: bool = False) -> Iterator[sa.Connection]:
+    def _tx(
+        self, what: str, *, write: bool = False, foreign_keys: bool = True
+    ) -> Iterator[sa.Connection]:
         """One transaction; driver errors become :class:`StoreError` naming ``what``.
 
         ``write`` transactions take SQLite's write lock at BEGIN, so a
         read-then-write cannot interleave with another writer (on PostgreSQL,
         constraints and, for footprints, an advisory lock per order do that).
+        ``foreign_keys=False`` turns SQLite's foreign key checks off for this
+        transaction (migrations that rebuild tables).
         """
         try:
             connection = self.engine.connect()
@@ -209,9 +269,16 @@ class Store:
             raise StoreError(msg) from exc
         try:
             with connection as conn:
-                conn.execution_options(**{_WRITE: write})
-                with conn.begin():
-                    yield conn
+                conn.execution_options(**{_WRITE: write, _TENANT: self.tenant})
+                raw: Any = conn.connection.dbapi_connection if not foreign_keys else None
+                if raw is not None:  # outside a transaction, or SQLite ignores the pragma
+                    raw.execute("PRAGMA foreign_keys = OFF")
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    if raw is not None:
+                        raw.execute("PRAGMA foreign_keys = ON")
         except StoreError:
             raise
         except sa.exc.SQLAlchemyError as exc:
@@ -239,13 +306,29 @@ class Store:
         return cfg
 
     def upgrade(self, revision: str = "head") -> None:
-        """Run ``alembic upgrade <revision>`` on this database."""
+        """Run ``alembic upgrade <revision>`` on this database.
+
+        On SQLite, foreign keys are off while migrations rebuild tables and
+        checked before commit. On PostgreSQL the migrations run with
+        ``row_security = off``: a migration that reads tenant rows works for
+        the tables' owner only if it may bypass row-level security, and
+        otherwise fails loudly instead of seeing no rows.
+        """
         from alembic import command
 
         cfg = self.alembic_config()
-        with self._tx(f"alembic upgrade {revision}", write=True) as conn:
+        sqlite = self.engine.dialect.name == "sqlite"
+        what = f"alembic upgrade {revision}"
+        with self._tx(what, write=True, foreign_keys=not sqlite) as conn:
+            if not sqlite:
+                conn.exec_driver_sql("SET LOCAL row_security = off")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+            if sqlite:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    msg = f"{what}: {len(broken)} rows break foreign keys; nothing was changed"
+                    raise StoreError(msg)
 
     def revision(self) -> str | None:
         """The Alembic revision the database is at (``None`` when unmigrated)."""
@@ -271,6 +354,7 @@ class Store:
             vid = conn.execute(
                 sa.insert(FactoryVersionRow)
                 .values(
+                    tenant=self.tenant,
                     created_at=datetime.now(UTC),
                     factory_id=factory.id,
                     name=factory.name,
@@ -290,7 +374,11 @@ class Store:
 
         with self._tx("loading a factory version") as conn:
             if version is None:
-                newest = conn.execute(sa.select(sa.func.max(FactoryVersionRow.id))).scalar()
+                newest = conn.execute(
+                    sa.select(sa.func.max(FactoryVersionRow.id)).where(
+                        FactoryVersionRow.tenant == self.tenant
+                    )
+                ).scalar()
                 vid = int(newest) if newest is not None else None
             else:
                 vid = int(version)
@@ -300,7 +388,7 @@ class Store:
             row = (
                 conn.execute(
                     sa.select(FactoryVersionRow.id, FactoryVersionRow.document).where(
-                        FactoryVersionRow.id == vid
+                        FactoryVersionRow.tenant == self.tenant, FactoryVersionRow.id == vid
                     )
                 ).first()
                 if vid is not None
@@ -321,7 +409,9 @@ class Store:
 
     def factory_document(self, version: int | None = None) -> tuple[int, dict[str, Any]]:
         """(version, stored document) of a factory version (default: the newest)."""
-        stmt = sa.select(FactoryVersionRow.id, FactoryVersionRow.document)
+        stmt = sa.select(FactoryVersionRow.id, FactoryVersionRow.document).where(
+            FactoryVersionRow.tenant == self.tenant
+        )
         if version is None:
             stmt = stmt.order_by(FactoryVersionRow.id.desc()).limit(1)
         else:
@@ -345,13 +435,19 @@ class Store:
 
         with self._tx(f"keeping the {kind} of an issuing run", write=True) as conn:
             known = conn.execute(
-                sa.select(IssuanceInputRow.sha256).where(IssuanceInputRow.sha256 == sha256)
+                sa.select(IssuanceInputRow.sha256).where(
+                    IssuanceInputRow.tenant == self.tenant, IssuanceInputRow.sha256 == sha256
+                )
             ).first()
             if known is None:
                 blob = zlib.compress(json.dumps(document, allow_nan=False).encode("utf-8"), 6)
                 conn.execute(
                     sa.insert(IssuanceInputRow).values(
-                        sha256=sha256, kind=kind, document=blob, created_at=datetime.now(UTC)
+                        tenant=self.tenant,
+                        sha256=sha256,
+                        kind=kind,
+                        document=blob,
+                        created_at=datetime.now(UTC),
                     )
                 )
 
@@ -363,7 +459,9 @@ class Store:
 
         with self._tx("reading the inputs of an issuing run") as conn:
             blob = conn.execute(
-                sa.select(IssuanceInputRow.document).where(IssuanceInputRow.sha256 == sha256)
+                sa.select(IssuanceInputRow.document).where(
+                    IssuanceInputRow.tenant == self.tenant, IssuanceInputRow.sha256 == sha256
+                )
             ).scalar_one_or_none()
         if blob is None:
             msg = f"no issuing inputs with digest {sha256} in the store"
@@ -376,7 +474,9 @@ class Store:
             rows = conn.execute(
                 sa.select(
                     FactoryVersionRow.id, FactoryVersionRow.factory_id, FactoryVersionRow.created_at
-                ).order_by(FactoryVersionRow.id)
+                )
+                .where(FactoryVersionRow.tenant == self.tenant)
+                .order_by(FactoryVersionRow.id)
             ).all()
         return [(int(r.id), str(r.factory_id), r.created_at) for r in rows]
 
@@ -414,16 +514,20 @@ class Store:
         if not len(batch):
             return settle(batch)
         with self._tx(f"writing an event batch of {len(batch)} rows", write=True) as conn:
-            settled = settle(batch, _events.stored_for(conn, batch))
-            _events.write_settled(conn, settled, chunk_rows=chunk_rows)
+            settled = settle(batch, _events.stored_for(conn, batch, self.tenant))
+            _events.write_settled(conn, settled, self.tenant, chunk_rows=chunk_rows)
             if settled.new or settled.corrected:
-                _windows.record_span(conn, batch)
+                _windows.record_span(conn, self.tenant, batch)
         return settled
 
     def event_history(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Values corrections replaced, oldest first: ``kind``, ``key``, ``old``, ``new``
         (lists in the column order of :data:`carbontwin.twin.events.KINDS`), ``superseded_at``."""
-        stmt = sa.select(EventHistoryRow).order_by(EventHistoryRow.id)
+        stmt = (
+            sa.select(EventHistoryRow)
+            .where(EventHistoryRow.tenant == self.tenant)
+            .order_by(EventHistoryRow.id)
+        )
         if kind is not None:
             stmt = stmt.where(EventHistoryRow.kind == kind)
         with self._tx("reading the event history") as conn:
@@ -441,10 +545,10 @@ class Store:
         ``retracted`` is true.
         """
         with self._tx("reading events") as conn:
-            batch = _events.read_kinds(conn, start, end)
+            batch = _events.read_kinds(conn, start, end, self.tenant)
             if retracted:
                 return batch
-            taken = _retractions.load(conn)
+            taken = _retractions.load(conn, self.tenant)
         return without_retracted(batch, taken)[0]
 
     def retract_events(
@@ -456,20 +560,21 @@ class Store:
         stored events of each kind it covers."""
         r = _retractions.check(source, start, end, reason)
         with self._tx(f"retracting events of {source!r}", write=True) as conn:
-            batch = _events.read_kinds(conn, r.start, r.end)
+            batch = _events.read_kinds(conn, r.start, r.end, self.tenant)
             counts = {
                 kind: n
                 for kind in RETRACTABLE
                 if (n := int(retracted_mask(batch, kind, [r]).sum()))
             }
-            saved = _retractions.insert(conn, r)
-            _windows.record_range(conn, r.start, r.end)  # windowed issuing attributes it again
+            saved = _retractions.insert(conn, r, self.tenant)
+            # windowed issuing attributes the windows it reaches again
+            _windows.record_range(conn, self.tenant, r.start, r.end)
         return saved, counts
 
     def retractions(self) -> list[Retraction]:
         """Every retraction, oldest first."""
         with self._tx("reading event retractions") as conn:
-            return _retractions.load(conn)
+            return _retractions.load(conn, self.tenant)
 
     # --- windowed issuing (carbontwin.api.issuing.issue_windows) ---------------------
 
@@ -480,29 +585,29 @@ class Store:
         from its last before to its first after the window, states, steps and gaps
         around them) and the span they cover; see :func:`._windows.read_slice`."""
         with self._tx("reading a window's events") as conn:
-            return _windows.read_slice(conn, start, end, meters, assets)
+            return _windows.read_slice(conn, self.tenant, start, end, meters, assets)
 
     def order_events(self, orders: Iterable[str]) -> EventBatch:
         """Every stored order step and material use of ``orders``."""
         with self._tx("reading the events of orders") as conn:
-            return _windows.order_events(conn, orders)
+            return _windows.order_events(conn, self.tenant, orders)
 
     def events_extent(self) -> tuple[float, float] | None:
         """Earliest and latest stored event time [epoch s]; ``None`` when there are none."""
         with self._tx("reading the events' time span") as conn:
-            return _windows.extent(conn)
+            return _windows.extent(conn, self.tenant)
 
     def save_window(
         self, window: _windows.StoredWindow, pieces: bytes, orders: Sequence[tuple[str, float]]
     ) -> None:
         """Store (or replace) an attributed window with its orders, in one transaction."""
         with self._tx("storing an attributed window", write=True) as conn:
-            _windows.save_window(conn, window, pieces, orders)
+            _windows.save_window(conn, self.tenant, window, pieces, orders)
 
     def delete_windows(self, starts: Iterable[float]) -> None:
         """Drop attributed windows that no longer match the window layout (derived data)."""
         with self._tx("dropping attributed windows", write=True) as conn:
-            _windows.delete_windows(conn, starts)
+            _windows.delete_windows(conn, self.tenant, starts)
 
     def archive(self, before: float, folder: str | Path) -> list[_archive.ArchivedFile]:
         """Move the states, power samples and counter readings older than ``before``
@@ -511,7 +616,7 @@ class Store:
         must not pass the end of the last attributed window. One transaction: the rows
         leave the store only when every file is written and recorded."""
         with self._tx("archiving events", write=True) as conn:
-            ws = _windows.windows(conn)
+            ws = _windows.windows(conn, self.tenant)
             last = max((w.end for w in ws), default=None)
             if last is None or before > last:
                 when = (
@@ -527,42 +632,42 @@ class Store:
                     f"{when}; run 'carbontwin issue' first"
                 )
                 raise StoreError(msg, field="before")
-            return _archive.archive(conn, before, Path(folder))
+            return _archive.archive(conn, self.tenant, before, Path(folder))
 
     def archived_files(self) -> list[_archive.ArchivedFile]:
         """Every archive file, by table and time."""
         with self._tx("reading archives") as conn:
-            return _archive.files(conn)
+            return _archive.files(conn, self.tenant)
 
     def attributed_windows(self) -> list[_windows.StoredWindow]:
         """Every attributed window (without its pieces), by start."""
         with self._tx("reading attributed windows") as conn:
-            return _windows.windows(conn)
+            return _windows.windows(conn, self.tenant)
 
     def window_pieces(self, starts: Iterable[float]) -> dict[float, tuple[bytes, dict[str, Any]]]:
         """Pieces (Parquet) and meta of the attributed windows at ``starts``."""
         with self._tx("reading attributed windows") as conn:
-            return _windows.window_pieces(conn, starts)
+            return _windows.window_pieces(conn, self.tenant, starts)
 
     def order_windows(self, orders: Iterable[str]) -> dict[str, list[tuple[float, float]]]:
         """Per order: (window start, last step end) of the windows it has energy in."""
         with self._tx("reading the windows of orders") as conn:
-            return _windows.order_windows(conn, orders)
+            return _windows.order_windows(conn, self.tenant, orders)
 
     def order_last_end(self, orders: Iterable[str]) -> dict[str, float]:
         """Per order: the end of its last stored step [epoch s]."""
         with self._tx("reading the last steps of orders") as conn:
-            return _windows.order_last_end(conn, orders)
+            return _windows.order_last_end(conn, self.tenant, orders)
 
     def window_orders(self, start: float) -> list[tuple[str, float]]:
         """(order, last step end) of the orders with energy in the window at ``start``."""
         with self._tx("reading a window's orders") as conn:
-            return _windows.window_orders(conn, start)
+            return _windows.window_orders(conn, self.tenant, start)
 
     def ingest_spans(self, after: int = 0) -> list[tuple[int, float, float]]:
         """(id, earliest, latest time) of every event batch stored after span id ``after``."""
         with self._tx("reading ingest spans") as conn:
-            return _windows.spans_after(conn, after)
+            return _windows.spans_after(conn, self.tenant, after)
 
     def issue_footprints(self, fps: Sequence[Footprint], signer: Signer) -> list[Footprint]:
         """Issue ``fps`` (as :meth:`issue_footprint`) in one transaction: all or none."""
@@ -574,18 +679,22 @@ class Store:
                     conn.execute(
                         sa.select(
                             sa.func.pg_advisory_xact_lock(
-                                sa.func.hashtext(f"carbontwin footprint {order}")
+                                sa.func.hashtext(f"carbontwin footprint {self.tenant}/{order}")
                             )
                         )
                     )
-            return _footprints.issue_many(conn, fps, signer)
+            return [_footprints.issue(conn, fp, signer, self.tenant) for fp in fps]
 
     def count_events(self) -> dict[str, int]:
         """Stored rows per event table."""
         with self._tx("counting events") as conn:
             return {
                 k.table.name: int(
-                    conn.execute(sa.select(sa.func.count()).select_from(k.table)).scalar_one()
+                    conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(k.table)
+                        .where(k.table.c.tenant == self.tenant)
+                    ).scalar_one()
                 )
                 for k in _events.KINDS
             }
@@ -596,6 +705,7 @@ class Store:
         """Insert or replace ``orders`` (by id) in one transaction; return how many."""
         rows = [
             {
+                "tenant": self.tenant,
                 "id": o.id,
                 "product": o.product,
                 "quantity": float(o.quantity),
@@ -610,7 +720,7 @@ class Store:
             stmt = _upsert(
                 conn.dialect.name,
                 OrderRow.__table__,
-                ["id"],
+                ["tenant", "id"],
                 ["product", "quantity", "release", "due"],
             )
             conn.execute(stmt, rows)
@@ -622,7 +732,9 @@ class Store:
             rows = conn.execute(
                 sa.select(
                     OrderRow.id, OrderRow.product, OrderRow.quantity, OrderRow.release, OrderRow.due
-                ).order_by(OrderRow.release, OrderRow.id)
+                )
+                .where(OrderRow.tenant == self.tenant)
+                .order_by(OrderRow.release, OrderRow.id)
             ).all()
         return [Order(r.id, r.product, float(r.quantity), r.release, r.due) for r in rows]
 
@@ -632,7 +744,7 @@ class Store:
             r = conn.execute(
                 sa.select(
                     OrderRow.id, OrderRow.product, OrderRow.quantity, OrderRow.release, OrderRow.due
-                ).where(OrderRow.id == order_id)
+                ).where(OrderRow.tenant == self.tenant, OrderRow.id == order_id)
             ).first()
         if r is None:
             msg = f"no order {order_id!r} in the store"
@@ -652,7 +764,7 @@ class Store:
                         OrderRow.quantity,
                         OrderRow.release,
                         OrderRow.due,
-                    ).where(OrderRow.id.in_(ids[i : i + 500]))
+                    ).where(OrderRow.tenant == self.tenant, OrderRow.id.in_(ids[i : i + 500]))
                 ).all()
                 out += [Order(r.id, r.product, float(r.quantity), r.release, r.due) for r in rows]
         return sorted(out, key=lambda o: o.id)
@@ -683,11 +795,11 @@ class Store:
                 conn.execute(
                     sa.select(
                         sa.func.pg_advisory_xact_lock(
-                            sa.func.hashtext(f"carbontwin footprint {fp.order}")
+                            sa.func.hashtext(f"carbontwin footprint {self.tenant}/{fp.order}")
                         )
                     )
                 )
-            return _footprints.issue(conn, fp, signer)
+            return _footprints.issue(conn, fp, signer, self.tenant)
 
     def withdraw_footprint(self, order: str, signer: Signer, reason: str) -> Footprint:
         """Withdraw ``order``'s footprint: issue a new version with status Deprecated.
@@ -732,17 +844,19 @@ class Store:
                     F.payload,
                     F.signature,
                     F.key_id,
-                ).where(F.id == fid)
+                ).where(F.tenant == self.tenant, F.id == fid)
             ).first()
             if row is None:
                 msg = f"no footprint {fid} in the store"
                 raise NotFoundError(msg, field="id")
             pem = conn.execute(
-                sa.select(SigningKeyRow.public_key_pem).where(SigningKeyRow.key_id == row.key_id)
+                sa.select(SigningKeyRow.public_key_pem).where(
+                    SigningKeyRow.tenant == self.tenant, SigningKeyRow.key_id == row.key_id
+                )
             ).scalar_one_or_none()
             entry = conn.execute(
                 sa.select(IssuanceLogRow.seq, IssuanceLogRow.document_sha256).where(
-                    IssuanceLogRow.footprint_id == fid
+                    IssuanceLogRow.tenant == self.tenant, IssuanceLogRow.footprint_id == fid
                 )
             ).first()
         doc = _footprints.signed_document(row.payload, row.signature)
@@ -763,7 +877,7 @@ class Store:
         it signatures are not checked. See :mod:`carbontwin.twin.store._audit`.
         """
         with self._tx("auditing the issuance log") as conn:
-            return _audit.audit(conn, verify)
+            return _audit.audit(conn, verify, self.tenant)
 
     def get_footprint(self, footprint_id: str) -> Footprint:
         """The issued footprint ``footprint_id``."""
@@ -796,7 +910,7 @@ class Store:
             except StoreError:
                 return None
         with self._tx("reading a footprint's head") as conn:
-            return _footprints.head(conn, footprint_id=footprint_id, order=order)
+            return _footprints.head(conn, self.tenant, footprint_id=footprint_id, order=order)
 
     def footprint_versions(self, order: str) -> list[Footprint]:
         """Every issued version of ``order``'s footprint, oldest first."""
@@ -818,12 +932,17 @@ class Store:
                 chunk = ids[i : i + 500]
                 newest = (
                     sa.select(F.order_id, sa.func.max(F.version).label("v"))
-                    .where(F.order_id.in_(chunk))
+                    .where(F.tenant == self.tenant, F.order_id.in_(chunk))
                     .group_by(F.order_id)
                     .subquery()
                 )
                 stmt = sa.select(F.payload).join(
-                    newest, sa.and_(F.order_id == newest.c.order_id, F.version == newest.c.v)
+                    newest,
+                    sa.and_(
+                        F.tenant == self.tenant,
+                        F.order_id == newest.c.order_id,
+                        F.version == newest.c.v,
+                    ),
                 )
                 for p in conn.execute(stmt).scalars():
                     fp = Footprint.from_dict(p)
@@ -840,7 +959,7 @@ class Store:
         ``min_co2e_kg``, ``max_co2e_kg``; ``latest_only=True`` keeps only each
         order's newest version.
         """
-        stmt = _footprints.select_filtered(filters)
+        stmt = _footprints.select_filtered(filters, self.tenant)
         stmt = stmt.order_by(F.issued_at, F.order_id, F.version).offset(offset)
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -853,11 +972,17 @@ class Store:
         fid = self.get_footprint(footprint_id).id
         with self._tx(f"publishing footprint {fid}", write=True) as conn:
             when = conn.execute(
-                sa.select(PublicationRow.published_at).where(PublicationRow.footprint_id == fid)
+                sa.select(PublicationRow.published_at).where(
+                    PublicationRow.tenant == self.tenant, PublicationRow.footprint_id == fid
+                )
             ).scalar()
             if when is None:
                 when = datetime.now(UTC)
-                conn.execute(sa.insert(PublicationRow).values(footprint_id=fid, published_at=when))
+                conn.execute(
+                    sa.insert(PublicationRow).values(
+                        tenant=self.tenant, footprint_id=fid, published_at=when
+                    )
+                )
         return when if when.tzinfo else when.replace(tzinfo=UTC)
 
     def published_at(self, footprint_id: str) -> datetime | None:
@@ -868,11 +993,30 @@ class Store:
             return None
         with self._tx("reading publications") as conn:
             when = conn.execute(
-                sa.select(PublicationRow.published_at).where(PublicationRow.footprint_id == fid)
+                sa.select(PublicationRow.published_at).where(
+                    PublicationRow.tenant == self.tenant, PublicationRow.footprint_id == fid
+                )
             ).scalar()
         return None if when is None else (when if when.tzinfo else when.replace(tzinfo=UTC))
 
+    def publisher(self, footprint_id: str) -> str | None:
+        """The tenant that published footprint ``footprint_id``, or ``None`` (not published).
+
+        The one read across tenants: publishing made the footprint public, and the
+        public page finds whose it is here before it reads it as that tenant.
+        """
+        try:
+            fid = _footprints.canonical_uuid(footprint_id, "footprint id")
+        except StoreError:
+            return None
+        with self._tx("reading publications") as conn:
+            tenant = conn.execute(
+                sa.select(PublicationRow.tenant).where(PublicationRow.footprint_id == fid)
+            ).scalar()
+        return None if tenant is None else str(tenant)
+
     def _footprints(self, stmt: sa.Select[Any]) -> list[Footprint]:
+        stmt = stmt.where(F.tenant == self.tenant)
         with self._tx("reading footprints") as conn:
             payloads = conn.execute(stmt).scalars().all()
         return [Footprint.from_dict(p) for p in payloads]
@@ -886,19 +1030,19 @@ class Store:
         no-op, other values under a stored version raise :class:`StoreError`.
         """
         with self._tx(f"saving factor series {series.name!r}", write=True) as conn:
-            return _series.save(conn, series)
+            return _series.save(conn, series, self.tenant)
 
     def load_factor_series(self, name: str, version: str | None = None) -> HourlySeries:
         """The stored series ``name`` at ``version`` (default: the newest saved)."""
         from carbontwin.twin.factors import HourlySeries
 
         with self._tx(f"loading factor series {name!r}") as conn:
-            row = _series.find(conn, name, version)
+            row = _series.find(conn, name, version, self.tenant)
             if row is None:
                 at = "" if version is None else f" version {version!r}"
                 msg = f"no factor series {name!r}{at} in the store"
                 raise NotFoundError(msg, field="name")
-            t, v, filled = _series.points(conn, row.id)
+            t, v, filled = _series.points(conn, row.id, self.tenant)
             name_, version_, source = str(row.name), str(row.version), str(row.source)
         return HourlySeries(
             t_start=t, values=v, name=name_, version=version_, source=source, filled=filled
@@ -908,9 +1052,9 @@ class Store:
         """(name, version, source) of every stored factor series, by name then age."""
         with self._tx("listing factor series") as conn:
             rows = conn.execute(
-                sa.select(
-                    FactorSeriesRow.name, FactorSeriesRow.version, FactorSeriesRow.source
-                ).order_by(FactorSeriesRow.name, FactorSeriesRow.id)
+                sa.select(FactorSeriesRow.name, FactorSeriesRow.version, FactorSeriesRow.source)
+                .where(FactorSeriesRow.tenant == self.tenant)
+                .order_by(FactorSeriesRow.name, FactorSeriesRow.id)
             ).all()
         return [(str(r.name), str(r.version), str(r.source)) for r in rows]
 

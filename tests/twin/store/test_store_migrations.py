@@ -36,6 +36,8 @@ TABLES = {
     "window_orders",
     "ingest_spans",
     "archives",
+    "tenants",
+    "clients",
     "event_retractions",
     "alembic_version",
 }

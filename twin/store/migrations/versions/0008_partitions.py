@@ -1,19 +1,22 @@
 """PostgreSQL: event tables range-partitioned by time, a month per partition.
 
 ``state_changes``, ``power_samples`` and ``energy_counters`` become partitioned
-tables (``PARTITION BY RANGE (t)``, keys and checks unchanged: their (source,
-time) primary keys include the partition key). The function
+tables (``PARTITION BY RANGE (t)``, keys, checks and row-level security unchanged:
+their (tenant, source, time) primary keys include the partition key; every
+partition gets the tenant policy too). The function
 ``carbontwin_ensure_partitions(table, t0, t1)`` creates the monthly partitions
 ``<table>_pYYYYMM`` covering ``[t0, t1]`` [epoch s, UTC months]; the store calls it
 before every write for the months the batch reaches and the next one (so the
 partitions exist ahead), and this migration for the rows already stored, which
-it moves over. A window's read then scans only its month's partitions; an old
-month is archived (``carbontwin archive``) by dropping whole partitions.
+it moves over. The function runs as its owner (``SECURITY DEFINER``: the role that ran
+the migrations), so a service connecting as a plain role, which may not create
+tables, still gets its partitions. A window's read then scans only its month's
+partitions.
 
 SQLite stays as it is (no partitions).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30
 """
 
@@ -21,32 +24,44 @@ from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
 #: table -> (columns DDL, check constraint DDL or "")
 _TABLES = {
     "state_changes": (
-        "asset VARCHAR(200) NOT NULL, t DOUBLE PRECISION NOT NULL, state VARCHAR(16) NOT NULL",
+        "tenant VARCHAR(63) NOT NULL, asset VARCHAR(200) NOT NULL, t DOUBLE PRECISION NOT NULL, state VARCHAR(16) NOT NULL",
         "CONSTRAINT ck_state_changes_state_known CHECK "
         "(state IN ('OFF', 'STANDBY', 'IDLE', 'SETUP', 'PROCESSING', 'FAULT'))",
         "asset",
     ),
     "power_samples": (
-        "meter VARCHAR(200) NOT NULL, t DOUBLE PRECISION NOT NULL, "
+        "tenant VARCHAR(63) NOT NULL, meter VARCHAR(200) NOT NULL, t DOUBLE PRECISION NOT NULL, "
         "power_kw DOUBLE PRECISION NOT NULL",
         "CONSTRAINT ck_power_samples_power_kw_not_negative CHECK (power_kw >= 0)",
         "meter",
     ),
     "energy_counters": (
-        "meter VARCHAR(200) NOT NULL, t DOUBLE PRECISION NOT NULL, "
+        "tenant VARCHAR(63) NOT NULL, meter VARCHAR(200) NOT NULL, t DOUBLE PRECISION NOT NULL, "
         "energy_kwh DOUBLE PRECISION NOT NULL",
         "CONSTRAINT ck_energy_counters_energy_kwh_not_negative CHECK (energy_kwh >= 0)",
         "meter",
     ),
 }
+
+#: the columns in the order the new tables declare them
+_COLS = {
+    "state_changes": "tenant, asset, t, state",
+    "power_samples": "tenant, meter, t, power_kw",
+    "energy_counters": "tenant, meter, t, energy_kwh",
+}
+_POLICY = (
+    "CREATE POLICY tenant_isolation ON {table} "
+    "USING (tenant = current_setting('carbontwin.tenant', true)) "
+    "WITH CHECK (tenant = current_setting('carbontwin.tenant', true))"
+)
 
 ENSURE = """
 CREATE FUNCTION carbontwin_ensure_partitions(tab text, t0 double precision, t1 double precision)
@@ -70,6 +85,13 @@ BEGIN
                     'CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%s) TO (%s)',
                     part, tab, extract(epoch FROM m),
                     extract(epoch FROM m + interval '1 month'));
+                -- a partition read directly obeys the same tenant policy as its table
+                EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', part);
+                EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', part);
+                EXECUTE format(
+                    'CREATE POLICY tenant_isolation ON %I '
+                    'USING (tenant = current_setting(''carbontwin.tenant'', true)) '
+                    'WITH CHECK (tenant = current_setting(''carbontwin.tenant'', true))', part);
                 made := made + 1;
             END IF;
         END IF;
@@ -77,7 +99,7 @@ BEGIN
     END LOOP;
     RETURN made;
 END;
-$$ LANGUAGE plpgsql
+$$ LANGUAGE plpgsql SECURITY DEFINER
 """
 
 
@@ -93,14 +115,22 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT {check_name} TO {check_name}_old")
         op.execute(
             f"CREATE TABLE {table} ({columns}, "
-            f"CONSTRAINT pk_{table} PRIMARY KEY ({_source}, t), {check}) "
+            f"CONSTRAINT pk_{table} PRIMARY KEY (tenant, {_source}, t), {check}) "
             "PARTITION BY RANGE (t)"
         )
         op.execute(
             f"SELECT carbontwin_ensure_partitions('{table}', min(t), max(t)) FROM {old}"
         )
-        op.execute(f"INSERT INTO {table} SELECT * FROM {old}")
+        op.execute(f"INSERT INTO {table} SELECT {_COLS[table]} FROM {old}")
         op.execute(f"DROP TABLE {old}")
+        _secure(table)
+
+
+def _secure(table: str) -> None:
+    """Row-level security as migration 0006 gives every tenant table."""
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(_POLICY.format(table=table))
 
 
 def downgrade() -> None:
@@ -114,8 +144,9 @@ def downgrade() -> None:
         op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT {check_name} TO {check_name}_old")
         op.execute(
             f"CREATE TABLE {table} ({columns}, "
-            f"CONSTRAINT pk_{table} PRIMARY KEY ({source}, t), {check})"
+            f"CONSTRAINT pk_{table} PRIMARY KEY (tenant, {source}, t), {check})"
         )
-        op.execute(f"INSERT INTO {table} SELECT * FROM {old}")
+        op.execute(f"INSERT INTO {table} SELECT {_COLS[table]} FROM {old}")
         op.execute(f"DROP TABLE {old}")  # its partitions go with it
+        _secure(table)
     op.execute("DROP FUNCTION carbontwin_ensure_partitions(text, double precision, double precision)")

@@ -3,14 +3,15 @@
 - ``attribution_windows`` keeps each attributed window's order pieces (the
   state carried between windows), ``window_orders`` which orders had energy in
   which window, ``ingest_spans`` the time span of every stored event batch (late
-  data for a window already attributed is found through them);
-- indexes on the start and end of order steps and gaps, so the intervals
+  data for a window already attributed is found through them); each row
+  belongs to a tenant, with row-level security on PostgreSQL as in 0006;
+- indexes on (tenant, start) and (tenant, end) of order steps and gaps, so the intervals
   overlapping a window are an index read whatever the history's length (states,
   samples and counters are read per source through their (source, time)
   primary keys).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30
 """
 
@@ -19,8 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -34,11 +35,19 @@ _TIME_INDEXES = (
     ("gaps", "start"),
     ("gaps", "end"),
 )
+_LEN = 63  # tenant names
+_NEW = ("attribution_windows", "window_orders", "ingest_spans")
+_POLICY = (
+    "CREATE POLICY tenant_isolation ON {table} "
+    "USING (tenant = current_setting('carbontwin.tenant', true)) "
+    "WITH CHECK (tenant = current_setting('carbontwin.tenant', true))"
+)
 
 
 def upgrade() -> None:
     op.create_table(
         "attribution_windows",
+        sa.Column("tenant", sa.String(length=_LEN), nullable=False),
         sa.Column("start", sa.Double(), nullable=False),
         sa.Column("end", sa.Double(), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -47,31 +56,44 @@ def upgrade() -> None:
         sa.Column("pieces", sa.LargeBinary(), nullable=False),
         sa.Column("meta", sa.JSON(), nullable=False),
         sa.Column("attributed_at", _UTC, nullable=False),
-        sa.PrimaryKeyConstraint("start", name=op.f("pk_attribution_windows")),
+        sa.PrimaryKeyConstraint("tenant", "start", name=op.f("pk_attribution_windows")),
     )
     op.create_table(
         "window_orders",
+        sa.Column("tenant", sa.String(length=_LEN), nullable=False),
         sa.Column("order_id", _ID, nullable=False),
         sa.Column("window_start", sa.Double(), nullable=False),
         sa.Column("last_end", sa.Double(), nullable=False),
-        sa.PrimaryKeyConstraint("order_id", "window_start", name=op.f("pk_window_orders")),
+        sa.PrimaryKeyConstraint(
+            "tenant", "order_id", "window_start", name=op.f("pk_window_orders")
+        ),
     )
-    op.create_index(op.f("ix_window_orders_window_start"), "window_orders", ["window_start"])
+    op.create_index(
+        op.f("ix_window_orders_tenant_window_start"), "window_orders", ["tenant", "window_start"]
+    )
     op.create_table(
         "ingest_spans",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("tenant", sa.String(length=_LEN), nullable=False),
         sa.Column("t_min", sa.Double(), nullable=False),
         sa.Column("t_max", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ingest_spans")),
     )
+    op.create_index(op.f("ix_ingest_spans_tenant_id"), "ingest_spans", ["tenant", "id"])
     for table, column in _TIME_INDEXES:
-        op.create_index(op.f(f"ix_{table}_{column}"), table, [column])
+        op.create_index(op.f(f"ix_{table}_tenant_{column}"), table, ["tenant", column])
+    if op.get_bind().dialect.name == "postgresql":  # row-level security, as migration 0006
+        for table in _NEW:
+            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+            op.execute(_POLICY.format(table=table))
 
 
 def downgrade() -> None:
     for table, column in _TIME_INDEXES:
-        op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
+        op.drop_index(op.f(f"ix_{table}_tenant_{column}"), table_name=table)
+    op.drop_index(op.f("ix_ingest_spans_tenant_id"), table_name="ingest_spans")
     op.drop_table("ingest_spans")
-    op.drop_index(op.f("ix_window_orders_window_start"), table_name="window_orders")
+    op.drop_index(op.f("ix_window_orders_tenant_window_start"), table_name="window_orders")
     op.drop_table("window_orders")
     op.drop_table("attribution_windows")
