@@ -148,7 +148,9 @@ def issue(conn: sa.Connection, fp: Footprint, signer: Signer, tenant: str) -> Fo
     version = 1 if latest is None else int(latest.version) + 1
     issued = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
     payload = _payload(issued)
-    signature = signer.signature(payload)
+    body = canonical_json(payload)  # made once: for the signature and for the log
+    sign_body = getattr(signer, "signature_of_canonical", None)
+    signature = sign_body(body) if sign_body is not None else signer.signature(payload)
     _remember_key(conn, signer, tenant)
     conn.execute(
         sa.insert(FootprintRow).values(
@@ -168,7 +170,9 @@ def issue(conn: sa.Connection, fp: Footprint, signer: Signer, tenant: str) -> Fo
             key_id=signer.key_id,
         )
     )
-    _log(conn, tenant, fid, issued.order, version, sha256_hex(signed_document(payload, signature)))
+    # RFC 8785 of {"payload", "signature"}: members in key order, the payload's bytes reused
+    doc = b'{"payload":' + body + b',"signature":' + canonical_json(signature) + b"}"
+    _log(conn, tenant, fid, issued.order, version, hashlib.sha256(doc).hexdigest())
     return issued
 
 
