@@ -320,31 +320,36 @@ def _energy(
     u_fuel: FloatArray,
     t_end: float,
     first_edge: float,
+    bin_s: float,
+    bin_hour: IntArray,
     factor: FloatArray,
     price: FloatArray,
-) -> tuple[float, float, float]:
-    """(energy_kwh, co2e_kg, cost) of the machine records and the utilities they drive.
+) -> tuple[float, float, float, float]:
+    """(energy_kwh, co2e_kg, cost, peak_bin_kwh) of the machine records and their utilities.
 
-    ``first_edge`` is the first full clock hour after the start [s]; hour ``h``
-    of ``factor``/``price`` covers ``[first_edge + 3600 (h-1), first_edge + 3600 h)``.
-    ``m_fuel``/``u_fuel``: -1 for electricity, else the fuel factor [kg/kWh].
+    Electricity is split into clock-aligned bins of ``bin_s`` (an hour, or the
+    tariff's demand interval): ``first_edge`` is the first bin edge after the
+    start [s]; bin ``h`` covers ``[first_edge + bin_s (h-1), first_edge + bin_s h)``
+    and lies in hour ``bin_hour[h]`` of ``factor``/``price``. ``peak_bin_kwh``:
+    the most electricity of one bin. ``m_fuel``/``u_fuel``: -1 for electricity,
+    else the fuel factor [kg/kWh].
     """
     n_m = len(rec_ptr) - 1
     energy = 0.0
     co2e = 0.0
     cost = 0.0
-    nh = len(factor)
+    nh = len(bin_hour)
     elec = np.zeros(nh)
 
     def add(a: float, b: float, p: float, fuel: float) -> tuple[float, float]:
         e_tot = p * (b - a) / 3600.0
         if fuel >= 0:
             return e_tot, e_tot * fuel
-        # split over clock hours
-        h = 0 if a < first_edge else int((a - first_edge) // 3600.0) + 1
+        # split over clock-aligned bins
+        h = 0 if a < first_edge else int((a - first_edge) // bin_s) + 1
         x = a
         while x < b:
-            hb = first_edge + 3600.0 * h
+            hb = first_edge + bin_s * h
             y = min(b, hb)
             if y > x:
                 elec[min(h, nh - 1)] += p * (y - x) / 3600.0
@@ -412,10 +417,12 @@ def _energy(
                 e, c = add(a, b, p, u_fuel[u])
                 energy += e
                 co2e += c
+    peak = 0.0
     for h in range(nh):
-        co2e += elec[h] * factor[h]
-        cost += elec[h] * price[h]
-    return energy, co2e, cost
+        co2e += elec[h] * factor[bin_hour[h]]
+        cost += elec[h] * price[bin_hour[h]]
+        peak = max(peak, elec[h])
+    return energy, co2e, cost, peak
 
 
 @numba.njit(cache=True)

@@ -37,7 +37,7 @@ from .results import _machine_power_table
 from .schedule import Schedule
 from .tariffs import TimeOfUseTariff
 
-__all__ = ["KPI_NAMES", "ScheduleEvaluator"]
+__all__ = ["DEMAND_KPIS", "KPI_NAMES", "ScheduleEvaluator"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -55,6 +55,8 @@ KPI_NAMES = (
     "setups",
     "switch_offs",
 )
+#: Added when the tariff has a demand charge (``cost`` is then their sum).
+DEMAND_KPIS = ("energy_cost", "peak_demand_kw", "demand_charge")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,20 @@ class ScheduleEvaluator:
             else np.zeros(n_h)
         )
         self.has_tariff = tariff is not None
+        self.tariff = tariff
+        # electricity bins: clock hours, or the tariff's demand intervals
+        self.demand = tariff is not None and tariff.has_demand_charge
+        self.bin_s = float(tariff.demand_interval_s) if self.demand and tariff else 3600.0
+        b0 = math.floor(self.t0 / self.bin_s) * self.bin_s
+        self.first_bin_edge = b0 + self.bin_s - self.t0
+        n_b = int(horizon // self.bin_s) + 2
+        bin_start = np.concatenate(([0.0], self.first_bin_edge + self.bin_s * np.arange(n_b - 1)))
+        self.bin_hour = np.where(
+            bin_start < self.first_edge,
+            0,
+            np.floor((bin_start - self.first_edge) / 3600.0).astype(np.int64) + 1,
+        ).astype(np.int64)
+        self.bin_hour = np.minimum(self.bin_hour, n_h - 1)
         self._n_entries = int(self.n_ops.sum())
         self._op_job = np.repeat(np.arange(n_j, dtype=np.int64), self.n_ops)
         self._op_k = np.concatenate(
@@ -361,7 +377,7 @@ class ScheduleEvaluator:
 
     def _kpis(self, t_end: float, busy: float, o: dict[str, Any]) -> dict[str, float]:
         n_m = len(self.machine_ids)
-        energy, co2e, cost = _energy(
+        energy, co2e, cost, peak_kwh = _energy(
             o["tt"],
             o["cc"],
             o["rec_ptr"],
@@ -372,7 +388,9 @@ class ScheduleEvaluator:
             self.u_power,
             self.u_fuel,
             t_end,
-            self.first_edge,
+            self.first_bin_edge,
+            self.bin_s,
+            self.bin_hour,
             self.factor,
             self.price,
         )
@@ -393,6 +411,13 @@ class ScheduleEvaluator:
         }
         if self.has_tariff:
             kpis["cost"] = float(cost)
+        if self.demand and self.tariff is not None:
+            peak_kw = float(peak_kwh) * 3600.0 / self.bin_s
+            charge = peak_kw * float(self.tariff.demand_charge_per_kw)
+            kpis["energy_cost"] = kpis["cost"]
+            kpis["peak_demand_kw"] = peak_kw
+            kpis["demand_charge"] = charge
+            kpis["cost"] = kpis["energy_cost"] + charge
         return kpis
 
     def keep_off_where_it_pays(self, schedule: Schedule, machines: Sequence[bool]) -> Schedule:

@@ -13,6 +13,8 @@ baseline policy and the candidates::
       currency: EUR
       default_per_kwh: 0.16
       periods: [{start: "08:00", end: "20:00", weekdays: [0, 1, 2, 3, 4], price_per_kwh: 0.24}]
+      demand_charge_per_kw: 2.0   # on the highest 15-min mean demand of the simulated period
+      demand_interval_min: 15
     replications: 10
     seed: 20190304
     baseline: {name: As-is, policy: as_is}   # the default: the plant's shift practice
@@ -62,6 +64,9 @@ __all__ = [
 KPI_UNITS: dict[str, str] = {
     "energy_kwh": "kWh",
     "cost": "currency",
+    "energy_cost": "currency",
+    "demand_charge": "currency",
+    "peak_demand_kw": "kW",
     "co2e_kg": "kg CO2e",
     "attributed_co2e_kg": "kg CO2e",
     "makespan_h": "h",
@@ -88,6 +93,8 @@ class _Tariff(BaseModel):
     currency: str = "EUR"
     default_per_kwh: float = Field(ge=0)
     periods: list[_Period] = []
+    demand_charge_per_kw: float = Field(default=0.0, ge=0)
+    demand_interval_min: float = Field(default=15.0, gt=0, le=60)
 
 
 class _Candidate(BaseModel):
@@ -210,6 +217,8 @@ def load_scenario(path: str | Path, *, replications: int | None = None) -> Scena
             ),
             spec.tariff.currency,
             factory.site.timezone,
+            spec.tariff.demand_charge_per_kw,
+            spec.tariff.demand_interval_min * 60.0,
         )
     return Scenario(
         name=spec.name,
