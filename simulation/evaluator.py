@@ -194,6 +194,15 @@ class ScheduleEvaluator:
         self._op_k = np.concatenate(
             [np.arange(k, dtype=np.int64) for k in self.n_ops.tolist()] or [np.zeros(0, np.int64)]
         )
+        self._op_offset = np.concatenate(([0], np.cumsum(self.n_ops)[:-1])).astype(np.int64)
+        #: per operation (flat, job by job): every machine that may run it, default first
+        self.eligible = [j.eligible[k] for j in self.jobs for k in range(len(j.machines))]
+        self.default_machines = self.job_mach[self._op_job, self._op_k].copy()
+        #: operations with a choice of machine, and their choices
+        self.choice_ops = np.array(
+            [i for i, e in enumerate(self.eligible) if len(e) > 1], dtype=np.int64
+        )
+        self._choices = [np.array(self.eligible[i], dtype=np.int64) for i in self.choice_ops]
         self._rec_cap = 8 * self._n_entries + 8 * len(self.starts) + 16
         self.n_open_s = self._open_s(self.t_stop)
 
@@ -203,12 +212,23 @@ class ScheduleEvaluator:
         return float(np.sum(np.clip(np.minimum(self.ends, duration_s) - self.starts, 0.0, None)))
 
     # -- schedules -----------------------------------------------------------------
+    def machines_from_genes(self, genes: Sequence[float] | FloatArray) -> IntArray:
+        """Machine per operation (flat, job by job) from one value in [0, 1] per
+        operation with a choice (:attr:`choice_ops`): 0 the routing's machine,
+        then its alternatives in the order listed."""
+        mm = self.default_machines.copy()
+        g = np.asarray(genes, dtype=np.float64)
+        for i, (op, ch) in enumerate(zip(self.choice_ops.tolist(), self._choices, strict=True)):
+            mm[op] = ch[min(int(g[i] * len(ch)), len(ch) - 1)]
+        return mm
+
     def schedule_from_priority(
         self,
         priority: Sequence[float] | FloatArray,
         release_s: Sequence[float] | FloatArray | None = None,
         keep_off: Sequence[Sequence[bool]] | None = None,
         batch_window_s: float = 0.0,
+        machines: Sequence[int] | IntArray | None = None,
     ) -> Schedule:
         """A schedule where every machine runs its operations in order of job ``priority``.
 
@@ -217,14 +237,17 @@ class ScheduleEvaluator:
         orders' planned releases lie within ``batch_window_s`` of the batch's
         first one. One global order never deadlocks (every machine runs the jobs
         in the same order). ``release_s`` defaults to the planned releases,
-        ``keep_off`` to all False (the as-is practice).
+        ``keep_off`` to all False (the as-is practice), ``machines`` (one machine
+        index per operation, flat, job by job) to the routings' own machines.
         """
         pr = np.asarray(priority, dtype=np.float64)
         rank = np.argsort(pr, kind="stable")
+        mm = self.default_machines if machines is None else np.asarray(machines, dtype=np.int64)
         per: list[list[tuple[int, int]]] = [[] for _ in self.machine_ids]
         for j in rank.tolist():
+            off = int(self._op_offset[j])
             for k in range(int(self.n_ops[j])):
-                per[int(self.job_mach[j, k])].append((j, k))
+                per[int(mm[off + k])].append((j, k))
         batches: list[tuple[int, ...]] = []
         for m, seq in enumerate(per):
             ids: list[int] = []
@@ -267,13 +290,14 @@ class ScheduleEvaluator:
         release_s: FloatArray,
         batch_window_s: float = 0.0,
         keep_off: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
+        machines: IntArray | None = None,
     ) -> _Prepared:
         """:meth:`schedule_from_priority` (then :meth:`keep_off_where_it_pays` for the
         machines flagged in ``keep_off``) as flat arrays, without building a Schedule."""
         rank = np.empty(len(priority), dtype=np.int64)
         rank[np.argsort(priority, kind="stable")] = np.arange(len(priority))
         jj, kk = self._op_job, self._op_k
-        mm = self.job_mach[jj, kk]
+        mm = self.default_machines if machines is None else machines
         order = np.lexsort((kk, rank[jj], mm))
         seq_job = jj[order]
         seq_op = kk[order]
@@ -310,6 +334,24 @@ class ScheduleEvaluator:
             raise SimulationError(msg, field="schedule")
         seq_ptr = np.zeros(n_m + 1, dtype=np.int64)
         seq_ptr[1:] = np.cumsum(lens)
+        seen = np.zeros(self._n_entries, dtype=np.int64)
+        for m, seq in enumerate(schedule.sequence):
+            for j, k in seq:
+                if not (0 <= j < len(self.jobs) and 0 <= k < int(self.n_ops[j])):
+                    msg = f"schedule names operation {k} of job {j}, which the plan does not have"
+                    raise SimulationError(msg, field="schedule")
+                op = int(self._op_offset[j]) + k
+                seen[op] += 1
+                if m not in self.eligible[op]:
+                    msg = (
+                        f"schedule runs operation {self.jobs[j].operations[k]!r} of order "
+                        f"{self.jobs[j].order!r} on {self.machine_ids[m]!r}, which its "
+                        "routing step does not list"
+                    )
+                    raise SimulationError(msg, field="schedule")
+        if np.any(seen != 1):
+            msg = "schedule must hold every operation of the plan exactly once"
+            raise SimulationError(msg, field="schedule")
         flat = [e for s in schedule.sequence for e in s]
         seq_job = np.array([e[0] for e in flat], dtype=np.int64)
         seq_op = np.array([e[1] for e in flat], dtype=np.int64)

@@ -10,7 +10,9 @@ encoding, seeded with the dispatch rules (release order as FIFO, EDD, SPT):
 * one gene per machine: keep it off while it would wait past its break-even
   time inside shifts (and not warm it for a shift with no work for it);
 * one gene for the batch window of batch machines [h]: jobs of one product
-  whose orders are released within it share a batch.
+  whose orders are released within it share a batch;
+* one gene per operation whose routing step lists ``alternatives``: the
+  machine that runs it (the routing's machine or one of the alternatives).
 
 Every candidate is scored by :class:`~.evaluator.ScheduleEvaluator`
 (deterministic times) — in this process, or on a Dask cluster population by
@@ -62,30 +64,42 @@ class ScheduleSearch:
 
 def n_genes(ev: ScheduleEvaluator) -> int:
     """Length of a gene vector for ``ev``'s plan."""
-    return 2 * len(ev.jobs) + len(ev.machine_ids) + 1
+    return 2 * len(ev.jobs) + len(ev.machine_ids) + 1 + len(ev.choice_ops)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    keys: FloatArray
+    release: FloatArray
+    off: npt.NDArray[np.bool_]
+    window_s: float
+    machines: npt.NDArray[np.int64] | None
 
 
 def decode_genes(
     ev: ScheduleEvaluator, x: FloatArray, search: ScheduleSearch = ScheduleSearch()
 ) -> Schedule:
     """The schedule a gene vector stands for (values in [0, 1])."""
-    keys, release, off, window_s = _genes(ev, x, search)
-    sched = ev.schedule_from_priority(keys, release, batch_window_s=window_s)
-    if off.any():
-        sched = ev.keep_off_where_it_pays(sched, off.tolist())
+    d = _genes(ev, x, search)
+    sched = ev.schedule_from_priority(
+        d.keys, d.release, batch_window_s=d.window_s, machines=d.machines
+    )
+    if d.off.any():
+        sched = ev.keep_off_where_it_pays(sched, d.off.tolist())
     return sched
 
 
-def _genes(
-    ev: ScheduleEvaluator, x: FloatArray, search: ScheduleSearch
-) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_], float]:
+def _genes(ev: ScheduleEvaluator, x: FloatArray, search: ScheduleSearch) -> _Decoded:
     n = len(ev.jobs)
     n_m = len(ev.machine_ids)
     keys = x[:n]
     delays_h = np.round(x[n : 2 * n] * search.max_delay_h * 4.0) / 4.0  # quarter hours
     off = x[2 * n : 2 * n + n_m] > 0.5
     window_s = float(x[2 * n + n_m]) * search.max_batch_window_h * 3600.0
-    return keys, ev.release0 + delays_h * 3600.0, off, window_s
+    i = 2 * n + n_m + 1
+    n_c = len(ev.choice_ops)
+    machines = ev.machines_from_genes(x[i : i + n_c]) if n_c else None
+    return _Decoded(keys, ev.release0 + delays_h * 3600.0, off, window_s, machines)
 
 
 def score_genes(
@@ -94,8 +108,9 @@ def score_genes(
     """KPIs of each gene vector (a module-level function, so Dask can ship it)."""
     out = []
     for x in xs:
-        keys, release, off, window_s = _genes(ev, x, search)
-        out.append(ev.evaluate(ev.prepare_priority(keys, release, window_s, off)))
+        d = _genes(ev, x, search)
+        p = ev.prepare_priority(d.keys, d.release, d.window_s, d.off, d.machines)
+        out.append(ev.evaluate(p))
     return out
 
 
@@ -103,18 +118,21 @@ def _seed_genes(ev: ScheduleEvaluator, rng: np.random.Generator) -> FloatArray:
     """Dispatch rules as genes: FIFO (release), EDD, SPT; each with and without keep-off."""
     n = len(ev.jobs)
     n_m = len(ev.machine_ids)
+    n_c = len(ev.choice_ops)  # machine choices: the routings' own machines
     spt = ev.job_proc.sum(axis=1)
     rows = []
     for key in (ev.release0, ev.due, spt):
         k = np.argsort(np.argsort(key, kind="stable"), kind="stable") / max(n - 1, 1)
         for off in (0.0, 1.0):
             for window in (0.0, 0.25):
-                rows.append(np.concatenate([k, np.zeros(n), np.full(n_m, off), [window]]))
-    # as-is order with small random release delays, keep-off everywhere
+                rows.append(
+                    np.concatenate([k, np.zeros(n), np.full(n_m, off), [window], np.zeros(n_c)])
+                )
+    # as-is order with small random release delays, keep-off everywhere, random machines
     for _ in range(4):
         k = np.argsort(np.argsort(ev.release0, kind="stable")) / max(n - 1, 1)
         d = rng.random(n) * 0.3
-        rows.append(np.concatenate([k, d, np.ones(n_m), [rng.random() * 0.3]]))
+        rows.append(np.concatenate([k, d, np.ones(n_m), [rng.random() * 0.3], rng.random(n_c)]))
     return np.array(rows)
 
 

@@ -3,7 +3,9 @@
 A :class:`Schedule` fixes, for one plan of orders on one factory:
 
 * ``sequence[m]``: the operations machine ``m`` runs, in order, as
-  ``(job, operation)`` pairs (job = index of the order in the plan);
+  ``(job, operation)`` pairs (job = index of the order in the plan); an
+  operation whose routing step lists ``alternatives`` runs on the machine whose
+  sequence holds it (the routing's machine or one of its alternatives);
 * ``batch[m]``: a batch number per entry; consecutive entries with the same
   number run together on a batch machine (same product, at most its capacity);
 * ``release_s``: when each order is released to the floor [s, simulation clock],
@@ -101,6 +103,32 @@ class FollowPlan(Policy):
                     k = i + 1
                 ends[i] = k
             self._batch_end.append(tuple(ends))
+
+    def route_jobs(self, jobs: Sequence[Job]) -> None:
+        """Send each job's operations to the machines the schedule chose for them.
+
+        Raises
+        ------
+        SimulationError
+            When the schedule puts an operation on a machine its routing step
+            does not list.
+        """
+        chosen: dict[tuple[int, int], int] = {}
+        for m, seq in enumerate(self.schedule.sequence):
+            for j, k in seq:
+                chosen[(j, k)] = m
+        for job in jobs:
+            route = list(job.machines)
+            for k in range(len(route)):
+                m = chosen.get((job.index, k), route[k])
+                if m not in job.eligible[k]:
+                    msg = (
+                        f"the schedule runs operation {job.operations[k]!r} of order "
+                        f"{job.order!r} on machine {m}, which its routing does not list"
+                    )
+                    raise SimulationError(msg, field="schedule")
+                route[k] = m
+            job.machines = tuple(route)
 
     def _members(self, m: int, pos: int) -> tuple[int, ...]:
         return self._jobs[m][pos : self._batch_end[m][pos]]
