@@ -35,9 +35,10 @@ from .model import _CODE
 from .plan import Calendar, build_jobs
 from .results import _machine_power_table
 from .schedule import Schedule
+from .sim import overtime_kpis
 from .tariffs import TimeOfUseTariff
 
-__all__ = ["DEMAND_KPIS", "KPI_NAMES", "ScheduleEvaluator"]
+__all__ = ["DEMAND_KPIS", "KPI_NAMES", "OVERTIME_KPIS", "ScheduleEvaluator"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -57,6 +58,8 @@ KPI_NAMES = (
 )
 #: Added when the tariff has a demand charge (``cost`` is then their sum).
 DEMAND_KPIS = ("energy_cost", "peak_demand_kw", "demand_charge")
+#: Added with an overtime labour rate (``cost`` includes ``overtime_cost``).
+OVERTIME_KPIS = ("overtime_h", "overtime_cost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,9 @@ class _Prepared:
     seq_batch: IntArray
     off_bits: npt.NDArray[np.bool_]
     release: FloatArray
+    starts: FloatArray  # shift windows with the schedule's overtime [s]
+    ends: FloatArray
+    overtime_h: float = 0.0
 
 
 class ScheduleEvaluator:
@@ -96,6 +102,7 @@ class ScheduleEvaluator:
         tariff: TimeOfUseTariff | None = None,
         fuel_kg_per_kwh: Mapping[str, float] | None = None,
         horizon_days: float = 60.0,
+        overtime_rate_per_h: float | None = None,
     ) -> None:
         self.factory = factory
         self.orders = list(factory.orders if orders is None else orders)
@@ -162,6 +169,11 @@ class ScheduleEvaluator:
         self.starts = cal.starts.astype(np.float64)
         self.ends = cal.ends.astype(np.float64)
         self.calendar = cal
+        self.overtime_rate_per_h = overtime_rate_per_h
+        #: working windows that close within the scenario: overtime may follow each
+        self.n_overtime_windows = (
+            0 if cal.always_open else int(np.count_nonzero(self.ends <= self.t_stop))
+        )
         # hourly signals: hour 0 is the partial hour from t0, then clock hours
         h0 = math.floor(self.t0 / 3600.0) * 3600.0
         self.first_edge = h0 + 3600.0 - self.t0
@@ -204,12 +216,35 @@ class ScheduleEvaluator:
         )
         self._choices = [np.array(self.eligible[i], dtype=np.int64) for i in self.choice_ops]
         self._rec_cap = 8 * self._n_entries + 8 * len(self.starts) + 16
-        self.n_open_s = self._open_s(self.t_stop)
+        self.n_open_s = self._open_s(self.t_stop, self.starts, self.ends)
 
-    def _open_s(self, duration_s: float) -> float:
+    def _open_s(self, duration_s: float, starts: FloatArray, ends: FloatArray) -> float:
         if self.calendar.always_open:
             return duration_s
-        return float(np.sum(np.clip(np.minimum(self.ends, duration_s) - self.starts, 0.0, None)))
+        return float(np.sum(np.clip(np.minimum(ends, duration_s) - starts, 0.0, None)))
+
+    def window_label(self, i: int) -> str:
+        """Working window ``i`` as its local start and end, ``2019-03-04 06:00-22:00``."""
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(self.factory.site.timezone or "UTC")
+        a = datetime.fromtimestamp(self.t0 + float(self.starts[i]), tz)
+        b = datetime.fromtimestamp(self.t0 + float(self.ends[i]), tz)
+        return f"{a:%Y-%m-%d %H:%M}-{b:%H:%M}"
+
+    def windows(
+        self, overtime_h: Sequence[float] | FloatArray = ()
+    ) -> tuple[FloatArray, FloatArray]:
+        """Shift windows (starts, ends) [s] with ``overtime_h`` per working window."""
+        if len(overtime_h) > self.n_overtime_windows:
+            msg = (
+                f"overtime for {len(overtime_h)} working windows; the scenario has "
+                f"{self.n_overtime_windows}"
+            )
+            raise SimulationError(msg, field="overtime")
+        cal = self.calendar.with_overtime(overtime_h)
+        return cal.starts.astype(np.float64), cal.ends.astype(np.float64)
 
     # -- schedules -----------------------------------------------------------------
     def machines_from_genes(self, genes: Sequence[float] | FloatArray) -> IntArray:
@@ -229,6 +264,7 @@ class ScheduleEvaluator:
         keep_off: Sequence[Sequence[bool]] | None = None,
         batch_window_s: float = 0.0,
         machines: Sequence[int] | IntArray | None = None,
+        overtime_h: Sequence[float] = (),
     ) -> Schedule:
         """A schedule where every machine runs its operations in order of job ``priority``.
 
@@ -238,7 +274,8 @@ class ScheduleEvaluator:
         first one. One global order never deadlocks (every machine runs the jobs
         in the same order). ``release_s`` defaults to the planned releases,
         ``keep_off`` to all False (the as-is practice), ``machines`` (one machine
-        index per operation, flat, job by job) to the routings' own machines.
+        index per operation, flat, job by job) to the routings' own machines,
+        ``overtime_h`` (per working window) to none.
         """
         pr = np.asarray(priority, dtype=np.float64)
         rank = np.argsort(pr, kind="stable")
@@ -282,6 +319,7 @@ class ScheduleEvaluator:
             tuple(batches),
             tuple(float(x) for x in rel),
             offs,
+            tuple(float(x) for x in overtime_h),
         )
 
     def prepare_priority(
@@ -291,6 +329,7 @@ class ScheduleEvaluator:
         batch_window_s: float = 0.0,
         keep_off: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
         machines: IntArray | None = None,
+        overtime_h: FloatArray | None = None,
     ) -> _Prepared:
         """:meth:`schedule_from_priority` (then :meth:`keep_off_where_it_pays` for the
         machines flagged in ``keep_off``) as flat arrays, without building a Schedule."""
@@ -310,7 +349,12 @@ class ScheduleEvaluator:
         n_e = len(seq_job)
         bits = np.zeros(n_e + n_m, dtype=np.bool_)
         release = np.maximum(np.asarray(release_s, dtype=np.float64), self.release0)
-        p = _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release)
+        if overtime_h is not None and np.any(overtime_h > 0):
+            starts, ends = self.windows(overtime_h)
+            ot = float(np.sum(overtime_h))
+        else:
+            starts, ends, ot = self.starts, self.ends, 0.0
+        p = _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release, starts, ends, ot)
         if keep_off is None or not np.any(keep_off):
             return p
         _t, _b, o = self._run(p)
@@ -320,7 +364,7 @@ class ScheduleEvaluator:
         m_of_e = np.repeat(np.arange(n_m), np.diff(seq_ptr))
         bits[np.arange(n_e) + m_of_e] = flag[m_of_e] & (wait[:n_e] > self.break_even[m_of_e])
         bits[seq_ptr[1:] + np.arange(n_m)] = flag & (wait[n_e:] > self.break_even)
-        return _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release)
+        return _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release, starts, ends, ot)
 
     def prepare(self, schedule: Schedule) -> _Prepared:
         """Flat arrays of a schedule, checked against the plan."""
@@ -358,7 +402,9 @@ class ScheduleEvaluator:
         seq_batch = np.array([b for bs in schedule.batch for b in bs], dtype=np.int64)
         off_bits = np.array([x for bs in schedule.keep_off for x in bs], dtype=np.bool_)
         release = np.maximum(np.asarray(schedule.release_s, dtype=np.float64), self.release0)
-        return _Prepared(seq_ptr, seq_job, seq_op, seq_batch, off_bits, release)
+        starts, ends = self.windows(schedule.overtime_h)
+        ot = float(sum(schedule.overtime_h))
+        return _Prepared(seq_ptr, seq_job, seq_op, seq_batch, off_bits, release, starts, ends, ot)
 
     def _run(self, p: _Prepared) -> tuple[float, float, dict[str, Any]]:
         n_m = len(self.machine_ids)
@@ -388,8 +434,8 @@ class ScheduleEvaluator:
             self.warm,
             self.rest_code,
             self.setup_tab,
-            self.starts,
-            self.ends,
+            p.starts,
+            p.ends,
             self.t_stop,
             out["tt"],
             out["cc"],
@@ -415,9 +461,9 @@ class ScheduleEvaluator:
         """
         p = schedule if isinstance(schedule, _Prepared) else self.prepare(schedule)
         t_end, busy, o = self._run(p)
-        return self._kpis(t_end, busy, o)
+        return self._kpis(t_end, busy, o, p)
 
-    def _kpis(self, t_end: float, busy: float, o: dict[str, Any]) -> dict[str, float]:
+    def _kpis(self, t_end: float, busy: float, o: dict[str, Any], p: _Prepared) -> dict[str, float]:
         n_m = len(self.machine_ids)
         energy, co2e, cost, peak_kwh = _energy(
             o["tt"],
@@ -439,7 +485,7 @@ class ScheduleEvaluator:
         done = o["done"]
         counts = o["counts"]
         tardy = np.maximum(done - self.due, 0.0)
-        open_s = self._open_s(t_end)
+        open_s = self._open_s(t_end, p.starts, p.ends)
         kpis = {
             "energy_kwh": float(energy),
             "co2e_kg": float(co2e),
@@ -460,6 +506,8 @@ class ScheduleEvaluator:
             kpis["peak_demand_kw"] = peak_kw
             kpis["demand_charge"] = charge
             kpis["cost"] = kpis["energy_cost"] + charge
+        if self.overtime_rate_per_h is not None:
+            overtime_kpis(kpis, p.overtime_h, self.overtime_rate_per_h)
         return kpis
 
     def keep_off_where_it_pays(self, schedule: Schedule, machines: Sequence[bool]) -> Schedule:
@@ -480,7 +528,13 @@ class ScheduleEvaluator:
             row = [bool(machines[m]) and wait[lo + k] > be for k in range(len(seq))]
             row.append(bool(machines[m]) and wait[n_e + m] > be)
             flags.append(tuple(row))
-        return Schedule(schedule.sequence, schedule.batch, schedule.release_s, tuple(flags))
+        return Schedule(
+            schedule.sequence,
+            schedule.batch,
+            schedule.release_s,
+            tuple(flags),
+            schedule.overtime_h,
+        )
 
     def traces(self, schedule: Schedule) -> dict[str, Any]:
         """State records per machine (sim clock) and completion times, for plots and checks."""

@@ -290,6 +290,24 @@ class Calendar:
             raise SimulationError(msg, field="shifts")
         return cls(np.array(starts), np.array(ends), False)
 
+    def with_overtime(self, hours: Sequence[float]) -> Calendar:
+        """The calendar with window ``i`` kept open ``hours[i]`` longer [h] (overtime
+        after a working day's last shift); windows that then touch are merged."""
+        h = np.asarray(hours, dtype=np.float64)
+        if self.always_open or not np.any(h > 0):
+            return self
+        ends = self.ends.copy()
+        ends[: len(h)] += h * 3600.0
+        starts_out: list[float] = []
+        ends_out: list[float] = []
+        for a, b in zip(self.starts.tolist(), ends.tolist(), strict=True):
+            if starts_out and a <= ends_out[-1]:
+                ends_out[-1] = max(ends_out[-1], b)
+            else:
+                starts_out.append(a)
+                ends_out.append(b)
+        return Calendar(np.array(starts_out), np.array(ends_out), False)
+
     def window(self, t: float) -> tuple[float, float]:
         """``(start, end)`` of the window holding ``t``, or of the next one after ``t``.
 

@@ -12,7 +12,10 @@ A :class:`Schedule` fixes, for one plan of orders on one factory:
   never before its planned release;
 * ``keep_off[m]``: one flag per gap, before entry ``k`` (and one after the
   last): while the machine waits for that entry it is kept OFF (and warmed up
-  when the job arrives) instead of idling, or being warmed up for the next shift.
+  when the job arrives) instead of idling, or being warmed up for the next shift;
+* ``overtime_h``: overtime per working window of the shift calendar, in order
+  from the scenario start [h]: window ``i`` stays open that much longer
+  (:meth:`~.plan.Calendar.with_overtime`); empty for none.
 
 Outside the flags the plant's shift practice holds (:class:`~.policies.AsIs`):
 machines rest in their ``off_shift`` state outside shifts and are warmed up
@@ -53,6 +56,7 @@ class Schedule:
     batch: tuple[tuple[int, ...], ...]
     release_s: tuple[float, ...]
     keep_off: tuple[tuple[bool, ...], ...]
+    overtime_h: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for m, seq in enumerate(self.sequence):
@@ -103,6 +107,11 @@ class FollowPlan(Policy):
                     k = i + 1
                 ends[i] = k
             self._batch_end.append(tuple(ends))
+
+    @property
+    def overtime_h(self) -> tuple[float, ...]:
+        """Overtime per working window [h] (the simulator extends its calendar by it)."""
+        return self.schedule.overtime_h
 
     def route_jobs(self, jobs: Sequence[Job]) -> None:
         """Send each job's operations to the machines the schedule chose for them.

@@ -126,6 +126,7 @@ def simulate(
     buffers: Mapping[str, float] | None = None,
     initial_state: State = State.IDLE,
     fuel_kg_per_kwh: Mapping[str, float] | None = None,
+    overtime_rate_per_h: float | None = None,
 ) -> SimResult:
     """Simulate ``plan`` (default: the factory's orders) on ``factory`` under ``policy``.
 
@@ -165,6 +166,10 @@ def simulate(
         unlimited by default.
     initial_state : State
         State of every machine at the start (IDLE: warmed up).
+    overtime_rate_per_h : float, optional
+        Labour cost of an overtime hour [currency/h]: adds the KPIs
+        ``overtime_h`` and ``overtime_cost`` (part of ``cost``) for a policy
+        that keeps shifts open longer (a schedule's ``overtime_h``).
 
     Returns
     -------
@@ -187,6 +192,8 @@ def simulate(
     jobs = build_jobs(factory, orders, t0, mult, machine_index)
     margin = 120 * 86400.0
     calendar = Calendar.build(factory.shifts, factory.site.timezone, t0, t_stop + margin)
+    overtime = tuple(getattr(pol, "overtime_h", ()) or ())
+    calendar = calendar.with_overtime(overtime)
     grid_fn = _grid_function(factory, grid)
     grid_sig = HourlySignal.sample(grid_fn, t0, t_stop + margin)
     price_sig = (
@@ -237,6 +244,8 @@ def simulate(
             if tr.carrier == Carrier.ELECTRICITY.value:
                 elec_q += hourly_energy_kwh(tr, q_edges)
         _demand_kpis(kpis, peak_demand_kw(elec_q, iv), tariff)
+    if overtime_rate_per_h is not None:
+        overtime_kpis(kpis, sum(overtime), overtime_rate_per_h)
     return SimResult(
         events,
         by_machine,
@@ -302,6 +311,13 @@ def _grid_function(
         return held_series_fn(fs.location)
     # a zone's factors: its series, and the documented fallbacks outside them
     return fs.electricity_location_kg_per_kwh
+
+
+def overtime_kpis(kpis: dict[str, float], hours: float, rate_per_h: float) -> None:
+    """Add the overtime hours and their labour cost; ``cost`` includes it."""
+    kpis["overtime_h"] = float(hours)
+    kpis["overtime_cost"] = float(hours) * float(rate_per_h)
+    kpis["cost"] = kpis.get("cost", 0.0) + kpis["overtime_cost"]
 
 
 def _demand_kpis(kpis: dict[str, float], peak_kw: float, tariff: TimeOfUseTariff) -> None:

@@ -1,7 +1,7 @@
 """The fast evaluator agrees with the SimPy model and the attribution engine on every KPI.
 
 Random schedules (job order, machine choices among alternatives, batches,
-release delays, keep-off flags) are
+release delays, keep-off flags, overtime after working days) are
 scored by :class:`ScheduleEvaluator` and replayed in the SimPy model with
 :class:`FollowPlan` (nominal times, no breakdowns); the simulated events then
 go through the unchanged attribution engine. Three independent computations
@@ -56,6 +56,8 @@ def _random_schedule(ev: ScheduleEvaluator, rng: np.random.Generator) -> Schedul
         keep,
         batch_window_s=rng.choice([0.0, 8 * 3600.0, 48 * 3600.0]),
         machines=machines,
+        # overtime after some working days (0-4 h)
+        overtime_h=tuple(rng.choice([0.0, 0.0, 1.0, 4.0], ev.n_overtime_windows).tolist()),
     )
 
 
