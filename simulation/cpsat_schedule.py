@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,6 +298,7 @@ def solve_schedule(
     workers: int = 1,
     seed: int = 0,
     hint: Schedule | None = None,
+    on_progress: Callable[[float, float], None] | None = None,
 ) -> CpSatSchedule:
     """Solve the small instance ``ev`` (see the module docstring) with CP-SAT.
 
@@ -304,7 +306,8 @@ def solve_schedule(
     the last order done by ``max_makespan_h`` and a total tardiness of at most
     ``max_total_tardiness_h`` (``None``: not limited). ``hint``: a schedule to
     start from (e.g. the metaheuristic's best); when it lies in the model's
-    class, CP-SAT's incumbent is at least as good.
+    class, CP-SAT's incumbent is at least as good. ``on_progress(seconds,
+    incumbent)`` is called at the start, at each better schedule and at the end.
 
     Raises
     ------
@@ -461,11 +464,20 @@ def solve_schedule(
     solver.parameters.max_time_in_seconds = float(time_limit_s)
     solver.parameters.num_workers = int(workers)
     solver.parameters.random_seed = int(seed)
-    t_start = time.perf_counter()
-    status = solver.Solve(model)
-    seconds = time.perf_counter() - t_start
     _e, co2e0, cost0 = _empty_plant(ev)
     base = co2e0 if objective == "co2e_kg" else cost0
+    t_start = time.perf_counter()
+    callback = None
+    if on_progress is not None:
+        on_progress(0.0, math.inf)
+
+        class _Progress(cp_model.CpSolverSolutionCallback):  # type: ignore[misc]
+            def on_solution_callback(self) -> None:
+                on_progress(time.perf_counter() - t_start, base + self.ObjectiveValue() / unit)
+
+        callback = _Progress()
+    status = solver.Solve(model, callback)
+    seconds = time.perf_counter() - t_start
     name = solver.StatusName(status)
     bound = base + solver.BestObjectiveBound() / unit
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -485,4 +497,6 @@ def solve_schedule(
         tuple((False,) * (len(q) + 1) for q in per),
     )
     value = base + solver.ObjectiveValue() / unit
+    if on_progress is not None:
+        on_progress(seconds, value)
     return CpSatSchedule(name, objective, value, bound, seconds, sched)

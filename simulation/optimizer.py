@@ -394,6 +394,7 @@ def optimize_scenario(
     on_replication: Callable[[int, int], None] | None = None,
     solver: str = "auto",
     cpsat_time_limit_s: float = 30.0,
+    on_cpsat: Callable[[float, float], None] | None = None,
 ) -> dict[str, Any]:
     """Optimise a scenario's schedule against as-is; replay the recommended one.
 
@@ -401,7 +402,8 @@ def optimize_scenario(
     :mod:`.cpsat_schedule`; small instances only) or ``"auto"``: NSGA-II, and on
     a small instance (:func:`~.cpsat_schedule.small_instance`) also CP-SAT,
     hinted with NSGA-II's best schedule, for ``cpsat_time_limit_s``. CP-SAT's
-    schedule is scored by the same evaluator and joins the front.
+    schedule is scored by the same evaluator and joins the front;
+    ``on_cpsat(seconds, incumbent)`` reports CP-SAT's progress.
 
     Returns a JSON-ready report: ``baseline`` ("as_is") and its KPIs, the
     recommended schedule's KPIs and savings, the ``front`` (each point names the
@@ -471,6 +473,7 @@ def optimize_scenario(
             ),
             hint=res.schedule if res is not None else ev.schedule_from_priority(ev.release0),
             seed=search.seed,
+            on_progress=on_cpsat,
         )
         cp_info = {
             "used": True,

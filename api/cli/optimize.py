@@ -128,9 +128,10 @@ def optimize_command(
     ] = None,
 ) -> None:
     """Search schedules (order sequence, machine among a routing step's alternatives,
-    batches, release times, switching off) for a Pareto front of CO2e, cost (time-of-use
-    energy and peak-demand charge), makespan and tardiness; report the savings of the
-    lowest-CO2e one within the makespan limit against as-is. Small instances are also
+    batches, release times, switching off, overtime after working days where the scenario
+    has an overtime section) for a Pareto front of CO2e, cost (time-of-use energy,
+    peak-demand charge, overtime labour), makespan and tardiness; report the savings of
+    the lowest-CO2e one within the makespan limit against as-is. Small instances are also
     solved exactly with CP-SAT (incumbent, bound and gap in the JSON)."""
     from carbontwin.simulation.optimizer import ScheduleSearch, optimize_scenario
     from carbontwin.simulation.scenario import load_scenario
@@ -158,6 +159,7 @@ def optimize_command(
             disable=not err.is_terminal,
         ) as progress:
             gen_task = progress.add_task("optimizing", total=generations, best="")
+            cp_task = progress.add_task("CP-SAT", total=cpsat_time_limit, best="", visible=False)
             rep_task = progress.add_task(
                 "replaying", total=2 * replications, best="", visible=replications > 0
             )
@@ -179,6 +181,12 @@ def optimize_command(
                 on_replication=lambda d, _n: progress.update(rep_task, completed=d),
                 solver=solver,
                 cpsat_time_limit_s=cpsat_time_limit,
+                on_cpsat=lambda s, v: progress.update(
+                    cp_task,
+                    visible=True,
+                    completed=min(s, cpsat_time_limit),
+                    best=f"incumbent {v:,.2f}" if math.isfinite(v) else "",
+                ),
             )
         report.pop("_result", None)
         if plot is not None:

@@ -175,9 +175,19 @@ def test_optimize_runs_cpsat_on_a_small_instance_and_puts_it_on_the_front():
     from carbontwin.simulation.optimizer import optimize_scenario
 
     search = ScheduleSearch(population=16, generations=8, max_makespan_increase=0.5)
-    rep = optimize_scenario(_scenario(), search, solver="auto", cpsat_time_limit_s=8.0)
+    seen: list[tuple[float, float]] = []
+    rep = optimize_scenario(
+        _scenario(),
+        search,
+        solver="auto",
+        cpsat_time_limit_s=8.0,
+        on_cpsat=lambda s, v: seen.append((s, v)),
+    )
     assert rep["solver"] == "nsga2+cpsat"
     cp = rep["cpsat"]
+    assert seen[0] == (0.0, float("inf"))  # progress: started, incumbents, done
+    assert seen[-1][1] == pytest.approx(cp["objective"])
+    assert [v for _, v in seen] == sorted((v for _, v in seen), reverse=True)
     assert cp["status"] in ("OPTIMAL", "FEASIBLE")
     assert cp["evaluator_value"] == pytest.approx(cp["objective"], rel=1e-6)
     assert rep["bound"] == cp["bound"] <= cp["objective"] + 1e-6
