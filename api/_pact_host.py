@@ -53,25 +53,13 @@ def all_documents(services: Services, spec: int) -> list[Doc]:
     return [render_pact(services, fp, spec, factory, status[fp.id]) for fp in fps]
 
 
-def find_document(services: Services, spec: int, footprint_id: str) -> Doc:
-    """One footprint as PACT ``spec``; PACT 404 when there is none with that id."""
-    from carbontwin.twin.errors import StoreError
-
-    not_found = PactError(
+def not_found(spec: int, footprint_id: str) -> PactError:
+    """The PACT 404 of a footprint id that is not in the store."""
+    return PactError(
         404,
         "NoSuchFootprint" if spec == 2 else "NotFound",
         f"Footprint with ID '{footprint_id}' does not exist",
     )
-    try:
-        uuid.UUID(footprint_id)
-    except ValueError:
-        raise not_found from None
-    store = services.store
-    try:
-        fp = store.get_footprint(footprint_id)
-    except StoreError:
-        raise not_found from None
-    return render_pact(services, fp, spec, optional_factory(store), statuses(store, [fp])[fp.id])
 
 
 # --- v3 filters ---------------------------------------------------------------

@@ -97,10 +97,22 @@ def signed(services: Services, payload: Any) -> dict[str, Any]:
     return sign_document(payload, services.signing_key)
 
 
-def footprint_label(request: Request, services: Services, fp: Footprint) -> dict[str, Any]:
+def footprint_label(
+    request: Request,
+    services: Services,
+    fp: Footprint,
+    *,
+    factory: Any | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
     """The label document of ``fp``: its footprint as signed at issuance and the
-    presentation context (:func:`carbontwin.plugins.label.label_document`)."""
-    factory = optional_factory(services.store)
+    presentation context (:func:`carbontwin.plugins.label.label_document`).
+
+    ``factory`` and ``status`` (PACT Active/Deprecated) are read from the store
+    when not given."""
+    store = services.store
+    if factory is None:
+        factory = optional_factory(store)
     product_name = company = ""
     if factory is not None:
         try:
@@ -109,9 +121,10 @@ def footprint_label(request: Request, services: Services, fp: Footprint) -> dict
             product_name = ""
         company = services.settings.company_name or factory.name
     url = f"{app_base_url(request, services.settings)}/public/footprints/{fp.id}"
-    status = statuses(services.store, [fp])[fp.id]
+    if status is None:
+        status = statuses(store, [fp])[fp.id]
     return label_document(
-        stored_document(services.store, fp.id),
+        stored_document(store, fp.id),
         product_name=product_name,
         company=company,
         pact_url=url,

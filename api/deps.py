@@ -22,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from carbontwin.plugins.signing import Signer, load_or_create_key
 
+from ._cache import FactoryCache, ResponseCache
 from ._proxy import is_loopback
 from .errors import PactError, Unauthorized
 from .settings import Settings
@@ -82,6 +83,9 @@ class Services:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.received_events = BoundedLog(settings.max_stored_events, settings.max_event_age_s)
         self.deliveries = BoundedLog(settings.max_stored_events, settings.max_event_age_s)
+        # per worker process: renderings of immutable footprints, built factory versions
+        self.responses = ResponseCache(int(settings.response_cache_mb * 2**20))
+        self.factories = FactoryCache(settings.factory_cache_size)
 
     @property
     def store(self) -> Any:
@@ -92,6 +96,10 @@ class Services:
 
                 self._store = Store.open(self.settings.database_url)
             return self._store
+
+    def factory(self, store: Any, version: int) -> Any:
+        """Factory ``version`` of ``store``, built once per worker (see :class:`FactoryCache`)."""
+        return self.factories.get(store, tenant_of(store), version)
 
     @property
     def signing_key(self) -> Ed25519PrivateKey:
@@ -124,6 +132,11 @@ class Services:
         dispose = getattr(store, "close", None) or getattr(store, "dispose", None)
         if callable(dispose):
             dispose()
+
+
+def tenant_of(store: Any) -> str:
+    """The tenant a store object reads and writes (the first part of every cache key)."""
+    return str(getattr(store, "tenant", "default"))
 
 
 def _b64(data: bytes) -> str:
@@ -178,17 +191,19 @@ def app_base_url(request: Request, settings: Settings) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{root}".rstrip("/")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_settings(request: Request) -> Settings:
-    return get_services(request).settings
+async def get_settings(request: Request) -> Settings:
+    services: Services = request.app.state.services
+    return services.settings
 
 
 def get_store(request: Request) -> Any:
-    return get_services(request).store
+    services: Services = request.app.state.services
+    return services.store
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -198,11 +213,11 @@ StoreDep = Annotated[Any, Depends(get_store)]
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/token")
 
 
-def require_token(
+async def require_token(
     request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> str:
     """Subject of the request's bearer token, or 401."""
-    settings = get_settings(request)
+    settings = request.app.state.services.settings
     if cred is None or cred.scheme.lower() != "bearer":
         msg = "missing bearer token: get one from POST /auth/token"
         raise Unauthorized(msg, field="Authorization")
@@ -213,7 +228,7 @@ def require_token(
     return sub
 
 
-def require_https(request: Request) -> None:
+async def require_https(request: Request) -> None:
     """PACT requires TLS: refuse plain HTTP.
 
     With ``settings.require_https`` off (development mode) plain HTTP is accepted
@@ -223,17 +238,17 @@ def require_https(request: Request) -> None:
     if request.url.scheme == "https":
         return
     peer = request.client.host if request.client else None
-    if get_settings(request).require_https or not is_loopback(peer):
+    if request.app.state.services.settings.require_https or not is_loopback(peer):
         raise PactError(403, "AccessDenied", "HTTPS is required for the PACT API")
 
 
-def require_pact_token(
+async def require_pact_token(
     request: Request,
     _https: Annotated[None, Depends(require_https)],
     cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     """Like :func:`require_token`, answered with the PACT error body."""
-    settings = get_settings(request)
+    settings = request.app.state.services.settings
     sub = check_token(settings, cred.credentials) if cred is not None else None
     if sub is None:
         raise PactError(

@@ -104,6 +104,16 @@ class Settings(BaseSettings):
     simulation_workers: int = Field(
         default=1, ge=1, le=32, description="Threads running simulation jobs"
     )
+    response_cache_mb: float = Field(
+        default=64.0,
+        ge=0,
+        description="Memory for rendered PACT documents and labels kept per worker process "
+        "(LRU by footprint id, format and whether it is still the newest version) [MiB]; "
+        "0: render every request",
+    )
+    factory_cache_size: int = Field(
+        default=8, ge=1, description="Built factory versions kept per worker process (LRU)"
+    )
     max_page_size: int = Field(default=100, ge=1, description="Largest page of GET /3/footprints")
     rules: dict[str, Any] = Field(
         default_factory=dict,

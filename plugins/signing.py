@@ -24,6 +24,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,13 @@ _SIG_FIELDS = frozenset({"alg", "key_id", "sha256", "value"})
 
 
 def load_or_create_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
-    """The private key stored at ``path``; a new one is generated and saved if missing."""
+    """The private key stored at ``path``; a new one is generated and saved if missing.
+
+    Safe when several processes (``carbontwin serve --workers N``) ask at once: the
+    new key is written to a file of its own and linked into place in one step, so a
+    reader never sees half a key, and every process ends up with the one that got
+    there first.
+    """
     p = Path(path)
     if p.exists():
         try:
@@ -70,9 +77,18 @@ def load_or_create_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, p)  # fails if another process put its key there first
+    except FileExistsError:
+        return load_or_create_key(p)
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 

@@ -122,11 +122,28 @@ def serve(
         ),
     ] = False,
     rule: RuleOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Worker processes (uvicorn). Each has its own caches of rendered footprints, "
+            "labels and factory versions; all share the signing key file and the client and "
+            "token secrets (generated once here when not set)",
+        ),
+    ] = 1,
 ) -> None:
     """Run the carbontwin HTTP service with uvicorn (HTTPS with --ssl-certfile/--ssl-keyfile).
 
     X-Forwarded-Proto and X-Forwarded-For are believed only from the proxies in
     CARBONTWIN_TRUSTED_PROXIES (a JSON list of addresses or CIDR networks).
+
+    With --workers N, N processes accept on one port. Rendered PACT documents and
+    labels are cached per process (CARBONTWIN_RESPONSE_CACHE_MB each); the signing
+    key is created here before they start, and a secret that is not configured is
+    generated once here and handed to every worker, so a token from one worker is
+    valid at all of them and every footprint is signed with one key.
     """
     import uvicorn
 
@@ -177,15 +194,47 @@ def serve(
         highlight=False,
         soft_wrap=True,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        proxy_headers=False,  # the app believes forwarded headers of trusted proxies only
-        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        log_level="info",
-    )
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": False,  # the app believes forwarded headers of trusted proxies only
+        "ssl_certfile": str(ssl_certfile) if ssl_certfile else None,
+        "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None,
+        "log_level": "info",
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)
+        return
+    share_with_workers(settings)
+    err.print(f"{workers} worker processes", highlight=False)
+    uvicorn.run("carbontwin.api.app:create_app", factory=True, workers=workers, **common)
+
+
+def share_with_workers(settings: Any) -> None:
+    """Put ``settings`` where worker processes read theirs (``CARBONTWIN_*`` variables of
+    this process, which the workers inherit) and create the signing key now, so every
+    worker signs with one key and accepts the tokens of the others."""
+    import os
+
+    from carbontwin.plugins.signing import load_or_create_key
+
+    load_or_create_key(settings.key_path)  # before the workers start: one key, no race
+    from pydantic import SecretStr
+
+    def plain(value: Any) -> Any:  # secrets as themselves: the workers need them
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    for name, value in plain(settings.model_dump()).items():
+        if value is None:
+            continue
+        text = str(value) if isinstance(value, str | Path) else json.dumps(value, default=str)
+        os.environ[f"CARBONTWIN_{name.upper()}"] = text
 
 
 def _signed_from_file(path: Path) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
 from carbontwin.api import _pact_host as host
+from carbontwin.api._rendered import pact_response, to_response
 from carbontwin.api.deps import PactTokenDep, ServicesDep
 from carbontwin.api.errors import PactError
 
@@ -60,7 +61,10 @@ def post_footprints(_sub: PactTokenDep) -> Any:
 )
 def get_footprint(footprint_id: str, services: ServicesDep, _sub: PactTokenDep) -> Any:
     """Action GetFootprint (v2)."""
-    return {"data": host.find_document(services, 2, footprint_id)}
+    cached = pact_response(services, 2, footprint_id)
+    if cached is None:
+        raise host.not_found(2, footprint_id)
+    return to_response(cached)
 
 
 def _v2_criteria(data: dict[str, Any]) -> dict[str, Any]:

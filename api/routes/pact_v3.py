@@ -14,6 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from pydantic import BaseModel
 
 from carbontwin.api import _pact_host as host
+from carbontwin.api._rendered import pact_response, to_response
 from carbontwin.api.deps import PactTokenDep, ServicesDep
 from carbontwin.api.errors import PactError
 
@@ -90,7 +91,10 @@ def list_footprints(
 )
 def get_footprint(footprint_id: str, services: ServicesDep, _sub: PactTokenDep) -> Any:
     """Action GetFootprint (deprecated versions too, with status Deprecated)."""
-    return {"data": host.find_document(services, 3, footprint_id)}
+    cached = pact_response(services, 3, footprint_id)
+    if cached is None:
+        raise host.not_found(3, footprint_id)
+    return to_response(cached)
 
 
 def _v3_criteria(data: dict[str, Any]) -> dict[str, Any]:

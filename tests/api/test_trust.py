@@ -92,7 +92,16 @@ def test_a_rewritten_footprint_fails_every_check(issued_demo, tmp_path):
     assert r["matches_store"] is False
     assert "signature.sha256 does not match the payload" in r["reason"]
     assert "differs from the one logged at issuance" in r["reason"]
-    label = client.get(f"/labels/{target['order']}", params={"format": "json"}).json()
+    # a worker that rendered the label before serves it as issued from its cache (issued
+    # footprints never change; verify and audit read the row); a fresh worker renders the
+    # rewritten row, and its label fails verification
+    cached = client.get(f"/labels/{target['order']}", params={"format": "json"}).json()
+    assert cached["label"]["total_kg"] == pytest.approx(target["co2e_kg"], abs=1e-5)
+    assert verify_label(cached, pub).valid
+    _fresh, fresh = _client(tmp_path)
+    label = fresh.get(f"/labels/{target['order']}", params={"format": "json"}).json()
+    fresh.__exit__(None, None, None)
+    _fresh.state.services.close()
     assert label["label"]["total_kg"] == 1.0
     assert not verify_label(label, pub).valid
     r = client.post("/footprints/verify", json=label).json()

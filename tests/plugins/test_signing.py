@@ -97,3 +97,21 @@ def test_bad_key_file_names_the_setting(tmp_path):
     with pytest.raises(PluginError) as err:
         load_or_create_key(bad)
     assert err.value.field == "key_path"
+
+
+def _public_pem_of(path: str) -> str:
+    from carbontwin.plugins.signing import public_key_pem
+
+    return public_key_pem(load_or_create_key(path))
+
+
+def test_processes_creating_one_key_at_once_all_get_the_same_key(tmp_path):
+    # serve --workers N: every worker asks for the key file; one key must win
+    import multiprocessing
+
+    path = str(tmp_path / "keys" / "k.pem")
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pems = pool.map(_public_pem_of, [path] * 16)
+    assert len(set(pems)) == 1
+    assert pems[0] == _public_pem_of(path)
+    assert [f.name for f in (tmp_path / "keys").iterdir()] == ["k.pem"]  # no temp files left

@@ -14,6 +14,7 @@ from carbontwin.twin.errors import StoreError
 from .store import (
     DEFAULT_URL,
     AuditReport,
+    FootprintHead,
     NotFoundError,
     SeriesLike,
     Signer,
@@ -25,6 +26,7 @@ from .store import (
 __all__ = [
     "DEFAULT_URL",
     "AuditReport",
+    "FootprintHead",
     "NotFoundError",
     "SeriesLike",
     "Signer",

@@ -11,15 +11,22 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from carbontwin.twin.errors import StoreError
 from carbontwin.twin.footprint import Footprint, canonical_json
-from carbontwin.twin.store.models import FootprintRow, IssuanceLogRow, SigningKeyRow
+from carbontwin.twin.store.models import (
+    FactoryVersionRow,
+    FootprintRow,
+    IssuanceLogRow,
+    OrderRow,
+    SigningKeyRow,
+)
 
 F = FootprintRow
 L = IssuanceLogRow
@@ -239,3 +246,62 @@ def select_filtered(filters: dict[str, Any]) -> sa.Select[tuple[dict[str, Any]]]
             msg = f"unknown footprint filter {key!r}; use one of {', '.join(FILTERS)}"
             raise StoreError(msg, field=key)
     return stmt
+
+
+@dataclass(frozen=True, slots=True)
+class FootprintHead:
+    """What a reader of footprint ``id`` needs to know is current, in one small query.
+
+    Issued footprints never change, so a rendering of one (a PACT document, a
+    label) stays right as long as ``current`` (no later version of its order)
+    and ``factory_version`` (the newest saved factory, whose names it prints)
+    stay the same: those two belong in any cache key of a rendering.
+    """
+
+    id: str
+    order: str
+    version: int
+    latest_version: int
+    factory_version: int | None
+    order_stored: bool
+
+    @property
+    def current(self) -> bool:
+        """No later version of the order's footprint was issued."""
+        return self.version >= self.latest_version
+
+
+def _head_statements() -> tuple[sa.Select[Any], sa.Select[Any]]:
+    g = aliased(FootprintRow)
+    latest = sa.select(sa.func.max(g.version)).where(g.order_id == F.order_id).scalar_subquery()
+    factory = sa.select(sa.func.max(FactoryVersionRow.id)).scalar_subquery()
+    known = sa.exists().where(OrderRow.id == F.order_id)
+    stmt = sa.select(F.id, F.order_id, F.version, latest, factory, known)
+    by_id = stmt.where(F.id == sa.bindparam("footprint_id"))
+    by_order = stmt.where(F.order_id == sa.bindparam("order")).order_by(F.version.desc()).limit(1)
+    return by_id, by_order
+
+
+# built once: building a statement costs more than running this one on SQLite
+_HEAD_BY_ID, _HEAD_BY_ORDER = _head_statements()
+
+
+def head(
+    conn: sa.Connection, *, footprint_id: str | None = None, order: str | None = None
+) -> FootprintHead | None:
+    """The :class:`FootprintHead` of footprint ``footprint_id``, or of ``order``'s newest
+    version; ``None`` when there is none. One indexed query, no payload read."""
+    if footprint_id is not None:
+        row = conn.execute(_HEAD_BY_ID, {"footprint_id": footprint_id}).first()
+    else:
+        row = conn.execute(_HEAD_BY_ORDER, {"order": order}).first()
+    if row is None:
+        return None
+    return FootprintHead(
+        id=str(row[0]),
+        order=str(row[1]),
+        version=int(row[2]),
+        latest_version=int(row[3]),
+        factory_version=None if row[4] is None else int(row[4]),
+        order_stored=bool(row[5]),
+    )

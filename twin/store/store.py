@@ -36,7 +36,7 @@ from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.model import Factory, Order
 from carbontwin.twin.store import _audit, _events, _footprints, _series
 from carbontwin.twin.store._audit import AuditReport, Verifier
-from carbontwin.twin.store._footprints import F, NotFoundError, Signer
+from carbontwin.twin.store._footprints import F, FootprintHead, NotFoundError, Signer
 from carbontwin.twin.store._series import SeriesLike
 from carbontwin.twin.store.models import (
     EventHistoryRow,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_URL",
     "AuditReport",
+    "FootprintHead",
     "NotFoundError",
     "SeriesLike",
     "Signer",
@@ -606,6 +607,26 @@ class Store:
             msg = f"no footprint {fid} in the store"
             raise NotFoundError(msg, field="id")
         return fps[0]
+
+    def footprint_head(
+        self, footprint_id: str | None = None, *, order: str | None = None
+    ) -> FootprintHead | None:
+        """Is footprint ``footprint_id`` (or ``order``'s newest version) current, and which
+        factory version is the newest? One indexed query that reads no payload; ``None``
+        when there is no such footprint (also for ids that are no UUID).
+
+        What a cache of renderings keys on (see :class:`FootprintHead`).
+        """
+        if (footprint_id is None) == (order is None):
+            msg = "give footprint_id or order"
+            raise StoreError(msg, field="footprint_id")
+        if footprint_id is not None:
+            try:
+                footprint_id = _footprints.canonical_uuid(footprint_id, "footprint id")
+            except StoreError:
+                return None
+        with self._tx("reading a footprint's head") as conn:
+            return _footprints.head(conn, footprint_id=footprint_id, order=order)
 
     def footprint_versions(self, order: str) -> list[Footprint]:
         """Every issued version of ``order``'s footprint, oldest first."""
