@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from sim_helpers import MONDAY, power
+from sim_helpers import MONDAY, one_line_plant, power
 
 from carbontwin.simulation.evaluator import ScheduleEvaluator
 from carbontwin.simulation.optimizer import ScheduleSearch, decode_genes, n_genes
@@ -16,7 +16,7 @@ from carbontwin.simulation.sim import simulate
 from carbontwin.simulation.tariffs import grid_intensity_fn
 from carbontwin.twin.errors import FactoryModelError, SimulationError
 from carbontwin.twin.factory_file import dumps_factory, loads_factory
-from carbontwin.twin.model import Factory, Line, Machine, Meter, Operation, Order, Product, Site
+from carbontwin.twin.model import Factory, Machine, Operation, Order, Product
 
 FILE = textwrap.dedent(
     """\
@@ -68,16 +68,7 @@ def _two_mills() -> Factory:
     b = Machine("B", "mill B", "L", "cnc", power(0.0, 2.0, 2.0, 10.0))
     p = Product("p", "part", (Operation("op10", "A", 0.0, 60.0, ("B",)),))
     orders = tuple(Order(f"O{i}", "p", 60.0, MONDAY, MONDAY + timedelta(hours=3)) for i in (1, 2))
-    return Factory(
-        "alt",
-        "two mills",
-        Site("S", "site", "DE", "UTC", "DE"),
-        lines=(Line("L", "line", "S"),),
-        machines=(a, b),
-        meters=(Meter("M", "both", ("A", "B")),),
-        products=(p,),
-        orders=orders,
-    )
+    return one_line_plant((a, b), (p,), orders)
 
 
 def test_moving_an_order_to_the_alternative_machine_by_hand():

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from sim_helpers import MONDAY, power
+from sim_helpers import MONDAY, one_line_plant, power
 
 from carbontwin.simulation.cpsat_schedule import small_instance, solve_schedule
 from carbontwin.simulation.evaluator import ScheduleEvaluator
@@ -18,15 +18,12 @@ from carbontwin.simulation.tariffs import TariffPeriod, TimeOfUseTariff, grid_in
 from carbontwin.twin.errors import SimulationError
 from carbontwin.twin.model import (
     Factory,
-    Line,
     Machine,
-    Meter,
     Operation,
     Order,
     Product,
     ServesLink,
     Shift,
-    Site,
     Utility,
 )
 
@@ -64,17 +61,8 @@ def _plant() -> Factory:
         )
         for i in range(5)
     )
-    return Factory(
-        "tiny",
-        "tiny plant",
-        Site("S", "site", "DE", "UTC", "DE"),
-        lines=(Line("L", "line", "S"),),
-        machines=(a, b, c),
-        meters=(Meter("M", "all", ("A", "B", "C", "air")),),
-        utilities=(air,),
-        products=(p1, p2),
-        shifts=(Shift("day", "06:00", "22:00"),),
-        orders=orders,
+    return one_line_plant(
+        (a, b, c), (p1, p2), orders, shifts=(Shift("day", "06:00", "22:00"),), utilities=(air,)
     )
 
 

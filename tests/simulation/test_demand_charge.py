@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from sim_helpers import MONDAY, power
+from sim_helpers import MONDAY, one_line_plant, power
 
 from carbontwin.simulation.evaluator import DEMAND_KPIS, KPI_NAMES, ScheduleEvaluator
 from carbontwin.simulation.schedule import FollowPlan
@@ -15,13 +15,10 @@ from carbontwin.simulation.tariffs import TimeOfUseTariff, grid_intensity_fn
 from carbontwin.twin.errors import SimulationError
 from carbontwin.twin.model import (
     Factory,
-    Line,
     Machine,
-    Meter,
     Operation,
     Order,
     Product,
-    Site,
 )
 
 
@@ -30,16 +27,7 @@ def _one_machine() -> Factory:
     a = Machine("A", "mill", "L", "cnc", power(0.0, 5.0, 5.0, 20.0))
     p = Product("p", "part", (Operation("o10", "A", 0.0, 60.0),))
     order = Order("O1", "p", 30.0, MONDAY + timedelta(minutes=10), MONDAY + timedelta(hours=1))
-    return Factory(
-        "one",
-        "one machine",
-        Site("S", "site", "DE", "UTC", "DE"),
-        lines=(Line("L", "line", "S"),),
-        machines=(a,),
-        meters=(Meter("M-A", "A", ("A",)),),
-        products=(p,),
-        orders=(order,),
-    )
+    return one_line_plant((a,), (p,), (order,))
 
 
 # By hand, 00:00-01:00: IDLE 0:00-0:10, PROCESSING 0:10-0:40, IDLE 0:40-1:00.

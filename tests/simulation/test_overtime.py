@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from sim_helpers import MONDAY, power
+from sim_helpers import MONDAY, one_line_plant, power
 
 from carbontwin.simulation.evaluator import OVERTIME_KPIS, ScheduleEvaluator
 from carbontwin.simulation.optimizer import ScheduleSearch, decode_genes, n_genes
@@ -17,14 +17,11 @@ from carbontwin.simulation.tariffs import TimeOfUseTariff, grid_intensity_fn
 from carbontwin.twin.errors import SimulationError
 from carbontwin.twin.model import (
     Factory,
-    Line,
     Machine,
-    Meter,
     Operation,
     Order,
     Product,
     Shift,
-    Site,
 )
 
 H = 3600.0
@@ -50,17 +47,7 @@ def _plant() -> Factory:
         Order("O1", "p", 510.0, MONDAY + timedelta(hours=8), MONDAY + timedelta(hours=40)),
         Order("O2", "p", 180.0, MONDAY + timedelta(hours=8), MONDAY + timedelta(hours=40)),
     )
-    return Factory(
-        "ot",
-        "overtime plant",
-        Site("S", "site", "DE", "UTC", "DE"),
-        lines=(Line("L", "line", "S"),),
-        machines=(a,),
-        meters=(Meter("M", "A", ("A",)),),
-        products=(p,),
-        shifts=(Shift("day", "08:00", "16:00"),),
-        orders=orders,
-    )
+    return one_line_plant((a,), (p,), orders, shifts=(Shift("day", "08:00", "16:00"),))
 
 
 # Scenario Monday 00:00 to Wednesday 00:00 (48 h); working windows Monday and Tuesday.
