@@ -22,6 +22,7 @@ from importlib.metadata import version
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from ._limits import BodyLimit
 from ._proxy import TrustedProxyHeaders
 from .deps import Services
 from .errors import install_error_handlers
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.trusted_proxies:
         app.add_middleware(TrustedProxyHeaders, trusted=settings.trusted_proxies)
     for router in all_routers():

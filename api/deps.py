@@ -87,6 +87,21 @@ class Services:
         self.responses = ResponseCache(int(settings.response_cache_mb * 2**20))
         self.factories = FactoryCache(settings.factory_cache_size)
 
+    def add_job(self, job: dict[str, Any], now: float | None = None) -> None:
+        """Keep ``job``; forget finished jobs older than ``max_event_age_s`` and, past
+        ``max_stored_events`` jobs, the oldest finished ones (a running job is kept)."""
+        t = time.time() if now is None else now
+        limit, age = self.settings.max_stored_events, self.settings.max_event_age_s
+        with self._lock:
+            finished = [(j["finished_at"], k) for k, j in self.jobs.items() if j.get("finished_at")]
+            finished.sort()
+            excess = len(self.jobs) + 1 - limit
+            for done_at, key in finished:
+                if t - done_at > age or excess > 0:
+                    del self.jobs[key]
+                    excess -= 1
+            self.jobs[job["id"]] = job
+
     @property
     def store(self) -> Any:
         """The twin store (``carbontwin.twin.store.Store.open(settings.database_url)``)."""

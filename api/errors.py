@@ -34,7 +34,16 @@ from carbontwin.twin.errors import (
 )
 from carbontwin.twin.store import NotFoundError as StoreNotFound
 
-__all__ = ["Conflict", "NotFound", "PactError", "Unauthorized", "install_error_handlers"]
+from ._limits import BodyTooLarge
+
+__all__ = [
+    "Conflict",
+    "NotFound",
+    "PactError",
+    "TooLarge",
+    "Unauthorized",
+    "install_error_handlers",
+]
 
 
 class NotFound(CarbonTwinError):
@@ -43,6 +52,10 @@ class NotFound(CarbonTwinError):
 
 class Conflict(CarbonTwinError):
     """The request conflicts with the current state (e.g. no factory stored yet)."""
+
+
+class TooLarge(CarbonTwinError):
+    """The request holds more than a limit allows (events per batch, ...)."""
 
 
 class Unauthorized(CarbonTwinError):
@@ -66,6 +79,7 @@ _STATUS: tuple[tuple[type[CarbonTwinError], int], ...] = (
     (NotFound, 404),
     (StoreNotFound, 404),
     (Unauthorized, 401),
+    (TooLarge, 413),
     (Conflict, 409),
     (FactoryModelError, 422),
     (EventConflictError, 409),
@@ -131,6 +145,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):  # Settings.max_body_bytes (api/_limits.py)
+            if _is_pact(request):
+                return _pact_response(PactError(413, "BadRequest", str(exc.detail)))
+            detail = [{"loc": ["body"], "msg": exc.detail, "type": "body_too_large"}]
+            return JSONResponse({"detail": detail}, status_code=413)
         if _is_pact(request):
             code = {
                 401: "BadRequest",

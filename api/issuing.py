@@ -28,6 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from carbontwin.twin.attribution import Attribution, Rules
+from carbontwin.twin.coverage import Uncovered, hold_uncovered
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.factors import FactorSet
 from carbontwin.twin.footprint import DEPRECATED, Footprint
@@ -39,11 +40,13 @@ from .errors import NotFound
 
 __all__ = [
     "IssueInputs",
+    "IssueReport",
     "attribute_and_issue",
     "attribute_inputs",
     "attribute_stored",
     "carbontwin_version",
     "issue_footprints",
+    "issue_with_report",
     "read_inputs",
     "rules_from",
     "with_orders",
@@ -185,8 +188,9 @@ def attribute_stored(store: Any, factory: Factory) -> Attribution:
     from carbontwin.twin.graph import FactoryGraph
 
     factory = with_orders(factory, store.list_orders())
-    events = store.read_events()
-    return attribute(FactoryGraph(factory), events, stored_factors(factory, store))
+    factors = stored_factors(factory, store)
+    events, _ = hold_uncovered(factory, store.read_events(), factors)
+    return attribute(FactoryGraph(factory), events, factors)
 
 
 def issue_footprints(
@@ -269,6 +273,34 @@ def attribute_and_issue(
     issued footprints (unchanged orders issue nothing); 409 when no factory is
     stored yet.
     """
+    return issue_with_report(services, orders, rules).issued
+
+
+@dataclass(frozen=True, slots=True)
+class IssueReport:
+    """What an issuing run issued, and the readings it held out (no factor covers them)."""
+
+    issued: list[Footprint]
+    uncovered: list[Uncovered]
+
+    @property
+    def held(self) -> set[str]:
+        """Orders not issued because of the uncovered readings."""
+        return {o for u in self.uncovered for o in u.orders}
+
+
+def issue_with_report(
+    services: Services,
+    orders: Iterable[str] | None = None,
+    rules: Rules | Mapping[str, Any] | None = None,
+) -> IssueReport:
+    """:func:`attribute_and_issue`, saying which readings were held out.
+
+    Electricity readings no emission factor covers never block the other
+    orders (:func:`carbontwin.twin.coverage.hold_uncovered`): they are left
+    out, the orders they touch are held back (not issued; asked for by name,
+    a 409 naming the readings), every other order is issued.
+    """
     from carbontwin.twin.store import NotFoundError
 
     from .errors import Conflict
@@ -278,5 +310,21 @@ def attribute_and_issue(
     except NotFoundError:
         msg = "no factory stored yet: PUT /factory first"
         raise Conflict(msg, field="factory") from None
+    inputs, uncovered = hold_uncovered_inputs(inputs)
+    report = IssueReport([], uncovered)
+    if orders is not None:
+        asked = set(orders)
+        blocking = [u for u in uncovered if asked & set(u.orders)]
+        if blocking:
+            raise Conflict("; ".join(u.message for u in blocking), field="events")
     result = attribute_inputs(inputs)
-    return issue_footprints(services.store, inputs, result, services.signer, orders)
+    if orders is None and report.held:
+        orders = [o for o in result.footprints if o not in report.held]
+    report.issued.extend(issue_footprints(services.store, inputs, result, services.signer, orders))
+    return report
+
+
+def hold_uncovered_inputs(inputs: IssueInputs) -> tuple[IssueInputs, list[Uncovered]]:
+    """``inputs`` without the electricity readings no factor covers, and those readings."""
+    events, uncovered = hold_uncovered(inputs.factory, inputs.events, inputs.factors)
+    return (replace(inputs, events=events) if uncovered else inputs), uncovered

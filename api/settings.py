@@ -96,10 +96,26 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Timeout of partner callbacks [s]"
     )
     max_stored_events: int = Field(
-        default=1000, ge=1, description="PACT events and callback records kept in memory"
+        default=1000,
+        ge=1,
+        description="PACT events received, callback records and finished simulation jobs "
+        "kept in memory (each, newest first)",
     )
     max_event_age_s: float = Field(
-        default=7 * 86400.0, gt=0, description="Age after which kept PACT events are dropped [s]"
+        default=7 * 86400.0,
+        gt=0,
+        description="Age after which kept PACT events, callback records and finished "
+        "simulation jobs are dropped [s]",
+    )
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body [bytes]; a larger one is refused with 413",
+    )
+    max_events_per_request: int = Field(
+        default=200_000,
+        ge=1,
+        description="Most events in one POST /events batch; more is refused with 413",
     )
     simulation_workers: int = Field(
         default=1, ge=1, le=32, description="Threads running simulation jobs"

@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from carbontwin.twin._yaml_lines import SourceError, line_of, read_with_lines
 from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.model import State
+from carbontwin.twin.text_files import MAX_ABS_VALUE, first_bad_line, number_problem
 
 __all__ = [
     "mapping_schema",
@@ -308,6 +309,13 @@ def _csv_chunks(
         kw["usecols"] = list(columns)
     first = fmt.skip_rows + 2  # the header's line + 1
     total = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # a binary file or UTF-16/32: say so instead of a codec error
+        problem = first_bad_line(head, str(path), fmt.encoding)
+        if problem is not None:
+            raise ConnectorError(problem)
     try:
         with path.open("rb") as handle:
             if header_only:
@@ -317,8 +325,15 @@ def _csv_chunks(
                 for frame in reader:
                     yield Chunk(frame, first, handle.tell(), total)
                     first += len(frame)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError:
+        problem = first_bad_line(path.read_bytes(), str(path), fmt.encoding)
+        msg = problem or f"{path}: not text in the encoding {fmt.encoding!r}; set format.encoding"
+        raise ConnectorError(msg) from None
+    except (pd.errors.ParserError, ValueError) as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, pd.errors.EmptyDataError):
+            msg = f"{path}:{fmt.skip_rows + 1}: the file is empty; it needs a header line"
+            raise ConnectorError(msg) from None
         msg = f"{path}: cannot read as CSV (delimiter {fmt.delimiter!r}, decimal {fmt.decimal!r}): {text}"
         raise ConnectorError(msg) from None
 
@@ -411,7 +426,9 @@ def numbers(
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64)
     if pd.api.types.is_numeric_dtype(series.dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        _refuse_wild(values, series.astype(str), path, rows, column)
+        return values
     present = series.notna().to_numpy()
     text = series.astype(str).str.strip()
     cleaned = text
@@ -433,7 +450,24 @@ def numbers(
         )
         raise ConnectorError(msg, field=column)
     out[~present] = np.nan
+    _refuse_wild(out, text, path, rows, column)
     return out
+
+
+def _refuse_wild(
+    values: npt.NDArray[np.float64],
+    text: pd.Series,
+    path: Path,
+    rows: npt.NDArray[np.int64],
+    column: str,
+) -> None:
+    """An infinite value, or one beyond ``MAX_ABS_VALUE``, is an error naming its cell."""
+    wild = np.flatnonzero(np.isinf(values) | (np.abs(values) > MAX_ABS_VALUE))
+    if wild.size:
+        i = int(wild[0])
+        problem = number_problem(float(values[i])) or "is out of range"
+        msg = f"{where(path, int(rows[i]), column)}: {text.iloc[i]!r} {problem}"
+        raise ConnectorError(msg, field=column)
 
 
 def state_name(value: str) -> State:

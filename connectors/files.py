@@ -47,6 +47,7 @@ trip and attribution decides what to do with them.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -60,6 +61,7 @@ from carbontwin.twin.errors import ConnectorError, EventConflictError
 from carbontwin.twin.events import KINDS, EventBatch, StepKind, settle
 from carbontwin.twin.model import Order, State
 from carbontwin.twin.quantities import from_epoch
+from carbontwin.twin.text_files import MAX_ABS_VALUE, decode_text, number_problem
 
 __all__ = [
     "FILES",
@@ -222,13 +224,22 @@ class _File:
 
 def _read_file(path: Path) -> _File:
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        raw = path.read_bytes()
+    except OSError as exc:
+        msg = f"{path}: cannot read: {exc.strerror or exc}"
+        raise ConnectorError(msg) from None
+    text = decode_text(raw, str(path), ConnectorError)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False
+        )
     except pd.errors.EmptyDataError:
         cols = FILES[path.name][0] if path.name in FILES else _ORDER_COLUMNS
-        msg = f"{path}: the file is empty; it needs a header line ({', '.join(cols)})"
+        msg = f"{path}:1: the file is empty; it needs a header line ({', '.join(cols)})"
         raise ConnectorError(msg) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        msg = f"{path}: not a comma-separated UTF-8 file: {exc}"
+    except pd.errors.ParserError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        msg = f"{path}: not a comma-separated file: {first}"
         raise ConnectorError(msg) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
@@ -320,6 +331,10 @@ def _read_kind(f: _File, batch: EventBatch) -> None:
             if bad.any():
                 raise f.error(int(np.flatnonzero(bad.to_numpy())[0]), col, "is not a number")
             value = num.to_numpy(dtype=np.float64)
+            wild = np.flatnonzero(np.isinf(value) | (np.abs(value) > MAX_ABS_VALUE))
+            if wild.size:
+                i = int(wild[0])
+                raise f.error(i, col, number_problem(float(value[i])) or "is out of range")
         elif col == "state":
             value = _names(f, col, State)
         elif col == "kind":
@@ -462,7 +477,7 @@ def read_orders_csv(directory: str | Path) -> list[Order]:
         if empty.size:
             raise f.error(int(empty[0]), col, f"is empty; every order needs its {col}")
     qty = pd.to_numeric(frame["quantity"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(~(qty > 0) | ~np.isfinite(qty))
+    bad = np.flatnonzero(~(qty > 0) | ~np.isfinite(qty) | (qty > MAX_ABS_VALUE))
     if bad.size:
         raise f.error(int(bad[0]), "quantity", "is not a positive number")
     release = _times(f, "release")

@@ -18,6 +18,7 @@ file is only the wiring:
 - ``import historian|mes|schema``         (:mod:`.importers`)
 - ``report``                              (:mod:`.report`)
 - ``publish``                             (:mod:`.publish`)
+- ``events retract|retractions``          (:mod:`.events`)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from . import (
     cbam,
     connect,
     demo,
+    events,
     factory,
     importers,
     opcua,
@@ -73,6 +75,7 @@ for _module in (
     importers,
     report,
     publish,
+    events,
 ):
     _module.register(app)
 

@@ -34,6 +34,7 @@ from carbontwin.api.breakdowns import (
 from carbontwin.api.issuing import with_orders
 from carbontwin.connectors.files import describe_events_folder, read_events_dir, read_orders_csv
 from carbontwin.twin.attribution import Attribution, Rules, attribute
+from carbontwin.twin.coverage import hold_uncovered
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
 from carbontwin.twin.factors import FactorSet
 from carbontwin.twin.factory_file import load_factory
@@ -221,6 +222,7 @@ def register(app: typer.Typer) -> None:
             factors = cli_factor_set(fac, path, grid_factor, grid_factors)
             from carbontwin.plugins.registry import allocation_rules
 
+            batch, uncovered = hold_uncovered(fac, batch, factors)
             res = attribute(fac, batch, factors, _rules(rules), allocation=allocation_rules())
         except FactoryModelError as exc:
             for line in exc.errors:
@@ -229,6 +231,8 @@ def register(app: typer.Typer) -> None:
         except CarbonTwinError as exc:
             err.print(f"error: {escape(exc.message)}", soft_wrap=True, highlight=False)
             raise typer.Exit(1) from None
+        for u in uncovered:  # never blocks the run: named, held out
+            err.print(f"warning: {escape(u.message)}", style="yellow", soft_wrap=True)
         if plot is not None:
             plot_orders(res, plot)
             err.print(f"chart written to {escape(str(plot))}", highlight=False)
@@ -237,9 +241,9 @@ def register(app: typer.Typer) -> None:
                 for written in export_attribution(res, fac, target):
                     err.print(f"written: {escape(str(written))}", highlight=False)
         if as_json:
-            typer.echo(
-                json.dumps(attribution_json(res, factors), indent=1, allow_nan=False, default=_num)
-            )
+            doc = attribution_json(res, factors)
+            doc["uncovered"] = [u.to_dict() for u in uncovered]
+            typer.echo(json.dumps(doc, indent=1, allow_nan=False, default=_num))
             return
         out = Console()
         print_table(out, footprint_table(res.footprints.values(), width=out.width, wide=wide))

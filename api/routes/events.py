@@ -20,7 +20,8 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from carbontwin.api._twin import current_factory
-from carbontwin.api.deps import StoreDep, TokenDep
+from carbontwin.api.deps import SettingsDep, StoreDep, TokenDep
+from carbontwin.api.errors import TooLarge
 from carbontwin.twin.errors import EventRowsError
 from carbontwin.twin.events import (
     EnergyCounter,
@@ -111,6 +112,11 @@ class EventsCreate(BaseModel):
     materials: list[MaterialIn] = []
     gaps: list[GapIn] = []
 
+    def count(self) -> int:
+        """Events in the batch, all kinds."""
+        lists = (self.states, self.power, self.counters, self.steps, self.materials, self.gaps)
+        return sum(len(x) for x in lists)
+
     def batch(self) -> EventBatch:
         events: list[Any] = [StateChange(e.asset, e.t, e.state, e.correction) for e in self.states]
         events += [PowerSample(e.meter, e.t, e.power_kw, e.correction) for e in self.power]
@@ -162,8 +168,15 @@ class EventsStored(BaseModel):
 
 
 @router.post("", operation_id="post_events", response_model=EventsStored)
-def post_events(body: EventsCreate, store: StoreDep, _sub: TokenDep) -> Any:
+def post_events(body: EventsCreate, store: StoreDep, settings: SettingsDep, _sub: TokenDep) -> Any:
     """Validate and store a batch, or refuse it whole with the rows that are wrong."""
+    count = body.count()
+    if count > settings.max_events_per_request:
+        msg = (
+            f"{count:,} events in one batch; at most {settings.max_events_per_request:,} "
+            "(setting max_events_per_request); send smaller batches"
+        )
+        raise TooLarge(msg, field="body")
     factory = current_factory(store)
     unknown = body.unknown(factory)
     if unknown:
@@ -179,3 +192,48 @@ def post_events(body: EventsCreate, store: StoreDep, _sub: TokenDep) -> Any:
         "unchanged": settled.unchanged,
         "corrected": settled.corrected,
     }
+
+
+class RetractionCreate(BaseModel):
+    """Events of ``source`` with ``start <= t < end`` to take out of attribution."""
+
+    source: Id = Field(description="A meter (power, counters), or an asset (states, steps)")
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(min_length=1, max_length=2000, description="Kept on record")
+
+
+class RetractionPublic(BaseModel):
+    id: int
+    source: str
+    start: str
+    end: str
+    reason: str
+    retracted_at: str | None
+    events: dict[str, int] = Field(
+        default_factory=dict, description="Stored events of each kind the retraction covers"
+    )
+
+
+@router.post(
+    "/retractions",
+    operation_id="retract_events",
+    status_code=201,
+    response_model=RetractionPublic,
+)
+def retract_events(body: RetractionCreate, store: StoreDep, _sub: TokenDep) -> Any:
+    """Take stored events out of attribution, on record (never a delete).
+
+    The events stay stored; the retraction is kept append-only with its reason.
+    The next issue gives the orders whose figures change new footprint versions.
+    """
+    r, counts = store.retract_events(
+        body.source, body.start.timestamp(), body.end.timestamp(), body.reason
+    )
+    return {**r.to_dict(), "events": counts}
+
+
+@router.get("/retractions", operation_id="list_retractions", response_model=list[RetractionPublic])
+def list_retractions(store: StoreDep, _sub: TokenDep) -> Any:
+    """Every retraction, oldest first."""
+    return [r.to_dict() for r in store.retractions()]

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from carbontwin.api._limits import MAX_VERSION
 from carbontwin.api.deps import StoreDep, TokenDep
 from carbontwin.twin.errors import FactoryModelError
 from carbontwin.twin.factory_file import factory_to_dict, loads_factory
@@ -29,7 +30,9 @@ class FactoryVersionPublic(BaseModel):
 def get_factory(
     store: StoreDep,
     _sub: TokenDep,
-    version: int | None = Query(None, ge=1, description="Factory version; newest when omitted"),
+    version: int | None = Query(
+        None, ge=1, le=MAX_VERSION, description="Factory version; newest when omitted"
+    ),
 ) -> Any:
     """The factory model (newest version, or ``version``)."""
     return factory_to_dict(store.load_factory(version))

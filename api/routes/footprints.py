@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from carbontwin.api._limits import MAX_OFFSET
 from carbontwin.api._twin import (
     find_footprint,
     optional_factory,
@@ -29,7 +30,7 @@ from carbontwin.api._twin import (
     stored_document,
 )
 from carbontwin.api.deps import ServicesDep, TokenDep, app_base_url
-from carbontwin.api.issuing import attribute_and_issue
+from carbontwin.api.issuing import attribute_and_issue, issue_with_report
 from carbontwin.plugins.aas import render_aas_json
 from carbontwin.plugins.label import verify_label
 from carbontwin.plugins.signing import verify_document
@@ -55,8 +56,24 @@ class OrderFootprints(BaseModel):
     versions: list[SignedFootprint]
 
 
+class UncoveredReadings(BaseModel):
+    """Electricity readings no emission factor covers: held out, holding back ``orders``."""
+
+    meter: str
+    count: int
+    first: str
+    last: str
+    orders: list[str]
+    message: str
+
+
 class Issued(BaseModel):
     issued: list[SignedFootprint]
+    uncovered: list[UncoveredReadings] = Field(
+        default_factory=list,
+        description="Readings held out of attribution (no factor covers them) and the "
+        "orders they hold back; every other order was issued",
+    )
 
 
 class IssueRequest(BaseModel):
@@ -115,8 +132,11 @@ def issue_all_footprints(
 
     ``rules`` in the body override the service settings' rules for this issue.
     """
-    issued = attribute_and_issue(services, None, _rules(services, body))
-    return {"issued": [stored_document(services.store, fp.id) for fp in issued]}
+    report = issue_with_report(services, None, _rules(services, body))
+    return {
+        "issued": [stored_document(services.store, fp.id) for fp in report.issued],
+        "uncovered": [u.to_dict() for u in report.uncovered],
+    }
 
 
 @router.get("/footprints", operation_id="list_footprints", response_model=list[dict[str, Any]])
@@ -127,7 +147,7 @@ def list_footprints(
     product: str | None = None,
     latest_only: bool = False,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Any:
     """Issued footprints (unsigned records), oldest issue first."""
     fps = services.store.list_footprints(

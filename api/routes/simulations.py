@@ -101,15 +101,17 @@ def create_simulation(scenario: ScenarioCreate, services: ServicesDep, _sub: Tok
     """Queue a scenario; poll ``GET /simulations/{id}``."""
     current_factory(services.store)  # fail now, not in the job, when there is no factory
     job_id = str(uuid.uuid4())
-    services.jobs[job_id] = {
-        "id": job_id,
-        "status": "queued",
-        "scenario": scenario.model_dump(),
-        "submitted_at": time.time(),
-        "finished_at": None,
-        "error": None,
-        "result": None,
-    }
+    services.add_job(
+        {
+            "id": job_id,
+            "status": "queued",
+            "scenario": scenario.model_dump(),
+            "submitted_at": time.time(),
+            "finished_at": None,
+            "error": None,
+            "result": None,
+        }
+    )
     services.pool.submit(_run, services, job_id, scenario)
     return services.jobs[job_id]
 

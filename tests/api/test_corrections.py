@@ -18,7 +18,7 @@ def test_correction_deprecates_the_first_version(db_client, demo_batch):
     v1 = client.post("/orders/O-1001/footprint").json()["issued"]
     assert [d["payload"]["version"] for d in v1] == [1]
     # nothing new: nothing issued
-    assert client.post("/orders/O-1001/footprint").json() == {"issued": []}
+    assert client.post("/orders/O-1001/footprint").json() == {"issued": [], "uncovered": []}
     # a late material booking changes the footprint
     extra = {
         "materials": [

@@ -71,7 +71,7 @@ def test_issued_footprints_and_versions(loaded):
     client, headers, issued = loaded
     assert sorted(d["payload"]["order"] for d in issued) == ["O-1001", "O-1002", "O-1003", "O-1004"]
     again = client.post("/footprints/attribute", headers=headers)
-    assert again.json() == {"issued": []}  # nothing changed, nothing re-issued
+    assert again.json() == {"issued": [], "uncovered": []}  # nothing changed, nothing re-issued
     r = client.get("/orders/O-1001/footprint", headers=headers)
     assert r.status_code == 200
     versions = r.json()["versions"]

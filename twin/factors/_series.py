@@ -15,6 +15,7 @@ import pandas as pd
 
 from carbontwin.twin.errors import AttributionError
 from carbontwin.twin.quantities import from_epoch
+from carbontwin.twin.text_files import decode_text
 
 __all__ = ["GRID_ATTRIBUTION", "HourlySeries", "bundled_series", "load_hourly_csv", "parse_hourly"]
 
@@ -28,6 +29,8 @@ GRID_ATTRIBUTION = (
 )
 
 _HOUR_S = 3600.0
+MAX_FACTOR_KG_PER_KWH = 100.0
+"""Above this no grid emits (coal plants emit about 1 kg/kWh): a unit or file mistake."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -151,10 +154,15 @@ def parse_hourly(
     if scale is None:
         msg = f"{where}: unknown value unit {unit!r}; use g_co2e_per_kwh or kg_co2e_per_kwh"
         raise AttributionError(msg)
+    text = decode_text(raw, where, AttributionError)
+    if not text.strip():
+        msg = f"{where}:1: the file is empty; it needs a header line (hour_start_utc, {unit})"
+        raise AttributionError(msg)
     try:
-        frame = pd.read_csv(io.BytesIO(raw))
-    except ValueError as exc:  # pandas' parser and empty-data errors, bad encodings
-        msg = f"{where}: not a CSV of hour_start_utc,{unit}: {exc}"
+        frame = pd.read_csv(io.StringIO(text))
+    except ValueError as exc:  # pandas' parser and empty-data errors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no data"
+        msg = f"{where}:1: not a CSV of hour_start_utc,{unit}: {first}"
         raise AttributionError(msg) from None
     for col in ("hour_start_utc", unit):
         if col not in frame.columns:
@@ -167,6 +175,14 @@ def parse_hourly(
         raise AttributionError(msg) from None
     t = times.dt.as_unit("ns").astype("int64").to_numpy() / 1e9
     v = pd.to_numeric(frame[unit], errors="coerce").to_numpy(dtype=np.float64) * scale
+    wild = np.flatnonzero(np.isinf(v) | (np.abs(v) > MAX_FACTOR_KG_PER_KWH))
+    if wild.size:
+        i = int(wild[0])
+        msg = (
+            f"{where}:{i + 2}: {unit} {str(frame[unit].iloc[i])!r} is not a grid factor "
+            f"(infinite or above {MAX_FACTOR_KG_PER_KWH:g} kg/kWh); check the unit column"
+        )
+        raise AttributionError(msg)
     if t.size == 0:
         msg = f"{where}: no rows"
         raise AttributionError(msg)

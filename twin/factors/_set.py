@@ -222,6 +222,20 @@ class FactorSet:
         return cls.for_factory(factory)
 
     # -- electricity -------------------------------------------------------------
+    def covers(self, t: FloatArray) -> BoolArray:
+        """True where an electricity factor exists for time ``t`` [epoch s] (fallbacks
+        included); False where attributing electricity would fail: outside a bare
+        hourly series without ``fallback``, or a zone of hourly series alone outside them."""
+        tt = np.asarray(t, dtype=np.float64)
+        loc = self.location
+        if isinstance(loc, ZoneFactors):
+            return loc.covered(tt)
+        if isinstance(loc, AnnualFactor | ConstantFactor) or self.fallback is not None:
+            return np.ones(tt.shape, dtype=bool)
+        idx = loc.index(tt)
+        out: BoolArray = (idx >= 0) & (idx < loc.values.size)
+        return out
+
     def electricity(self, t: FloatArray) -> ElectricityLookup:
         """Location- and market-based factors at each time ``t`` [epoch s], with the fallbacks."""
         tt = np.asarray(t, dtype=np.float64)

@@ -18,6 +18,7 @@ that used them and lower their data-quality rating.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from carbontwin.twin.errors import AttributionError
+from carbontwin.twin.quantities import from_epoch
 
 from ._library import AnnualFactor
 from ._series import HourlySeries
@@ -177,14 +179,37 @@ class ZoneFactors:
             out[todo] = target.factor_kg_per_kwh
             code[todo] = ANNUAL
             return
-        if not self.annual:  # pragma: no cover - a zone holds a series or an annual factor
-            msg = f"grid zone {self.zone!r}: no factor for the year {year}"
+        if not self.annual:  # series only, none holding this hour of the year
+            msg = (
+                f"grid zone {self.zone!r}: no factor for {from_epoch(float(t[todo[0]])).isoformat()}"
+                f": its hourly series do not hold that hour of the year and it has no annual "
+                "factor; give one in the factory file's factors.grid section"
+            )
             raise AttributionError(msg)
         near = _nearest([a.year for a in self.annual], year)
         chosen = self.annual_for(near)
         assert chosen is not None
         out[todo] = chosen.factor_kg_per_kwh
         code[todo] = ANNUAL_OTHER_YEAR
+
+    def covered(self, t: FloatArray) -> npt.NDArray[np.bool_]:
+        """True where some factor of the zone gives the hour (a series, a profile of one,
+        an annual factor); False only for a zone of series alone, outside them."""
+        tt = np.asarray(t, dtype=np.float64).reshape(-1)
+        if self.annual or tt.size == 0:
+            return np.ones(np.shape(t), dtype=bool)
+        out = np.full(tt.size, np.nan)
+        code = np.full(tt.size, -1, dtype=np.int64)
+        for s in self.series:
+            idx = s.index(tt)
+            code[(idx >= 0) & (idx < s.values.size)] = HOURLY
+        todo = np.flatnonzero(code < 0)
+        years = years_of(tt[todo])
+        for year in np.unique(years).tolist():
+            sel = todo[years == year]
+            with contextlib.suppress(AttributionError):  # what stays unfilled is uncovered
+                self._fill_year(tt, sel, int(year), out, code)
+        return (code >= 0).reshape(np.shape(t))
 
     def is_fallback(self, code: IntArray) -> npt.NDArray[np.bool_]:
         """True where ``code`` is a fallback (the annual factor counts when the zone has series)."""

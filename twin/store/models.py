@@ -67,6 +67,7 @@ __all__ = [
     "OrderStepRow",
     "PowerSampleRow",
     "PublicationRow",
+    "RetractionRow",
     "SigningKeyRow",
     "StateChangeRow",
     "UTCDateTime",
@@ -370,3 +371,21 @@ class FactorPointRow(Base):
     t: Mapped[float] = _t(primary_key=True)
     value: Mapped[float] = mapped_column(sa.Double(), nullable=False)
     filled: Mapped[bool] = mapped_column(sa.Boolean(), nullable=False)
+
+
+class RetractionRow(Base):
+    """Events of ``source`` with ``start <= t < end`` taken out of attribution (0005).
+
+    Append-only like the footprints: a retraction is never changed or deleted;
+    the events it covers stay stored (``carbontwin.twin.retractions``).
+    """
+
+    __tablename__ = "event_retractions"
+    __table_args__ = (sa.CheckConstraint("t_end > t_start", name="range_not_empty"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = _id()
+    t_start: Mapped[float] = _t()
+    t_end: Mapped[float] = _t()
+    reason: Mapped[str] = mapped_column(sa.Text(), nullable=False)
+    retracted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -34,7 +34,8 @@ from carbontwin.twin.errors import StoreError
 from carbontwin.twin.events import EventBatch, Settlement, settle
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.model import Factory, Order
-from carbontwin.twin.store import _audit, _events, _footprints, _series
+from carbontwin.twin.retractions import RETRACTABLE, Retraction, retracted_mask, without_retracted
+from carbontwin.twin.store import _audit, _events, _footprints, _retractions, _series
 from carbontwin.twin.store._audit import AuditReport, Verifier
 from carbontwin.twin.store._footprints import F, FootprintHead, NotFoundError, Signer
 from carbontwin.twin.store._series import SeriesLike
@@ -419,14 +420,45 @@ class Store:
             rows = conn.execute(stmt).mappings().all()
         return [{k: r[k] for k in ("kind", "key", "old", "new", "superseded_at")} for r in rows]
 
-    def read_events(self, start: float | None = None, end: float | None = None) -> EventBatch:
+    def read_events(
+        self, start: float | None = None, end: float | None = None, *, retracted: bool = False
+    ) -> EventBatch:
         """Stored events in ``[start, end)`` [epoch s], sorted by source and time.
 
         States, samples and counters lie in the window; order steps and gaps
         overlap it; material uses belong to an order with a step in it.
+        Events under a retraction (:meth:`retract_events`) are left out unless
+        ``retracted`` is true.
         """
         with self._tx("reading events") as conn:
-            return _events.read_kinds(conn, start, end)
+            batch = _events.read_kinds(conn, start, end)
+            if retracted:
+                return batch
+            taken = _retractions.load(conn)
+        return without_retracted(batch, taken)[0]
+
+    def retract_events(
+        self, source: str, start: float, end: float, reason: str
+    ) -> tuple[Retraction, dict[str, int]]:
+        """Take the events of ``source`` with ``start <= t < end`` [epoch s] out of
+        attribution, on record (:mod:`carbontwin.twin.retractions`): the events stay
+        stored, the retraction is kept append-only. Returns it with the number of
+        stored events of each kind it covers."""
+        r = _retractions.check(source, start, end, reason)
+        with self._tx(f"retracting events of {source!r}", write=True) as conn:
+            batch = _events.read_kinds(conn, r.start, r.end)
+            counts = {
+                kind: n
+                for kind in RETRACTABLE
+                if (n := int(retracted_mask(batch, kind, [r]).sum()))
+            }
+            saved = _retractions.insert(conn, r)
+        return saved, counts
+
+    def retractions(self) -> list[Retraction]:
+        """Every retraction, oldest first."""
+        with self._tx("reading event retractions") as conn:
+            return _retractions.load(conn)
 
     def count_events(self) -> dict[str, int]:
         """Stored rows per event table."""

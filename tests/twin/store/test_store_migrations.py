@@ -32,6 +32,7 @@ TABLES = {
     "issuance_log",
     "issuance_inputs",
     "event_history",
+    "event_retractions",
     "alembic_version",
 }
 
