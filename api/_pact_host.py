@@ -23,7 +23,7 @@ from fastapi import BackgroundTasks, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from ._twin import optional_factory, render_pact, statuses
-from .deps import Services, app_base_url
+from .deps import TenantServices, app_base_url
 from .errors import PactError
 
 log = logging.getLogger("carbontwin.api.pact")
@@ -44,7 +44,7 @@ V2_EVENTS = {
 Doc = dict[str, Any]
 
 
-def all_documents(services: Services, spec: int) -> list[Doc]:
+def all_documents(services: TenantServices, spec: int) -> list[Doc]:
     """Every issued footprint version rendered as PACT ``spec`` (3 or 2), oldest first."""
     store = services.store
     fps = store.list_footprints()
@@ -403,7 +403,7 @@ def callback_url(url: str, spec: int) -> str:
     return f"{base}/{spec}/events"
 
 
-def _reply_to(services: Services, source: str, spec: int) -> tuple[str, str | None]:
+def _reply_to(services: TenantServices, source: str, spec: int) -> tuple[str, str | None]:
     """Where (URL, bearer token) the answer to a request from ``source`` goes."""
     partner = services.settings.pact_partners.get(source)
     if partner is not None:
@@ -421,7 +421,7 @@ def _reply_to(services: Services, source: str, spec: int) -> tuple[str, str | No
 
 
 def answer_event(
-    services: Services,
+    services: TenantServices,
     request: Request,
     spec: int,
     event: dict[str, Any],
@@ -449,7 +449,7 @@ def answer_event(
     return {"attributes": attrs, "data": data}
 
 
-def deliver(services: Services, url: str, token: str | None, answer: dict[str, Any]) -> None:
+def deliver(services: TenantServices, url: str, token: str | None, answer: dict[str, Any]) -> None:
     """POST ``answer`` as a structured CloudEvent to the requester's events endpoint ``url``."""
     message = to_structured_event(CloudEvent(dict(answer["attributes"]), answer["data"]))
     headers, body = dict(message.headers), message.body
@@ -473,7 +473,7 @@ def deliver(services: Services, url: str, token: str | None, answer: dict[str, A
 
 
 async def handle_event(
-    services: Services,
+    services: TenantServices,
     request: Request,
     background: BackgroundTasks,
     spec: int,

@@ -22,7 +22,7 @@ from carbontwin.twin.footprint import DEPRECATED
 
 from ._cache import CachedResponse
 from ._twin import footprint_label, render_pact
-from .deps import Services, app_base_url, tenant_of
+from .deps import TenantServices, app_base_url, tenant_of
 
 __all__ = ["label_response", "pact_response", "to_response"]
 
@@ -41,11 +41,11 @@ def to_response(cached: CachedResponse) -> Any:
     return Response(cached.body, media_type=cached.media_type, headers=cached.headers)
 
 
-def _factory(services: Services, store: Any, version: int | None) -> Any | None:
+def _factory(services: TenantServices, store: Any, version: int | None) -> Any | None:
     return None if version is None else services.factory(store, version)
 
 
-def pact_response(services: Services, spec: int, footprint_id: str) -> CachedResponse | None:
+def pact_response(services: TenantServices, spec: int, footprint_id: str) -> CachedResponse | None:
     """``{"data": <PACT v3 or v2 document>}`` of footprint ``footprint_id``, rendered once
     per (tenant, id, spec, current, factory version); ``None`` when there is no such
     footprint."""
@@ -66,7 +66,7 @@ def pact_response(services: Services, spec: int, footprint_id: str) -> CachedRes
 
 
 def label_response(
-    request: Request, services: Services, order_id: str, footprint_id: str | None, fmt: str
+    request: Request, services: TenantServices, order_id: str, footprint_id: str | None, fmt: str
 ) -> CachedResponse | None:
     """The label of ``order_id`` (its newest footprint, or version ``footprint_id``) in
     ``fmt``, rendered once per (tenant, id, format, current, factory version, base

@@ -22,7 +22,7 @@ from carbontwin.twin.errors import StoreError
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.store import NotFoundError
 
-from .deps import Services, app_base_url
+from .deps import TenantServices, app_base_url
 from .errors import Conflict, NotFound
 
 
@@ -77,7 +77,7 @@ def statuses(store: Any, fps: Iterable[Footprint]) -> dict[str, str]:
 
 
 def render_pact(
-    services: Services, fp: Footprint, spec: int, factory: Any | None, status: str
+    services: TenantServices, fp: Footprint, spec: int, factory: Any | None, status: str
 ) -> dict[str, Any]:
     s = services.settings
     ctx = pact_context(
@@ -93,13 +93,13 @@ def render_pact(
     return render_pact_v3(fp, ctx) if spec == 3 else render_pact_v2(fp, ctx)
 
 
-def signed(services: Services, payload: Any) -> dict[str, Any]:
+def signed(services: TenantServices, payload: Any) -> dict[str, Any]:
     return sign_document(payload, services.signing_key)
 
 
 def footprint_label(
     request: Request,
-    services: Services,
+    services: TenantServices,
     fp: Footprint,
     *,
     factory: Any | None = None,

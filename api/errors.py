@@ -38,6 +38,7 @@ from ._limits import BodyTooLarge
 
 __all__ = [
     "Conflict",
+    "Forbidden",
     "NotFound",
     "PactError",
     "TooLarge",
@@ -62,6 +63,10 @@ class Unauthorized(CarbonTwinError):
     """Missing, invalid or expired bearer token."""
 
 
+class Forbidden(CarbonTwinError):
+    """A valid token without the scope the route needs."""
+
+
 class PactError(Exception):
     """An error of the PACT API, answered as ``{"code", "message"}``."""
 
@@ -79,6 +84,7 @@ _STATUS: tuple[tuple[type[CarbonTwinError], int], ...] = (
     (NotFound, 404),
     (StoreNotFound, 404),
     (Unauthorized, 401),
+    (Forbidden, 403),
     (TooLarge, 413),
     (Conflict, 409),
     (FactoryModelError, 422),
@@ -117,7 +123,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _carbontwin(request: Request, exc: CarbonTwinError) -> JSONResponse:
         status = status_of(exc)
         if _is_pact(request):
-            code = {401: "BadRequest", 404: "NotFound"}.get(status, "BadRequest")
+            code = {401: "BadRequest", 403: "AccessDenied", 404: "NotFound"}.get(
+                status, "BadRequest"
+            )
             return _pact_response(PactError(status, code, exc.message))
         loc: list[Any] = [exc.field] if exc.field else []
         body: dict[str, Any] = {

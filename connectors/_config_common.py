@@ -45,6 +45,12 @@ class StoreConfig(BaseModel):
         description="SQLAlchemy URL of the store; CARBONTWIN_DATABASE_URL or "
         "sqlite:///carbontwin.db when absent.",
     )
+    tenant: str = Field(
+        "default",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Tenant whose events these are (the plant's tenant; 'default' in a "
+        "single-plant setup).",
+    )
 
 
 def read_config_data(path: Path | str) -> tuple[Any, dict[tuple[str | int, ...], int]]:

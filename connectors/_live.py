@@ -130,10 +130,15 @@ class SpooledConnector:
     """
 
     def __init__(
-        self, spool_cfg: Any, store_url: str | None, sink: Callable[[EventBatch], int] | None
+        self,
+        spool_cfg: Any,
+        store_url: str | None,
+        sink: Callable[[EventBatch], int] | None,
+        tenant: str = "default",
     ) -> None:
         self._spool_cfg = spool_cfg
         self._store_url = store_url
+        self._tenant = tenant
         self._sink = sink
         self.stats = ConnectorStats()
         self.ready = asyncio.Event()
@@ -175,7 +180,7 @@ class SpooledConnector:
     def _store_sink(self) -> Callable[[EventBatch], int]:
         from carbontwin.twin.store import Store
 
-        store = Store.open(self._store_url)
+        store = Store.open(self._store_url, tenant=self._tenant)
         return store.write_events
 
     async def _close_spool(self) -> None:

@@ -123,7 +123,7 @@ class MqttConnector(SpooledConnector):
     def __init__(
         self, config: MqttConfig, *, sink: Callable[[EventBatch], int] | None = None
     ) -> None:
-        super().__init__(config.spool, config.store.url, sink)
+        super().__init__(config.spool, config.store.url, sink, config.store.tenant)
         self.config = config
         self._topics = [_Topic(m) for m in config.topics]
         self.sparkplug = SparkplugHost(config.sparkplug) if config.sparkplug else None

@@ -195,7 +195,7 @@ class OpcUaConnector(SpooledConnector):
     def __init__(
         self, config: ConnectorConfig, *, sink: Callable[[EventBatch], int] | None = None
     ) -> None:
-        super().__init__(config.spool, config.store.url, sink)
+        super().__init__(config.spool, config.store.url, sink, config.store.tenant)
         self.config = config
         self._items: dict[int, _Item] = {}
         self._names: dict[str, dict[str, str]] = {}  # asset -> part -> state name

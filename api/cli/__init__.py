@@ -19,6 +19,7 @@ file is only the wiring:
 - ``report``                              (:mod:`.report`)
 - ``publish``                             (:mod:`.publish`)
 - ``events retract|retractions``          (:mod:`.events`)
+- ``tenants add|list``, ``clients add|list|remove`` (:mod:`.tenants`)
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from . import (
     service,
     simulate,
     suppliers,
+    tenants,
 )
 
 app = typer.Typer(
@@ -76,6 +78,7 @@ for _module in (
     report,
     publish,
     events,
+    tenants,
 ):
     _module.register(app)
 

@@ -15,18 +15,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .service import DbOpt, _settings
+from .service import DbOpt, TenantOpt, _settings
 
 __all__ = ["register"]
 
 
-def audit_check(database_url: DbOpt = None) -> None:
-    """Check the issuance log and every issued footprint; exit 1 naming what is wrong."""
+def audit_check(database_url: DbOpt = None, tenant: TenantOpt = "default") -> None:
+    """Check a tenant's issuance log and every footprint it issued; exit 1 naming what is
+    wrong."""
     from carbontwin.plugins.signing import verify_pem
     from carbontwin.twin.store import Store
 
     out = Console()
-    store = Store.open(_settings(database_url, None).database_url)
+    store = Store.open(_settings(database_url, None).database_url, tenant=tenant)
     try:
         report = store.audit(verify_pem)
     finally:
@@ -53,13 +54,14 @@ def pack(
     order: Annotated[str, typer.Argument(help="Order id (its newest footprint) or a footprint id")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Zip file to write")] = None,
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
 ) -> None:
     """Write the verifier's pack of an order's footprint (events, factory version, factors,
     rules, result, signature, public key)."""
     from carbontwin.api.pack import build_pack
     from carbontwin.twin.store import NotFoundError, Store
 
-    store = Store.open(_settings(database_url, None).database_url)
+    store = Store.open(_settings(database_url, None).database_url, tenant=tenant)
     try:
         fp = store.latest_footprint(order)
         if fp is None:

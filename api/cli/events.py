@@ -16,7 +16,7 @@ from rich.console import Console
 
 from carbontwin.twin.errors import EventError
 
-from .service import DbOpt, _settings
+from .service import DbOpt, TenantOpt, _settings
 
 __all__ = ["register"]
 
@@ -52,6 +52,7 @@ def retract(
         str, typer.Option("--reason", help="Why; kept on record with the retraction")
     ],
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print the retraction as JSON")] = False,
 ) -> None:
     """Take stored events of SOURCE in [FROM, TO) out of attribution, on record.
@@ -63,7 +64,7 @@ def retract(
     from carbontwin.twin.store import Store
 
     t0, t1 = _time(start, "--from"), _time(end, "--to")
-    store = Store.open(_settings(database_url, None).database_url)
+    store = Store.open(_settings(database_url, None).database_url, tenant=tenant)
     try:
         r, counts = store.retract_events(source, t0, t1, reason)
     finally:
@@ -81,12 +82,13 @@ def retract(
 
 def retractions(
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON")] = False,
 ) -> None:
     """List every retraction, oldest first."""
     from carbontwin.twin.store import Store
 
-    store = Store.open(_settings(database_url, None).database_url)
+    store = Store.open(_settings(database_url, None).database_url, tenant=tenant)
     try:
         rows = [r.to_dict() for r in store.retractions()]
     finally:

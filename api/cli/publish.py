@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .service import DbOpt, _settings
+from .service import DbOpt, TenantOpt, _settings
 
 __all__ = ["register"]
 
@@ -21,6 +21,7 @@ def publish(
         str, typer.Argument(help="Order id (its newest footprint version) or a footprint id")
     ],
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
     base_url: Annotated[
         str | None,
         typer.Option(
@@ -33,7 +34,7 @@ def publish(
     from carbontwin.twin.store import NotFoundError, Store
 
     settings = _settings(database_url, None)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, tenant=tenant)
     try:
         try:
             fp = store.get_footprint(what)

@@ -28,6 +28,14 @@ DbOpt = Annotated[
         help="Store URL (default: CARBONTWIN_DATABASE_URL, else sqlite:///carbontwin.db)",
     ),
 ]
+TenantOpt = Annotated[
+    str,
+    typer.Option(
+        "--tenant",
+        envvar="CARBONTWIN_TENANT",
+        help="Tenant whose data (default: default, the tenant of a single-plant setup)",
+    ),
+]
 KeyOpt = Annotated[
     Path | None,
     typer.Option("--key-path", help="Ed25519 signing key file (created on first use)"),

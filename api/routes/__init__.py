@@ -9,6 +9,7 @@ __all__ = ["all_routers"]
 
 def all_routers() -> list[APIRouter]:
     from . import (
+        admin,
         auth,
         cbam,
         events,
@@ -49,4 +50,5 @@ def all_routers() -> list[APIRouter]:
         public.publish_router,
         pact_v3.router,
         pact_v2.router,
+        admin.router,
     ]

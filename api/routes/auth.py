@@ -1,22 +1,26 @@
 """``POST /auth/token``: OAuth2 client credentials grant (RFC 6749 4.4) for the API.
 
-Client id and secret come from :class:`~carbontwin.api.settings.Settings`; they
-are accepted by HTTP Basic (as PACT requires) or in the form body. Errors use
-the OAuth2 body ``{"error", "error_description"}``.
+The client is the settings' one (:class:`~carbontwin.api.settings.Settings`:
+tenant ``default``, every scope) or one stored with ``carbontwin clients add``
+(its tenant and scopes; the secret checked against its argon2 hash).
+Credentials are accepted by HTTP Basic (as PACT requires) or in the form body.
+The token carries the client's tenant and scopes (``read``, ``write``,
+``admin``); a ``scope`` form field asks for fewer. Errors use the OAuth2 body
+``{"error", "error_description"}``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from carbontwin.api.deps import SettingsDep, issue_token, require_https
+from carbontwin.api.clients import authenticate
+from carbontwin.api.deps import SCOPES, ServicesDep, issue_token, require_https
 
 router = APIRouter(tags=["auth"])
 
@@ -75,7 +79,7 @@ def _basic(request: Request) -> tuple[str, str] | None:
     },
 )
 async def create_token(
-    request: Request, settings: SettingsDep, _https: Annotated[None, Depends(require_https)]
+    request: Request, services: ServicesDep, _https: Annotated[None, Depends(require_https)]
 ) -> Any:
     """Exchange client credentials for a bearer token."""
     try:
@@ -95,15 +99,33 @@ async def create_token(
     if creds is None:
         cid, secret = form.get("client_id"), form.get("client_secret")
         creds = (cid, secret) if isinstance(cid, str) and isinstance(secret, str) else ("", "")
-    ok_id = hmac.compare_digest(creds[0].encode(), settings.client_id.encode())
-    ok_secret = hmac.compare_digest(
-        creds[1].encode(), settings.client_secret.get_secret_value().encode()
-    )
-    if not (ok_id and ok_secret):
+    settings = services.settings
+    principal = authenticate(settings, services, *creds)
+    if principal is None:
         return _oauth_error(401, "invalid_client", "Client authentication failed")
+    scopes = principal.scopes
+    asked = form.get("scope")
+    if isinstance(asked, str) and asked.strip():
+        wanted = set(asked.split())
+        # PACT clients ask for footprint:list footprint:read: reading
+        if wanted & {"footprint:list", "footprint:read"}:
+            wanted = (wanted - {"footprint:list", "footprint:read"}) | {"read"}
+        beyond = sorted(wanted - set(scopes))
+        if beyond:
+            return _oauth_error(
+                400, "invalid_scope", f"the client may not have {', '.join(beyond)}"
+            )
+        scopes = tuple(s for s in SCOPES if s in wanted)
+    token = issue_token(
+        settings,
+        principal.client_id,
+        tenant=principal.tenant,
+        scopes=scopes,
+        stored=principal.stored,
+    )
     return {
-        "access_token": issue_token(settings, creds[0]),
+        "access_token": token,
         "token_type": "Bearer",
         "expires_in": settings.token_ttl_s,
-        "scope": "footprint:list footprint:read",
+        "scope": " ".join(scopes),
     }

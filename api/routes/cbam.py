@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from carbontwin.api.deps import ServicesDep, TokenDep
+from carbontwin.api.deps import ReadDep, TenantServices
 from carbontwin.api.errors import Conflict
 from carbontwin.plugins.cbam import cbam_report, write_workbook
 from carbontwin.twin.store import NotFoundError
@@ -25,7 +25,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PeriodQuery = Query(None, description="Quarters like 2026Q3 (repeatable); default: all")
 
 
-def _report(services: ServicesDep, period: list[str] | None) -> Any:
+def _report(services: TenantServices, period: list[str] | None) -> Any:
     store = services.store
     try:
         factory = store.load_factory()
@@ -36,7 +36,7 @@ def _report(services: ServicesDep, period: list[str] | None) -> Any:
 
 
 @router.get("/cbam", operation_id="cbam_report")
-def cbam_json(services: ServicesDep, _sub: TokenDep, period: list[str] | None = PeriodQuery) -> Any:
+def cbam_json(services: ReadDep, period: list[str] | None = PeriodQuery) -> Any:
     """Embedded emissions per good and period (JSON)."""
     return _report(services, period).to_dict()
 
@@ -47,9 +47,7 @@ def cbam_json(services: ServicesDep, _sub: TokenDep, period: list[str] | None = 
     response_class=Response,
     responses={200: {"content": {XLSX: {}}}},
 )
-def cbam_xlsx(
-    services: ServicesDep, _sub: TokenDep, period: list[str] | None = PeriodQuery
-) -> Response:
+def cbam_xlsx(services: ReadDep, period: list[str] | None = PeriodQuery) -> Response:
     """The same as an .xlsx in the structure of the EU communication template."""
     report = _report(services, period)
     with tempfile.TemporaryDirectory() as tmp:

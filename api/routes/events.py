@@ -20,7 +20,7 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from carbontwin.api._twin import current_factory
-from carbontwin.api.deps import SettingsDep, StoreDep, TokenDep
+from carbontwin.api.deps import ReadDep, WriteDep
 from carbontwin.api.errors import TooLarge
 from carbontwin.twin.errors import EventRowsError
 from carbontwin.twin.events import (
@@ -168,8 +168,9 @@ class EventsStored(BaseModel):
 
 
 @router.post("", operation_id="post_events", response_model=EventsStored)
-def post_events(body: EventsCreate, store: StoreDep, settings: SettingsDep, _sub: TokenDep) -> Any:
+def post_events(body: EventsCreate, services: WriteDep) -> Any:
     """Validate and store a batch, or refuse it whole with the rows that are wrong."""
+    settings = services.settings
     count = body.count()
     if count > settings.max_events_per_request:
         msg = (
@@ -177,7 +178,7 @@ def post_events(body: EventsCreate, store: StoreDep, settings: SettingsDep, _sub
             "(setting max_events_per_request); send smaller batches"
         )
         raise TooLarge(msg, field="body")
-    factory = current_factory(store)
+    factory = current_factory(services.store)
     unknown = body.unknown(factory)
     if unknown:
         shown = "; ".join(r[2] for r in unknown[:20])
@@ -185,7 +186,7 @@ def post_events(body: EventsCreate, store: StoreDep, settings: SettingsDep, _sub
         msg = f"{len(unknown)} event(s) name what the factory does not know{more}: {shown}"
         rows = [(kind, i, text) for kind, i, text, _ in unknown]
         raise EventRowsError(msg, rows=rows, field=unknown[0][3])
-    settled = store.ingest(body.batch())
+    settled = services.store.ingest(body.batch())
     return {
         "received": settled.received,
         "stored": settled.new,
@@ -221,19 +222,19 @@ class RetractionPublic(BaseModel):
     status_code=201,
     response_model=RetractionPublic,
 )
-def retract_events(body: RetractionCreate, store: StoreDep, _sub: TokenDep) -> Any:
+def retract_events(body: RetractionCreate, services: WriteDep) -> Any:
     """Take stored events out of attribution, on record (never a delete).
 
     The events stay stored; the retraction is kept append-only with its reason.
     The next issue gives the orders whose figures change new footprint versions.
     """
-    r, counts = store.retract_events(
+    r, counts = services.store.retract_events(
         body.source, body.start.timestamp(), body.end.timestamp(), body.reason
     )
     return {**r.to_dict(), "events": counts}
 
 
 @router.get("/retractions", operation_id="list_retractions", response_model=list[RetractionPublic])
-def list_retractions(store: StoreDep, _sub: TokenDep) -> Any:
+def list_retractions(services: ReadDep) -> Any:
     """Every retraction, oldest first."""
-    return [r.to_dict() for r in store.retractions()]
+    return [r.to_dict() for r in services.store.retractions()]

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from carbontwin.api.deps import StoreDep, TokenDep
+from carbontwin.api.deps import ReadDep, WriteDep
 from carbontwin.twin.factors import parse_hourly
 from carbontwin.twin.quantities import from_epoch
 
@@ -56,8 +56,7 @@ class SeriesSaved(SeriesPublic):
 async def put_factor_series(
     name: SeriesName,
     request: Request,
-    store: StoreDep,
-    _sub: TokenDep,
+    services: WriteDep,
     source: Annotated[str, Query(max_length=500, description="Where the series comes from")] = (
         "uploaded"
     ),
@@ -71,7 +70,7 @@ async def put_factor_series(
     series = parse_hourly(
         raw, name=name, version=None, source=source, unit=unit, where=f"series {name!r}"
     )
-    store.save_factor_series(series)
+    services.store.save_factor_series(series)
     return {
         "name": series.name,
         "version": series.version,
@@ -84,6 +83,6 @@ async def put_factor_series(
 
 
 @router.get("/series", operation_id="list_factor_series", response_model=list[SeriesPublic])
-def list_factor_series(store: StoreDep, _sub: TokenDep) -> Any:
+def list_factor_series(services: ReadDep) -> Any:
     """Every stored series version, by name then age."""
-    return [{"name": n, "version": v, "source": s} for n, v, s in store.factor_series()]
+    return [{"name": n, "version": v, "source": s} for n, v, s in services.store.factor_series()]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from carbontwin.api._limits import MAX_VERSION
-from carbontwin.api.deps import StoreDep, TokenDep
+from carbontwin.api.deps import ReadDep, WriteDep
 from carbontwin.twin.errors import FactoryModelError
 from carbontwin.twin.factory_file import factory_to_dict, loads_factory
 
@@ -28,14 +28,13 @@ class FactoryVersionPublic(BaseModel):
 
 @router.get("", operation_id="get_factory", response_model=dict[str, Any])
 def get_factory(
-    store: StoreDep,
-    _sub: TokenDep,
+    services: ReadDep,
     version: int | None = Query(
         None, ge=1, le=MAX_VERSION, description="Factory version; newest when omitted"
     ),
 ) -> Any:
     """The factory model (newest version, or ``version``)."""
-    return factory_to_dict(store.load_factory(version))
+    return factory_to_dict(services.store.load_factory(version))
 
 
 @router.put(
@@ -52,7 +51,7 @@ def get_factory(
         }
     },
 )
-async def put_factory(request: Request, store: StoreDep, _sub: TokenDep) -> Any:
+async def put_factory(request: Request, services: WriteDep) -> Any:
     """Validate and store a factory model as a new version."""
     raw = await request.body()
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
@@ -66,7 +65,7 @@ async def put_factory(request: Request, store: StoreDep, _sub: TokenDep) -> Any:
     yaml_types = ("application/yaml", "application/x-yaml", "text/yaml")
     name = "request body.yaml" if ctype in yaml_types else "request body.json"
     factory = loads_factory(text, filename=name)
-    version = store.save_factory(factory)
+    version = services.store.save_factory(factory)
     if factory.orders:
-        store.save_orders(factory.orders)
+        services.store.save_orders(factory.orders)
     return {"version": version, "factory": factory.id, "name": factory.name}

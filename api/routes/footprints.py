@@ -29,7 +29,7 @@ from carbontwin.api._twin import (
     statuses,
     stored_document,
 )
-from carbontwin.api.deps import ServicesDep, TokenDep, app_base_url
+from carbontwin.api.deps import ReadDep, WriteDep, app_base_url
 from carbontwin.api.issuing import attribute_and_issue, issue_with_report
 from carbontwin.plugins.aas import render_aas_json
 from carbontwin.plugins.label import verify_label
@@ -98,7 +98,7 @@ class VerificationPublic(BaseModel):
 @router.get(
     "/orders/{order_id}/footprint", operation_id="order_footprints", response_model=OrderFootprints
 )
-def order_footprints(order_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
+def order_footprints(order_id: str, services: ReadDep) -> Any:
     """Every issued version of the order's footprint, oldest first."""
     store = services.store
     store.get_order(order_id)
@@ -111,8 +111,7 @@ def order_footprints(order_id: str, services: ServicesDep, _sub: TokenDep) -> An
 )
 def issue_order_footprint(
     order_id: str,
-    services: ServicesDep,
-    _sub: TokenDep,
+    services: WriteDep,
     body: IssueRequest | None = Body(None),
 ) -> Any:
     """Attribute the stored events; issue a new version when the footprint changed.
@@ -125,9 +124,7 @@ def issue_order_footprint(
 
 
 @router.post("/footprints/attribute", operation_id="issue_all_footprints", response_model=Issued)
-def issue_all_footprints(
-    services: ServicesDep, _sub: TokenDep, body: IssueRequest | None = Body(None)
-) -> Any:
+def issue_all_footprints(services: WriteDep, body: IssueRequest | None = Body(None)) -> Any:
     """Attribute the stored events for every order that has any; issue what changed.
 
     ``rules`` in the body override the service settings' rules for this issue.
@@ -141,8 +138,7 @@ def issue_all_footprints(
 
 @router.get("/footprints", operation_id="list_footprints", response_model=list[dict[str, Any]])
 def list_footprints(
-    services: ServicesDep,
-    _sub: TokenDep,
+    services: ReadDep,
     order: str | None = None,
     product: str | None = None,
     latest_only: bool = False,
@@ -159,7 +155,7 @@ def list_footprints(
 @router.get(
     "/footprints/{footprint_id}", operation_id="get_footprint", response_model=SignedFootprint
 )
-def get_footprint(footprint_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
+def get_footprint(footprint_id: str, services: ReadDep) -> Any:
     """The footprint record with the Ed25519 signature made when it was issued."""
     fp = find_footprint(services.store, footprint_id)
     return stored_document(services.store, fp.id)
@@ -172,8 +168,7 @@ def get_footprint(footprint_id: str, services: ServicesDep, _sub: TokenDep) -> A
 )
 def get_footprint_pact(
     footprint_id: str,
-    services: ServicesDep,
-    _sub: TokenDep,
+    services: ReadDep,
     spec: Literal["3", "2"] = "3",
     sign: bool = False,
 ) -> Any:
@@ -191,9 +186,7 @@ def get_footprint_pact(
     operation_id="get_footprint_aas",
     response_model=dict[str, Any],
 )
-def get_footprint_aas(
-    footprint_id: str, request: Request, services: ServicesDep, _sub: TokenDep
-) -> Any:
+def get_footprint_aas(footprint_id: str, request: Request, services: ReadDep) -> Any:
     """The footprint as an IDTA 02023 Carbon Footprint submodel (AAS JSON, metamodel V3)."""
     fp = find_footprint(services.store, footprint_id)
     url = f"{app_base_url(request, services.settings)}/3/footprints/{fp.id}"
@@ -207,8 +200,7 @@ def get_footprint_aas(
 )
 def verify_footprint(
     footprint_id: str,
-    services: ServicesDep,
-    _sub: TokenDep,
+    services: ReadDep,
     signature: str | None = Query(
         None, description="base64 signature of a copy to check against the stored record"
     ),
@@ -239,7 +231,7 @@ def verify_footprint(
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}, "description": "The verifier's pack"}},
 )
-def get_footprint_pack(footprint_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
+def get_footprint_pack(footprint_id: str, services: ReadDep) -> Any:
     """The verifier's pack of a footprint: events slice, factory version, factor series,
     rules, result, signature and public key (``carbontwin recompute PACK.zip``)."""
     from carbontwin.api.pack import build_pack
@@ -257,8 +249,7 @@ def get_footprint_pack(footprint_id: str, services: ServicesDep, _sub: TokenDep)
     "/footprints/verify", operation_id="verify_document", response_model=VerificationPublic
 )
 def verify_signed(
-    services: ServicesDep,
-    _sub: TokenDep,
+    services: ReadDep,
     document: dict[str, Any] = Body(
         ..., description="A signed footprint, PACT document, or a label document"
     ),

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from carbontwin.api._twin import current_factory
 from carbontwin.api.breakdowns import BY, OVERHEAD, breakdown, hotspots, summary
-from carbontwin.api.deps import ServicesDep, TokenDep
+from carbontwin.api.deps import ReadDep
 from carbontwin.api.errors import NotFound
 from carbontwin.api.issuing import attribute_stored
 from carbontwin.twin.graph import FactoryGraph
@@ -121,7 +121,7 @@ def _attribution(services: Any) -> tuple[Any, Any]:
 
 
 @router.get("/plant/graph", operation_id="plant_graph", response_model=PlantGraph)
-def plant_graph(services: ServicesDep, _sub: TokenDep) -> Any:
+def plant_graph(services: ReadDep) -> Any:
     """The twin graph of the newest stored factory: nodes by kind, edges by relation."""
     factory = current_factory(services.store)
     g = FactoryGraph(factory).graph
@@ -147,7 +147,7 @@ def plant_graph(services: ServicesDep, _sub: TokenDep) -> Any:
 
 
 @router.get("/plant/energy-flow", operation_id="energy_flow", response_model=EnergyFlow)
-def energy_flow(services: ServicesDep, _sub: TokenDep) -> Any:
+def energy_flow(services: ReadDep) -> Any:
     """Energy from each meter (or model fill) to each asset, and from each asset to each
     order or to plant overhead [kWh]; the links into orders add up to the metered total."""
     factory, res = _attribution(services)
@@ -179,9 +179,7 @@ def energy_flow(services: ServicesDep, _sub: TokenDep) -> Any:
 
 
 @router.get("/plant/hotspots", operation_id="plant_hotspots", response_model=Hotspots)
-def plant_hotspots(
-    services: ServicesDep, _sub: TokenDep, limit: int = Query(10, ge=1, le=100)
-) -> Any:
+def plant_hotspots(services: ReadDep, limit: int = Query(10, ge=1, le=100)) -> Any:
     """What cost the most CO2e (scopes 1 and 2, location-based), orders and overhead
     together: machines (their own energy and the utilities' share they drew), power
     states, and idle time (IDLE and STANDBY) per machine."""
@@ -192,8 +190,7 @@ def plant_hotspots(
 @router.get("/breakdowns/{by}", operation_id="get_breakdown", response_model=BreakdownPublic)
 def get_breakdown(
     by: By,
-    services: ServicesDep,
-    _sub: TokenDep,
+    services: ReadDep,
     order: str | None = Query(None, description="One order (or 'overhead'); all when omitted"),
 ) -> Any:
     """Energy [kWh] and kg CO2e per order by ``by``, with totals per key (``summary``)."""

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request
 
 from carbontwin.api._rendered import label_response, to_response
 from carbontwin.api._twin import find_footprint
-from carbontwin.api.deps import ServicesDep, TokenDep
+from carbontwin.api.deps import ReadDep
 from carbontwin.api.errors import NotFound
 
 router = APIRouter(prefix="/labels", tags=["labels"])
@@ -43,8 +43,7 @@ router = APIRouter(prefix="/labels", tags=["labels"])
 def get_label(
     order_id: str,
     request: Request,
-    services: ServicesDep,
-    _sub: TokenDep,
+    services: ReadDep,
     format: Literal["svg", "html", "pdf", "json"] = "svg",
     footprint_id: str | None = Query(
         None, description="A footprint version; the newest when omitted"

@@ -1,4 +1,4 @@
-"""``GET /plugin/manifest``: what a host platform needs to embed carbontwin."""
+"""``GET /plugin/manifest`` (public, no token): what a host platform needs to embed carbontwin."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from carbontwin.api.deps import TokenDep
 from carbontwin.api.settings import Settings
 from carbontwin.plugins.registry import list_plugins
 
@@ -48,8 +47,11 @@ class ManifestPublic(BaseModel):
 
 
 @router.get("/manifest", operation_id="plugin_manifest", response_model=ManifestPublic)
-def plugin_manifest(request: Request, _sub: TokenDep) -> Any:
-    """Name, version, routes, configuration JSON Schema and permissions."""
+def plugin_manifest(request: Request) -> Any:
+    """Name, version, routes, configuration JSON Schema and permissions.
+
+    Public: a host platform reads it before it has credentials. It holds the
+    settings' schema, never their values."""
     prefix = request.scope.get("root_path", "").rstrip("/")
     routes = [
         {

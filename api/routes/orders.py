@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
-from carbontwin.api.deps import StoreDep, TokenDep
+from carbontwin.api.deps import ReadDep, WriteDep
 from carbontwin.twin.model import Order
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -44,17 +44,19 @@ def order_public(o: Order) -> dict[str, Any]:
 
 
 @router.get("", operation_id="list_orders", response_model=list[OrderPublic])
-def list_orders(store: StoreDep, _sub: TokenDep) -> Any:
-    return [order_public(o) for o in store.list_orders()]
+def list_orders(services: ReadDep) -> Any:
+    return [order_public(o) for o in services.store.list_orders()]
 
 
 @router.put("", operation_id="put_orders", response_model=OrdersSaved)
-def put_orders(orders: list[OrderCreate], store: StoreDep, _sub: TokenDep) -> Any:
+def put_orders(orders: list[OrderCreate], services: WriteDep) -> Any:
     """Insert or replace orders by id."""
-    n = store.save_orders([Order(o.id, o.product, o.quantity, o.release, o.due) for o in orders])
+    n = services.store.save_orders(
+        [Order(o.id, o.product, o.quantity, o.release, o.due) for o in orders]
+    )
     return {"saved": n}
 
 
 @router.get("/{order_id}", operation_id="get_order", response_model=OrderPublic)
-def get_order(order_id: str, store: StoreDep, _sub: TokenDep) -> Any:
-    return order_public(store.get_order(order_id))
+def get_order(order_id: str, services: ReadDep) -> Any:
+    return order_public(services.store.get_order(order_id))

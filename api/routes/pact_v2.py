@@ -14,7 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
 from carbontwin.api import _pact_host as host
 from carbontwin.api._rendered import pact_response, to_response
-from carbontwin.api.deps import PactTokenDep, ServicesDep
+from carbontwin.api.deps import PactReadDep
 from carbontwin.api.errors import PactError
 
 from .pact_v3 import ERRORS, EVENT_BODY, FootprintList, FootprintOne
@@ -31,8 +31,7 @@ router = APIRouter(prefix="/2", tags=["pact"])
 def list_footprints(
     request: Request,
     response: Response,
-    services: ServicesDep,
-    _sub: PactTokenDep,
+    services: PactReadDep,
     limit: int | None = Query(None, ge=0, le=2**31),
     offset: int = Query(0, ge=0, le=2**31),
     filter_: str | None = Query(None, alias="$filter", description="ODataV4 subset"),
@@ -48,7 +47,7 @@ def list_footprints(
 
 
 @router.post("/footprints", include_in_schema=False)
-def post_footprints(_sub: PactTokenDep) -> Any:
+def post_footprints(_services: PactReadDep) -> Any:
     """ListFootprints is GET only; a POST is a malformed request (PACT 400)."""
     raise PactError(400, "BadRequest", "ListFootprints is a GET request")
 
@@ -59,7 +58,7 @@ def post_footprints(_sub: PactTokenDep) -> Any:
     response_model=FootprintOne,
     responses={**ERRORS, 404: {"description": "No such footprint (PACT Error body)"}},
 )
-def get_footprint(footprint_id: str, services: ServicesDep, _sub: PactTokenDep) -> Any:
+def get_footprint(footprint_id: str, services: PactReadDep) -> Any:
     """Action GetFootprint (v2)."""
     cached = pact_response(services, 2, footprint_id)
     if cached is None:
@@ -93,8 +92,6 @@ def _v2_criteria(data: dict[str, Any]) -> dict[str, Any]:
     openapi_extra=EVENT_BODY,
     response_class=Response,
 )
-async def events(
-    request: Request, background: BackgroundTasks, services: ServicesDep, _sub: PactTokenDep
-) -> Response:
+async def events(request: Request, background: BackgroundTasks, services: PactReadDep) -> Response:
     """Action Events (v2): requests answered asynchronously, other events accepted."""
     return await host.handle_event(services, request, background, 2, _v2_criteria)

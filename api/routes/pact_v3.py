@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from carbontwin.api import _pact_host as host
 from carbontwin.api._rendered import pact_response, to_response
-from carbontwin.api.deps import PactTokenDep, ServicesDep
+from carbontwin.api.deps import PactReadDep
 from carbontwin.api.errors import PactError
 
 router = APIRouter(prefix="/3", tags=["pact"])
@@ -44,8 +44,7 @@ class FootprintOne(BaseModel):
 def list_footprints(
     request: Request,
     response: Response,
-    services: ServicesDep,
-    _sub: PactTokenDep,
+    services: PactReadDep,
     limit: int | None = Query(None, ge=0, le=2**31),
     offset: int = Query(0, ge=0, le=2**31),
     productId: list[str] | None = Query(None),
@@ -89,7 +88,7 @@ def list_footprints(
     response_model=FootprintOne,
     responses={**ERRORS, 404: {"description": "No such footprint (PACT Error body)"}},
 )
-def get_footprint(footprint_id: str, services: ServicesDep, _sub: PactTokenDep) -> Any:
+def get_footprint(footprint_id: str, services: PactReadDep) -> Any:
     """Action GetFootprint (deprecated versions too, with status Deprecated)."""
     cached = pact_response(services, 3, footprint_id)
     if cached is None:
@@ -149,8 +148,6 @@ EVENT_BODY = {
     openapi_extra=EVENT_BODY,
     response_class=Response,
 )
-async def events(
-    request: Request, background: BackgroundTasks, services: ServicesDep, _sub: PactTokenDep
-) -> Response:
+async def events(request: Request, background: BackgroundTasks, services: PactReadDep) -> Response:
     """Action Events: footprint requests are answered asynchronously to the requester."""
     return await host.handle_event(services, request, background, 3, _v3_criteria)

@@ -30,7 +30,14 @@ from carbontwin.api._twin import (
     statuses,
     stored_document,
 )
-from carbontwin.api.deps import Services, ServicesDep, TokenDep, app_base_url
+from carbontwin.api.deps import (
+    DEFAULT_TENANT,
+    Services,
+    ServicesDep,
+    TenantServices,
+    WriteDep,
+    app_base_url,
+)
 from carbontwin.api.errors import NotFound
 from carbontwin.plugins.signing import key_id
 from carbontwin.twin.errors import StoreError
@@ -42,28 +49,34 @@ publish_router = APIRouter(tags=["footprints"])
 KEY_PATH = "/.well-known/carbontwin-signing-key"
 
 
-def key_fingerprint(services: Services) -> str:
+def key_fingerprint(services: TenantServices) -> str:
     """SHA-256 of the raw Ed25519 public key, hex (its first 16 digits are the key id)."""
     pub = services.signing_key.public_key()
     raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()
 
 
-def published_footprint(services: Services, footprint_id: str) -> Footprint:
-    """The footprint ``footprint_id`` if it was published; 404 otherwise (also for
-    issued but unpublished ones, with the same answer)."""
-    store = services.store
+def published_footprint(base: Services, footprint_id: str) -> tuple[TenantServices, Footprint]:
+    """The services of the tenant that published ``footprint_id``, and the footprint;
+    404 otherwise (also for issued but unpublished ones, with the same answer)."""
     msg = f"no published footprint {footprint_id!r}"
+    tenant = base.store.publisher(footprint_id)
+    if tenant is None:
+        raise NotFound(msg, field="id")
+    services = base.for_tenant(tenant)
     try:
-        fp: Footprint = store.get_footprint(footprint_id)
+        fp: Footprint = services.store.get_footprint(footprint_id)
     except StoreError:
         raise NotFound(msg, field="id") from None
-    if store.published_at(fp.id) is None:
-        raise NotFound(msg, field="id")
-    return fp
+    return services, fp
 
 
-def public_document(request: Request, services: Services, fp: Footprint) -> dict[str, Any]:
+def key_url(base: str, tenant: str) -> str:
+    """URL of ``tenant``'s public signing key."""
+    return f"{base}{KEY_PATH}" + ("" if tenant == DEFAULT_TENANT else f"?tenant={tenant}")
+
+
+def public_document(request: Request, services: TenantServices, fp: Footprint) -> dict[str, Any]:
     """The public JSON of a published footprint."""
     store = services.store
     base = app_base_url(request, services.settings)
@@ -79,10 +92,11 @@ def public_document(request: Request, services: Services, fp: Footprint) -> dict
             "alg": "Ed25519",
             "key_id": key_id(services.signing_key),
             "key_fingerprint_sha256": key_fingerprint(services),
-            "public_key": f"{base}{KEY_PATH}",
+            "public_key": key_url(base, services.tenant),
             "how": (
                 "Save the 'footprint' member of this document as footprint.json and run "
-                f"'carbontwin verify footprint.json --key-url {base}{KEY_PATH}'. Or check it "
+                f"'carbontwin verify footprint.json --key-url {key_url(base, services.tenant)}'. "
+                "Or check it "
                 "yourself: the signature's 'value' (base64) is an Ed25519 signature over the "
                 "RFC 8785 canonical JSON of 'payload', whose SHA-256 is the signature's "
                 "'sha256', with the public key at the URL above."
@@ -94,8 +108,8 @@ def public_document(request: Request, services: Services, fp: Footprint) -> dict
 @router.get("/footprints/{footprint_id}.json", operation_id="public_footprint_json")
 def public_footprint_json(footprint_id: str, request: Request, services: ServicesDep) -> Any:
     """A published footprint as JSON: signed data, PACT v3 document, how to verify."""
-    fp = published_footprint(services, footprint_id)
-    return public_document(request, services, fp)
+    tenant_services, fp = published_footprint(services, footprint_id)
+    return public_document(request, tenant_services, fp)
 
 
 @router.get(
@@ -105,8 +119,8 @@ def public_footprint_json(footprint_id: str, request: Request, services: Service
 )
 def public_footprint_page(footprint_id: str, request: Request, services: ServicesDep) -> Any:
     """A published footprint as a read-only page."""
-    fp = published_footprint(services, footprint_id)
-    doc = public_document(request, services, fp)
+    tenant_services, fp = published_footprint(services, footprint_id)
+    doc = public_document(request, tenant_services, fp)
     return HTMLResponse(_page(fp, doc))
 
 
@@ -176,9 +190,7 @@ class Publication(BaseModel):
     operation_id="publish_footprint",
     response_model=Publication,
 )
-def publish_footprint(
-    footprint_id: str, request: Request, services: ServicesDep, _sub: TokenDep
-) -> Any:
+def publish_footprint(footprint_id: str, request: Request, services: WriteDep) -> Any:
     """Publish a footprint (an explicit act of its owner): its public page and JSON
     answer without a token from now on."""
     fp = find_footprint(services.store, footprint_id)

@@ -21,7 +21,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from carbontwin.api._twin import current_factory
-from carbontwin.api.deps import ServicesDep, TokenDep
+from carbontwin.api.deps import ReadDep
 from carbontwin.api.errors import Conflict
 from carbontwin.twin.errors import CarbonTwinError
 from carbontwin.twin.quantities import from_epoch
@@ -128,7 +128,7 @@ def _schedule(name: str, result: Any) -> dict[str, Any]:
 
 
 @router.get("/policies", operation_id="schedule_policies", response_model=PoliciesPublic)
-def schedule_policies(_sub: TokenDep) -> Any:
+def schedule_policies(_services: ReadDep) -> Any:
     """The as-is policy and every installed policy a schedule can be compared with."""
     from carbontwin.simulation import policy_names
 
@@ -136,7 +136,7 @@ def schedule_policies(_sub: TokenDep) -> Any:
 
 
 @router.post("/compare", operation_id="compare_schedules", response_model=ComparisonPublic)
-def compare_schedules(body: CompareCreate, services: ServicesDep, _sub: TokenDep) -> Any:
+def compare_schedules(body: CompareCreate, services: ReadDep) -> Any:
     """Simulate the stored orders as-is and under ``candidate``; KPIs with 95 % CIs."""
     from carbontwin.simulation import Candidate, Scenario, policy_names, run_scenario
     from carbontwin.simulation.scenario import KPI_UNITS, simulate_one

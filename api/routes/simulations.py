@@ -19,7 +19,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from carbontwin.api._twin import current_factory
-from carbontwin.api.deps import Services, ServicesDep, TokenDep
+from carbontwin.api.deps import ReadDep, TenantServices, WriteDep
 from carbontwin.api.errors import NotFound
 from carbontwin.twin.errors import CarbonTwinError
 
@@ -63,7 +63,7 @@ def _jsonable(x: Any) -> Any:
     return str(x)
 
 
-def _run(services: Services, job_id: str, scenario: ScenarioCreate) -> None:
+def _run(services: TenantServices, job_id: str, scenario: ScenarioCreate) -> None:
     job = services.jobs[job_id]
     job["status"] = "running"
     try:
@@ -97,7 +97,7 @@ def _run(services: Services, job_id: str, scenario: ScenarioCreate) -> None:
 
 
 @router.post("", operation_id="create_simulation", status_code=202, response_model=JobPublic)
-def create_simulation(scenario: ScenarioCreate, services: ServicesDep, _sub: TokenDep) -> Any:
+def create_simulation(scenario: ScenarioCreate, services: WriteDep) -> Any:
     """Queue a scenario; poll ``GET /simulations/{id}``."""
     current_factory(services.store)  # fail now, not in the job, when there is no factory
     job_id = str(uuid.uuid4())
@@ -117,7 +117,7 @@ def create_simulation(scenario: ScenarioCreate, services: ServicesDep, _sub: Tok
 
 
 @router.get("/{job_id}", operation_id="get_simulation", response_model=JobPublic)
-def get_simulation(job_id: str, services: ServicesDep, _sub: TokenDep) -> Any:
+def get_simulation(job_id: str, services: ReadDep) -> Any:
     job = services.jobs.get(job_id)
     if job is None:
         msg = f"no simulation job {job_id!r}"

@@ -18,6 +18,7 @@ PUBLIC = {
     "/.well-known/openid-configuration",
     "/public/footprints/{footprint_id}",  # published footprints (404 for others)
     "/public/footprints/{footprint_id}.json",
+    "/plugin/manifest",  # a host platform reads it before it has credentials
 }
 
 
@@ -121,10 +122,14 @@ def test_token_route_errors(tmp_path):
 
 
 def test_manifest(tmp_path):
-    app = create_app(make_settings(tmp_path))
+    app = create_app(make_settings(tmp_path, token_secret="token-secret-789"))
     with TestClient(app, base_url="https://testserver") as client:
-        headers = {"Authorization": f"Bearer {get_token(client)}"}
-        m = client.get("/plugin/manifest", headers=headers).json()
+        r = client.get("/plugin/manifest")  # public: no token
+    assert r.status_code == 200
+    # the settings' schema, never their values
+    assert CLIENT_SECRET not in r.text
+    assert "token-secret-789" not in r.text
+    m = r.json()
     assert m["name"] == "carbontwin"
     assert m["version"]
     assert "database_url" in m["config_schema"]["properties"]

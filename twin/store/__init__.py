@@ -11,7 +11,9 @@ SQLAlchemy 2 on SQLite (default, ``sqlite:///carbontwin.db``) or PostgreSQL
 
 from carbontwin.twin.errors import StoreError
 
+from ._tenants import SCOPES, Client, TenantAdmin, check_scopes
 from .store import (
+    DEFAULT_TENANT,
     DEFAULT_URL,
     AuditReport,
     FootprintHead,
@@ -20,11 +22,18 @@ from .store import (
     Signer,
     Store,
     StoredFootprint,
+    check_tenant,
     migrations_path,
 )
 
 __all__ = [
+    "DEFAULT_TENANT",
     "DEFAULT_URL",
+    "SCOPES",
+    "Client",
+    "TenantAdmin",
+    "check_scopes",
+    "check_tenant",
     "AuditReport",
     "FootprintHead",
     "NotFoundError",

@@ -72,12 +72,17 @@ def row_problems(row: Any, keys: Mapping[str, str], verify: Verifier | None) -> 
     return out
 
 
-def audit(conn: sa.Connection, verify: Verifier | None) -> AuditReport:
-    """Check the log's chain and every footprint against it (see the module doc)."""
+def audit(conn: sa.Connection, verify: Verifier | None, tenant: str) -> AuditReport:
+    """Check ``tenant``'s log chain and every footprint of it against it (see the
+    module doc)."""
     problems: list[str] = []
     keys = {
         str(r.key_id): str(r.public_key_pem)
-        for r in conn.execute(sa.select(SigningKeyRow.key_id, SigningKeyRow.public_key_pem))
+        for r in conn.execute(
+            sa.select(SigningKeyRow.key_id, SigningKeyRow.public_key_pem).where(
+                SigningKeyRow.tenant == tenant
+            )
+        )
     }
     rows = {
         str(r.id): r
@@ -91,10 +96,12 @@ def audit(conn: sa.Connection, verify: Verifier | None) -> AuditReport:
                 F.payload,
                 F.signature,
                 F.key_id,
-            )
+            ).where(F.tenant == tenant)
         )
     }
-    entries = conn.execute(sa.select(*L.__table__.columns).order_by(L.seq)).all()
+    entries = conn.execute(
+        sa.select(*L.__table__.columns).where(L.tenant == tenant).order_by(L.seq)
+    ).all()
     prev = GENESIS
     logged: set[str] = set()
     for k, e in enumerate(entries, start=1):

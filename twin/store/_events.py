@@ -153,17 +153,25 @@ def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> sa.Insert:
 
 
 def _chunks(
-    kind: EventKind, batch: EventBatch, size: int
+    kind: EventKind, batch: EventBatch, size: int, tenant: str
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     names = [col for _, col in kind.columns]
     values = [kind.values(batch, attr).tolist() for attr, _ in kind.columns]
     n = len(values[0])
     for lo in range(0, n, size):
         cols = [v[lo : lo + size] for v in values]
-        yield lo, [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
+        yield (
+            lo,
+            [
+                {"tenant": tenant, **dict(zip(names, row, strict=True))}
+                for row in zip(*cols, strict=True)
+            ],
+        )
 
 
-def _insert(conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows: int) -> int:
+def _insert(
+    conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows: int, tenant: str
+) -> int:
     """Bulk insert of ``batch``'s rows of ``kind``; returns the rows inserted."""
     # RETURNING counts the rows really inserted on every driver (executemany
     # rowcount is not reliable); SQLAlchemy batches it as multi-row VALUES
@@ -171,7 +179,7 @@ def _insert(conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows:
         sa.literal_column("1", sa.Integer)
     )
     stored = 0
-    for lo, rows in _chunks(kind, batch, chunk_rows):
+    for lo, rows in _chunks(kind, batch, chunk_rows, tenant):
         try:
             result = conn.execute(stmt, rows)
         except sa.exc.SQLAlchemyError as exc:
@@ -191,8 +199,8 @@ def _sub(batch: EventBatch, kind: EventKind, rows: np.ndarray[Any, Any]) -> Even
     return EventBatch(**{a: kind.values(batch, a)[rows] for a, _ in kind.columns})
 
 
-def stored_for(conn: sa.Connection, batch: EventBatch) -> EventBatch:
-    """The stored rows that may share a key with ``batch`` (a superset of them).
+def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatch:
+    """The stored rows of ``tenant`` that may share a key with ``batch`` (a superset of them).
 
     Point events and gaps: per source, the rows between the source's first and
     last time in the batch (an index range scan); steps and bookings: the rows
@@ -206,10 +214,11 @@ def stored_for(conn: sa.Connection, batch: EventBatch) -> EventBatch:
             src_attr = kind.columns[0][0]
             src = kind.values(batch, src_attr)
             src_col = kind.table.c[kind.source]
+            mine = kind.table.c.tenant == tenant
             if kind.name in ("steps", "materials"):
                 ids = sorted({str(x) for x in src.tolist()})
                 for lo in range(0, len(ids), 500):
-                    stmt = sa.select(*cols).where(src_col.in_(ids[lo : lo + 500]))
+                    stmt = sa.select(*cols).where(mine, src_col.in_(ids[lo : lo + 500]))
                     found += conn.execute(stmt).all()
             else:
                 t = kind.values(batch, [a for a, c in kind.columns if c == kind.time][0])
@@ -221,7 +230,7 @@ def stored_for(conn: sa.Connection, batch: EventBatch) -> EventBatch:
                 t_col = kind.table.c[kind.time]
                 for s_id, t0, t1 in frame.itertuples():
                     stmt = sa.select(*cols).where(
-                        src_col == str(s_id), t_col >= float(t0), t_col <= float(t1)
+                        mine, src_col == str(s_id), t_col >= float(t0), t_col <= float(t1)
                     )
                     found += conn.execute(stmt).all()
         columns = list(zip(*found, strict=True)) if found else [() for _ in cols]
@@ -232,9 +241,10 @@ def stored_for(conn: sa.Connection, batch: EventBatch) -> EventBatch:
 
 
 def write_settled(
-    conn: sa.Connection, settled: Settlement, *, chunk_rows: int = CHUNK_ROWS
+    conn: sa.Connection, settled: Settlement, tenant: str, *, chunk_rows: int = CHUNK_ROWS
 ) -> None:
-    """Store a settlement: insert new keys, update corrected ones, keep their history."""
+    """Store a settlement of ``tenant``: insert new keys, update corrected ones, keep
+    their history."""
     batch = settled.batch
     for kind in KINDS:
         status = settled.status[kind.name]
@@ -243,7 +253,7 @@ def write_settled(
         new = np.flatnonzero(status == INSERT)
         if new.size:
             part = batch if new.size == status.size else _sub(batch, kind, new)
-            if _insert(conn, kind, part, chunk_rows) != new.size:
+            if _insert(conn, kind, part, chunk_rows, tenant) != new.size:
                 msg = (
                     f"{kind.label}: another writer stored events with the same keys at the "
                     "same time; nothing of this batch was stored, send it again"
@@ -256,7 +266,10 @@ def write_settled(
             vals = [kind.col(a) for a in ev.values]
             stmt = (
                 sa.update(kind.table)
-                .where(*[kind.table.c[k] == sa.bindparam(f"k_{k}") for k in keys])
+                .where(
+                    kind.table.c.tenant == tenant,
+                    *[kind.table.c[k] == sa.bindparam(f"k_{k}") for k in keys],
+                )
                 .values({v: sa.bindparam(f"v_{v}") for v in vals})
             )
             cols = {f"k_{kind.col(a)}": kind.values(batch, a)[upd].tolist() for a in ev.key}
@@ -269,6 +282,7 @@ def write_settled(
             sa.insert(EventHistoryRow),
             [
                 {
+                    "tenant": tenant,
                     "kind": s.kind,
                     "key": list(s.key),
                     "old": list(s.old),
@@ -308,8 +322,10 @@ def _column(values: list[Any], kind: str) -> np.ndarray[Any, Any]:
     return arr
 
 
-def read_kinds(conn: sa.Connection, start: float | None, end: float | None) -> EventBatch:
-    """All stored events in ``[start, end)`` (epoch s), sorted by source and time.
+def read_kinds(
+    conn: sa.Connection, start: float | None, end: float | None, tenant: str
+) -> EventBatch:
+    """All stored events of ``tenant`` in ``[start, end)`` (epoch s), sorted by source and time.
 
     Point events (states, samples, counters) lie in the window; steps and gaps
     overlap it; material uses belong to an order with a step in the window (or
@@ -319,10 +335,12 @@ def read_kinds(conn: sa.Connection, start: float | None, end: float | None) -> E
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for kind in KINDS:
         cols = [kind.table.c[c] for _, c in kind.columns]
-        stmt = sa.select(*cols)
+        stmt = sa.select(*cols).where(kind.table.c.tenant == tenant)
         if kind.label == "material uses":
             if start is not None or end is not None:
-                orders = sa.select(steps.table.c.order_id).where(*_window(steps, start, end))
+                orders = sa.select(steps.table.c.order_id).where(
+                    steps.table.c.tenant == tenant, *_window(steps, start, end)
+                )
                 stmt = stmt.where(
                     sa.or_(
                         kind.table.c.order_id.in_(orders), *[sa.and_(*_window(kind, start, end))]

@@ -105,9 +105,9 @@ def _payload(fp: Footprint) -> dict[str, Any]:
     return doc
 
 
-def issue(conn: sa.Connection, fp: Footprint, signer: Signer) -> Footprint:
-    """Insert ``fp`` as the next version of its order's footprint, signed and logged
-    (see Store.issue_footprint)."""
+def issue(conn: sa.Connection, fp: Footprint, signer: Signer, tenant: str) -> Footprint:
+    """Insert ``fp`` as the next version of its order's footprint in ``tenant``, signed
+    and logged in the tenant's chain (see Store.issue_footprint)."""
     fid = canonical_uuid(fp.id, "footprint id")
     if conn.execute(sa.select(F.version).where(F.id == fid)).first() is not None:
         msg = (
@@ -116,12 +116,17 @@ def issue(conn: sa.Connection, fp: Footprint, signer: Signer) -> Footprint:
         )
         raise StoreError(msg, field="id")
     latest = conn.execute(
-        sa.select(F.id, F.version).where(F.order_id == fp.order).order_by(F.version.desc()).limit(1)
+        sa.select(F.id, F.version)
+        .where(F.tenant == tenant, F.order_id == fp.order)
+        .order_by(F.version.desc())
+        .limit(1)
     ).first()
     replaces: str | None = None
     if fp.replaces is not None:
         replaces = canonical_uuid(fp.replaces, "replaced footprint id")
-        target = conn.execute(sa.select(F.order_id, F.version).where(F.id == replaces)).first()
+        target = conn.execute(
+            sa.select(F.order_id, F.version).where(F.tenant == tenant, F.id == replaces)
+        ).first()
         if target is None:
             msg = f"footprint {fid} replaces {replaces}, which was never issued"
             raise NotFoundError(msg, field="replaces")
@@ -144,9 +149,10 @@ def issue(conn: sa.Connection, fp: Footprint, signer: Signer) -> Footprint:
     issued = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
     payload = _payload(issued)
     signature = signer.signature(payload)
-    _remember_key(conn, signer)
+    _remember_key(conn, signer, tenant)
     conn.execute(
         sa.insert(FootprintRow).values(
+            tenant=tenant,
             id=fid,
             order_id=issued.order,
             version=version,
@@ -162,17 +168,20 @@ def issue(conn: sa.Connection, fp: Footprint, signer: Signer) -> Footprint:
             key_id=signer.key_id,
         )
     )
-    _log(conn, fid, issued.order, version, sha256_hex(signed_document(payload, signature)))
+    _log(conn, tenant, fid, issued.order, version, sha256_hex(signed_document(payload, signature)))
     return issued
 
 
-def _remember_key(conn: sa.Connection, signer: Signer) -> None:
+def _remember_key(conn: sa.Connection, signer: Signer, tenant: str) -> None:
     known = conn.execute(
-        sa.select(SigningKeyRow.public_key_pem).where(SigningKeyRow.key_id == signer.key_id)
+        sa.select(SigningKeyRow.public_key_pem).where(
+            SigningKeyRow.tenant == tenant, SigningKeyRow.key_id == signer.key_id
+        )
     ).first()
     if known is None:
         conn.execute(
             sa.insert(SigningKeyRow).values(
+                tenant=tenant,
                 key_id=signer.key_id,
                 public_key_pem=signer.public_key_pem,
                 first_used_at=datetime.now(UTC),
@@ -183,14 +192,22 @@ def _remember_key(conn: sa.Connection, signer: Signer) -> None:
         raise StoreError(msg, field="key_id")
 
 
-def _log(conn: sa.Connection, fid: str, order: str, version: int, doc_sha: str) -> None:
+def _log(
+    conn: sa.Connection, tenant: str, fid: str, order: str, version: int, doc_sha: str
+) -> None:
+    """Append an entry to ``tenant``'s chain (one hash chain per tenant)."""
     if conn.dialect.name == "postgresql":  # one appender at a time: the chain has no forks
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("carbontwin log"))))
-    last = conn.execute(sa.select(L.seq, L.entry_sha256).order_by(L.seq.desc()).limit(1)).first()
+        conn.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"carbontwin log {tenant}")))
+        )
+    last = conn.execute(
+        sa.select(L.seq, L.entry_sha256).where(L.tenant == tenant).order_by(L.seq.desc()).limit(1)
+    ).first()
     seq = 1 if last is None else int(last.seq) + 1
     prev = GENESIS if last is None else str(last.entry_sha256)
     conn.execute(
         sa.insert(L).values(
+            tenant=tenant,
             seq=seq,
             footprint_id=fid,
             order_id=order,
@@ -215,9 +232,10 @@ FILTERS = (
 )
 
 
-def select_filtered(filters: dict[str, Any]) -> sa.Select[tuple[dict[str, Any]]]:
-    """``SELECT payload FROM footprints`` with ``filters`` (see Store.list_footprints)."""
-    stmt = sa.select(F.payload)
+def select_filtered(filters: dict[str, Any], tenant: str) -> sa.Select[tuple[dict[str, Any]]]:
+    """``SELECT payload FROM footprints`` of ``tenant`` with ``filters`` (see
+    Store.list_footprints)."""
+    stmt = sa.select(F.payload).where(F.tenant == tenant)
     for key, value in filters.items():
         if value is None:
             continue
@@ -236,6 +254,7 @@ def select_filtered(filters: dict[str, Any]) -> sa.Select[tuple[dict[str, Any]]]
             if value:
                 newest = (
                     sa.select(F.order_id, sa.func.max(F.version).label("v"))
+                    .where(F.tenant == tenant)
                     .group_by(F.order_id)
                     .subquery()
                 )
@@ -273,10 +292,20 @@ class FootprintHead:
 
 def _head_statements() -> tuple[sa.Select[Any], sa.Select[Any]]:
     g = aliased(FootprintRow)
-    latest = sa.select(sa.func.max(g.version)).where(g.order_id == F.order_id).scalar_subquery()
-    factory = sa.select(sa.func.max(FactoryVersionRow.id)).scalar_subquery()
-    known = sa.exists().where(OrderRow.id == F.order_id)
-    stmt = sa.select(F.id, F.order_id, F.version, latest, factory, known)
+    latest = (
+        sa.select(sa.func.max(g.version))
+        .where(g.tenant == F.tenant, g.order_id == F.order_id)
+        .scalar_subquery()
+    )
+    factory = (
+        sa.select(sa.func.max(FactoryVersionRow.id))
+        .where(FactoryVersionRow.tenant == F.tenant)
+        .scalar_subquery()
+    )
+    known = sa.exists().where(OrderRow.tenant == F.tenant, OrderRow.id == F.order_id)
+    stmt = sa.select(F.id, F.order_id, F.version, latest, factory, known).where(
+        F.tenant == sa.bindparam("tenant")
+    )
     by_id = stmt.where(F.id == sa.bindparam("footprint_id"))
     by_order = stmt.where(F.order_id == sa.bindparam("order")).order_by(F.version.desc()).limit(1)
     return by_id, by_order
@@ -287,14 +316,19 @@ _HEAD_BY_ID, _HEAD_BY_ORDER = _head_statements()
 
 
 def head(
-    conn: sa.Connection, *, footprint_id: str | None = None, order: str | None = None
+    conn: sa.Connection,
+    tenant: str,
+    *,
+    footprint_id: str | None = None,
+    order: str | None = None,
 ) -> FootprintHead | None:
-    """The :class:`FootprintHead` of footprint ``footprint_id``, or of ``order``'s newest
-    version; ``None`` when there is none. One indexed query, no payload read."""
+    """The :class:`FootprintHead` of ``tenant``'s footprint ``footprint_id``, or of
+    ``order``'s newest version; ``None`` when there is none. One indexed query, no
+    payload read."""
     if footprint_id is not None:
-        row = conn.execute(_HEAD_BY_ID, {"footprint_id": footprint_id}).first()
+        row = conn.execute(_HEAD_BY_ID, {"tenant": tenant, "footprint_id": footprint_id}).first()
     else:
-        row = conn.execute(_HEAD_BY_ORDER, {"order": order}).first()
+        row = conn.execute(_HEAD_BY_ORDER, {"tenant": tenant, "order": order}).first()
     if row is None:
         return None
     return FootprintHead(

@@ -1,4 +1,5 @@
-"""Rows of ``event_retractions`` (migration 0005): checked, inserted, read."""
+"""Rows of ``event_retractions`` (migration 0005; per tenant since 0006): checked,
+inserted, read."""
 
 from __future__ import annotations
 
@@ -38,18 +39,26 @@ def check(source: str, start: float, end: float, reason: str) -> Retraction:
     return Retraction(source, float(start), float(end), reason)
 
 
-def insert(conn: sa.Connection, r: Retraction) -> Retraction:
+def insert(conn: sa.Connection, r: Retraction, tenant: str) -> Retraction:
     at = datetime.now(UTC)
     new_id = conn.execute(
         sa.insert(R)
-        .values(source=r.source, t_start=r.start, t_end=r.end, reason=r.reason, retracted_at=at)
+        .values(
+            tenant=tenant,
+            source=r.source,
+            t_start=r.start,
+            t_end=r.end,
+            reason=r.reason,
+            retracted_at=at,
+        )
         .returning(R.c.id)
     ).scalar_one()
     return Retraction(r.source, r.start, r.end, r.reason, int(new_id), at)
 
 
-def load(conn: sa.Connection) -> list[Retraction]:
-    rows = conn.execute(sa.select(R).order_by(R.c.id)).mappings().all()
+def load(conn: sa.Connection, tenant: str) -> list[Retraction]:
+    """``tenant``'s retractions, oldest first."""
+    rows = conn.execute(sa.select(R).where(R.c.tenant == tenant).order_by(R.c.id)).mappings().all()
     return [
         Retraction(
             str(x["source"]),

@@ -58,11 +58,13 @@ def _arrays(series: SeriesLike, where: str) -> tuple[FloatArray, FloatArray, Boo
     return t, v, f
 
 
-def points(conn: sa.Connection, series_id: int) -> tuple[FloatArray, FloatArray, BoolArray]:
+def points(
+    conn: sa.Connection, series_id: int, tenant: str
+) -> tuple[FloatArray, FloatArray, BoolArray]:
     """Times, values and filled flags of a stored series, in time order."""
     rows = conn.execute(
         sa.select(FactorPointRow.t, FactorPointRow.value, FactorPointRow.filled)
-        .where(FactorPointRow.series_id == series_id)
+        .where(FactorPointRow.tenant == tenant, FactorPointRow.series_id == series_id)
         .order_by(FactorPointRow.t)
     ).all()
     t_col, v_col, f_col = zip(*rows, strict=True) if rows else ((), (), ())
@@ -72,17 +74,20 @@ def points(conn: sa.Connection, series_id: int) -> tuple[FloatArray, FloatArray,
     return t, v, f
 
 
-def save(conn: sa.Connection, series: SeriesLike) -> int:
-    """Insert ``series`` unless the same (name, version) is stored; return its row id."""
+def save(conn: sa.Connection, series: SeriesLike, tenant: str) -> int:
+    """Insert ``series`` for ``tenant`` unless the same (name, version) is stored; return
+    its row id."""
     where = f"factor series {series.name!r} version {series.version!r}"
     t, v, f = _arrays(series, where)
     old = conn.execute(
         sa.select(FactorSeriesRow.id, FactorSeriesRow.source).where(
-            FactorSeriesRow.name == series.name, FactorSeriesRow.version == series.version
+            FactorSeriesRow.tenant == tenant,
+            FactorSeriesRow.name == series.name,
+            FactorSeriesRow.version == series.version,
         )
     ).first()
     if old is not None:
-        ot, ov, of = points(conn, int(old.id))
+        ot, ov, of = points(conn, int(old.id), tenant)
         same = (
             old.source == series.source
             and np.array_equal(ot, t)
@@ -97,6 +102,7 @@ def save(conn: sa.Connection, series: SeriesLike) -> int:
         conn.execute(
             sa.insert(FactorSeriesRow)
             .values(
+                tenant=tenant,
                 name=series.name,
                 version=series.version,
                 source=series.source,
@@ -106,7 +112,7 @@ def save(conn: sa.Connection, series: SeriesLike) -> int:
         ).scalar_one()
     )
     rows = [
-        {"series_id": sid, "t": a, "value": b, "filled": c}
+        {"tenant": tenant, "series_id": sid, "t": a, "value": b, "filled": c}
         for a, b, c in zip(t.tolist(), v.tolist(), f.tolist(), strict=True)
     ]
     for lo in range(0, len(rows), CHUNK_ROWS):
@@ -114,10 +120,13 @@ def save(conn: sa.Connection, series: SeriesLike) -> int:
     return sid
 
 
-def find(conn: sa.Connection, name: str, version: str | None) -> Any:
-    """The stored series row of ``name`` at ``version`` (newest when ``None``), or ``None``."""
+def find(conn: sa.Connection, name: str, version: str | None, tenant: str) -> Any:
+    """``tenant``'s stored series row of ``name`` at ``version`` (newest when ``None``),
+    or ``None``."""
     row = FactorSeriesRow
-    stmt = sa.select(row.id, row.name, row.version, row.source).where(row.name == name)
+    stmt = sa.select(row.id, row.name, row.version, row.source).where(
+        row.tenant == tenant, row.name == name
+    )
     if version is None:
         stmt = stmt.order_by(FactorSeriesRow.created_at.desc(), FactorSeriesRow.id.desc())
     else:

@@ -33,11 +33,19 @@ gaps               (source, start)                              --
 A correction replaces an event's values in its table and keeps the old
 values in ``event_history``.
 
-Footprints are versioned and append-only: ``UNIQUE(order_id, version)``, a
+Tenants
+-------
+Every table of the twin carries ``tenant`` (migration 0006) and every key above
+starts with it: two tenants may both have a meter ``M1``. ``tenants`` and
+``clients`` (API credentials, argon2 hashes of their secrets) are the only
+tables no tenant owns. On PostgreSQL row-level security policies hide every
+other tenant's rows from a transaction (see ``Store``).
+
+Footprints are versioned and append-only: ``UNIQUE(tenant, order_id, version)``, a
 correction names the row it ``replaces_id``; each row keeps the Ed25519
 signature made when it was issued and the id of the key (``signing_keys``).
-Every issue appends an entry to ``issuance_log`` holding the hash of the entry
-before it. Triggers reject UPDATE and DELETE of footprints, log entries and
+Every issue appends an entry to its tenant's chain in ``issuance_log`` holding
+the hash of the entry before it. Triggers reject UPDATE and DELETE of footprints, log entries and
 keys on SQLite and PostgreSQL, and TRUNCATE on PostgreSQL (migrations 0001
 and 0002).
 """
@@ -53,6 +61,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "ClientRow",
     "EnergyCounterRow",
     "EventHistoryRow",
     "FactorPointRow",
@@ -70,6 +79,7 @@ __all__ = [
     "RetractionRow",
     "SigningKeyRow",
     "StateChangeRow",
+    "TenantRow",
     "UTCDateTime",
 ]
 
@@ -83,6 +93,7 @@ NAMING_CONVENTION = {
 }
 
 ID_LEN = 200  # asset, meter, order, material ids
+TENANT_LEN = 63  # tenant names
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -126,6 +137,11 @@ def _id(**kw: Any) -> Mapped[str]:
     return mapped_column(sa.String(ID_LEN), nullable=False, **kw)
 
 
+def _tenant(**kw: Any) -> Mapped[str]:
+    """The tenant a row belongs to (migration 0006); first in every key and index."""
+    return mapped_column(sa.String(TENANT_LEN), nullable=False, **kw)
+
+
 def _t(**kw: Any) -> Mapped[float]:
     return mapped_column(sa.Double(), nullable=False, **kw)
 
@@ -137,7 +153,9 @@ class FactoryVersionRow(Base):
     """One saved version of a factory description (``factory_to_dict`` JSON)."""
 
     __tablename__ = "factory_versions"
+    __table_args__ = (sa.Index(None, "tenant", "id"),)
 
+    tenant: Mapped[str] = _tenant()
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     factory_id: Mapped[str] = _id()
@@ -157,6 +175,7 @@ class StateChangeRow(Base):
         ),
     )
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     asset: Mapped[str] = _id(primary_key=True)
     t: Mapped[float] = _t(primary_key=True)
     state: Mapped[str] = mapped_column(sa.String(16), nullable=False)
@@ -166,6 +185,7 @@ class PowerSampleRow(Base):
     __tablename__ = "power_samples"
     __table_args__ = (sa.CheckConstraint("power_kw >= 0", name="power_kw_not_negative"),)
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     meter: Mapped[str] = _id(primary_key=True)
     t: Mapped[float] = _t(primary_key=True)
     power_kw: Mapped[float] = mapped_column(sa.Double(), nullable=False)
@@ -175,6 +195,7 @@ class EnergyCounterRow(Base):
     __tablename__ = "energy_counters"
     __table_args__ = (sa.CheckConstraint("energy_kwh >= 0", name="energy_kwh_not_negative"),)
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     meter: Mapped[str] = _id(primary_key=True)
     t: Mapped[float] = _t(primary_key=True)
     energy_kwh: Mapped[float] = mapped_column(sa.Double(), nullable=False)
@@ -186,9 +207,10 @@ class OrderStepRow(Base):
         sa.CheckConstraint('"end" >= start', name="end_not_before_start"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.CheckConstraint("kind IN ('setup', 'processing')", name="kind_known"),
-        sa.Index(None, "asset", "start"),
+        sa.Index(None, "tenant", "asset", "start"),
     )
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     order_id: Mapped[str] = _id(primary_key=True)
     operation: Mapped[str] = _id(primary_key=True)
     asset: Mapped[str] = _id(primary_key=True)
@@ -202,6 +224,7 @@ class MaterialUseRow(Base):
     __tablename__ = "material_uses"
     __table_args__ = (sa.CheckConstraint("quantity >= 0", name="quantity_not_negative"),)
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     order_id: Mapped[str] = _id(primary_key=True)
     material: Mapped[str] = _id(primary_key=True)
     quantity: Mapped[float] = mapped_column(sa.Double(), nullable=False)
@@ -219,8 +242,9 @@ class EventHistoryRow(Base):
     """
 
     __tablename__ = "event_history"
-    __table_args__ = (sa.Index(None, "kind"),)
+    __table_args__ = (sa.Index(None, "tenant", "kind"),)
 
+    tenant: Mapped[str] = _tenant()
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     key: Mapped[list[Any]] = mapped_column(sa.JSON(), nullable=False)
@@ -233,6 +257,7 @@ class GapRow(Base):
     __tablename__ = "gaps"
     __table_args__ = (sa.CheckConstraint('"end" >= start', name="end_not_before_start"),)
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     source: Mapped[str] = _id(primary_key=True)
     start: Mapped[float] = _t(primary_key=True)
     end: Mapped[float] = _t()
@@ -246,6 +271,7 @@ class OrderRow(Base):
     __tablename__ = "orders"
     __table_args__ = (sa.CheckConstraint("quantity > 0", name="quantity_positive"),)
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     id: Mapped[str] = mapped_column(sa.String(ID_LEN), primary_key=True)
     product: Mapped[str] = _id()
     quantity: Mapped[float] = mapped_column(sa.Double(), nullable=False)
@@ -258,12 +284,13 @@ class FootprintRow(Base):
 
     __tablename__ = "footprints"
     __table_args__ = (
-        sa.UniqueConstraint("order_id", "version"),
+        sa.UniqueConstraint("tenant", "order_id", "version"),
         sa.CheckConstraint("version >= 1", name="version_positive"),
-        sa.Index(None, "product", "period_start"),
-        sa.Index(None, "issued_at"),
+        sa.Index(None, "tenant", "product", "period_start"),
+        sa.Index(None, "tenant", "issued_at"),
     )
 
+    tenant: Mapped[str] = _tenant()
     id: Mapped[str] = mapped_column(sa.Uuid(as_uuid=False), primary_key=True)
     order_id: Mapped[str] = _id()
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
@@ -288,6 +315,7 @@ class SigningKeyRow(Base):
 
     __tablename__ = "signing_keys"
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     key_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     public_key_pem: Mapped[str] = mapped_column(sa.Text(), nullable=False)
     first_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
@@ -305,6 +333,7 @@ class IssuanceLogRow(Base):
 
     __tablename__ = "issuance_log"
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     footprint_id: Mapped[str] = mapped_column(sa.Uuid(as_uuid=False), nullable=False)
     order_id: Mapped[str] = _id()
@@ -326,6 +355,7 @@ class IssuanceInputRow(Base):
 
     __tablename__ = "issuance_inputs"
 
+    tenant: Mapped[str] = _tenant(primary_key=True)
     sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     document: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
@@ -337,7 +367,9 @@ class PublicationRow(Base):
     JSON answer without a token."""
 
     __tablename__ = "publications"
+    __table_args__ = (sa.Index(None, "tenant"),)
 
+    tenant: Mapped[str] = _tenant()
     footprint_id: Mapped[str] = mapped_column(
         sa.Uuid(as_uuid=False), sa.ForeignKey("footprints.id"), primary_key=True
     )
@@ -351,8 +383,9 @@ class FactorSeriesRow(Base):
     """A named, versioned hourly factor series (e.g. DE grid 2019) [kg CO2e/kWh]."""
 
     __tablename__ = "factor_series"
-    __table_args__ = (sa.UniqueConstraint("name", "version"),)
+    __table_args__ = (sa.UniqueConstraint("tenant", "name", "version"),)
 
+    tenant: Mapped[str] = _tenant()
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = _id()
     version: Mapped[str] = _id()
@@ -365,6 +398,7 @@ class FactorPointRow(Base):
 
     __tablename__ = "factor_points"
 
+    tenant: Mapped[str] = _tenant()
     series_id: Mapped[int] = mapped_column(
         sa.Integer, sa.ForeignKey("factor_series.id", ondelete="CASCADE"), primary_key=True
     )
@@ -381,11 +415,43 @@ class RetractionRow(Base):
     """
 
     __tablename__ = "event_retractions"
-    __table_args__ = (sa.CheckConstraint("t_end > t_start", name="range_not_empty"),)
+    __table_args__ = (
+        sa.CheckConstraint("t_end > t_start", name="range_not_empty"),
+        sa.Index(None, "tenant", "source"),
+    )
 
+    tenant: Mapped[str] = _tenant()
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     source: Mapped[str] = _id()
     t_start: Mapped[float] = _t()
     t_end: Mapped[float] = _t()
     reason: Mapped[str] = mapped_column(sa.Text(), nullable=False)
     retracted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+# --- tenants and their API clients (migration 0006) -----------------------------------
+
+
+class TenantRow(Base):
+    """A tenant: a plant or company whose rows no other tenant sees."""
+
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(sa.String(TENANT_LEN), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class ClientRow(Base):
+    """An API client of one tenant: the argon2 hash of its secret and its scopes
+    (comma-separated ``read``, ``write``, ``admin``). The secret itself is never stored."""
+
+    __tablename__ = "clients"
+    __table_args__ = (sa.Index(None, "tenant"),)
+
+    client_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(
+        sa.String(TENANT_LEN), sa.ForeignKey("tenants.name"), nullable=False
+    )
+    secret_hash: Mapped[str] = mapped_column(sa.Text(), nullable=False)
+    scopes: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

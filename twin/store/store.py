@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -35,7 +36,7 @@ from carbontwin.twin.events import EventBatch, Settlement, settle
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.model import Factory, Order
 from carbontwin.twin.retractions import RETRACTABLE, Retraction, retracted_mask, without_retracted
-from carbontwin.twin.store import _audit, _events, _footprints, _retractions, _series
+from carbontwin.twin.store import _audit, _events, _footprints, _retractions, _series, _tenants
 from carbontwin.twin.store._audit import AuditReport, Verifier
 from carbontwin.twin.store._footprints import F, FootprintHead, NotFoundError, Signer
 from carbontwin.twin.store._series import SeriesLike
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from carbontwin.twin.factors import HourlySeries
 
 __all__ = [
+    "DEFAULT_TENANT",
     "DEFAULT_URL",
     "AuditReport",
     "FootprintHead",
@@ -60,6 +62,7 @@ __all__ = [
     "StoredFootprint",
     "Store",
     "Verifier",
+    "check_tenant",
     "migrations_path",
 ]
 
@@ -67,6 +70,24 @@ __all__ = [
 DEFAULT_URL = "sqlite:///carbontwin.db"
 
 _WRITE = "carbontwin_write"  # execution option: this transaction will write
+_TENANT = "carbontwin_tenant"  # execution option: the tenant of this transaction
+
+#: The tenant of every row stored before tenants existed, and of the settings' client.
+DEFAULT_TENANT = "default"
+
+_TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+def check_tenant(name: str) -> str:
+    """``name`` if it is a valid tenant name (lower-case letters, digits, ``-`` and ``_``,
+    at most 63 characters, starting with a letter or digit); :class:`StoreError` otherwise."""
+    if not isinstance(name, str) or not _TENANT_NAME.fullmatch(name):
+        msg = (
+            f"tenant name {name!r} is not valid: use 1 to 63 lower-case letters, digits, "
+            "'-' or '_', starting with a letter or digit"
+        )
+        raise StoreError(msg, field="tenant")
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +147,19 @@ def _engine(url: str) -> sa.Engine:
 
         return engine
     if backend == "postgresql":
-        return sa.create_engine(u, pool_pre_ping=True)
+        engine = sa.create_engine(u, pool_pre_ping=True)
+
+        @sa.event.listens_for(engine, "begin")
+        def _pg_begin(conn: sa.Connection) -> None:
+            # row-level security (migration 0005) lets a transaction see and write only
+            # the rows of the tenant named here; unset, it sees no tenant's rows
+            tenant = conn.get_execution_options().get(_TENANT)
+            if tenant is not None:
+                conn.exec_driver_sql(
+                    "SELECT set_config('carbontwin.tenant', %(t)s, true)", {"t": tenant}
+                )
+
+        return engine
     msg = f"the store supports sqlite:// and postgresql:// URLs, not {u.drivername!r}"
     raise StoreError(msg, field="url")
 
@@ -146,6 +179,12 @@ class Store:
         SQLAlchemy URL (``sqlite:///path.db``, ``sqlite://`` in memory,
         ``postgresql+psycopg://user@host/db``). Defaults to
         ``CARBONTWIN_DATABASE_URL``, else ``sqlite:///carbontwin.db``.
+    tenant : str, optional
+        The tenant whose rows this store reads and writes (default ``default``).
+        Every query filters by it and every row written carries it; on
+        PostgreSQL row-level security backs that up (see
+        ``docs/architecture.md``, "Tenants"). :meth:`for_tenant` gives the same
+        database scoped to another tenant.
 
     Notes
     -----
@@ -153,21 +192,37 @@ class Store:
     build with :meth:`open`) to run the packaged Alembic migrations.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, tenant: str = DEFAULT_TENANT) -> None:
         self.url: str = url or os.environ.get("CARBONTWIN_DATABASE_URL") or DEFAULT_URL
+        self.tenant: str = check_tenant(tenant)
         self.engine: sa.Engine = _engine(self.url)
         # factory versions never change once saved: each is built once per store object
         self._factories: dict[int, Factory] = {}
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
+    def open(cls, url: str | None = None, *, tenant: str = DEFAULT_TENANT) -> Store:
         """A store with its schema upgraded to the newest migration."""
-        store = cls(url)
+        store = cls(url, tenant=tenant)
         store.upgrade()
         return store
 
+    def for_tenant(self, tenant: str) -> Store:
+        """This database scoped to ``tenant`` (same engine and connection pool)."""
+        view = object.__new__(type(self))
+        view.url = self.url
+        view.tenant = check_tenant(tenant)
+        view.engine = self.engine
+        view._factories = {}
+        return view
+
+    @property
+    def admin(self) -> _tenants.TenantAdmin:
+        """Tenants and API clients: the part of the store no tenant scopes."""
+        return _tenants.TenantAdmin(self)
+
     def __repr__(self) -> str:
-        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+        url = self.engine.url.render_as_string(hide_password=True)
+        return f"Store({url!r}, tenant={self.tenant!r})"
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -185,12 +240,16 @@ class Store:
         self.close()
 
     @contextmanager
-    def _tx(self, what: str, *, write: bool = False) -> Iterator[sa.Connection]:
+    def _tx(
+        self, what: str, *, write: bool = False, foreign_keys: bool = True
+    ) -> Iterator[sa.Connection]:
         """One transaction; driver errors become :class:`StoreError` naming ``what``.
 
         ``write`` transactions take SQLite's write lock at BEGIN, so a
         read-then-write cannot interleave with another writer (on PostgreSQL,
         constraints and, for footprints, an advisory lock per order do that).
+        ``foreign_keys=False`` turns SQLite's foreign key checks off for this
+        transaction (migrations that rebuild tables).
         """
         try:
             connection = self.engine.connect()
@@ -201,9 +260,16 @@ class Store:
             raise StoreError(msg) from exc
         try:
             with connection as conn:
-                conn.execution_options(**{_WRITE: write})
-                with conn.begin():
-                    yield conn
+                conn.execution_options(**{_WRITE: write, _TENANT: self.tenant})
+                raw: Any = conn.connection.dbapi_connection if not foreign_keys else None
+                if raw is not None:  # outside a transaction, or SQLite ignores the pragma
+                    raw.execute("PRAGMA foreign_keys = OFF")
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    if raw is not None:
+                        raw.execute("PRAGMA foreign_keys = ON")
         except StoreError:
             raise
         except sa.exc.SQLAlchemyError as exc:
@@ -231,13 +297,29 @@ class Store:
         return cfg
 
     def upgrade(self, revision: str = "head") -> None:
-        """Run ``alembic upgrade <revision>`` on this database."""
+        """Run ``alembic upgrade <revision>`` on this database.
+
+        On SQLite, foreign keys are off while migrations rebuild tables and
+        checked before commit. On PostgreSQL the migrations run with
+        ``row_security = off``: a migration that reads tenant rows works for
+        the tables' owner only if it may bypass row-level security, and
+        otherwise fails loudly instead of seeing no rows.
+        """
         from alembic import command
 
         cfg = self.alembic_config()
-        with self._tx(f"alembic upgrade {revision}", write=True) as conn:
+        sqlite = self.engine.dialect.name == "sqlite"
+        what = f"alembic upgrade {revision}"
+        with self._tx(what, write=True, foreign_keys=not sqlite) as conn:
+            if not sqlite:
+                conn.exec_driver_sql("SET LOCAL row_security = off")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+            if sqlite:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    msg = f"{what}: {len(broken)} rows break foreign keys; nothing was changed"
+                    raise StoreError(msg)
 
     def revision(self) -> str | None:
         """The Alembic revision the database is at (``None`` when unmigrated)."""
@@ -263,6 +345,7 @@ class Store:
             vid = conn.execute(
                 sa.insert(FactoryVersionRow)
                 .values(
+                    tenant=self.tenant,
                     created_at=datetime.now(UTC),
                     factory_id=factory.id,
                     name=factory.name,
@@ -282,7 +365,11 @@ class Store:
 
         with self._tx("loading a factory version") as conn:
             if version is None:
-                newest = conn.execute(sa.select(sa.func.max(FactoryVersionRow.id))).scalar()
+                newest = conn.execute(
+                    sa.select(sa.func.max(FactoryVersionRow.id)).where(
+                        FactoryVersionRow.tenant == self.tenant
+                    )
+                ).scalar()
                 vid = int(newest) if newest is not None else None
             else:
                 vid = int(version)
@@ -292,7 +379,7 @@ class Store:
             row = (
                 conn.execute(
                     sa.select(FactoryVersionRow.id, FactoryVersionRow.document).where(
-                        FactoryVersionRow.id == vid
+                        FactoryVersionRow.tenant == self.tenant, FactoryVersionRow.id == vid
                     )
                 ).first()
                 if vid is not None
@@ -313,7 +400,9 @@ class Store:
 
     def factory_document(self, version: int | None = None) -> tuple[int, dict[str, Any]]:
         """(version, stored document) of a factory version (default: the newest)."""
-        stmt = sa.select(FactoryVersionRow.id, FactoryVersionRow.document)
+        stmt = sa.select(FactoryVersionRow.id, FactoryVersionRow.document).where(
+            FactoryVersionRow.tenant == self.tenant
+        )
         if version is None:
             stmt = stmt.order_by(FactoryVersionRow.id.desc()).limit(1)
         else:
@@ -337,13 +426,19 @@ class Store:
 
         with self._tx(f"keeping the {kind} of an issuing run", write=True) as conn:
             known = conn.execute(
-                sa.select(IssuanceInputRow.sha256).where(IssuanceInputRow.sha256 == sha256)
+                sa.select(IssuanceInputRow.sha256).where(
+                    IssuanceInputRow.tenant == self.tenant, IssuanceInputRow.sha256 == sha256
+                )
             ).first()
             if known is None:
                 blob = zlib.compress(json.dumps(document, allow_nan=False).encode("utf-8"), 6)
                 conn.execute(
                     sa.insert(IssuanceInputRow).values(
-                        sha256=sha256, kind=kind, document=blob, created_at=datetime.now(UTC)
+                        tenant=self.tenant,
+                        sha256=sha256,
+                        kind=kind,
+                        document=blob,
+                        created_at=datetime.now(UTC),
                     )
                 )
 
@@ -355,7 +450,9 @@ class Store:
 
         with self._tx("reading the inputs of an issuing run") as conn:
             blob = conn.execute(
-                sa.select(IssuanceInputRow.document).where(IssuanceInputRow.sha256 == sha256)
+                sa.select(IssuanceInputRow.document).where(
+                    IssuanceInputRow.tenant == self.tenant, IssuanceInputRow.sha256 == sha256
+                )
             ).scalar_one_or_none()
         if blob is None:
             msg = f"no issuing inputs with digest {sha256} in the store"
@@ -368,7 +465,9 @@ class Store:
             rows = conn.execute(
                 sa.select(
                     FactoryVersionRow.id, FactoryVersionRow.factory_id, FactoryVersionRow.created_at
-                ).order_by(FactoryVersionRow.id)
+                )
+                .where(FactoryVersionRow.tenant == self.tenant)
+                .order_by(FactoryVersionRow.id)
             ).all()
         return [(int(r.id), str(r.factory_id), r.created_at) for r in rows]
 
@@ -406,14 +505,18 @@ class Store:
         if not len(batch):
             return settle(batch)
         with self._tx(f"writing an event batch of {len(batch)} rows", write=True) as conn:
-            settled = settle(batch, _events.stored_for(conn, batch))
-            _events.write_settled(conn, settled, chunk_rows=chunk_rows)
+            settled = settle(batch, _events.stored_for(conn, batch, self.tenant))
+            _events.write_settled(conn, settled, self.tenant, chunk_rows=chunk_rows)
         return settled
 
     def event_history(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Values corrections replaced, oldest first: ``kind``, ``key``, ``old``, ``new``
         (lists in the column order of :data:`carbontwin.twin.events.KINDS`), ``superseded_at``."""
-        stmt = sa.select(EventHistoryRow).order_by(EventHistoryRow.id)
+        stmt = (
+            sa.select(EventHistoryRow)
+            .where(EventHistoryRow.tenant == self.tenant)
+            .order_by(EventHistoryRow.id)
+        )
         if kind is not None:
             stmt = stmt.where(EventHistoryRow.kind == kind)
         with self._tx("reading the event history") as conn:
@@ -431,10 +534,10 @@ class Store:
         ``retracted`` is true.
         """
         with self._tx("reading events") as conn:
-            batch = _events.read_kinds(conn, start, end)
+            batch = _events.read_kinds(conn, start, end, self.tenant)
             if retracted:
                 return batch
-            taken = _retractions.load(conn)
+            taken = _retractions.load(conn, self.tenant)
         return without_retracted(batch, taken)[0]
 
     def retract_events(
@@ -446,26 +549,30 @@ class Store:
         stored events of each kind it covers."""
         r = _retractions.check(source, start, end, reason)
         with self._tx(f"retracting events of {source!r}", write=True) as conn:
-            batch = _events.read_kinds(conn, r.start, r.end)
+            batch = _events.read_kinds(conn, r.start, r.end, self.tenant)
             counts = {
                 kind: n
                 for kind in RETRACTABLE
                 if (n := int(retracted_mask(batch, kind, [r]).sum()))
             }
-            saved = _retractions.insert(conn, r)
+            saved = _retractions.insert(conn, r, self.tenant)
         return saved, counts
 
     def retractions(self) -> list[Retraction]:
         """Every retraction, oldest first."""
         with self._tx("reading event retractions") as conn:
-            return _retractions.load(conn)
+            return _retractions.load(conn, self.tenant)
 
     def count_events(self) -> dict[str, int]:
         """Stored rows per event table."""
         with self._tx("counting events") as conn:
             return {
                 k.table.name: int(
-                    conn.execute(sa.select(sa.func.count()).select_from(k.table)).scalar_one()
+                    conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(k.table)
+                        .where(k.table.c.tenant == self.tenant)
+                    ).scalar_one()
                 )
                 for k in _events.KINDS
             }
@@ -476,6 +583,7 @@ class Store:
         """Insert or replace ``orders`` (by id) in one transaction; return how many."""
         rows = [
             {
+                "tenant": self.tenant,
                 "id": o.id,
                 "product": o.product,
                 "quantity": float(o.quantity),
@@ -490,7 +598,7 @@ class Store:
             stmt = _upsert(
                 conn.dialect.name,
                 OrderRow.__table__,
-                ["id"],
+                ["tenant", "id"],
                 ["product", "quantity", "release", "due"],
             )
             conn.execute(stmt, rows)
@@ -502,7 +610,9 @@ class Store:
             rows = conn.execute(
                 sa.select(
                     OrderRow.id, OrderRow.product, OrderRow.quantity, OrderRow.release, OrderRow.due
-                ).order_by(OrderRow.release, OrderRow.id)
+                )
+                .where(OrderRow.tenant == self.tenant)
+                .order_by(OrderRow.release, OrderRow.id)
             ).all()
         return [Order(r.id, r.product, float(r.quantity), r.release, r.due) for r in rows]
 
@@ -512,7 +622,7 @@ class Store:
             r = conn.execute(
                 sa.select(
                     OrderRow.id, OrderRow.product, OrderRow.quantity, OrderRow.release, OrderRow.due
-                ).where(OrderRow.id == order_id)
+                ).where(OrderRow.tenant == self.tenant, OrderRow.id == order_id)
             ).first()
         if r is None:
             msg = f"no order {order_id!r} in the store"
@@ -545,11 +655,11 @@ class Store:
                 conn.execute(
                     sa.select(
                         sa.func.pg_advisory_xact_lock(
-                            sa.func.hashtext(f"carbontwin footprint {fp.order}")
+                            sa.func.hashtext(f"carbontwin footprint {self.tenant}/{fp.order}")
                         )
                     )
                 )
-            return _footprints.issue(conn, fp, signer)
+            return _footprints.issue(conn, fp, signer, self.tenant)
 
     def withdraw_footprint(self, order: str, signer: Signer, reason: str) -> Footprint:
         """Withdraw ``order``'s footprint: issue a new version with status Deprecated.
@@ -594,17 +704,19 @@ class Store:
                     F.payload,
                     F.signature,
                     F.key_id,
-                ).where(F.id == fid)
+                ).where(F.tenant == self.tenant, F.id == fid)
             ).first()
             if row is None:
                 msg = f"no footprint {fid} in the store"
                 raise NotFoundError(msg, field="id")
             pem = conn.execute(
-                sa.select(SigningKeyRow.public_key_pem).where(SigningKeyRow.key_id == row.key_id)
+                sa.select(SigningKeyRow.public_key_pem).where(
+                    SigningKeyRow.tenant == self.tenant, SigningKeyRow.key_id == row.key_id
+                )
             ).scalar_one_or_none()
             entry = conn.execute(
                 sa.select(IssuanceLogRow.seq, IssuanceLogRow.document_sha256).where(
-                    IssuanceLogRow.footprint_id == fid
+                    IssuanceLogRow.tenant == self.tenant, IssuanceLogRow.footprint_id == fid
                 )
             ).first()
         doc = _footprints.signed_document(row.payload, row.signature)
@@ -625,7 +737,7 @@ class Store:
         it signatures are not checked. See :mod:`carbontwin.twin.store._audit`.
         """
         with self._tx("auditing the issuance log") as conn:
-            return _audit.audit(conn, verify)
+            return _audit.audit(conn, verify, self.tenant)
 
     def get_footprint(self, footprint_id: str) -> Footprint:
         """The issued footprint ``footprint_id``."""
@@ -658,7 +770,7 @@ class Store:
             except StoreError:
                 return None
         with self._tx("reading a footprint's head") as conn:
-            return _footprints.head(conn, footprint_id=footprint_id, order=order)
+            return _footprints.head(conn, self.tenant, footprint_id=footprint_id, order=order)
 
     def footprint_versions(self, order: str) -> list[Footprint]:
         """Every issued version of ``order``'s footprint, oldest first."""
@@ -681,7 +793,7 @@ class Store:
         ``min_co2e_kg``, ``max_co2e_kg``; ``latest_only=True`` keeps only each
         order's newest version.
         """
-        stmt = _footprints.select_filtered(filters)
+        stmt = _footprints.select_filtered(filters, self.tenant)
         stmt = stmt.order_by(F.issued_at, F.order_id, F.version).offset(offset)
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -694,11 +806,17 @@ class Store:
         fid = self.get_footprint(footprint_id).id
         with self._tx(f"publishing footprint {fid}", write=True) as conn:
             when = conn.execute(
-                sa.select(PublicationRow.published_at).where(PublicationRow.footprint_id == fid)
+                sa.select(PublicationRow.published_at).where(
+                    PublicationRow.tenant == self.tenant, PublicationRow.footprint_id == fid
+                )
             ).scalar()
             if when is None:
                 when = datetime.now(UTC)
-                conn.execute(sa.insert(PublicationRow).values(footprint_id=fid, published_at=when))
+                conn.execute(
+                    sa.insert(PublicationRow).values(
+                        tenant=self.tenant, footprint_id=fid, published_at=when
+                    )
+                )
         return when if when.tzinfo else when.replace(tzinfo=UTC)
 
     def published_at(self, footprint_id: str) -> datetime | None:
@@ -709,11 +827,30 @@ class Store:
             return None
         with self._tx("reading publications") as conn:
             when = conn.execute(
-                sa.select(PublicationRow.published_at).where(PublicationRow.footprint_id == fid)
+                sa.select(PublicationRow.published_at).where(
+                    PublicationRow.tenant == self.tenant, PublicationRow.footprint_id == fid
+                )
             ).scalar()
         return None if when is None else (when if when.tzinfo else when.replace(tzinfo=UTC))
 
+    def publisher(self, footprint_id: str) -> str | None:
+        """The tenant that published footprint ``footprint_id``, or ``None`` (not published).
+
+        The one read across tenants: publishing made the footprint public, and the
+        public page finds whose it is here before it reads it as that tenant.
+        """
+        try:
+            fid = _footprints.canonical_uuid(footprint_id, "footprint id")
+        except StoreError:
+            return None
+        with self._tx("reading publications") as conn:
+            tenant = conn.execute(
+                sa.select(PublicationRow.tenant).where(PublicationRow.footprint_id == fid)
+            ).scalar()
+        return None if tenant is None else str(tenant)
+
     def _footprints(self, stmt: sa.Select[Any]) -> list[Footprint]:
+        stmt = stmt.where(F.tenant == self.tenant)
         with self._tx("reading footprints") as conn:
             payloads = conn.execute(stmt).scalars().all()
         return [Footprint.from_dict(p) for p in payloads]
@@ -727,19 +864,19 @@ class Store:
         no-op, other values under a stored version raise :class:`StoreError`.
         """
         with self._tx(f"saving factor series {series.name!r}", write=True) as conn:
-            return _series.save(conn, series)
+            return _series.save(conn, series, self.tenant)
 
     def load_factor_series(self, name: str, version: str | None = None) -> HourlySeries:
         """The stored series ``name`` at ``version`` (default: the newest saved)."""
         from carbontwin.twin.factors import HourlySeries
 
         with self._tx(f"loading factor series {name!r}") as conn:
-            row = _series.find(conn, name, version)
+            row = _series.find(conn, name, version, self.tenant)
             if row is None:
                 at = "" if version is None else f" version {version!r}"
                 msg = f"no factor series {name!r}{at} in the store"
                 raise NotFoundError(msg, field="name")
-            t, v, filled = _series.points(conn, row.id)
+            t, v, filled = _series.points(conn, row.id, self.tenant)
             name_, version_, source = str(row.name), str(row.version), str(row.source)
         return HourlySeries(
             t_start=t, values=v, name=name_, version=version_, source=source, filled=filled
@@ -749,9 +886,9 @@ class Store:
         """(name, version, source) of every stored factor series, by name then age."""
         with self._tx("listing factor series") as conn:
             rows = conn.execute(
-                sa.select(
-                    FactorSeriesRow.name, FactorSeriesRow.version, FactorSeriesRow.source
-                ).order_by(FactorSeriesRow.name, FactorSeriesRow.id)
+                sa.select(FactorSeriesRow.name, FactorSeriesRow.version, FactorSeriesRow.source)
+                .where(FactorSeriesRow.tenant == self.tenant)
+                .order_by(FactorSeriesRow.name, FactorSeriesRow.id)
             ).all()
         return [(str(r.name), str(r.version), str(r.source)) for r in rows]
 

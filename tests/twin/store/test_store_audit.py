@@ -168,8 +168,9 @@ def test_a_footprint_inserted_around_issuing_is_not_in_the_log(store: Store, sig
     with store.engine.begin() as conn:
         conn.execute(
             sa.text(
-                "INSERT INTO footprints (id, order_id, version, issued_at, product, factory, "
-                "co2e_kg, period_start, period_end, payload) VALUES (:id, 'Z', 1, :t, "
+                "INSERT INTO footprints (tenant, id, order_id, version, issued_at, product, "
+                "factory, co2e_kg, period_start, period_end, payload) VALUES ('default', :id, "
+                "'Z', 1, :t, "
                 "'bracket', 'demo', 2.0, :t, :t, :p)"
             ).bindparams(sa.bindparam("p", type_=sa.JSON())),
             {"id": extra.id, "t": extra.period_start, "p": extra.to_dict()},

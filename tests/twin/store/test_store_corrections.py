@@ -89,7 +89,7 @@ def test_upgrade_keeps_material_rows_stored_before_booking_ids(db_url):
             )
         )
     store.upgrade()
-    assert store.revision() == "0005"  # the newest migration (event retractions)
+    assert store.revision() == "0006"  # the newest migration (tenants)
     back = store.read_events()
     assert back.material_booking.tolist() == [""]
     assert back.material_quantity.tolist() == [12.5]

@@ -46,7 +46,7 @@ def make_batch(rows: dict[str, list[tuple[Any, ...]]]) -> EventBatch:
 
 def key_of(kind: Any) -> list[int]:
     names = [c for _, c in kind.columns]
-    return [names.index(c.name) for c in kind.table.primary_key.columns]
+    return [names.index(c.name) for c in kind.table.primary_key.columns if c.name != "tenant"]
 
 
 def stored_rows(batch: EventBatch) -> dict[str, dict[tuple[Any, ...], tuple[Any, ...]]]:

@@ -32,6 +32,8 @@ TABLES = {
     "issuance_log",
     "issuance_inputs",
     "event_history",
+    "tenants",
+    "clients",
     "event_retractions",
     "alembic_version",
 }
