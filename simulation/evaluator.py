@@ -8,7 +8,7 @@ schedule says so — and integrates power per state, utilities by the running
 share of what they serve, electricity per clock hour against the hourly grid
 factor and tariff, and fuels at their factor, exactly as
 :func:`~carbontwin.simulation.sim.simulate` does. The decode and the energy
-integral are numba-compiled loops over flat arrays; one demo-week schedule
+integral are numba-compiled loops over flat arrays (:mod:`._evaluator_kernels`); one demo-week schedule
 takes tens of microseconds.
 
 The cross-check test replays random schedules through the SimPy model with
@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -31,13 +30,15 @@ from carbontwin.twin.errors import SimulationError
 from carbontwin.twin.factors import FUEL_FACTORS
 from carbontwin.twin.model import Carrier, Factory, Order, State
 
-from .model import _CODE, IDLE, OFF, PROC, SETUP, STANDBY, WARMUP
+from ._evaluator_kernels import _batch_ids, _decode, _energy
+from .model import _CODE
 from .plan import Calendar, build_jobs
 from .results import _machine_power_table
 from .schedule import Schedule
+from .sim import overtime_kpis
 from .tariffs import TimeOfUseTariff
 
-__all__ = ["KPI_NAMES", "ScheduleEvaluator"]
+__all__ = ["DEMAND_KPIS", "KPI_NAMES", "OVERTIME_KPIS", "ScheduleEvaluator"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -55,437 +56,10 @@ KPI_NAMES = (
     "setups",
     "switch_offs",
 )
-_INF = math.inf
-
-
-@numba.njit(cache=True)
-def _window(starts: FloatArray, ends: FloatArray, t: float) -> tuple[float, float]:
-    """(start, end) of the shift holding ``t`` or of the next one; Calendar.window."""
-    i = np.searchsorted(starts, t, side="right") - 1
-    if i >= 0 and t < ends[i]:
-        return starts[i], ends[i]
-    if i + 1 < len(starts):
-        return starts[i + 1], ends[i + 1]
-    return _INF, _INF
-
-
-@numba.njit(cache=True)
-def _open_overlap(starts: FloatArray, ends: FloatArray, x: float, y: float) -> float:
-    """Shift time inside ``[x, y]`` [s]."""
-    if y <= x:
-        return 0.0
-    i = max(np.searchsorted(ends, x, side="right"), 0)
-    total = 0.0
-    while i < len(starts) and starts[i] < y:
-        total += max(0.0, min(y, ends[i]) - max(x, starts[i]))
-        i += 1
-    return total
-
-
-@numba.njit(cache=True)
-def _rec(tt: FloatArray, cc: IntArray, n: int, t: float, code: int) -> int:
-    if n > 0 and tt[n - 1] == t:  # zero-length states: keep the last (results._collapse)
-        cc[n - 1] = code
-        return n
-    tt[n] = t
-    cc[n] = code
-    return n + 1
-
-
-@numba.njit(cache=True)
-def _advance(
-    t: float,
-    s: int,
-    a: float,
-    bit: bool,
-    warm: float,
-    rest_code: int,
-    starts: FloatArray,
-    ends: FloatArray,
-    t_stop: float,
-    tt: FloatArray,
-    cc: IntArray,
-    n: int,
-    counts: IntArray,
-    first: bool = False,
-) -> tuple[float, int, int]:
-    """Machine from time ``t`` in state ``s`` until it may start an entry ready at ``a``.
-
-    Mirrors ``model._machine_process`` and ``model._rest_step`` for a machine
-    that follows the shift calendar. With ``a = inf`` it runs until ``t_stop``.
-    ``first``: take the first decision even at ``t_stop`` (the machine that
-    finishes the last job goes on in the same instant, before the run ends).
-    Returns (time, state, records).
-    """
-    while True:
-        if t >= t_stop and a == _INF and not first:
-            return t, s, n
-        first = False
-        runnable = a <= t
-        w0, w1 = _window(starts, ends, t)
-        outside = w0 > t
-        if not runnable or outside:
-            if s != IDLE and s != OFF and s != STANDBY:
-                s = IDLE
-                n = _rec(tt, cc, n, t, IDLE)
-            keep_off = (not runnable) and bit
-            if outside:
-                rest = OFF if keep_off else rest_code
-                if s == IDLE and rest != IDLE:
-                    s = rest
-                    n = _rec(tt, cc, n, t, rest)
-                    if rest == OFF:
-                        counts[1] += 1
-                if runnable or not keep_off:
-                    lead = w0 - warm if s == OFF else w0
-                    if s != IDLE and t >= lead:
-                        if s == OFF and warm > 0:
-                            n = _rec(tt, cc, n, t, WARMUP)
-                            t = t + warm
-                        s = IDLE
-                        n = _rec(tt, cc, n, t, IDLE)
-                        continue
-                    target = lead if s != IDLE else w0
-                    if w0 == _INF:
-                        nxt = a
-                    elif runnable:
-                        nxt = target
-                    else:
-                        nxt = min(a, target)
-                else:
-                    nxt = a
-            else:
-                if s == IDLE and keep_off:
-                    s = OFF
-                    n = _rec(tt, cc, n, t, OFF)
-                    counts[1] += 1
-                elif s != IDLE and not keep_off:
-                    if s == OFF and warm > 0:
-                        n = _rec(tt, cc, n, t, WARMUP)
-                        t = t + warm
-                    s = IDLE
-                    n = _rec(tt, cc, n, t, IDLE)
-                    continue
-                nxt = min(a, w1)
-            if nxt == _INF or (a == _INF and nxt >= t_stop):
-                return max(t, t_stop), s, n
-            t = max(nxt, t)
-            continue
-        # runnable inside a shift
-        if s == OFF:
-            if warm > 0:
-                n = _rec(tt, cc, n, t, WARMUP)
-                t = t + warm
-            s = IDLE
-            n = _rec(tt, cc, n, t, IDLE)
-        elif s == STANDBY:
-            s = IDLE
-            n = _rec(tt, cc, n, t, IDLE)
-        return t, s, n
-
-
-@numba.njit(cache=True)
-def _decode(
-    n_ops: IntArray,
-    job_mach: IntArray,
-    job_proc: FloatArray,
-    job_setup: FloatArray,
-    job_prod: IntArray,
-    release: FloatArray,
-    seq_ptr: IntArray,
-    seq_job: IntArray,
-    seq_op: IntArray,
-    seq_batch: IntArray,
-    off_bits: npt.NDArray[np.bool_],
-    warm: FloatArray,
-    rest_code: IntArray,
-    setup_tab: FloatArray,
-    starts: FloatArray,
-    ends: FloatArray,
-    t_stop: float,
-    tt: FloatArray,
-    cc: IntArray,
-    rec_ptr: IntArray,
-    rec_n: IntArray,
-    done: FloatArray,
-    counts: IntArray,
-    wait: FloatArray,
-    op_done: FloatArray,
-) -> tuple[float, float]:
-    """Decode the schedule; fill state records per machine and job completion times.
-
-    ``wait[e]``: shift time the machine stood without work before entry ``e``
-    (from its previous finish until the entry's jobs were all there) [s];
-    ``wait[n_entries + m]`` the same after machine ``m``'s last entry.
-
-    Returns (t_end, busy_s); ``t_end`` is ``-1`` when the sequences deadlock.
-    """
-    n_m = len(seq_ptr) - 1
-    n_j = len(n_ops)
-    op_done[:] = np.nan
-    pos = np.zeros(n_m, dtype=np.int64)
-    mt = np.zeros(n_m)
-    ms = np.full(n_m, IDLE, dtype=np.int64)
-    last = np.full(n_m, -1, dtype=np.int64)
-    for m in range(n_m):
-        rec_n[m] = _rec(tt[rec_ptr[m] :], cc[rec_ptr[m] :], 0, 0.0, IDLE)
-    busy = 0.0
-    left = seq_ptr[n_m] - seq_ptr[0]
-    while left > 0:
-        progress = False
-        for m in range(n_m):
-            e0 = seq_ptr[m] + pos[m]
-            if e0 >= seq_ptr[m + 1]:
-                continue
-            e1 = e0 + 1
-            while e1 < seq_ptr[m + 1] and seq_batch[e1] == seq_batch[e0]:
-                e1 += 1
-            a = 0.0
-            ok = True
-            for e in range(e0, e1):
-                j, k = seq_job[e], seq_op[e]
-                r = release[j] if k == 0 else op_done[j, k - 1]
-                if np.isnan(r):
-                    ok = False
-                    break
-                a = max(a, r)
-            if not ok:
-                continue
-            progress = True
-            wait[e0] = _open_overlap(starts, ends, mt[m], a)
-            off = off_bits[seq_ptr[m] + m + pos[m]]
-            base = rec_ptr[m]
-            t, s, nn = _advance(
-                mt[m],
-                ms[m],
-                a,
-                off,
-                warm[m],
-                rest_code[m],
-                starts,
-                ends,
-                _INF,
-                tt[base:],
-                cc[base:],
-                rec_n[m],
-                counts,
-            )
-            j0, k0 = seq_job[e0], seq_op[e0]
-            p = job_prod[j0]
-            if last[m] < 0:
-                setup = job_setup[j0, k0]
-            elif p == last[m]:
-                setup = setup_tab[m, p, p]
-                if np.isnan(setup):
-                    setup = 0.0
-            else:
-                setup = setup_tab[m, last[m], p]
-                if np.isnan(setup):
-                    setup = job_setup[j0, k0]
-            if setup > 0:
-                if s != SETUP:
-                    s = SETUP
-                    nn = _rec(tt[base:], cc[base:], nn, t, SETUP)
-                t += setup
-                counts[0] += 1
-            last[m] = p
-            d = 0.0
-            for e in range(e0, e1):
-                d = max(d, job_proc[seq_job[e], seq_op[e]])
-            if s != PROC:
-                s = PROC
-                nn = _rec(tt[base:], cc[base:], nn, t, PROC)
-            t += d
-            for e in range(e0, e1):
-                op_done[seq_job[e], seq_op[e]] = t
-                busy += d
-                if seq_op[e] == n_ops[seq_job[e]] - 1:
-                    done[seq_job[e]] = t
-            mt[m] = t
-            ms[m] = s
-            rec_n[m] = nn
-            left -= e1 - e0
-            pos[m] += e1 - e0
-        if not progress:
-            return -1.0, busy
-    t_done = 0.0
-    for j in range(n_j):
-        t_done = max(t_done, done[j])
-    t_end = max(t_done, t_stop)
-    for m in range(n_m):
-        wait[seq_ptr[n_m] + m] = _open_overlap(starts, ends, mt[m], t_end)
-        base = rec_ptr[m]
-        off = off_bits[seq_ptr[m + 1] + m]
-        if mt[m] <= t_end:
-            t, s, nn = _advance(
-                mt[m],
-                ms[m],
-                _INF,
-                off,
-                warm[m],
-                rest_code[m],
-                starts,
-                ends,
-                t_end,
-                tt[base:],
-                cc[base:],
-                rec_n[m],
-                counts,
-                mt[m] == t_end,
-            )
-            rec_n[m] = nn
-        # drop records at or after the end (SimPy stops before them)
-        nn = rec_n[m]
-        while nn > 1 and tt[base + nn - 1] >= t_end:
-            nn -= 1
-        rec_n[m] = nn
-    return t_end, busy
-
-
-@numba.njit(cache=True)
-def _energy(
-    tt: FloatArray,
-    cc: IntArray,
-    rec_ptr: IntArray,
-    rec_n: IntArray,
-    power_tab: FloatArray,
-    m_fuel: FloatArray,
-    u_serve: FloatArray,
-    u_power: FloatArray,
-    u_fuel: FloatArray,
-    t_end: float,
-    first_edge: float,
-    factor: FloatArray,
-    price: FloatArray,
-) -> tuple[float, float, float]:
-    """(energy_kwh, co2e_kg, cost) of the machine records and the utilities they drive.
-
-    ``first_edge`` is the first full clock hour after the start [s]; hour ``h``
-    of ``factor``/``price`` covers ``[first_edge + 3600 (h-1), first_edge + 3600 h)``.
-    ``m_fuel``/``u_fuel``: -1 for electricity, else the fuel factor [kg/kWh].
-    """
-    n_m = len(rec_ptr) - 1
-    energy = 0.0
-    co2e = 0.0
-    cost = 0.0
-    nh = len(factor)
-    elec = np.zeros(nh)
-
-    def add(a: float, b: float, p: float, fuel: float) -> tuple[float, float]:
-        e_tot = p * (b - a) / 3600.0
-        if fuel >= 0:
-            return e_tot, e_tot * fuel
-        # split over clock hours
-        h = 0 if a < first_edge else int((a - first_edge) // 3600.0) + 1
-        x = a
-        while x < b:
-            hb = first_edge + 3600.0 * h
-            y = min(b, hb)
-            if y > x:
-                elec[min(h, nh - 1)] += p * (y - x) / 3600.0
-            x = y
-            h += 1
-        return e_tot, 0.0
-
-    for m in range(n_m):
-        base = rec_ptr[m]
-        n = rec_n[m]
-        for i in range(n):
-            a = tt[base + i]
-            b = tt[base + i + 1] if i + 1 < n else t_end
-            if b > a:
-                e, c = add(a, b, power_tab[m, cc[base + i]], m_fuel[m])
-                energy += e
-                co2e += c
-    n_u = u_serve.shape[0]
-    if n_u:
-        # all change times of all machines, merged
-        total = 0
-        for m in range(n_m):
-            total += rec_n[m]
-        times = np.empty(total)
-        k = 0
-        for m in range(n_m):
-            for i in range(rec_n[m]):
-                times[k] = tt[rec_ptr[m] + i]
-                k += 1
-        times = np.unique(times)
-        codes = np.empty((len(times), n_m), dtype=np.int64)
-        for m in range(n_m):
-            base = rec_ptr[m]
-            i = 0
-            for q in range(len(times)):
-                while i + 1 < rec_n[m] and tt[base + i + 1] <= times[q]:
-                    i += 1
-                codes[q, m] = cc[base + i]
-        for u in range(n_u):
-            wsum = 0.0
-            for m in range(n_m):
-                wsum += u_serve[u, m]
-            for q in range(len(times)):
-                a = times[q]
-                b = times[q + 1] if q + 1 < len(times) else t_end
-                if b <= a:
-                    continue
-                if wsum <= 0:
-                    p = u_power[u, 1]
-                else:
-                    frac = 0.0
-                    on = False
-                    for m in range(n_m):
-                        if u_serve[u, m] > 0:
-                            c = codes[q, m]
-                            if c == PROC:
-                                frac += u_serve[u, m]
-                            if c != OFF:
-                                on = True
-                    frac /= wsum
-                    if not on and frac <= 0:
-                        p = u_power[u, 0]
-                    else:
-                        p = u_power[u, 1] + (u_power[u, 2] - u_power[u, 1]) * frac
-                e, c = add(a, b, p, u_fuel[u])
-                energy += e
-                co2e += c
-    for h in range(nh):
-        co2e += elec[h] * factor[h]
-        cost += elec[h] * price[h]
-    return energy, co2e, cost
-
-
-@numba.njit(cache=True)
-def _batch_ids(
-    seq_ptr: IntArray,
-    seq_job: IntArray,
-    job_prod: IntArray,
-    release0: FloatArray,
-    capacity: IntArray,
-    window_s: float,
-) -> IntArray:
-    """Batch number per entry: consecutive jobs of one product released within the window."""
-    out = np.empty(len(seq_job), dtype=np.int64)
-    for m in range(len(seq_ptr) - 1):
-        b = -1
-        size = 0
-        first = 0.0
-        prev = -1
-        for e in range(seq_ptr[m], seq_ptr[m + 1]):
-            j = seq_job[e]
-            p = job_prod[j]
-            if (
-                capacity[m] > 1
-                and p == prev
-                and size < capacity[m]
-                and abs(release0[j] - first) <= window_s
-            ):
-                size += 1
-            else:
-                b += 1
-                size = 1
-                first = release0[j]
-            prev = p
-            out[e] = b
-    return out
+#: Added when the tariff has a demand charge (``cost`` is then their sum).
+DEMAND_KPIS = ("energy_cost", "peak_demand_kw", "demand_charge")
+#: Added with an overtime labour rate (``cost`` includes ``overtime_cost``).
+OVERTIME_KPIS = ("overtime_h", "overtime_cost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,6 +70,9 @@ class _Prepared:
     seq_batch: IntArray
     off_bits: npt.NDArray[np.bool_]
     release: FloatArray
+    starts: FloatArray  # shift windows with the schedule's overtime [s]
+    ends: FloatArray
+    overtime_h: float = 0.0
 
 
 class ScheduleEvaluator:
@@ -525,6 +102,7 @@ class ScheduleEvaluator:
         tariff: TimeOfUseTariff | None = None,
         fuel_kg_per_kwh: Mapping[str, float] | None = None,
         horizon_days: float = 60.0,
+        overtime_rate_per_h: float | None = None,
     ) -> None:
         self.factory = factory
         self.orders = list(factory.orders if orders is None else orders)
@@ -591,6 +169,11 @@ class ScheduleEvaluator:
         self.starts = cal.starts.astype(np.float64)
         self.ends = cal.ends.astype(np.float64)
         self.calendar = cal
+        self.overtime_rate_per_h = overtime_rate_per_h
+        #: working windows that close within the scenario: overtime may follow each
+        self.n_overtime_windows = (
+            0 if cal.always_open else int(np.count_nonzero(self.ends <= self.t_stop))
+        )
         # hourly signals: hour 0 is the partial hour from t0, then clock hours
         h0 = math.floor(self.t0 / 3600.0) * 3600.0
         self.first_edge = h0 + 3600.0 - self.t0
@@ -604,26 +187,84 @@ class ScheduleEvaluator:
             else np.zeros(n_h)
         )
         self.has_tariff = tariff is not None
+        self.tariff = tariff
+        # electricity bins: clock hours, or the tariff's demand intervals
+        self.demand = tariff is not None and tariff.has_demand_charge
+        self.bin_s = float(tariff.demand_interval_s) if self.demand and tariff else 3600.0
+        b0 = math.floor(self.t0 / self.bin_s) * self.bin_s
+        self.first_bin_edge = b0 + self.bin_s - self.t0
+        n_b = int(horizon // self.bin_s) + 2
+        bin_start = np.concatenate(([0.0], self.first_bin_edge + self.bin_s * np.arange(n_b - 1)))
+        self.bin_hour = np.where(
+            bin_start < self.first_edge,
+            0,
+            np.floor((bin_start - self.first_edge) / 3600.0).astype(np.int64) + 1,
+        ).astype(np.int64)
+        self.bin_hour = np.minimum(self.bin_hour, n_h - 1)
         self._n_entries = int(self.n_ops.sum())
         self._op_job = np.repeat(np.arange(n_j, dtype=np.int64), self.n_ops)
         self._op_k = np.concatenate(
             [np.arange(k, dtype=np.int64) for k in self.n_ops.tolist()] or [np.zeros(0, np.int64)]
         )
+        self._op_offset = np.concatenate(([0], np.cumsum(self.n_ops)[:-1])).astype(np.int64)
+        #: per operation (flat, job by job): every machine that may run it, default first
+        self.eligible = [j.eligible[k] for j in self.jobs for k in range(len(j.machines))]
+        self.default_machines = self.job_mach[self._op_job, self._op_k].copy()
+        #: operations with a choice of machine, and their choices
+        self.choice_ops = np.array(
+            [i for i, e in enumerate(self.eligible) if len(e) > 1], dtype=np.int64
+        )
+        self._choices = [np.array(self.eligible[i], dtype=np.int64) for i in self.choice_ops]
         self._rec_cap = 8 * self._n_entries + 8 * len(self.starts) + 16
-        self.n_open_s = self._open_s(self.t_stop)
+        self.n_open_s = self._open_s(self.t_stop, self.starts, self.ends)
 
-    def _open_s(self, duration_s: float) -> float:
+    def _open_s(self, duration_s: float, starts: FloatArray, ends: FloatArray) -> float:
         if self.calendar.always_open:
             return duration_s
-        return float(np.sum(np.clip(np.minimum(self.ends, duration_s) - self.starts, 0.0, None)))
+        return float(np.sum(np.clip(np.minimum(ends, duration_s) - starts, 0.0, None)))
+
+    def window_label(self, i: int) -> str:
+        """Working window ``i`` as its local start and end, ``2019-03-04 06:00-22:00``."""
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(self.factory.site.timezone or "UTC")
+        a = datetime.fromtimestamp(self.t0 + float(self.starts[i]), tz)
+        b = datetime.fromtimestamp(self.t0 + float(self.ends[i]), tz)
+        return f"{a:%Y-%m-%d %H:%M}-{b:%H:%M}"
+
+    def windows(
+        self, overtime_h: Sequence[float] | FloatArray = ()
+    ) -> tuple[FloatArray, FloatArray]:
+        """Shift windows (starts, ends) [s] with ``overtime_h`` per working window."""
+        if len(overtime_h) > self.n_overtime_windows:
+            msg = (
+                f"overtime for {len(overtime_h)} working windows; the scenario has "
+                f"{self.n_overtime_windows}"
+            )
+            raise SimulationError(msg, field="overtime")
+        cal = self.calendar.with_overtime(overtime_h)
+        return cal.starts.astype(np.float64), cal.ends.astype(np.float64)
 
     # -- schedules -----------------------------------------------------------------
+    def machines_from_genes(self, genes: Sequence[float] | FloatArray) -> IntArray:
+        """Machine per operation (flat, job by job) from one value in [0, 1] per
+        operation with a choice (:attr:`choice_ops`): 0 the routing's machine,
+        then its alternatives in the order listed."""
+        mm = self.default_machines.copy()
+        g = np.asarray(genes, dtype=np.float64)
+        for i, (op, ch) in enumerate(zip(self.choice_ops.tolist(), self._choices, strict=True)):
+            mm[op] = ch[min(int(g[i] * len(ch)), len(ch) - 1)]
+        return mm
+
     def schedule_from_priority(
         self,
         priority: Sequence[float] | FloatArray,
         release_s: Sequence[float] | FloatArray | None = None,
         keep_off: Sequence[Sequence[bool]] | None = None,
         batch_window_s: float = 0.0,
+        machines: Sequence[int] | IntArray | None = None,
+        overtime_h: Sequence[float] = (),
     ) -> Schedule:
         """A schedule where every machine runs its operations in order of job ``priority``.
 
@@ -632,14 +273,18 @@ class ScheduleEvaluator:
         orders' planned releases lie within ``batch_window_s`` of the batch's
         first one. One global order never deadlocks (every machine runs the jobs
         in the same order). ``release_s`` defaults to the planned releases,
-        ``keep_off`` to all False (the as-is practice).
+        ``keep_off`` to all False (the as-is practice), ``machines`` (one machine
+        index per operation, flat, job by job) to the routings' own machines,
+        ``overtime_h`` (per working window) to none.
         """
         pr = np.asarray(priority, dtype=np.float64)
         rank = np.argsort(pr, kind="stable")
+        mm = self.default_machines if machines is None else np.asarray(machines, dtype=np.int64)
         per: list[list[tuple[int, int]]] = [[] for _ in self.machine_ids]
         for j in rank.tolist():
+            off = int(self._op_offset[j])
             for k in range(int(self.n_ops[j])):
-                per[int(self.job_mach[j, k])].append((j, k))
+                per[int(mm[off + k])].append((j, k))
         batches: list[tuple[int, ...]] = []
         for m, seq in enumerate(per):
             ids: list[int] = []
@@ -674,6 +319,7 @@ class ScheduleEvaluator:
             tuple(batches),
             tuple(float(x) for x in rel),
             offs,
+            tuple(float(x) for x in overtime_h),
         )
 
     def prepare_priority(
@@ -682,13 +328,15 @@ class ScheduleEvaluator:
         release_s: FloatArray,
         batch_window_s: float = 0.0,
         keep_off: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
+        machines: IntArray | None = None,
+        overtime_h: FloatArray | None = None,
     ) -> _Prepared:
         """:meth:`schedule_from_priority` (then :meth:`keep_off_where_it_pays` for the
         machines flagged in ``keep_off``) as flat arrays, without building a Schedule."""
         rank = np.empty(len(priority), dtype=np.int64)
         rank[np.argsort(priority, kind="stable")] = np.arange(len(priority))
         jj, kk = self._op_job, self._op_k
-        mm = self.job_mach[jj, kk]
+        mm = self.default_machines if machines is None else machines
         order = np.lexsort((kk, rank[jj], mm))
         seq_job = jj[order]
         seq_op = kk[order]
@@ -701,7 +349,12 @@ class ScheduleEvaluator:
         n_e = len(seq_job)
         bits = np.zeros(n_e + n_m, dtype=np.bool_)
         release = np.maximum(np.asarray(release_s, dtype=np.float64), self.release0)
-        p = _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release)
+        if overtime_h is not None and np.any(overtime_h > 0):
+            starts, ends = self.windows(overtime_h)
+            ot = float(np.sum(overtime_h))
+        else:
+            starts, ends, ot = self.starts, self.ends, 0.0
+        p = _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release, starts, ends, ot)
         if keep_off is None or not np.any(keep_off):
             return p
         _t, _b, o = self._run(p)
@@ -711,7 +364,7 @@ class ScheduleEvaluator:
         m_of_e = np.repeat(np.arange(n_m), np.diff(seq_ptr))
         bits[np.arange(n_e) + m_of_e] = flag[m_of_e] & (wait[:n_e] > self.break_even[m_of_e])
         bits[seq_ptr[1:] + np.arange(n_m)] = flag & (wait[n_e:] > self.break_even)
-        return _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release)
+        return _Prepared(seq_ptr, seq_job, seq_op, batch, bits, release, starts, ends, ot)
 
     def prepare(self, schedule: Schedule) -> _Prepared:
         """Flat arrays of a schedule, checked against the plan."""
@@ -725,13 +378,33 @@ class ScheduleEvaluator:
             raise SimulationError(msg, field="schedule")
         seq_ptr = np.zeros(n_m + 1, dtype=np.int64)
         seq_ptr[1:] = np.cumsum(lens)
+        seen = np.zeros(self._n_entries, dtype=np.int64)
+        for m, seq in enumerate(schedule.sequence):
+            for j, k in seq:
+                if not (0 <= j < len(self.jobs) and 0 <= k < int(self.n_ops[j])):
+                    msg = f"schedule names operation {k} of job {j}, which the plan does not have"
+                    raise SimulationError(msg, field="schedule")
+                op = int(self._op_offset[j]) + k
+                seen[op] += 1
+                if m not in self.eligible[op]:
+                    msg = (
+                        f"schedule runs operation {self.jobs[j].operations[k]!r} of order "
+                        f"{self.jobs[j].order!r} on {self.machine_ids[m]!r}, which its "
+                        "routing step does not list"
+                    )
+                    raise SimulationError(msg, field="schedule")
+        if np.any(seen != 1):
+            msg = "schedule must hold every operation of the plan exactly once"
+            raise SimulationError(msg, field="schedule")
         flat = [e for s in schedule.sequence for e in s]
         seq_job = np.array([e[0] for e in flat], dtype=np.int64)
         seq_op = np.array([e[1] for e in flat], dtype=np.int64)
         seq_batch = np.array([b for bs in schedule.batch for b in bs], dtype=np.int64)
         off_bits = np.array([x for bs in schedule.keep_off for x in bs], dtype=np.bool_)
         release = np.maximum(np.asarray(schedule.release_s, dtype=np.float64), self.release0)
-        return _Prepared(seq_ptr, seq_job, seq_op, seq_batch, off_bits, release)
+        starts, ends = self.windows(schedule.overtime_h)
+        ot = float(sum(schedule.overtime_h))
+        return _Prepared(seq_ptr, seq_job, seq_op, seq_batch, off_bits, release, starts, ends, ot)
 
     def _run(self, p: _Prepared) -> tuple[float, float, dict[str, Any]]:
         n_m = len(self.machine_ids)
@@ -761,8 +434,8 @@ class ScheduleEvaluator:
             self.warm,
             self.rest_code,
             self.setup_tab,
-            self.starts,
-            self.ends,
+            p.starts,
+            p.ends,
             self.t_stop,
             out["tt"],
             out["cc"],
@@ -788,11 +461,11 @@ class ScheduleEvaluator:
         """
         p = schedule if isinstance(schedule, _Prepared) else self.prepare(schedule)
         t_end, busy, o = self._run(p)
-        return self._kpis(t_end, busy, o)
+        return self._kpis(t_end, busy, o, p)
 
-    def _kpis(self, t_end: float, busy: float, o: dict[str, Any]) -> dict[str, float]:
+    def _kpis(self, t_end: float, busy: float, o: dict[str, Any], p: _Prepared) -> dict[str, float]:
         n_m = len(self.machine_ids)
-        energy, co2e, cost = _energy(
+        energy, co2e, cost, peak_kwh = _energy(
             o["tt"],
             o["cc"],
             o["rec_ptr"],
@@ -803,14 +476,16 @@ class ScheduleEvaluator:
             self.u_power,
             self.u_fuel,
             t_end,
-            self.first_edge,
+            self.first_bin_edge,
+            self.bin_s,
+            self.bin_hour,
             self.factor,
             self.price,
         )
         done = o["done"]
         counts = o["counts"]
         tardy = np.maximum(done - self.due, 0.0)
-        open_s = self._open_s(t_end)
+        open_s = self._open_s(t_end, p.starts, p.ends)
         kpis = {
             "energy_kwh": float(energy),
             "co2e_kg": float(co2e),
@@ -824,6 +499,15 @@ class ScheduleEvaluator:
         }
         if self.has_tariff:
             kpis["cost"] = float(cost)
+        if self.demand and self.tariff is not None:
+            peak_kw = float(peak_kwh) * 3600.0 / self.bin_s
+            charge = peak_kw * float(self.tariff.demand_charge_per_kw)
+            kpis["energy_cost"] = kpis["cost"]
+            kpis["peak_demand_kw"] = peak_kw
+            kpis["demand_charge"] = charge
+            kpis["cost"] = kpis["energy_cost"] + charge
+        if self.overtime_rate_per_h is not None:
+            overtime_kpis(kpis, p.overtime_h, self.overtime_rate_per_h)
         return kpis
 
     def keep_off_where_it_pays(self, schedule: Schedule, machines: Sequence[bool]) -> Schedule:
@@ -844,7 +528,13 @@ class ScheduleEvaluator:
             row = [bool(machines[m]) and wait[lo + k] > be for k in range(len(seq))]
             row.append(bool(machines[m]) and wait[n_e + m] > be)
             flags.append(tuple(row))
-        return Schedule(schedule.sequence, schedule.batch, schedule.release_s, tuple(flags))
+        return Schedule(
+            schedule.sequence,
+            schedule.batch,
+            schedule.release_s,
+            tuple(flags),
+            schedule.overtime_h,
+        )
 
     def traces(self, schedule: Schedule) -> dict[str, Any]:
         """State records per machine (sim clock) and completion times, for plots and checks."""

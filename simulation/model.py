@@ -138,6 +138,9 @@ class SimRun:
         self.policy = policy
         self.calendar = calendar
         self.context = context
+        route_jobs = getattr(policy, "route_jobs", None)
+        if route_jobs is not None:  # a plan that chose machines among the alternatives
+            route_jobs(jobs)
         buffers = dict(buffers or {})
         default_cap = buffers.pop("default", None)
         code = _CODE[initial_state]

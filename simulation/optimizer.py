@@ -10,7 +10,12 @@ encoding, seeded with the dispatch rules (release order as FIFO, EDD, SPT):
 * one gene per machine: keep it off while it would wait past its break-even
   time inside shifts (and not warm it for a shift with no work for it);
 * one gene for the batch window of batch machines [h]: jobs of one product
-  whose orders are released within it share a batch.
+  whose orders are released within it share a batch;
+* one gene per operation whose routing step lists ``alternatives``: the
+  machine that runs it (the routing's machine or one of the alternatives);
+* with overtime allowed (``overtime_max_h`` > 0), one gene per working window
+  of the scenario: hours of overtime after it, in steps of ``overtime_step_h``,
+  paid at the scenario's overtime rate (part of ``cost``).
 
 Every candidate is scored by :class:`~.evaluator.ScheduleEvaluator`
 (deterministic times) — in this process, or on a Dask cluster population by
@@ -58,34 +63,64 @@ class ScheduleSearch:
     max_batch_window_h: float = 48.0
     #: what to minimise; the recommended schedule is the front's best in the first one
     objectives: tuple[str, ...] = OBJECTIVES
+    #: overtime after each working window: at most this much, in these steps [h]
+    overtime_max_h: float = 0.0
+    overtime_step_h: float = 1.0
 
 
-def n_genes(ev: ScheduleEvaluator) -> int:
+def n_genes(ev: ScheduleEvaluator, search: ScheduleSearch = ScheduleSearch()) -> int:
     """Length of a gene vector for ``ev``'s plan."""
-    return 2 * len(ev.jobs) + len(ev.machine_ids) + 1
+    return 2 * len(ev.jobs) + len(ev.machine_ids) + 1 + len(ev.choice_ops) + _n_ot(ev, search)
+
+
+def _n_ot(ev: ScheduleEvaluator, search: ScheduleSearch) -> int:
+    return ev.n_overtime_windows if search.overtime_max_h > 0 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    keys: FloatArray
+    release: FloatArray
+    off: npt.NDArray[np.bool_]
+    window_s: float
+    machines: npt.NDArray[np.int64] | None
+    overtime_h: FloatArray | None
 
 
 def decode_genes(
     ev: ScheduleEvaluator, x: FloatArray, search: ScheduleSearch = ScheduleSearch()
 ) -> Schedule:
     """The schedule a gene vector stands for (values in [0, 1])."""
-    keys, release, off, window_s = _genes(ev, x, search)
-    sched = ev.schedule_from_priority(keys, release, batch_window_s=window_s)
-    if off.any():
-        sched = ev.keep_off_where_it_pays(sched, off.tolist())
+    d = _genes(ev, x, search)
+    sched = ev.schedule_from_priority(
+        d.keys,
+        d.release,
+        batch_window_s=d.window_s,
+        machines=d.machines,
+        overtime_h=() if d.overtime_h is None else d.overtime_h.tolist(),
+    )
+    if d.off.any():
+        sched = ev.keep_off_where_it_pays(sched, d.off.tolist())
     return sched
 
 
-def _genes(
-    ev: ScheduleEvaluator, x: FloatArray, search: ScheduleSearch
-) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_], float]:
+def _genes(ev: ScheduleEvaluator, x: FloatArray, search: ScheduleSearch) -> _Decoded:
     n = len(ev.jobs)
     n_m = len(ev.machine_ids)
     keys = x[:n]
     delays_h = np.round(x[n : 2 * n] * search.max_delay_h * 4.0) / 4.0  # quarter hours
     off = x[2 * n : 2 * n + n_m] > 0.5
     window_s = float(x[2 * n + n_m]) * search.max_batch_window_h * 3600.0
-    return keys, ev.release0 + delays_h * 3600.0, off, window_s
+    i = 2 * n + n_m + 1
+    n_c = len(ev.choice_ops)
+    machines = ev.machines_from_genes(x[i : i + n_c]) if n_c else None
+    n_ot = _n_ot(ev, search)
+    overtime = None
+    if n_ot:
+        step = search.overtime_step_h
+        overtime = np.floor(x[i + n_c : i + n_c + n_ot] * (search.overtime_max_h / step + 1))
+        overtime = np.minimum(overtime * step, search.overtime_max_h)
+    return _Decoded(keys, ev.release0 + delays_h * 3600.0, off, window_s, machines, overtime)
 
 
 def score_genes(
@@ -94,27 +129,33 @@ def score_genes(
     """KPIs of each gene vector (a module-level function, so Dask can ship it)."""
     out = []
     for x in xs:
-        keys, release, off, window_s = _genes(ev, x, search)
-        out.append(ev.evaluate(ev.prepare_priority(keys, release, window_s, off)))
+        d = _genes(ev, x, search)
+        p = ev.prepare_priority(d.keys, d.release, d.window_s, d.off, d.machines, d.overtime_h)
+        out.append(ev.evaluate(p))
     return out
 
 
-def _seed_genes(ev: ScheduleEvaluator, rng: np.random.Generator) -> FloatArray:
+def _seed_genes(
+    ev: ScheduleEvaluator, rng: np.random.Generator, search: ScheduleSearch
+) -> FloatArray:
     """Dispatch rules as genes: FIFO (release), EDD, SPT; each with and without keep-off."""
     n = len(ev.jobs)
     n_m = len(ev.machine_ids)
+    n_c = len(ev.choice_ops) + _n_ot(ev, search)  # the routings' machines, no overtime
     spt = ev.job_proc.sum(axis=1)
     rows = []
     for key in (ev.release0, ev.due, spt):
         k = np.argsort(np.argsort(key, kind="stable"), kind="stable") / max(n - 1, 1)
         for off in (0.0, 1.0):
             for window in (0.0, 0.25):
-                rows.append(np.concatenate([k, np.zeros(n), np.full(n_m, off), [window]]))
-    # as-is order with small random release delays, keep-off everywhere
+                rows.append(
+                    np.concatenate([k, np.zeros(n), np.full(n_m, off), [window], np.zeros(n_c)])
+                )
+    # as-is order with small random release delays, keep-off everywhere, random machines
     for _ in range(4):
         k = np.argsort(np.argsort(ev.release0, kind="stable")) / max(n - 1, 1)
         d = rng.random(n) * 0.3
-        rows.append(np.concatenate([k, d, np.ones(n_m), [rng.random() * 0.3]]))
+        rows.append(np.concatenate([k, d, np.ones(n_m), [rng.random() * 0.3], rng.random(n_c)]))
     return np.array(rows)
 
 
@@ -181,7 +222,7 @@ def optimize_schedules(
     score = map_population or (lambda xs: score_genes(ev, xs, search))
     objectives = [o for o in search.objectives if o in baseline]
     hard = search.due_dates == "hard"
-    n_var = n_genes(ev)
+    n_var = n_genes(ev, search)
     count = [0]
     best = [math.inf]
     history: list[float] = []
@@ -222,7 +263,7 @@ def optimize_schedules(
             return min(done, 1.0)
 
     rng = np.random.default_rng(search.seed)
-    seeds = _seed_genes(ev, rng)
+    seeds = _seed_genes(ev, rng, search)
     pop = rng.random((max(search.population, len(seeds)), n_var))
     pop[: len(seeds)] = seeds
     algorithm = NSGA2(pop_size=search.population, sampling=pop, eliminate_duplicates=True)
@@ -317,6 +358,7 @@ def scenario_evaluator(scenario: Any) -> ScheduleEvaluator:
         start=scenario.start,
         end=scenario.end,
         tariff=scenario.tariff,
+        overtime_rate_per_h=getattr(scenario, "overtime_rate_per_h", None),
     )
 
 
@@ -336,6 +378,7 @@ def as_is_kpis(scenario: Any) -> dict[str, float]:
         processing_cv=0.0,
         breakdowns=False,
         sample_period_s=None,
+        overtime_rate_per_h=getattr(scenario, "overtime_rate_per_h", None),
     )
     return dict(res.kpis)
 
@@ -349,21 +392,40 @@ def optimize_scenario(
     replications: int = 0,
     on_generation: Callable[[int, int, float], None] | None = None,
     on_replication: Callable[[int, int], None] | None = None,
+    solver: str = "auto",
+    cpsat_time_limit_s: float = 30.0,
+    on_cpsat: Callable[[float, float], None] | None = None,
 ) -> dict[str, Any]:
     """Optimise a scenario's schedule against as-is; replay the recommended one.
 
+    ``solver``: ``"nsga2"`` (the metaheuristic), ``"cpsat"`` (the exact model of
+    :mod:`.cpsat_schedule`; small instances only) or ``"auto"``: NSGA-II, and on
+    a small instance (:func:`~.cpsat_schedule.small_instance`) also CP-SAT,
+    hinted with NSGA-II's best schedule, for ``cpsat_time_limit_s``. CP-SAT's
+    schedule is scored by the same evaluator and joins the front;
+    ``on_cpsat(seconds, incumbent)`` reports CP-SAT's progress.
+
     Returns a JSON-ready report: ``baseline`` ("as_is") and its KPIs, the
-    recommended schedule's KPIs and savings, the ``front``, and with
+    recommended schedule's KPIs and savings, the ``front`` (each point names the
+    ``solver`` that found it), ``solver``, CP-SAT's ``bound`` and ``gap_pct``
+    (None without CP-SAT) and its details under ``cpsat``, and with
     ``replications`` > 0 the SimPy replay (random times, breakdowns) of as-is
     and the recommended schedule, paired by seed, with 95 % intervals.
     """
     from dataclasses import replace
 
+    from .cpsat_schedule import small_instance, solve_schedule
     from .scenario import Candidate, run_scenario
     from .schedule import FollowPlan
 
     ev = scenario_evaluator(scenario)
     base = as_is_kpis(scenario)
+    if getattr(scenario, "overtime_rate_per_h", None) is not None and search.overtime_max_h == 0:
+        search = replace(
+            search,
+            overtime_max_h=scenario.overtime_max_h,
+            overtime_step_h=scenario.overtime_step_h,
+        )
     pop_map = None
     dask_pop = None
     if executor == "dask":
@@ -375,41 +437,111 @@ def optimize_scenario(
     elif executor != "local":
         msg = f"unknown executor {executor!r}; expected 'local' or 'dask'"
         raise SimulationError(msg, field="executor")
-    try:
-        res = optimize_schedules(
-            ev, base, search, map_population=pop_map, on_generation=on_generation
+    if solver not in ("auto", "cpsat", "nsga2"):
+        msg = f"unknown solver {solver!r}; expected auto, cpsat or nsga2"
+        raise SimulationError(msg, field="solver")
+    small, why = small_instance(ev)
+    if solver == "cpsat" and not small:
+        msg = f"the cpsat solver models small instances only: {why}; use --solver nsga2 or auto"
+        raise SimulationError(msg, field="solver")
+    res = None
+    if solver != "cpsat":
+        try:
+            res = optimize_schedules(
+                ev, base, search, map_population=pop_map, on_generation=on_generation
+            )
+        finally:
+            if dask_pop is not None:
+                dask_pop.close()
+    elif dask_pop is not None:
+        dask_pop.close()
+    cp_info: dict[str, Any] = {"used": False, "reason": why or "--solver nsga2"}
+    points: list[tuple[dict[str, float], str, Any]] = []
+    if res is not None:
+        points = [(k, "nsga2", g) for k, g in zip(res.front, res.front_genes, strict=True)]
+    if solver == "cpsat" or (solver == "auto" and small):
+        cp_obj = next((o for o in search.objectives if o in ("co2e_kg", "cost")), "co2e_kg")
+        if cp_obj == "cost" and "cost" not in base:
+            cp_obj = "co2e_kg"
+        cp = solve_schedule(
+            ev,
+            cp_obj,
+            time_limit_s=cpsat_time_limit_s,
+            max_makespan_h=base["makespan_h"] * (1.0 + search.max_makespan_increase),
+            max_total_tardiness_h=(
+                base["total_tardiness_h"] if search.due_dates == "hard" else None
+            ),
+            hint=res.schedule if res is not None else ev.schedule_from_priority(ev.release0),
+            seed=search.seed,
+            on_progress=on_cpsat,
         )
-    finally:
-        if dask_pop is not None:
-            dask_pop.close()
+        cp_info = {
+            "used": True,
+            "status": cp.status,
+            "objective_name": cp.objective_name,
+            "objective": cp.objective,
+            "bound": cp.bound,
+            "gap_pct": cp.gap_pct,
+            "seconds": cp.seconds,
+            "class": "no switching off in shifts, one order per batch, operations within a shift",
+        }
+        if cp.schedule is not None:
+            k = ev.evaluate(cp.schedule)
+            cp_info["evaluator_value"] = k[cp_obj]
+            points.append((k, "cpsat", cp.schedule))
+    if not points:
+        msg = f"CP-SAT found no schedule within {cpsat_time_limit_s:g} s; give it more time"
+        raise SimulationError(msg, field="solver")
+    front, schedule = _merge_front(ev, points, search, base)
     orders = [o.id for o in ev.orders]
+    result = OptimizeResult(
+        baseline=base,
+        front=[k for k, _ in front],
+        front_genes=res.front_genes if res is not None else np.zeros((0, n_genes(ev, search))),
+        recommended=0,
+        schedule=schedule,
+        evaluations=res.evaluations if res is not None else 0,
+        seconds=res.seconds if res is not None else 0.0,
+        history=res.history if res is not None else [],
+    )
+    used_cp = bool(cp_info["used"])
     report: dict[str, Any] = {
         "scenario": scenario.name,
         "baseline": "as_is",
-        **res.savings(),
+        **result.savings(),
         "baseline_kpis": base,
-        "recommended_kpis": res.kpis,
+        "recommended_kpis": result.kpis,
+        "recommended_solver": front[0][1],
+        "solver": "cpsat" if res is None else ("nsga2+cpsat" if used_cp else "nsga2"),
+        "bound": cp_info.get("bound") if used_cp else None,
+        "gap_pct": cp_info.get("gap_pct") if used_cp else None,
+        "cpsat": cp_info,
         "front": [
-            {**k, "co2e_saving_pct": (base["co2e_kg"] - k["co2e_kg"]) / base["co2e_kg"] * 100.0}
-            for k in res.front
+            {
+                **k,
+                "co2e_saving_pct": (base["co2e_kg"] - k["co2e_kg"]) / base["co2e_kg"] * 100.0,
+                "solver": who,
+            }
+            for k, who in front
         ],
         "constraints": {
             "max_makespan_increase_pct": search.max_makespan_increase * 100.0,
             "due_dates": search.due_dates,
         },
-        "evaluations": res.evaluations,
-        "seconds": res.seconds,
-        "schedule": res.schedule.to_dict(ev.machine_ids, orders),
+        "evaluations": result.evaluations,
+        "seconds": result.seconds + float(cp_info.get("seconds", 0.0)),
+        "schedule": schedule.to_dict(ev.machine_ids, orders),
+        "overtime_h": {ev.window_label(i): h for i, h in enumerate(schedule.overtime_h) if h > 0},
         "release_delay_h": {
             o: (r - r0) / 3600.0
-            for o, r, r0 in zip(orders, res.schedule.release_s, ev.release0.tolist(), strict=True)
+            for o, r, r0 in zip(orders, schedule.release_s, ev.release0.tolist(), strict=True)
         },
     }
     if replications > 0:
         sc = replace(
             scenario,
             baseline=Candidate("As-is", "as_is"),
-            candidates=(Candidate("Optimized", FollowPlan(res.schedule)),),
+            candidates=(Candidate("Optimized", FollowPlan(schedule)),),
             replications=replications,
             attribute=False,
         )
@@ -417,5 +549,26 @@ def optimize_scenario(
             sc, executor=executor, scheduler=scheduler, workers=1, on_done=on_replication
         )
         report["replay"] = rep.to_dict()
-    report["_result"] = res
+    report["_result"] = result
     return report
+
+
+def _merge_front(
+    ev: ScheduleEvaluator,
+    points: list[tuple[dict[str, float], str, Any]],
+    search: ScheduleSearch,
+    base: dict[str, float],
+) -> tuple[list[tuple[dict[str, float], str]], Schedule]:
+    """The non-dominated points of NSGA-II's front and CP-SAT's schedule, best first in
+    the first objective; and the schedule of the best (decoded from its genes)."""
+    objectives = [o for o in search.objectives if o in base]
+    f = np.array([[k[o] for o in objectives] for k, _, _ in points])
+    keep = [
+        i
+        for i in range(len(points))
+        if not np.any(np.all(f <= f[i], axis=1) & np.any(f < f[i], axis=1))
+    ]
+    keep.sort(key=lambda i: (f[i][0], points[i][1] != "cpsat"))
+    best = points[keep[0]]
+    schedule = best[2] if isinstance(best[2], Schedule) else decode_genes(ev, best[2], search)
+    return [(points[i][0], points[i][1]) for i in keep], schedule

@@ -40,13 +40,16 @@ class Job:
     (drawn processing time per operation [s]), ``planned_processing_s`` (nominal
     processing time of the whole routing, what a planner knows [s]), ``setup_s`` (nominal setup per
     operation [s]), ``operations`` (operation ids), ``done_s`` (completion, or
-    NaN), ``arrived_s`` (when it entered the current queue).
+    NaN), ``arrived_s`` (when it entered the current queue), ``eligible``
+    (per operation, every machine index that may run it: the routing's machine
+    first, then its alternatives).
     """
 
     __slots__ = (
         "arrived_s",
         "done_s",
         "due_s",
+        "eligible",
         "index",
         "machines",
         "op",
@@ -73,6 +76,7 @@ class Job:
         setup_s: tuple[float, ...],
         processing_s: list[float],
         planned_processing_s: float = math.nan,
+        eligible: tuple[tuple[int, ...], ...] | None = None,
     ) -> None:
         self.index = index
         self.order = order
@@ -87,6 +91,7 @@ class Job:
         self.planned_processing_s = (
             float(sum(processing_s)) if math.isnan(planned_processing_s) else planned_processing_s
         )
+        self.eligible = eligible if eligible is not None else tuple((m,) for m in machines)
         self.op = 0
         self.done_s = math.nan
         self.arrived_s = release_s
@@ -142,20 +147,31 @@ def build_jobs(
         routing step on an unknown machine.
     """
     routes: dict[
-        str, tuple[tuple[int, ...], tuple[str, ...], tuple[float, ...], list[float], float]
+        str,
+        tuple[
+            tuple[int, ...],
+            tuple[str, ...],
+            tuple[float, ...],
+            list[float],
+            float,
+            tuple[tuple[int, ...], ...],
+        ],
     ] = {}
     for prod in factory.products:
         if not prod.routing:
             continue
         machines = []
+        eligible = []
         for op in prod.routing:
-            if op.machine not in machine_index:
-                msg = (
-                    f"routing of product {prod.id!r} runs operation {op.id!r} on unknown "
-                    f"machine {op.machine!r}"
-                )
-                raise SimulationError(msg, field=f"products.{prod.id}.routing")
+            for name in op.machines:
+                if name not in machine_index:
+                    msg = (
+                        f"routing of product {prod.id!r} runs operation {op.id!r} on unknown "
+                        f"machine {name!r}"
+                    )
+                    raise SimulationError(msg, field=f"products.{prod.id}.routing")
             machines.append(machine_index[op.machine])
+            eligible.append(tuple(machine_index[name] for name in op.machines))
         per_unit = [op.processing_s_per_unit for op in prod.routing]
         routes[prod.id] = (
             tuple(machines),
@@ -163,6 +179,7 @@ def build_jobs(
             tuple(float(op.setup_s) for op in prod.routing),
             per_unit,
             float(sum(per_unit)),
+            tuple(eligible),
         )
     known = {p.id for p in factory.products}
     mult = multipliers.tolist()
@@ -179,7 +196,7 @@ def build_jobs(
         if not q > 0:
             msg = f"order {o.id!r} has quantity {o.quantity}; it must be positive"
             raise SimulationError(msg, field=f"orders[{i}].quantity")
-        route_machines, ops, setups, per_unit, unit_sum = route
+        route_machines, ops, setups, per_unit, unit_sum, eligible_m = route
         row = mult[i]
         proc = [p * q * m for p, m in zip(per_unit, row, strict=False)]
         jobs.append(
@@ -195,6 +212,7 @@ def build_jobs(
                 setups,
                 proc,
                 unit_sum * q,
+                eligible_m,
             )
         )
     return jobs
@@ -271,6 +289,24 @@ class Calendar:
             msg = "the shifts give no working time in the simulated period"
             raise SimulationError(msg, field="shifts")
         return cls(np.array(starts), np.array(ends), False)
+
+    def with_overtime(self, hours: Sequence[float]) -> Calendar:
+        """The calendar with window ``i`` kept open ``hours[i]`` longer [h] (overtime
+        after a working day's last shift); windows that then touch are merged."""
+        h = np.asarray(hours, dtype=np.float64)
+        if self.always_open or not np.any(h > 0):
+            return self
+        ends = self.ends.copy()
+        ends[: len(h)] += h * 3600.0
+        starts_out: list[float] = []
+        ends_out: list[float] = []
+        for a, b in zip(self.starts.tolist(), ends.tolist(), strict=True):
+            if starts_out and a <= ends_out[-1]:
+                ends_out[-1] = max(ends_out[-1], b)
+            else:
+                starts_out.append(a)
+                ends_out.append(b)
+        return Calendar(np.array(starts_out), np.array(ends_out), False)
 
     def window(self, t: float) -> tuple[float, float]:
         """``(start, end)`` of the window holding ``t``, or of the next one after ``t``.

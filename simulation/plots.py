@@ -177,7 +177,14 @@ def power_chart(
 def kpi_chart(
     report: object,
     path: str | Path,
-    kpis: tuple[str, ...] = ("energy_kwh", "co2e_kg", "cost", "makespan_h", "total_tardiness_h"),
+    kpis: tuple[str, ...] = (
+        "energy_kwh",
+        "co2e_kg",
+        "cost",
+        "peak_demand_kw",
+        "makespan_h",
+        "total_tardiness_h",
+    ),
 ) -> Path:
     """Each candidate's change against the baseline per KPI [%], with 95 % intervals.
 
@@ -242,7 +249,25 @@ def pareto_chart(report: dict[str, object], path: str | Path, title: str = "") -
         zorder=3,
     )
     if has_cost:
-        fig.colorbar(sc, ax=ax, label="energy cost")
+        parts = ["energy"] + [
+            name
+            for key, name in (("demand_charge", "demand charge"), ("overtime_cost", "overtime"))
+            if key in base
+        ]
+        fig.colorbar(sc, ax=ax, label="cost (" + ", ".join(parts) + ")")
+    exact = [k for k in front if k.get("solver") == "cpsat"]
+    if exact:
+        ax.scatter(
+            [k["makespan_h"] for k in exact],
+            [k["co2e_kg"] for k in exact],
+            marker="D",
+            s=90,
+            facecolors="none",
+            edgecolors="#08519c",
+            linewidths=1.5,
+            label="CP-SAT (exact model)",
+            zorder=4,
+        )
     ax.scatter(
         [base["makespan_h"]],
         [base["co2e_kg"]],

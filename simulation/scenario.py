@@ -13,6 +13,12 @@ baseline policy and the candidates::
       currency: EUR
       default_per_kwh: 0.16
       periods: [{start: "08:00", end: "20:00", weekdays: [0, 1, 2, 3, 4], price_per_kwh: 0.24}]
+      demand_charge_per_kw: 2.0   # on the highest 15-min mean demand of the simulated period
+      demand_interval_min: 15
+    overtime:                     # optional: optimize may keep shifts open longer
+      rate_per_h: 180             # labour cost of an overtime hour of the crew [currency/h]
+      max_h: 4                    # at most this much after a working day's last shift [h]
+      step_h: 1
     replications: 10
     seed: 20190304
     baseline: {name: As-is, policy: as_is}   # the default: the plant's shift practice
@@ -62,6 +68,9 @@ __all__ = [
 KPI_UNITS: dict[str, str] = {
     "energy_kwh": "kWh",
     "cost": "currency",
+    "energy_cost": "currency",
+    "demand_charge": "currency",
+    "peak_demand_kw": "kW",
     "co2e_kg": "kg CO2e",
     "attributed_co2e_kg": "kg CO2e",
     "makespan_h": "h",
@@ -71,6 +80,8 @@ KPI_UNITS: dict[str, str] = {
     "utilization": "-",
     "setups": "-",
     "switch_offs": "-",
+    "overtime_h": "h",
+    "overtime_cost": "currency",
 }
 
 
@@ -88,6 +99,15 @@ class _Tariff(BaseModel):
     currency: str = "EUR"
     default_per_kwh: float = Field(ge=0)
     periods: list[_Period] = []
+    demand_charge_per_kw: float = Field(default=0.0, ge=0)
+    demand_interval_min: float = Field(default=15.0, gt=0, le=60)
+
+
+class _Overtime(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rate_per_h: float = Field(ge=0)
+    max_h: float = Field(default=4.0, gt=0, le=16)
+    step_h: float = Field(default=1.0, gt=0)
 
 
 class _Candidate(BaseModel):
@@ -105,6 +125,7 @@ class _ScenarioFile(BaseModel):
     end: datetime | None = None
     grid: str = "DE_2019"
     tariff: _Tariff | None = None
+    overtime: _Overtime | None = None
     replications: int = Field(default=10, ge=1)
     seed: int = Field(default=0, ge=0)
     sample_period_s: float = Field(default=300.0, gt=0)
@@ -145,6 +166,11 @@ class Scenario:
     buffers: Mapping[str, float] = field(default_factory=dict)
     attribute: bool = False
     factor_series: tuple[Any, ...] = ()  # hourly series the factory file names, loaded
+    #: overtime: labour cost of an overtime hour [currency/h] (None: no overtime),
+    #: the most overtime after a working day's last shift and its step [h]
+    overtime_rate_per_h: float | None = None
+    overtime_max_h: float = 0.0
+    overtime_step_h: float = 1.0
 
     @property
     def policies(self) -> tuple[Candidate, ...]:
@@ -210,6 +236,8 @@ def load_scenario(path: str | Path, *, replications: int | None = None) -> Scena
             ),
             spec.tariff.currency,
             factory.site.timezone,
+            spec.tariff.demand_charge_per_kw,
+            spec.tariff.demand_interval_min * 60.0,
         )
     return Scenario(
         name=spec.name,
@@ -229,6 +257,9 @@ def load_scenario(path: str | Path, *, replications: int | None = None) -> Scena
         buffers=dict(spec.buffers),
         attribute=spec.attribute,
         factor_series=series,
+        overtime_rate_per_h=spec.overtime.rate_per_h if spec.overtime else None,
+        overtime_max_h=spec.overtime.max_h if spec.overtime else 0.0,
+        overtime_step_h=spec.overtime.step_h if spec.overtime else 1.0,
     )
 
 
@@ -254,6 +285,7 @@ def simulate_one(scenario: Scenario, policy_index: int, replication: int) -> Sim
         processing_cv=scenario.processing_cv,
         breakdowns=scenario.breakdowns,
         buffers=scenario.buffers,
+        overtime_rate_per_h=scenario.overtime_rate_per_h,
     )
 
 

@@ -3,14 +3,19 @@
 A :class:`Schedule` fixes, for one plan of orders on one factory:
 
 * ``sequence[m]``: the operations machine ``m`` runs, in order, as
-  ``(job, operation)`` pairs (job = index of the order in the plan);
+  ``(job, operation)`` pairs (job = index of the order in the plan); an
+  operation whose routing step lists ``alternatives`` runs on the machine whose
+  sequence holds it (the routing's machine or one of its alternatives);
 * ``batch[m]``: a batch number per entry; consecutive entries with the same
   number run together on a batch machine (same product, at most its capacity);
 * ``release_s``: when each order is released to the floor [s, simulation clock],
   never before its planned release;
 * ``keep_off[m]``: one flag per gap, before entry ``k`` (and one after the
   last): while the machine waits for that entry it is kept OFF (and warmed up
-  when the job arrives) instead of idling, or being warmed up for the next shift.
+  when the job arrives) instead of idling, or being warmed up for the next shift;
+* ``overtime_h``: overtime per working window of the shift calendar, in order
+  from the scenario start [h]: window ``i`` stays open that much longer
+  (:meth:`~.plan.Calendar.with_overtime`); empty for none.
 
 Outside the flags the plant's shift practice holds (:class:`~.policies.AsIs`):
 machines rest in their ``off_shift`` state outside shifts and are warmed up
@@ -51,6 +56,7 @@ class Schedule:
     batch: tuple[tuple[int, ...], ...]
     release_s: tuple[float, ...]
     keep_off: tuple[tuple[bool, ...], ...]
+    overtime_h: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for m, seq in enumerate(self.sequence):
@@ -101,6 +107,37 @@ class FollowPlan(Policy):
                     k = i + 1
                 ends[i] = k
             self._batch_end.append(tuple(ends))
+
+    @property
+    def overtime_h(self) -> tuple[float, ...]:
+        """Overtime per working window [h] (the simulator extends its calendar by it)."""
+        return self.schedule.overtime_h
+
+    def route_jobs(self, jobs: Sequence[Job]) -> None:
+        """Send each job's operations to the machines the schedule chose for them.
+
+        Raises
+        ------
+        SimulationError
+            When the schedule puts an operation on a machine its routing step
+            does not list.
+        """
+        chosen: dict[tuple[int, int], int] = {}
+        for m, seq in enumerate(self.schedule.sequence):
+            for j, k in seq:
+                chosen[(j, k)] = m
+        for job in jobs:
+            route = list(job.machines)
+            for k in range(len(route)):
+                m = chosen.get((job.index, k), route[k])
+                if m not in job.eligible[k]:
+                    msg = (
+                        f"the schedule runs operation {job.operations[k]!r} of order "
+                        f"{job.order!r} on machine {m}, which its routing does not list"
+                    )
+                    raise SimulationError(msg, field="schedule")
+                route[k] = m
+            job.machines = tuple(route)
 
     def _members(self, m: int, pos: int) -> tuple[int, ...]:
         return self._jobs[m][pos : self._batch_end[m][pos]]

@@ -24,7 +24,14 @@ from .model import SimRun
 from .plan import Calendar, Job, build_jobs, processing_multipliers
 from .policies import Policy, ReleaseContext, combine, get_policy
 from .results import AssetTrace, build_traces, energy_kwh, events_from_run, hourly_energy_kwh
-from .tariffs import HourlySignal, TimeOfUseTariff, grid_intensity_fn, held_series_fn
+from .tariffs import (
+    HourlySignal,
+    TimeOfUseTariff,
+    grid_intensity_fn,
+    held_series_fn,
+    interval_edges,
+    peak_demand_kw,
+)
 
 __all__ = ["SimResult", "processing_times", "resolve_policy", "simulate"]
 
@@ -46,7 +53,8 @@ class SimResult:
         The same for machines and utilities [kWh].
     kpis : dict
         ``energy_kwh`` (all carriers), ``cost`` (electricity under the tariff, when
-        given), ``co2e_kg`` (location-based,
+        given; with a demand charge also ``energy_cost``, ``peak_demand_kw`` and
+        ``demand_charge``, and ``cost`` is their sum), ``co2e_kg`` (location-based,
         hourly grid), ``makespan_h``, ``total_tardiness_h``,
         ``max_tardiness_h``, ``late_orders``, ``utilization``, ``setups``,
         ``switch_offs``.
@@ -118,6 +126,7 @@ def simulate(
     buffers: Mapping[str, float] | None = None,
     initial_state: State = State.IDLE,
     fuel_kg_per_kwh: Mapping[str, float] | None = None,
+    overtime_rate_per_h: float | None = None,
 ) -> SimResult:
     """Simulate ``plan`` (default: the factory's orders) on ``factory`` under ``policy``.
 
@@ -157,6 +166,10 @@ def simulate(
         unlimited by default.
     initial_state : State
         State of every machine at the start (IDLE: warmed up).
+    overtime_rate_per_h : float, optional
+        Labour cost of an overtime hour [currency/h]: adds the KPIs
+        ``overtime_h`` and ``overtime_cost`` (part of ``cost``) for a policy
+        that keeps shifts open longer (a schedule's ``overtime_h``).
 
     Returns
     -------
@@ -179,6 +192,8 @@ def simulate(
     jobs = build_jobs(factory, orders, t0, mult, machine_index)
     margin = 120 * 86400.0
     calendar = Calendar.build(factory.shifts, factory.site.timezone, t0, t_stop + margin)
+    overtime = tuple(getattr(pol, "overtime_h", ()) or ())
+    calendar = calendar.with_overtime(overtime)
     grid_fn = _grid_function(factory, grid)
     grid_sig = HourlySignal.sample(grid_fn, t0, t_stop + margin)
     price_sig = (
@@ -221,6 +236,16 @@ def simulate(
     factor = np.asarray(grid_fn(edges[:-1]), dtype=np.float64)
     price = tariff.price_per_kwh(edges[:-1]) if tariff is not None else None
     kpis = _kpis(run, jobs, by_asset, elec, factor, price, fuel_co2e, calendar, t_end - t0)
+    if tariff is not None and tariff.has_demand_charge:
+        iv = float(tariff.demand_interval_s)
+        q_edges = interval_edges(t0, t_end, iv)
+        elec_q = np.zeros(len(q_edges) - 1)
+        for tr in traces.values():
+            if tr.carrier == Carrier.ELECTRICITY.value:
+                elec_q += hourly_energy_kwh(tr, q_edges)
+        _demand_kpis(kpis, peak_demand_kw(elec_q, iv), tariff)
+    if overtime_rate_per_h is not None:
+        overtime_kpis(kpis, sum(overtime), overtime_rate_per_h)
     return SimResult(
         events,
         by_machine,
@@ -286,6 +311,22 @@ def _grid_function(
         return held_series_fn(fs.location)
     # a zone's factors: its series, and the documented fallbacks outside them
     return fs.electricity_location_kg_per_kwh
+
+
+def overtime_kpis(kpis: dict[str, float], hours: float, rate_per_h: float) -> None:
+    """Add the overtime hours and their labour cost; ``cost`` includes it."""
+    kpis["overtime_h"] = float(hours)
+    kpis["overtime_cost"] = float(hours) * float(rate_per_h)
+    kpis["cost"] = kpis.get("cost", 0.0) + kpis["overtime_cost"]
+
+
+def _demand_kpis(kpis: dict[str, float], peak_kw: float, tariff: TimeOfUseTariff) -> None:
+    """Add the peak demand and its charge; ``cost`` becomes energy cost plus demand charge."""
+    charge = peak_kw * float(tariff.demand_charge_per_kw)
+    kpis["energy_cost"] = kpis["cost"]
+    kpis["peak_demand_kw"] = peak_kw
+    kpis["demand_charge"] = charge
+    kpis["cost"] = kpis["energy_cost"] + charge
 
 
 def _kpis(

@@ -26,6 +26,8 @@ __all__ = [
     "TimeOfUseTariff",
     "grid_intensity_fn",
     "held_series_fn",
+    "interval_edges",
+    "peak_demand_kw",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -72,12 +74,22 @@ class TimeOfUseTariff:
         ISO 4217 code, e.g. "EUR".
     timezone : str
         IANA zone the periods are given in.
+    demand_charge_per_kw : float
+        Peak-demand charge [currency/kW]: paid once per billing period on the
+        highest mean electric demand of any ``demand_interval_s`` interval of it.
+        carbontwin takes the simulated period as the billing period. 0: none.
+    demand_interval_s : float
+        Length of the demand intervals [s], 900 (15 min) by default; it must
+        divide an hour. Intervals are aligned to the clock (epoch multiples);
+        an interval's demand is its electricity over its full length [kW].
     """
 
     default_per_kwh: float
     periods: tuple[TariffPeriod, ...] = ()
     currency: str = "EUR"
     timezone: str = "UTC"
+    demand_charge_per_kw: float = 0.0
+    demand_interval_s: float = 900.0
     _week: FloatArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -91,7 +103,22 @@ class TimeOfUseTariff:
         if not np.all(np.isfinite(week)) or np.any(week < 0):
             msg = "tariff prices must be finite and not negative"
             raise SimulationError(msg, field="tariff")
+        if not (math.isfinite(self.demand_charge_per_kw) and self.demand_charge_per_kw >= 0):
+            msg = "tariff demand_charge_per_kw must be finite and not negative"
+            raise SimulationError(msg, field="tariff.demand_charge_per_kw")
+        iv = float(self.demand_interval_s)
+        if not (0 < iv <= 3600 and 3600.0 % iv == 0 and iv == int(iv)):
+            msg = (
+                f"tariff demand interval {iv:g} s must divide an hour in whole seconds "
+                "(e.g. 15 min, 30 min, 60 min)"
+            )
+            raise SimulationError(msg, field="tariff.demand_interval")
         object.__setattr__(self, "_week", week)
+
+    @property
+    def has_demand_charge(self) -> bool:
+        """Whether the tariff charges the peak demand."""
+        return self.demand_charge_per_kw > 0
 
     def price_per_kwh(self, t: FloatArray) -> FloatArray:
         """Price [currency/kWh] at epoch seconds ``t`` (any shape)."""
@@ -105,6 +132,22 @@ class TimeOfUseTariff:
             local = datetime.fromtimestamp(float(h) * 3600.0, UTC).astimezone(tz)
             how[i] = local.weekday() * 24 + local.hour
         return self._week[how[inv].reshape(t.shape)]
+
+
+def peak_demand_kw(energy_kwh: FloatArray, interval_s: float) -> float:
+    """Highest mean demand of intervals holding ``energy_kwh`` each [kW] (0 for none)."""
+    e = np.asarray(energy_kwh, dtype=np.float64)
+    return float(e.max() * 3600.0 / interval_s) if e.size else 0.0
+
+
+def interval_edges(t0: float, t_end: float, interval_s: float) -> FloatArray:
+    """Clock-aligned interval edges covering ``[t0, t_end]`` (epoch s), cut at both ends."""
+    first = math.floor(t0 / interval_s) * interval_s
+    edges = np.arange(first, t_end + interval_s, interval_s)
+    edges = edges[edges < t_end]
+    edges = np.append(edges, t_end)
+    edges[0] = t0
+    return edges
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,27 @@ def build_product(
             errs.add(
                 (*where, "machine"), f"routing[{j}].machine", f"operation '{op.id}' runs on {what}"
             )
+        seen = {op.machine}
+        for k, alt in enumerate(op.alternatives):
+            field = f"routing[{j}].alternatives[{k}]"
+            if alt in seen:
+                errs.add(
+                    (*where, "alternatives", k),
+                    field,
+                    f"operation '{op.id}' lists machine '{alt}' twice",
+                )
+            elif alt not in machine_ids:
+                what = (
+                    f"'{alt}', which is a utility, not a machine"
+                    if alt in kinds["utilities"]
+                    else f"missing machine '{alt}'"
+                )
+                errs.add(
+                    (*where, "alternatives", k),
+                    field,
+                    f"operation '{op.id}' has an alternative {what}",
+                )
+            seen.add(alt)
     precedence: nx.DiGraph[int] = nx.DiGraph()
     precedence.add_nodes_from(range(len(p.routing)))
     for j, op in enumerate(p.routing):
@@ -93,6 +114,7 @@ def build_product(
             machine=p.routing[j].machine,
             setup_s=p.routing[j].setup,
             processing_s_per_unit=p.routing[j].processing,
+            alternatives=tuple(p.routing[j].alternatives),
         )
         for j in order
     )

@@ -271,13 +271,16 @@ class SupplierIn(_Item):
 
 class OperationIn(_Item):
     """A routing step. ``after`` lists the operations it follows; by default the
-    one listed just before it (none for the first)."""
+    one listed just before it (none for the first). ``alternatives`` lists other
+    machines that may run it, with the same setup and processing times (the
+    optimizer chooses; ``machine`` is the plant's default)."""
 
     id: Id
     machine: Id
     setup: DurationS = 0.0
     processing: DurationS
     after: list[Id] | None = None
+    alternatives: list[Id] = []
 
 
 class BomIn(_Item):

@@ -270,6 +270,7 @@ def factory_to_dict(factory: Factory) -> dict[str, Any]:
                         "machine": op.machine,
                         "setup": op.setup_s,
                         "processing": op.processing_s_per_unit,
+                        **({"alternatives": list(op.alternatives)} if op.alternatives else {}),
                     }
                     for op in p.routing
                 ],

@@ -258,12 +258,23 @@ class Supplier:
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """One step of a routing: on which machine, with which times."""
+    """One step of a routing: on which machine, with which times.
+
+    ``alternatives`` are other machines that may run the step instead of
+    ``machine`` (the one the plant uses by default), with the same setup and
+    processing times; the optimizer chooses among them per order.
+    """
 
     id: str
     machine: str
     setup_s: float
     processing_s_per_unit: float
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def machines(self) -> tuple[str, ...]:
+        """Every machine that may run the step, the default first."""
+        return (self.machine, *self.alternatives)
 
 
 @dataclass(frozen=True, slots=True)

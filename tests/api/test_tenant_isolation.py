@@ -226,7 +226,13 @@ def test_a_pact_partner_of_b_sees_only_b(world):
     assert data
     v2 = client.get("/2/footprints", headers=h).json()["data"]
     assert {d["id"] for d in v2} <= set(b["footprints"])
-    a_fp = client.get("/footprints", headers=world["a"]).json()[0]["id"]
+    a_first = client.get("/footprints", headers=world["a"]).json()[0]
+    a_fp = a_first["id"]
+    # A's PACT document and label are now in the worker's rendering cache; B still
+    # gets nothing of them
+    assert client.get(f"/3/footprints/{a_fp}", headers=world["a"]).status_code == 200
+    assert client.get(f"/labels/{a_first['order']}", headers=world["a"]).status_code == 200
+    assert client.get(f"/labels/{a_first['order']}", headers=h).status_code == 404
     r = client.get(f"/3/footprints/{a_fp}", headers=h)
     assert r.status_code == 404
     assert r.json()["code"] == "NotFound"

@@ -121,3 +121,27 @@ def small_factory(*, shifts: bool = True, mtbf_s: float | None = 4 * 3600.0) -> 
         else (),
         orders=orders,
     )
+
+
+def one_line_plant(
+    machines: tuple[Machine, ...],
+    products: tuple[Product, ...],
+    orders: tuple[Order, ...],
+    *,
+    shifts: tuple[Shift, ...] = (),
+    utilities: tuple[Utility, ...] = (),
+) -> Factory:
+    """A plant of one line in UTC with one meter over every machine and utility."""
+    assets = tuple(m.id for m in machines) + tuple(u.id for u in utilities)
+    return Factory(
+        "plant",
+        "test plant",
+        Site("S", "site", "DE", "UTC", "DE"),
+        lines=(Line("L", "line", "S"),),
+        machines=machines,
+        meters=(Meter("M", "all", assets),),
+        utilities=utilities,
+        products=products,
+        shifts=shifts,
+        orders=orders,
+    )

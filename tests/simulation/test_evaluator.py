@@ -1,6 +1,7 @@
 """The fast evaluator agrees with the SimPy model and the attribution engine on every KPI.
 
-Random schedules (job order, batches, release delays, keep-off flags) are
+Random schedules (job order, machine choices among alternatives, batches,
+release delays, keep-off flags, overtime after working days) are
 scored by :class:`ScheduleEvaluator` and replayed in the SimPy model with
 :class:`FollowPlan` (nominal times, no breakdowns); the simulated events then
 go through the unchanged attribution engine. Three independent computations
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from sim_helpers import small_factory
 
-from carbontwin.simulation.evaluator import KPI_NAMES, ScheduleEvaluator
+from carbontwin.simulation.evaluator import DEMAND_KPIS, KPI_NAMES, ScheduleEvaluator
 from carbontwin.simulation.scenario import load_scenario
 from carbontwin.simulation.schedule import FollowPlan, Schedule
 from carbontwin.simulation.sim import simulate
@@ -45,12 +46,23 @@ def _random_schedule(ev: ScheduleEvaluator, rng: np.random.Generator) -> Schedul
     delays[rng.random(n) < 0.5] = 0.0
     base = ev.schedule_from_priority(rng.random(n), batch_window_s=rng.choice([0.0, 8 * 3600.0]))
     keep = [list(rng.random(len(s) + 1) < 0.3) for s in base.sequence]
+    # the routing's machine or one of its alternatives, at random
+    machines = ev.machines_from_genes(rng.random(len(ev.choice_ops)))
+    base = ev.schedule_from_priority(np.arange(n), machines=machines)
+    keep = [list(rng.random(len(s) + 1) < 0.3) for s in base.sequence]
     return ev.schedule_from_priority(
         rng.random(n) if rng.random() < 0.5 else np.arange(n),
         ev.release0 + delays,
         keep,
         batch_window_s=rng.choice([0.0, 8 * 3600.0, 48 * 3600.0]),
+        machines=machines,
+        # overtime after some working days (0-4 h)
+        overtime_h=tuple(rng.choice([0.0, 0.0, 1.0, 4.0], ev.n_overtime_windows).tolist()),
     )
+
+
+def _on_alternatives(ev: ScheduleEvaluator, sched: Schedule) -> int:
+    return sum(m != ev.job_mach[j, k] for m, seq in enumerate(sched.sequence) for j, k in seq)
 
 
 def _replay(sc, sched, **kw):
@@ -73,10 +85,11 @@ def _replay(sc, sched, **kw):
 def test_evaluator_agrees_with_simpy_and_attribution_on_random_schedules(demo, seed):
     sc, ev = demo
     sched = _random_schedule(ev, np.random.default_rng(seed))
+    assert _on_alternatives(ev, sched) > 0  # the demo's routings list alternative machines
     fast = ev.evaluate(sched)
     res = _replay(sc, sched, sample_period_s=600.0)
-    assert set(fast) == set(KPI_NAMES)
-    for k in KPI_NAMES:
+    assert set(fast) == set(KPI_NAMES) | set(DEMAND_KPIS)  # the demo week has a demand charge
+    for k in fast:
         assert fast[k] == pytest.approx(res.kpis[k], rel=RTOL, abs=1e-9), k
     att = res.attribute(sc.factory)
     assert fast["energy_kwh"] == pytest.approx(att.total_kwh, rel=RTOL)
