@@ -101,7 +101,14 @@ def plant(cells: int) -> tuple[Factory, dict[str, tuple[str, ...]]]:
     products = tuple(  # routings on the first cell's machines
         dataclasses.replace(
             p,
-            routing=tuple(dataclasses.replace(op, machine=f"c00-{op.machine}") for op in p.routing),
+            routing=tuple(
+                dataclasses.replace(
+                    op,
+                    machine=f"c00-{op.machine}",
+                    alternatives=tuple(f"c00-{m}" for m in op.alternatives),
+                )
+                for op in p.routing
+            ),
         )
         for p in demo.products
     )
