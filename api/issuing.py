@@ -510,7 +510,8 @@ def issue_windows(
     # --- issue the orders whose last step's window has closed --------------------------
     ow = store.order_windows(touched)
     last_end = store.order_last_end(touched)
-    held = {o for w in store.attributed_windows() for o in w.meta.get("held", ())}
+    windows_now = store.attributed_windows()  # read once: held orders and lineage below
+    held = {o for w in windows_now for o in w.meta.get("held", ())}
     ready = sorted(
         o
         for o, ws in ow.items()
@@ -521,7 +522,7 @@ def issue_windows(
     ct_version = carbontwin_version()
     issued: list[Footprint] = []
     blobs: dict[float, tuple[Any, dict[str, Any]]] = {}
-    win_of = {w.start: w for w in store.attributed_windows()}
+    win_of = {w.start: w for w in windows_now}
     for i in range(0, len(ready), batch):
         chunk = ready[i : i + batch]
         starts = sorted({s for o in chunk for s, _ in ow[o]})

@@ -302,12 +302,6 @@ def spans_after(conn: sa.Connection, tenant: str, cursor: int) -> list[tuple[int
     return [(int(r[0]), float(r[1]), float(r[2])) for r in rows]
 
 
-def last_span(conn: sa.Connection, tenant: str) -> int:
-    """The newest ingest span id (0 for none)."""
-    v = conn.execute(sa.select(sa.func.max(SPANS.c.id)).where(SPANS.c.tenant == tenant)).scalar()
-    return 0 if v is None else int(v)
-
-
 def save_window(
     conn: sa.Connection,
     tenant: str,
@@ -386,16 +380,6 @@ def order_windows(
         for r in rows:
             out[str(r[0])].append((float(r[1]), float(r[2])))
     return out
-
-
-def window_orders(conn: sa.Connection, tenant: str, start: float) -> list[tuple[str, float]]:
-    """(order, last step end) of the orders with energy in the window at ``start``."""
-    rows = conn.execute(
-        sa.select(WO.c.order_id, WO.c.last_end).where(
-            WO.c.tenant == tenant, WO.c.window_start == start
-        )
-    ).all()
-    return [(str(r[0]), float(r[1])) for r in rows]
 
 
 def order_last_end(conn: sa.Connection, tenant: str, orders: Iterable[str]) -> dict[str, float]:

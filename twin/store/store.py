@@ -659,11 +659,6 @@ class Store:
         with self._tx("reading the last steps of orders") as conn:
             return _windows.order_last_end(conn, self.tenant, orders)
 
-    def window_orders(self, start: float) -> list[tuple[str, float]]:
-        """(order, last step end) of the orders with energy in the window at ``start``."""
-        with self._tx("reading a window's orders") as conn:
-            return _windows.window_orders(conn, self.tenant, start)
-
     def ingest_spans(self, after: int = 0) -> list[tuple[int, float, float]]:
         """(id, earliest, latest time) of every event batch stored after span id ``after``."""
         with self._tx("reading ingest spans") as conn:
