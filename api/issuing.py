@@ -376,17 +376,26 @@ def _attribute_window_task(task: _WindowTask) -> Any:
 
 def _dirty(windows: Iterable[Any], spans: list[tuple[int, float, float]], key: str) -> set[float]:
     """Starts of attributed windows to attribute again: made with another factory version,
-    rules or factors (``key``), or reached by an event batch stored after them (the
-    window a batch falls in, and the windows just before and after it, whose carried
-    readings it may change)."""
+    rules or factors (``key``), or reached by an event batch stored after they were last
+    checked (the window a batch falls in, and the windows just before and after it, whose
+    carried readings it may change)."""
+    import numpy as np
+
     ws = sorted(windows, key=lambda w: w.start)
     out = {w.start for w in ws if w.key != key}
-    for i, w in enumerate(ws):
-        lo = ws[i - 1].start if i > 0 else w.start
-        hi = ws[i + 1].end if i + 1 < len(ws) else float("inf")  # the last: its look-ahead
-        cursor = int(w.meta.get("span", 0))
-        if any(sid > cursor and t_max >= lo and t_min < hi for sid, t_min, t_max in spans):
-            out.add(w.start)
+    if not spans or not ws:
+        return out
+    starts = np.array([w.start for w in ws])
+    for sid, t_min, t_max in spans:
+        # windows [lo_i, hi_i) with lo_i = start of the one before, hi_i = end of the one after
+        i0 = max(int(np.searchsorted(starts, t_min, side="right")) - 2, 0)
+        i1 = min(int(np.searchsorted(starts, t_max, side="right")) + 1, len(ws))
+        for i in range(i0, i1):
+            w = ws[i]
+            lo = ws[i - 1].start if i > 0 else w.start
+            hi = ws[i + 1].end if i + 1 < len(ws) else float("inf")  # the last: its look-ahead
+            if sid > w.span and t_max >= lo and t_min < hi:
+                out.add(w.start)
     return out
 
 
@@ -457,6 +466,7 @@ def issue_windows(
     if not closed:
         return WindowRun((), (), (), None)
     closed_until = closed[-1][1]
+    cursor = store.ingest_span_cursor()  # spans up to it are checked in this run
     stored = store.attributed_windows()
     # a window layout that changed (earlier data moved the first window's start, another
     # window length): the windows that do not fit are dropped and their time redone
@@ -465,10 +475,11 @@ def issue_windows(
     if stale:
         store.delete_windows(w.start for w in stale)
         stored = [w for w in stored if layout.get(w.start) == w.end]
-    spans = store.ingest_spans(min((int(w.meta.get("span", 0)) for w in stored), default=0))
-    cursor = max((s[0] for s in spans), default=0)
-    if not stored:
-        cursor = max(cursor, max((s[0] for s in store.ingest_spans(0)), default=0))
+    spans = [
+        s
+        for s in store.ingest_spans(min((w.span for w in stored), default=cursor))
+        if s[0] <= cursor
+    ]
     have = {w.start for w in stored}
     dirty = _dirty(stored, spans, key)
     todo = [(a, b) for a, b in closed if a not in have or a in dirty]
@@ -497,9 +508,10 @@ def issue_windows(
                 workers=workers,
             )
         for res in results:
-            meta = {**res.meta, "span": cursor}
             store.save_window(
-                StoredWindow(res.start, res.end, key, res.slice_sha256, res.slice_count, meta),
+                StoredWindow(
+                    res.start, res.end, key, res.slice_sha256, res.slice_count, cursor, res.meta
+                ),
                 res.pieces_parquet(),
                 list(res.orders),
             )
@@ -507,11 +519,14 @@ def issue_windows(
             done += 1
             if on_window is not None:
                 on_window(done, len(todo))
+    if stored:  # every other window was checked against the spans up to the cursor
+        store.windows_checked(cursor)
     # --- issue the orders whose last step's window has closed --------------------------
     ow = store.order_windows(touched)
     last_end = store.order_last_end(touched)
-    windows_now = store.attributed_windows()  # read once: held orders and lineage below
-    held = {o for w in windows_now for o in w.meta.get("held", ())}
+    windows_now = store.attributed_windows()  # digests for the lineage below
+    metas = store.window_meta({s for ws in ow.values() for s, _ in ws})
+    held = {o for m in metas.values() for o in m.get("held", ())}
     ready = sorted(
         o
         for o, ws in ow.items()

@@ -7,7 +7,7 @@ See ``docs/architecture.md`` ("Issuing") and :mod:`carbontwin.twin.windows`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from carbontwin.twin.events import EventBatch
 
 from . import _events
-from .models import AttributionWindowRow, IngestSpanRow, WindowOrderRow
+from .models import AttributionWindowRow, EventExtentRow, IngestSpanRow, WindowOrderRow
 
 
 def _table(row: Any) -> sa.Table:
@@ -29,6 +29,7 @@ def _table(row: Any) -> sa.Table:
 W = _table(AttributionWindowRow)
 WO = _table(WindowOrderRow)
 SPANS = _table(IngestSpanRow)
+EXTENTS = _table(EventExtentRow)
 
 _STATES, _POWER, _COUNTERS, _STEPS, _MATERIALS, _GAPS = _events.KINDS
 
@@ -42,7 +43,8 @@ class StoredWindow:
     key: str
     slice_sha256: str
     slice_count: int
-    meta: dict[str, Any]
+    span: int = 0  # the newest ingest span checked against it
+    meta: dict[str, Any] = field(default_factory=dict)  # read with the pieces only
 
 
 def _point_rows(
@@ -145,14 +147,21 @@ class _Sources:
 def _interval_rows(
     conn: sa.Connection, tenant: str, kind: _events.EventKind, a: float, b: float
 ) -> list[Any]:
-    """Steps or gaps overlapping ``[a, b]``."""
+    """Steps or gaps overlapping ``[a, b]``.
+
+    Read through the (tenant, end) index: the rows ending at or after ``a`` are those
+    of the window and after it, a few for the newest windows whatever the history's
+    length (the (tenant, start) index would read every row starting before ``b``).
+    """
     assert kind.end is not None
     tab = kind.table
     cols = [tab.c[c] for _, c in kind.columns]
     start, end = tab.c[kind.time], tab.c[kind.end]
+    if conn.dialect.name == "sqlite":  # unary + keeps SQLite's planner on the end index
+        start = sa.literal_column(f'+"{tab.name}"."{kind.time}"', sa.Double)
     stmt = (
         sa.select(*cols)
-        .where(tab.c.tenant == tenant, start <= b, end >= a)
+        .where(tab.c.tenant == tenant, end >= a, start <= b)
         .order_by(tab.c[kind.source], start, *tab.primary_key.columns)
     )
     return list(conn.execute(stmt).all())
@@ -244,27 +253,30 @@ def order_events(conn: sa.Connection, tenant: str, orders: Iterable[str]) -> Eve
 
 
 def extent(conn: sa.Connection, tenant: str) -> tuple[float, float] | None:
-    """Earliest and latest time of any stored state, reading, step or gap."""
-    lows: list[float] = []
-    highs: list[float] = []
-    for kind in (_STATES, _POWER, _COUNTERS, _STEPS, _GAPS):
-        tab = kind.table
-        t = tab.c[kind.time]
-        t_hi = tab.c[kind.end] if kind.end else t
-        lo, hi = conn.execute(
-            sa.select(sa.func.min(t), sa.func.max(t_hi)).where(tab.c.tenant == tenant)
-        ).one()
-        if lo is not None:
-            lows.append(float(lo))
-            highs.append(float(hi))
-    from . import _archive
+    """Earliest and latest time of any stored state, reading, step or gap (the tenant's
+    ``event_extents`` row, widened by every stored batch; archived rows stay in it)."""
+    row = conn.execute(
+        sa.select(EXTENTS.c.t_min, EXTENTS.c.t_max).where(EXTENTS.c.tenant == tenant)
+    ).first()
+    return None if row is None else (float(row[0]), float(row[1]))
 
-    for f in _archive.files(
-        conn, tenant
-    ):  # archived rows count: the first file starts at its first row
-        lows.append(f.t_from)
-        highs.append(f.t_to)
-    return (min(lows), max(highs)) if lows else None
+
+def _widen(conn: sa.Connection, tenant: str, lo: float, hi: float) -> None:
+    """Widen ``tenant``'s event extent to cover ``[lo, hi]`` (one upsert)."""
+    from ._events import insert_ignoring_duplicates
+
+    stmt = insert_ignoring_duplicates(conn.dialect.name, EXTENTS).values(
+        tenant=tenant, t_min=lo, t_max=hi
+    )
+    conn.execute(stmt)
+    conn.execute(
+        sa.update(EXTENTS)
+        .where(EXTENTS.c.tenant == tenant, sa.or_(EXTENTS.c.t_min > lo, EXTENTS.c.t_max < hi))
+        .values(
+            t_min=sa.case((EXTENTS.c.t_min > lo, lo), else_=EXTENTS.c.t_min),
+            t_max=sa.case((EXTENTS.c.t_max < hi, hi), else_=EXTENTS.c.t_max),
+        )
+    )
 
 
 def record_span(conn: sa.Connection, tenant: str, batch: EventBatch) -> None:
@@ -285,11 +297,18 @@ def record_span(conn: sa.Connection, tenant: str, batch: EventBatch) -> None:
     lo = float(min(float(x.min()) for x in vals))
     hi = float(max(float(x.max()) for x in vals))
     conn.execute(sa.insert(SPANS).values(tenant=tenant, t_min=lo, t_max=hi))
+    _widen(conn, tenant, lo, hi)
 
 
 def record_range(conn: sa.Connection, tenant: str, t_min: float, t_max: float) -> None:
     """Record a change of the stored events over ``[t_min, t_max]`` (a retraction)."""
     conn.execute(sa.insert(SPANS).values(tenant=tenant, t_min=float(t_min), t_max=float(t_max)))
+
+
+def span_cursor(conn: sa.Connection, tenant: str) -> int:
+    """The newest ingest span id of ``tenant`` (0: none)."""
+    v = conn.execute(sa.select(sa.func.max(SPANS.c.id)).where(SPANS.c.tenant == tenant)).scalar()
+    return 0 if v is None else int(v)
 
 
 def spans_after(conn: sa.Connection, tenant: str, cursor: int) -> list[tuple[int, float, float]]:
@@ -322,6 +341,7 @@ def save_window(
             slice_count=window.slice_count,
             pieces=pieces,
             meta=window.meta,
+            span=window.span,
             attributed_at=datetime.now(UTC),
         )
     )
@@ -336,16 +356,39 @@ def save_window(
 
 
 def windows(conn: sa.Connection, tenant: str) -> list[StoredWindow]:
-    """Every attributed window (without its pieces), by start."""
+    """Every attributed window (without its pieces and meta), by start: a few numbers
+    and digests per window."""
     rows = conn.execute(
-        sa.select(W.c.start, W.c.end, W.c.key, W.c.slice_sha256, W.c.slice_count, W.c.meta)
+        sa.select(W.c.start, W.c.end, W.c.key, W.c.slice_sha256, W.c.slice_count, W.c.span)
         .where(W.c.tenant == tenant)
         .order_by(W.c.start)
     ).all()
     return [
-        StoredWindow(float(r[0]), float(r[1]), str(r[2]), str(r[3]), int(r[4]), dict(r[5]))
+        StoredWindow(float(r[0]), float(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]))
         for r in rows
     ]
+
+
+def checked_until(conn: sa.Connection, tenant: str, span: int) -> None:
+    """Record that every attributed window of ``tenant`` was checked against the ingest
+    spans up to ``span`` (none of them reached it, or it was attributed again)."""
+    conn.execute(sa.update(W).where(W.c.tenant == tenant, W.c.span < span).values(span=span))
+
+
+def window_meta(
+    conn: sa.Connection, tenant: str, starts: Iterable[float]
+) -> dict[float, dict[str, Any]]:
+    """Meta of the windows starting at ``starts``."""
+    out: dict[float, dict[str, Any]] = {}
+    wanted = sorted(set(starts))
+    for i in range(0, len(wanted), 200):
+        rows = conn.execute(
+            sa.select(W.c.start, W.c.meta).where(
+                W.c.tenant == tenant, W.c.start.in_(wanted[i : i + 200])
+            )
+        ).all()
+        out.update({float(r[0]): dict(r[1]) for r in rows})
+    return out
 
 
 def window_pieces(

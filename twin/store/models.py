@@ -437,6 +437,8 @@ class AttributionWindowRow(Base):
     pieces: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
     meta: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), nullable=False)
     attributed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # the newest ingest span checked against this window (migration 0010)
+    span: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")
 
 
 class WindowOrderRow(Base):
@@ -460,6 +462,18 @@ class IngestSpanRow(Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     tenant: Mapped[str] = _tenant()
+    t_min: Mapped[float] = _t()
+    t_max: Mapped[float] = _t()
+
+
+class EventExtentRow(Base):
+    """Earliest and latest time [epoch s] of a tenant's stored events (migration 0010),
+    widened by every stored batch: windowed issuing lays out its windows from it
+    without scanning the event tables."""
+
+    __tablename__ = "event_extents"
+
+    tenant: Mapped[str] = _tenant(primary_key=True)
     t_min: Mapped[float] = _t()
     t_max: Mapped[float] = _t()
 
