@@ -157,11 +157,12 @@ def _interval_rows(
     tab = kind.table
     cols = [tab.c[c] for _, c in kind.columns]
     start, end = tab.c[kind.time], tab.c[kind.end]
+    starts_by: sa.ColumnElement[bool] = start <= b
     if conn.dialect.name == "sqlite":  # unary + keeps SQLite's planner on the end index
-        start = sa.literal_column(f'+"{tab.name}"."{kind.time}"', sa.Double)
+        starts_by = sa.literal_column(f'+"{tab.name}"."{kind.time}"', sa.Double) <= b
     stmt = (
         sa.select(*cols)
-        .where(tab.c.tenant == tenant, end >= a, start <= b)
+        .where(tab.c.tenant == tenant, end >= a, starts_by)
         .order_by(tab.c[kind.source], start, *tab.primary_key.columns)
     )
     return list(conn.execute(stmt).all())
