@@ -376,26 +376,30 @@ def _attribute_window_task(task: _WindowTask) -> Any:
 
 def _dirty(windows: Iterable[Any], spans: list[tuple[int, float, float]], key: str) -> set[float]:
     """Starts of attributed windows to attribute again: made with another factory version,
-    rules or factors (``key``), or reached by an event batch stored after they were last
-    checked (the window a batch falls in, and the windows just before and after it, whose
-    carried readings it may change)."""
+    rules or factors (``key``), or reached by an event batch (or retraction) stored
+    after they were last checked: one whose time span meets the time the window's slice
+    depends on (its ``reach``, :func:`carbontwin.twin.windows.slice_reach`; for windows
+    stored without one, the window and its neighbours, the last one open-ended)."""
     import numpy as np
 
     ws = sorted(windows, key=lambda w: w.start)
     out = {w.start for w in ws if w.key != key}
     if not spans or not ws:
         return out
-    starts = np.array([w.start for w in ws])
-    for sid, t_min, t_max in spans:
-        # windows [lo_i, hi_i) with lo_i = start of the one before, hi_i = end of the one after
-        i0 = max(int(np.searchsorted(starts, t_min, side="right")) - 2, 0)
-        i1 = min(int(np.searchsorted(starts, t_max, side="right")) + 1, len(ws))
-        for i in range(i0, i1):
-            w = ws[i]
-            lo = ws[i - 1].start if i > 0 else w.start
-            hi = ws[i + 1].end if i + 1 < len(ws) else float("inf")  # the last: its look-ahead
-            if sid > w.span and t_max >= lo and t_min < hi:
-                out.add(w.start)
+    lo = np.empty(len(ws))
+    hi = np.empty(len(ws))
+    for i, w in enumerate(ws):
+        if w.reach is not None:
+            lo[i], hi[i] = w.reach
+        else:  # the window just before and after it, whose carried readings it may change
+            lo[i] = ws[i - 1].start if i > 0 else w.start
+            hi[i] = ws[i + 1].end if i + 1 < len(ws) else np.inf
+    cursor = np.array([w.span for w in ws])
+    sp = np.asarray(spans, dtype=np.float64).reshape(-1, 3)
+    for k in range(0, len(sp), 4096):  # windows x spans at a time, in bounded memory
+        sid, t_min, t_max = (sp[k : k + 4096, j][None, :] for j in range(3))
+        hit = (sid > cursor[:, None]) & (t_max >= lo[:, None]) & (t_min <= hi[:, None])
+        out.update(ws[i].start for i in np.flatnonzero(hit.any(axis=1)))
     return out
 
 
@@ -510,7 +514,14 @@ def issue_windows(
         for res in results:
             store.save_window(
                 StoredWindow(
-                    res.start, res.end, key, res.slice_sha256, res.slice_count, cursor, res.meta
+                    res.start,
+                    res.end,
+                    key,
+                    res.slice_sha256,
+                    res.slice_count,
+                    cursor,
+                    res.meta,
+                    res.reach,
                 ),
                 res.pieces_parquet(),
                 list(res.orders),

@@ -437,8 +437,11 @@ class AttributionWindowRow(Base):
     pieces: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
     meta: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), nullable=False)
     attributed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    # the newest ingest span checked against this window (migration 0010)
+    # the newest ingest span checked against this window, and the time its slice
+    # depends on (twin.windows.slice_reach; NULL for windows attributed before 0010)
     span: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")
+    reach_from: Mapped[float | None] = mapped_column(sa.Double(), nullable=True)
+    reach_to: Mapped[float | None] = mapped_column(sa.Double(), nullable=True)
 
 
 class WindowOrderRow(Base):

@@ -6,8 +6,10 @@
   tenant's rows, since those tables are keyed by source first); it is filled
   here from the rows already stored;
 - ``attribution_windows.span`` is the newest ingest span checked against the
-  window (it was a member of the window's ``meta``), so finding the windows
-  late data reached reads a few columns per window, not every window's meta.
+  window (it was a member of the window's ``meta``), and ``reach_from`` /
+  ``reach_to`` the time its slice depends on, so finding the windows late data
+  reached reads a few columns per window, not every window's meta (windows
+  attributed before have no reach: their neighbours stand in for it).
 
 Revision ID: 0010
 Revises: 0009
@@ -71,6 +73,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("attribution_windows") as batch:
         batch.add_column(sa.Column("span", sa.BigInteger(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("reach_from", sa.Double(), nullable=True))
+        batch.add_column(sa.Column("reach_to", sa.Double(), nullable=True))
     conn = op.get_bind()
     for tenant, (lo, hi) in sorted(_extents(conn).items()):
         conn.execute(
@@ -109,5 +113,7 @@ def downgrade() -> None:
         doc["span"] = int(span)
         conn.execute(update, {"m": doc, "t": tenant, "a": start})
     with op.batch_alter_table("attribution_windows") as batch:
+        batch.drop_column("reach_to")
+        batch.drop_column("reach_from")
         batch.drop_column("span")
     op.drop_table("event_extents")
