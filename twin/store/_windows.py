@@ -65,7 +65,7 @@ def _point_rows(
     src, t = tab.c[kind.source], tab.c[kind.time]
     upper = t <= hi if closed else t < hi
     stmt = sa.select(*cols).where(tab.c.tenant == tenant, src == source, t >= lo, upper).order_by(t)
-    return list(conn.execute(stmt).all())
+    return _events.fetch_rows(conn, stmt)
 
 
 def _edge(
@@ -170,7 +170,7 @@ def _interval_rows(
         .where(tab.c.tenant == tenant, end >= a, starts_by)
         .order_by(tab.c[kind.source], start, *tab.primary_key.columns)
     )
-    return list(conn.execute(stmt).all())
+    return _events.fetch_rows(conn, stmt)
 
 
 def _batch(parts: dict[_events.EventKind, list[Any]]) -> EventBatch:
@@ -204,7 +204,7 @@ def _bulk_rows(
             .where(tab.c.tenant == tenant, src.in_(ids[i : i + 500]), t >= lo, t <= hi)
             .order_by(src, t)
         )
-        for r in conn.execute(stmt):
+        for r in _events.fetch_rows(conn, stmt):
             out[r[0]].append(r)
     return out
 
@@ -238,7 +238,7 @@ def _nearest_rows(
             for s in ids[i : i + 100]
         ]
         stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-        out.update({r[0]: r for r in conn.execute(stmt)})
+        out.update({r[0]: r for r in _events.fetch_rows(conn, stmt)})
     return out
 
 
@@ -250,16 +250,18 @@ def _carried(
     w0: float,
     w1: float | None,
     margin: float,
+    *,
+    until: float | None = None,
 ) -> dict[str, tuple[list[Any], float | None, float | None]]:
     """Per source: its rows from its last one before ``w0`` to its first at or after ``w1``
-    (all of them when it has none after; without ``w1``, its rows up to ``w0 + margin``),
+    (all of them when it has none after; without ``w1``, its rows up to ``until``),
     with the times of those two edges (``None`` where it has none).
 
     One bulk read of ``[w0 - margin, w1 + margin]`` finds both edges of every source
     that reports at least once per ``margin``; the others' edges are one statement.
     """
-    top = w0 if w1 is None else w1
-    got = _bulk_rows(conn, tenant, kind, sources, w0 - margin, top + margin)
+    top = (w0 if until is None else until) if w1 is None else w1 + margin
+    got = _bulk_rows(conn, tenant, kind, sources, w0 - margin, top)
     first_at = {s: bisect.bisect_left([float(r[1]) for r in rs], w0) for s, rs in got.items()}
     need_lo = [s for s in sources if first_at[s] == 0]
     lo_rows = _nearest_rows(conn, tenant, kind, need_lo, w0 - margin, before=True)
@@ -314,7 +316,7 @@ def read_slice(
     are read back). ``by_source`` reads every source alone.
     """
     a, b = w0, w1
-    margin = max(w1 - w0, 3600.0)
+    margin = min(w1 - w0, 3600.0)  # most sources report more often than this
     src = _Sources(conn, tenant)
 
     def bulk(kind: _events.EventKind, sources: Sequence[str], t0: float) -> list[str]:
@@ -345,7 +347,7 @@ def read_slice(
             if hi is not None:
                 b = max(b, hi)
     quick = bulk(_STATES, assets, a)
-    carried = _carried(conn, tenant, _STATES, quick, a, None, margin + (b - a))
+    carried = _carried(conn, tenant, _STATES, quick, a, None, margin, until=b)
     for s in quick:
         points[_STATES] += [r for r in carried[s][0] if float(r[1]) <= b]
     for asset in (x for x in assets if x not in set(quick)):
