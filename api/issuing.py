@@ -374,12 +374,15 @@ def _attribute_window_task(task: _WindowTask) -> Any:
     )
 
 
-def _dirty(windows: Iterable[Any], spans: list[tuple[int, float, float]], key: str) -> set[float]:
+def _dirty(
+    windows: Iterable[Any], spans: list[tuple[int, float, float]], key: str, checked: int = 0
+) -> set[float]:
     """Starts of attributed windows to attribute again: made with another factory version,
     rules or factors (``key``), or reached by an event batch (or retraction) stored
     after they were last checked: one whose time span meets the time the window's slice
     depends on (its ``reach``, :func:`carbontwin.twin.windows.slice_reach`; for windows
-    stored without one, the window and its neighbours, the last one open-ended)."""
+    stored without one, the window and its neighbours, the last one open-ended). Spans
+    up to ``checked`` were checked against every window already."""
     import numpy as np
 
     ws = sorted(windows, key=lambda w: w.start)
@@ -394,7 +397,7 @@ def _dirty(windows: Iterable[Any], spans: list[tuple[int, float, float]], key: s
         else:  # the window just before and after it, whose carried readings it may change
             lo[i] = ws[i - 1].start if i > 0 else w.start
             hi[i] = ws[i + 1].end if i + 1 < len(ws) else np.inf
-    cursor = np.array([w.span for w in ws])
+    cursor = np.array([max(w.span, checked) for w in ws])
     sp = np.asarray(spans, dtype=np.float64).reshape(-1, 3)
     for k in range(0, len(sp), 4096):  # windows x spans at a time, in bounded memory
         sid, t_min, t_max = (sp[k : k + 4096, j][None, :] for j in range(3))
@@ -530,8 +533,7 @@ def issue_windows(
             done += 1
             if on_window is not None:
                 on_window(done, len(todo))
-    if stored:  # every other window was checked against the spans up to the cursor
-        store.windows_checked(cursor)
+    store.windows_checked(cursor)  # the others were checked against the spans up to it
     # --- issue the orders whose last step's window has closed --------------------------
     ow = store.order_windows(touched)
     last_end = store.order_last_end(touched)

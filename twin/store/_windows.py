@@ -18,7 +18,13 @@ import sqlalchemy as sa
 from carbontwin.twin.events import EventBatch
 
 from . import _events
-from .models import AttributionWindowRow, EventExtentRow, IngestSpanRow, WindowOrderRow
+from .models import (
+    AttributionWindowRow,
+    EventExtentRow,
+    IngestSpanRow,
+    WindowCursorRow,
+    WindowOrderRow,
+)
 
 
 def _table(row: Any) -> sa.Table:
@@ -31,6 +37,7 @@ W = _table(AttributionWindowRow)
 WO = _table(WindowOrderRow)
 SPANS = _table(IngestSpanRow)
 EXTENTS = _table(EventExtentRow)
+CURSORS = _table(WindowCursorRow)
 
 _STATES, _POWER, _COUNTERS, _STEPS, _MATERIALS, _GAPS = _events.KINDS
 
@@ -531,7 +538,22 @@ def windows(conn: sa.Connection, tenant: str) -> list[StoredWindow]:
 def checked_until(conn: sa.Connection, tenant: str, span: int) -> None:
     """Record that every attributed window of ``tenant`` was checked against the ingest
     spans up to ``span`` (none of them reached it, or it was attributed again)."""
-    conn.execute(sa.update(W).where(W.c.tenant == tenant, W.c.span < span).values(span=span))
+    from ._events import insert_ignoring_duplicates
+
+    conn.execute(
+        insert_ignoring_duplicates(conn.dialect.name, CURSORS).values(tenant=tenant, span=span)
+    )
+    conn.execute(
+        sa.update(CURSORS)
+        .where(CURSORS.c.tenant == tenant, CURSORS.c.span < span)
+        .values(span=span)
+    )
+
+
+def checked_span(conn: sa.Connection, tenant: str) -> int:
+    """The span recorded by :func:`checked_until` (0: none)."""
+    v = conn.execute(sa.select(CURSORS.c.span).where(CURSORS.c.tenant == tenant)).scalar()
+    return 0 if v is None else int(v)
 
 
 def window_meta(

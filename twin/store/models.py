@@ -481,6 +481,17 @@ class EventExtentRow(Base):
     t_max: Mapped[float] = _t()
 
 
+class WindowCursorRow(Base):
+    """The newest ingest span every attributed window of a tenant was checked against
+    (migration 0010): a span at or below it reached no window that was not attributed
+    again after it."""
+
+    __tablename__ = "window_cursors"
+
+    tenant: Mapped[str] = _tenant(primary_key=True)
+    span: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+
+
 class ArchiveRow(Base):
     """A Parquet file of raw events moved out of the store (``carbontwin archive``):
     rows of ``table`` with ``t_from <= t < t_to``, ``rows`` of them; ``sha256`` of the

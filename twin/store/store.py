@@ -655,6 +655,11 @@ class Store:
         with self._tx("recording checked windows", write=True) as conn:
             _windows.checked_until(conn, self.tenant, span)
 
+    def windows_checked_span(self) -> int:
+        """The span recorded by :meth:`windows_checked` (0: none)."""
+        with self._tx("reading attributed windows") as conn:
+            return _windows.checked_span(conn, self.tenant)
+
     def ingest_span_cursor(self) -> int:
         """The newest ingest span id (0: none recorded)."""
         with self._tx("reading ingest spans") as conn:

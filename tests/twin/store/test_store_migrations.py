@@ -18,6 +18,7 @@ from carbontwin.twin.store.models import Base
 
 TABLES = {
     "event_extents",
+    "window_cursors",
     "factory_versions",
     "publications",
     "state_changes",

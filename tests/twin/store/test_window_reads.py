@@ -167,4 +167,5 @@ def test_late_batches_dirty_the_windows_whose_reach_they_meet():
     assert _dirty(ws, [(6, 150.0, 160.0)], "k") == {100.0, 200.0, 300.0}
     assert _dirty(ws, [(6, 45.0, 50.0)], "k") == {0.0, 200.0, 300.0}  # the carried state
     assert _dirty(ws, [(5, 45.0, 50.0)], "k") == {300.0}  # checked already
+    assert _dirty(ws, [(6, 45.0, 50.0)], "k", checked=6) == {300.0}  # checked in a run
     assert _dirty(ws, [(7, 500.0, 600.0)], "k") == {300.0}  # after every reach

@@ -9,7 +9,10 @@
   window (it was a member of the window's ``meta``), and ``reach_from`` /
   ``reach_to`` the time its slice depends on, so finding the windows late data
   reached reads a few columns per window, not every window's meta (windows
-  attributed before have no reach: their neighbours stand in for it).
+  attributed before have no reach: their neighbours stand in for it);
+- ``window_cursors`` holds the newest span all of a tenant's windows were checked
+  against, so a run reads only the spans stored since (and updates one row, not
+  every window's).
 
 Revision ID: 0010
 Revises: 0009
@@ -71,6 +74,12 @@ def upgrade() -> None:
         sa.Column("t_max", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("tenant", name=op.f("pk_event_extents")),
     )
+    op.create_table(
+        "window_cursors",
+        sa.Column("tenant", sa.String(length=_LEN), nullable=False),
+        sa.Column("span", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant", name=op.f("pk_window_cursors")),
+    )
     with op.batch_alter_table("attribution_windows") as batch:
         batch.add_column(sa.Column("span", sa.BigInteger(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("reach_from", sa.Double(), nullable=True))
@@ -92,13 +101,14 @@ def upgrade() -> None:
         conn.execute(update, {"s": span, "m": doc, "t": tenant, "a": start})
     postgres = conn.dialect.name == "postgresql"
     if postgres:  # row-level security, as migration 0006
-        op.execute("ALTER TABLE event_extents ENABLE ROW LEVEL SECURITY")
-        op.execute("ALTER TABLE event_extents FORCE ROW LEVEL SECURITY")
-        op.execute(
-            "CREATE POLICY tenant_isolation ON event_extents "
-            "USING (tenant = current_setting('carbontwin.tenant', true)) "
-            "WITH CHECK (tenant = current_setting('carbontwin.tenant', true))"
-        )
+        for table in ("event_extents", "window_cursors"):
+            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+            op.execute(
+                f"CREATE POLICY tenant_isolation ON {table} "
+                "USING (tenant = current_setting('carbontwin.tenant', true)) "
+                "WITH CHECK (tenant = current_setting('carbontwin.tenant', true))"
+            )
 
 
 def downgrade() -> None:
@@ -116,4 +126,5 @@ def downgrade() -> None:
         batch.drop_column("reach_to")
         batch.drop_column("reach_from")
         batch.drop_column("span")
+    op.drop_table("window_cursors")
     op.drop_table("event_extents")
