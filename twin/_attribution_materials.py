@@ -136,6 +136,8 @@ def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
     }
     out["primary_share"] = [
         shares.get((sup, m), 1.0 if p else 0.0)
-        for sup, m, p in zip(out["supplier"], out["material"], out["primary"], strict=True)
+        for sup, m, p in zip(
+            out["supplier"].tolist(), out["material"].tolist(), out["primary"].tolist(), strict=True
+        )
     ]
     return out[cols], from_bom

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -263,45 +264,100 @@ def _elec_code(carriers: list[str]) -> int:
 class _Breakdown:
     """Sums of ``w`` per (order slot, column), computed on the first read.
 
-    Dense (one bincount) while orders x columns stays small, sorted keys beyond.
-    Zero sums are left out of the dicts.
+    Rows are grouped by one stable sort of their keys; each group's sum adds its
+    rows in row order (what a dense bincount over all slots x columns would give).
+    Zero sums are left out of the dicts. Breakdowns built with the same ``group``
+    share the sort.
     """
 
-    _DENSE_MAX = 20_000_000
-
     def __init__(
-        self, o1: IntArray, col: IntArray, names: Sequence[str], w: FloatArray, size: int
+        self,
+        o1: IntArray,
+        col: IntArray,
+        names: Sequence[str],
+        w: FloatArray,
+        size: int,
+        group: _Groups | None = None,
     ) -> None:
         self.n = max(len(names), 1)
         self.names = list(names)
-        self._args: tuple[IntArray, FloatArray, int] | None = (o1 * self.n + col, w, size)
+        self._group = group or _Groups(o1 * self.n + col)
+        self._args: tuple[FloatArray, int] | None = (w, size)
         self._ptr: list[int] = []
+        self._cols: list[int] = []
         self._keys: list[str] = []
         self._vals: list[float] = []
 
     def _ready(self) -> None:
         if self._args is None:
             return
-        key, w, size = self._args
+        w, size = self._args
         self._args = None
-        if size * self.n <= self._DENSE_MAX:
-            dense = np.bincount(key, weights=w, minlength=size * self.n).reshape(size, self.n)
-            rows, cols = np.nonzero(dense)
-            vals = dense[rows, cols]
-        else:
-            uk, inv = np.unique(key, return_inverse=True)
-            sums = np.bincount(inv.reshape(-1), weights=w, minlength=uk.size)
-            keep = sums != 0
-            rows, cols, vals = uk[keep] // self.n, uk[keep] % self.n, sums[keep]
+        uk, inv = self._group.get()
+        sums = np.bincount(inv, weights=w, minlength=uk.size)
+        keep = sums != 0
+        rows, cols, vals = uk[keep] // self.n, uk[keep] % self.n, sums[keep]
         # CSR over order slots, as Python lists: a record reads its slice with no numpy call
         self._ptr = np.searchsorted(rows, np.arange(size + 1)).tolist()
-        self._keys = [self.names[c] for c in cols.tolist()]
+        self._cols = cols.tolist()
+        self._keys = [self.names[c] for c in self._cols]
         self._vals = vals.astype(np.float64).tolist()
 
     def get(self, j: int) -> dict[str, float]:
-        self._ready()
+        if self._args is not None:
+            self._ready()
         a, b = self._ptr[j], self._ptr[j + 1]
-        return dict(zip(self._keys[a:b], self._vals[a:b], strict=True))
+        return dict(zip(self._keys[a:b], self._vals[a:b], strict=False))
+
+    def columns(self, j: int) -> list[int]:
+        """The column codes with a nonzero sum in row ``j``, in column order."""
+        if self._args is not None:
+            self._ready()
+        a, b = self._ptr[j], self._ptr[j + 1]
+        return self._cols[a:b]
+
+
+class _Groups:
+    """The distinct values of ``key`` (sorted) and each row's group, found on first use."""
+
+    def __init__(self, key: IntArray) -> None:
+        self._key: IntArray | None = key
+        self._out: tuple[IntArray, IntArray] = (np.empty(0, np.int64), np.empty(0, np.intp))
+
+    def get(self) -> tuple[IntArray, IntArray]:
+        if self._key is not None:
+            key, self._key = self._key, None
+            order = np.argsort(key, kind="stable")
+            ks = key[order]
+            new = np.ones(ks.size, dtype=bool)
+            np.not_equal(ks[1:], ks[:-1], out=new[1:])
+            inv = np.empty(ks.size, dtype=np.intp)
+            inv[order] = np.cumsum(new) - 1
+            self._out = (ks[new], inv)
+        return self._out
+
+
+class _Uuid4s:
+    """Random (version 4) UUIDs as strings, drawn together on first use: one
+    ``os.urandom`` call for all of them, the same bits :func:`uuid.uuid4` sets."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._ids: list[str] = []
+
+    def __getitem__(self, k: int) -> str:
+        if not self._ids:
+            raw = np.frombuffer(os.urandom(16 * max(self._n, 1)), dtype=np.uint8).reshape(-1, 16)
+            raw = raw.copy()
+            raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+            raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+            h = raw.tobytes().hex()
+            self._ids = [
+                f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-"
+                f"{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+                for i in range(0, len(h), 32)
+            ]
+        return self._ids[k]
 
 
 class LazyFootprints(Mapping[str, Footprint]):
@@ -385,7 +441,7 @@ def assemble(
     )
 
     by_asset = _Breakdown(o1, t.origin, asset_ids, t.energy_kwh, size)
-    co2_asset = _Breakdown(o1, t.origin, asset_ids, loc, size)
+    co2_asset = _Breakdown(o1, t.origin, asset_ids, loc, size, group=by_asset._group)
     by_state = _Breakdown(o1, t.state, [s.value for s in STATES], t.energy_kwh, size)
     by_carrier = _Breakdown(o1, t.carrier, carriers, t.energy_kwh, size)
     mat_codes, mat_names = pd.factorize(mats["material"], sort=True)
@@ -421,7 +477,6 @@ def assemble(
     rules_d, versions_d = dict(rules), dict(versions)  # shared by the records (read-only)
     pact_of = _supplier_pact_versions(f, mats)
 
-    cols: dict[str, list[Any]] = {}
     lineage_of: dict[int, dict[str, Any]] = {}
 
     def order_lineage(j: int) -> dict[str, Any]:
@@ -431,36 +486,52 @@ def assemble(
             lineage_of.setdefault(-1, {})
         return lineage_of.get(j, {"filled_gaps": [], "supplier_pcfs": []})
 
-    def column(name: str) -> list[Any]:
-        """Per-order arrays as Python lists, converted once on the first record."""
-        if not cols:
-            arrays = {
-                "e": e_tot,
-                "s1": s1,
-                "s2l": s2l,
-                "s2m": s2m,
-                "s3": s3,
-                "prim": prim,
-                "s3p": s3p,
-                "sec": secondary_e,
-                "fb": fb_order,
-                "fb_share": fb_share,
-                "filled": filled_order,
-                "t0": inp.order_t0,
-                "t1": inp.order_t1,
-                "qty": inp.order_step_qty,
-            }
-            cols.update({n: a.tolist() for n, a in arrays.items()})
-        return cols[name]
+    cols: list[list[Any]] = []
+    ids = _Uuid4s(n_o)
 
     def build(k: int) -> Footprint:
+        if not cols:  # per-order arrays as Python lists, converted once on the first record
+            cols.extend(
+                a.tolist()
+                for a in (
+                    e_tot,
+                    s1,
+                    s2l,
+                    s2m,
+                    s3,
+                    prim,
+                    s3p,
+                    secondary_e,
+                    fb_order,
+                    fb_share,
+                    filled_order,
+                    inp.order_t0,
+                    inp.order_t1,
+                    inp.order_step_qty,
+                )
+            )
+        (
+            c_e,
+            c_s1,
+            c_s2l,
+            c_s2m,
+            c_s3,
+            c_prim,
+            c_s3p,
+            c_sec,
+            c_fb,
+            c_fbs,
+            c_fill,
+            c_t0,
+            c_t1,
+            c_q,
+        ) = cols
         j = k + 1
-        c = column
         oid = inp.orders[k]
         order = orders.get(oid)
         prod = products.get(order.product) if order else None
-        qty = order.quantity if order else c("qty")[k]
-        t0, t1 = c("t0")[k], c("t1")[k]
+        qty = order.quantity if order else c_q[k]
+        t0, t1 = c_t0[k], c_t1[k]
         if not math.isfinite(t0):
             t0 = order.release.timestamp() if order else w0
         if not math.isfinite(t1):
@@ -471,25 +542,25 @@ def assemble(
                 f"no material use reported; materials from the BOM of "
                 f"{order.product!r} x quantity {order.quantity:g}"
             )
-        for src in order_sources.get(j):
-            flags += source_flags[int(src)]
-        if c("fb")[j]:
+        for src in order_sources.columns(j):
+            flags += source_flags[src]
+        if c_fb[j]:
             flags += list(order_notes.get(j)) or [
                 "electricity outside the hourly grid series used a fallback factor"
             ]
-        if c("filled")[j]:
+        if c_fill[j]:
             flags.append(
                 "electricity in hours missing from the grid series used interpolated factors"
             )
-        sec = c("sec")[j]
+        sec = c_sec[j]
         if sec > 0:
             flags.append(
                 f"{sec:.6g} kWh of this order's energy filled from the power-state "
                 "model (secondary data)"
             )
-        sc1, sc2l, sc2m, sc3 = c("s1")[j], c("s2l")[j], c("s2m")[j], c("s3")[j]
+        sc1, sc2l, sc2m, sc3 = c_s1[j], c_s2l[j], c_s2m[j], c_s3[j]
         co2e = sc1 + sc2l + sc3
-        primary_kg = c("prim")[j] + c("s3p")[j]
+        primary_kg = c_prim[j] + c_s3p[j]
         share = min(1.0, max(0.0, primary_kg / co2e)) if co2e > 0 else (0.0 if sec > 0 else 1.0)
         return Footprint(
             order=oid,
@@ -498,7 +569,7 @@ def assemble(
             declared_unit=prod.declared_unit if prod else "piece",
             period_start=from_epoch(t0),
             period_end=from_epoch(t1),
-            energy_kwh=c("e")[j],
+            energy_kwh=c_e[j],
             co2e_kg=co2e,
             co2e_market_kg=sc1 + sc2m + sc3,
             scope1_kg=sc1,
@@ -511,12 +582,13 @@ def assemble(
             co2e_by_asset_kg=co2_asset.get(j),
             co2e_by_material_kg=by_material.get(j),
             primary_data_share=share,
-            factor_fallback_share=c("fb_share")[j],
+            factor_fallback_share=c_fbs[j],
             rules=rules_d,
             method=method,
             factor_versions={**versions_d, **pact_of[oid]} if oid in pact_of else versions_d,
             flags=tuple(dict.fromkeys(flags)),
             lineage=order_lineage(j),
+            id=ids[k],
             factory=f.id,
             company_id=f.company_id,
         )
@@ -584,10 +656,9 @@ def _lineage_parts(
     code_of: Mapping[str, int],
 ) -> dict[int, dict[str, Any]]:
     """Per order slot: the filled intervals that gave it energy (source, start, end,
-    kWh; only where it received filled energy) and the supplier PCFs of its materials."""
-    out: dict[int, dict[str, Any]] = {
-        j: {"filled_gaps": [], "supplier_pcfs": []} for j in range(size)
-    }
+    kWh; only where it received filled energy) and the supplier PCFs of its materials
+    (sorted by material and supplier). Slots with neither are left out."""
+    gaps: dict[int, list[dict[str, Any]]] = {}
     sec = np.flatnonzero(~t.primary & (o1 > 0) & (t.energy_kwh != 0))
     for k, (f_lo, f_hi) in enumerate(fills):
         if f_lo.size == 0:
@@ -599,45 +670,67 @@ def _lineage_parts(
         key = o1[sel] * f_lo.size + j_iv
         uk, inv = np.unique(key, return_inverse=True)
         e = np.bincount(inv.reshape(-1), weights=t.energy_kwh[sel])
+        # each interval's times written once, however many orders it filled
+        ivs = np.unique(uk % f_lo.size).tolist()
+        lo_iso = dict(zip(ivs, [_iso(x) for x in f_lo[ivs].tolist()], strict=True))
+        hi_iso = dict(zip(ivs, [_iso(x) for x in f_hi[ivs].tolist()], strict=True))
+        src = sources[k]
         for u, kwh in zip(uk.tolist(), e.tolist(), strict=True):
             j, iv = divmod(u, f_lo.size)
-            out[j]["filled_gaps"].append(
-                {
-                    "source": sources[k],
-                    "start": _iso(float(f_lo[iv])),
-                    "end": _iso(float(f_hi[iv])),
-                    "energy_kwh": kwh,
-                }
-            )
-    links = {(s.id, link.material): link for s in inp.factory.suppliers for link in s.supplies}
-    seen: set[tuple[int, str, str]] = set()
-    for o, m, sup, pcf, primary in zip(
-        mats["order"],
-        mats["material"],
-        mats["supplier"],
-        mats["pcf_kg_per_unit"],
-        mats["primary"],
-        strict=True,
-    ):
-        j = code_of[str(o)] + 1
-        if (j, str(m), str(sup)) in seen:
-            continue
-        seen.add((j, str(m), str(sup)))
-        link = links.get((str(sup), str(m)))
-        out[j]["supplier_pcfs"].append(
-            {
-                "material": str(m),
-                "supplier": str(sup),
-                "pcf_kg_per_unit": float(pcf),
-                "primary": bool(primary),
-                "source": link.source if link is not None else "",
-                "pcf_id": link.pact_id if link is not None else "",
-                "pcf_version": link.pact_version if link is not None else "",
-            }
+            item = {"source": src, "start": lo_iso[iv], "end": hi_iso[iv], "energy_kwh": kwh}
+            got = gaps.get(j)
+            if got is None:
+                gaps[j] = [item]
+            else:
+                got.append(item)
+    pcfs: dict[int, list[dict[str, Any]]] = {}
+    if len(mats):
+        links = {(s.id, link.material): link for s in inp.factory.suppliers for link in s.supplies}
+        order_ids = mats["order"].tolist()
+        j_row = np.fromiter((code_of[str(o)] + 1 for o in order_ids), np.int64, len(order_ids))
+        m_code, m_names = pd.factorize(
+            np.asarray(mats["material"].tolist(), dtype=object), sort=True
         )
-    for d in out.values():
-        d["supplier_pcfs"].sort(key=lambda x: (x["material"], x["supplier"]))
-    return out
+        s_code, s_names = pd.factorize(
+            np.asarray(mats["supplier"].tolist(), dtype=object), sort=True
+        )
+        n_m, n_s = max(len(m_names), 1), max(len(s_names), 1)
+        # the first row of each (order, material, supplier), sorted by them
+        key = (j_row * n_m + m_code) * n_s + s_code
+        _, first = np.unique(key, return_index=True)
+        pcf = mats["pcf_kg_per_unit"].tolist()
+        primary = mats["primary"].tolist()
+        made: dict[tuple[str, str, float, bool], dict[str, Any]] = {}
+        for r, j, mc, sc in zip(
+            first.tolist(),
+            j_row[first].tolist(),
+            m_code[first].tolist(),
+            s_code[first].tolist(),
+            strict=True,
+        ):
+            m, sup = str(m_names[mc]), str(s_names[sc])
+            like = (m, sup, float(pcf[r]), bool(primary[r]))
+            tpl = made.get(like)
+            if tpl is None:
+                link = links.get((sup, m))
+                tpl = made[like] = {
+                    "material": m,
+                    "supplier": sup,
+                    "pcf_kg_per_unit": like[2],
+                    "primary": like[3],
+                    "source": link.source if link is not None else "",
+                    "pcf_id": link.pact_id if link is not None else "",
+                    "pcf_version": link.pact_version if link is not None else "",
+                }
+            got = pcfs.get(j)
+            if got is None:
+                pcfs[j] = [dict(tpl)]
+            else:
+                got.append(dict(tpl))
+    return {
+        j: {"filled_gaps": gaps.get(j, []), "supplier_pcfs": pcfs.get(j, [])}
+        for j in sorted(gaps.keys() | pcfs.keys())
+    }
 
 
 def _supplier_pact_versions(f: Factory, mats: pd.DataFrame) -> dict[str, dict[str, str]]:
