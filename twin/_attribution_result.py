@@ -264,10 +264,9 @@ def _elec_code(carriers: list[str]) -> int:
 class _Breakdown:
     """Sums of ``w`` per (order slot, column), computed on the first read.
 
-    Rows are grouped by one stable sort of their keys; each group's sum adds its
-    rows in row order (what a dense bincount over all slots x columns would give).
-    Zero sums are left out of the dicts. Breakdowns built with the same ``group``
-    share the sort.
+    Each sum adds its rows in row order: one bincount over all slots x columns
+    when they are few, else over the groups of one stable sort of the rows (shared
+    by breakdowns built with the same ``group``). Zero sums are left out of the dicts.
     """
 
     def __init__(
@@ -281,7 +280,11 @@ class _Breakdown:
     ) -> None:
         self.n = max(len(names), 1)
         self.names = list(names)
-        self._group = group or _Groups(o1 * self.n + col)
+        self._key = o1 * self.n + col
+        # one bincount over every (slot, column) cell while that is not much more than
+        # the rows; else a sort of the rows, shared with breakdowns of the same group
+        self._dense = group is None and size * self.n <= 2 * o1.size + 65536
+        self._group = group or _Groups(self._key)
         self._args: tuple[FloatArray, int] | None = (w, size)
         self._ptr: list[int] = []
         self._cols: list[int] = []
@@ -293,10 +296,16 @@ class _Breakdown:
             return
         w, size = self._args
         self._args = None
-        uk, inv = self._group.get()
-        sums = np.bincount(inv, weights=w, minlength=uk.size)
-        keep = sums != 0
-        rows, cols, vals = uk[keep] // self.n, uk[keep] % self.n, sums[keep]
+        if self._dense:
+            dense = np.bincount(self._key, weights=w, minlength=size * self.n)
+            nz = np.flatnonzero(dense)
+            rows, cols, vals = nz // self.n, nz % self.n, dense[nz]
+        else:
+            # a group's rows in row order: the same sums as the dense bincount
+            uk, order, group = self._group.get()
+            sums = np.bincount(group, weights=w[order], minlength=uk.size)
+            keep = sums != 0
+            rows, cols, vals = uk[keep] // self.n, uk[keep] % self.n, sums[keep]
         # CSR over order slots, as Python lists: a record reads its slice with no numpy call
         self._ptr = np.searchsorted(rows, np.arange(size + 1)).tolist()
         self._cols = cols.tolist()
@@ -318,22 +327,24 @@ class _Breakdown:
 
 
 class _Groups:
-    """The distinct values of ``key`` (sorted) and each row's group, found on first use."""
+    """Rows grouped by ``key``, found on first use: the distinct keys (sorted), the rows
+    in key order (stable: each group's rows keep their order) and each sorted row's group.
+    """
 
     def __init__(self, key: IntArray) -> None:
         self._key: IntArray | None = key
-        self._out: tuple[IntArray, IntArray] = (np.empty(0, np.int64), np.empty(0, np.intp))
+        self._out = (np.empty(0, np.int64), np.empty(0, np.intp), np.empty(0, np.intp))
 
-    def get(self) -> tuple[IntArray, IntArray]:
+    def get(self) -> tuple[IntArray, IntArray, IntArray]:
         if self._key is not None:
             key, self._key = self._key, None
             order = np.argsort(key, kind="stable")
             ks = key[order]
             new = np.ones(ks.size, dtype=bool)
             np.not_equal(ks[1:], ks[:-1], out=new[1:])
-            inv = np.empty(ks.size, dtype=np.intp)
-            inv[order] = np.cumsum(new) - 1
-            self._out = (ks[new], inv)
+            group = np.cumsum(new)
+            group -= 1
+            self._out = (ks[new], order, group)
         return self._out
 
 
@@ -431,8 +442,10 @@ def assemble(
     prim = np.bincount(o1, weights=np.where(t.primary, loc, 0.0), minlength=size)
     secondary_e = np.bincount(o1, weights=np.where(t.primary, 0.0, t.energy_kwh), minlength=size)
     asset_ids = sorted(f.asset_ids)
-    code_of = {o: k for k, o in enumerate(inp.orders)}
-    mo = np.array([code_of[o] for o in mats["order"]], dtype=np.int64)
+    mo = np.asarray(pd.Index(inp.orders).get_indexer(mats["order"].tolist()), dtype=np.int64)
+    if (mo < 0).any():  # material rows only name orders of the run
+        msg = f"material row of unknown order {mats['order'].iloc[int(np.argmin(mo))]!r}"
+        raise AttributionError(msg)
     s3 = np.bincount(mo + 1, weights=mats["co2e_kg"].to_numpy(dtype=float), minlength=size)
     s3p = np.bincount(
         mo + 1,
@@ -482,7 +495,7 @@ def assemble(
     def order_lineage(j: int) -> dict[str, Any]:
         """The attribution's part of the lineage of order slot ``j`` (built once for all)."""
         if not lineage_of:
-            lineage_of.update(_lineage_parts(t, o1, size, sources, fills, mats, inp, code_of))
+            lineage_of.update(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
             lineage_of.setdefault(-1, {})
         return lineage_of.get(j, {"filled_gaps": [], "supplier_pcfs": []})
 
@@ -645,20 +658,32 @@ def _iso(t: float) -> str:
     return from_epoch(t).isoformat().replace("+00:00", "Z")
 
 
+def _by_slot(slots: IntArray, items: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """``items`` grouped by their order slot (``slots``, one per item), each slot's items in
+    their order."""
+    order = np.argsort(slots, kind="stable")
+    if order.size and not (order[1:] > order[:-1]).all():
+        items = [items[i] for i in order.tolist()]
+    js, first = np.unique(slots[order], return_index=True)
+    bounds = [*first.tolist(), len(items)]
+    return {j: items[a:b] for j, a, b in zip(js.tolist(), bounds[:-1], bounds[1:], strict=True)}
+
+
 def _lineage_parts(
     t: PieceTable,
     o1: IntArray,
-    size: int,
     sources: Sequence[str],
     fills: Sequence[tuple[FloatArray, FloatArray]],
     mats: pd.DataFrame,
+    mat_slot: IntArray,
     inp: Inputs,
-    code_of: Mapping[str, int],
 ) -> dict[int, dict[str, Any]]:
     """Per order slot: the filled intervals that gave it energy (source, start, end,
     kWh; only where it received filled energy) and the supplier PCFs of its materials
-    (sorted by material and supplier). Slots with neither are left out."""
-    gaps: dict[int, list[dict[str, Any]]] = {}
+    (sorted by material and supplier; ``mat_slot``: the order slot of each material
+    row). Slots with neither are left out."""
+    gap_slot: list[IntArray] = []
+    gap_items: list[dict[str, Any]] = []
     sec = np.flatnonzero(~t.primary & (o1 > 0) & (t.energy_kwh != 0))
     for k, (f_lo, f_hi) in enumerate(fills):
         if f_lo.size == 0:
@@ -670,24 +695,22 @@ def _lineage_parts(
         key = o1[sel] * f_lo.size + j_iv
         uk, inv = np.unique(key, return_inverse=True)
         e = np.bincount(inv.reshape(-1), weights=t.energy_kwh[sel])
+        iv = uk % f_lo.size
         # each interval's times written once, however many orders it filled
-        ivs = np.unique(uk % f_lo.size).tolist()
-        lo_iso = dict(zip(ivs, [_iso(x) for x in f_lo[ivs].tolist()], strict=True))
-        hi_iso = dict(zip(ivs, [_iso(x) for x in f_hi[ivs].tolist()], strict=True))
+        used = np.unique(iv).tolist()
+        lo_iso = dict(zip(used, [_iso(x) for x in f_lo[used].tolist()], strict=True))
+        hi_iso = dict(zip(used, [_iso(x) for x in f_hi[used].tolist()], strict=True))
         src = sources[k]
-        for u, kwh in zip(uk.tolist(), e.tolist(), strict=True):
-            j, iv = divmod(u, f_lo.size)
-            item = {"source": src, "start": lo_iso[iv], "end": hi_iso[iv], "energy_kwh": kwh}
-            got = gaps.get(j)
-            if got is None:
-                gaps[j] = [item]
-            else:
-                got.append(item)
+        gap_slot.append(uk // f_lo.size)
+        gap_items += [
+            {"source": src, "start": lo_iso[i], "end": hi_iso[i], "energy_kwh": kwh}
+            for i, kwh in zip(iv.tolist(), e.tolist(), strict=True)
+        ]
+    gaps = _by_slot(np.concatenate(gap_slot), gap_items) if gap_items else {}
     pcfs: dict[int, list[dict[str, Any]]] = {}
     if len(mats):
         links = {(s.id, link.material): link for s in inp.factory.suppliers for link in s.supplies}
-        order_ids = mats["order"].tolist()
-        j_row = np.fromiter((code_of[str(o)] + 1 for o in order_ids), np.int64, len(order_ids))
+        j_row = mat_slot
         m_code, m_names = pd.factorize(
             np.asarray(mats["material"].tolist(), dtype=object), sort=True
         )
@@ -696,37 +719,33 @@ def _lineage_parts(
         )
         n_m, n_s = max(len(m_names), 1), max(len(s_names), 1)
         # the first row of each (order, material, supplier), sorted by them
-        key = (j_row * n_m + m_code) * n_s + s_code
-        _, first = np.unique(key, return_index=True)
-        pcf = mats["pcf_kg_per_unit"].tolist()
-        primary = mats["primary"].tolist()
-        made: dict[tuple[str, str, float, bool], dict[str, Any]] = {}
-        for r, j, mc, sc in zip(
-            first.tolist(),
-            j_row[first].tolist(),
-            m_code[first].tolist(),
-            s_code[first].tolist(),
-            strict=True,
-        ):
-            m, sup = str(m_names[mc]), str(s_names[sc])
-            like = (m, sup, float(pcf[r]), bool(primary[r]))
-            tpl = made.get(like)
-            if tpl is None:
-                link = links.get((sup, m))
-                tpl = made[like] = {
-                    "material": m,
-                    "supplier": sup,
-                    "pcf_kg_per_unit": like[2],
-                    "primary": like[3],
-                    "source": link.source if link is not None else "",
-                    "pcf_id": link.pact_id if link is not None else "",
-                    "pcf_version": link.pact_version if link is not None else "",
-                }
-            got = pcfs.get(j)
-            if got is None:
-                pcfs[j] = [dict(tpl)]
-            else:
-                got.append(dict(tpl))
+        _, first = np.unique((j_row * n_m + m_code) * n_s + s_code, return_index=True)
+        m_str = [str(x) for x in m_names]
+        s_str = [str(x) for x in s_names]
+        pcf = mats["pcf_kg_per_unit"].to_numpy()[first].tolist()
+        primary = mats["primary"].to_numpy()[first].tolist()
+        rows = list(
+            zip(
+                [m_str[c] for c in m_code[first].tolist()],
+                [s_str[c] for c in s_code[first].tolist()],
+                pcf,
+                primary,
+                strict=True,
+            )
+        )
+        made = dict.fromkeys(rows)
+        for m, sup, f, p in made:
+            link = links.get((sup, m))
+            made[m, sup, f, p] = {
+                "material": m,
+                "supplier": sup,
+                "pcf_kg_per_unit": float(f),
+                "primary": bool(p),
+                "source": link.source if link is not None else "",
+                "pcf_id": link.pact_id if link is not None else "",
+                "pcf_version": link.pact_version if link is not None else "",
+            }
+        pcfs = _by_slot(j_row[first], [dict(made[r]) for r in rows])  # type: ignore[arg-type]
     return {
         j: {"filled_gaps": gaps.get(j, []), "supplier_pcfs": pcfs.get(j, [])}
         for j in sorted(gaps.keys() | pcfs.keys())
