@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -318,6 +318,16 @@ class _Breakdown:
         a, b = self._ptr[j], self._ptr[j + 1]
         return dict(zip(self._keys[a:b], self._vals[a:b], strict=False))
 
+    def many(self, js: Sequence[int]) -> list[dict[str, float]]:
+        """:meth:`get` of each of ``js``."""
+        if self._args is not None:
+            self._ready()
+        ptr, keys, vals = self._ptr, self._keys, self._vals
+        return [
+            dict(zip(keys[ptr[j] : ptr[j + 1]], vals[ptr[j] : ptr[j + 1]], strict=False))
+            for j in js
+        ]
+
     def columns(self, j: int) -> list[int]:
         """The column codes with a nonzero sum in row ``j``, in column order."""
         if self._args is not None:
@@ -375,10 +385,15 @@ class LazyFootprints(Mapping[str, Footprint]):
     """Order id -> :class:`Footprint`, each record built on first access.
 
     Attribution computes every number in arrays; the records themselves (with
-    their dict breakdowns and UUIDs) are assembled when someone reads them.
+    their dict breakdowns and UUIDs) are assembled when someone reads them: one
+    by one through ``[order]``, all still unbuilt ones together when iterating
+    :meth:`values` or :meth:`items`.
     """
 
-    def __init__(self, orders: Sequence[str], build: Callable[[int], Footprint]) -> None:
+    def __init__(
+        self, orders: Sequence[str], build: Callable[[Sequence[int]], list[Footprint]]
+    ) -> None:
+        self._orders = list(orders)
         self._index = {o: k for k, o in enumerate(orders)}
         self._build = build
         self._cache: dict[str, Footprint] = {}
@@ -386,7 +401,7 @@ class LazyFootprints(Mapping[str, Footprint]):
     def __getitem__(self, order: str) -> Footprint:
         fp = self._cache.get(order)
         if fp is None:
-            fp = self._cache[order] = self._build(self._index[order])
+            fp = self._cache[order] = self._build([self._index[order]])[0]
         return fp
 
     def __iter__(self) -> Iterator[str]:
@@ -394,6 +409,34 @@ class LazyFootprints(Mapping[str, Footprint]):
 
     def __len__(self) -> int:
         return len(self._index)
+
+    def _all(self) -> dict[str, Footprint]:
+        """Every record, in order; the unbuilt ones built together."""
+        if len(self._cache) < len(self._orders):
+            todo = [k for k, o in enumerate(self._orders) if o not in self._cache]
+            built = dict(zip([self._orders[k] for k in todo], self._build(todo), strict=True))
+            self._cache = {o: self._cache.get(o) or built[o] for o in self._orders}
+        return self._cache
+
+    def values(self) -> ValuesView[Footprint]:
+        return _Values(self)
+
+    def items(self) -> ItemsView[str, Footprint]:
+        return _Items(self)
+
+
+class _Values(ValuesView[Footprint]):
+    _mapping: LazyFootprints
+
+    def __iter__(self) -> Iterator[Footprint]:
+        return iter(self._mapping._all().values())
+
+
+class _Items(ItemsView[str, Footprint]):
+    _mapping: LazyFootprints
+
+    def __iter__(self) -> Iterator[tuple[str, Footprint]]:
+        return iter(self._mapping._all().items())
 
 
 def assemble(
@@ -502,7 +545,8 @@ def assemble(
     cols: list[list[Any]] = []
     ids = _Uuid4s(n_o)
 
-    def build(k: int) -> Footprint:
+    def build(ks: Sequence[int]) -> list[Footprint]:
+        """The records of order codes ``ks``."""
         if not cols:  # per-order arrays as Python lists, converted once on the first record
             cols.extend(
                 a.tolist()
@@ -539,72 +583,88 @@ def assemble(
             c_t1,
             c_q,
         ) = cols
-        j = k + 1
-        oid = inp.orders[k]
-        order = orders.get(oid)
-        prod = products.get(order.product) if order else None
-        qty = order.quantity if order else c_q[k]
-        t0, t1 = c_t0[k], c_t1[k]
-        if not math.isfinite(t0):
-            t0 = order.release.timestamp() if order else w0
-        if not math.isfinite(t1):
-            t1 = order.due.timestamp() if order else w1
-        flags = []
-        if oid in from_bom and order is not None:
-            flags.append(
-                f"no material use reported; materials from the BOM of "
-                f"{order.product!r} x quantity {order.quantity:g}"
+        js = [k + 1 for k in ks]
+        out = []
+        for k, j, by_c, by_a, by_s, co2_a, by_m in zip(
+            ks,
+            js,
+            by_carrier.many(js),
+            by_asset.many(js),
+            by_state.many(js),
+            co2_asset.many(js),
+            by_material.many(js),
+            strict=True,
+        ):
+            oid = inp.orders[k]
+            order = orders.get(oid)
+            prod = products.get(order.product) if order else None
+            qty = order.quantity if order else c_q[k]
+            t0, t1 = c_t0[k], c_t1[k]
+            if not math.isfinite(t0):
+                t0 = order.release.timestamp() if order else w0
+            if not math.isfinite(t1):
+                t1 = order.due.timestamp() if order else w1
+            flags = []
+            if oid in from_bom and order is not None:
+                flags.append(
+                    f"no material use reported; materials from the BOM of "
+                    f"{order.product!r} x quantity {order.quantity:g}"
+                )
+            for src in order_sources.columns(j):
+                flags += source_flags[src]
+            if c_fb[j]:
+                flags += list(order_notes.get(j)) or [
+                    "electricity outside the hourly grid series used a fallback factor"
+                ]
+            if c_fill[j]:
+                flags.append(
+                    "electricity in hours missing from the grid series used interpolated factors"
+                )
+            sec = c_sec[j]
+            if sec > 0:
+                flags.append(
+                    f"{sec:.6g} kWh of this order's energy filled from the power-state "
+                    "model (secondary data)"
+                )
+            sc1, sc2l, sc2m, sc3 = c_s1[j], c_s2l[j], c_s2m[j], c_s3[j]
+            co2e = sc1 + sc2l + sc3
+            primary_kg = c_prim[j] + c_s3p[j]
+            share = min(1.0, max(0.0, primary_kg / co2e)) if co2e > 0 else (0.0 if sec > 0 else 1.0)
+            out.append(
+                Footprint(
+                    order=oid,
+                    product=order.product if order else "",
+                    quantity=float(qty),
+                    declared_unit=prod.declared_unit if prod else "piece",
+                    period_start=from_epoch(t0),
+                    period_end=from_epoch(t1),
+                    energy_kwh=c_e[j],
+                    co2e_kg=co2e,
+                    co2e_market_kg=sc1 + sc2m + sc3,
+                    scope1_kg=sc1,
+                    scope2_location_kg=sc2l,
+                    scope2_market_kg=sc2m,
+                    scope3_kg=sc3,
+                    energy_by_carrier_kwh=by_c,
+                    energy_by_asset_kwh=by_a,
+                    energy_by_state_kwh=by_s,
+                    co2e_by_asset_kg=co2_a,
+                    co2e_by_material_kg=by_m,
+                    primary_data_share=share,
+                    factor_fallback_share=c_fbs[j],
+                    rules=rules_d,
+                    method=method,
+                    factor_versions=(
+                        {**versions_d, **pact_of[oid]} if oid in pact_of else versions_d
+                    ),
+                    flags=tuple(dict.fromkeys(flags)),
+                    lineage=order_lineage(j),
+                    id=ids[k],
+                    factory=f.id,
+                    company_id=f.company_id,
+                )
             )
-        for src in order_sources.columns(j):
-            flags += source_flags[src]
-        if c_fb[j]:
-            flags += list(order_notes.get(j)) or [
-                "electricity outside the hourly grid series used a fallback factor"
-            ]
-        if c_fill[j]:
-            flags.append(
-                "electricity in hours missing from the grid series used interpolated factors"
-            )
-        sec = c_sec[j]
-        if sec > 0:
-            flags.append(
-                f"{sec:.6g} kWh of this order's energy filled from the power-state "
-                "model (secondary data)"
-            )
-        sc1, sc2l, sc2m, sc3 = c_s1[j], c_s2l[j], c_s2m[j], c_s3[j]
-        co2e = sc1 + sc2l + sc3
-        primary_kg = c_prim[j] + c_s3p[j]
-        share = min(1.0, max(0.0, primary_kg / co2e)) if co2e > 0 else (0.0 if sec > 0 else 1.0)
-        return Footprint(
-            order=oid,
-            product=order.product if order else "",
-            quantity=float(qty),
-            declared_unit=prod.declared_unit if prod else "piece",
-            period_start=from_epoch(t0),
-            period_end=from_epoch(t1),
-            energy_kwh=c_e[j],
-            co2e_kg=co2e,
-            co2e_market_kg=sc1 + sc2m + sc3,
-            scope1_kg=sc1,
-            scope2_location_kg=sc2l,
-            scope2_market_kg=sc2m,
-            scope3_kg=sc3,
-            energy_by_carrier_kwh=by_carrier.get(j),
-            energy_by_asset_kwh=by_asset.get(j),
-            energy_by_state_kwh=by_state.get(j),
-            co2e_by_asset_kg=co2_asset.get(j),
-            co2e_by_material_kg=by_material.get(j),
-            primary_data_share=share,
-            factor_fallback_share=c_fbs[j],
-            rules=rules_d,
-            method=method,
-            factor_versions={**versions_d, **pact_of[oid]} if oid in pact_of else versions_d,
-            flags=tuple(dict.fromkeys(flags)),
-            lineage=order_lineage(j),
-            id=ids[k],
-            factory=f.id,
-            company_id=f.company_id,
-        )
+        return out
 
     footprints = LazyFootprints(inp.orders, build)
     order_names = [OVERHEAD, *inp.orders]
