@@ -140,8 +140,7 @@ def idle_table(
     per, ordr, sec = per[keep], order[rows[keep]], sec[keep]
     n_ord = int(order.max()) + 1
     key = per * n_ord + ordr
-    uk, inv = np.unique(key, return_inverse=True)
-    w: FloatArray = np.bincount(inv.reshape(-1), weights=sec).astype(np.float64)
+    uk, _, w = group_sums(key, sec)
     up = uk // n_ord
     ptr = np.searchsorted(up, np.arange(n_periods + 1)).astype(np.int64)
     return ptr, (uk % n_ord).astype(np.int64), w
@@ -181,7 +180,11 @@ def view(tl: Timeline, lo: FloatArray) -> GridView:
         # made ready): expect warm-up power, so a shared meter splits it where it was drawn.
         expected_kw = np.where((state == SETUP) & ~covered, tl.warmup_kw, expected_kw)
     return GridView(
-        state, expected_kw, pair_seg.astype(np.int64), pair_step.astype(np.int64), covered
+        state,
+        expected_kw,
+        pair_seg.astype(np.int64, copy=False),
+        pair_step.astype(np.int64, copy=False),
+        covered,
     )
 
 
@@ -204,11 +207,23 @@ def _ranges(start: IntArray, cnt: IntArray) -> tuple[IntArray, IntArray]:
     return row, val
 
 
+def group_sums(key: IntArray, e: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
+    """Distinct keys (sorted), the first row of each and the sum of ``e`` over its rows,
+    added in row order (what ``np.unique`` and a ``bincount`` over its inverse give)."""
+    perm = np.argsort(key, kind="stable")
+    ks = key[perm]
+    new = np.ones(ks.size, dtype=bool)
+    np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    group = np.cumsum(new)
+    group -= 1
+    total = np.bincount(group, weights=e[perm]).astype(np.float64, copy=False)
+    return ks[new], perm[new].astype(np.int64, copy=False), total
+
+
 def _merge(key: IntArray, e: FloatArray) -> tuple[IntArray, FloatArray]:
     """First row of each distinct key and the summed energy of its rows."""
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    total = np.bincount(inv.reshape(-1), weights=e).astype(np.float64, copy=False)
-    return first.astype(np.int64), total
+    _, first, total = group_sums(key, e)
+    return first, total
 
 
 def allocate(

@@ -322,11 +322,9 @@ class _Breakdown:
         """:meth:`get` of each of ``js``."""
         if self._args is not None:
             self._ready()
-        ptr, keys, vals = self._ptr, self._keys, self._vals
-        return [
-            dict(zip(keys[ptr[j] : ptr[j + 1]], vals[ptr[j] : ptr[j + 1]], strict=False))
-            for j in js
-        ]
+        ptr = self._ptr
+        pairs = list(zip(self._keys, self._vals, strict=True))
+        return [dict(pairs[ptr[j] : ptr[j + 1]]) for j in js]
 
     def columns(self, j: int) -> list[int]:
         """The column codes with a nonzero sum in row ``j``, in column order."""
