@@ -245,15 +245,20 @@ def allocate(
     (asset, segment) cells.
     """
     n_a, nseg = energy.shape
-    st = np.concatenate([gv.state for gv in gvs])
-    covered = np.concatenate([gv.covered for gv in gvs])
+    st = np.concatenate([gv.state for gv in gvs]) if n_a > 1 else gvs[0].state
+    covered = np.concatenate([gv.covered for gv in gvs]) if n_a > 1 else gvs[0].covered
     e_cell = energy.reshape(-1)
-    cell_seg = np.tile(np.arange(nseg, dtype=np.int64), n_a)
-    cell_asset = np.repeat(np.arange(n_a, dtype=np.int64), nseg)
     hour = seg_hour - (int(seg_hour.min()) if nseg else 0)
     n_h = int(hour.max()) + 1 if nseg else 1
-    cell_hour = np.tile(hour, n_a)
-    cell_gap = np.tile(seg_gap.astype(np.int64), n_a)
+    # (hour, gap) of each segment as one code: hour * 2 + gap
+    seg_hg = hour * 2 + seg_gap
+
+    def split(cell: IntArray) -> tuple[IntArray, IntArray]:
+        """(asset, segment) of stacked cells."""
+        if n_a == 1:
+            return np.zeros(cell.size, dtype=np.int64), cell
+        return np.divmod(cell, nseg)
+
     to_occ = _OCCUPYING.copy()
     to_occ[OFF] = off_rule == "occupying_order"
     to_occ[FAULT] = fault_rule == "occupying_order"
@@ -262,15 +267,9 @@ def allocate(
     parts: list[Pieces] = []
 
     def emit(cell: IntArray, order: IntArray, e: FloatArray, via: int) -> None:
+        asset, seg = split(cell)
         parts.append(
-            Pieces(
-                cell_seg[cell],
-                order,
-                e,
-                st[cell],
-                np.full(cell.size, via, dtype=np.int64),
-                cell_asset[cell],
-            )
+            Pieces(seg, order, e, st[cell], np.full(cell.size, via, dtype=np.int64), asset)
         )
 
     # occupying orders, shared by step weight; one piece per (asset, order, hour, state, gap)
@@ -287,9 +286,10 @@ def allocate(
         e = e_cell[pc] * (w / wsum[pc])
         o = s_order[pj]
         if pc.size:
-            key = (
-                ((cell_asset[pc] * (int(o.max()) + 1) + o) * n_h + cell_hour[pc]) * 8 + st[pc]
-            ) * 2 + cell_gap[pc]
+            asset, seg = split(pc)
+            hg = seg_hg[seg]
+            key = ((asset * (int(o.max()) + 1) + o) * n_h + (hg >> 1)) * 8 + st[pc]
+            key = key * 2 + (hg & 1)
             first, e = _merge(key, e)
             emit(pc[first], o[first], e, VIA_OCCUPYING)
     to_overhead = ~occ & ~idle
@@ -298,12 +298,13 @@ def allocate(
         if ic.size:
             # aggregate per (asset, period, hour, state, gap) before fanning out to orders
             n_p = int(seg_period.max()) + 1
-            cell_per = np.tile(seg_period, n_a)
-            key = (
-                ((cell_asset[ic] * n_p + cell_per[ic]) * n_h + cell_hour[ic]) * 8 + st[ic]
-            ) * 2 + cell_gap[ic]
+            asset, seg = split(ic)
+            hg = seg_hg[seg]
+            key = ((asset * n_p + seg_period[seg]) * n_h + (hg >> 1)) * 8 + st[ic]
+            key = key * 2 + (hg & 1)
             first, e_agg = _merge(key, e_cell[ic])
             rep = ic[first]
+            rep_asset, rep_seg = asset[first], seg[first]
             # the assets' period tables, stacked: slot of (asset, period)
             ptr_lo = np.concatenate([tl.period_ptr[:-1] for tl in tls])
             ptr_hi = np.concatenate([tl.period_ptr[1:] for tl in tls])
@@ -311,8 +312,8 @@ def allocate(
             ord_off = np.cumsum([0] + [tl.period_order.size for tl in tls])
             p_order = np.concatenate([tl.period_order for tl in tls])
             p_weight = np.concatenate([tl.period_weight for tl in tls])
-            slot = cell_asset[rep] * n_pt + cell_per[rep]
-            start = ptr_lo[slot] + ord_off[cell_asset[rep]]
+            slot = rep_asset * n_pt + seg_period[rep_seg]
+            start = ptr_lo[slot] + ord_off[rep_asset]
             cnt = ptr_hi[slot] - ptr_lo[slot]
             none = cnt == 0
             if none.any():
