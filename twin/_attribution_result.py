@@ -7,6 +7,7 @@ import math
 import os
 from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -364,7 +365,7 @@ class _Uuid4s:
         self._n = n
         self._ids: list[str] = []
 
-    def __getitem__(self, k: int) -> str:
+    def all(self) -> list[str]:
         if not self._ids:
             raw = np.frombuffer(os.urandom(16 * max(self._n, 1)), dtype=np.uint8).reshape(-1, 16)
             raw = raw.copy()
@@ -376,7 +377,7 @@ class _Uuid4s:
                 f"{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
                 for i in range(0, len(h), 32)
             ]
-        return self._ids[k]
+        return self._ids
 
 
 class LazyFootprints(Mapping[str, Footprint]):
@@ -506,8 +507,14 @@ def assemble(
         mats["co2e_kg"].to_numpy(dtype=float),
         size,
     )
+    # the sources that gave each order energy, of those with flags (an order carries them)
+    flagged = np.array([bool(fl) for fl in source_flags], dtype=bool)[t.source]
     order_sources = _Breakdown(
-        o1, t.source, [str(k) for k in range(len(sources))], np.ones(o1.size), size
+        o1[flagged],
+        t.source[flagged],
+        [str(k) for k in range(len(sources))],
+        np.ones(int(flagged.sum())),
+        size,
     )
     versions = factors.versions
     orders = {o.id: o for o in f.orders}
@@ -582,6 +589,9 @@ def assemble(
             c_q,
         ) = cols
         js = [k + 1 for k in ks]
+        order_lineage(0)  # the lineage parts of all orders, once
+        id_list = ids.all()
+        fromtimestamp = datetime.fromtimestamp
         out = []
         for k, j, by_c, by_a, by_s, co2_a, by_m in zip(
             ks,
@@ -608,8 +618,9 @@ def assemble(
                     f"no material use reported; materials from the BOM of "
                     f"{order.product!r} x quantity {order.quantity:g}"
                 )
-            for src in order_sources.columns(j):
-                flags += source_flags[src]
+            srcs = order_sources.columns(j)
+            if srcs:
+                flags += [x for src in srcs for x in source_flags[src]]
             if c_fb[j]:
                 flags += list(order_notes.get(j)) or [
                     "electricity outside the hourly grid series used a fallback factor"
@@ -634,8 +645,8 @@ def assemble(
                     product=order.product if order else "",
                     quantity=float(qty),
                     declared_unit=prod.declared_unit if prod else "piece",
-                    period_start=from_epoch(t0),
-                    period_end=from_epoch(t1),
+                    period_start=fromtimestamp(t0, UTC),
+                    period_end=fromtimestamp(t1, UTC),
                     energy_kwh=c_e[j],
                     co2e_kg=co2e,
                     co2e_market_kg=sc1 + sc2m + sc3,
@@ -656,8 +667,8 @@ def assemble(
                         {**versions_d, **pact_of[oid]} if oid in pact_of else versions_d
                     ),
                     flags=tuple(dict.fromkeys(flags)),
-                    lineage=order_lineage(j),
-                    id=ids[k],
+                    lineage=lineage_of.get(j) or {"filled_gaps": [], "supplier_pcfs": []},
+                    id=id_list[k],
                     factory=f.id,
                     company_id=f.company_id,
                 )
