@@ -84,9 +84,11 @@ class Timeline:
     proc_order: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     proc_weight: FloatArray = field(default_factory=lambda: np.empty(0))
     state_pad: IntArray = field(init=False)  # [UNKNOWN, *state_code]
+    step_bounds: FloatArray = field(init=False)  # [*step_start, *step_end]
 
     def __post_init__(self) -> None:
         self.state_pad = np.concatenate([[UNKNOWN], self.state_code]).astype(np.int64)
+        self.step_bounds = np.concatenate([self.step_start, self.step_end])
 
 
 @dataclass(slots=True)
@@ -158,7 +160,7 @@ def view(tl: Timeline, lo: FloatArray) -> GridView:
     state = tl.state_pad[np.searchsorted(tl.state_t, lo, side="right")]
     n_steps = tl.step_start.size
     if n_steps:
-        ab = np.searchsorted(lo, np.concatenate([tl.step_start, tl.step_end]), side="left")
+        ab = np.searchsorted(lo, tl.step_bounds, side="left")
         a = ab[:n_steps]
         cnt = np.maximum(ab[n_steps:] - a, 0)
         total = int(cnt.sum())
@@ -169,7 +171,8 @@ def view(tl: Timeline, lo: FloatArray) -> GridView:
         pair_step = pair_seg = np.empty(0, dtype=np.int64)
     covered = np.zeros(nseg, dtype=bool)
     covered[pair_seg] = True
-    if state.size and int(state.min()) == UNKNOWN:
+    # UNKNOWN (index 0) exactly where a segment starts before the first state change
+    if nseg and (tl.state_t.size == 0 or lo[0] < tl.state_t[0]):
         proc = np.zeros(nseg, dtype=bool)
         proc[pair_seg[tl.step_processing[pair_step]]] = True
         guess = np.where(covered, np.where(proc, PROCESSING, SETUP), IDLE)
@@ -273,12 +276,16 @@ def allocate(
         )
 
     # occupying orders, shared by step weight; one piece per (asset, order, hour, state, gap)
-    step_off = np.cumsum([0] + [tl.step_start.size for tl in tls])
-    pc = np.concatenate([gv.pair_seg + k * nseg for k, gv in enumerate(gvs)])
-    if pc.size:
+    if n_a == 1:
+        pc, pj = gvs[0].pair_seg, gvs[0].pair_step
+        s_order, s_weight = tls[0].step_order, tls[0].step_weight
+    else:
+        step_off = np.cumsum([0] + [tl.step_start.size for tl in tls])
+        pc = np.concatenate([gv.pair_seg + k * nseg for k, gv in enumerate(gvs)])
         pj = np.concatenate([gv.pair_step + step_off[k] for k, gv in enumerate(gvs)])
         s_order = np.concatenate([tl.step_order for tl in tls])
         s_weight = np.concatenate([tl.step_weight for tl in tls])
+    if pc.size:
         sel = occ[pc]
         pc, pj = pc[sel], pj[sel]
         w = s_weight[pj]
