@@ -120,12 +120,12 @@ def idle_table(
     """
     if start.size == 0:
         return np.zeros(n_periods + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0)
-    p0 = np.clip(np.searchsorted(bounds, start, side="right") - 1, 0, n_periods - 1)
-    p1 = np.clip(np.searchsorted(bounds, end, side="left") - 1, 0, n_periods - 1)
+    p0 = np.minimum(np.maximum(bounds.searchsorted(start, side="right") - 1, 0), n_periods - 1)
+    p1 = np.minimum(np.maximum(bounds.searchsorted(end, side="left") - 1, 0), n_periods - 1)
     p1 = np.maximum(p1, p0)
     cnt = p1 - p0 + 1
-    rows = np.repeat(np.arange(start.size), cnt)
-    per = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(p0, cnt)
+    rows = np.arange(start.size).repeat(cnt)
+    per = np.arange(int(cnt.sum())) - (cnt.cumsum() - cnt).repeat(cnt) + p0.repeat(cnt)
     lo = np.maximum(start[rows], bounds[per])
     hi = np.minimum(end[rows], bounds[per + 1])
     sec = np.maximum(hi - lo, 0.0)
@@ -144,7 +144,7 @@ def idle_table(
     key = per * n_ord + ordr
     uk, _, w = group_sums(key, sec)
     up = uk // n_ord
-    ptr = np.searchsorted(up, np.arange(n_periods + 1)).astype(np.int64)
+    ptr = up.searchsorted(np.arange(n_periods + 1)).astype(np.int64)
     return ptr, (uk % n_ord).astype(np.int64), w
 
 
@@ -157,16 +157,16 @@ def view(tl: Timeline, lo: FloatArray) -> GridView:
     """
     nseg = lo.size
     # state_pad[0] is UNKNOWN: before the first change, searchsorted gives 0
-    state = tl.state_pad[np.searchsorted(tl.state_t, lo, side="right")]
+    state = tl.state_pad[tl.state_t.searchsorted(lo, side="right")]
     n_steps = tl.step_start.size
     if n_steps:
-        ab = np.searchsorted(lo, tl.step_bounds, side="left")
+        ab = lo.searchsorted(tl.step_bounds, side="left")
         a = ab[:n_steps]
         cnt = np.maximum(ab[n_steps:] - a, 0)
         total = int(cnt.sum())
-        starts = np.cumsum(cnt) - cnt
-        pair_step = np.repeat(np.arange(n_steps), cnt)
-        pair_seg = np.arange(total) + np.repeat(a - starts, cnt)
+        starts = cnt.cumsum() - cnt
+        pair_step = np.arange(n_steps).repeat(cnt)
+        pair_seg = np.arange(total) + (a - starts).repeat(cnt)
     else:
         pair_step = pair_seg = np.empty(0, dtype=np.int64)
     covered = np.zeros(nseg, dtype=bool)
@@ -205,19 +205,19 @@ class Pieces:
 
 def _ranges(start: IntArray, cnt: IntArray) -> tuple[IntArray, IntArray]:
     """(row, value) pairs: row ``r`` repeated ``cnt[r]`` times with ``start[r] + 0, 1, ...``."""
-    row = np.repeat(np.arange(cnt.size), cnt)
-    val = np.arange(int(cnt.sum())) + np.repeat(start - (np.cumsum(cnt) - cnt), cnt)
+    row = np.arange(cnt.size).repeat(cnt)
+    val = np.arange(int(cnt.sum())) + (start - (cnt.cumsum() - cnt)).repeat(cnt)
     return row, val
 
 
 def group_sums(key: IntArray, e: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
     """Distinct keys (sorted), the first row of each and the sum of ``e`` over its rows,
     added in row order (what ``np.unique`` and a ``bincount`` over its inverse give)."""
-    perm = np.argsort(key, kind="stable")
+    perm = key.argsort(kind="stable")
     ks = key[perm]
     new = np.ones(ks.size, dtype=bool)
     np.not_equal(ks[1:], ks[:-1], out=new[1:])
-    group = np.cumsum(new)
+    group = new.cumsum()
     group -= 1
     total = np.bincount(group, weights=e[perm]).astype(np.float64, copy=False)
     return ks[new], perm[new].astype(np.int64, copy=False), total
