@@ -323,9 +323,23 @@ class _Breakdown:
         """:meth:`get` of each of ``js``."""
         if self._args is not None:
             self._ready()
-        ptr = self._ptr
-        pairs = list(zip(self._keys, self._vals, strict=True))
-        return [dict(pairs[ptr[j] : ptr[j + 1]]) for j in js]
+        ptr, k, v = self._ptr, self._keys, self._vals
+        out: list[dict[str, float]] = []
+        # dict displays for the usual few entries (no key-value tuples to build first)
+        for j in js:
+            a = ptr[j]
+            m = ptr[j + 1] - a
+            if m == 1:
+                out.append({k[a]: v[a]})
+            elif m == 2:
+                out.append({k[a]: v[a], k[a + 1]: v[a + 1]})
+            elif m == 3:
+                out.append({k[a]: v[a], k[a + 1]: v[a + 1], k[a + 2]: v[a + 2]})
+            elif m == 0:
+                out.append({})
+            else:
+                out.append(dict(zip(k[a : a + m], v[a : a + m], strict=True)))
+        return out
 
     def columns(self, j: int) -> list[int]:
         """The column codes with a nonzero sum in row ``j``, in column order."""
