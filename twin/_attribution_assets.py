@@ -205,8 +205,9 @@ class Pieces:
 
 def _ranges(start: IntArray, cnt: IntArray) -> tuple[IntArray, IntArray]:
     """(row, value) pairs: row ``r`` repeated ``cnt[r]`` times with ``start[r] + 0, 1, ...``."""
-    row = np.arange(cnt.size).repeat(cnt)
-    val = np.arange(int(cnt.sum())) + (start - (cnt.cumsum() - cnt)).repeat(cnt)
+    row: IntArray = np.arange(cnt.size, dtype=np.int64).repeat(cnt)
+    first: IntArray = (start - (cnt.cumsum() - cnt)).astype(np.int64, copy=False)
+    val: IntArray = np.arange(int(cnt.sum()), dtype=np.int64) + first.repeat(cnt)
     return row, val
 
 
