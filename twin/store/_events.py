@@ -195,6 +195,8 @@ def _insert(
         t = t[np.isfinite(t)]
         if t.size:
             ensure_partitions(conn, kind.table.name, float(t.min()), float(t.max()))
+    if conn.dialect.name == "sqlite":
+        return _insert_sqlite(conn, kind, batch, chunk_rows, tenant)
     # RETURNING counts the rows really inserted on every driver (executemany
     # rowcount is not reliable); SQLAlchemy batches it as multi-row VALUES
     stmt = insert_ignoring_duplicates(conn.dialect.name, kind.table).returning(
@@ -214,6 +216,55 @@ def _insert(
             raise StoreError(msg, field=kind.label) from exc
         stored += len(result.all())
     return stored
+
+
+def _insert_sqlite(
+    conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows: int, tenant: str
+) -> int:
+    """:func:`_insert` on SQLite: ``executemany`` of plain tuples, whose ``rowcount`` is
+    the sum of the rows each insert stored (Python's sqlite3 module sums it for DML),
+    so duplicates left out by ``ON CONFLICT DO NOTHING`` do not count."""
+    names = ["tenant", *(col for _, col in kind.columns)]
+    columns = ", ".join(f'"{n}"' for n in names)
+    marks = ", ".join("?" for _ in names)
+    sql = f"INSERT INTO {kind.table.name} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    values = [kind.values(batch, attr).tolist() for attr, _ in kind.columns]
+    n = len(values[0]) if values else 0
+    stored = 0
+    for lo in range(0, n, chunk_rows):
+        hi = min(lo + chunk_rows, n)
+        rows = list(zip([tenant] * (hi - lo), *(v[lo:hi] for v in values), strict=True))
+        try:
+            result = conn.exec_driver_sql(sql, rows)
+        except sa.exc.SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None) or exc
+            msg = (
+                f"writing {kind.label} (batch rows {lo}..{hi - 1}) to table "
+                f"{kind.table.name!r} failed: {str(orig).strip()}; nothing of this batch "
+                f"was stored"
+            )
+            raise StoreError(msg, field=kind.label) from exc
+        stored += max(int(result.rowcount), 0)
+    return stored
+
+
+def fetch_rows(
+    conn: sa.Connection, stmt: sa.Select[Any] | sa.CompoundSelect[Any]
+) -> list[tuple[Any, ...]]:
+    """All rows of ``stmt`` as plain tuples, read through the driver's cursor (the columns
+    read here are floats and strings, which need no conversion): a window reads tens of
+    thousands of rows, and building a result row object for each costs more than the
+    read."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(params[k] for k in compiled.positiontup)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _sub(batch: EventBatch, kind: EventKind, rows: np.ndarray[Any, Any]) -> EventBatch:
@@ -250,11 +301,15 @@ def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatc
                     .agg(["min", "max"])
                 )
                 t_col = kind.table.c[kind.time]
-                for s_id, t0, t1 in frame.itertuples():
-                    stmt = sa.select(*cols).where(
-                        mine, src_col == str(s_id), t_col >= float(t0), t_col <= float(t1)
-                    )
-                    found += conn.execute(stmt).all()
+                ranges = list(frame.itertuples())
+                for lo in range(0, len(ranges), 100):  # one statement per 100 sources
+                    parts = [
+                        sa.select(*cols).where(
+                            mine, src_col == str(s_id), t_col >= float(t0), t_col <= float(t1)
+                        )
+                        for s_id, t0, t1 in ranges[lo : lo + 100]
+                    ]
+                    found += fetch_rows(conn, parts[0] if len(parts) == 1 else sa.union_all(*parts))
         columns = list(zip(*found, strict=True)) if found else [() for _ in cols]
         for (attr, col), values in zip(kind.columns, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)

@@ -640,9 +640,30 @@ class Store:
             return _archive.files(conn, self.tenant)
 
     def attributed_windows(self) -> list[_windows.StoredWindow]:
-        """Every attributed window (without its pieces), by start."""
+        """Every attributed window (without its pieces and meta), by start."""
         with self._tx("reading attributed windows") as conn:
             return _windows.windows(conn, self.tenant)
+
+    def window_meta(self, starts: Iterable[float]) -> dict[float, dict[str, Any]]:
+        """Meta (per order: flags, filled stretches; held orders) of the windows at ``starts``."""
+        with self._tx("reading attributed windows") as conn:
+            return _windows.window_meta(conn, self.tenant, starts)
+
+    def windows_checked(self, span: int) -> None:
+        """Record that every attributed window was checked against the ingest spans up to
+        id ``span`` (windowed issuing, after attributing the windows they reached)."""
+        with self._tx("recording checked windows", write=True) as conn:
+            _windows.checked_until(conn, self.tenant, span)
+
+    def windows_checked_span(self) -> int:
+        """The span recorded by :meth:`windows_checked` (0: none)."""
+        with self._tx("reading attributed windows") as conn:
+            return _windows.checked_span(conn, self.tenant)
+
+    def ingest_span_cursor(self) -> int:
+        """The newest ingest span id (0: none recorded)."""
+        with self._tx("reading ingest spans") as conn:
+            return _windows.span_cursor(conn, self.tenant)
 
     def window_pieces(self, starts: Iterable[float]) -> dict[float, tuple[bytes, dict[str, Any]]]:
         """Pieces (Parquet) and meta of the attributed windows at ``starts``."""
