@@ -142,12 +142,38 @@ def attribute_inputs(inputs: IssueInputs) -> Attribution:
 
 
 def _same(a: Footprint, b: Footprint) -> bool:
+    """Same inputs and the same figures: what ``to_dict()`` of both says outside
+    :data:`_VOLATILE`, field by field, without making the dicts (a fresh footprint
+    and one read back differ in tuples against lists and in datetimes' zones)."""
     if a.lineage.get("input_sha256") != b.lineage.get("input_sha256"):
         return False  # other inputs: a new version, whatever the figures
-    da, db = a.to_dict(), b.to_dict()
-    if da["lineage"].get("input_sha256") != db["lineage"].get("input_sha256"):
-        return False
-    return all(da[k] == db.get(k) for k in da if k not in _VOLATILE)
+    for k in _COMPARED:
+        x, y = getattr(a, k), getattr(b, k)
+        if k in _SEQUENCES:
+            x, y = list(x), list(y)
+        elif k in _TIMES:
+            x, y = _iso(x), _iso(y)
+        elif isinstance(x, Mapping) or isinstance(y, Mapping):
+            x, y = _dict_of(x), _dict_of(y)
+        if x != y:
+            return False
+    return True
+
+
+_COMPARED = tuple(k for k in Footprint.__dataclass_fields__ if k not in _VOLATILE)
+_SEQUENCES = ("flags", "method")
+_TIMES = ("period_start", "period_end")
+
+
+def _iso(t: Any) -> Any:
+    return t if t is None else t.isoformat().replace("+00:00", "Z")  # as to_dict writes it
+
+
+def _dict_of(m: Any) -> Any:
+    """A mapping field as ``to_dict()`` gives it (string keys)."""
+    if not isinstance(m, Mapping) or (type(m) is dict and all(type(k) is str for k in m)):
+        return m
+    return {str(k): v for k, v in sorted(m.items())}
 
 
 def _allocation_targets(rules: Rules, factory: Factory) -> dict[str, str]:
@@ -548,6 +574,7 @@ def issue_windows(
     waiting = tuple(sorted(touched - set(ready)))
     allocation_of = _allocation_targets(rules, factory)
     ct_version = carbontwin_version()
+    rule_names = rules.names()  # once per run, not per order
     issued: list[Footprint] = []
     blobs: dict[float, tuple[Any, dict[str, Any]]] = {}
     win_of = {w.start: w for w in windows_now}
@@ -610,10 +637,10 @@ def issue_windows(
                     },
                     "factors": fl,
                     "factor_versions": dict(fp.factor_versions),
-                    "rules": rules.names(),
+                    "rules": dict(rule_names),
                     "allocation": dict(allocation_of),
                     "carbontwin_version": ct_version,
-                    "input_sha256": input_sha256(osha, esha, fl["sha256"], rules.names()),
+                    "input_sha256": input_sha256(osha, esha, fl["sha256"], rule_names),
                 }
             )
             fp = replace(fp, lineage=lineage)
