@@ -114,8 +114,19 @@ def test_windowed_footprints_pack_and_recompute(tmp_path, signer, seed, stored_o
     store.close()
 
 
-def test_archived_windows_pack_to_the_same_bytes(tmp_path, signer):
-    store, issued = _store(f"sqlite:///{tmp_path / 'a.db'}", 0, signer)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'a.db'}"
+        return
+    from db_helpers import postgres_schema
+
+    with postgres_schema(request.getfixturevalue("postgres_url")) as u:
+        yield u
+
+
+def test_archived_windows_pack_to_the_same_bytes(url, tmp_path, signer):
+    store, issued = _store(url, 0, signer)
     before = {fp.id: build_pack(store, fp.id) for fp in issued}
     rows = store.count_events()
     cut = max(w.end for w in store.attributed_windows())
