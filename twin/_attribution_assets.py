@@ -102,24 +102,28 @@ class GridView:
     covered: BoolArray
 
 
-def idle_table(
-    start: FloatArray,
-    end: FloatArray,
-    order: IntArray,
+def idle_tables(
+    steps: Sequence[tuple[FloatArray, FloatArray, IntArray, BoolArray, FloatArray]],
     bounds: FloatArray,
     n_periods: int,
-    processing: BoolArray | None = None,
-    quantity: FloatArray | None = None,
     weight: Callable[[FloatArray, BoolArray, FloatArray], FloatArray] | None = None,
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """CSR of weight per (period, order) from steps clipped to periods.
+) -> list[tuple[IntArray, IntArray, FloatArray]]:
+    """Per asset, the CSR of weight per (period, order) from its steps clipped to periods.
 
+    ``steps`` holds per asset its steps' (start, end, order, processing, quantity).
     The weight of each (step, period) piece is ``weight(seconds, processing,
-    quantity)`` (an idle rule's, see :mod:`.allocation`), by default its
-    seconds; pieces of zero weight are left out.
+    quantity)`` (an idle rule's, see :mod:`.allocation`; called once for the
+    pieces of all assets), by default its seconds; pieces of zero weight are left
+    out.
     """
-    if start.size == 0:
-        return np.zeros(n_periods + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0)
+    empty = (np.zeros(n_periods + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0))
+    sizes = np.array([len(x[0]) for x in steps], dtype=np.int64)
+    if not sizes.sum():
+        return [empty] * len(steps)
+    start, end, order, processing, quantity = (
+        np.concatenate([x[i] for x in steps]) for i in range(5)
+    )
+    asset = np.arange(len(steps), dtype=np.int64).repeat(sizes)
     p0 = np.minimum(np.maximum(bounds.searchsorted(start, side="right") - 1, 0), n_periods - 1)
     p1 = np.minimum(np.maximum(bounds.searchsorted(end, side="left") - 1, 0), n_periods - 1)
     p1 = np.maximum(p1, p0)
@@ -130,22 +134,30 @@ def idle_table(
     hi = np.minimum(end[rows], bounds[per + 1])
     sec = np.maximum(hi - lo, 0.0)
     if weight is not None:
-        proc = np.ones(start.size, dtype=bool) if processing is None else processing
-        qty = np.ones(start.size) if quantity is None else quantity
-        sec = np.where(sec > 0, np.asarray(weight(sec, proc[rows], qty[rows]), np.float64), 0.0)
+        w_rows = np.asarray(weight(sec, processing[rows], quantity[rows]), np.float64)
+        sec = np.where(sec > 0, w_rows, 0.0)
         if not (np.isfinite(sec).all() and (sec >= 0).all()):
             msg = "an idle rule gave a negative or non-finite weight"
             raise AttributionError(msg, field="idle")
     keep = sec > 0
     if not keep.any():
-        return np.zeros(n_periods + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0)
-    per, ordr, sec = per[keep], order[rows[keep]], sec[keep]
+        return [empty] * len(steps)
+    per, ordr, sec, own = per[keep], order[rows[keep]], sec[keep], asset[rows[keep]]
     n_ord = int(order.max()) + 1
-    key = per * n_ord + ordr
+    # (asset, period, order) in that order; each sum adds its pieces in row order
+    key = (own * n_periods + per) * n_ord + ordr
     uk, _, w = group_sums(key, sec)
-    up = uk // n_ord
-    ptr = up.searchsorted(np.arange(n_periods + 1)).astype(np.int64)
-    return ptr, (uk % n_ord).astype(np.int64), w
+    u_asset, rest = np.divmod(uk, n_periods * n_ord)
+    up, u_ord = np.divmod(rest, n_ord)
+    cuts = u_asset.searchsorted(np.arange(len(steps) + 1)).tolist()
+    out: list[tuple[IntArray, IntArray, FloatArray]] = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        if a == b:
+            out.append(empty)
+            continue
+        ptr = up[a:b].searchsorted(np.arange(n_periods + 1)).astype(np.int64)
+        out.append((ptr, u_ord[a:b].astype(np.int64), w[a:b]))
+    return out
 
 
 def view(tl: Timeline, lo: FloatArray) -> GridView:

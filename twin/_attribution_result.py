@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ._attribution_assets import VIA_NAMES
+from ._attribution_assets import VIA_NAMES, group_sums
 from ._attribution_inputs import Inputs
 from ._attribution_materials import material_rows
 from .errors import AttributionError
@@ -552,14 +552,8 @@ def assemble(
     rules_d, versions_d = dict(rules), dict(versions)  # shared by the records (read-only)
     pact_of = _supplier_pact_versions(f, mats)
 
-    lineage_of: dict[int, dict[str, Any]] = {}
-
-    def order_lineage(j: int) -> dict[str, Any]:
-        """The attribution's part of the lineage of order slot ``j`` (built once for all)."""
-        if not lineage_of:
-            lineage_of.update(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
-            lineage_of.setdefault(-1, {})
-        return lineage_of.get(j, {"filled_gaps": [], "supplier_pcfs": []})
+    # the attribution's part of the lineage per order slot: filled gaps, supplier PCFs
+    lineage_of: list[dict[int, list[dict[str, Any]]]] = []
 
     cols: list[list[Any]] = []
     ids = _Uuid4s(n_o)
@@ -603,7 +597,9 @@ def assemble(
             c_q,
         ) = cols
         js = [k + 1 for k in ks]
-        order_lineage(0)  # the lineage parts of all orders, once
+        if not lineage_of:  # the lineage parts of all orders, once
+            lineage_of.extend(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
+        gaps_of, pcfs_of = lineage_of
         id_list = ids.all()
         fromtimestamp = datetime.fromtimestamp
         out = []
@@ -681,7 +677,10 @@ def assemble(
                         {**versions_d, **pact_of[oid]} if oid in pact_of else versions_d
                     ),
                     flags=tuple(dict.fromkeys(flags)),
-                    lineage=lineage_of.get(j) or {"filled_gaps": [], "supplier_pcfs": []},
+                    lineage={
+                        "filled_gaps": gaps_of.get(j) or [],
+                        "supplier_pcfs": pcfs_of.get(j) or [],
+                    },
                     id=id_list[k],
                     factory=f.id,
                     company_id=f.company_id,
@@ -744,10 +743,12 @@ def _iso(t: float) -> str:
 def _by_slot(slots: IntArray, items: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
     """``items`` grouped by their order slot (``slots``, one per item), each slot's items in
     their order."""
-    order = np.argsort(slots, kind="stable")
+    order = slots.argsort(kind="stable")
     if order.size and not (order[1:] > order[:-1]).all():
         items = [items[i] for i in order.tolist()]
-    js, first = np.unique(slots[order], return_index=True)
+    ss = slots[order]
+    first = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
+    js = ss[first]
     bounds = [*first.tolist(), len(items)]
     return {j: items[a:b] for j, a, b in zip(js.tolist(), bounds[:-1], bounds[1:], strict=True)}
 
@@ -760,11 +761,11 @@ def _lineage_parts(
     mats: pd.DataFrame,
     mat_slot: IntArray,
     inp: Inputs,
-) -> dict[int, dict[str, Any]]:
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, list[dict[str, Any]]]]:
     """Per order slot: the filled intervals that gave it energy (source, start, end,
     kWh; only where it received filled energy) and the supplier PCFs of its materials
     (sorted by material and supplier; ``mat_slot``: the order slot of each material
-    row). Slots with neither are left out."""
+    row), as two maps slot -> items; slots without items are left out."""
     gap_slot: list[IntArray] = []
     gap_items: list[dict[str, Any]] = []
     sec = np.flatnonzero(~t.primary & (o1 > 0) & (t.energy_kwh != 0))
@@ -776,8 +777,7 @@ def _lineage_parts(
             continue
         j_iv = np.clip(np.searchsorted(f_lo, t.t[sel], side="right") - 1, 0, f_lo.size - 1)
         key = o1[sel] * f_lo.size + j_iv
-        uk, inv = np.unique(key, return_inverse=True)
-        e = np.bincount(inv.reshape(-1), weights=t.energy_kwh[sel])
+        uk, _, e = group_sums(key, t.energy_kwh[sel])
         iv = uk % f_lo.size
         # each interval's times written once, however many orders it filled
         used = np.unique(iv).tolist()
@@ -802,7 +802,7 @@ def _lineage_parts(
         )
         n_m, n_s = max(len(m_names), 1), max(len(s_names), 1)
         # the first row of each (order, material, supplier), sorted by them
-        _, first = np.unique((j_row * n_m + m_code) * n_s + s_code, return_index=True)
+        _, first, _ = group_sums((j_row * n_m + m_code) * n_s + s_code, np.zeros(j_row.size))
         m_str = [str(x) for x in m_names]
         s_str = [str(x) for x in s_names]
         pcf = mats["pcf_kg_per_unit"].to_numpy()[first].tolist()
@@ -829,10 +829,7 @@ def _lineage_parts(
                 "pcf_version": link.pact_version if link is not None else "",
             }
         pcfs = _by_slot(j_row[first], [dict(made[r]) for r in rows])  # type: ignore[arg-type]
-    return {
-        j: {"filled_gaps": gaps.get(j, []), "supplier_pcfs": pcfs.get(j, [])}
-        for j in sorted(gaps.keys() | pcfs.keys())
-    }
+    return gaps, pcfs
 
 
 def _supplier_pact_versions(f: Factory, mats: pd.DataFrame) -> dict[str, dict[str, str]]:
