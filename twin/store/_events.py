@@ -11,7 +11,7 @@ sorted by (source, time).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -310,10 +310,10 @@ def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatc
                         for s_id, t0, t1 in ranges[lo : lo + 100]
                     ]
                     found += fetch_rows(conn, parts[0] if len(parts) == 1 else sa.union_all(*parts))
-        columns = list(zip(*found, strict=True)) if found else [() for _ in cols]
+        columns = transpose(found, len(cols))
         for (attr, col), values in zip(kind.columns, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)
-            arrays[attr] = _column(list(values), "f" if is_float else "o")
+            arrays[attr] = _column(values, "f" if is_float else "o")
     return EventBatch(**arrays)
 
 
@@ -391,6 +391,13 @@ def _window(
     return conds
 
 
+def transpose(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """The columns of ``rows`` (``width`` of them; empty lists when there are no rows).
+    Faster than ``zip(*rows)`` on tens of thousands of rows, whose argument unpacking
+    dominates."""
+    return [[r[j] for r in rows] for j in range(width)]
+
+
 def _column(values: list[Any], kind: str) -> np.ndarray[Any, Any]:
     if kind == "f":
         return np.asarray(values, dtype=np.float64)
@@ -429,8 +436,8 @@ def read_kinds(
             kind.table.c[kind.source], kind.table.c[kind.time], *kind.table.primary_key.columns
         )
         rows = conn.execute(stmt).all()
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
+        columns = transpose(rows, len(cols))
         for (attr, col), values in zip(kind.columns, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)
-            arrays[attr] = _column(list(values), "f" if is_float else "o")
+            arrays[attr] = _column(values, "f" if is_float else "o")
     return EventBatch(**arrays)

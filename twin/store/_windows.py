@@ -183,10 +183,10 @@ def _interval_rows(
 def _batch(parts: dict[_events.EventKind, list[Any]]) -> EventBatch:
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for kind, rows in parts.items():
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in kind.columns]
+        columns = _events.transpose(rows, len(kind.columns))
         for (attr, col), values in zip(kind.columns, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)
-            arrays[attr] = _events._column(list(values), "f" if is_float else "o")
+            arrays[attr] = _events._column(values, "f" if is_float else "o")
     return EventBatch(**arrays)
 
 
