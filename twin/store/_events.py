@@ -207,13 +207,7 @@ def _insert(
         try:
             result = conn.execute(stmt, rows)
         except sa.exc.SQLAlchemyError as exc:
-            orig = getattr(exc, "orig", None) or exc
-            msg = (
-                f"writing {kind.label} (batch rows {lo}..{lo + len(rows) - 1}) to table "
-                f"{kind.table.name!r} failed: {str(orig).strip()}; nothing of this batch "
-                f"was stored"
-            )
-            raise StoreError(msg, field=kind.label) from exc
+            raise _write_failed(kind, lo, lo + len(rows) - 1, exc) from exc
         stored += len(result.all())
     return stored
 
@@ -237,15 +231,19 @@ def _insert_sqlite(
         try:
             result = conn.exec_driver_sql(sql, rows)
         except sa.exc.SQLAlchemyError as exc:
-            orig = getattr(exc, "orig", None) or exc
-            msg = (
-                f"writing {kind.label} (batch rows {lo}..{hi - 1}) to table "
-                f"{kind.table.name!r} failed: {str(orig).strip()}; nothing of this batch "
-                f"was stored"
-            )
-            raise StoreError(msg, field=kind.label) from exc
+            raise _write_failed(kind, lo, hi - 1, exc) from exc
         stored += max(int(result.rowcount), 0)
     return stored
+
+
+def _write_failed(kind: EventKind, first: int, last: int, exc: Exception) -> StoreError:
+    """The error of a refused insert of batch rows ``first..last`` of ``kind``."""
+    orig = getattr(exc, "orig", None) or exc
+    msg = (
+        f"writing {kind.label} (batch rows {first}..{last}) to table "
+        f"{kind.table.name!r} failed: {str(orig).strip()}; nothing of this batch was stored"
+    )
+    return StoreError(msg, field=kind.label)
 
 
 def fetch_rows(
