@@ -221,6 +221,32 @@ def _sub(batch: EventBatch, kind: EventKind, rows: np.ndarray[Any, Any]) -> Even
     return EventBatch(**{a: kind.values(batch, a)[rows] for a, _ in kind.columns})
 
 
+#: sources whose time spans in a batch lie within this many seconds of each other are
+#: read in one query (a connector's batch: every source over the same second or two)
+GROUP_SPAN_S = 60.0
+#: sources per grouped query
+GROUP_SOURCES = 500
+
+
+def _span_groups(frame: pd.DataFrame) -> Iterator[tuple[list[str], float, float]]:
+    """Sources (index) with their batch's time span (``min``, ``max``), grouped: each
+    group's sources and the span covering them all, at most ``GROUP_SPAN_S`` wide unless
+    it is one source's own span."""
+    ids: list[str] = []
+    lo = hi = 0.0
+    for s_id, t0, t1 in sorted(frame.itertuples(), key=lambda r: (r[1], r[2])):
+        t0, t1 = float(t0), float(t1)
+        if ids and len(ids) < GROUP_SOURCES and max(hi, t1) - lo <= GROUP_SPAN_S:
+            ids.append(str(s_id))
+            hi = max(hi, t1)
+            continue
+        if ids:
+            yield ids, lo, hi
+        ids, lo, hi = [str(s_id)], t0, t1
+    if ids:
+        yield ids, lo, hi
+
+
 def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatch:
     """The stored rows of ``tenant`` that may share a key with ``batch`` (a superset of them).
 
@@ -250,10 +276,9 @@ def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatc
                     .agg(["min", "max"])
                 )
                 t_col = kind.table.c[kind.time]
-                for s_id, t0, t1 in frame.itertuples():
-                    stmt = sa.select(*cols).where(
-                        mine, src_col == str(s_id), t_col >= float(t0), t_col <= float(t1)
-                    )
+                for ids, t0, t1 in _span_groups(frame):
+                    where = src_col == ids[0] if len(ids) == 1 else src_col.in_(ids)
+                    stmt = sa.select(*cols).where(mine, where, t_col >= t0, t_col <= t1)
                     found += conn.execute(stmt).all()
         columns = list(zip(*found, strict=True)) if found else [() for _ in cols]
         for (attr, col), values in zip(kind.columns, columns, strict=True):
