@@ -164,7 +164,7 @@ async def _sample(get_count, samples: list, done: asyncio.Event) -> None:
         await asyncio.sleep(0.05)
 
 
-def _raw(endpoint: str, n: int, ready, finish, out_path: str) -> None:
+def _raw(endpoint: str, n: int, queue: int, ready, finish, out_path: str) -> None:
     """Raw asyncua reader process: a subscription reading each publish response's
     notifications straight from the message (no per-value handler dispatch, no queue),
     keeping every value in memory; no spool, no store."""
@@ -207,7 +207,7 @@ def _raw(endpoint: str, n: int, ready, finish, out_path: str) -> None:
             await sub.init()
             for k in range(0, n, 1000):
                 await sub.subscribe_data_change(
-                    nodes[k : k + 1000], queuesize=QUEUE_SIZE, sampling_interval=0
+                    nodes[k : k + 1000], queuesize=queue, sampling_interval=0
                 )
             by_node = {node.nodeid: i for i, node in enumerate(nodes)}
             for handle, item in sub._monitored_items.items():
@@ -228,7 +228,9 @@ def _raw(endpoint: str, n: int, ready, finish, out_path: str) -> None:
     asyncio.run(main())
 
 
-def _connector(endpoint: str, n: int, folder: str, ready, finish, out_path: str) -> None:
+def _connector(
+    endpoint: str, n: int, queue: int, folder: str, ready, finish, out_path: str
+) -> None:
     """carbontwin connector process: spool (SQLite) -> store (SQLite)."""
     from carbontwin.connectors.opcua_client import OpcUaConnector
     from carbontwin.connectors.opcua_config import ConnectorConfig
@@ -256,7 +258,7 @@ def _connector(endpoint: str, n: int, folder: str, ready, finish, out_path: str)
                         "meter": f"v{i}",
                         "node": f"nsu={NS_URI};s=v{i}",
                         "unit": "kW",
-                        "queue_size": QUEUE_SIZE,
+                        "queue_size": queue,
                     }
                     for i in range(n)
                 ],
@@ -331,7 +333,12 @@ def _count(per_var: list[np.ndarray], k0: int, k1: int) -> tuple[int, int, list[
 
 
 def run_rate(
-    rate: float, period_ms: float, seconds: float, warmup: float, server_url: str | None = None
+    rate: float,
+    period_ms: float,
+    seconds: float,
+    warmup: float,
+    server_url: str | None = None,
+    queue: int = QUEUE_SIZE,
 ) -> dict:
     """One rate: the load server (ours, or ``server_url``), both readers, the counts."""
     ctx = mp.get_context("spawn")
@@ -349,8 +356,10 @@ def run_rate(
                 info = _control(endpoint, run=False)
                 n, period_ms = int(info["variables"]), float(info["period_ms"])
                 rate = n * 1000.0 / period_ms
-            raw = ctx.Process(target=_raw, args=(endpoint, n, ready_raw, finish, raw_out))
-            ct = ctx.Process(target=_connector, args=(endpoint, n, tmp, ready_ct, finish, ct_out))
+            raw = ctx.Process(target=_raw, args=(endpoint, n, queue, ready_raw, finish, raw_out))
+            ct = ctx.Process(
+                target=_connector, args=(endpoint, n, queue, tmp, ready_ct, finish, ct_out)
+            )
             raw.start()
             ct.start()
             procs += [raw, ct]
@@ -407,6 +416,7 @@ def run_rate(
         stats = json.loads(str(c["stats"][0]))
         return {
             "offered_per_s": rate,
+            "queue_size": queue,
             "variables": n,
             "served_per_s": round(served, 1),
             "raw_per_s": round(raw_rate, 1),
@@ -440,12 +450,18 @@ def main(argv: list[str] | None = None) -> dict:
         "--server-url",
         help="an external load server following the protocol above (one run at its own rate)",
     )
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=QUEUE_SIZE,
+        help="monitored item queue size of both readers (small: the server's queues overflow)",
+    )
     a = p.parse_args(argv)
     if a.small:
         a.rates, a.seconds, a.warmup = [500.0], 2.0, 1.0
     runs = []
     for rate in a.rates if a.server_url is None else [0.0]:
-        run = run_rate(rate, a.period_ms, a.seconds, a.warmup, a.server_url)
+        run = run_rate(rate, a.period_ms, a.seconds, a.warmup, a.server_url, a.queue_size)
         rate = run["offered_per_s"]
         runs.append(run)
         print(
