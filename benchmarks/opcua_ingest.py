@@ -397,7 +397,8 @@ def run_rate(
         meter, seq = c["meter"], c["seq"]
         order = np.argsort(meter, kind="stable")
         bounds = np.searchsorted(meter[order], np.arange(n + 1))
-        per_var = [seq[order][bounds[i] : bounds[i + 1]] for i in range(n)]
+        by_var = seq[order]  # once: each slice below is a view of this one array
+        per_var = [by_var[bounds[i] : bounds[i + 1]] for i in range(n)]
         ct_lost_all, ct_dup, missing = _count(per_var, k0, k1)
         # a missing number inside a gap the connector recorded is not silent
         gapped = 0

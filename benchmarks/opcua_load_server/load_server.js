@@ -68,11 +68,13 @@ async function main() {
     ro("round_time", "Double", () => roundTime);
     ro("period_ms", "Double", () => a.periodMs);
     ro("variables", "UInt32", () => a.variables);
-    let tNext = 0;
+    let tNext = 0, lastT = 0;
     function round() {
         if (!running) return;
         k += 1;
-        const now = new Date();
+        // each round its own source time (ms resolution), even when rounds catch up
+        lastT = Math.max(Date.now(), lastT + 1);
+        const now = new Date(lastT);
         const v = { dataType: DataType.Double, value: k };
         for (const x of vars) x.setValueFromSource(v, StatusCodes.Good, now);
         roundTime = Date.now() / 1000;
