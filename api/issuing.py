@@ -142,12 +142,38 @@ def attribute_inputs(inputs: IssueInputs) -> Attribution:
 
 
 def _same(a: Footprint, b: Footprint) -> bool:
+    """Same inputs and the same figures: what ``to_dict()`` of both says outside
+    :data:`_VOLATILE`, field by field, without making the dicts (a fresh footprint
+    and one read back differ in tuples against lists and in datetimes' zones)."""
     if a.lineage.get("input_sha256") != b.lineage.get("input_sha256"):
         return False  # other inputs: a new version, whatever the figures
-    da, db = a.to_dict(), b.to_dict()
-    if da["lineage"].get("input_sha256") != db["lineage"].get("input_sha256"):
-        return False
-    return all(da[k] == db.get(k) for k in da if k not in _VOLATILE)
+    for k in _COMPARED:
+        x, y = getattr(a, k), getattr(b, k)
+        if k in _SEQUENCES:
+            x, y = list(x), list(y)
+        elif k in _TIMES:
+            x, y = _iso(x), _iso(y)
+        elif isinstance(x, Mapping) or isinstance(y, Mapping):
+            x, y = _dict_of(x), _dict_of(y)
+        if x != y:
+            return False
+    return True
+
+
+_COMPARED = tuple(k for k in Footprint.__dataclass_fields__ if k not in _VOLATILE)
+_SEQUENCES = ("flags", "method")
+_TIMES = ("period_start", "period_end")
+
+
+def _iso(t: Any) -> Any:
+    return t if t is None else t.isoformat().replace("+00:00", "Z")  # as to_dict writes it
+
+
+def _dict_of(m: Any) -> Any:
+    """A mapping field as ``to_dict()`` gives it (string keys)."""
+    if not isinstance(m, Mapping) or (type(m) is dict and all(type(k) is str for k in m)):
+        return m
+    return {str(k): v for k, v in sorted(m.items())}
 
 
 def _allocation_targets(rules: Rules, factory: Factory) -> dict[str, str]:
@@ -374,19 +400,35 @@ def _attribute_window_task(task: _WindowTask) -> Any:
     )
 
 
-def _dirty(windows: Iterable[Any], spans: list[tuple[int, float, float]], key: str) -> set[float]:
+def _dirty(
+    windows: Iterable[Any], spans: list[tuple[int, float, float]], key: str, checked: int = 0
+) -> set[float]:
     """Starts of attributed windows to attribute again: made with another factory version,
-    rules or factors (``key``), or reached by an event batch stored after them (the
-    window a batch falls in, and the windows just before and after it, whose carried
-    readings it may change)."""
+    rules or factors (``key``), or reached by an event batch (or retraction) stored
+    after they were last checked: one whose time span meets the time the window's slice
+    depends on (its ``reach``, :func:`carbontwin.twin.windows.slice_reach`; for windows
+    stored without one, the window and its neighbours, the last one open-ended). Spans
+    up to ``checked`` were checked against every window already."""
+    import numpy as np
+
     ws = sorted(windows, key=lambda w: w.start)
     out = {w.start for w in ws if w.key != key}
+    if not spans or not ws:
+        return out
+    lo = np.empty(len(ws))
+    hi = np.empty(len(ws))
     for i, w in enumerate(ws):
-        lo = ws[i - 1].start if i > 0 else w.start
-        hi = ws[i + 1].end if i + 1 < len(ws) else float("inf")  # the last: its look-ahead
-        cursor = int(w.meta.get("span", 0))
-        if any(sid > cursor and t_max >= lo and t_min < hi for sid, t_min, t_max in spans):
-            out.add(w.start)
+        if w.reach is not None:
+            lo[i], hi[i] = w.reach
+        else:  # the window just before and after it, whose carried readings it may change
+            lo[i] = ws[i - 1].start if i > 0 else w.start
+            hi[i] = ws[i + 1].end if i + 1 < len(ws) else np.inf
+    cursor = np.array([max(w.span, checked) for w in ws])
+    sp = np.asarray(spans, dtype=np.float64).reshape(-1, 3)
+    for k in range(0, len(sp), 4096):  # windows x spans at a time, in bounded memory
+        sid, t_min, t_max = (sp[k : k + 4096, j][None, :] for j in range(3))
+        hit = (sid > cursor[:, None]) & (t_max >= lo[:, None]) & (t_min <= hi[:, None])
+        out.update(ws[i].start for i in np.flatnonzero(hit.any(axis=1)))
     return out
 
 
@@ -457,6 +499,7 @@ def issue_windows(
     if not closed:
         return WindowRun((), (), (), None)
     closed_until = closed[-1][1]
+    cursor = store.ingest_span_cursor()  # spans up to it are checked in this run
     stored = store.attributed_windows()
     # a window layout that changed (earlier data moved the first window's start, another
     # window length): the windows that do not fit are dropped and their time redone
@@ -465,10 +508,11 @@ def issue_windows(
     if stale:
         store.delete_windows(w.start for w in stale)
         stored = [w for w in stored if layout.get(w.start) == w.end]
-    spans = store.ingest_spans(min((int(w.meta.get("span", 0)) for w in stored), default=0))
-    cursor = max((s[0] for s in spans), default=0)
-    if not stored:
-        cursor = max(cursor, max((s[0] for s in store.ingest_spans(0)), default=0))
+    spans = [
+        s
+        for s in store.ingest_spans(min((w.span for w in stored), default=cursor))
+        if s[0] <= cursor
+    ]
     have = {w.start for w in stored}
     dirty = _dirty(stored, spans, key)
     todo = [(a, b) for a, b in closed if a not in have or a in dirty]
@@ -497,9 +541,17 @@ def issue_windows(
                 workers=workers,
             )
         for res in results:
-            meta = {**res.meta, "span": cursor}
             store.save_window(
-                StoredWindow(res.start, res.end, key, res.slice_sha256, res.slice_count, meta),
+                StoredWindow(
+                    res.start,
+                    res.end,
+                    key,
+                    res.slice_sha256,
+                    res.slice_count,
+                    cursor,
+                    res.meta,
+                    res.reach,
+                ),
                 res.pieces_parquet(),
                 list(res.orders),
             )
@@ -507,11 +559,13 @@ def issue_windows(
             done += 1
             if on_window is not None:
                 on_window(done, len(todo))
+    store.windows_checked(cursor)  # the others were checked against the spans up to it
     # --- issue the orders whose last step's window has closed --------------------------
     ow = store.order_windows(touched)
     last_end = store.order_last_end(touched)
-    windows_now = store.attributed_windows()  # read once: held orders and lineage below
-    held = {o for w in windows_now for o in w.meta.get("held", ())}
+    windows_now = store.attributed_windows()  # digests for the lineage below
+    metas = store.window_meta({s for ws in ow.values() for s, _ in ws})
+    held = {o for m in metas.values() for o in m.get("held", ())}
     ready = sorted(
         o
         for o, ws in ow.items()
@@ -520,6 +574,7 @@ def issue_windows(
     waiting = tuple(sorted(touched - set(ready)))
     allocation_of = _allocation_targets(rules, factory)
     ct_version = carbontwin_version()
+    rule_names = rules.names()  # once per run, not per order
     issued: list[Footprint] = []
     blobs: dict[float, tuple[Any, dict[str, Any]]] = {}
     win_of = {w.start: w for w in windows_now}
@@ -582,10 +637,10 @@ def issue_windows(
                     },
                     "factors": fl,
                     "factor_versions": dict(fp.factor_versions),
-                    "rules": rules.names(),
+                    "rules": dict(rule_names),
                     "allocation": dict(allocation_of),
                     "carbontwin_version": ct_version,
-                    "input_sha256": input_sha256(osha, esha, fl["sha256"], rules.names()),
+                    "input_sha256": input_sha256(osha, esha, fl["sha256"], rule_names),
                 }
             )
             fp = replace(fp, lineage=lineage)

@@ -1,7 +1,8 @@
 """The verifier's pack: everything a third party needs to recompute a footprint.
 
 A pack is a zip file (``carbontwin pack ORDER --out ORDER.zip``,
-``GET /footprints/{id}/pack``) holding
+``GET /footprints/{id}/pack``). The pack of a footprint issued from the whole
+history (format ``carbontwin-pack/1``) holds
 
 =================  ===========================================================
 ``footprint.json`` the signed footprint document exactly as stored at issuance
@@ -13,10 +14,28 @@ A pack is a zip file (``carbontwin pack ORDER --out ORDER.zip``,
 ``manifest.json``  SHA-256 of each file above
 =================  ===========================================================
 
+The pack of a footprint issued window by window (``carbontwin issue``, format
+``carbontwin-pack/2``) holds ``footprint.json``, ``public_key.pem``,
+``factors.json``, ``rules.json`` and ``manifest.json`` as above, and
+
+======================  ======================================================
+``factory.json``        the stored factory version document (without orders
+                        added: each window adds the stored orders it needs)
+``orders.json``         the stored orders the order's windows and its issue
+                        used (the order's own record among them)
+``order_events.json``   the order's steps and material uses
+``windows/NNNN.json``   per window of the footprint's lineage
+                        (``events.windows``, in that order): the events
+                        attributing it read (``Store.read_window``; archived
+                        rows read back from their Parquet files)
+======================  ======================================================
+
 :func:`recompute` (``carbontwin recompute ORDER.zip``) needs nothing else: it
 checks the manifest, the signature, recomputes the digests of the inputs and
 compares them bit for bit with the footprint's lineage, attributes the events
-again and compares every figure of the footprint exactly (float equality).
+again (a windowed footprint: each window alone, then the pieces combined, as
+``issue_windows`` does) and compares every figure of the footprint exactly
+(float equality).
 """
 
 from __future__ import annotations
@@ -33,9 +52,11 @@ from typing import Any
 
 from carbontwin.twin.errors import CarbonTwinError, StoreError
 
-__all__ = ["FORMAT", "Check", "RecomputeReport", "build_pack", "recompute"]
+__all__ = ["FORMAT", "FORMAT_WINDOWS", "Check", "RecomputeReport", "build_pack", "recompute"]
 
 FORMAT = "carbontwin-pack/1"
+#: the pack of a footprint issued window by window
+FORMAT_WINDOWS = "carbontwin-pack/2"
 _FILES = (
     "footprint.json",
     "public_key.pem",
@@ -44,6 +65,19 @@ _FILES = (
     "factors.json",
     "rules.json",
 )
+_FILES_WINDOWS = (
+    "footprint.json",
+    "public_key.pem",
+    "factory.json",
+    "factors.json",
+    "rules.json",
+    "orders.json",
+    "order_events.json",
+)
+#: members in the order the canonical zip holds them (after ``manifest.json``; then the
+#: windows' members, by name)
+_ORDER = (*_FILES, "orders.json", "order_events.json")
+_WINDOW_DIR = "windows/"
 #: figures compared after recomputation (the rest of the record is checked too)
 _FIGURES = (
     "energy_kwh",
@@ -90,17 +124,11 @@ def build_pack(store: Any, footprint_id: str) -> bytes:
             "recorded); re-issue it to get a pack"
         )
         raise StoreError(msg, field="id")
-    if "windows" in (lineage.get("events") or {}):
-        msg = (
-            f"footprint {footprint_id} was issued window by window ('carbontwin issue'); "
-            "its lineage names each window and the digest of its events, but a verifier's "
-            "pack of windowed footprints is not built yet: check it with 'carbontwin audit "
-            "check' (signature and issuance log)"
-        )
-        raise StoreError(msg, field="id")
     if stored.public_key_pem is None:
         msg = f"footprint {footprint_id} has no stored signing key"
         raise StoreError(msg, field="id")
+    if "windows" in (lineage.get("events") or {}):
+        return _build_windows_pack(store, stored)
     _, factory_doc = store.factory_document(int(lineage["factory"]["version"]))
     files = {
         "footprint.json": _json(stored.document),
@@ -112,8 +140,13 @@ def build_pack(store: Any, footprint_id: str) -> bytes:
         ),
         "rules.json": _json({"rules": lineage["rules"], "allocation": lineage["allocation"]}),
     }
+    return _packed(FORMAT, payload, files)
+
+
+def _packed(fmt: str, payload: Mapping[str, Any], files: dict[str, bytes]) -> bytes:
+    """The canonical zip of ``files`` with their manifest (format ``fmt``)."""
     manifest = {
-        "format": FORMAT,
+        "format": fmt,
         "order": payload["order"],
         "footprint_id": payload["id"],
         "version": payload["version"],
@@ -122,13 +155,109 @@ def build_pack(store: Any, footprint_id: str) -> bytes:
     return _zip({"manifest.json": _json(manifest), **files})
 
 
+def _window_member(i: int) -> str:
+    return f"{_WINDOW_DIR}{i:04d}.json"
+
+
+def _build_windows_pack(store: Any, stored: Any) -> bytes:
+    """The ``carbontwin-pack/2`` of a footprint issued window by window (module doc).
+
+    Every window's events are read as ``issue_windows`` read them and must give the
+    digest the lineage names (else a :class:`StoreError` naming the window): late data,
+    a retraction or a changed factory since the issue make the pack impossible, and a
+    newer version of the order is the one to pack.
+    """
+    from carbontwin.plugins.factors import stored_factors
+    from carbontwin.twin.coverage import hold_uncovered
+    from carbontwin.twin.factory_file import order_to_dict
+    from carbontwin.twin.lineage import (
+        events_digest,
+        events_to_dict,
+        factors_from_dict,
+        factors_lineage,
+        factors_to_dict,
+        sha256_json,
+    )
+    from carbontwin.twin.store import NotFoundError
+
+    from .issuing import _plant_orders
+
+    payload = stored.document["payload"]
+    lineage = payload["lineage"]
+    fid, order_id = payload["id"], str(payload["order"])
+    fv = int(lineage["factory"]["version"])
+    _, factory_doc = store.factory_document(fv)
+    if sha256_json(factory_doc) != lineage["factory"].get("version_sha256"):
+        msg = f"footprint {fid}: the stored factory version {fv} is not the one it was issued with"
+        raise StoreError(msg, field="id")
+    factory = store.load_factory(fv)
+    want = lineage["factors"]["sha256"]
+    try:  # kept by a whole-history issue with the same factors
+        factors_doc = store.load_issuance_input(want)
+    except NotFoundError:  # windowed issues read the store's factors: read them again
+        factors_doc = factors_to_dict(stored_factors(factory, store))
+    factors = factors_from_dict(factors_doc)
+    if factors_lineage(factors)["sha256"] != want:
+        msg = (
+            f"footprint {fid} was issued with emission factors of digest {want}, which the "
+            "store no longer holds (a factor series or the factory's factors changed since); "
+            "issue the order again to get a footprint that can be packed"
+        )
+        raise StoreError(msg, field="id")
+    meters = [m.id for m in factory.meters]
+    assets = sorted(factory.asset_ids)
+    files: dict[str, bytes] = {}
+    needed: set[str] = {order_id}
+    for i, w in enumerate(lineage["events"]["windows"]):
+        start, end = float(w["start"]), float(w["end"])
+        events = store.read_window(start, end, meters, assets)[0]
+        ids = events.step_order.tolist()
+        held, _ = hold_uncovered(_plant_orders(store, factory, ids), events, factors)
+        got = events_digest(held)
+        if got != w["sha256"]:
+            msg = (
+                f"footprint {fid}: the stored events of window {i} "
+                f"[{_iso(start)}, {_iso(end)}) give digest {got}, the footprint was issued "
+                f"with {w['sha256']} (events stored or retracted since changed the window; "
+                "pack the order's newest version)"
+            )
+            raise StoreError(msg, field="id")
+        needed.update(str(x) for x in ids)
+        files[_window_member(i)] = _json(events_to_dict(events), compact=True)
+    orders = [order_to_dict(o) for o in store.orders_by_id(needed)]
+    files = {
+        "footprint.json": _json(stored.document),
+        "public_key.pem": stored.public_key_pem.encode("ascii"),
+        "factory.json": _json(factory_doc),
+        "factors.json": _json(factors_doc, compact=True),
+        "rules.json": _json({"rules": lineage["rules"], "allocation": lineage["allocation"]}),
+        "orders.json": _json({"orders": orders}),
+        "order_events.json": _json(events_to_dict(store.order_events([order_id])), compact=True),
+        **files,
+    }
+    return _packed(FORMAT_WINDOWS, payload, files)
+
+
+def _iso(t: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _members(names: Any) -> list[str]:
+    """``names`` in the canonical zip's order: the manifest, the fixed files, the windows."""
+    have = set(names)
+    fixed = [n for n in ("manifest.json", *_ORDER) if n in have]
+    return fixed + sorted(have - set(fixed))
+
+
 def _zip(files: Mapping[str, bytes]) -> bytes:
     """The pack's canonical zip of ``files``: stored (not compressed, so the bytes do not
     depend on a zlib version), fixed times, in manifest-then-content order. Recompute
     rebuilds it and compares, so a changed byte anywhere in the file is found."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        for name in ("manifest.json", *_FILES):
+        for name in _members(files):
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
@@ -187,6 +316,17 @@ def _difference(a: Any, b: Any) -> str:
     return f"issued {a!r}, recomputed {b!r}"
 
 
+def _format(z: zipfile.ZipFile, names: set[str]) -> Any:
+    """The format the pack's manifest names (``None`` when it names none readable)."""
+    if "manifest.json" not in names:
+        return None
+    try:
+        manifest = json.loads(z.read("manifest.json"))
+    except ValueError:
+        return None
+    return manifest.get("format") if isinstance(manifest, Mapping) else None
+
+
 def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
     """Check a pack (zip bytes) with nothing but its own content (see the module doc).
 
@@ -210,11 +350,14 @@ def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
-            missing = sorted({"manifest.json", *_FILES} - names)
+            windowed = _format(z, names) == FORMAT_WINDOWS
+            fixed = _FILES_WINDOWS if windowed else _FILES
+            missing = sorted({"manifest.json", *fixed} - names)
             if missing:
                 report.add("pack", False, f"missing file(s) {', '.join(missing)}")
                 return report
-            raw = {n: z.read(n) for n in ("manifest.json", *_FILES)}
+            wins = sorted(n for n in names if n.startswith(_WINDOW_DIR)) if windowed else []
+            raw = {n: z.read(n) for n in ("manifest.json", *fixed, *wins)}
     except (
         zipfile.BadZipFile,
         zlib.error,
@@ -240,7 +383,10 @@ def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
     except (ValueError, KeyError, TypeError) as exc:
         report.add("manifest.json", False, f"unreadable: {exc}")
         return report
-    for name in _FILES:
+    if windowed and isinstance(files, Mapping) and set(files) - set(raw):
+        gone = sorted(set(files) - set(raw))
+        report.add("pack", False, f"file(s) of the manifest missing: {', '.join(gone)}")
+    for name in (*fixed, *wins):
         got = hashlib.sha256(raw[name]).hexdigest()
         want = files.get(name) if isinstance(files, Mapping) else None
         report.add(
@@ -250,6 +396,8 @@ def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
             if got == want
             else f"sha256 {got[:16]}…, manifest {str(want)[:16]}…",
         )
+    if windowed:
+        return _recompute_windows(report, raw, wins)
     try:
         doc = json.loads(raw["footprint.json"])
         payload = doc["payload"]
@@ -294,6 +442,19 @@ def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
         carbontwin_version=str(lineage.get("carbontwin_version", "")),
     )
     again = json.loads(json.dumps(fp.to_dict(), allow_nan=False))
+    _compare(report, payload, again)
+    return report
+
+
+def _compare(
+    report: RecomputeReport,
+    payload: Mapping[str, Any],
+    again: Mapping[str, Any],
+    lineage_keys: tuple[str, ...] = (),
+) -> None:
+    """Add the checks of a recomputed footprint ``again`` against the issued ``payload``:
+    the input digest, every figure and field, the lineage's parts (and ``lineage_keys``)."""
+    lineage = payload["lineage"]
     got, want = again["lineage"]["input_sha256"], lineage["input_sha256"]
     report.add(
         "input digest",
@@ -303,7 +464,15 @@ def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
     for name in (*_FIGURES, "factory", "company_id", "product", "declared_unit", "order"):
         a, b = payload.get(name), again.get(name)
         report.add(name, _same(a, b), "match" if _same(a, b) else _difference(a, b))
-    for key in ("filled_gaps", "supplier_pcfs", "events", "factors", "factory", "rules"):
+    for key in (
+        "filled_gaps",
+        "supplier_pcfs",
+        "events",
+        "factors",
+        "factory",
+        "rules",
+        *lineage_keys,
+    ):
         a, b = lineage.get(key), again["lineage"].get(key)
         report.add(f"lineage {key}", _same(a, b), "match" if _same(a, b) else _difference(a, b))
     unchecked = (
@@ -321,4 +490,181 @@ def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
     for name in sorted(unchecked):
         a, b = payload.get(name), again.get(name)
         report.add(name, _same(a, b), "match" if _same(a, b) else _difference(a, b))
+
+
+def _order_from_dict(d: Mapping[str, Any]) -> Any:
+    """An order of ``orders.json`` (``order_to_dict``'s form)."""
+    from datetime import datetime
+
+    from carbontwin.twin.model import Order
+
+    return Order(
+        str(d["id"]),
+        str(d["product"]),
+        float(d["quantity"]),
+        datetime.fromisoformat(str(d["release"])),
+        datetime.fromisoformat(str(d["due"])),
+    )
+
+
+def _recompute_windows(
+    report: RecomputeReport, raw: Mapping[str, bytes], wins: list[str]
+) -> RecomputeReport:
+    """The checks of a ``carbontwin-pack/2`` (a footprint issued window by window) after
+    those of the file: signature, the factory and factor digests, each window's events
+    digest, then each window attributed alone and the pieces combined exactly as
+    ``issue_windows`` did, the lineage rebuilt and every figure compared."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from carbontwin.api.issuing import with_orders
+    from carbontwin.plugins.registry import allocation_rules
+    from carbontwin.plugins.signing import load_public_key, verify_document
+    from carbontwin.twin.attribution import Rules
+    from carbontwin.twin.factory_file import factory_from_dict, order_to_dict
+    from carbontwin.twin.lineage import (
+        events_from_dict,
+        factors_from_dict,
+        factors_lineage,
+        input_sha256,
+        sha256_json,
+    )
+    from carbontwin.twin.windows import attribute_window, combine, read_pieces
+
+    try:
+        doc = json.loads(raw["footprint.json"])
+        payload = doc["payload"]
+        lineage = payload["lineage"]
+        order_id = str(payload["order"])
+        report.order = order_id
+        windows = list(lineage["events"]["windows"])
+        pub = load_public_key(raw["public_key.pem"])
+        sig = verify_document(doc, pub)
+        report.add("signature", sig.valid, f"{sig.reason} (key {sig.key_id})")
+        factory_doc = json.loads(raw["factory.json"])
+        factors_doc = json.loads(raw["factors.json"])
+        factors = factors_from_dict(factors_doc)
+        rules_doc = json.loads(raw["rules.json"])
+        rules = Rules.from_mapping(rules_doc["rules"])
+        # as Store.load_factory builds a stored version (validated when it was saved)
+        factory = factory_from_dict(factory_doc, filename="factory.json", check_factors=False)
+        orders = {o.id: o for o in map(_order_from_dict, json.loads(raw["orders.json"])["orders"])}
+        steps = events_from_dict(json.loads(raw["order_events.json"]))
+        slices = [events_from_dict(json.loads(raw[n])) for n in wins]
+    except (CarbonTwinError, ValueError, KeyError, TypeError) as exc:
+        report.add("pack content", False, f"cannot be read: {exc}")
+        return report
+    expected = [_window_member(i) for i in range(len(windows))]
+    report.add(
+        "windows",
+        wins == expected,
+        f"{len(windows)} window(s) of the lineage, each in its file"
+        if wins == expected
+        else f"the lineage names {len(windows)} window(s), the pack holds {len(wins)}",
+    )
+    if wins != expected:
+        return report
+    # --- the inputs, bit for bit ---------------------------------------------------------
+    fsha = sha256_json(factory_doc)
+    own = orders.get(order_id)
+    plant = with_orders(factory, [own] if own is not None else [])
+    own = {o.id: o for o in plant.orders}.get(order_id)  # or the factory file's
+    osha = sha256_json(
+        {"factory_sha256": fsha, "order": None if own is None else order_to_dict(own)}
+    )
+    fl = factors_lineage(factors)
+    for what, got, want in (
+        ("factory version sha256", fsha, lineage["factory"].get("version_sha256")),
+        ("factory sha256", osha, lineage["factory"]["sha256"]),
+        ("factors sha256", fl["sha256"], lineage["factors"]["sha256"]),
+    ):
+        report.add(what, got == want, got if got == want else f"recomputed {got}, issued {want}")
+    # --- each window again, alone, then the order's pieces combined ----------------------
+    allocation = allocation_rules()
+    frames: list[pd.DataFrame] = []
+    metas: list[dict[str, Any]] = []
+    again_windows: list[dict[str, Any]] = []
+    try:
+        for i, (w, events) in enumerate(zip(windows, slices, strict=True)):
+            start, end = float(w["start"]), float(w["end"])
+            ids = {str(x) for x in events.step_order.tolist()}
+            window_plant = with_orders(factory, [orders[x] for x in sorted(ids) if x in orders])
+            res = attribute_window(
+                window_plant, events, factors, rules, start, end, allocation=allocation
+            )
+            ok = res.slice_sha256 == w["sha256"] and res.slice_count == w["count"]
+            report.add(
+                f"window {i} events",
+                ok,
+                f"[{_iso(start)}, {_iso(end)}) {res.slice_count} events, sha256 "
+                + (
+                    res.slice_sha256
+                    if ok
+                    else f"recomputed {res.slice_sha256} ({res.slice_count}), issued "
+                    f"{w['sha256']} ({w['count']})"
+                ),
+            )
+            again_windows.append(
+                {
+                    "start": res.start,
+                    "end": res.end,
+                    "sha256": res.slice_sha256,
+                    "count": res.slice_count,
+                }
+            )
+            # as stored with the window and read back by the issue
+            pieces = read_pieces(res.pieces_parquet())
+            frames.append(pieces[pieces["order"].isin({order_id})])
+            metas.append(json.loads(json.dumps(res.meta)))
+        fps = combine(
+            plant,
+            steps,
+            pd.concat(frames, ignore_index=True),
+            metas,
+            factors,
+            rules,
+            allocation=allocation,
+            orders=[order_id],
+        )
+        fp = fps[order_id]
+    except (CarbonTwinError, KeyError) as exc:
+        report.add("attribution", False, f"failed: {exc}")
+        return report
+    fp = replace(
+        fp, factory=fp.factory or factory.id, company_id=fp.company_id or factory.company_id
+    )
+    esha = sha256_json(again_windows)
+    report.add(
+        "events sha256",
+        esha == lineage["events"]["sha256"],
+        esha
+        if esha == lineage["events"]["sha256"]
+        else f"recomputed {esha}, issued {lineage['events']['sha256']}",
+    )
+    names = rules.names()
+    fp = replace(
+        fp,
+        lineage={
+            **{k: fp.lineage.get(k, []) for k in ("filled_gaps", "supplier_pcfs")},
+            "factory": {
+                "version": int(lineage["factory"]["version"]),
+                "sha256": osha,
+                "version_sha256": fsha,
+            },
+            "events": {
+                "sha256": esha,
+                "count": int(sum(w["count"] for w in again_windows)),
+                "windows": again_windows,
+            },
+            "factors": fl,
+            "factor_versions": dict(fp.factor_versions),
+            "rules": names,
+            "allocation": dict(rules_doc.get("allocation", {})),
+            "carbontwin_version": str(lineage.get("carbontwin_version", "")),
+            "input_sha256": input_sha256(osha, esha, fl["sha256"], names),
+        },
+    )
+    again = json.loads(json.dumps(fp.to_dict(), allow_nan=False))
+    _compare(report, payload, again, ("factor_versions",))
     return report

@@ -13,7 +13,8 @@ and default rules. Every meter reports power once a second for one day
 
 Timed, interleaved run by run, median of ``--repeat`` runs (5), with the
 process pinned to one core (the idlest at start: the machine is shared) and
-BLAS/OpenMP threads set to 1 before numpy is imported:
+BLAS/OpenMP threads set to 1 before numpy is imported; each side's previous
+result is freed before its next timed run:
 
 - carbontwin: ``attribute()`` and building every footprint record — all the
   work a user waits for (the data generation is not timed);
@@ -404,9 +405,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     res: Attribution | None = None
     by_peer: dict[str, dict[str, float]] = {}
     for _ in range(max(1, args.repeat)):
+        res = None  # each side's previous result is freed before its next timed run
         res, w, c = _timed(lambda: _carbontwin(factory, batch, factors), 1)
         walls += w
         cpus += c
+        by_peer = {}
         by_peer, w, c = _timed(lambda: peer(batch, inputs), 1)
         p_walls += w
         p_cpus += c

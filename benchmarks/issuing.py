@@ -24,8 +24,8 @@ The last line printed is JSON: ``orders_per_s`` (orders issued per second of tha
 work while the store grows from the first to the second stage, 1 k to 10 k
 orders; ``orders_per_cpu_s`` the same per second of this process's CPU time, which a
 loaded machine disturbs less), ``window_s_first`` and ``window_s_last`` (median time of one day's
-delivery and issue over the first and the last five days: the smallest and the
-largest store), ``peak_rss_mb`` (the process's peak), ``rss_mb_at`` (resident
+delivery and issue over the first and the last five days that issued footprints: the
+smallest and the largest store; ``window_cpu_s_*`` the same in CPU time), ``peak_rss_mb`` (the process's peak), ``rss_mb_at`` (resident
 memory at each stage: it should not grow with the history), ``stages`` (orders
 issued, days, seconds, orders per second per stage), ``events`` (rows stored).
 """
@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         signer = Signer(Ed25519PrivateKey.generate())
         rng = np.random.default_rng(11)
         per_day: list[float] = []
+        cpu_day: list[float] = []
+        issued_on: list[int] = []
         issued_total = 0
         rows = 0
         stage_rows: list[dict[str, Any]] = []
@@ -249,10 +251,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             rows += store.write_events(batch)
             run = issue_windows(store, signer, factors=factors, window="day", batch=args.batch)
             dt = time.perf_counter() - t0
-            cpu += time.process_time() - c0
+            dc = time.process_time() - c0
+            cpu += dc
             elapsed += dt
             per_day.append(dt)
+            cpu_day.append(dc)
             issued_total += len(run.issued)
+            issued_on.append(len(run.issued))
             day += 1
             if issued_total >= stages[stage_i]:
                 n, secs = issued_total - stage_n0, elapsed - stage_t0
@@ -276,8 +281,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 stage_cpu0 = cpu
         store.close()
     k = min(5, max(1, len(per_day) // 4))
-    first = per_day[1 : 1 + k] if len(per_day) > k else per_day[:k]  # day 0 closes no window
-    last = per_day[-k:]
+    # day 0 closes no window; only days that issued count (a weekend's window closes on
+    # Monday, with three days of orders)
+    busy = [i for i in range(1, len(per_day)) if issued_on[i]] or list(range(len(per_day)))
+    first_i, last_i = busy[:k], busy[-k:]
+    first = [per_day[i] for i in first_i]
+    last = [per_day[i] for i in last_i]
+    first_cpu = [cpu_day[i] for i in first_i]
+    last_cpu = [cpu_day[i] for i in last_i]
     peak = proc.memory_info().rss
     try:
         import resource
@@ -293,6 +304,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "window_s_first": round(statistics.median(first), 4),
         "window_s_last": round(statistics.median(last), 4),
         "window_ratio": round(statistics.median(last) / statistics.median(first), 3),
+        "window_cpu_s_first": round(statistics.median(first_cpu), 4),
+        "window_cpu_s_last": round(statistics.median(last_cpu), 4),
+        "window_cpu_ratio": round(statistics.median(last_cpu) / statistics.median(first_cpu), 3),
         "peak_rss_mb": round(peak / 2**20, 1),
         "rss_mb_at": rss_at,
         "stages": stage_rows,

@@ -84,9 +84,11 @@ class Timeline:
     proc_order: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     proc_weight: FloatArray = field(default_factory=lambda: np.empty(0))
     state_pad: IntArray = field(init=False)  # [UNKNOWN, *state_code]
+    step_bounds: FloatArray = field(init=False)  # [*step_start, *step_end]
 
     def __post_init__(self) -> None:
         self.state_pad = np.concatenate([[UNKNOWN], self.state_code]).astype(np.int64)
+        self.step_bounds = np.concatenate([self.step_start, self.step_end])
 
 
 @dataclass(slots=True)
@@ -100,51 +102,62 @@ class GridView:
     covered: BoolArray
 
 
-def idle_table(
-    start: FloatArray,
-    end: FloatArray,
-    order: IntArray,
+def idle_tables(
+    steps: Sequence[tuple[FloatArray, FloatArray, IntArray, BoolArray, FloatArray]],
     bounds: FloatArray,
     n_periods: int,
-    processing: BoolArray | None = None,
-    quantity: FloatArray | None = None,
     weight: Callable[[FloatArray, BoolArray, FloatArray], FloatArray] | None = None,
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """CSR of weight per (period, order) from steps clipped to periods.
+) -> list[tuple[IntArray, IntArray, FloatArray]]:
+    """Per asset, the CSR of weight per (period, order) from its steps clipped to periods.
 
+    ``steps`` holds per asset its steps' (start, end, order, processing, quantity).
     The weight of each (step, period) piece is ``weight(seconds, processing,
-    quantity)`` (an idle rule's, see :mod:`.allocation`), by default its
-    seconds; pieces of zero weight are left out.
+    quantity)`` (an idle rule's, see :mod:`.allocation`; called once for the
+    pieces of all assets), by default its seconds; pieces of zero weight are left
+    out.
     """
-    if start.size == 0:
-        return np.zeros(n_periods + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0)
-    p0 = np.clip(np.searchsorted(bounds, start, side="right") - 1, 0, n_periods - 1)
-    p1 = np.clip(np.searchsorted(bounds, end, side="left") - 1, 0, n_periods - 1)
+    empty = (np.zeros(n_periods + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0))
+    sizes = np.array([len(x[0]) for x in steps], dtype=np.int64)
+    if not sizes.sum():
+        return [empty] * len(steps)
+    start, end, order, processing, quantity = (
+        np.concatenate([x[i] for x in steps]) for i in range(5)
+    )
+    asset = np.arange(len(steps), dtype=np.int64).repeat(sizes)
+    p0 = np.minimum(np.maximum(bounds.searchsorted(start, side="right") - 1, 0), n_periods - 1)
+    p1 = np.minimum(np.maximum(bounds.searchsorted(end, side="left") - 1, 0), n_periods - 1)
     p1 = np.maximum(p1, p0)
     cnt = p1 - p0 + 1
-    rows = np.repeat(np.arange(start.size), cnt)
-    per = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(p0, cnt)
+    rows = np.arange(start.size).repeat(cnt)
+    per = np.arange(int(cnt.sum())) - (cnt.cumsum() - cnt).repeat(cnt) + p0.repeat(cnt)
     lo = np.maximum(start[rows], bounds[per])
     hi = np.minimum(end[rows], bounds[per + 1])
     sec = np.maximum(hi - lo, 0.0)
     if weight is not None:
-        proc = np.ones(start.size, dtype=bool) if processing is None else processing
-        qty = np.ones(start.size) if quantity is None else quantity
-        sec = np.where(sec > 0, np.asarray(weight(sec, proc[rows], qty[rows]), np.float64), 0.0)
+        w_rows = np.asarray(weight(sec, processing[rows], quantity[rows]), np.float64)
+        sec = np.where(sec > 0, w_rows, 0.0)
         if not (np.isfinite(sec).all() and (sec >= 0).all()):
             msg = "an idle rule gave a negative or non-finite weight"
             raise AttributionError(msg, field="idle")
     keep = sec > 0
     if not keep.any():
-        return np.zeros(n_periods + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0)
-    per, ordr, sec = per[keep], order[rows[keep]], sec[keep]
+        return [empty] * len(steps)
+    per, ordr, sec, own = per[keep], order[rows[keep]], sec[keep], asset[rows[keep]]
     n_ord = int(order.max()) + 1
-    key = per * n_ord + ordr
-    uk, inv = np.unique(key, return_inverse=True)
-    w: FloatArray = np.bincount(inv.reshape(-1), weights=sec).astype(np.float64)
-    up = uk // n_ord
-    ptr = np.searchsorted(up, np.arange(n_periods + 1)).astype(np.int64)
-    return ptr, (uk % n_ord).astype(np.int64), w
+    # (asset, period, order) in that order; each sum adds its pieces in row order
+    key = (own * n_periods + per) * n_ord + ordr
+    uk, _, w = group_sums(key, sec)
+    u_asset, rest = np.divmod(uk, n_periods * n_ord)
+    up, u_ord = np.divmod(rest, n_ord)
+    cuts = u_asset.searchsorted(np.arange(len(steps) + 1)).tolist()
+    out: list[tuple[IntArray, IntArray, FloatArray]] = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        if a == b:
+            out.append(empty)
+            continue
+        ptr = up[a:b].searchsorted(np.arange(n_periods + 1)).astype(np.int64)
+        out.append((ptr, u_ord[a:b].astype(np.int64), w[a:b]))
+    return out
 
 
 def view(tl: Timeline, lo: FloatArray) -> GridView:
@@ -156,21 +169,22 @@ def view(tl: Timeline, lo: FloatArray) -> GridView:
     """
     nseg = lo.size
     # state_pad[0] is UNKNOWN: before the first change, searchsorted gives 0
-    state = tl.state_pad[np.searchsorted(tl.state_t, lo, side="right")]
+    state = tl.state_pad[tl.state_t.searchsorted(lo, side="right")]
     n_steps = tl.step_start.size
     if n_steps:
-        ab = np.searchsorted(lo, np.concatenate([tl.step_start, tl.step_end]), side="left")
+        ab = lo.searchsorted(tl.step_bounds, side="left")
         a = ab[:n_steps]
         cnt = np.maximum(ab[n_steps:] - a, 0)
         total = int(cnt.sum())
-        starts = np.cumsum(cnt) - cnt
-        pair_step = np.repeat(np.arange(n_steps), cnt)
-        pair_seg = np.arange(total) + np.repeat(a - starts, cnt)
+        starts = cnt.cumsum() - cnt
+        pair_step = np.arange(n_steps).repeat(cnt)
+        pair_seg = np.arange(total) + (a - starts).repeat(cnt)
     else:
         pair_step = pair_seg = np.empty(0, dtype=np.int64)
     covered = np.zeros(nseg, dtype=bool)
     covered[pair_seg] = True
-    if state.size and int(state.min()) == UNKNOWN:
+    # UNKNOWN (index 0) exactly where a segment starts before the first state change
+    if nseg and (tl.state_t.size == 0 or lo[0] < tl.state_t[0]):
         proc = np.zeros(nseg, dtype=bool)
         proc[pair_seg[tl.step_processing[pair_step]]] = True
         guess = np.where(covered, np.where(proc, PROCESSING, SETUP), IDLE)
@@ -181,7 +195,11 @@ def view(tl: Timeline, lo: FloatArray) -> GridView:
         # made ready): expect warm-up power, so a shared meter splits it where it was drawn.
         expected_kw = np.where((state == SETUP) & ~covered, tl.warmup_kw, expected_kw)
     return GridView(
-        state, expected_kw, pair_seg.astype(np.int64), pair_step.astype(np.int64), covered
+        state,
+        expected_kw,
+        pair_seg.astype(np.int64, copy=False),
+        pair_step.astype(np.int64, copy=False),
+        covered,
     )
 
 
@@ -199,16 +217,29 @@ class Pieces:
 
 def _ranges(start: IntArray, cnt: IntArray) -> tuple[IntArray, IntArray]:
     """(row, value) pairs: row ``r`` repeated ``cnt[r]`` times with ``start[r] + 0, 1, ...``."""
-    row = np.repeat(np.arange(cnt.size), cnt)
-    val = np.arange(int(cnt.sum())) + np.repeat(start - (np.cumsum(cnt) - cnt), cnt)
+    row: IntArray = np.arange(cnt.size, dtype=np.int64).repeat(cnt)
+    first: IntArray = (start - (cnt.cumsum() - cnt)).astype(np.int64, copy=False)
+    val: IntArray = np.arange(int(cnt.sum()), dtype=np.int64) + first.repeat(cnt)
     return row, val
+
+
+def group_sums(key: IntArray, e: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
+    """Distinct keys (sorted), the first row of each and the sum of ``e`` over its rows,
+    added in row order (what ``np.unique`` and a ``bincount`` over its inverse give)."""
+    perm = key.argsort(kind="stable")
+    ks = key[perm]
+    new = np.ones(ks.size, dtype=bool)
+    np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    group = new.cumsum()
+    group -= 1
+    total = np.bincount(group, weights=e[perm]).astype(np.float64, copy=False)
+    return ks[new], perm[new].astype(np.int64, copy=False), total
 
 
 def _merge(key: IntArray, e: FloatArray) -> tuple[IntArray, FloatArray]:
     """First row of each distinct key and the summed energy of its rows."""
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    total = np.bincount(inv.reshape(-1), weights=e).astype(np.float64, copy=False)
-    return first.astype(np.int64), total
+    _, first, total = group_sums(key, e)
+    return first, total
 
 
 def allocate(
@@ -230,15 +261,20 @@ def allocate(
     (asset, segment) cells.
     """
     n_a, nseg = energy.shape
-    st = np.concatenate([gv.state for gv in gvs])
-    covered = np.concatenate([gv.covered for gv in gvs])
+    st = np.concatenate([gv.state for gv in gvs]) if n_a > 1 else gvs[0].state
+    covered = np.concatenate([gv.covered for gv in gvs]) if n_a > 1 else gvs[0].covered
     e_cell = energy.reshape(-1)
-    cell_seg = np.tile(np.arange(nseg, dtype=np.int64), n_a)
-    cell_asset = np.repeat(np.arange(n_a, dtype=np.int64), nseg)
     hour = seg_hour - (int(seg_hour.min()) if nseg else 0)
     n_h = int(hour.max()) + 1 if nseg else 1
-    cell_hour = np.tile(hour, n_a)
-    cell_gap = np.tile(seg_gap.astype(np.int64), n_a)
+    # (hour, gap) of each segment as one code: hour * 2 + gap
+    seg_hg = hour * 2 + seg_gap
+
+    def split(cell: IntArray) -> tuple[IntArray, IntArray]:
+        """(asset, segment) of stacked cells."""
+        if n_a == 1:
+            return np.zeros(cell.size, dtype=np.int64), cell
+        return np.divmod(cell, nseg)
+
     to_occ = _OCCUPYING.copy()
     to_occ[OFF] = off_rule == "occupying_order"
     to_occ[FAULT] = fault_rule == "occupying_order"
@@ -247,24 +283,22 @@ def allocate(
     parts: list[Pieces] = []
 
     def emit(cell: IntArray, order: IntArray, e: FloatArray, via: int) -> None:
+        asset, seg = split(cell)
         parts.append(
-            Pieces(
-                cell_seg[cell],
-                order,
-                e,
-                st[cell],
-                np.full(cell.size, via, dtype=np.int64),
-                cell_asset[cell],
-            )
+            Pieces(seg, order, e, st[cell], np.full(cell.size, via, dtype=np.int64), asset)
         )
 
     # occupying orders, shared by step weight; one piece per (asset, order, hour, state, gap)
-    step_off = np.cumsum([0] + [tl.step_start.size for tl in tls])
-    pc = np.concatenate([gv.pair_seg + k * nseg for k, gv in enumerate(gvs)])
-    if pc.size:
+    if n_a == 1:
+        pc, pj = gvs[0].pair_seg, gvs[0].pair_step
+        s_order, s_weight = tls[0].step_order, tls[0].step_weight
+    else:
+        step_off = np.cumsum([0] + [tl.step_start.size for tl in tls])
+        pc = np.concatenate([gv.pair_seg + k * nseg for k, gv in enumerate(gvs)])
         pj = np.concatenate([gv.pair_step + step_off[k] for k, gv in enumerate(gvs)])
         s_order = np.concatenate([tl.step_order for tl in tls])
         s_weight = np.concatenate([tl.step_weight for tl in tls])
+    if pc.size:
         sel = occ[pc]
         pc, pj = pc[sel], pj[sel]
         w = s_weight[pj]
@@ -272,9 +306,10 @@ def allocate(
         e = e_cell[pc] * (w / wsum[pc])
         o = s_order[pj]
         if pc.size:
-            key = (
-                ((cell_asset[pc] * (int(o.max()) + 1) + o) * n_h + cell_hour[pc]) * 8 + st[pc]
-            ) * 2 + cell_gap[pc]
+            asset, seg = split(pc)
+            hg = seg_hg[seg]
+            key = ((asset * (int(o.max()) + 1) + o) * n_h + (hg >> 1)) * 8 + st[pc]
+            key = key * 2 + (hg & 1)
             first, e = _merge(key, e)
             emit(pc[first], o[first], e, VIA_OCCUPYING)
     to_overhead = ~occ & ~idle
@@ -283,12 +318,13 @@ def allocate(
         if ic.size:
             # aggregate per (asset, period, hour, state, gap) before fanning out to orders
             n_p = int(seg_period.max()) + 1
-            cell_per = np.tile(seg_period, n_a)
-            key = (
-                ((cell_asset[ic] * n_p + cell_per[ic]) * n_h + cell_hour[ic]) * 8 + st[ic]
-            ) * 2 + cell_gap[ic]
+            asset, seg = split(ic)
+            hg = seg_hg[seg]
+            key = ((asset * n_p + seg_period[seg]) * n_h + (hg >> 1)) * 8 + st[ic]
+            key = key * 2 + (hg & 1)
             first, e_agg = _merge(key, e_cell[ic])
             rep = ic[first]
+            rep_asset, rep_seg = asset[first], seg[first]
             # the assets' period tables, stacked: slot of (asset, period)
             ptr_lo = np.concatenate([tl.period_ptr[:-1] for tl in tls])
             ptr_hi = np.concatenate([tl.period_ptr[1:] for tl in tls])
@@ -296,8 +332,8 @@ def allocate(
             ord_off = np.cumsum([0] + [tl.period_order.size for tl in tls])
             p_order = np.concatenate([tl.period_order for tl in tls])
             p_weight = np.concatenate([tl.period_weight for tl in tls])
-            slot = cell_asset[rep] * n_pt + cell_per[rep]
-            start = ptr_lo[slot] + ord_off[cell_asset[rep]]
+            slot = rep_asset * n_pt + seg_period[rep_seg]
+            start = ptr_lo[slot] + ord_off[rep_asset]
             cnt = ptr_hi[slot] - ptr_lo[slot]
             none = cnt == 0
             if none.any():

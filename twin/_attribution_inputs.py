@@ -16,11 +16,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ._attribution_assets import Timeline, idle_table
+from ._attribution_assets import Timeline, idle_tables
 from ._attribution_readings import group_rows, take
 from .errors import AttributionError
 from .events import EventBatch, StepKind
-from .model import STATE_INDEX, STATES, Factory, State, Utility
+from .model import STATE_INDEX, STATES, Factory, PowerModel, State, Utility
 from .quantities import from_epoch
 
 FloatArray = npt.NDArray[np.float64]
@@ -205,6 +205,8 @@ def prepare(
     timelines: dict[str, Timeline] = {}
     first_event: dict[str, float] = {}
     state_codes = {s.value: STATE_INDEX[s] for s in State}
+    built: list[tuple[str, int, FloatArray, FloatArray, IntArray, PowerModel]] = []
+    steps: list[tuple[FloatArray, FloatArray, IntArray, BoolArray, FloatArray]] = []
     for code, a in enumerate(sorted(assets)):
         pm = factory.power_model(a)
         power = np.array([pm.power_kw[s] for s in STATES], dtype=np.float64)
@@ -239,7 +241,17 @@ def prepare(
         if firsts:
             first_event[a] = float(min(firsts))
         s_proc = np.asarray(s_proc, dtype=bool)
-        ptr, p_ord, p_w = idle_table(s_lo, s_hi, s_ord, bounds, n_periods, s_proc, s_w, idle_weight)
+        built.append((a, code, power, st_t, st_c, pm))
+        steps.append((s_lo, s_hi, s_ord, s_proc, s_w))
+    # the idle rule's (and processing_hours') tables of all assets at once
+    tables = idle_tables(steps, bounds, n_periods, idle_weight)
+    proc_tables = (
+        idle_tables(steps, bounds, n_periods, _processing_seconds) if processing_tables else []
+    )
+    for k, ((a, code, power, st_t, st_c, pm), (s_lo, s_hi, s_ord, s_proc, s_w)) in enumerate(
+        zip(built, steps, strict=True)
+    ):
+        ptr, p_ord, p_w = tables[k]
         timelines[a] = tl = Timeline(
             a,
             code,
@@ -250,16 +262,14 @@ def prepare(
             s_hi,
             s_ord,
             s_w,
-            np.asarray(s_proc, dtype=bool),
+            s_proc,
             ptr,
             p_ord,
             p_w,
             pm.warmup_energy_kwh * 3600.0 / pm.warmup_s if pm.warmup_s > 0 else 0.0,
         )
         if processing_tables:
-            tl.proc_ptr, tl.proc_order, tl.proc_weight = idle_table(
-                s_lo, s_hi, s_ord, bounds, n_periods, s_proc, s_w, _processing_seconds
-            )
+            tl.proc_ptr, tl.proc_order, tl.proc_weight = proc_tables[k]
     # --- gaps -----------------------------------------------------------------------
     gaps: dict[str, tuple[FloatArray, FloatArray]] = {}
     for src, runs in group_rows(ev.gap_source).items():

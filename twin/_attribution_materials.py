@@ -88,29 +88,43 @@ def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
     for o in inp.orders:
         if o not in used and o in orders and orders[o].product in products:
             by_product[orders[o].product].append(o)
+    # the BOM rows of all products, column by column, as one frame
+    bom: dict[str, list[Any]] = {k: [] for k in ("order", "material", "unit", "supplier", "basis")}
+    bom_num: dict[str, list[np.ndarray]] = {k: [] for k in ("quantity", "pcf", "co2e", "primary")}
     for pid, oids in sorted(by_product.items()):
         prod = products[pid]
         qty = np.array([orders[o].quantity for o in oids], dtype=np.float64)
+        n = len(oids)
         for item in prod.bom:
             sup, factor, primary = pcf(oids[0], item.material, item.supplier)
             q_arr = item.quantity_per_unit * qty
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "order": oids,
-                        "material": item.material,
-                        "quantity": q_arr,
-                        "unit": units.get(item.material, "kg"),
-                        "supplier": sup,
-                        "pcf_kg_per_unit": factor,
-                        "co2e_kg": q_arr * factor,
-                        "primary": primary,
-                        "basis": "bom",
-                    }
-                )
-            )
+            bom["order"] += oids
+            bom["material"] += [item.material] * n
+            bom["unit"] += [units.get(item.material, "kg")] * n
+            bom["supplier"] += [sup] * n
+            bom["basis"] += ["bom"] * n
+            bom_num["quantity"].append(q_arr)
+            bom_num["pcf"].append(np.full(n, factor))
+            bom_num["co2e"].append(q_arr * factor)
+            bom_num["primary"].append(np.full(n, primary))
         if prod.bom:
             from_bom.update(oids)
+    if bom["order"]:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "order": bom["order"],
+                    "material": bom["material"],
+                    "quantity": np.concatenate(bom_num["quantity"]),
+                    "unit": bom["unit"],
+                    "supplier": bom["supplier"],
+                    "pcf_kg_per_unit": np.concatenate(bom_num["pcf"]),
+                    "co2e_kg": np.concatenate(bom_num["co2e"]),
+                    "primary": np.concatenate(bom_num["primary"]),
+                    "basis": bom["basis"],
+                }
+            )
+        )
     cols = [
         "order",
         "material",
@@ -136,6 +150,8 @@ def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
     }
     out["primary_share"] = [
         shares.get((sup, m), 1.0 if p else 0.0)
-        for sup, m, p in zip(out["supplier"], out["material"], out["primary"], strict=True)
+        for sup, m, p in zip(
+            out["supplier"].tolist(), out["material"].tolist(), out["primary"].tolist(), strict=True
+        )
     ]
     return out[cols], from_bom

@@ -70,9 +70,10 @@ class MeterProfile:
         partial intervals at both ends are added from the held power.
         """
         t = self.t
-        i = np.searchsorted(t, b, side="right") - 1
-        np.clip(i, 0, t.size - 1, out=i)
-        part = self.p_kw[i] * (np.clip(b, t[0], t[-1]) - t[i])
+        i = t.searchsorted(b, side="right") - 1
+        np.maximum(i, 0, out=i)
+        np.minimum(i, t.size - 1, out=i)
+        part = self.p_kw[i] * (np.minimum(np.maximum(b, t[0]), t[-1]) - t[i])
         whole = np.add.reduceat(self.e_kws, i)[:-1]
         whole[i[1:] == i[:-1]] = 0.0
         out: FloatArray = (whole + (part[1:] - part[:-1])) * (1.0 / 3600.0)

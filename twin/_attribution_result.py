@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ._attribution_assets import VIA_NAMES
+from ._attribution_assets import VIA_NAMES, group_sums
 from ._attribution_inputs import Inputs
 from ._attribution_materials import material_rows
 from .errors import AttributionError
@@ -263,55 +265,148 @@ def _elec_code(carriers: list[str]) -> int:
 class _Breakdown:
     """Sums of ``w`` per (order slot, column), computed on the first read.
 
-    Dense (one bincount) while orders x columns stays small, sorted keys beyond.
-    Zero sums are left out of the dicts.
+    Each sum adds its rows in row order: one bincount over all slots x columns
+    when they are few, else over the groups of one stable sort of the rows (shared
+    by breakdowns built with the same ``group``). Zero sums are left out of the dicts.
     """
 
-    _DENSE_MAX = 20_000_000
-
     def __init__(
-        self, o1: IntArray, col: IntArray, names: Sequence[str], w: FloatArray, size: int
+        self,
+        o1: IntArray,
+        col: IntArray,
+        names: Sequence[str],
+        w: FloatArray,
+        size: int,
+        group: _Groups | None = None,
     ) -> None:
         self.n = max(len(names), 1)
         self.names = list(names)
-        self._args: tuple[IntArray, FloatArray, int] | None = (o1 * self.n + col, w, size)
+        self._key = o1 * self.n + col
+        # one bincount over every (slot, column) cell while that is not much more than
+        # the rows; else a sort of the rows, shared with breakdowns of the same group
+        self._dense = group is None and size * self.n <= 2 * o1.size + 65536
+        self._group = group or _Groups(self._key)
+        self._args: tuple[FloatArray, int] | None = (w, size)
         self._ptr: list[int] = []
+        self._cols: list[int] = []
         self._keys: list[str] = []
         self._vals: list[float] = []
 
     def _ready(self) -> None:
         if self._args is None:
             return
-        key, w, size = self._args
+        w, size = self._args
         self._args = None
-        if size * self.n <= self._DENSE_MAX:
-            dense = np.bincount(key, weights=w, minlength=size * self.n).reshape(size, self.n)
-            rows, cols = np.nonzero(dense)
-            vals = dense[rows, cols]
+        if self._dense:
+            dense = np.bincount(self._key, weights=w, minlength=size * self.n)
+            nz = np.flatnonzero(dense)
+            rows, cols, vals = nz // self.n, nz % self.n, dense[nz]
         else:
-            uk, inv = np.unique(key, return_inverse=True)
-            sums = np.bincount(inv.reshape(-1), weights=w, minlength=uk.size)
+            # a group's rows in row order: the same sums as the dense bincount
+            uk, order, group = self._group.get()
+            sums = np.bincount(group, weights=w[order], minlength=uk.size)
             keep = sums != 0
             rows, cols, vals = uk[keep] // self.n, uk[keep] % self.n, sums[keep]
         # CSR over order slots, as Python lists: a record reads its slice with no numpy call
         self._ptr = np.searchsorted(rows, np.arange(size + 1)).tolist()
-        self._keys = [self.names[c] for c in cols.tolist()]
+        self._cols = cols.tolist()
+        self._keys = [self.names[c] for c in self._cols]
         self._vals = vals.astype(np.float64).tolist()
 
     def get(self, j: int) -> dict[str, float]:
-        self._ready()
+        if self._args is not None:
+            self._ready()
         a, b = self._ptr[j], self._ptr[j + 1]
-        return dict(zip(self._keys[a:b], self._vals[a:b], strict=True))
+        return dict(zip(self._keys[a:b], self._vals[a:b], strict=False))
+
+    def many(self, js: Sequence[int]) -> list[dict[str, float]]:
+        """:meth:`get` of each of ``js``."""
+        if self._args is not None:
+            self._ready()
+        ptr, k, v = self._ptr, self._keys, self._vals
+        out: list[dict[str, float]] = []
+        # dict displays for the usual few entries (no key-value tuples to build first)
+        for j in js:
+            a = ptr[j]
+            m = ptr[j + 1] - a
+            if m == 1:
+                out.append({k[a]: v[a]})
+            elif m == 2:
+                out.append({k[a]: v[a], k[a + 1]: v[a + 1]})
+            elif m == 3:
+                out.append({k[a]: v[a], k[a + 1]: v[a + 1], k[a + 2]: v[a + 2]})
+            elif m == 0:
+                out.append({})
+            else:
+                out.append(dict(zip(k[a : a + m], v[a : a + m], strict=True)))
+        return out
+
+    def columns(self, j: int) -> list[int]:
+        """The column codes with a nonzero sum in row ``j``, in column order."""
+        if self._args is not None:
+            self._ready()
+        a, b = self._ptr[j], self._ptr[j + 1]
+        return self._cols[a:b]
+
+
+class _Groups:
+    """Rows grouped by ``key``, found on first use: the distinct keys (sorted), the rows
+    in key order (stable: each group's rows keep their order) and each sorted row's group.
+    """
+
+    def __init__(self, key: IntArray) -> None:
+        self._key: IntArray | None = key
+        self._out = (np.empty(0, np.int64), np.empty(0, np.intp), np.empty(0, np.intp))
+
+    def get(self) -> tuple[IntArray, IntArray, IntArray]:
+        if self._key is not None:
+            key, self._key = self._key, None
+            order = np.argsort(key, kind="stable")
+            ks = key[order]
+            new = np.ones(ks.size, dtype=bool)
+            np.not_equal(ks[1:], ks[:-1], out=new[1:])
+            group = np.cumsum(new)
+            group -= 1
+            self._out = (ks[new], order, group)
+        return self._out
+
+
+class _Uuid4s:
+    """Random (version 4) UUIDs as strings, drawn together on first use: one
+    ``os.urandom`` call for all of them, the same bits :func:`uuid.uuid4` sets."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._ids: list[str] = []
+
+    def all(self) -> list[str]:
+        if not self._ids:
+            raw = np.frombuffer(os.urandom(16 * max(self._n, 1)), dtype=np.uint8).reshape(-1, 16)
+            raw = raw.copy()
+            raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+            raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+            h = raw.tobytes().hex()
+            self._ids = [
+                f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-"
+                f"{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+                for i in range(0, len(h), 32)
+            ]
+        return self._ids
 
 
 class LazyFootprints(Mapping[str, Footprint]):
     """Order id -> :class:`Footprint`, each record built on first access.
 
     Attribution computes every number in arrays; the records themselves (with
-    their dict breakdowns and UUIDs) are assembled when someone reads them.
+    their dict breakdowns and UUIDs) are assembled when someone reads them: one
+    by one through ``[order]``, all still unbuilt ones together when iterating
+    :meth:`values` or :meth:`items`.
     """
 
-    def __init__(self, orders: Sequence[str], build: Callable[[int], Footprint]) -> None:
+    def __init__(
+        self, orders: Sequence[str], build: Callable[[Sequence[int]], list[Footprint]]
+    ) -> None:
+        self._orders = list(orders)
         self._index = {o: k for k, o in enumerate(orders)}
         self._build = build
         self._cache: dict[str, Footprint] = {}
@@ -319,7 +414,7 @@ class LazyFootprints(Mapping[str, Footprint]):
     def __getitem__(self, order: str) -> Footprint:
         fp = self._cache.get(order)
         if fp is None:
-            fp = self._cache[order] = self._build(self._index[order])
+            fp = self._cache[order] = self._build([self._index[order]])[0]
         return fp
 
     def __iter__(self) -> Iterator[str]:
@@ -327,6 +422,34 @@ class LazyFootprints(Mapping[str, Footprint]):
 
     def __len__(self) -> int:
         return len(self._index)
+
+    def _all(self) -> dict[str, Footprint]:
+        """Every record, in order; the unbuilt ones built together."""
+        if len(self._cache) < len(self._orders):
+            todo = [k for k, o in enumerate(self._orders) if o not in self._cache]
+            built = dict(zip([self._orders[k] for k in todo], self._build(todo), strict=True))
+            self._cache = {o: self._cache.get(o) or built[o] for o in self._orders}
+        return self._cache
+
+    def values(self) -> ValuesView[Footprint]:
+        return _Values(self)
+
+    def items(self) -> ItemsView[str, Footprint]:
+        return _Items(self)
+
+
+class _Values(ValuesView[Footprint]):
+    _mapping: LazyFootprints
+
+    def __iter__(self) -> Iterator[Footprint]:
+        return iter(self._mapping._all().values())
+
+
+class _Items(ItemsView[str, Footprint]):
+    _mapping: LazyFootprints
+
+    def __iter__(self) -> Iterator[tuple[str, Footprint]]:
+        return iter(self._mapping._all().items())
 
 
 def assemble(
@@ -375,8 +498,10 @@ def assemble(
     prim = np.bincount(o1, weights=np.where(t.primary, loc, 0.0), minlength=size)
     secondary_e = np.bincount(o1, weights=np.where(t.primary, 0.0, t.energy_kwh), minlength=size)
     asset_ids = sorted(f.asset_ids)
-    code_of = {o: k for k, o in enumerate(inp.orders)}
-    mo = np.array([code_of[o] for o in mats["order"]], dtype=np.int64)
+    mo = np.asarray(pd.Index(inp.orders).get_indexer(mats["order"].tolist()), dtype=np.int64)
+    if (mo < 0).any():  # material rows only name orders of the run
+        msg = f"material row of unknown order {mats['order'].iloc[int(np.argmin(mo))]!r}"
+        raise AttributionError(msg)
     s3 = np.bincount(mo + 1, weights=mats["co2e_kg"].to_numpy(dtype=float), minlength=size)
     s3p = np.bincount(
         mo + 1,
@@ -385,7 +510,7 @@ def assemble(
     )
 
     by_asset = _Breakdown(o1, t.origin, asset_ids, t.energy_kwh, size)
-    co2_asset = _Breakdown(o1, t.origin, asset_ids, loc, size)
+    co2_asset = _Breakdown(o1, t.origin, asset_ids, loc, size, group=by_asset._group)
     by_state = _Breakdown(o1, t.state, [s.value for s in STATES], t.energy_kwh, size)
     by_carrier = _Breakdown(o1, t.carrier, carriers, t.energy_kwh, size)
     mat_codes, mat_names = pd.factorize(mats["material"], sort=True)
@@ -396,8 +521,14 @@ def assemble(
         mats["co2e_kg"].to_numpy(dtype=float),
         size,
     )
+    # the sources that gave each order energy, of those with flags (an order carries them)
+    flagged = np.array([bool(fl) for fl in source_flags], dtype=bool)[t.source]
     order_sources = _Breakdown(
-        o1, t.source, [str(k) for k in range(len(sources))], np.ones(o1.size), size
+        o1[flagged],
+        t.source[flagged],
+        [str(k) for k in range(len(sources))],
+        np.ones(int(flagged.sum())),
+        size,
     )
     versions = factors.versions
     orders = {o.id: o for o in f.orders}
@@ -421,105 +552,141 @@ def assemble(
     rules_d, versions_d = dict(rules), dict(versions)  # shared by the records (read-only)
     pact_of = _supplier_pact_versions(f, mats)
 
-    cols: dict[str, list[Any]] = {}
-    lineage_of: dict[int, dict[str, Any]] = {}
+    # the attribution's part of the lineage per order slot: filled gaps, supplier PCFs
+    lineage_of: list[dict[int, list[dict[str, Any]]]] = []
 
-    def order_lineage(j: int) -> dict[str, Any]:
-        """The attribution's part of the lineage of order slot ``j`` (built once for all)."""
-        if not lineage_of:
-            lineage_of.update(_lineage_parts(t, o1, size, sources, fills, mats, inp, code_of))
-            lineage_of.setdefault(-1, {})
-        return lineage_of.get(j, {"filled_gaps": [], "supplier_pcfs": []})
+    cols: list[list[Any]] = []
+    ids = _Uuid4s(n_o)
 
-    def column(name: str) -> list[Any]:
-        """Per-order arrays as Python lists, converted once on the first record."""
-        if not cols:
-            arrays = {
-                "e": e_tot,
-                "s1": s1,
-                "s2l": s2l,
-                "s2m": s2m,
-                "s3": s3,
-                "prim": prim,
-                "s3p": s3p,
-                "sec": secondary_e,
-                "fb": fb_order,
-                "fb_share": fb_share,
-                "filled": filled_order,
-                "t0": inp.order_t0,
-                "t1": inp.order_t1,
-                "qty": inp.order_step_qty,
-            }
-            cols.update({n: a.tolist() for n, a in arrays.items()})
-        return cols[name]
-
-    def build(k: int) -> Footprint:
-        j = k + 1
-        c = column
-        oid = inp.orders[k]
-        order = orders.get(oid)
-        prod = products.get(order.product) if order else None
-        qty = order.quantity if order else c("qty")[k]
-        t0, t1 = c("t0")[k], c("t1")[k]
-        if not math.isfinite(t0):
-            t0 = order.release.timestamp() if order else w0
-        if not math.isfinite(t1):
-            t1 = order.due.timestamp() if order else w1
-        flags = []
-        if oid in from_bom and order is not None:
-            flags.append(
-                f"no material use reported; materials from the BOM of "
-                f"{order.product!r} x quantity {order.quantity:g}"
+    def build(ks: Sequence[int]) -> list[Footprint]:
+        """The records of order codes ``ks``."""
+        if not cols:  # per-order arrays as Python lists, converted once on the first record
+            cols.extend(
+                a.tolist()
+                for a in (
+                    e_tot,
+                    s1,
+                    s2l,
+                    s2m,
+                    s3,
+                    prim,
+                    s3p,
+                    secondary_e,
+                    fb_order,
+                    fb_share,
+                    filled_order,
+                    inp.order_t0,
+                    inp.order_t1,
+                    inp.order_step_qty,
+                )
             )
-        for src in order_sources.get(j):
-            flags += source_flags[int(src)]
-        if c("fb")[j]:
-            flags += list(order_notes.get(j)) or [
-                "electricity outside the hourly grid series used a fallback factor"
-            ]
-        if c("filled")[j]:
-            flags.append(
-                "electricity in hours missing from the grid series used interpolated factors"
+        (
+            c_e,
+            c_s1,
+            c_s2l,
+            c_s2m,
+            c_s3,
+            c_prim,
+            c_s3p,
+            c_sec,
+            c_fb,
+            c_fbs,
+            c_fill,
+            c_t0,
+            c_t1,
+            c_q,
+        ) = cols
+        js = [k + 1 for k in ks]
+        if not lineage_of:  # the lineage parts of all orders, once
+            lineage_of.extend(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
+        gaps_of, pcfs_of = lineage_of
+        id_list = ids.all()
+        fromtimestamp = datetime.fromtimestamp
+        out = []
+        for k, j, by_c, by_a, by_s, co2_a, by_m in zip(
+            ks,
+            js,
+            by_carrier.many(js),
+            by_asset.many(js),
+            by_state.many(js),
+            co2_asset.many(js),
+            by_material.many(js),
+            strict=True,
+        ):
+            oid = inp.orders[k]
+            order = orders.get(oid)
+            prod = products.get(order.product) if order else None
+            qty = order.quantity if order else c_q[k]
+            t0, t1 = c_t0[k], c_t1[k]
+            if not math.isfinite(t0):
+                t0 = order.release.timestamp() if order else w0
+            if not math.isfinite(t1):
+                t1 = order.due.timestamp() if order else w1
+            flags = []
+            if oid in from_bom and order is not None:
+                flags.append(
+                    f"no material use reported; materials from the BOM of "
+                    f"{order.product!r} x quantity {order.quantity:g}"
+                )
+            srcs = order_sources.columns(j)
+            if srcs:
+                flags += [x for src in srcs for x in source_flags[src]]
+            if c_fb[j]:
+                flags += list(order_notes.get(j)) or [
+                    "electricity outside the hourly grid series used a fallback factor"
+                ]
+            if c_fill[j]:
+                flags.append(
+                    "electricity in hours missing from the grid series used interpolated factors"
+                )
+            sec = c_sec[j]
+            if sec > 0:
+                flags.append(
+                    f"{sec:.6g} kWh of this order's energy filled from the power-state "
+                    "model (secondary data)"
+                )
+            sc1, sc2l, sc2m, sc3 = c_s1[j], c_s2l[j], c_s2m[j], c_s3[j]
+            co2e = sc1 + sc2l + sc3
+            primary_kg = c_prim[j] + c_s3p[j]
+            share = min(1.0, max(0.0, primary_kg / co2e)) if co2e > 0 else (0.0 if sec > 0 else 1.0)
+            out.append(
+                Footprint(
+                    order=oid,
+                    product=order.product if order else "",
+                    quantity=float(qty),
+                    declared_unit=prod.declared_unit if prod else "piece",
+                    period_start=fromtimestamp(t0, UTC),
+                    period_end=fromtimestamp(t1, UTC),
+                    energy_kwh=c_e[j],
+                    co2e_kg=co2e,
+                    co2e_market_kg=sc1 + sc2m + sc3,
+                    scope1_kg=sc1,
+                    scope2_location_kg=sc2l,
+                    scope2_market_kg=sc2m,
+                    scope3_kg=sc3,
+                    energy_by_carrier_kwh=by_c,
+                    energy_by_asset_kwh=by_a,
+                    energy_by_state_kwh=by_s,
+                    co2e_by_asset_kg=co2_a,
+                    co2e_by_material_kg=by_m,
+                    primary_data_share=share,
+                    factor_fallback_share=c_fbs[j],
+                    rules=rules_d,
+                    method=method,
+                    factor_versions=(
+                        {**versions_d, **pact_of[oid]} if oid in pact_of else versions_d
+                    ),
+                    flags=tuple(dict.fromkeys(flags)),
+                    lineage={
+                        "filled_gaps": gaps_of.get(j) or [],
+                        "supplier_pcfs": pcfs_of.get(j) or [],
+                    },
+                    id=id_list[k],
+                    factory=f.id,
+                    company_id=f.company_id,
+                )
             )
-        sec = c("sec")[j]
-        if sec > 0:
-            flags.append(
-                f"{sec:.6g} kWh of this order's energy filled from the power-state "
-                "model (secondary data)"
-            )
-        sc1, sc2l, sc2m, sc3 = c("s1")[j], c("s2l")[j], c("s2m")[j], c("s3")[j]
-        co2e = sc1 + sc2l + sc3
-        primary_kg = c("prim")[j] + c("s3p")[j]
-        share = min(1.0, max(0.0, primary_kg / co2e)) if co2e > 0 else (0.0 if sec > 0 else 1.0)
-        return Footprint(
-            order=oid,
-            product=order.product if order else "",
-            quantity=float(qty),
-            declared_unit=prod.declared_unit if prod else "piece",
-            period_start=from_epoch(t0),
-            period_end=from_epoch(t1),
-            energy_kwh=c("e")[j],
-            co2e_kg=co2e,
-            co2e_market_kg=sc1 + sc2m + sc3,
-            scope1_kg=sc1,
-            scope2_location_kg=sc2l,
-            scope2_market_kg=sc2m,
-            scope3_kg=sc3,
-            energy_by_carrier_kwh=by_carrier.get(j),
-            energy_by_asset_kwh=by_asset.get(j),
-            energy_by_state_kwh=by_state.get(j),
-            co2e_by_asset_kg=co2_asset.get(j),
-            co2e_by_material_kg=by_material.get(j),
-            primary_data_share=share,
-            factor_fallback_share=c("fb_share")[j],
-            rules=rules_d,
-            method=method,
-            factor_versions={**versions_d, **pact_of[oid]} if oid in pact_of else versions_d,
-            flags=tuple(dict.fromkeys(flags)),
-            lineage=order_lineage(j),
-            factory=f.id,
-            company_id=f.company_id,
-        )
+        return out
 
     footprints = LazyFootprints(inp.orders, build)
     order_names = [OVERHEAD, *inp.orders]
@@ -573,21 +740,34 @@ def _iso(t: float) -> str:
     return from_epoch(t).isoformat().replace("+00:00", "Z")
 
 
+def _by_slot(slots: IntArray, items: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """``items`` grouped by their order slot (``slots``, one per item), each slot's items in
+    their order."""
+    order = slots.argsort(kind="stable")
+    if order.size and not (order[1:] > order[:-1]).all():
+        items = [items[i] for i in order.tolist()]
+    ss = slots[order]
+    first = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
+    js = ss[first]
+    bounds = [*first.tolist(), len(items)]
+    return {j: items[a:b] for j, a, b in zip(js.tolist(), bounds[:-1], bounds[1:], strict=True)}
+
+
 def _lineage_parts(
     t: PieceTable,
     o1: IntArray,
-    size: int,
     sources: Sequence[str],
     fills: Sequence[tuple[FloatArray, FloatArray]],
     mats: pd.DataFrame,
+    mat_slot: IntArray,
     inp: Inputs,
-    code_of: Mapping[str, int],
-) -> dict[int, dict[str, Any]]:
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, list[dict[str, Any]]]]:
     """Per order slot: the filled intervals that gave it energy (source, start, end,
-    kWh; only where it received filled energy) and the supplier PCFs of its materials."""
-    out: dict[int, dict[str, Any]] = {
-        j: {"filled_gaps": [], "supplier_pcfs": []} for j in range(size)
-    }
+    kWh; only where it received filled energy) and the supplier PCFs of its materials
+    (sorted by material and supplier; ``mat_slot``: the order slot of each material
+    row), as two maps slot -> items; slots without items are left out."""
+    gap_slot: list[IntArray] = []
+    gap_items: list[dict[str, Any]] = []
     sec = np.flatnonzero(~t.primary & (o1 > 0) & (t.energy_kwh != 0))
     for k, (f_lo, f_hi) in enumerate(fills):
         if f_lo.size == 0:
@@ -597,47 +777,59 @@ def _lineage_parts(
             continue
         j_iv = np.clip(np.searchsorted(f_lo, t.t[sel], side="right") - 1, 0, f_lo.size - 1)
         key = o1[sel] * f_lo.size + j_iv
-        uk, inv = np.unique(key, return_inverse=True)
-        e = np.bincount(inv.reshape(-1), weights=t.energy_kwh[sel])
-        for u, kwh in zip(uk.tolist(), e.tolist(), strict=True):
-            j, iv = divmod(u, f_lo.size)
-            out[j]["filled_gaps"].append(
-                {
-                    "source": sources[k],
-                    "start": _iso(float(f_lo[iv])),
-                    "end": _iso(float(f_hi[iv])),
-                    "energy_kwh": kwh,
-                }
+        uk, _, e = group_sums(key, t.energy_kwh[sel])
+        iv = uk % f_lo.size
+        # each interval's times written once, however many orders it filled
+        used = np.unique(iv).tolist()
+        lo_iso = dict(zip(used, [_iso(x) for x in f_lo[used].tolist()], strict=True))
+        hi_iso = dict(zip(used, [_iso(x) for x in f_hi[used].tolist()], strict=True))
+        src = sources[k]
+        gap_slot.append(uk // f_lo.size)
+        gap_items += [
+            {"source": src, "start": lo_iso[i], "end": hi_iso[i], "energy_kwh": kwh}
+            for i, kwh in zip(iv.tolist(), e.tolist(), strict=True)
+        ]
+    gaps = _by_slot(np.concatenate(gap_slot), gap_items) if gap_items else {}
+    pcfs: dict[int, list[dict[str, Any]]] = {}
+    if len(mats):
+        links = {(s.id, link.material): link for s in inp.factory.suppliers for link in s.supplies}
+        j_row = mat_slot
+        m_code, m_names = pd.factorize(
+            np.asarray(mats["material"].tolist(), dtype=object), sort=True
+        )
+        s_code, s_names = pd.factorize(
+            np.asarray(mats["supplier"].tolist(), dtype=object), sort=True
+        )
+        n_m, n_s = max(len(m_names), 1), max(len(s_names), 1)
+        # the first row of each (order, material, supplier), sorted by them
+        _, first, _ = group_sums((j_row * n_m + m_code) * n_s + s_code, np.zeros(j_row.size))
+        m_str = [str(x) for x in m_names]
+        s_str = [str(x) for x in s_names]
+        pcf = mats["pcf_kg_per_unit"].to_numpy()[first].tolist()
+        primary = mats["primary"].to_numpy()[first].tolist()
+        rows = list(
+            zip(
+                [m_str[c] for c in m_code[first].tolist()],
+                [s_str[c] for c in s_code[first].tolist()],
+                pcf,
+                primary,
+                strict=True,
             )
-    links = {(s.id, link.material): link for s in inp.factory.suppliers for link in s.supplies}
-    seen: set[tuple[int, str, str]] = set()
-    for o, m, sup, pcf, primary in zip(
-        mats["order"],
-        mats["material"],
-        mats["supplier"],
-        mats["pcf_kg_per_unit"],
-        mats["primary"],
-        strict=True,
-    ):
-        j = code_of[str(o)] + 1
-        if (j, str(m), str(sup)) in seen:
-            continue
-        seen.add((j, str(m), str(sup)))
-        link = links.get((str(sup), str(m)))
-        out[j]["supplier_pcfs"].append(
-            {
-                "material": str(m),
-                "supplier": str(sup),
-                "pcf_kg_per_unit": float(pcf),
-                "primary": bool(primary),
+        )
+        made = dict.fromkeys(rows)
+        for m, sup, f, p in made:
+            link = links.get((sup, m))
+            made[m, sup, f, p] = {
+                "material": m,
+                "supplier": sup,
+                "pcf_kg_per_unit": float(f),
+                "primary": bool(p),
                 "source": link.source if link is not None else "",
                 "pcf_id": link.pact_id if link is not None else "",
                 "pcf_version": link.pact_version if link is not None else "",
             }
-        )
-    for d in out.values():
-        d["supplier_pcfs"].sort(key=lambda x: (x["material"], x["supplier"]))
-    return out
+        pcfs = _by_slot(j_row[first], [dict(made[r]) for r in rows])  # type: ignore[arg-type]
+    return gaps, pcfs
 
 
 def _supplier_pact_versions(f: Factory, mats: pd.DataFrame) -> dict[str, dict[str, str]]:

@@ -410,6 +410,16 @@ def attribute(
     )
 
 
+def _sorted_unique(x: FloatArray) -> FloatArray:
+    """``np.unique(x)`` for times: one sort and a mask."""
+    x = np.sort(x)
+    if x.size and np.isnan(x[-1]):
+        return np.unique(x)
+    keep = np.ones(x.size, dtype=bool)
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
 def _shape_counter(
     t: FloatArray,
     lo: FloatArray,
@@ -572,7 +582,7 @@ def _source(
         parts += [tl.state_t, tl.step_start, tl.step_end]
     for sub, _ in subtract:
         parts += [sub.fill_lo, sub.fill_hi]
-    bp = np.unique(np.clip(np.concatenate(parts), d0, d1))
+    bp = _sorted_unique(np.minimum(np.maximum(np.concatenate(parts), d0), d1))
     lo, hi = bp[:-1], bp[1:]
     mid = 0.5 * (lo + hi)
     gap = np.zeros(lo.size, dtype=bool)
@@ -584,7 +594,7 @@ def _source(
         j = np.searchsorted(f_lo, mid, side="right") - 1
         gap |= (j >= 0) & (mid < f_hi[np.clip(j, 0, None)])
     seg_hour = np.floor(lo / 3600.0).astype(np.int64)
-    seg_period = np.searchsorted(inp.period_bounds, lo, side="right") - 1
+    seg_period = inp.period_bounds.searchsorted(lo, side="right") - 1
     if has_readings:
         assert prof is not None
         seg_e = prof.segment_energy(bp)

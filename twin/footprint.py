@@ -13,10 +13,13 @@ All breakdowns add up to their totals (a tested invariant):
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import rfc8785
@@ -182,8 +185,94 @@ def _copied(value: Any) -> Any:
 def canonical_json(obj: Any) -> bytes:
     """RFC 8785 (JSON Canonicalization Scheme) bytes of ``obj``, for hashing and signing.
 
-    Keys sorted by UTF-16 code units, no spaces, numbers in ECMAScript form
-    (``rfc8785`` package). Raises ``ValueError`` for NaN, infinities, integers
-    beyond 2**53 and non-string keys.
+    Keys sorted by UTF-16 code units, no spaces, numbers in ECMAScript form.
+    Raises ``ValueError`` for NaN, infinities, integers beyond 2**53, non-string
+    keys and lone surrogates.
+
+    The C ``json`` encoder writes the bytes after a walk over ``obj`` gives each
+    number the form RFC 8785 section 3.2.2.3 asks for (see :func:`_jcs_ready`);
+    what that cannot do exactly (other types, keys beyond U+FFFF, errors) is
+    left to the ``rfc8785`` package, which also raises the errors.
     """
-    return rfc8785.dumps(obj)
+    small: list[str] = []
+    try:
+        text = _JCS_DUMPS(_jcs_ready(obj, small))
+        if small:
+            if text.count(_MARK) != 2 * len(small):  # a string of obj holds the mark itself
+                raise _NotFast
+            text = _MARKED.sub(lambda m: small[int(m[1])], text)
+        return text.encode("utf-8")  # a lone surrogate raises here
+    except Exception:
+        return rfc8785.dumps(obj)
+
+
+class _NotFast(Exception):
+    """``obj`` holds what only the ``rfc8785`` package writes (or rejects) exactly."""
+
+
+#: the C encoder: RFC 8785's separators, UTF-8 text unescaped, the escapes of section
+#: 3.2.2.2 (``\b \f \n \r \t``, other controls as lowercase ``\u00xx``)
+_JCS_DUMPS = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+_SAFE_INT = 2**53 - 1
+#: a private-use character around the index of a number that stands in its place
+_MARK = "\ue000"
+_MARKED = re.compile(f'"{_MARK}(\\d+){_MARK}"')
+
+
+def _jcs_ready(v: Any, small: list[str]) -> Any:
+    """``v`` as the C encoder writes in RFC 8785 form: floats that ECMAScript writes as
+    integers become ints; those it writes in another form than ``repr`` (below 1e-4)
+    become marked strings whose text is in ``small``."""
+    t = type(v)
+    if t is dict:
+        out = {}
+        for k, x in v.items():
+            if type(k) is not str or (not k.isascii() and max(k) > "\uffff"):
+                raise _NotFast  # sorted by code points, RFC 8785 sorts by UTF-16 units
+            tx = type(x)  # the common leaves here: a call less each
+            if tx is str or tx is bool or x is None:
+                out[k] = x
+            elif tx is float:
+                out[k] = _es_float(x, small)
+            else:
+                out[k] = _jcs_ready(x, small)
+        return out
+    if t is str or t is bool or v is None:
+        return v
+    if t is float:
+        return _es_float(v, small)
+    if t is int:
+        if -_SAFE_INT <= v <= _SAFE_INT:
+            return v
+        raise _NotFast
+    if t is list or t is tuple:
+        return [_jcs_ready(x, small) for x in v]
+    raise _NotFast
+
+
+def _es_float(v: float, small: list[str]) -> Any:
+    """``v`` as :func:`_jcs_ready` gives it to the encoder (RFC 8785 section 3.2.2.3)."""
+    if v.is_integer():  # ECMAScript: no ".0", no exponent below 1e21; -0 is "0"
+        if -1e16 < v < 1e16:
+            return int(v)
+        if -1e21 < v < 1e21:  # repr has an exponent: its digits, then zeros
+            return int(Decimal(repr(v)))
+        return v  # "1e+21" and up: repr's form
+    if -1e-3 < v < 1e-3:
+        r = repr(v)
+        if "e" in r:  # Python from 1e-4 down, ECMAScript from 1e-6 down
+            small.append(_es_small(r))
+            return f"{_MARK}{len(small) - 1}{_MARK}"
+    return v  # NaN and infinities: the encoder raises
+
+
+def _es_small(r: str) -> str:
+    """ECMAScript's Number::toString of the float whose ``repr`` is ``r`` (exponent < 0)."""
+    mantissa, _, exp = r.partition("e")
+    n = int(exp)
+    if n < -6:
+        return f"{mantissa}e{n}"  # 1e-7: no zero-padded exponent
+    sign = "-" if mantissa.startswith("-") else ""
+    return f"{sign}0.{'0' * (-n - 1)}{mantissa.lstrip('-').replace('.', '')}"

@@ -47,7 +47,14 @@ from .footprint import Footprint
 from .lineage import events_digest
 from .model import STATES, Carrier, Factory
 
-__all__ = ["WINDOWS", "WindowResult", "attribute_window", "combine", "window_bounds"]
+__all__ = [
+    "WINDOWS",
+    "WindowResult",
+    "attribute_window",
+    "combine",
+    "slice_reach",
+    "window_bounds",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -110,12 +117,41 @@ class WindowResult:
     meta: dict[str, Any]  # per order: flags, filled stretches; window totals
     slice_sha256: str
     slice_count: int
+    reach: tuple[float, float] = (-np.inf, np.inf)  # see slice_reach
 
     def pieces_parquet(self) -> bytes:
         """The pieces as Parquet bytes (stored with the window)."""
         buf = io.BytesIO()
         self.pieces.to_parquet(buf, index=False, compression="zstd")
         return buf.getvalue()
+
+
+def slice_reach(events: EventBatch, start: float, end: float) -> tuple[float, float]:
+    """The time a window's slice depends on: ``(lo, hi)`` such that a stored event outside
+    ``[lo, hi]`` cannot change what attributing ``[start, end)`` reads.
+
+    Per source of ``events`` (the slice ``Store.read_window`` read): a meter's readings
+    reach from its last one before the window (``-inf`` when it has none before: an
+    earlier reading would become its carried one) to its first at or after the end
+    (``+inf`` when it has none yet); an asset's states from its last one before the
+    window (``-inf`` when none). Sources with no event in the slice do not count.
+    Steps and gaps overlapping the slice lie inside it.
+    """
+    lo, hi = float(start), float(end)
+    for src, t, later in (
+        (events.power_meter, events.power_t, True),
+        (events.counter_meter, events.counter_t, True),
+        (events.state_asset, events.state_t, False),
+    ):
+        if not t.size:
+            continue
+        frame = pd.DataFrame({"s": pd.Series(src, dtype=object), "t": t})
+        g = frame.groupby("s", sort=False)["t"].agg(["min", "max"])
+        first, last = g["min"].to_numpy(), g["max"].to_numpy()
+        lo = min(lo, float(np.where(first < start, first, -np.inf).min()))
+        if later:
+            hi = max(hi, float(np.where(last >= end, last, np.inf).max()))
+    return lo, hi
 
 
 def attribute_window(
@@ -135,6 +171,7 @@ def attribute_window(
     """
     from .coverage import hold_uncovered
 
+    reach = slice_reach(events, start, end)
     events, uncovered = hold_uncovered(factory, events, factors)
     att = attribute(factory, events, factors, rules, allocation=allocation, clip=(start, end))
     df = att.pieces
@@ -177,6 +214,7 @@ def attribute_window(
         meta,
         events_digest(events),
         len(events),
+        reach,
     )
 
 

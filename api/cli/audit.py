@@ -57,7 +57,7 @@ def pack(
     tenant: TenantOpt = "default",
 ) -> None:
     """Write the verifier's pack of an order's footprint (events, factory version, factors,
-    rules, result, signature, public key)."""
+    rules, result, signature, public key; issued window by window: each window's events)."""
     from carbontwin.api.pack import build_pack
     from carbontwin.twin.store import NotFoundError, Store
 

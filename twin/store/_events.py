@@ -11,7 +11,7 @@ sorted by (source, time).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -185,49 +185,6 @@ def ensure_partitions(conn: sa.Connection, table: str, t0: float, t1: float) -> 
     )
 
 
-def _write_failed(kind: EventKind, lo: int, n: int, exc: sa.exc.SQLAlchemyError) -> StoreError:
-    orig = getattr(exc, "orig", None) or exc
-    msg = (
-        f"writing {kind.label} (batch rows {lo}..{lo + n - 1}) to table "
-        f"{kind.table.name!r} failed: {str(orig).strip()}; nothing of this batch was stored"
-    )
-    return StoreError(msg, field=kind.label)
-
-
-def _plain(kind: EventKind) -> bool:
-    """Every column of ``kind`` is a string or a number SQLite stores as given."""
-    types = (sa.String, sa.Float, sa.Integer)
-    return all(
-        isinstance(kind.table.c[c].type, types)
-        and not isinstance(kind.table.c[c].type, sa.TypeDecorator)
-        for _, c in kind.columns
-    )
-
-
-def _insert_sqlite(
-    conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows: int, tenant: str
-) -> int:
-    """:func:`_insert` on SQLite: the driver's executemany (sqlite3 sums the rows each
-    statement inserted in ``rowcount``), without building a parameter dict per row."""
-    names = ["tenant", *(col for _, col in kind.columns)]
-    sql = (
-        f"INSERT INTO {kind.table.name} ({', '.join(names)}) "
-        f"VALUES ({', '.join('?' * len(names))}) ON CONFLICT DO NOTHING"
-    )
-    values = [kind.values(batch, attr).tolist() for attr, _ in kind.columns]
-    n = len(values[0])
-    stored = 0
-    for lo in range(0, n, chunk_rows):
-        cols = [v[lo : lo + chunk_rows] for v in values]
-        rows = list(zip([tenant] * len(cols[0]), *cols, strict=True))
-        try:
-            result = conn.exec_driver_sql(sql, rows)
-        except sa.exc.SQLAlchemyError as exc:
-            raise _write_failed(kind, lo, len(rows), exc) from exc
-        stored += int(result.rowcount)
-    return stored
-
-
 def _insert(
     conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows: int, tenant: str
 ) -> int:
@@ -238,7 +195,7 @@ def _insert(
         t = t[np.isfinite(t)]
         if t.size:
             ensure_partitions(conn, kind.table.name, float(t.min()), float(t.max()))
-    if conn.dialect.name == "sqlite" and _plain(kind):
+    if conn.dialect.name == "sqlite":
         return _insert_sqlite(conn, kind, batch, chunk_rows, tenant)
     # RETURNING counts the rows really inserted on every driver (executemany
     # rowcount is not reliable); SQLAlchemy batches it as multi-row VALUES
@@ -250,40 +207,69 @@ def _insert(
         try:
             result = conn.execute(stmt, rows)
         except sa.exc.SQLAlchemyError as exc:
-            raise _write_failed(kind, lo, len(rows), exc) from exc
+            orig = getattr(exc, "orig", None) or exc
+            msg = (
+                f"writing {kind.label} (batch rows {lo}..{lo + len(rows) - 1}) to table "
+                f"{kind.table.name!r} failed: {str(orig).strip()}; nothing of this batch "
+                f"was stored"
+            )
+            raise StoreError(msg, field=kind.label) from exc
         stored += len(result.all())
     return stored
+
+
+def _insert_sqlite(
+    conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows: int, tenant: str
+) -> int:
+    """:func:`_insert` on SQLite: ``executemany`` of plain tuples, whose ``rowcount`` is
+    the sum of the rows each insert stored (Python's sqlite3 module sums it for DML),
+    so duplicates left out by ``ON CONFLICT DO NOTHING`` do not count."""
+    names = ["tenant", *(col for _, col in kind.columns)]
+    columns = ", ".join(f'"{n}"' for n in names)
+    marks = ", ".join("?" for _ in names)
+    sql = f"INSERT INTO {kind.table.name} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    values = [kind.values(batch, attr).tolist() for attr, _ in kind.columns]
+    n = len(values[0]) if values else 0
+    stored = 0
+    for lo in range(0, n, chunk_rows):
+        hi = min(lo + chunk_rows, n)
+        rows = list(zip([tenant] * (hi - lo), *(v[lo:hi] for v in values), strict=True))
+        try:
+            result = conn.exec_driver_sql(sql, rows)
+        except sa.exc.SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None) or exc
+            msg = (
+                f"writing {kind.label} (batch rows {lo}..{hi - 1}) to table "
+                f"{kind.table.name!r} failed: {str(orig).strip()}; nothing of this batch "
+                f"was stored"
+            )
+            raise StoreError(msg, field=kind.label) from exc
+        stored += max(int(result.rowcount), 0)
+    return stored
+
+
+def fetch_rows(
+    conn: sa.Connection, stmt: sa.Select[Any] | sa.CompoundSelect[Any]
+) -> list[tuple[Any, ...]]:
+    """All rows of ``stmt`` as plain tuples, read through the driver's cursor (the columns
+    read here are floats and strings, which need no conversion): a window reads tens of
+    thousands of rows, and building a result row object for each costs more than the
+    read."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(params[k] for k in compiled.positiontup)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _sub(batch: EventBatch, kind: EventKind, rows: np.ndarray[Any, Any]) -> EventBatch:
     """A batch with only ``rows`` of ``kind``."""
     return EventBatch(**{a: kind.values(batch, a)[rows] for a, _ in kind.columns})
-
-
-#: sources whose time spans in a batch lie within this many seconds of each other are
-#: read in one query (a connector's batch: every source over the same second or two)
-GROUP_SPAN_S = 60.0
-#: sources per grouped query
-GROUP_SOURCES = 500
-
-
-def _span_groups(frame: pd.DataFrame) -> Iterator[tuple[list[str], float, float]]:
-    """Sources (index) with their batch's time span (``min``, ``max``), grouped: each
-    group's sources and the span covering them all, at most ``GROUP_SPAN_S`` wide unless
-    it is one source's own span."""
-    ids: list[str] = []
-    lo = hi = 0.0
-    for s_id, t0, t1 in sorted(frame.itertuples(), key=lambda r: (r[1], r[2])):
-        t0, t1 = float(t0), float(t1)
-        if ids and len(ids) < GROUP_SOURCES and max(hi, t1) - lo <= GROUP_SPAN_S:
-            ids.append(str(s_id))
-            hi = max(hi, t1)
-            continue
-        if ids:
-            yield ids, lo, hi
-        ids, lo, hi = [str(s_id)], t0, t1
-    if ids:
-        yield ids, lo, hi
 
 
 def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatch:
@@ -315,14 +301,19 @@ def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatc
                     .agg(["min", "max"])
                 )
                 t_col = kind.table.c[kind.time]
-                for ids, t0, t1 in _span_groups(frame):
-                    where = src_col == ids[0] if len(ids) == 1 else src_col.in_(ids)
-                    stmt = sa.select(*cols).where(mine, where, t_col >= t0, t_col <= t1)
-                    found += conn.execute(stmt).all()
-        columns = list(zip(*found, strict=True)) if found else [() for _ in cols]
+                ranges = list(frame.itertuples())
+                for lo in range(0, len(ranges), 100):  # one statement per 100 sources
+                    parts = [
+                        sa.select(*cols).where(
+                            mine, src_col == str(s_id), t_col >= float(t0), t_col <= float(t1)
+                        )
+                        for s_id, t0, t1 in ranges[lo : lo + 100]
+                    ]
+                    found += fetch_rows(conn, parts[0] if len(parts) == 1 else sa.union_all(*parts))
+        columns = transpose(found, len(cols))
         for (attr, col), values in zip(kind.columns, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)
-            arrays[attr] = _column(list(values), "f" if is_float else "o")
+            arrays[attr] = _column(values, "f" if is_float else "o")
     return EventBatch(**arrays)
 
 
@@ -400,6 +391,13 @@ def _window(
     return conds
 
 
+def transpose(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """The columns of ``rows`` (``width`` of them; empty lists when there are no rows).
+    Faster than ``zip(*rows)`` on tens of thousands of rows, whose argument unpacking
+    dominates."""
+    return [[r[j] for r in rows] for j in range(width)]
+
+
 def _column(values: list[Any], kind: str) -> np.ndarray[Any, Any]:
     if kind == "f":
         return np.asarray(values, dtype=np.float64)
@@ -438,8 +436,8 @@ def read_kinds(
             kind.table.c[kind.source], kind.table.c[kind.time], *kind.table.primary_key.columns
         )
         rows = conn.execute(stmt).all()
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
+        columns = transpose(rows, len(cols))
         for (attr, col), values in zip(kind.columns, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)
-            arrays[attr] = _column(list(values), "f" if is_float else "o")
+            arrays[attr] = _column(values, "f" if is_float else "o")
     return EventBatch(**arrays)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -30,6 +30,8 @@ from carbontwin.twin.store.models import (
 
 F = FootprintRow
 L = IssuanceLogRow
+_F: sa.Table = F.__table__  # type: ignore[assignment]  # executemany inserts, no ORM
+_L: sa.Table = L.__table__  # type: ignore[assignment]
 
 #: ``prev_sha256`` of the first log entry.
 GENESIS = "0" * 64
@@ -108,71 +110,142 @@ def _payload(fp: Footprint) -> dict[str, Any]:
 def issue(conn: sa.Connection, fp: Footprint, signer: Signer, tenant: str) -> Footprint:
     """Insert ``fp`` as the next version of its order's footprint in ``tenant``, signed
     and logged in the tenant's chain (see Store.issue_footprint)."""
-    fid = canonical_uuid(fp.id, "footprint id")
-    if conn.execute(sa.select(F.version).where(F.id == fid)).first() is not None:
-        msg = (
-            f"footprint {fid} is already issued; issued footprints are immutable, "
-            f"so issue the correction under a new id"
+    return issue_many(conn, [fp], signer, tenant)[0]
+
+
+#: ids per ``IN`` list (SQLite binds at most 32766 parameters, older builds 999)
+CHUNK = 500
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    try:
+        return None if value is None else canonical_uuid(value, "")
+    except StoreError:
+        return None  # raised again, in its place, when its footprint is issued
+
+
+def issue_many(
+    conn: sa.Connection, fps: Sequence[Footprint], signer: Signer, tenant: str
+) -> list[Footprint]:
+    """Insert ``fps``, in order, each as the next version of its order's footprint in
+    ``tenant``, signed and logged in the tenant's chain (see Store.issue_footprints).
+
+    The same as issuing them one after the other (versions, ``replaces``, the
+    checks and their errors, the log entries in order; several versions of one
+    order in one batch), in a constant number of statements: one read of the ids
+    already issued, one of each order's latest version and one of the versions
+    ``fps`` say they replace (``IN`` lists of :data:`CHUNK` ids), one insert of the
+    rows, and for the log one read of its last entry and one insert of the new
+    entries. Each footprint is canonicalised once, for its signature and its log entry.
+    """
+    if not fps:
+        return []
+    fids = {f for f in (_uuid_or_none(fp.id) for fp in fps) if f is not None}
+    taken: set[str] = set()
+    for chunk in _chunks(sorted(fids)):
+        taken.update(str(i) for i in conn.execute(sa.select(F.id).where(F.id.in_(chunk))).scalars())
+    # order -> (id, version) of its latest version, moved on as the batch issues
+    latest: dict[str, tuple[str, int]] = {}
+    for chunk in _chunks(sorted({fp.order for fp in fps})):
+        newest = (
+            sa.select(F.order_id, sa.func.max(F.version).label("v"))
+            .where(F.tenant == tenant, F.order_id.in_(chunk))
+            .group_by(F.order_id)
+            .subquery()
         )
-        raise StoreError(msg, field="id")
-    latest = conn.execute(
-        sa.select(F.id, F.version)
-        .where(F.tenant == tenant, F.order_id == fp.order)
-        .order_by(F.version.desc())
-        .limit(1)
-    ).first()
-    replaces: str | None = None
-    if fp.replaces is not None:
-        replaces = canonical_uuid(fp.replaces, "replaced footprint id")
-        target = conn.execute(
-            sa.select(F.order_id, F.version).where(F.tenant == tenant, F.id == replaces)
-        ).first()
-        if target is None:
-            msg = f"footprint {fid} replaces {replaces}, which was never issued"
-            raise NotFoundError(msg, field="replaces")
-        if target.order_id != fp.order:
-            msg = (
-                f"footprint {fid} of order {fp.order!r} replaces {replaces}, "
-                f"which belongs to order {target.order_id!r}"
+        rows = conn.execute(
+            sa.select(F.order_id, F.id, F.version).join(
+                newest,
+                sa.and_(
+                    F.tenant == tenant,
+                    F.order_id == newest.c.order_id,
+                    F.version == newest.c.v,
+                ),
             )
-            raise StoreError(msg, field="replaces")
-        if latest is not None and str(latest.id) != replaces:
-            msg = (
-                f"footprint {fid} replaces version {target.version} of order {fp.order!r}, "
-                f"but the latest is version {latest.version} ({latest.id}); "
-                f"correct the latest version"
-            )
-            raise StoreError(msg, field="replaces")
-    elif latest is not None:
-        replaces = str(latest.id)
-    version = 1 if latest is None else int(latest.version) + 1
-    issued = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
-    payload = _payload(issued)
-    body = canonical_json(payload)  # made once: for the signature and for the log
+        )
+        latest.update({r.order_id: (str(r.id), int(r.version)) for r in rows})
+    # footprint id -> (order, version) of the versions replaced: stored ones, then the batch's
+    targets: dict[str, tuple[str, int]] = {}
+    named = {r for r in (_uuid_or_none(fp.replaces) for fp in fps) if r is not None}
+    for chunk in _chunks(sorted(named)):
+        rows = conn.execute(
+            sa.select(F.id, F.order_id, F.version).where(F.tenant == tenant, F.id.in_(chunk))
+        )
+        targets.update({str(r.id): (r.order_id, int(r.version)) for r in rows})
+
     sign_body = getattr(signer, "signature_of_canonical", None)
-    signature = sign_body(body) if sign_body is not None else signer.signature(payload)
-    _remember_key(conn, signer, tenant)
-    conn.execute(
-        sa.insert(FootprintRow).values(
-            tenant=tenant,
-            id=fid,
-            order_id=issued.order,
-            version=version,
-            replaces_id=replaces,
-            issued_at=issued.issued_at,
-            product=issued.product,
-            factory=issued.factory,
-            co2e_kg=float(issued.co2e_kg),
-            period_start=aware(issued.period_start, "footprint period_start"),
-            period_end=aware(issued.period_end, "footprint period_end"),
-            payload=payload,
-            signature=signature,
-            key_id=signer.key_id,
+    issued: list[Footprint] = []
+    rows_out: list[dict[str, Any]] = []
+    entries: list[tuple[str, str, int, str]] = []
+    for fp in fps:
+        fid = canonical_uuid(fp.id, "footprint id")
+        if fid in taken:
+            msg = (
+                f"footprint {fid} is already issued; issued footprints are immutable, "
+                f"so issue the correction under a new id"
+            )
+            raise StoreError(msg, field="id")
+        last = latest.get(fp.order)
+        replaces: str | None = None
+        if fp.replaces is not None:
+            replaces = canonical_uuid(fp.replaces, "replaced footprint id")
+            target = targets.get(replaces)
+            if target is None:
+                msg = f"footprint {fid} replaces {replaces}, which was never issued"
+                raise NotFoundError(msg, field="replaces")
+            if target[0] != fp.order:
+                msg = (
+                    f"footprint {fid} of order {fp.order!r} replaces {replaces}, "
+                    f"which belongs to order {target[0]!r}"
+                )
+                raise StoreError(msg, field="replaces")
+            if last is not None and last[0] != replaces:
+                msg = (
+                    f"footprint {fid} replaces version {target[1]} of order {fp.order!r}, "
+                    f"but the latest is version {last[1]} ({last[0]}); "
+                    f"correct the latest version"
+                )
+                raise StoreError(msg, field="replaces")
+        elif last is not None:
+            replaces = last[0]
+        version = 1 if last is None else last[1] + 1
+        one = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
+        payload = _payload(one)
+        body = canonical_json(payload)  # made once: for the signature and for the log
+        signature = sign_body(body) if sign_body is not None else signer.signature(payload)
+        if not issued:
+            _remember_key(conn, signer, tenant)
+        rows_out.append(
+            {
+                "tenant": tenant,
+                "id": fid,
+                "order_id": one.order,
+                "version": version,
+                "replaces_id": replaces,
+                "issued_at": one.issued_at,
+                "product": one.product,
+                "factory": one.factory,
+                "co2e_kg": float(one.co2e_kg),
+                "period_start": aware(one.period_start, "footprint period_start"),
+                "period_end": aware(one.period_end, "footprint period_end"),
+                "payload": payload,
+                "signature": signature,
+                "key_id": signer.key_id,
+            }
         )
-    )
-    # RFC 8785 of {"payload", "signature"}: members in key order, the payload's bytes reused
-    doc = b'{"payload":' + body + b',"signature":' + canonical_json(signature) + b"}"
-    _log(conn, tenant, fid, issued.order, version, hashlib.sha256(doc).hexdigest())
+        # RFC 8785 of {"payload", "signature"}: members in key order, the payload's bytes reused
+        doc = b'{"payload":' + body + b',"signature":' + canonical_json(signature) + b"}"
+        entries.append((fid, one.order, version, hashlib.sha256(doc).hexdigest()))
+        issued.append(one)
+        taken.add(fid)
+        latest[one.order] = (fid, version)
+        targets[fid] = (one.order, version)
+    conn.execute(sa.insert(_F), rows_out)
+    _log(conn, tenant, entries)
     return issued
 
 
@@ -196,10 +269,9 @@ def _remember_key(conn: sa.Connection, signer: Signer, tenant: str) -> None:
         raise StoreError(msg, field="key_id")
 
 
-def _log(
-    conn: sa.Connection, tenant: str, fid: str, order: str, version: int, doc_sha: str
-) -> None:
-    """Append an entry to ``tenant``'s chain (one hash chain per tenant)."""
+def _log(conn: sa.Connection, tenant: str, entries: list[tuple[str, str, int, str]]) -> None:
+    """Append ``entries`` (footprint id, order, version, document sha256), in order, to
+    ``tenant``'s chain (one hash chain per tenant)."""
     if conn.dialect.name == "postgresql":  # one appender at a time: the chain has no forks
         conn.execute(
             sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"carbontwin log {tenant}")))
@@ -207,21 +279,27 @@ def _log(
     last = conn.execute(
         sa.select(L.seq, L.entry_sha256).where(L.tenant == tenant).order_by(L.seq.desc()).limit(1)
     ).first()
-    seq = 1 if last is None else int(last.seq) + 1
+    seq = 0 if last is None else int(last.seq)
     prev = GENESIS if last is None else str(last.entry_sha256)
-    conn.execute(
-        sa.insert(L).values(
-            tenant=tenant,
-            seq=seq,
-            footprint_id=fid,
-            order_id=order,
-            version=version,
-            document_sha256=doc_sha,
-            prev_sha256=prev,
-            entry_sha256=entry_hash(seq, fid, order, version, doc_sha, prev),
-            logged_at=datetime.now(UTC),
+    rows = []
+    for fid, order, version, doc_sha in entries:
+        seq += 1
+        entry = entry_hash(seq, fid, order, version, doc_sha, prev)
+        rows.append(
+            {
+                "tenant": tenant,
+                "seq": seq,
+                "footprint_id": fid,
+                "order_id": order,
+                "version": version,
+                "document_sha256": doc_sha,
+                "prev_sha256": prev,
+                "entry_sha256": entry,
+                "logged_at": datetime.now(UTC),
+            }
         )
-    )
+        prev = entry
+    conn.execute(sa.insert(_L), rows)
 
 
 FILTERS = (

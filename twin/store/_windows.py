@@ -6,8 +6,9 @@ See ``docs/architecture.md`` ("Issuing") and :mod:`carbontwin.twin.windows`.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,13 @@ import sqlalchemy as sa
 from carbontwin.twin.events import EventBatch
 
 from . import _events
-from .models import AttributionWindowRow, IngestSpanRow, WindowOrderRow
+from .models import (
+    AttributionWindowRow,
+    EventExtentRow,
+    IngestSpanRow,
+    WindowCursorRow,
+    WindowOrderRow,
+)
 
 
 def _table(row: Any) -> sa.Table:
@@ -29,6 +36,8 @@ def _table(row: Any) -> sa.Table:
 W = _table(AttributionWindowRow)
 WO = _table(WindowOrderRow)
 SPANS = _table(IngestSpanRow)
+EXTENTS = _table(EventExtentRow)
+CURSORS = _table(WindowCursorRow)
 
 _STATES, _POWER, _COUNTERS, _STEPS, _MATERIALS, _GAPS = _events.KINDS
 
@@ -42,7 +51,9 @@ class StoredWindow:
     key: str
     slice_sha256: str
     slice_count: int
-    meta: dict[str, Any]
+    span: int = 0  # the newest ingest span checked against it
+    meta: dict[str, Any] = field(default_factory=dict)  # read with the pieces only
+    reach: tuple[float, float] | None = None  # twin.windows.slice_reach (None: unknown)
 
 
 def _point_rows(
@@ -61,7 +72,7 @@ def _point_rows(
     src, t = tab.c[kind.source], tab.c[kind.time]
     upper = t <= hi if closed else t < hi
     stmt = sa.select(*cols).where(tab.c.tenant == tenant, src == source, t >= lo, upper).order_by(t)
-    return list(conn.execute(stmt).all())
+    return _events.fetch_rows(conn, stmt)
 
 
 def _edge(
@@ -115,7 +126,10 @@ class _Sources:
     ) -> float | None:
         v = _edge(self.conn, self.tenant, kind, source, t0, before=before)
         r = self.reader
-        if r is None or (not before and t0 >= r.boundary(kind.table.name)):
+        if r is None:
+            return v
+        end = r.boundary(kind.table.name)  # archived rows all lie before it
+        if (not before and t0 >= end) or (before and v is not None and v >= end):
             return v
         w = r.edge(kind.table.name, source, t0, before=before)
         if v is None or w is None:
@@ -145,27 +159,144 @@ class _Sources:
 def _interval_rows(
     conn: sa.Connection, tenant: str, kind: _events.EventKind, a: float, b: float
 ) -> list[Any]:
-    """Steps or gaps overlapping ``[a, b]``."""
+    """Steps or gaps overlapping ``[a, b]``.
+
+    Read through the (tenant, end) index: the rows ending at or after ``a`` are those
+    of the window and after it, a few for the newest windows whatever the history's
+    length (the (tenant, start) index would read every row starting before ``b``).
+    """
     assert kind.end is not None
     tab = kind.table
     cols = [tab.c[c] for _, c in kind.columns]
     start, end = tab.c[kind.time], tab.c[kind.end]
+    starts_by: sa.ColumnElement[bool] = start <= b
+    if conn.dialect.name == "sqlite":  # unary + keeps SQLite's planner on the end index
+        starts_by = sa.literal_column(f'+"{tab.name}"."{kind.time}"', sa.Double) <= b
     stmt = (
         sa.select(*cols)
-        .where(tab.c.tenant == tenant, start <= b, end >= a)
+        .where(tab.c.tenant == tenant, end >= a, starts_by)
         .order_by(tab.c[kind.source], start, *tab.primary_key.columns)
     )
-    return list(conn.execute(stmt).all())
+    return _events.fetch_rows(conn, stmt)
 
 
 def _batch(parts: dict[_events.EventKind, list[Any]]) -> EventBatch:
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for kind, rows in parts.items():
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in kind.columns]
+        columns = _events.transpose(rows, len(kind.columns))
         for (attr, col), values in zip(kind.columns, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)
-            arrays[attr] = _events._column(list(values), "f" if is_float else "o")
+            arrays[attr] = _events._column(values, "f" if is_float else "o")
     return EventBatch(**arrays)
+
+
+def _bulk_rows(
+    conn: sa.Connection,
+    tenant: str,
+    kind: _events.EventKind,
+    sources: Sequence[str],
+    lo: float,
+    hi: float,
+) -> dict[str, list[Any]]:
+    """Rows of ``sources`` with ``lo <= t <= hi``, per source by time (one read of the
+    (tenant, source, t) key per 500 sources)."""
+    out: dict[str, list[Any]] = {s: [] for s in sources}
+    tab = kind.table
+    cols = [tab.c[c] for _, c in kind.columns]
+    src, t = tab.c[kind.source], tab.c[kind.time]
+    ids = sorted(out)
+    for i in range(0, len(ids), 500):
+        stmt = (
+            sa.select(*cols)
+            .where(tab.c.tenant == tenant, src.in_(ids[i : i + 500]), t >= lo, t <= hi)
+            .order_by(src, t)
+        )
+        for r in _events.fetch_rows(conn, stmt):
+            out[r[0]].append(r)
+    return out
+
+
+def _nearest_rows(
+    conn: sa.Connection,
+    tenant: str,
+    kind: _events.EventKind,
+    sources: Sequence[str],
+    t0: float,
+    *,
+    before: bool,
+) -> dict[str, Any]:
+    """Each source's last row before ``t0`` (``before``) or first at or after it, where it
+    has one: one statement per 100 sources, each part a seek on the (tenant, source, t)
+    key."""
+    out: dict[str, Any] = {}
+    tab = kind.table
+    cols = [tab.c[c] for _, c in kind.columns]
+    src, t = tab.c[kind.source], tab.c[kind.time]
+    ids = sorted(set(sources))
+    for i in range(0, len(ids), 100):
+        parts = [
+            sa.select(
+                sa.select(*cols)
+                .where(tab.c.tenant == tenant, src == s, t < t0 if before else t >= t0)
+                .order_by(t.desc() if before else t)
+                .limit(1)
+                .subquery()
+            )
+            for s in ids[i : i + 100]
+        ]
+        stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+        out.update({r[0]: r for r in _events.fetch_rows(conn, stmt)})
+    return out
+
+
+def _carried(
+    conn: sa.Connection,
+    tenant: str,
+    kind: _events.EventKind,
+    sources: Sequence[str],
+    w0: float,
+    w1: float | None,
+    margin: float,
+    *,
+    until: float | None = None,
+) -> dict[str, tuple[list[Any], float | None, float | None]]:
+    """Per source: its rows from its last one before ``w0`` to its first at or after ``w1``
+    (all of them when it has none after; without ``w1``, its rows up to ``until``),
+    with the times of those two edges (``None`` where it has none).
+
+    One bulk read of ``[w0 - margin, w1 + margin]`` finds both edges of every source
+    that reports at least once per ``margin``; the others' edges are one statement.
+    """
+    top = (w0 if until is None else until) if w1 is None else w1 + margin
+    got = _bulk_rows(conn, tenant, kind, sources, w0 - margin, top)
+    first_at = {s: bisect.bisect_left([float(r[1]) for r in rs], w0) for s, rs in got.items()}
+    need_lo = [s for s in sources if first_at[s] == 0]
+    lo_rows = _nearest_rows(conn, tenant, kind, need_lo, w0 - margin, before=True)
+    hi_rows: dict[str, Any] = {}
+    if w1 is not None:
+        need_hi = [s for s, rs in got.items() if not rs or float(rs[-1][1]) < w1]
+        hi_rows = _nearest_rows(conn, tenant, kind, need_hi, w1 + margin, before=False)
+    out: dict[str, tuple[list[Any], float | None, float | None]] = {}
+    for s in sources:
+        rs = got[s]
+        i_lo = first_at[s]
+        if i_lo > 0:
+            pre, lo, k = [], float(rs[i_lo - 1][1]), i_lo - 1
+        elif s in lo_rows:
+            pre, lo, k = [lo_rows[s]], float(lo_rows[s][1]), 0
+        else:
+            pre, lo, k = [], None, 0
+        if w1 is None:  # states: every row to the end of the read
+            out[s] = ([*pre, *rs[k:]], lo, None)
+            continue
+        i_hi = bisect.bisect_left([float(r[1]) for r in rs], w1)
+        if i_hi < len(rs):
+            out[s] = ([*pre, *rs[k : i_hi + 1]], lo, float(rs[i_hi][1]))
+        elif s in hi_rows:
+            out[s] = ([*pre, *rs[k:], hi_rows[s]], lo, float(hi_rows[s][1]))
+        else:
+            out[s] = ([*pre, *rs[k:]], lo, None)
+    return out
 
 
 def read_slice(
@@ -175,6 +306,8 @@ def read_slice(
     w1: float,
     meters: Sequence[str],
     assets: Sequence[str],
+    *,
+    by_source: bool = False,
 ) -> tuple[EventBatch, float, float]:
     """The events attributing the window ``[w0, w1)`` needs, and the span ``(a, b)`` they cover.
 
@@ -183,13 +316,32 @@ def read_slice(
     one before ``a`` (the earliest of those readings) to ``b`` (the latest);
     order steps and gaps overlapping ``[a, b]``. Material uses are not read:
     they count when an order is issued. Every read is a range of an index:
-    (source, time) for points, start and end for intervals.
+    (source, time) for points, end for intervals; a few statements per window,
+    not a few per source (:func:`_carried`). Sources with retracted events, and
+    time within a window's length of archived time, are read source by source
+    (retracted rows are skipped when finding a source's edges; archive files
+    are read back). ``by_source`` reads every source alone.
     """
     a, b = w0, w1
+    margin = min(w1 - w0, 3600.0)  # most sources report more often than this
     src = _Sources(conn, tenant)
+
+    def bulk(kind: _events.EventKind, sources: Sequence[str], t0: float) -> list[str]:
+        """The sources read in bulk (the others source by source)."""
+        r = src.reader
+        if by_source or (r is not None and t0 - margin < r.boundary(kind.table.name)):
+            return []
+        return [s for s in sources if s not in src.taken]
+
     points: dict[_events.EventKind, list[Any]] = {_STATES: [], _POWER: [], _COUNTERS: []}
     for kind in (_POWER, _COUNTERS):
-        for m in meters:
+        quick = bulk(kind, meters, w0)
+        for rows, lo, hi in _carried(conn, tenant, kind, quick, w0, w1, margin).values():
+            points[kind] += rows
+            a = min(a, w0 if lo is None else lo)
+            if hi is not None:
+                b = max(b, hi)
+        for m in (m for m in meters if m not in set(quick)):
             lo = src.edge(kind, m, w0, before=True)
             hi = src.edge(kind, m, w1, before=False)
             lo_m = w0 if lo is None else lo
@@ -201,7 +353,11 @@ def read_slice(
             a = min(a, lo_m)
             if hi is not None:
                 b = max(b, hi)
-    for asset in assets:
+    quick = bulk(_STATES, assets, a)
+    carried = _carried(conn, tenant, _STATES, quick, a, None, margin, until=b)
+    for s in quick:
+        points[_STATES] += [r for r in carried[s][0] if float(r[1]) <= b]
+    for asset in (x for x in assets if x not in set(quick)):
         lo = src.edge(_STATES, asset, a, before=True)
         points[_STATES] += src.rows(_STATES, asset, a if lo is None else lo, b)
     parts = {
@@ -244,27 +400,30 @@ def order_events(conn: sa.Connection, tenant: str, orders: Iterable[str]) -> Eve
 
 
 def extent(conn: sa.Connection, tenant: str) -> tuple[float, float] | None:
-    """Earliest and latest time of any stored state, reading, step or gap."""
-    lows: list[float] = []
-    highs: list[float] = []
-    for kind in (_STATES, _POWER, _COUNTERS, _STEPS, _GAPS):
-        tab = kind.table
-        t = tab.c[kind.time]
-        t_hi = tab.c[kind.end] if kind.end else t
-        lo, hi = conn.execute(
-            sa.select(sa.func.min(t), sa.func.max(t_hi)).where(tab.c.tenant == tenant)
-        ).one()
-        if lo is not None:
-            lows.append(float(lo))
-            highs.append(float(hi))
-    from . import _archive
+    """Earliest and latest time of any stored state, reading, step or gap (the tenant's
+    ``event_extents`` row, widened by every stored batch; archived rows stay in it)."""
+    row = conn.execute(
+        sa.select(EXTENTS.c.t_min, EXTENTS.c.t_max).where(EXTENTS.c.tenant == tenant)
+    ).first()
+    return None if row is None else (float(row[0]), float(row[1]))
 
-    for f in _archive.files(
-        conn, tenant
-    ):  # archived rows count: the first file starts at its first row
-        lows.append(f.t_from)
-        highs.append(f.t_to)
-    return (min(lows), max(highs)) if lows else None
+
+def _widen(conn: sa.Connection, tenant: str, lo: float, hi: float) -> None:
+    """Widen ``tenant``'s event extent to cover ``[lo, hi]`` (one upsert)."""
+    from ._events import insert_ignoring_duplicates
+
+    stmt = insert_ignoring_duplicates(conn.dialect.name, EXTENTS).values(
+        tenant=tenant, t_min=lo, t_max=hi
+    )
+    conn.execute(stmt)
+    conn.execute(
+        sa.update(EXTENTS)
+        .where(EXTENTS.c.tenant == tenant, sa.or_(EXTENTS.c.t_min > lo, EXTENTS.c.t_max < hi))
+        .values(
+            t_min=sa.case((EXTENTS.c.t_min > lo, lo), else_=EXTENTS.c.t_min),
+            t_max=sa.case((EXTENTS.c.t_max < hi, hi), else_=EXTENTS.c.t_max),
+        )
+    )
 
 
 def record_span(conn: sa.Connection, tenant: str, batch: EventBatch) -> None:
@@ -285,11 +444,18 @@ def record_span(conn: sa.Connection, tenant: str, batch: EventBatch) -> None:
     lo = float(min(float(x.min()) for x in vals))
     hi = float(max(float(x.max()) for x in vals))
     conn.execute(sa.insert(SPANS).values(tenant=tenant, t_min=lo, t_max=hi))
+    _widen(conn, tenant, lo, hi)
 
 
 def record_range(conn: sa.Connection, tenant: str, t_min: float, t_max: float) -> None:
     """Record a change of the stored events over ``[t_min, t_max]`` (a retraction)."""
     conn.execute(sa.insert(SPANS).values(tenant=tenant, t_min=float(t_min), t_max=float(t_max)))
+
+
+def span_cursor(conn: sa.Connection, tenant: str) -> int:
+    """The newest ingest span id of ``tenant`` (0: none)."""
+    v = conn.execute(sa.select(sa.func.max(SPANS.c.id)).where(SPANS.c.tenant == tenant)).scalar()
+    return 0 if v is None else int(v)
 
 
 def spans_after(conn: sa.Connection, tenant: str, cursor: int) -> list[tuple[int, float, float]]:
@@ -322,6 +488,9 @@ def save_window(
             slice_count=window.slice_count,
             pieces=pieces,
             meta=window.meta,
+            span=window.span,
+            reach_from=None if window.reach is None else window.reach[0],
+            reach_to=None if window.reach is None else window.reach[1],
             attributed_at=datetime.now(UTC),
         )
     )
@@ -336,16 +505,71 @@ def save_window(
 
 
 def windows(conn: sa.Connection, tenant: str) -> list[StoredWindow]:
-    """Every attributed window (without its pieces), by start."""
+    """Every attributed window (without its pieces and meta), by start: a few numbers
+    and digests per window."""
     rows = conn.execute(
-        sa.select(W.c.start, W.c.end, W.c.key, W.c.slice_sha256, W.c.slice_count, W.c.meta)
+        sa.select(
+            W.c.start,
+            W.c.end,
+            W.c.key,
+            W.c.slice_sha256,
+            W.c.slice_count,
+            W.c.span,
+            W.c.reach_from,
+            W.c.reach_to,
+        )
         .where(W.c.tenant == tenant)
         .order_by(W.c.start)
     ).all()
     return [
-        StoredWindow(float(r[0]), float(r[1]), str(r[2]), str(r[3]), int(r[4]), dict(r[5]))
+        StoredWindow(
+            float(r[0]),
+            float(r[1]),
+            str(r[2]),
+            str(r[3]),
+            int(r[4]),
+            int(r[5]),
+            reach=None if r[6] is None or r[7] is None else (float(r[6]), float(r[7])),
+        )
         for r in rows
     ]
+
+
+def checked_until(conn: sa.Connection, tenant: str, span: int) -> None:
+    """Record that every attributed window of ``tenant`` was checked against the ingest
+    spans up to ``span`` (none of them reached it, or it was attributed again)."""
+    from ._events import insert_ignoring_duplicates
+
+    conn.execute(
+        insert_ignoring_duplicates(conn.dialect.name, CURSORS).values(tenant=tenant, span=span)
+    )
+    conn.execute(
+        sa.update(CURSORS)
+        .where(CURSORS.c.tenant == tenant, CURSORS.c.span < span)
+        .values(span=span)
+    )
+
+
+def checked_span(conn: sa.Connection, tenant: str) -> int:
+    """The span recorded by :func:`checked_until` (0: none)."""
+    v = conn.execute(sa.select(CURSORS.c.span).where(CURSORS.c.tenant == tenant)).scalar()
+    return 0 if v is None else int(v)
+
+
+def window_meta(
+    conn: sa.Connection, tenant: str, starts: Iterable[float]
+) -> dict[float, dict[str, Any]]:
+    """Meta of the windows starting at ``starts``."""
+    out: dict[float, dict[str, Any]] = {}
+    wanted = sorted(set(starts))
+    for i in range(0, len(wanted), 200):
+        rows = conn.execute(
+            sa.select(W.c.start, W.c.meta).where(
+                W.c.tenant == tenant, W.c.start.in_(wanted[i : i + 200])
+            )
+        ).all()
+        out.update({float(r[0]): dict(r[1]) for r in rows})
+    return out
 
 
 def window_pieces(

@@ -437,6 +437,11 @@ class AttributionWindowRow(Base):
     pieces: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
     meta: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), nullable=False)
     attributed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # the newest ingest span checked against this window, and the time its slice
+    # depends on (twin.windows.slice_reach; NULL for windows attributed before 0010)
+    span: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")
+    reach_from: Mapped[float | None] = mapped_column(sa.Double(), nullable=True)
+    reach_to: Mapped[float | None] = mapped_column(sa.Double(), nullable=True)
 
 
 class WindowOrderRow(Base):
@@ -462,6 +467,29 @@ class IngestSpanRow(Base):
     tenant: Mapped[str] = _tenant()
     t_min: Mapped[float] = _t()
     t_max: Mapped[float] = _t()
+
+
+class EventExtentRow(Base):
+    """Earliest and latest time [epoch s] of a tenant's stored events (migration 0010),
+    widened by every stored batch: windowed issuing lays out its windows from it
+    without scanning the event tables."""
+
+    __tablename__ = "event_extents"
+
+    tenant: Mapped[str] = _tenant(primary_key=True)
+    t_min: Mapped[float] = _t()
+    t_max: Mapped[float] = _t()
+
+
+class WindowCursorRow(Base):
+    """The newest ingest span every attributed window of a tenant was checked against
+    (migration 0010): a span at or below it reached no window that was not attributed
+    again after it."""
+
+    __tablename__ = "window_cursors"
+
+    tenant: Mapped[str] = _tenant(primary_key=True)
+    span: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
 
 
 class ArchiveRow(Base):

@@ -640,9 +640,30 @@ class Store:
             return _archive.files(conn, self.tenant)
 
     def attributed_windows(self) -> list[_windows.StoredWindow]:
-        """Every attributed window (without its pieces), by start."""
+        """Every attributed window (without its pieces and meta), by start."""
         with self._tx("reading attributed windows") as conn:
             return _windows.windows(conn, self.tenant)
+
+    def window_meta(self, starts: Iterable[float]) -> dict[float, dict[str, Any]]:
+        """Meta (per order: flags, filled stretches; held orders) of the windows at ``starts``."""
+        with self._tx("reading attributed windows") as conn:
+            return _windows.window_meta(conn, self.tenant, starts)
+
+    def windows_checked(self, span: int) -> None:
+        """Record that every attributed window was checked against the ingest spans up to
+        id ``span`` (windowed issuing, after attributing the windows they reached)."""
+        with self._tx("recording checked windows", write=True) as conn:
+            _windows.checked_until(conn, self.tenant, span)
+
+    def windows_checked_span(self) -> int:
+        """The span recorded by :meth:`windows_checked` (0: none)."""
+        with self._tx("reading attributed windows") as conn:
+            return _windows.checked_span(conn, self.tenant)
+
+    def ingest_span_cursor(self) -> int:
+        """The newest ingest span id (0: none recorded)."""
+        with self._tx("reading ingest spans") as conn:
+            return _windows.span_cursor(conn, self.tenant)
 
     def window_pieces(self, starts: Iterable[float]) -> dict[float, tuple[bytes, dict[str, Any]]]:
         """Pieces (Parquet) and meta of the attributed windows at ``starts``."""
@@ -665,20 +686,27 @@ class Store:
             return _windows.spans_after(conn, self.tenant, after)
 
     def issue_footprints(self, fps: Sequence[Footprint], signer: Signer) -> list[Footprint]:
-        """Issue ``fps`` (as :meth:`issue_footprint`) in one transaction: all or none."""
+        """Issue ``fps`` (as :meth:`issue_footprint`, one after the other) in one
+        transaction: all or none, in a constant number of statements."""
         if not fps:
             return []
         with self._tx(f"issuing {len(fps)} footprints", write=True) as conn:
-            if conn.dialect.name == "postgresql":
-                for order in sorted({fp.order for fp in fps}):
-                    conn.execute(
-                        sa.select(
-                            sa.func.pg_advisory_xact_lock(
-                                sa.func.hashtext(f"carbontwin footprint {self.tenant}/{order}")
-                            )
-                        )
-                    )
-            return [_footprints.issue(conn, fp, signer, self.tenant) for fp in fps]
+            self._lock_orders(conn, {fp.order for fp in fps})
+            return _footprints.issue_many(conn, fps, signer, self.tenant)
+
+    def _lock_orders(self, conn: sa.Connection, orders: set[str]) -> None:
+        """PostgreSQL: one issuer per order at a time (transaction advisory locks, taken
+        in order id order, all in one statement)."""
+        if conn.dialect.name != "postgresql":
+            return
+        keys = [f"carbontwin footprint {self.tenant}/{o}" for o in sorted(orders)]
+        conn.execute(
+            sa.text(
+                "SELECT count(pg_advisory_xact_lock(hashtext(k))) "
+                "FROM unnest(CAST(:keys AS text[])) AS k"  # in the array's order
+            ),
+            {"keys": keys},
+        )
 
     def count_events(self) -> dict[str, int]:
         """Stored rows per event table."""
@@ -786,14 +814,7 @@ class Store:
             ``fp`` as issued (version, replaces, issued_at set).
         """
         with self._tx(f"issuing the footprint of order {fp.order!r}", write=True) as conn:
-            if conn.dialect.name == "postgresql":  # one issuer per order at a time
-                conn.execute(
-                    sa.select(
-                        sa.func.pg_advisory_xact_lock(
-                            sa.func.hashtext(f"carbontwin footprint {self.tenant}/{fp.order}")
-                        )
-                    )
-                )
+            self._lock_orders(conn, {fp.order})
             return _footprints.issue(conn, fp, signer, self.tenant)
 
     def withdraw_footprint(self, order: str, signer: Signer, reason: str) -> Footprint:

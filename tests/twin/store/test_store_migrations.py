@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ from carbontwin.twin.store import Store, migrations_path
 from carbontwin.twin.store.models import Base
 
 TABLES = {
+    "event_extents",
+    "window_cursors",
     "factory_versions",
     "publications",
     "state_changes",
@@ -132,3 +135,47 @@ def test_url_defaults_and_unsupported_backends(monkeypatch, tmp_path):
     assert Store().url == "sqlite:///carbontwin.db"
     with pytest.raises(StoreError, match="not 'mysql"):
         Store("mysql://u@localhost/db")
+
+
+def test_upgrade_to_0010_fills_event_extents_and_window_cursors(tmp_path):
+    """Events and an attributed window stored at 0009 (two tenants): 0010 records each
+    tenant's earliest and latest event time and moves the window's span cursor out of
+    its meta; downgrading puts the cursor back."""
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}")
+    store.upgrade("0009")
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO power_samples (tenant, meter, t, power_kw) VALUES (:n, 'M', :t, 1)"
+            ),
+            [{"n": "default", "t": 100.0}, {"n": "default", "t": 900.0}, {"n": "b", "t": 50.0}],
+        )
+        conn.execute(
+            sa.text(
+                'INSERT INTO order_steps (tenant, order_id, operation, asset, start, kind, "end", '
+                "quantity) VALUES ('default', 'O', 'op', 'A', 40.0, 'setup', 1500.0, 1)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                'INSERT INTO attribution_windows (tenant, start, "end", key, slice_sha256, '
+                "slice_count, pieces, meta, attributed_at) VALUES ('default', 0, 86400, 'k', "
+                "'s', 3, x'00', :m, '2026-11-30 00:00:00')"
+            ),
+            {"m": '{"span": 7, "held": ["O"]}'},
+        )
+    store.upgrade()
+    assert store.events_extent() == (40.0, 1500.0)
+    assert Store(store.url, tenant="b").events_extent() == (50.0, 50.0)
+    [w] = store.attributed_windows()
+    assert w.span == 7
+    assert store.window_meta([0.0]) == {0.0: {"held": ["O"]}}
+    from alembic import command
+
+    cfg = store.alembic_config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+        meta = conn.execute(sa.text("SELECT meta FROM attribution_windows")).scalar_one()
+    assert json.loads(meta) == {"span": 7, "held": ["O"]}
+    store.close()

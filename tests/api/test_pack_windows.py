@@ -1,0 +1,286 @@
+"""Verifier's packs of footprints issued window by window (``carbontwin-pack/2``): they
+recompute bit for bit from the pack alone, the same bytes after the windows' raw events
+were archived to Parquet, and a changed sample fails exactly what it changes."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from carbontwin.api.cli import app
+from carbontwin.api.issuing import issue_windows
+from carbontwin.api.pack import _ISSUED, FORMAT_WINDOWS, _zip, build_pack, recompute
+from carbontwin.twin.errors import StoreError
+from carbontwin.twin.events import EventBatch
+from carbontwin.twin.factors import FactorSet
+from carbontwin.twin.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "twin"))
+from test_windows import plant  # noqa: E402  (the windowed-issuing tests' random plants)
+
+runner = CliRunner()
+RULES = {"max_sample_interval_s": 900.0}
+#: lineage parts recompute compares (test_pack's whole-history ones and factor_versions)
+LINEAGE = ("filled_gaps", "supplier_pcfs", "events", "factors", "factory", "rules")
+
+
+def _store(url: str, seed: int, signer, events=None, *, orders=False) -> tuple[Store, list]:
+    """Plant ``seed`` stored and issued window by window (shifts as windows); ``orders``:
+    its orders also stored (``PUT /orders``), each with quantity 25 instead of the
+    factory file's 10."""
+    from dataclasses import replace
+
+    factory, planted = plant(seed)
+    store = Store.open(url)
+    store.save_factory(factory)
+    if orders:
+        store.save_orders([replace(o, quantity=25.0) for o in factory.orders])
+    store.write_events(EventBatch.from_events(planted if events is None else events))
+    run = issue_windows(store, signer, RULES, factors=FactorSet.default(factory), window="period")
+    return store, list(run.issued)
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def _json(files: dict[str, bytes], i: int) -> dict:
+    return json.loads(files[f"windows/{i:04d}.json"])
+
+
+def _failed(report) -> set[str]:
+    return {c.what for c in report.checks if not c.ok}
+
+
+@pytest.mark.parametrize(("seed", "stored_orders"), [(0, False), (2, True)])
+def test_windowed_footprints_pack_and_recompute(tmp_path, signer, seed, stored_orders):
+    store, issued = _store(f"sqlite:///{tmp_path / 'w.db'}", seed, signer, orders=stored_orders)
+    assert len(issued) >= 3
+    assert max(len(fp.lineage["events"]["windows"]) for fp in issued) >= 4
+    for fp in issued:
+        data = build_pack(store, fp.id)
+        report = recompute(data)
+        assert report.ok, (fp.order, [c for c in report.checks if not c.ok])
+        assert report.order == fp.order
+        wins = fp.lineage["events"]["windows"]
+        files = _members(data)
+        manifest = json.loads(files["manifest.json"])
+        assert manifest["format"] == FORMAT_WINDOWS
+        assert sorted(n for n in files if n.startswith("windows/")) == [
+            f"windows/{i:04d}.json" for i in range(len(wins))
+        ]
+        assert set(manifest["files"]) == set(files) - {"manifest.json"}
+        # each window member holds the events the window's issue read: its count and the
+        # step orders whose stored records orders.json carries
+        for i, w in enumerate(wins):
+            ev = json.loads(files[f"windows/{i:04d}.json"])
+            assert (
+                sum(len(ev[c]) for c in ("state_t", "power_t", "counter_t"))
+                + len(ev["step_start"])
+                + len(ev["gap_start"])
+                == w["count"]
+            )
+        orders = {o["id"]: o for o in json.loads(files["orders.json"])["orders"]}
+        if stored_orders:  # the stored records the windows and the issue used
+            assert orders[fp.order]["quantity"] == fp.quantity == 25.0
+            steps_in = {o for i in range(len(wins)) for o in _json(files, i)["step_order"]}
+            assert set(orders) == steps_in | {fp.order}
+        else:  # the factory file's own orders (in factory.json)
+            assert orders == {}
+            assert fp.quantity == 10.0
+        steps = json.loads(files["order_events.json"])
+        assert set(steps["step_order"]) == {fp.order}
+        names = {c.what for c in report.checks}
+        assert {
+            "signature",
+            "factory sha256",
+            "factory version sha256",
+            "factors sha256",
+            "events sha256",
+            "input digest",
+            "co2e_kg",
+            "energy_by_asset_kwh",
+            *(f"window {i} events" for i in range(len(wins))),
+            *(f"file windows/{i:04d}.json" for i in range(len(wins))),
+        } <= names
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'a.db'}"
+        return
+    from db_helpers import postgres_schema
+
+    with postgres_schema(request.getfixturevalue("postgres_url")) as u:
+        yield u
+
+
+def test_archived_windows_pack_to_the_same_bytes(url, tmp_path, signer):
+    store, issued = _store(url, 0, signer)
+    before = {fp.id: build_pack(store, fp.id) for fp in issued}
+    rows = store.count_events()
+    cut = max(w.end for w in store.attributed_windows())
+    files = store.archive(cut, tmp_path / "arch")
+    assert sum(f.rows for f in files) > 0
+    assert store.count_events()["power_samples"] < rows["power_samples"]
+    for fp in issued:
+        data = build_pack(store, fp.id)  # the windows' events read back from Parquet
+        assert data == before[fp.id], fp.order
+        assert recompute(data).ok
+    # a changed archive file is refused, not packed
+    with open(files[0].path, "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(StoreError, match="changed since it was written"):
+        build_pack(store, issued[0].id)
+    store.close()
+
+
+def _changed_sample(store: Store, files: dict[str, bytes], fp) -> tuple[int, float, str]:
+    """A power sample of a window of the footprint next to which the window's stored
+    pieces give the order energy of its meter, neither the first nor the last of its meter
+    in the window (so no other window's slice carries it): (window, time, meter)."""
+    from carbontwin.twin.windows import read_pieces
+
+    wins = fp.lineage["events"]["windows"]
+    stored = store.window_pieces([w["start"] for w in wins])
+    for i, w in enumerate(wins):
+        pieces = read_pieces(stored[w["start"]][0])
+        mine = pieces[(pieces["order"] == fp.order) & (pieces["energy_kwh"] > 0)]
+        ev = _json(files, i)
+        by_meter: dict[str, list[float]] = {}
+        for m, t in zip(ev["power_meter"], ev["power_t"], strict=True):
+            if w["start"] <= t < w["end"]:
+                by_meter.setdefault(m, []).append(t)
+        for m, ts in sorted(by_meter.items()):
+            ts = sorted(ts)
+            at = mine.loc[mine["source"] == m, "t"].to_numpy()
+            for j in range(1, len(ts) - 1):
+                if ((at >= ts[j - 1]) & (at < ts[j + 1])).any():
+                    return i, ts[j], m
+    raise AssertionError("no inner power sample next to energy of the order")
+
+
+def test_a_changed_sample_fails_exactly_what_it_changes(tmp_path, signer):
+    from carbontwin.twin.events import PowerSample
+
+    store, issued = _store(f"sqlite:///{tmp_path / 't.db'}", 0, signer)
+    fp = max(issued, key=lambda f: len(f.lineage["events"]["windows"]))
+    data = build_pack(store, fp.id)
+    files = _members(data)
+    k, t, meter = _changed_sample(store, files, fp)
+    name = f"windows/{k:04d}.json"
+    ev = json.loads(files[name])
+    j = next(
+        j
+        for j, (m, tt) in enumerate(zip(ev["power_meter"], ev["power_t"], strict=True))
+        if m == meter and tt == t
+    )
+    ev["power_kw"][j] += 7.0
+    files[name] = json.dumps(ev, separators=(",", ":")).encode()
+    report = recompute(_zip(files))  # a well-formed pack around the changed sample
+    assert next(c for c in report.checks if c.what == "pack form").ok
+    # the second method: the same plant with that sample changed, stored and issued
+    _, planted = plant(0)
+    changed = [
+        PowerSample(e.meter, e.t, e.power_kw + 7.0)
+        if isinstance(e, PowerSample) and e.meter == meter and e.t.timestamp() == t
+        else e
+        for e in planted
+    ]
+    assert sum(a is not b for a, b in zip(changed, planted, strict=True)) == 1
+    other, again = _store(f"sqlite:///{tmp_path / 'u.db'}", 0, signer, changed)
+    fp2 = next(f for f in again if f.order == fp.order)
+    a, b = fp.to_dict(), fp2.to_dict()
+    figures = {n for n in a if n not in _ISSUED and a[n] != b[n]}
+    assert {"energy_kwh", "co2e_kg"} <= figures  # the sample counts for this order
+    lineage = {
+        f"lineage {n}"
+        for n in (*LINEAGE, "factor_versions")
+        if a["lineage"].get(n) != b["lineage"].get(n)
+    }
+    assert lineage == {"lineage events"}
+    assert _failed(report) == {
+        f"file {name}",
+        f"window {k} events",
+        "events sha256",
+        "input digest",
+        *lineage,
+        *figures,
+    }
+    # the recomputation gives the second method's figures, bit for bit
+    detail = {c.what: c.detail for c in report.checks}
+    assert f"recomputed {b['energy_kwh']!r}" in detail["energy_kwh"]
+    other.close()
+    store.close()
+
+
+def test_a_window_changed_since_the_issue_is_not_packed(tmp_path, signer):
+    store, issued = _store(f"sqlite:///{tmp_path / 'l.db'}", 0, signer)
+    fp = max(issued, key=lambda f: len(f.lineage["events"]["windows"]))
+    w = fp.lineage["events"]["windows"][1]
+    meter = store.load_factory().meters[0].id
+    from carbontwin.twin.events import PowerSample
+
+    t = datetime.fromtimestamp((w["start"] + w["end"]) / 2 + 0.5, UTC)
+    store.write_events(EventBatch.from_events([PowerSample(meter, t, 3.0)]))
+    with pytest.raises(StoreError, match=r"window 1 \[") as exc:
+        build_pack(store, fp.id)
+    assert w["sha256"] in str(exc.value)
+    store.close()
+
+
+def test_route_and_commands_pack_a_windowed_footprint(tmp_path):
+    from fastapi.testclient import TestClient
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from api_helpers import get_token, make_settings
+
+    from carbontwin.api import create_app
+
+    db = f"sqlite:///{tmp_path / 'twin.db'}"
+    key = ["--key-path", str(tmp_path / "signing.pem")]
+    factory, events = plant(2)
+    with Store.open(db) as store:
+        store.save_factory(factory)
+        store.write_events(EventBatch.from_events(events))
+    r = runner.invoke(app, ["issue", "--database-url", db, *key, "--window", "period", "--json"])
+    assert r.exit_code == 0, r.output
+    with Store.open(db) as store:
+        fp = max(
+            (store.latest_footprint(f"O{k}") for k in range(6)),
+            key=lambda f: -1 if f is None else len(f.lineage["events"]["windows"]),
+        )
+        assert fp is not None
+        assert "windows" in fp.lineage["events"]
+        cut = max(w.end for w in store.attributed_windows())
+    out = tmp_path / "O.zip"
+    r = runner.invoke(app, ["pack", fp.order, "--database-url", db, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["recompute", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "checks match bit for bit" in r.output
+    assert "window 0 events" in r.output
+    before = datetime.fromtimestamp(cut, UTC).isoformat().replace("+00:00", "Z")
+    r = runner.invoke(
+        app, ["archive", "--before", before, "--out", str(tmp_path / "arch"), "--database-url", db]
+    )
+    assert r.exit_code == 0, r.output
+    application = create_app(make_settings(tmp_path, database_url=db))
+    with TestClient(application, base_url="https://testserver") as client:
+        client.headers["Authorization"] = f"Bearer {get_token(client)}"
+        r = client.get(f"/footprints/{fp.id}/pack")
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/zip"
+        assert r.content == out.read_bytes()  # archived since: read back from Parquet
+        assert recompute(r.content).ok
+    application.state.services.close()
