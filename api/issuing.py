@@ -648,6 +648,10 @@ def issue_windows(
             if latest is not None and _same(fp, latest):
                 continue
             new.append(fp)
+        if new and not issued:  # the factors of this run, kept once under their digest
+            from carbontwin.twin.lineage import factors_to_dict
+
+            store.save_issuance_input("factors", fl["sha256"], lambda: factors_to_dict(factors))
         issued += store.issue_footprints(new, signer)
         if len(blobs) > 64:  # keep memory bounded: windows of later chunks are read again
             blobs.clear()

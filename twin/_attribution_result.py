@@ -371,6 +371,10 @@ class _Groups:
         return self._out
 
 
+#: where a UUID's 32 hex digits stand in its 36 characters (the rest are hyphens)
+_HEX_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+
+
 class _Uuid4s:
     """Random (version 4) UUIDs as strings, drawn together on first use: one
     ``os.urandom`` call for all of them, the same bits :func:`uuid.uuid4` sets."""
@@ -385,12 +389,12 @@ class _Uuid4s:
             raw = raw.copy()
             raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
             raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-            h = raw.tobytes().hex()
-            self._ids = [
-                f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-"
-                f"{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
-                for i in range(0, len(h), 32)
-            ]
+            # 8-4-4-4-12 lowercase hex digits, written as one ASCII block and cut in 36s
+            digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+            text = np.full((raw.shape[0], 36), ord("-"), dtype=np.uint8)
+            text[:, _HEX_AT] = digits[np.stack([raw >> 4, raw & 0x0F], axis=2).reshape(-1, 32)]
+            block = text.tobytes().decode("ascii")
+            self._ids = [block[i : i + 36] for i in range(0, len(block), 36)]
         return self._ids
 
 

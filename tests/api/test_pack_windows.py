@@ -284,3 +284,25 @@ def test_route_and_commands_pack_a_windowed_footprint(tmp_path):
         assert r.content == out.read_bytes()  # archived since: read back from Parquet
         assert recompute(r.content).ok
     application.state.services.close()
+
+
+def test_a_footprint_issued_with_other_factors_than_the_stores_packs(tmp_path, signer):
+    """Issued with one grid factor for every hour (``--grid-factor "0.35 kg/kWh"``), not
+    the store's factors: the run keeps its factors under their digest, the pack carries
+    them, and the pack recomputes. Without the kept copy the store's factors (another
+    digest) would be all a pack could offer."""
+    from carbontwin.twin.factors import ConstantFactor
+
+    factory, planted = plant(0)
+    store = Store.open(f"sqlite:///{tmp_path / 'g.db'}")
+    store.save_factory(factory)
+    store.write_events(EventBatch.from_events(planted))
+    factors = FactorSet.for_factory(factory, grid_factor=ConstantFactor(0.35, "test"))
+    run = issue_windows(store, signer, RULES, factors=factors, window="period")
+    assert run.issued
+    fp = run.issued[0]
+    report = recompute(build_pack(store, fp.id))
+    assert report.ok, [c for c in report.checks if not c.ok]
+    kept = store.load_issuance_input(fp.lineage["factors"]["sha256"])
+    assert "0.35" in json.dumps(kept)
+    store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -232,6 +233,33 @@ def test_breakdowns_sum_to_totals_and_frames():
     assert (bal["orders_kwh"] + bal["overhead_kwh"]).to_dict() == pytest.approx(
         {"M1": 37 + 5 / 6, "M2": 12.0}, rel=REL
     )
+
+
+def test_records_read_one_by_one_equal_records_read_together():
+    """Footprints read by order id and footprints built together by iterating ``values()``
+    carry the same figures, breakdowns, flags and lineage; every id is its own version-4
+    UUID (RFC 4122), whichever way the record was built."""
+    f = hand_factory()
+    events = EventBatch.from_events(hand_events())
+    one = attribute(f, events, hand_factors(f), HAND_RULES).footprints
+    together = attribute(f, events, hand_factors(f), HAND_RULES).footprints
+    singly = {o: one[o] for o in reversed(list(one))}  # out of order, one record at a time
+    in_bulk = dict(together.items())
+    assert list(in_bulk) == list(together) == sorted(singly)
+    ids = [fp.id for fp in (*singly.values(), *in_bulk.values())]
+    assert len(set(ids)) == len(ids)
+    for i in ids:
+        u = uuid.UUID(i)
+        assert (str(u), u.version, u.variant) == (i, 4, uuid.RFC_4122)
+    for o, fp in singly.items():
+        a, b = fp.to_dict(), in_bulk[o].to_dict()
+        a.pop("id"), b.pop("id")
+        assert a == b
+    # a mapping partly read one by one completes the rest together, in order
+    mixed = attribute(f, events, hand_factors(f), HAND_RULES).footprints
+    first = mixed["O2"]
+    assert [fp.order for fp in mixed.values()] == ["O1", "O2", "O3"]
+    assert mixed["O2"] is first
 
 
 def test_idle_to_overhead_rule_moves_only_idle_energy():

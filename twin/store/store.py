@@ -428,6 +428,7 @@ class Store:
         """Keep the ``kind`` (``events``, ``factors``) an issuing run read, under its digest.
 
         Stored once (the same digest again is a no-op), compressed, append-only.
+        ``document`` may be a function making it, called only when it is not kept yet.
         """
         import zlib
 
@@ -440,6 +441,8 @@ class Store:
                 )
             ).first()
             if known is None:
+                if callable(document):
+                    document = document()
                 blob = zlib.compress(json.dumps(document, allow_nan=False).encode("utf-8"), 6)
                 conn.execute(
                     sa.insert(IssuanceInputRow).values(
