@@ -319,10 +319,14 @@ def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatc
             src_col = kind.table.c[kind.source]
             mine = kind.table.c.tenant == tenant
             if kind.name in ("steps", "materials"):
-                ids = sorted({str(x) for x in src.tolist()})
+                # by order: the first key column of both tables, so a read of the batch's
+                # orders only (by asset it would read every step the machine ever made)
+                order_attr = next(a for a, c in kind.columns if c == "order_id")
+                ids = sorted({str(x) for x in kind.values(batch, order_attr).tolist()})
+                order_col = kind.table.c.order_id
                 for lo in range(0, len(ids), 500):
-                    stmt = sa.select(*cols).where(mine, src_col.in_(ids[lo : lo + 500]))
-                    found += conn.execute(stmt).all()
+                    stmt = sa.select(*cols).where(mine, order_col.in_(ids[lo : lo + 500]))
+                    found += fetch_rows(conn, stmt)
             else:
                 t = kind.values(batch, [a for a, c in kind.columns if c == kind.time][0])
                 frame = (

@@ -345,3 +345,29 @@ def test_hundred_thousand_samples_write_in_seconds(store):
     back = store.read_events()
     assert back.power_kw.sum() == pytest.approx(batch.power_kw.sum(), rel=1e-12)
     assert took < 30.0, f"100k rows took {took:.1f} s"
+
+
+def test_settling_a_batch_reads_the_steps_of_its_own_orders_only(store):
+    """A machine's history of steps is not read to settle a batch with a new order on it:
+    only the batch's orders' stored steps can share a key with it."""
+    from carbontwin.twin.store._events import stored_for
+
+    empty: dict[str, list[tuple[Any, ...]]] = {k: [] for k in demo_rows()}
+    old = {
+        **empty,
+        "order steps": [
+            ("cnc-1", f"O{i}", "op10", T0 + 900.0 * i, T0 + 900.0 * i + 600, 1.0, "setup")
+            for i in range(20)
+        ],
+    }
+    store.write_events(make_batch(old))
+    new = {
+        **empty,
+        "order steps": [
+            ("cnc-1", "N1", "op10", T0 + 90_000.0, T0 + 90_600.0, 1.0, "setup"),
+            ("cnc-1", "O3", "op10", T0 + 2700.0, T0 + 3300.0, 1.0, "setup"),
+        ],
+    }
+    with store._tx("test") as conn:
+        found = stored_for(conn, make_batch(new), store.tenant)
+    assert sorted(found.step_order.tolist()) == ["O3"]
