@@ -1,11 +1,15 @@
 """OPC UA ingest: a raw asyncua subscription and the carbontwin connector, on one server at once.
 
-A load server (its own process) holds N Double variables and, once both readers
-are subscribed, writes every variable every P ms; the value written is the
-write's sequence number k (the same for all variables of one round), so each
-variable's values are 1, 2, 3, ... and a missing number is a lost change, a
-number seen twice a duplicate. At each offered rate (N / P changes per second)
-both readers are subscribed to the same server at the same time, each in its
+A load server holds N Double variables and, once both readers are subscribed,
+writes every variable every P ms; the value written is the write's sequence
+number k (the same for all variables of one round), so each variable's values
+are 1, 2, 3, ... and a missing number is a lost change, a number seen twice a
+duplicate. The load server is ``opcua_load_server/load_server.js`` (Node.js >=
+18 with node-opcua, pinned by its package-lock.json and installed once with
+``npm ci`` into ``~/.cache/carbontwin/opcua-load-server/``): a server written
+in Python (asyncua) serves only 2-4 k changes/s on two cores, far below the
+rates measured here. At each offered rate (N / P changes per second) both
+readers are subscribed to the same server at the same time, each in its
 own process, with the same subscription settings:
 
 - raw asyncua: a subscription reading each publish response's notifications
@@ -25,28 +29,42 @@ connector: in the store) that no gap event the connector recorded covers;
 the server's queues is recorded, never silent); ``duplicates`` counts numbers
 delivered more than once; ``max_backlog`` is the largest spool backlog seen.
 
+The load server's protocol (``--server-url`` takes any server that follows it):
+namespace ``urn:carbontwin:bench-load``; Double variables ``s=v0`` ..
+``s=v{N-1}`` written with k = 1, 2, 3, ... every round (source timestamp set;
+each variable delivering every change to a monitored item with sampling
+interval 0); Boolean ``s=run`` (writable: true starts the rounds, false stops
+them); Double ``s=round`` (the last k written), ``s=round_time`` (when it was
+written, epoch s), ``s=period_ms`` and UInt32 ``s=variables``. With
+``--server-url`` one run is made at the server's own rate, N * 1000 / P.
+
 Run::
 
     python benchmarks/opcua_ingest.py                 # 10 k, 20 k, 50 k changes/s, 30 s each
     python benchmarks/opcua_ingest.py --small         # tiny, for the tests
+    python benchmarks/opcua_ingest.py --server-url opc.tcp://127.0.0.1:4840/  # external
 
 The last line is JSON: {"runs": [{"offered_per_s", "served_per_s", "raw_per_s",
-"carbontwin_per_s", "ratio", "lost", "duplicates", "max_backlog", ...}, ...], "load_average"}.
+"carbontwin_per_s", "ratio", "lost", "duplicates", "max_backlog", "raw_cpu",
+"carbontwin_cpu", ...}, ...], "load_average"}; ``*_cpu`` is each reader process's
+CPU seconds per second of the window (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -63,58 +81,90 @@ def _free_port() -> int:
 
 
 # ----------------------------------------------------------------------------- server
-def _serve(port: int, n: int, period_ms: float, ready, go, stop, finish, rounds, t_rounds) -> None:
-    """Load server: n variables; after ``go``, all written every period_ms with k = 1, 2, ..."""
-    from asyncua import Server, ua
+SERVER_DIR = Path(__file__).parent / "opcua_load_server"
 
+
+def _node_modules() -> Path:
+    """node-opcua for the load server, installed once (``npm ci``) into a cache folder
+    named by the lock file's digest."""
+    lock = (SERVER_DIR / "package-lock.json").read_bytes()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    home = cache / "carbontwin" / "opcua-load-server" / hashlib.sha256(lock).hexdigest()[:16]
+    if (home / "node_modules" / ".installed").exists():
+        return home / "node_modules"
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"the load server needs Node.js >= 18 ({tool} is not on PATH)")
+    home.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(SERVER_DIR / name, home / name)
+    print(f"installing the load server's node-opcua into {home} (npm ci)", file=sys.stderr)
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=home,
+        check=True,
+        stdout=sys.stderr,
+    )
+    (home / "node_modules" / ".installed").touch()
+    return home / "node_modules"
+
+
+def _start_server(n: int, period_ms: float, folder: str) -> tuple[subprocess.Popen[str], str]:
+    """The load server (Node.js, node-opcua) on a free port: (process, endpoint)."""
+    modules = _node_modules()
+    port = _free_port()
+    cmd = ["node", str(SERVER_DIR / "load_server.js"), "--port", str(port)]
+    cmd += [
+        "--variables",
+        str(n),
+        "--period-ms",
+        str(period_ms),
+        "--pki",
+        str(Path(folder) / "pki"),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,  # the server ends when the benchmark closes it
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "NODE_PATH": str(modules)},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # node-opcua prints its notes before the ready line
+        if line.startswith('{"ready"'):
+            return proc, str(json.loads(line)["ready"])
+    proc.wait(10)
+    raise SystemExit(f"the load server did not start (exit {proc.returncode}): {' '.join(cmd)}")
+
+
+async def _control_async(endpoint: str, run: bool | None) -> dict:
+    """Read the load server's counters, after setting ``run`` (start/stop writes) if given."""
+    from asyncua import Client, ua
+
+    async with Client(endpoint, timeout=30) as client:
+        idx = await client.get_namespace_index(NS_URI)
+        if run is not None:
+            node = client.get_node(ua.NodeId("run", idx))
+            await node.write_value(ua.DataValue(ua.Variant(run, ua.VariantType.Boolean)))
+        names = ("round", "round_time", "variables", "period_ms")
+        values = await client.read_values([client.get_node(ua.NodeId(x, idx)) for x in names])
+        return dict(zip(names, values, strict=True))
+
+
+def _control(endpoint: str, run: bool | None = None) -> dict:
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
-
-    async def main() -> None:
-        server = Server()
-        await server.init()
-        server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/bench/")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-        idx = await server.register_namespace(NS_URI)
-        folder = await server.nodes.objects.add_folder(ua.NodeId("Load", idx), "Load")
-        nodes = []
-        for i in range(n):
-            v = await folder.add_variable(
-                ua.NodeId(f"v{i}", idx), f"v{i}", 0.0, varianttype=ua.VariantType.Double
-            )
-            nodes.append(v.nodeid)
-        async with server:
-            ready.set()
-            while not go.is_set():  # noqa: ASYNC110 - a multiprocessing event
-                await asyncio.sleep(0.01)
-            k, t_next = 0, time.monotonic()
-            while not stop.is_set():
-                k += 1
-                now = datetime.now(UTC)
-                for nodeid in nodes:
-                    await server.write_attribute_value(
-                        nodeid,
-                        ua.DataValue(
-                            ua.Variant(float(k), ua.VariantType.Double), SourceTimestamp=now
-                        ),
-                    )
-                rounds.value = k
-                t_rounds.value = time.time()
-                t_next += period_ms / 1000.0
-                await asyncio.sleep(max(t_next - time.monotonic(), 0.0))
-            while not finish.is_set():  # noqa: ASYNC110 - serve until the readers are done
-                await asyncio.sleep(0.05)
-
-    asyncio.run(main())
+    return asyncio.run(_control_async(endpoint, run))
 
 
 # ----------------------------------------------------------------------------- readers
 async def _sample(get_count, samples: list, done: asyncio.Event) -> None:
     while not done.is_set():
-        samples.append((time.time(), get_count()))
+        samples.append((time.time(), get_count(), time.process_time()))
         await asyncio.sleep(0.05)
 
 
-def _raw(endpoint: str, n: int, ready, finish, out_path: str) -> None:
+def _raw(endpoint: str, n: int, queue: int, ready, finish, out_path: str) -> None:
     """Raw asyncua reader process: a subscription reading each publish response's
     notifications straight from the message (no per-value handler dispatch, no queue),
     keeping every value in memory; no spool, no store."""
@@ -157,7 +207,7 @@ def _raw(endpoint: str, n: int, ready, finish, out_path: str) -> None:
             await sub.init()
             for k in range(0, n, 1000):
                 await sub.subscribe_data_change(
-                    nodes[k : k + 1000], queuesize=QUEUE_SIZE, sampling_interval=0
+                    nodes[k : k + 1000], queuesize=queue, sampling_interval=0
                 )
             by_node = {node.nodeid: i for i, node in enumerate(nodes)}
             for handle, item in sub._monitored_items.items():
@@ -178,7 +228,9 @@ def _raw(endpoint: str, n: int, ready, finish, out_path: str) -> None:
     asyncio.run(main())
 
 
-def _connector(endpoint: str, n: int, folder: str, ready, finish, out_path: str) -> None:
+def _connector(
+    endpoint: str, n: int, queue: int, folder: str, ready, finish, out_path: str
+) -> None:
     """carbontwin connector process: spool (SQLite) -> store (SQLite)."""
     from carbontwin.connectors.opcua_client import OpcUaConnector
     from carbontwin.connectors.opcua_config import ConnectorConfig
@@ -206,7 +258,7 @@ def _connector(endpoint: str, n: int, folder: str, ready, finish, out_path: str)
                         "meter": f"v{i}",
                         "node": f"nsu={NS_URI};s=v{i}",
                         "unit": "kW",
-                        "queue_size": QUEUE_SIZE,
+                        "queue_size": queue,
                     }
                     for i in range(n)
                 ],
@@ -256,11 +308,12 @@ def _connector(endpoint: str, n: int, folder: str, ready, finish, out_path: str)
 
 
 # ----------------------------------------------------------------------------- counting
-def _rate(samples: np.ndarray, t0: float, t1: float) -> float:
-    """Values per second between wall times t0 and t1, from (time, count) samples."""
+def _rate(samples: np.ndarray, t0: float, t1: float, col: int = 1) -> float:
+    """Values (col 1) or CPU seconds (col 2) per second between wall times t0 and t1,
+    from (time, count, CPU time) samples."""
     if len(samples) < 2:
         return 0.0
-    c0, c1 = np.interp([t0, t1], samples[:, 0], samples[:, 1])
+    c0, c1 = np.interp([t0, t1], samples[:, 0], samples[:, col])
     return float((c1 - c0) / (t1 - t0))
 
 
@@ -279,59 +332,73 @@ def _count(per_var: list[np.ndarray], k0: int, k1: int) -> tuple[int, int, list[
     return lost, dup, missing
 
 
-def run_rate(rate: float, period_ms: float, seconds: float, warmup: float) -> dict:
-    n = max(1, round(rate * period_ms / 1000.0))
+def run_rate(
+    rate: float,
+    period_ms: float,
+    seconds: float,
+    warmup: float,
+    server_url: str | None = None,
+    queue: int = QUEUE_SIZE,
+) -> dict:
+    """One rate: the load server (ours, or ``server_url``), both readers, the counts."""
     ctx = mp.get_context("spawn")
-    ready_s, go, stop = ctx.Event(), ctx.Event(), ctx.Event()
-    rounds, t_rounds = ctx.Value("q", 0), ctx.Value("d", 0.0)
-    ready_raw, ready_ct, finish, done_reading = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Event()
-    port = _free_port()
-    endpoint = f"opc.tcp://127.0.0.1:{port}/bench/"
+    ready_raw, ready_ct, finish = ctx.Event(), ctx.Event(), ctx.Event()
     with tempfile.TemporaryDirectory(prefix="carbontwin-bench-") as tmp:
         raw_out, ct_out = os.path.join(tmp, "raw.npz"), os.path.join(tmp, "ct.npz")
-        server = ctx.Process(
-            target=_serve,
-            args=(port, n, period_ms, ready_s, go, stop, done_reading, rounds, t_rounds),
-        )
-        server.start()
-        procs = [server]
+        server: subprocess.Popen[str] | None = None
+        procs: list = []
         try:
-            if not ready_s.wait(600):
-                raise SystemExit("the load server did not start")
-            raw = ctx.Process(target=_raw, args=(endpoint, n, ready_raw, finish, raw_out))
-            ct = ctx.Process(target=_connector, args=(endpoint, n, tmp, ready_ct, finish, ct_out))
+            if server_url is None:
+                n = max(1, round(rate * period_ms / 1000.0))
+                server, endpoint = _start_server(n, period_ms, tmp)
+            else:
+                endpoint = server_url
+                info = _control(endpoint, run=False)
+                n, period_ms = int(info["variables"]), float(info["period_ms"])
+                rate = n * 1000.0 / period_ms
+            raw = ctx.Process(target=_raw, args=(endpoint, n, queue, ready_raw, finish, raw_out))
+            ct = ctx.Process(
+                target=_connector, args=(endpoint, n, queue, tmp, ready_ct, finish, ct_out)
+            )
             raw.start()
             ct.start()
             procs += [raw, ct]
             for ev, who in ((ready_raw, "raw asyncua"), (ready_ct, "the connector")):
                 if not ev.wait(600):
                     raise SystemExit(f"{who} did not subscribe")
-            go.set()
+            _control(endpoint, run=True)
             time.sleep(warmup)
-            k0, w0 = rounds.value + 1, time.time()
+            k0, w0 = int(_control(endpoint)["round"]) + 1, time.time()
             time.sleep(seconds)
-            k1, w1 = rounds.value, t_rounds.value
-            stop.set()
+            info = _control(endpoint)
+            k1, w1 = int(info["round"]), float(info["round_time"])
+            info = _control(endpoint, run=False)
             served = (k1 - k0 + 1) * n / max(w1 - w0, 1e-9)
             time.sleep(3.0)  # the readers drain
             finish.set()
-            for p in procs[1:]:
+            for p in procs:
                 p.join(300)
-            done_reading.set()
         finally:
-            stop.set()
             finish.set()
-            done_reading.set()
             for p in procs:
                 p.join(30)
                 if p.is_alive():
                     p.terminate()
+            if server is not None:
+                assert server.stdin is not None
+                server.stdin.close()
+                try:
+                    server.wait(10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
         r, c = np.load(raw_out), np.load(ct_out)
         raw_lost, raw_dup, _ = _count([r[f"v{i}"] for i in range(n)], k0, k1)
         meter, seq = c["meter"], c["seq"]
         order = np.argsort(meter, kind="stable")
         bounds = np.searchsorted(meter[order], np.arange(n + 1))
-        per_var = [seq[order][bounds[i] : bounds[i + 1]] for i in range(n)]
+        by_var = seq[order]  # once: each slice below is a view of this one array
+        per_var = [by_var[bounds[i] : bounds[i + 1]] for i in range(n)]
         ct_lost_all, ct_dup, missing = _count(per_var, k0, k1)
         # a missing number inside a gap the connector recorded is not silent
         gapped = 0
@@ -350,6 +417,7 @@ def run_rate(rate: float, period_ms: float, seconds: float, warmup: float) -> di
         stats = json.loads(str(c["stats"][0]))
         return {
             "offered_per_s": rate,
+            "queue_size": queue,
             "variables": n,
             "served_per_s": round(served, 1),
             "raw_per_s": round(raw_rate, 1),
@@ -358,6 +426,9 @@ def run_rate(rate: float, period_ms: float, seconds: float, warmup: float) -> di
             "lost": int(ct_lost_all - gapped) + raw_lost,
             "duplicates": ct_dup + raw_dup,
             "max_backlog": int(c["max_backlog"][0]),
+            # CPU seconds per second of each reader process over the window
+            "raw_cpu": round(_rate(r["samples"], w0, w1, col=2), 3),
+            "carbontwin_cpu": round(_rate(c["samples"], w0, w1, col=2), 3),
             "raw": {"lost": raw_lost, "duplicates": raw_dup},
             "carbontwin": {
                 "lost": int(ct_lost_all - gapped),
@@ -376,12 +447,23 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seconds", type=float, default=30.0, help="measuring window per rate")
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--small", action="store_true", help="tiny: 500 changes/s for 2 s")
+    p.add_argument(
+        "--server-url",
+        help="an external load server following the protocol above (one run at its own rate)",
+    )
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=QUEUE_SIZE,
+        help="monitored item queue size of both readers (small: the server's queues overflow)",
+    )
     a = p.parse_args(argv)
     if a.small:
         a.rates, a.seconds, a.warmup = [500.0], 2.0, 1.0
     runs = []
-    for rate in a.rates:
-        run = run_rate(rate, a.period_ms, a.seconds, a.warmup)
+    for rate in a.rates if a.server_url is None else [0.0]:
+        run = run_rate(rate, a.period_ms, a.seconds, a.warmup, a.server_url, a.queue_size)
+        rate = run["offered_per_s"]
         runs.append(run)
         print(
             f"{rate:>8,.0f}/s offered ({run['variables']} variables every {a.period_ms:g} ms; "

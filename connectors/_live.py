@@ -171,8 +171,12 @@ class SpooledConnector:
         # the connector was not running since each source's last stored value
         self.gaps.open(self._source_t, "connector not running")
         sink = self._sink or self._store_sink()
+        # the flusher's own connection to the spool (it reads and deletes in a thread)
         self._flusher = Flusher(
-            self.spool, sink, batch_size=cfg.flush_batch, interval_s=cfg.flush_interval_s
+            Spool(cfg.path, synchronous=cfg.synchronous),
+            sink,
+            batch_size=cfg.flush_batch,
+            interval_s=cfg.flush_interval_s,
         )
         self._flush_stop.clear()
         self._flush_task = asyncio.create_task(self._flusher.run(self._flush_stop))
@@ -188,6 +192,8 @@ class SpooledConnector:
         if self._flush_task is not None:
             await self._flush_task
             self._flush_task = None
+        if self._flusher is not None:
+            self._flusher.spool.close()
         if self.spool is not None:
             self.spool.close()
             self.spool = None

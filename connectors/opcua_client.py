@@ -55,6 +55,7 @@ from carbontwin.twin.events import EventBatch
 from carbontwin.twin.model import State
 
 from ._live import ConnectorStats, Seen, SpooledConnector
+from ._opcua_fast import Change, Changes, changes_of, install
 from ._opcua_nodes import CHUNK, factor_to_canonical, read_enum_names, read_units, resolve_nodes
 from .opcua_config import (
     ITEM_STATE_IDS,
@@ -102,15 +103,6 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
 
 
-def _epoch(dv: ua.DataValue) -> float:
-    ts = dv.SourceTimestamp or dv.ServerTimestamp
-    if ts is None:
-        return time.time()
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.timestamp()
-
-
 class _BatchSubscription(Subscription):
     """A subscription handing each publish response's notifications over as one batch."""
 
@@ -145,10 +137,12 @@ class _BatchSubscription(Subscription):
 
     def _deliver(self, msg: ua.NotificationMessage) -> None:
         self.last_sequence_number = int(msg.SequenceNumber)
-        items: list[ua.MonitoredItemNotification] = []
+        items: list[Change] = []
         for notif in msg.NotificationData:
-            if isinstance(notif, ua.DataChangeNotification):
-                items.extend(notif.MonitoredItems)
+            if isinstance(notif, Changes):  # read by _opcua_fast
+                items.extend(notif)
+            elif isinstance(notif, ua.DataChangeNotification):  # republished
+                items.extend(changes_of(notif))
             elif isinstance(notif, ua.StatusChangeNotification):
                 self._owner._status_change(notif.Status)
         if items:
@@ -297,6 +291,7 @@ class OpcUaConnector(SpooledConnector):
             msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
             raise ConnectorError(msg) from exc
         self._client = client
+        install(client.uaclient.session)  # publish responses read by _opcua_fast
         mach = await self._ns_index(MACHINERY_URI, required=False)
         if mach is not None:
             for name, num in {**ITEM_STATE_IDS, **OPERATION_MODE_IDS}.items():
@@ -512,22 +507,21 @@ class OpcUaConnector(SpooledConnector):
             return name
         return None
 
-    def _on_batch(self, notifications: list[ua.MonitoredItemNotification]) -> None:
+    def _on_batch(self, notifications: list[Change]) -> None:
         rows: list[tuple[Any, ...]] = []
         # a batch holds each item's values in turn: state parts are merged by time below
         updates: list[tuple[str, float, str, str]] = []
         seen: Seen = {}  # source -> signal -> its first new value here
         stats = self.stats
-        for n in notifications:
-            stats.notifications += 1
-            it = self._items.get(n.ClientHandle)
-            dv = n.Value
-            if it is None or dv is None:
+        stats.notifications += len(notifications)
+        items = self._items
+        for handle, status, value, t in notifications:
+            it = items.get(handle)
+            if it is None:
                 continue
-            status = dv.StatusCode
             overflow = False
-            if status is not None:
-                if (status.value & _OVERFLOW) == _OVERFLOW:
+            if status:
+                if (status & _OVERFLOW) == _OVERFLOW:
                     overflow = True
                     stats.overflows += 1
                     log.error(
@@ -535,16 +529,15 @@ class OpcUaConnector(SpooledConnector):
                         it.text,
                         it.signal.source,
                     )
-                if status.value == ua.StatusCodes.BadWaitingForInitialData:
+                if status == ua.StatusCodes.BadWaitingForInitialData:
                     continue
-                if not status.is_good():
+                if status & 0xC0000000:  # severity not Good
                     stats.bad_values += 1
-                    log.error("node %r (%s) reports %s", it.text, it.signal.source, status.name)
+                    name = ua.StatusCode(status).name
+                    log.error("node %r (%s) reports %s", it.text, it.signal.source, name)
                     continue
-            value = dv.Value.Value if dv.Value is not None else None
             if value is None:
                 continue
-            t = _epoch(dv)
             s = it.signal
             if overflow and it.text in self._cursor:
                 # the values between the last one delivered and this one were discarded:

@@ -198,8 +198,11 @@ class SignalConfig(BaseModel):
     )
     queue_size: int = Field(
         1000,
-        ge=1,
-        description="Server-side queue per monitored item (values kept between publishes).",
+        ge=2,
+        description="Server-side queue per monitored item (values kept between publishes); "
+        "at least 2: a server discarding from a queue of one sets no Overflow bit "
+        "(OPC 10000-4, MonitoredItem queue parameters), so the loss could not be recorded "
+        "as a gap.",
     )
     trigger: Literal["status_value", "status_value_timestamp"] = Field(
         "status_value_timestamp",

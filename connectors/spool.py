@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -167,13 +168,21 @@ class Spool:
     synchronous : str
         SQLite ``synchronous`` level: ``"FULL"`` (default; a committed batch
         survives a power loss) or ``"NORMAL"`` (survives a process crash).
+
+    One connection, usable from any thread (a :class:`Flusher` works in a worker
+    thread), one call at a time; a connector gives its flusher a second ``Spool``
+    of the same file, so that reading and deleting flushed events does not hold
+    up spooling new ones (WAL: readers do not wait for the writer).
     """
 
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
+        self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
@@ -183,13 +192,18 @@ class Spool:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def put(
         self,
@@ -246,23 +260,23 @@ class Spool:
 
     def get_state(self, key: str) -> Any:
         """Connector state saved under ``key`` with :meth:`put`, or None."""
-        row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        rows = self._query("SELECT value FROM kv WHERE key = ?", (key,))
+        return None if not rows else json.loads(rows[0][0])
 
     def metrics(self) -> dict[str, int]:
         """Counters saved with :meth:`put` (errors, overflows, gaps, ...)."""
-        return dict(self._db.execute("SELECT name, value FROM metrics").fetchall())
+        return dict(self._query("SELECT name, value FROM metrics"))
 
     def pending(self) -> int:
         """Events waiting for the store."""
-        return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+        return int(self._query("SELECT count(*) FROM events")[0][0])
 
     def take(self, limit: int) -> SpoolBatch | None:
         """The oldest ``limit`` events, logged as a ``sent`` flush; None when empty."""
-        rows = self._db.execute(
+        rows = self._query(
             "SELECT id, kind, source, t, t_end, value, a, b, c FROM events ORDER BY id LIMIT ?",
             (int(limit),),
-        ).fetchall()
+        )
         if not rows:
             return None
         first, last = int(rows[0][0]), int(rows[-1][0])
@@ -287,13 +301,12 @@ class Spool:
         """The flush log: (id, first_id, last_id, n, state) in order."""
         return [
             tuple(r)
-            for r in self._db.execute(
-                "SELECT id, first_id, last_id, n, state FROM flushes ORDER BY id"
-            )
+            for r in self._query("SELECT id, first_id, last_id, n, state FROM flushes ORDER BY id")
         ]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 class Flusher:
@@ -350,7 +363,8 @@ class Flusher:
         """Flush until ``stop`` is set and the spool is empty; store errors are retried."""
         delay = self.interval_s
         while True:
-            taken = self.spool.take(self.batch_size)
+            # the spool's reads and deletes, like the store's write, off the event loop
+            taken = await asyncio.to_thread(self.spool.take, self.batch_size)
             if taken is None:
                 if stop.is_set():
                     return
@@ -383,6 +397,6 @@ class Flusher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_s)
                 continue
-            self.spool.ack(taken)
+            await asyncio.to_thread(self.spool.ack, taken)
             self.flushed += len(taken)
             delay = self.interval_s

@@ -33,6 +33,10 @@ def test_opcua_ingest_benchmark_counts_both_readers_on_one_server():
         assert r["duplicates"] == 0
         assert r["carbontwin"]["gapped"] == 0
         assert r["rounds"] >= 10  # 2 s of 100 ms rounds, on a busy machine
+        # the load server wrote what was offered (within 40 %)
+        assert 0.6 * r["offered_per_s"] < r["served_per_s"] < 1.4 * r["offered_per_s"]
+        assert r["raw_cpu"] > 0
+        assert r["carbontwin_cpu"] > 0
         # both readers kept pace with what the server wrote (within 40 %)
         assert 0.6 * r["served_per_s"] < r["raw_per_s"] < 1.4 * r["served_per_s"]
         assert 0.6 * r["served_per_s"] < r["carbontwin_per_s"] < 1.4 * r["served_per_s"]

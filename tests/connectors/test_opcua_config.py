@@ -57,6 +57,15 @@ def test_a_power_signal_needs_a_meter(tmp_path):
         load_connector_config(tmp_path / "c.yaml")
 
 
+def test_a_queue_of_one_value_is_refused(tmp_path):
+    # a server discarding from a queue of one sets no Overflow bit: the loss would be silent
+    (tmp_path / "c.yaml").write_text(GOOD.replace("meter: M-1, ", "meter: M-1, queue_size: 1, "))
+    with pytest.raises(ConnectorError, match="queue_size"):
+        load_connector_config(tmp_path / "c.yaml")
+    (tmp_path / "c.yaml").write_text(GOOD.replace("meter: M-1, ", "meter: M-1, queue_size: 2, "))
+    assert load_connector_config(tmp_path / "c.yaml").signals[0].queue_size == 2
+
+
 @pytest.mark.parametrize(
     ("item", "mode", "power", "expected"),
     [

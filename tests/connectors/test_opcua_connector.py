@@ -207,10 +207,15 @@ def test_overflow_bits_bad_values_and_stale_values_are_counted(tmp_path, caplog)
         )
         return ua.MonitoredItemNotification(ClientHandle=1, Value=dv)
 
+    def batch(*items):  # as the subscription hands a decoded notification over
+        from carbontwin.connectors._opcua_fast import changes_of
+
+        return changes_of(ua.DataChangeNotification(MonitoredItems=list(items)))
+
     with caplog.at_level(logging.ERROR, logger="carbontwin.connectors.opcua_client"):
-        connector._on_batch([notif(1000.0, 100.0), notif(2000.0, 110.0, status=0x0480)])
-        connector._on_batch([notif(1000.0, 100.0), notif(-5.0, 120.0), notif(3000.0, 130.0)])
-        connector._on_batch([notif(0.0, 140.0, status=ua.StatusCodes.BadSensorFailure)])
+        connector._on_batch(batch(notif(1000.0, 100.0), notif(2000.0, 110.0, status=0x0480)))
+        connector._on_batch(batch(notif(1000.0, 100.0), notif(-5.0, 120.0), notif(3000.0, 130.0)))
+        connector._on_batch(batch(notif(0.0, 140.0, status=ua.StatusCodes.BadSensorFailure)))
     s = connector.stats
     # the value at 100 s again, after the one at 110 s: late, kept (the spool holds it once)
     assert (s.overflows, s.duplicates, s.late, s.bad_values) == (1, 0, 1, 2)

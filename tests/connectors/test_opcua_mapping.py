@@ -31,8 +31,12 @@ def _connector(tmp_path, signals):
 
 
 def _n(handle, value, t, vtype):
+    """One change as the subscription hands it to the connector (decoded by asyncua)."""
+    from carbontwin.connectors._opcua_fast import changes_of
+
     dv = ua.DataValue(ua.Variant(value, vtype), SourceTimestamp=datetime.fromtimestamp(t, UTC))
-    return ua.MonitoredItemNotification(ClientHandle=handle, Value=dv)
+    item = ua.MonitoredItemNotification(ClientHandle=handle, Value=dv)
+    return changes_of(ua.DataChangeNotification(MonitoredItems=[item]))[0]
 
 
 def test_packml_state_names_and_plain_order_ids_become_states_and_steps(tmp_path):
@@ -118,7 +122,9 @@ def test_skipped_notification_messages_are_counted_as_sequence_gaps(tmp_path, ca
     sub = _BatchSubscription(Session(), ua.CreateSubscriptionParameters(), c)
 
     def message(seq, t):
-        data = ua.DataChangeNotification(MonitoredItems=[_n(1, 2.5, t, ua.VariantType.Double)])
+        from carbontwin.connectors._opcua_fast import Changes
+
+        data = Changes([_n(1, 2.5, t, ua.VariantType.Double)])  # as _opcua_fast reads it
         return ua.PublishResult(
             NotificationMessage=ua.NotificationMessage(SequenceNumber=seq, NotificationData=[data])
         )

@@ -270,6 +270,36 @@ def _sub(batch: EventBatch, kind: EventKind, rows: np.ndarray[Any, Any]) -> Even
     return EventBatch(**{a: kind.values(batch, a)[rows] for a, _ in kind.columns})
 
 
+#: sources whose time spans in a batch lie within this many seconds of each other are
+#: read in one select (a live connector's batch: every source over the same second or two)
+GROUP_SPAN_S = 60.0
+#: sources per grouped select
+GROUP_SOURCES = 500
+
+
+def _span_groups(frame: pd.DataFrame) -> Iterator[tuple[list[str], float, float]]:
+    """Sources (index) with their batch's time span (``min``, ``max``), grouped: each
+    group's sources and the span covering them all, at most ``GROUP_SPAN_S`` wide unless
+    it is one source's own span."""
+    ids: list[str] = []
+    lo = hi = 0.0
+    for s_id, t0, t1 in sorted(frame.itertuples(), key=lambda r: (r[1], r[2])):
+        t0, t1 = float(t0), float(t1)
+        if ids and len(ids) < GROUP_SOURCES and max(hi, t1) - lo <= GROUP_SPAN_S:
+            ids.append(str(s_id))
+            hi = max(hi, t1)
+            continue
+        if ids:
+            yield ids, lo, hi
+        ids, lo, hi = [str(s_id)], t0, t1
+    if ids:
+        yield ids, lo, hi
+
+
+def _union(parts: list[sa.Select[Any]]) -> sa.Select[Any] | sa.CompoundSelect[Any]:
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+
 def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatch:
     """The stored rows of ``tenant`` that may share a key with ``batch`` (a superset of them).
 
@@ -303,15 +333,19 @@ def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatc
                     .agg(["min", "max"])
                 )
                 t_col = kind.table.c[kind.time]
-                ranges = list(frame.itertuples())
-                for lo in range(0, len(ranges), 100):  # one statement per 100 sources
-                    parts = [
-                        sa.select(*cols).where(
-                            mine, src_col == str(s_id), t_col >= float(t0), t_col <= float(t1)
-                        )
-                        for s_id, t0, t1 in ranges[lo : lo + 100]
-                    ]
-                    found += fetch_rows(conn, parts[0] if len(parts) == 1 else sa.union_all(*parts))
+                # one statement per 100 groups or 2,000 sources (bound parameters stay
+                # far below SQLite's limit)
+                parts: list[sa.Select[Any]] = []
+                n_ids = 0
+                for ids, t0, t1 in _span_groups(frame):
+                    where = src_col == ids[0] if len(ids) == 1 else src_col.in_(ids)
+                    parts.append(sa.select(*cols).where(mine, where, t_col >= t0, t_col <= t1))
+                    n_ids += len(ids)
+                    if len(parts) == 100 or n_ids >= 2000:
+                        found += fetch_rows(conn, _union(parts))
+                        parts, n_ids = [], 0
+                if parts:
+                    found += fetch_rows(conn, _union(parts))
         columns = transpose(found, len(cols))
         for (attr, col), values in zip(kind.columns, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)

@@ -3,6 +3,8 @@ schema upgrade keeps material rows stored before bookings had ids."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -102,3 +104,28 @@ def test_upgrade_keeps_material_rows_stored_before_booking_ids(db_url):
         == 1
     )
     store.close()
+
+
+def test_many_sources_in_one_batch_settle_each_row_by_its_own_key(store):
+    """Sources whose batch spans lie close are looked up together; each row is still
+    settled against its own source's stored row (hand-counted)."""
+
+    def t(s: float):  # T + s seconds
+        return T + timedelta(seconds=s)
+
+    # 600 meters (more than one grouped query) at T and T + 1 s; one meter with a long
+    # history (its own query); a meter whose rows lie an hour later (another group)
+    stored = [PowerSample(f"M{i}", t(k), float(i)) for i in range(600) for k in (0, 1)]
+    stored += [PowerSample("LONG", t(-7200 + 60 * k), 1.0) for k in range(200)]
+    stored += [PowerSample("LATE", t(3600), 9.0)]
+    assert store.write_events(EventBatch.from_events(stored)) == 1401
+    again = [PowerSample(f"M{i}", t(1), float(i)) for i in range(600)]  # unchanged
+    again += [PowerSample(f"M{i}", t(2), 0.5) for i in range(0, 600, 3)]  # new: 200
+    again += [PowerSample("LONG", t(-7200), 1.0), PowerSample("LONG", t(5000), 2.0)]
+    again += [PowerSample("LATE", t(3600), 9.0), PowerSample("NEW", t(1), 3.0)]
+    done = store.ingest(EventBatch.from_events(again))
+    assert (done.received, done.new, done.unchanged) == (804, 202, 602)
+    # the same key with another value is a conflict, also for a meter in a group
+    with pytest.raises(EventConflictError) as err:
+        store.ingest(EventBatch.from_events([*again[:5], PowerSample("M7", t(0), 70.0)]))
+    assert [(k, i) for k, i, _ in err.value.rows] == [("power", 5)]
