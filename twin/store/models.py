@@ -427,6 +427,20 @@ class AttributionWindowRow(Base):
     """
 
     __tablename__ = "attribution_windows"
+    __table_args__ = (  # migration 0011: the columns every run reads, without the table
+        sa.Index(
+            "ix_attribution_windows_overview",
+            "tenant",
+            "start",
+            "end",
+            "key",
+            "slice_sha256",
+            "slice_count",
+            "span",
+            "reach_from",
+            "reach_to",
+        ),
+    )
 
     tenant: Mapped[str] = _tenant(primary_key=True)
     start: Mapped[float] = _t(primary_key=True)
