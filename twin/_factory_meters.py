@@ -1,6 +1,6 @@
 """Checks of the meter tree of a factory file (private to :mod:`._factory_build`).
 
-Meters may form a hierarchy (DESIGN.md, "Asset graph"): a sub-meter names its
+Meters may form a hierarchy (docs/architecture.md, "Attribution"): a sub-meter names its
 main meter in ``parent`` and measures some of the main meter's assets; the
 main meter's rest (main minus its sub-meters) goes to its assets behind no
 sub-meter. Outside a hierarchy an asset is behind one meter only: two meters

@@ -1,6 +1,6 @@
 """Allocation rules as objects: what each one does, in code and in words.
 
-Two kinds of rule choose where shared energy goes (DESIGN.md, "Attribution"):
+Two kinds of rule choose where shared energy goes (docs/architecture.md, "Attribution"):
 
 - an :class:`IdleRule` hands the IDLE and STANDBY energy of an asset in an
   allocation period (shift or day) to the orders that used the asset in that
