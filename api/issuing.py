@@ -508,13 +508,13 @@ def issue_windows(
     if stale:
         store.delete_windows(w.start for w in stale)
         stored = [w for w in stored if layout.get(w.start) == w.end]
-    spans = [
-        s
-        for s in store.ingest_spans(min((w.span for w in stored), default=cursor))
-        if s[0] <= cursor
-    ]
+    # spans up to the tenant's checked cursor met every window already: read only the newer
+    checked = store.windows_checked_span()
+    since = max(checked, min((w.span for w in stored), default=cursor))
+    spans = [s for s in store.ingest_spans(since) if s[0] <= cursor]
     have = {w.start for w in stored}
-    dirty = _dirty(stored, spans, key)
+    win_of = {w.start: w for w in stored}  # digests for the lineage; new windows join below
+    dirty = _dirty(stored, spans, key, checked)
     todo = [(a, b) for a, b in closed if a not in have or a in dirty]
     meters = [m.id for m in factory.meters]
     assets = sorted(factory.asset_ids)
@@ -541,20 +541,18 @@ def issue_windows(
                 workers=workers,
             )
         for res in results:
-            store.save_window(
-                StoredWindow(
-                    res.start,
-                    res.end,
-                    key,
-                    res.slice_sha256,
-                    res.slice_count,
-                    cursor,
-                    res.meta,
-                    res.reach,
-                ),
-                res.pieces_parquet(),
-                list(res.orders),
+            saved = StoredWindow(
+                res.start,
+                res.end,
+                key,
+                res.slice_sha256,
+                res.slice_count,
+                cursor,
+                res.meta,
+                res.reach,
             )
+            store.save_window(saved, res.pieces_parquet(), list(res.orders))
+            win_of[res.start] = saved
             touched.update(o for o, _ in res.orders)
             done += 1
             if on_window is not None:
@@ -563,7 +561,6 @@ def issue_windows(
     # --- issue the orders whose last step's window has closed --------------------------
     ow = store.order_windows(touched)
     last_end = store.order_last_end(touched)
-    windows_now = store.attributed_windows()  # digests for the lineage below
     metas = store.window_meta({s for ws in ow.values() for s, _ in ws})
     held = {o for m in metas.values() for o in m.get("held", ())}
     ready = sorted(
@@ -577,7 +574,6 @@ def issue_windows(
     rule_names = rules.names()  # once per run, not per order
     issued: list[Footprint] = []
     blobs: dict[float, tuple[Any, dict[str, Any]]] = {}
-    win_of = {w.start: w for w in windows_now}
     for i in range(0, len(ready), batch):
         chunk = ready[i : i + batch]
         starts = sorted({s for o in chunk for s, _ in ow[o]})
