@@ -126,6 +126,15 @@ class Attribution:
     quality: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: source -> the flags its readings raised (an order carries those of its sources)
     source_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    _gaps: Callable[[str], list[dict[str, Any]]] | None = None
+
+    def filled_gaps(self, order: str) -> list[dict[str, Any]]:
+        """The ``filled_gaps`` lineage of ``order``'s footprint (``[]`` for an order without
+        one), without building the footprint."""
+        if self._gaps is not None:
+            return self._gaps(order)
+        fp = self.footprints.get(order)
+        return [] if fp is None else list(fp.lineage.get("filled_gaps", []))
 
     def quality_summary(self) -> list[str]:
         """One line per data-quality check that found something, with its count and items."""
@@ -427,6 +436,9 @@ class LazyFootprints(Mapping[str, Footprint]):
     def __len__(self) -> int:
         return len(self._index)
 
+    def __contains__(self, order: object) -> bool:
+        return order in self._index  # without building the record
+
     def _all(self) -> dict[str, Footprint]:
         """Every record, in order; the unbuilt ones built together."""
         if len(self._cache) < len(self._orders):
@@ -693,6 +705,14 @@ def assemble(
         return out
 
     footprints = LazyFootprints(inp.orders, build)
+    slot_of = {o: k + 1 for k, o in enumerate(inp.orders)}
+
+    def gaps(order: str) -> list[dict[str, Any]]:
+        if not lineage_of:
+            lineage_of.extend(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
+        j = slot_of.get(order)
+        return list(lineage_of[0].get(j) or []) if j is not None else []
+
     order_names = [OVERHEAD, *inp.orders]
 
     def pieces() -> pd.DataFrame:
@@ -735,6 +755,7 @@ def assemble(
         flags=tuple(dict.fromkeys(all_flags)),
         materials=mats,
         _pieces=pieces,
+        _gaps=gaps,
         quality=dict(quality or {}),
         source_flags={s: tuple(fl) for s, fl in zip(sources, source_flags, strict=True)},
     )

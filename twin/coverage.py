@@ -73,7 +73,10 @@ def hold_uncovered(
     masks = {}
     for prefix, src_col, t_col in _READINGS:
         src, t = getattr(events, src_col), getattr(events, t_col)
-        masks[prefix] = np.isin(src, names) & ~factors.covers(t) if t.size else np.zeros(0, bool)
+        mask = ~factors.covers(t) if t.size else np.zeros(0, bool)
+        if mask.any():  # of the readings no factor covers, those of electricity meters
+            mask[mask] = np.isin(src[mask], names)
+        masks[prefix] = mask
     if not any(m.any() for m in masks.values()):
         return events, []
     measures = {m.id: set(m.measures) for m in electric}

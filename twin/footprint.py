@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from numbers import Integral
 from typing import Any
 
 import rfc8785
@@ -144,9 +145,17 @@ class Footprint:
             new, id=str(uuid.uuid4()), version=self.version + 1, replaces=self.id, issued_at=None
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (ISO 8601 UTC times); nested containers are copies."""
-        d = {name: _copied(getattr(self, name)) for name in self.__dataclass_fields__}
+    def to_dict(self, *, copy: bool = True) -> dict[str, Any]:
+        """JSON-ready dict (ISO 8601 UTC times); nested containers are copies.
+
+        ``copy=False`` shares the containers nested below the top-level mappings and
+        leaves the mappings' keys in their own order: for serialising at once
+        (:func:`canonical_json` sorts the keys), never for keeping or changing.
+        """
+        if not copy:
+            d = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        else:
+            d = {name: _copied(getattr(self, name)) for name in self.__dataclass_fields__}
         for k in ("period_start", "period_end", "issued_at"):
             if d[k] is not None:
                 d[k] = d[k].isoformat().replace("+00:00", "Z")
@@ -154,7 +163,8 @@ class Footprint:
         d["method"] = list(self.method)
         for k, v in d.items():
             if isinstance(v, Mapping):
-                d[k] = {str(kk): vv for kk, vv in sorted(v.items())}
+                items = sorted(v.items()) if copy else v.items()
+                d[k] = {str(kk): vv for kk, vv in items}
         return d
 
     @classmethod
@@ -249,6 +259,10 @@ def _jcs_ready(v: Any, small: list[str]) -> Any:
         raise _NotFast
     if t is list or t is tuple:
         return [_jcs_ready(x, small) for x in v]
+    if isinstance(v, float):  # numpy's float64 and other float subclasses
+        return _es_float(float(v), small)
+    if isinstance(v, Integral) and not isinstance(v, bool):  # numpy's integers
+        return _jcs_ready(int(v), small)
     raise _NotFast
 
 

@@ -176,25 +176,36 @@ def attribute_window(
     att = attribute(factory, events, factors, rules, allocation=allocation, clip=(start, end))
     df = att.pieces
     df = df.loc[df["order"] != OVERHEAD, list(_COLUMNS)].reset_index(drop=True)
+    # each order's sources, from the categorical codes (before the names are written out)
+    o_codes = df["order"].cat.codes.to_numpy(dtype=np.int64)
+    s_codes = df["source"].cat.codes.to_numpy(dtype=np.int64)
+    s_names = df["source"].cat.categories
+    n_s = max(len(s_names), 1)
+    pairs = np.unique(o_codes * n_s + s_codes)
+    o_names = df["order"].cat.categories
+    by_order: dict[str, list[str]] = {}
+    for o, s in zip(
+        o_names.take(pairs // n_s).tolist(),
+        s_names.take(pairs % n_s).tolist(),
+        strict=True,
+    ):
+        by_order.setdefault(str(o), []).append(str(s))
     for c in ("order", "asset", "served_asset", "state", "via", "source", "carrier"):
-        df[c] = df[c].astype(str)
+        cat = df[c].cat  # the names as strings: each category written once, then taken
+        df[c] = pd.Series(cat.categories.astype(str).take(cat.codes.to_numpy()), index=df.index)
     last_end: dict[str, float] = {}
     in_window = (events.step_start < end) & (
         (events.step_end > start) | (events.step_start >= start)
     )
     for o, e in zip(events.step_order[in_window], events.step_end[in_window], strict=True):
         last_end[str(o)] = max(last_end.get(str(o), -np.inf), float(e))
-    for o in df["order"].unique().tolist():
-        last_end.setdefault(str(o), start)
-    by_order = df.groupby("order", sort=True)["source"].unique() if len(df) else pd.Series()
+    for o in by_order:
+        last_end.setdefault(o, start)
     meta_orders: dict[str, Any] = {}
     for o in sorted(last_end):
-        srcs = [str(s) for s in by_order.get(o, [])]
-        flags = list(dict.fromkeys(x for s in sorted(srcs) for x in att.source_flags.get(s, ())))
-        fills: list[list[Any]] = []
-        if o in att.footprints:
-            for g in att.footprints[o].lineage.get("filled_gaps", []):
-                fills.append([g["source"], g["start"], g["end"]])
+        srcs = sorted(by_order.get(o, []))
+        flags = list(dict.fromkeys(x for s in srcs for x in att.source_flags.get(s, ())))
+        fills = [[g["source"], g["start"], g["end"]] for g in att.filled_gaps(o)]
         meta_orders[o] = {"flags": flags, "fills": fills}
     meta = {
         "orders": meta_orders,

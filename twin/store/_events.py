@@ -253,16 +253,11 @@ def fetch_rows(
     read here are floats and strings, which need no conversion): a window reads tens of
     thousands of rows, and building a result row object for each costs more than the
     read."""
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if compiled.positiontup is not None:
-        params = tuple(params[k] for k in compiled.positiontup)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    result = conn.execute(stmt)  # compiled once per statement shape (SQLAlchemy's cache)
     try:
-        cursor.execute(str(compiled), params)
-        return list(cursor.fetchall())
+        return list(result.cursor.fetchall())  # the driver's tuples, no result rows
     finally:
-        cursor.close()
+        result.close()
 
 
 def _sub(batch: EventBatch, kind: EventKind, rows: np.ndarray[Any, Any]) -> EventBatch:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 
 from carbontwin.twin.errors import StoreError
 from carbontwin.twin.footprint import Footprint, canonical_json
+from carbontwin.twin.store._jsontext import JSONText
 from carbontwin.twin.store.models import (
     FactoryVersionRow,
     FootprintRow,
@@ -98,13 +99,14 @@ def canonical_uuid(value: str, what: str) -> str:
         raise StoreError(msg, field="id") from None
 
 
-def _payload(fp: Footprint) -> dict[str, Any]:
+def _body(fp: Footprint) -> bytes:
+    """The RFC 8785 bytes of ``fp``'s payload (:meth:`Footprint.to_dict`): what is signed,
+    hashed into the log and stored."""
     try:
-        doc: dict[str, Any] = json.loads(json.dumps(fp.to_dict(), allow_nan=False))
+        return canonical_json(fp.to_dict(copy=False))
     except (TypeError, ValueError) as exc:
         msg = f"footprint of order {fp.order!r} does not serialise to JSON: {exc}"
         raise StoreError(msg) from exc
-    return doc
 
 
 def issue(conn: sa.Connection, fp: Footprint, signer: Signer, tenant: str) -> Footprint:
@@ -140,7 +142,8 @@ def issue_many(
     already issued, one of each order's latest version and one of the versions
     ``fps`` say they replace (``IN`` lists of :data:`CHUNK` ids), one insert of the
     rows, and for the log one read of its last entry and one insert of the new
-    entries. Each footprint is canonicalised once, for its signature and its log entry.
+    entries. Each footprint is canonicalised once, for its signature, its log entry and
+    the stored payload (its RFC 8785 text).
     """
     if not fps:
         return []
@@ -214,9 +217,9 @@ def issue_many(
             replaces = last[0]
         version = 1 if last is None else last[1] + 1
         one = replace(fp, id=fid, version=version, replaces=replaces, issued_at=datetime.now(UTC))
-        payload = _payload(one)
-        body = canonical_json(payload)  # made once: for the signature and for the log
-        signature = sign_body(body) if sign_body is not None else signer.signature(payload)
+        body = _body(one)  # made once: for the signature, the log and the stored payload
+        sign = sign_body if sign_body is not None else lambda b: signer.signature(json.loads(b))
+        signature = sign(body)
         if not issued:
             _remember_key(conn, signer, tenant)
         rows_out.append(
@@ -232,7 +235,7 @@ def issue_many(
                 "co2e_kg": float(one.co2e_kg),
                 "period_start": aware(one.period_start, "footprint period_start"),
                 "period_end": aware(one.period_end, "footprint period_end"),
-                "payload": payload,
+                "payload": JSONText(body.decode("utf-8")),
                 "signature": signature,
                 "key_id": signer.key_id,
             }

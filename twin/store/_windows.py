@@ -7,6 +7,9 @@ See ``docs/architecture.md`` ("Issuing") and :mod:`carbontwin.twin.windows`.
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -190,6 +193,11 @@ def _batch(parts: dict[_events.EventKind, list[Any]]) -> EventBatch:
     return EventBatch(**arrays)
 
 
+#: a point row's source and time (its first two columns)
+_SOURCE = operator.itemgetter(0)
+_TIME = operator.itemgetter(1)
+
+
 def _bulk_rows(
     conn: sa.Connection,
     tenant: str,
@@ -211,8 +219,8 @@ def _bulk_rows(
             .where(tab.c.tenant == tenant, src.in_(ids[i : i + 500]), t >= lo, t <= hi)
             .order_by(src, t)
         )
-        for r in _events.fetch_rows(conn, stmt):
-            out[r[0]].append(r)
+        for s, rows in itertools.groupby(_events.fetch_rows(conn, stmt), key=_SOURCE):
+            out[s] = list(rows)  # the rows come ordered by source
     return out
 
 
@@ -229,24 +237,33 @@ def _nearest_rows(
     has one: one statement per 100 sources, each part a seek on the (tenant, source, t)
     key."""
     out: dict[str, Any] = {}
-    tab = kind.table
-    cols = [tab.c[c] for _, c in kind.columns]
-    src, t = tab.c[kind.source], tab.c[kind.time]
     ids = sorted(set(sources))
     for i in range(0, len(ids), 100):
-        parts = [
-            sa.select(
-                sa.select(*cols)
-                .where(tab.c.tenant == tenant, src == s, t < t0 if before else t >= t0)
-                .order_by(t.desc() if before else t)
-                .limit(1)
-                .subquery()
-            )
-            for s in ids[i : i + 100]
-        ]
-        stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-        out.update({r[0]: r for r in _events.fetch_rows(conn, stmt)})
+        chunk = ids[i : i + 100]
+        params: dict[str, Any] = {f"s{k}": s for k, s in enumerate(chunk)}
+        params |= {"tenant": tenant, "t0": float(t0)}
+        result = conn.execute(_nearest_sql(kind.table.name, len(chunk), before), params)
+        try:
+            out.update({r[0]: r for r in result.cursor.fetchall()})
+        finally:
+            result.close()
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _nearest_sql(table: str, n: int, before: bool) -> sa.TextClause:
+    """The statement of :func:`_nearest_rows` for ``n`` sources of ``table``: a union of one
+    seek per source (bound ``:s0 .. :s<n-1>``, ``:tenant``, ``:t0``), written once per shape
+    (building it as an expression per call cost more than the reads)."""
+    kind = next(k for k in _events.KINDS if k.table.name == table)
+    cols = ", ".join(f'"{c}"' for _, c in kind.columns)
+    src, t = f'"{kind.source}"', f'"{kind.time}"'
+    cmp, direction = ("<", "DESC") if before else (">=", "ASC")
+    part = (
+        f"SELECT * FROM (SELECT {cols} FROM {table} WHERE tenant = :tenant AND {src} = :s{{k}} "
+        f"AND {t} {cmp} :t0 ORDER BY {t} {direction} LIMIT 1) AS seek{{k}}"
+    )
+    return sa.text(" UNION ALL ".join(part.format(k=k) for k in range(n)))
 
 
 def _carried(
@@ -269,7 +286,7 @@ def _carried(
     """
     top = (w0 if until is None else until) if w1 is None else w1 + margin
     got = _bulk_rows(conn, tenant, kind, sources, w0 - margin, top)
-    first_at = {s: bisect.bisect_left([float(r[1]) for r in rs], w0) for s, rs in got.items()}
+    first_at = {s: bisect.bisect_left(rs, w0, key=_TIME) for s, rs in got.items()}
     need_lo = [s for s in sources if first_at[s] == 0]
     lo_rows = _nearest_rows(conn, tenant, kind, need_lo, w0 - margin, before=True)
     hi_rows: dict[str, Any] = {}
@@ -289,7 +306,7 @@ def _carried(
         if w1 is None:  # states: every row to the end of the read
             out[s] = ([*pre, *rs[k:]], lo, None)
             continue
-        i_hi = bisect.bisect_left([float(r[1]) for r in rs], w1)
+        i_hi = bisect.bisect_left(rs, w1, key=_TIME)
         if i_hi < len(rs):
             out[s] = ([*pre, *rs[k : i_hi + 1]], lo, float(rs[i_hi][1]))
         elif s in hi_rows:

@@ -166,6 +166,10 @@ class FactoryVersionRow(Base):
 # --- events (float64 epoch seconds) ----------------------------------------------
 
 
+#: SQLite keeps the point-event tables in their key's B-tree (migration 0012)
+_CLUSTERED: dict[str, Any] = {"sqlite_with_rowid": False}
+
+
 class StateChangeRow(Base):
     __tablename__ = "state_changes"
     __table_args__ = (
@@ -173,6 +177,7 @@ class StateChangeRow(Base):
             "state IN ('OFF', 'STANDBY', 'IDLE', 'SETUP', 'PROCESSING', 'FAULT')",
             name="state_known",
         ),
+        _CLUSTERED,
     )
 
     tenant: Mapped[str] = _tenant(primary_key=True)
@@ -183,7 +188,10 @@ class StateChangeRow(Base):
 
 class PowerSampleRow(Base):
     __tablename__ = "power_samples"
-    __table_args__ = (sa.CheckConstraint("power_kw >= 0", name="power_kw_not_negative"),)
+    __table_args__ = (
+        sa.CheckConstraint("power_kw >= 0", name="power_kw_not_negative"),
+        _CLUSTERED,
+    )
 
     tenant: Mapped[str] = _tenant(primary_key=True)
     meter: Mapped[str] = _id(primary_key=True)
@@ -193,7 +201,10 @@ class PowerSampleRow(Base):
 
 class EnergyCounterRow(Base):
     __tablename__ = "energy_counters"
-    __table_args__ = (sa.CheckConstraint("energy_kwh >= 0", name="energy_kwh_not_negative"),)
+    __table_args__ = (
+        sa.CheckConstraint("energy_kwh >= 0", name="energy_kwh_not_negative"),
+        _CLUSTERED,
+    )
 
     tenant: Mapped[str] = _tenant(primary_key=True)
     meter: Mapped[str] = _id(primary_key=True)

@@ -48,6 +48,7 @@ from carbontwin.twin.store import (
 )
 from carbontwin.twin.store._audit import AuditReport, Verifier
 from carbontwin.twin.store._footprints import F, FootprintHead, NotFoundError, Signer
+from carbontwin.twin.store._jsontext import dumps as json_dumps
 from carbontwin.twin.store._series import SeriesLike
 from carbontwin.twin.store.models import (
     EventHistoryRow,
@@ -130,7 +131,10 @@ def _engine(url: str) -> sa.Engine:
     backend = u.get_backend_name()
     if backend == "sqlite":
         memory = u.database in (None, "", ":memory:")
-        kw: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        kw: dict[str, Any] = {
+            "connect_args": {"check_same_thread": False},
+            "json_serializer": json_dumps,
+        }
         if memory:  # one shared connection, so every thread sees the same database
             kw["poolclass"] = StaticPool
         engine = sa.create_engine(u, **kw)
@@ -156,7 +160,7 @@ def _engine(url: str) -> sa.Engine:
 
         return engine
     if backend == "postgresql":
-        engine = sa.create_engine(u, pool_pre_ping=True)
+        engine = sa.create_engine(u, pool_pre_ping=True, json_serializer=json_dumps)
 
         @sa.event.listens_for(engine, "begin")
         def _pg_begin(conn: sa.Connection) -> None:

@@ -179,3 +179,70 @@ def test_upgrade_to_0010_fills_event_extents_and_window_cursors(tmp_path):
         meta = conn.execute(sa.text("SELECT meta FROM attribution_windows")).scalar_one()
     assert json.loads(meta) == {"span": 7, "held": ["O"]}
     store.close()
+
+
+def _ddl(store: Store, table: str) -> str:
+    with store.engine.connect() as conn:
+        return str(
+            conn.execute(
+                sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :n"),
+                {"n": table},
+            ).scalar_one()
+        )
+
+
+def test_upgrade_to_0012_clusters_the_point_event_tables_and_keeps_their_rows(tmp_path):
+    """Samples, counters and states stored at 0011 (rowid tables) are all there after
+    0012 rebuilt the tables WITHOUT ROWID, constraints included; downgrading gives rowid
+    tables with the same rows again."""
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}")
+    store.upgrade("0011")
+    rows = {
+        "power_samples": [
+            ("default", "M1", 10.0, 2.5),
+            ("default", "M1", 20.0, 0.0),
+            ("b", "M2", 5.0, 1.0),
+        ],
+        "energy_counters": [("default", "M1", 10.0, 100.25)],
+        "state_changes": [("default", "A", 1.0, "IDLE"), ("default", "A", 2.0, "SETUP")],
+    }
+    cols = {
+        "power_samples": "tenant, meter, t, power_kw",
+        "energy_counters": "tenant, meter, t, energy_kwh",
+        "state_changes": "tenant, asset, t, state",
+    }
+    with store.engine.begin() as conn:
+        for table, values in rows.items():
+            conn.exec_driver_sql(f"INSERT INTO {table} ({cols[table]}) VALUES (?, ?, ?, ?)", values)
+    assert "WITHOUT ROWID" not in _ddl(store, "power_samples").upper()
+    store.upgrade()
+
+    def stored() -> dict[str, list[tuple[object, ...]]]:
+        with store.engine.connect() as conn:
+            return {
+                t: sorted(conn.exec_driver_sql(f"SELECT {cols[t]} FROM {t}").all()) for t in rows
+            }
+
+    assert stored() == {t: sorted(v) for t, v in rows.items()}
+    for table in rows:
+        assert _ddl(store, table).upper().rstrip().endswith("WITHOUT ROWID")
+    with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:  # checks kept
+        conn.exec_driver_sql(
+            "INSERT INTO power_samples (tenant, meter, t, power_kw) VALUES ('x', 'M', 1, -1)"
+        )
+    with store.engine.begin() as conn:  # and the key: a duplicate is left out
+        conn.exec_driver_sql(
+            "INSERT INTO state_changes (tenant, asset, t, state) VALUES ('default', 'A', 1.0, "
+            "'FAULT') ON CONFLICT DO NOTHING"
+        )
+    assert stored()["state_changes"] == sorted(rows["state_changes"])
+    assert _diff(store, Base.metadata) == []
+    from alembic import command
+
+    cfg = store.alembic_config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0011")
+    assert "WITHOUT ROWID" not in _ddl(store, "power_samples").upper()
+    assert stored() == {t: sorted(v) for t, v in rows.items()}
+    store.close()
