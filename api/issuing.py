@@ -357,6 +357,10 @@ def issue_with_report(
 # --- windowed issuing ------------------------------------------------------------------
 
 
+#: what a windowed issuing run does (see :func:`issue_windows`)
+STAGES = ("all", "attribute", "issue")
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class WindowRun:
     """What one windowed issuing run did."""
@@ -445,6 +449,7 @@ def issue_windows(
     workers: int = 1,
     batch: int = 1000,
     on_window: Any = None,
+    stage: str = "all",
 ) -> WindowRun:
     """Attribute the closed windows not attributed yet and issue the orders they complete.
 
@@ -461,6 +466,13 @@ def issue_windows(
     ``executor="dask"`` attributes windows in parallel on the cluster at
     ``scheduler`` (``"local"`` with ``workers`` > 1: a process pool); results
     are identical wherever they ran. ``on_window(done, total)`` reports progress.
+
+    The orders of every window no issuing pass has gone through since it was
+    attributed are issued too (``Store.pending_windows``): a run that stopped
+    between storing a window and issuing its orders loses nothing. ``stage``
+    splits the work between two processes side by side: ``"attribute"`` only
+    attributes and stores windows, ``"issue"`` only issues the orders of pending
+    windows; ``"all"`` (the default) does both.
     """
     import numpy as np
     import pandas as pd
@@ -475,6 +487,9 @@ def issue_windows(
 
     from .errors import Conflict
 
+    if stage not in STAGES:
+        msg = f"stage {stage!r} is not one of {', '.join(STAGES)}"
+        raise ValueError(msg)
     try:
         fv, doc = store.factory_document()
         factory = store.load_factory(fv)
@@ -504,7 +519,7 @@ def issue_windows(
     # a window layout that changed (earlier data moved the first window's start, another
     # window length): the windows that do not fit are dropped and their time redone
     layout = {a: b for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)}
-    stale = [w for w in stored if layout.get(w.start) != w.end]
+    stale = [w for w in stored if layout.get(w.start) != w.end] if stage != "issue" else []
     if stale:
         store.delete_windows(w.start for w in stale)
         stored = [w for w in stored if layout.get(w.start) == w.end]
@@ -516,9 +531,12 @@ def issue_windows(
     win_of = {w.start: w for w in stored}  # digests for the lineage; new windows join below
     dirty = _dirty(stored, spans, key, checked)
     todo = [(a, b) for a, b in closed if a not in have or a in dirty]
+    if stage == "issue":  # another process attributes
+        todo = []
     meters = [m.id for m in factory.meters]
     assets = sorted(factory.asset_ids)
     touched: set[str] = set()
+    fresh: dict[float, tuple[Any, dict[str, Any]]] = {}
     step = max(1, 2 * max(workers, 1)) if executor == "local" else 16
     done = 0
     for i in range(0, len(todo), step):
@@ -553,12 +571,22 @@ def issue_windows(
             )
             store.save_window(saved, res.pieces_parquet(), list(res.orders))
             win_of[res.start] = saved
+            fresh[res.start] = (res.pieces, res.meta)  # issued from memory, not read back
+            if len(fresh) > 64:  # memory stays bounded on a long backfill: the rest are read
+                fresh.pop(next(iter(fresh)))
             touched.update(o for o, _ in res.orders)
             done += 1
             if on_window is not None:
                 on_window(done, len(todo))
-    store.windows_checked(cursor)  # the others were checked against the spans up to it
+    if stage != "issue":
+        store.windows_checked(cursor)  # the others were checked against the spans up to it
+    if stage == "attribute":
+        return WindowRun(tuple(todo), (), (), closed_until)
     # --- issue the orders whose last step's window has closed --------------------------
+    pending = store.pending_windows()  # this run's windows, and any a stopped run left
+    if any(s not in win_of for s, _, _ in pending):  # attributed by another process
+        win_of.update({w.start: w for w in store.attributed_windows()})
+    touched |= store.window_order_ids(s for s, _, _ in pending)
     ow = store.order_windows(touched)
     last_end = store.order_last_end(touched)
     metas = store.window_meta({s for ws in ow.values() for s, _ in ws})
@@ -573,7 +601,9 @@ def issue_windows(
     ct_version = carbontwin_version()
     rule_names = rules.names()  # once per run, not per order
     issued: list[Footprint] = []
-    blobs: dict[float, tuple[Any, dict[str, Any]]] = {}
+    blobs: dict[float, tuple[Any, dict[str, Any]]] = dict(fresh)
+    fresh = {}
+    digests: dict[tuple[float, ...], tuple[str, list[dict[str, Any]], int]] = {}
     for i in range(0, len(ready), batch):
         chunk = ready[i : i + batch]
         starts = sorted({s for o in chunk for s, _ in ow[o]})
@@ -599,22 +629,23 @@ def issue_windows(
         latest_of = store.latest_footprints(chunk)
         for o in sorted(fps):
             fp = fps[o]
-            fp = replace(
-                fp, factory=fp.factory or factory.id, company_id=fp.company_id or factory.company_id
-            )
-            wins = [win_of[s] for s, _ in ow[o] if s in win_of]
-            ev = {
-                "windows": [
+            starts_o = tuple(s for s, _ in ow[o] if s in win_of)
+            if starts_o not in digests:  # orders of the same windows share their digest
+                listed = [
                     {
                         "start": w.start,
                         "end": w.end,
                         "sha256": w.slice_sha256,
                         "count": w.slice_count,
                     }
-                    for w in wins
-                ],
-            }
-            esha = sha256_json(ev["windows"])
+                    for w in (win_of[s] for s in starts_o)
+                ]
+                digests[starts_o] = (
+                    sha256_json(listed),
+                    listed,
+                    int(sum(win_of[s].slice_count for s in starts_o)),
+                )
+            esha, listed, n_events = digests[starts_o]
             order = orders_of.get(o)
             osha = sha256_json(
                 {
@@ -626,11 +657,7 @@ def issue_windows(
             lineage.update(
                 {
                     "factory": {"version": int(fv), "sha256": osha, "version_sha256": fsha},
-                    "events": {
-                        "sha256": esha,
-                        "count": int(sum(w.slice_count for w in wins)),
-                        **ev,
-                    },
+                    "events": {"sha256": esha, "count": n_events, "windows": listed},
                     "factors": fl,
                     "factor_versions": dict(fp.factor_versions),
                     "rules": dict(rule_names),
@@ -639,7 +666,12 @@ def issue_windows(
                     "input_sha256": input_sha256(osha, esha, fl["sha256"], rule_names),
                 }
             )
-            fp = replace(fp, lineage=lineage)
+            fp = replace(
+                fp,
+                factory=fp.factory or factory.id,
+                company_id=fp.company_id or factory.company_id,
+                lineage=lineage,
+            )
             latest = latest_of.get(o)
             if latest is not None and _same(fp, latest):
                 continue
@@ -651,6 +683,7 @@ def issue_windows(
         issued += store.issue_footprints(new, signer)
         if len(blobs) > 64:  # keep memory bounded: windows of later chunks are read again
             blobs.clear()
+    store.windows_issued(pending)  # only now: a run stopped before left them pending
     return WindowRun(tuple(todo), tuple(issued), waiting, closed_until)
 
 

@@ -278,12 +278,15 @@ def combine(
     sources = sorted(pieces["source"].unique().tolist())
 
     def codes(col: str, names: Sequence[str]) -> npt.NDArray[np.int64]:
-        cat = pd.Categorical(pieces[col], categories=list(names))
-        if (cat.codes < 0).any():
-            bad = pieces[col][cat.codes < 0].iloc[0]
+        # each distinct value looked up once: factorize the column, then place its uniques
+        found, uniques = pd.factorize(pieces[col])
+        place = np.asarray(pd.Index(list(names)).get_indexer(uniques), dtype=np.int64)
+        out = np.where(found < 0, -1, place[found])
+        if (out < 0).any():
+            bad = pieces[col][out < 0].iloc[0]
             msg = f"stored piece names unknown {col} {bad!r} (was the factory changed?)"
             raise AttributionError(msg, field=col)
-        return np.asarray(cat.codes, dtype=np.int64)
+        return out
 
     table = PieceTable(
         order=codes("order", inp.orders),

@@ -7,7 +7,9 @@ version for every order whose last step's window has closed
 (:func:`carbontwin.api.issuing.issue_windows`; ``docs/architecture.md``,
 "Issuing"; ``docs/scaling.md``). Run it after each delivery of events (a cron
 job, the connector's schedule): its work grows with the new windows, not with
-the stored history.
+the stored history. Windows whose orders a stopped run did not issue are issued by
+the next. ``--stage attribute`` and ``--stage issue`` split the work between two
+processes (on two cores, beside the connector that stores the events).
 """
 
 from __future__ import annotations
@@ -71,12 +73,24 @@ def issue(
     batch: Annotated[
         int, typer.Option("--batch", min=1, help="Footprints issued per transaction.")
     ] = 1000,
+    stage: Annotated[
+        str,
+        typer.Option(
+            "--stage",
+            help="all: attribute and issue; attribute: only attribute and store windows; "
+            "issue: only issue the orders of attributed windows not issued yet (run an "
+            "attribute and an issue process side by side).",
+        ),
+    ] = "all",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Attribute the closed windows not attributed yet and issue the orders they complete."""
     from carbontwin.api.deps import Services
-    from carbontwin.api.issuing import issue_windows
+    from carbontwin.api.issuing import STAGES, issue_windows
 
+    if stage not in STAGES:
+        msg = f"--stage {stage!r} is not one of {', '.join(STAGES)}"
+        raise typer.BadParameter(msg)
     t_until = _epoch(until)
     settings = _settings(database_url, key_path)
     services = Services(settings)
@@ -108,6 +122,7 @@ def issue(
                 workers=workers,
                 batch=batch,
                 on_window=on_window,
+                stage=stage,
             )
     finally:
         services.close()

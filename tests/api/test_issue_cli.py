@@ -61,6 +61,36 @@ def test_issue_command_matches_the_whole_history(tmp_path, demo_day, window):
     store.close()
 
 
+def test_issue_in_two_stages_matches_the_whole_history(tmp_path, demo_day):
+    """``--stage attribute`` stores windows and issues nothing; ``--stage issue`` then
+    issues their orders, with the figures of attributing the whole history."""
+    from carbontwin.api.issuing import attribute_inputs, read_inputs
+
+    url = f"sqlite:///{tmp_path / 'ct.db'}"
+    store = _store(url, demo_day)
+    whole = attribute_inputs(read_inputs(store)).footprints
+    args = ["issue", "--database-url", url, "--key-path", str(tmp_path / "k.pem"), "--json"]
+    first = json.loads(CliRunner().invoke(app, [*args, "--stage", "attribute"]).output)
+    assert first["windows_attributed"] >= 1
+    assert first["footprints_issued"] == 0
+    assert [w for w, _, _ in store.pending_windows()] == [
+        w.start for w in store.attributed_windows()
+    ]
+    second = json.loads(CliRunner().invoke(app, [*args, "--stage", "issue"]).output)
+    assert second["windows_attributed"] == 0
+    assert second["footprints_issued"] >= 1
+    assert store.pending_windows() == []
+    for x in second["issued"]:
+        fp = store.latest_footprint(x["order"])
+        for f in FIGURES:
+            want = getattr(whole[x["order"]], f)
+            assert getattr(fp, f) == pytest.approx(want, rel=1e-9, abs=1e-9), (x["order"], f)
+    bad = CliRunner().invoke(app, [*args, "--stage", "both"])
+    assert bad.exit_code != 0
+    assert "--stage 'both' is not one of all, attribute, issue" in bad.output
+    store.close()
+
+
 def test_issue_command_rejects_a_bad_until(tmp_path):
     res = CliRunner().invoke(
         app, ["issue", "--database-url", f"sqlite:///{tmp_path / 'x.db'}", "--until", "yesterday"]

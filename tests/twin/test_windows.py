@@ -182,12 +182,17 @@ def _run(
     executor: str = "local",
     scheduler=None,
     late: bool = False,
+    crash: bool = False,
+    split: bool = False,
 ) -> int:
     """Store the plant's events in three deliveries, issuing after each, and compare.
 
     ``late``: the deliveries are random thirds of the events, not consecutive
     stretches of time, so every delivery after the first brings late data into
-    windows already attributed and issued.
+    windows already attributed and issued. ``crash``: after each delivery a first
+    run stops (raises) once its windows are stored, before it issues; a second run
+    follows. ``split``: each delivery is issued by a run that only attributes, then
+    one that only issues (two processes side by side).
     """
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -214,15 +219,24 @@ def _run(
         else:
             part = [e for e in events if lo <= _t(e) < hi]
         store.write_events(EventBatch.from_events(part))
-        run = issue_windows(
-            store,
-            signer,
-            rules,
-            factors=factors,
-            window=window,
-            executor=executor,
-            scheduler=scheduler,
-        )
+        if crash:
+            # the issue part starts by reading the windows of the orders it may issue
+            real = store.order_windows
+            store.order_windows = _stopped  # type: ignore[method-assign]
+            with pytest.raises(RuntimeError, match="stopped"):
+                issue_windows(store, signer, rules, factors=factors, window=window)
+            store.order_windows = real  # type: ignore[method-assign]
+        for stage in ("attribute", "issue") if split else ("all",):
+            run = issue_windows(
+                store,
+                signer,
+                rules,
+                factors=factors,
+                window=window,
+                executor=executor,
+                scheduler=scheduler,
+                stage=stage,
+            )
     assert run.closed_until is not None
     # the whole history, attributed once: every order whose last step lies in the closed
     # windows has, as its latest version, the whole-history footprint
@@ -239,6 +253,10 @@ def _run(
     return len(done)
 
 
+def _stopped(*args, **kwargs):
+    raise RuntimeError("stopped before issuing")
+
+
 def _t(e) -> float:
     return (getattr(e, "t", None) or e.start).timestamp() - BASE.timestamp()
 
@@ -250,6 +268,23 @@ SEEDS = range(8)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_windowed_issue_equals_whole_history_sqlite(sqlite_url, seed, window):
     _run(sqlite_url, seed, window)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_a_run_stopped_before_issuing_loses_no_order(sqlite_url, seed):
+    """Windows stored by a run that stopped before issuing: the next run issues their
+    orders (every closed order has the whole history's footprint)."""
+    assert _run(sqlite_url, seed, "day", crash=True) > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_attributing_and_issuing_in_two_runs_gives_the_same_footprints(sqlite_url, seed):
+    assert _run(sqlite_url, seed, "period", split=True) > 0
+
+
+def test_an_unknown_stage_is_refused(sqlite_url, signer):
+    with pytest.raises(ValueError, match="stage 'both' is not one of all, attribute, issue"):
+        issue_windows(Store.open(sqlite_url), signer, stage="both")
 
 
 def test_the_seeds_issue_orders_across_window_bounds():

@@ -606,6 +606,55 @@ def window_pieces(
     return out
 
 
+def pending(conn: sa.Connection, tenant: str) -> list[tuple[float, str, str]]:
+    """(start, key, slice digest) of the windows whose orders no issuing pass has gone
+    through since they were attributed (``issued_at`` NULL; a partial index)."""
+    rows = conn.execute(
+        sa.select(W.c.start, W.c.key, W.c.slice_sha256)
+        .where(W.c.tenant == tenant, W.c.issued_at.is_(None))
+        .order_by(W.c.start)
+    ).all()
+    return [(float(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def window_orders(conn: sa.Connection, tenant: str, starts: Iterable[float]) -> set[str]:
+    """The orders with energy in the windows starting at ``starts``."""
+    wanted = sorted(set(starts))
+    out: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        out.update(
+            str(o)
+            for o in conn.execute(
+                sa.select(WO.c.order_id).where(
+                    WO.c.tenant == tenant, WO.c.window_start.in_(wanted[i : i + 500])
+                )
+            ).scalars()
+        )
+    return out
+
+
+def mark_issued(
+    conn: sa.Connection, tenant: str, windows: Iterable[tuple[float, str, str]]
+) -> None:
+    """Record that an issuing pass went through the orders of ``windows`` ((start, key,
+    slice digest) as :func:`pending` gave them); a window attributed again since then
+    (another key or digest) stays pending."""
+    rows = [{"s": s, "k": k, "d": d} for s, k, d in windows]
+    if rows:
+        conn.execute(
+            sa.update(W)
+            .where(
+                W.c.tenant == tenant,
+                W.c.start == sa.bindparam("s"),
+                W.c.key == sa.bindparam("k"),
+                W.c.slice_sha256 == sa.bindparam("d"),
+                W.c.issued_at.is_(None),
+            )
+            .values(issued_at=datetime.now(UTC)),
+            rows,
+        )
+
+
 def order_windows(
     conn: sa.Connection, tenant: str, orders: Iterable[str]
 ) -> dict[str, list[tuple[float, float]]]:

@@ -451,6 +451,14 @@ class AttributionWindowRow(Base):
             "reach_from",
             "reach_to",
         ),
+        # migration 0013: the few windows whose orders wait for an issuing pass
+        sa.Index(
+            "ix_attribution_windows_pending",
+            "tenant",
+            "start",
+            sqlite_where=sa.text("issued_at IS NULL"),
+            postgresql_where=sa.text("issued_at IS NULL"),
+        ),
     )
 
     tenant: Mapped[str] = _tenant(primary_key=True)
@@ -467,6 +475,10 @@ class AttributionWindowRow(Base):
     span: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")
     reach_from: Mapped[float | None] = mapped_column(sa.Double(), nullable=True)
     reach_to: Mapped[float | None] = mapped_column(sa.Double(), nullable=True)
+    # when an issuing pass last went through this window's orders after it was
+    # (re-)attributed; NULL: not yet (a pass that stopped half way leaves it NULL, so the
+    # next one issues them: nothing is lost on a crash)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class WindowOrderRow(Base):

@@ -677,6 +677,23 @@ class Store:
         with self._tx("reading attributed windows") as conn:
             return _windows.window_pieces(conn, self.tenant, starts)
 
+    def pending_windows(self) -> list[tuple[float, str, str]]:
+        """(start, key, slice digest) of the attributed windows whose orders wait for an
+        issuing pass (see :meth:`windows_issued`)."""
+        with self._tx("reading attributed windows") as conn:
+            return _windows.pending(conn, self.tenant)
+
+    def window_order_ids(self, starts: Iterable[float]) -> set[str]:
+        """The orders with energy in the attributed windows at ``starts``."""
+        with self._tx("reading the orders of windows") as conn:
+            return _windows.window_orders(conn, self.tenant, starts)
+
+    def windows_issued(self, windows: Iterable[tuple[float, str, str]]) -> None:
+        """Record that an issuing pass went through the orders of ``windows`` (as
+        :meth:`pending_windows` gave them; one attributed again since stays pending)."""
+        with self._tx("recording issued windows", write=True) as conn:
+            _windows.mark_issued(conn, self.tenant, windows)
+
     def order_windows(self, orders: Iterable[str]) -> dict[str, list[tuple[float, float]]]:
         """Per order: (window start, last step end) of the windows it has energy in."""
         with self._tx("reading the windows of orders") as conn:

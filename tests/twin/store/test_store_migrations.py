@@ -246,3 +246,30 @@ def test_upgrade_to_0012_clusters_the_point_event_tables_and_keeps_their_rows(tm
     assert "WITHOUT ROWID" not in _ddl(store, "power_samples").upper()
     assert stored() == {t: sorted(v) for t, v in rows.items()}
     store.close()
+
+
+def test_upgrade_to_0013_takes_stored_windows_as_issued(tmp_path):
+    """A window stored at 0012 is not pending after 0013 (its run issued its orders); a
+    window stored after it is, until an issuing pass marks it."""
+    from carbontwin.twin.store._windows import StoredWindow
+
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}")
+    store.upgrade("0012")
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                'INSERT INTO attribution_windows (tenant, start, "end", key, slice_sha256, '
+                "slice_count, pieces, meta, attributed_at) VALUES ('default', 0, 86400, 'k', "
+                "'s', 3, x'00', '{}', '2026-11-30 00:00:00')"
+            )
+        )
+    store.upgrade()
+    assert store.pending_windows() == []
+    store.save_window(StoredWindow(86400.0, 172800.0, "k", "d", 1, 0, {}), b"\x00", [("O", 9e4)])
+    assert store.pending_windows() == [(86400.0, "k", "d")]
+    assert store.window_order_ids([86400.0]) == {"O"}
+    store.windows_issued([(86400.0, "k", "other digest")])  # attributed again since
+    assert store.pending_windows() == [(86400.0, "k", "d")]
+    store.windows_issued([(86400.0, "k", "d")])
+    assert store.pending_windows() == []
+    store.close()
