@@ -20,14 +20,25 @@ Timed per day, all of it: the store writes of the day's orders and events, and
 the issue (reading the window, attribution, pieces, combining, signing, storing).
 Not timed: generating the day's synthetic data.
 
-The last line printed is JSON: ``orders_per_s`` (orders issued per second of that
-work while the store grows from the first to the second stage, 1 k to 10 k
-orders; ``orders_per_cpu_s`` the same per second of this process's CPU time, which a
-loaded machine disturbs less), ``window_s_first`` and ``window_s_last`` (median time of one day's
+Then (unless ``--one-process``) the same days again into a new store the way a
+plant runs it on two cores: one process stores each day's orders and events, as
+the connector and MES import do, and attributes the windows they close
+(``carbontwin issue --stage attribute``); a second process issues the orders of
+every attributed window as it appears (``carbontwin issue --stage issue``). The
+days are generated and written to files first (not timed); each is read back
+from its file in the storing process (timed). The clock runs from the first
+day's delivery to the last footprint stored.
+
+The last line printed is JSON: ``orders_per_s`` (orders issued per second while
+the store grows from the first to the second stage, 1 k to 10 k orders, in the
+two-process run; ``orders_per_cpu_s`` the same per second of both processes' CPU
+time), ``orders_per_s_one_process`` and ``orders_per_cpu_s_one_process`` (the same of
+the one-process run), ``window_s_first`` and ``window_s_last`` (median time of one day's
 delivery and issue over the first and the last five days that issued footprints: the
 smallest and the largest store; ``window_cpu_s_*`` the same in CPU time), ``peak_rss_mb`` (the process's peak), ``rss_mb_at`` (resident
 memory at each stage: it should not grow with the history), ``stages`` (orders
-issued, days, seconds, orders per second per stage), ``events`` (rows stored).
+issued, days, seconds, orders per second per stage; ``two_process_stages`` the same of
+the two-process run), ``events`` (rows stored).
 """
 
 from __future__ import annotations
@@ -210,6 +221,131 @@ def day_events(
     return orders, batch
 
 
+def _stage_rows(
+    marks: list[tuple[int, int, float, float]], stages: list[int]
+) -> list[dict[str, Any]]:
+    """Per stage: orders issued, days delivered, seconds and CPU seconds since the stage
+    before, from ``marks`` (issued so far, days delivered, seconds, CPU seconds) taken
+    when the issued total first reached each stage."""
+    rows: list[dict[str, Any]] = []
+    n0, d0, t0, c0 = 0, 0, 0.0, 0.0
+    for (n, d, t, c), _ in zip(marks, stages, strict=False):
+        secs, cpu = t - t0, c - c0
+        rows.append(
+            {
+                "orders": n,
+                "days": d - d0,
+                "seconds": round(secs, 3),
+                "orders_per_s": round((n - n0) / secs, 1) if secs else None,
+                "cpu_s": round(cpu, 3),
+                "orders_per_cpu_s": round((n - n0) / cpu, 1) if cpu else None,
+            }
+        )
+        n0, d0, t0, c0 = n, d, t, c
+    return rows
+
+
+def _store_and_attribute(
+    url: str, tenant: str, folder: str, days: int, cells: int, ready: Any, go: Any, out: Any
+) -> None:
+    """The storing process of the two-process run: each day's orders and events from its
+    file into the store, then the windows they close attributed (``stage="attribute"``)."""
+    import pickle
+    import resource
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    store = Store.open(url, tenant=tenant)
+    factory, _ = plant(cells)
+    factors = FactorSet.default(factory)
+    signer = Signer(Ed25519PrivateKey.generate())  # not used: this process issues nothing
+    ready.set()
+    go.wait()
+    c0 = time.process_time()
+    for d in range(days):
+        with open(Path(folder) / f"day{d:05d}.pkl", "rb") as f:
+            orders, batch = pickle.load(f)
+        store.save_orders(orders)
+        store.write_events(batch)
+        issue_windows(store, signer, factors=factors, window="day", stage="attribute")
+        out.put(("day", d + 1, time.process_time() - c0))
+    store.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.put(("done", time.process_time() - c0, peak))
+
+
+def two_processes(
+    args: argparse.Namespace, stages: list[int], days: int, folder: str
+) -> dict[str, Any]:
+    """The days in ``folder`` through a storing-and-attributing process and this one,
+    issuing (see the module's docstring); the stage figures and both processes' CPU."""
+    import multiprocessing as mp
+    import queue
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    ctx = mp.get_context("spawn")  # the child opens the store itself
+    # a store of its own: a new SQLite file, or on a server a tenant of its own
+    url = args.database_url or f"sqlite:///{Path(folder) / 'two.db'}"
+    tenant = "two-process" if args.database_url else "default"
+    store = Store.open(url, tenant=tenant)
+    factory, _ = plant(args.cells)
+    store.save_factory(factory)
+    factors = FactorSet.default(factory)
+    signer = Signer(Ed25519PrivateKey.generate())
+    ready, go, events = ctx.Event(), ctx.Event(), ctx.Queue()
+    child = ctx.Process(
+        target=_store_and_attribute,
+        args=(url, tenant, folder, days, args.cells, ready, go, events),
+    )
+    child.start()
+    if not ready.wait(120):
+        child.kill()
+        raise SystemExit("the storing process did not start")
+    go.set()
+    t0, c0 = time.perf_counter(), time.process_time()
+    delivered, issued, child_cpu, child_peak = 0, 0, None, 0.0
+    child_so_far = 0.0  # the storing process's CPU time at its last delivered day
+    marks: list[tuple[int, int, float, float]] = []
+    idle_after_done = False
+    while True:
+        while True:
+            try:
+                msg = events.get_nowait()
+            except queue.Empty:
+                break
+            if msg[0] == "day":
+                delivered, child_so_far = msg[1], msg[2]
+            else:
+                child_cpu, child_peak = msg[1], msg[2]
+        finished = child_cpu is not None
+        run = issue_windows(
+            store, signer, factors=factors, window="day", stage="issue", batch=args.batch
+        )
+        issued += len(run.issued)
+        now, cpu = time.perf_counter() - t0, time.process_time() - c0 + child_so_far
+        while len(marks) < len(stages) and issued >= stages[len(marks)]:
+            marks.append((issued, delivered, now, cpu))
+        if not run.issued:
+            if finished and idle_after_done:
+                break
+            idle_after_done = finished
+            if not finished:
+                time.sleep(0.005)
+    child.join(60)
+    store.close()
+    wall = time.perf_counter() - t0
+    issuer_cpu = time.process_time() - c0
+    return {
+        "stages": _stage_rows(marks, stages),
+        "orders": issued,
+        "seconds": round(wall, 3),
+        "cpu_s_issuing": round(issuer_cpu, 3),
+        "cpu_s_storing": round(child_cpu or 0.0, 3),
+        "peak_rss_mb_storing": round(child_peak, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stages", default="1000,10000,100000", help="orders issued at each stage")
@@ -218,6 +354,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sample-s", type=float, default=60.0, help="power sample interval [s]")
     ap.add_argument("--database-url", default=None, help="store URL (default: a SQLite file)")
     ap.add_argument("--batch", type=int, default=1000, help="footprints per transaction")
+    ap.add_argument(
+        "--one-process", action="store_true", help="skip the two-process run (storing | issuing)"
+    )
     args = ap.parse_args(argv)
     stages = [int(x) for x in args.stages.split(",")]
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -280,6 +419,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 stage_i, stage_t0, stage_n0, stage_d0 = stage_i + 1, elapsed, issued_total, day
                 stage_cpu0 = cpu
         store.close()
+        peak = proc.memory_info().rss  # of the one-process run (the next run is another)
+        try:
+            import resource
+
+            peak = max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        except ImportError:  # pragma: no cover - not on Linux
+            pass
+        two: dict[str, Any] | None = None
+        if not args.one_process:
+            import pickle
+
+            rng = np.random.default_rng(11)  # the same days again, written to files first
+            for d in range(day):
+                with open(Path(tmp) / f"day{d:05d}.pkl", "wb") as f:
+                    pickle.dump(day_events(factory, measures, d, args.ops, args.sample_s, rng), f)
+            two = two_processes(args, stages, day, tmp)
+            t_at = two["stages"][1] if len(two["stages"]) > 1 else two["stages"][0]
+            print(
+                f"two processes: {two['orders']} issued in {two['seconds']:.1f} s, "
+                f"{t_at['orders_per_s']}/s at stage {t_at['orders']}",
+                file=sys.stderr,
+            )
     k = min(5, max(1, len(per_day) // 4))
     # day 0 closes no window; only days that issued count (a weekend's window closes on
     # Monday, with three days of orders)
@@ -289,18 +450,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     last = [per_day[i] for i in last_i]
     first_cpu = [cpu_day[i] for i in first_i]
     last_cpu = [cpu_day[i] for i in last_i]
-    peak = proc.memory_info().rss
-    try:
-        import resource
-
-        peak = max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    except ImportError:  # pragma: no cover - not on Linux
-        pass
     at = stage_rows[1] if len(stage_rows) > 1 else stage_rows[0]
+    two_at = None
+    if two is not None:
+        two_at = two["stages"][1] if len(two["stages"]) > 1 else two["stages"][0]
     out = {
         "database": url.split(":", 1)[0],
-        "orders_per_s": at["orders_per_s"],
-        "orders_per_cpu_s": at["orders_per_cpu_s"],
+        "orders_per_s": two_at["orders_per_s"] if two_at else None,
+        "orders_per_cpu_s": two_at["orders_per_cpu_s"] if two_at else None,
+        "orders_per_s_one_process": at["orders_per_s"],
+        "orders_per_cpu_s_one_process": at["orders_per_cpu_s"],
         "window_s_first": round(statistics.median(first), 4),
         "window_s_last": round(statistics.median(last), 4),
         "window_ratio": round(statistics.median(last) / statistics.median(first), 3),
@@ -310,6 +469,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "peak_rss_mb": round(peak / 2**20, 1),
         "rss_mb_at": rss_at,
         "stages": stage_rows,
+        "two_process": two,
         "events": rows,
         "machines": len(factory.machines),
         "orders_per_day": len(factory.machines) * args.ops,

@@ -639,6 +639,23 @@ def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return all(x == y or (x != x and y != y) for x, y in zip(a, b, strict=True))
 
 
+def _group_ids(frame: pd.DataFrame, key: Sequence[str]) -> npt.NDArray[np.int64]:
+    """A group number per row of ``frame``: rows with equal ``key`` columns (missing
+    values equal to each other) share one. Each column is factorized alone and the codes
+    combined into one integer, which is much faster than grouping by the object columns."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    span = 1
+    for name in key:
+        codes, uniques = pd.factorize(frame[name], use_na_sentinel=False)
+        n = max(len(uniques), 1)
+        if span > (2**62) // n:  # too many combinations for one integer
+            ids = frame.groupby(list(key), sort=False, dropna=False).ngroup().to_numpy()
+            return np.asarray(ids, dtype=np.int64)
+        combined += np.asarray(codes, dtype=np.int64) * span
+        span *= n
+    return np.asarray(pd.factorize(combined)[0], dtype=np.int64)
+
+
 def settle(batch: EventBatch, prior: EventBatch | None = None) -> Settlement:
     """Resolve duplicates and corrections of ``batch`` on top of ``prior``.
 
@@ -676,7 +693,7 @@ def settle(batch: EventBatch, prior: EventBatch | None = None) -> Settlement:
                 {a: pd.Series(kind.column(prior, a), dtype=object) for a in kind.key}
             )
             frame = pd.concat([before, frame], ignore_index=True)
-        group = frame.groupby(list(kind.key), sort=False, dropna=False).ngroup().to_numpy()
+        group = _group_ids(frame, kind.key)
         sizes = np.bincount(group)
         single = sizes[group[m:]] == 1
         if single.all():  # every key once and not stored: all new

@@ -97,3 +97,28 @@ def test_from_events_and_back_is_lossless(rows):
     events = [PowerSample(m, at(s), kw) for m, s, kw in rows]
     batch = EventBatch.from_events(events)
     assert list(batch.events()) == events
+
+
+def test_group_ids_partition_rows_as_grouping_by_the_key_columns_does():
+    """``_group_ids`` (factorized columns) against pandas' groupby ``ngroup`` on random
+    keys with repeats and missing values: the same rows share a number."""
+    import numpy as np
+    import pandas as pd
+
+    from carbontwin.twin.events import _group_ids
+
+    rng = np.random.default_rng(5)
+    n = 500
+    frame = pd.DataFrame(
+        {
+            "src": pd.Series(rng.choice(["a", "b", "c", None], n), dtype=object),
+            "t": pd.Series(rng.choice([0.0, -0.0, 1.5, np.nan, 2.0], n), dtype=object),
+            "k": pd.Series(rng.choice(["setup", "processing"], n), dtype=object),
+        }
+    )
+    want = frame.groupby(["src", "t", "k"], sort=False, dropna=False).ngroup().to_numpy()
+    got = _group_ids(frame, ("src", "t", "k"))
+    pairs = set(zip(want.tolist(), got.tolist(), strict=True))
+    # a bijection between the two numberings: same partition of the rows
+    assert len(pairs) == len(set(want.tolist())) == len(set(got.tolist()))
+    assert len(pairs) > 20

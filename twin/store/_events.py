@@ -274,19 +274,25 @@ GROUP_SOURCES = 500
 
 def _span_groups(frame: pd.DataFrame) -> Iterator[tuple[list[str], float, float]]:
     """Sources (index) with their batch's time span (``min``, ``max``), grouped: each
-    group's sources and the span covering them all, at most ``GROUP_SPAN_S`` wide unless
-    it is one source's own span."""
+    group's sources and the span covering them all. A source joins a group when the
+    group's span stays at most ``GROUP_SPAN_S`` wide (a live batch: every source over
+    the same second or two) or when its own span starts and ends within
+    ``GROUP_SPAN_S`` of its first source's (a day's delivery: every source over the same
+    day); either way a source's read reaches at most twice ``GROUP_SPAN_S`` beyond its
+    own span."""
     ids: list[str] = []
-    lo = hi = 0.0
+    lo = hi = end0 = 0.0
     for s_id, t0, t1 in sorted(frame.itertuples(), key=lambda r: (r[1], r[2])):
         t0, t1 = float(t0), float(t1)
-        if ids and len(ids) < GROUP_SOURCES and max(hi, t1) - lo <= GROUP_SPAN_S:
+        narrow = max(hi, t1) - lo <= GROUP_SPAN_S
+        alike = t0 - lo <= GROUP_SPAN_S and abs(t1 - end0) <= GROUP_SPAN_S
+        if ids and len(ids) < GROUP_SOURCES and (narrow or alike):
             ids.append(str(s_id))
             hi = max(hi, t1)
             continue
         if ids:
             yield ids, lo, hi
-        ids, lo, hi = [str(s_id)], t0, t1
+        ids, lo, hi, end0 = [str(s_id)], t0, t1, t1
     if ids:
         yield ids, lo, hi
 
