@@ -225,3 +225,40 @@ def test_a_batch_logs_each_signed_document_and_chains_it(store: Store, signer):
         prev = entry_hash(r.seq, r.footprint_id, r.order_id, r.version, r.document_sha256, prev)
         assert r.entry_sha256 == prev
     assert store.audit().ok
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        "O-1",
+        "Auftrag Größe 3",
+        'quote " and \\ backslash',
+        "tab\tline\nend\x01\x7f",
+        "emoji 😀",
+        "\u2028",
+    ],
+)
+def test_log_entry_hash_is_sha256_of_the_rfc8785_entry(order):
+    """The issuance log's entry hash against the ``rfc8785`` package over the same six
+    members (a verifier outside carbontwin computes it so)."""
+    import hashlib
+
+    import rfc8785
+
+    from carbontwin.twin.store._footprints import GENESIS, entry_hash
+
+    fid, doc = "0b7f5c7e-9a49-4a52-8f0f-3d1f4b2a6c11", "ab" * 32
+    for seq, version, prev in ((1, 1, GENESIS), (2**40, 7, "cd" * 32)):
+        want = hashlib.sha256(
+            rfc8785.dumps(
+                {
+                    "seq": seq,
+                    "footprint_id": fid,
+                    "order_id": order,
+                    "version": version,
+                    "document_sha256": doc,
+                    "prev_sha256": prev,
+                }
+            )
+        ).hexdigest()
+        assert entry_hash(seq, fid, order, version, doc, prev) == want
