@@ -226,10 +226,13 @@ def _stage_rows(
 ) -> list[dict[str, Any]]:
     """Per stage: orders issued, days delivered, seconds and CPU seconds since the stage
     before, from ``marks`` (issued so far, days delivered, seconds, CPU seconds) taken
-    when the issued total first reached each stage."""
+    when the issued total first reached each stage. A stage reached in the same issuing
+    pass as the one before (a tiny run) counts from the start instead."""
     rows: list[dict[str, Any]] = []
     n0, d0, t0, c0 = 0, 0, 0.0, 0.0
     for (n, d, t, c), _ in zip(marks, stages, strict=False):
+        if t <= t0:
+            n0, d0, t0, c0 = 0, 0, 0.0, 0.0
         secs, cpu = t - t0, c - c0
         rows.append(
             {

@@ -42,6 +42,14 @@ def test_issuing_benchmark_issues_every_closed_day():
     # states, a sample a minute per meter, two steps an order: what was stored
     meters = 8  # six machines alone, a shared meter, the compressed-air meter
     assert out["events"] >= days * (meters * 1440 + 2 * per_day)
+    # the two-process run (storing and attributing | issuing) gets the same days: it
+    # issues the same orders, all of them by the time it stops
+    two = out["two_process"]
+    assert two["orders"] == out["stages"][-1]["orders"] == (days - 1) * per_day
+    assert two["stages"][-1]["orders"] >= 100
+    assert out["orders_per_s"] == two["stages"][-1]["orders_per_s"] > 0
+    assert two["cpu_s_storing"] > 0
+    assert two["cpu_s_issuing"] > 0
     assert out["window_s_first"] > 0
     assert out["window_s_last"] > 0
     assert out["peak_rss_mb"] > 0
