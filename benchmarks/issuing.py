@@ -310,18 +310,30 @@ def two_processes(
     delivered, issued, child_cpu, child_peak = 0, 0, None, 0.0
     child_so_far = 0.0  # the storing process's CPU time at its last delivered day
     marks: list[tuple[int, int, float, float]] = []
-    idle_after_done = False
+
+    def take(msg: tuple[Any, ...]) -> None:
+        nonlocal delivered, child_so_far, child_cpu, child_peak
+        if msg[0] == "day":
+            delivered, child_so_far = msg[1], msg[2]
+        else:
+            child_cpu, child_peak = msg[1], msg[2]
+
+    seen = 0  # days delivered when the last issuing pass started
     while True:
-        while True:
+        while True:  # what the storing process reported meanwhile
             try:
-                msg = events.get_nowait()
+                take(events.get_nowait())
             except queue.Empty:
                 break
-            if msg[0] == "day":
-                delivered, child_so_far = msg[1], msg[2]
-            else:
-                child_cpu, child_peak = msg[1], msg[2]
         finished = child_cpu is not None
+        if delivered == seen and not finished:  # no new window: wait for one, not poll
+            try:
+                take(events.get(timeout=10))
+            except queue.Empty:
+                if not child.is_alive():
+                    raise SystemExit("the storing process stopped") from None
+            continue
+        seen = delivered
         run = issue_windows(
             store, signer, factors=factors, window="day", stage="issue", batch=args.batch
         )
@@ -329,12 +341,8 @@ def two_processes(
         now, cpu = time.perf_counter() - t0, time.process_time() - c0 + child_so_far
         while len(marks) < len(stages) and issued >= stages[len(marks)]:
             marks.append((issued, delivered, now, cpu))
-        if not run.issued:
-            if finished and idle_after_done:
-                break
-            idle_after_done = finished
-            if not finished:
-                time.sleep(0.005)
+        if finished and not run.issued:
+            break
     child.join(60)
     store.close()
     wall = time.perf_counter() - t0
