@@ -483,7 +483,9 @@ def _known(what: str, ids: StrArray, known: set[str], name: str) -> None:
 def _monotone(what: str, sources: StrArray, t: FloatArray) -> None:
     if t.size < 2:
         return
-    order = np.argsort(sources.astype(str), kind="stable")
+    # by source, keeping the batch's order within each (the codes sort as the sources'
+    # first appearance, which groups them just as sorting the names would)
+    order = np.argsort(pd.factorize(sources)[0], kind="stable")
     s_sorted = sources[order]
     t_sorted = t[order]
     same = s_sorted[1:] == s_sorted[:-1]

@@ -69,7 +69,10 @@ def _column_bytes(arr: np.ndarray) -> bytes:
         return np.ascontiguousarray(arr, dtype="<f8").tobytes()
     if arr.dtype.kind in "iub":
         return np.ascontiguousarray(arr, dtype="<i8").tobytes()
-    return json.dumps([None if v is None else str(v) for v in arr.tolist()]).encode("utf-8")
+    values = arr.tolist()
+    if not set(map(type, values)) <= {str}:  # names are strings: written as they are
+        values = [None if v is None else str(v) for v in values]
+    return json.dumps(values).encode("utf-8")
 
 
 def events_digest(batch: Any) -> str:
