@@ -197,6 +197,8 @@ def _insert(
             ensure_partitions(conn, kind.table.name, float(t.min()), float(t.max()))
     if conn.dialect.name == "sqlite":
         return _insert_sqlite(conn, kind, batch, chunk_rows, tenant)
+    if conn.dialect.name == "postgresql":
+        return _insert_postgres(conn, kind, batch, chunk_rows, tenant)
     # RETURNING counts the rows really inserted on every driver (executemany
     # rowcount is not reliable); SQLAlchemy batches it as multi-row VALUES
     stmt = insert_ignoring_duplicates(conn.dialect.name, kind.table).returning(
@@ -231,6 +233,47 @@ def _insert_sqlite(
         try:
             result = conn.exec_driver_sql(sql, rows)
         except sa.exc.SQLAlchemyError as exc:
+            raise _write_failed(kind, lo, hi - 1, exc) from exc
+        stored += max(int(result.rowcount), 0)
+    return stored
+
+
+def _insert_postgres(
+    conn: sa.Connection, kind: EventKind, batch: EventBatch, chunk_rows: int, tenant: str
+) -> int:
+    """:func:`_insert` on PostgreSQL: per chunk of rows, ``COPY`` (in the transaction) into
+    a temporary table shaped like the event table, then one ``INSERT ... SELECT ... ON
+    CONFLICT DO NOTHING``, whose row count is the rows stored. A many-row ``VALUES``
+    statement, or ``executemany``, took about ten times longer for a day's samples."""
+    names = ["tenant", *(col for _, col in kind.columns)]
+    columns = ", ".join(f'"{n}"' for n in names)
+    table = kind.table.name
+    stage = f"carbontwin_stage_{table}"
+    move = (
+        f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM "{stage}" ON CONFLICT DO NOTHING'
+    )
+    values = [kind.values(batch, attr).tolist() for attr, _ in kind.columns]
+    n = len(values[0]) if values else 0
+    raw: Any = conn.connection.dbapi_connection  # psycopg's connection, in the transaction
+    stored = 0
+    for lo in range(0, n, chunk_rows):
+        hi = min(lo + chunk_rows, n)
+        try:
+            with raw.cursor() as cur:
+                cur.execute(
+                    f'CREATE TEMPORARY TABLE IF NOT EXISTS "{stage}" '
+                    f'(LIKE "{table}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+                )
+                cur.execute(f'TRUNCATE "{stage}"')  # a chunk before, in this transaction
+                with cur.copy(f'COPY "{stage}" ({columns}) FROM STDIN') as copy:
+                    for row in zip([tenant] * (hi - lo), *(v[lo:hi] for v in values), strict=True):
+                        copy.write_row(row)
+            result = conn.exec_driver_sql(move)
+        except sa.exc.SQLAlchemyError as exc:
+            raise _write_failed(kind, lo, hi - 1, exc) from exc
+        except Exception as exc:  # the driver's own (the copy): the transaction rolls back
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
             raise _write_failed(kind, lo, hi - 1, exc) from exc
         stored += max(int(result.rowcount), 0)
     return stored
