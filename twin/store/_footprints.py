@@ -130,28 +130,24 @@ def _uuid_or_none(value: str | None) -> str | None:
         return None  # raised again, in its place, when its footprint is issued
 
 
-def issue_many(
-    conn: sa.Connection, fps: Sequence[Footprint], signer: Signer, tenant: str
-) -> list[Footprint]:
-    """Insert ``fps``, in order, each as the next version of its order's footprint in
-    ``tenant``, signed and logged in the tenant's chain (see Store.issue_footprints).
+#: what issuing reads before it writes: the ids of ``fps`` already issued, each order's
+#: latest (id, version), and the (order, version) of each version ``fps`` replace
+Plan = tuple[set[str], dict[str, tuple[str, int]], dict[str, tuple[str, int]]]
+#: a batch made ready outside the write transaction: the plan it was made for, the
+#: footprints as issued, their rows and their log entries
+Prepared = tuple[
+    Plan, tuple[list[Footprint], list[dict[str, Any]], list[tuple[str, str, int, str]]]
+]
 
-    The same as issuing them one after the other (versions, ``replaces``, the
-    checks and their errors, the log entries in order; several versions of one
-    order in one batch), in a constant number of statements: one read of the ids
-    already issued, one of each order's latest version and one of the versions
-    ``fps`` say they replace (``IN`` lists of :data:`CHUNK` ids), one insert of the
-    rows, and for the log one read of its last entry and one insert of the new
-    entries. Each footprint is canonicalised once, for its signature, its log entry and
-    the stored payload (its RFC 8785 text).
-    """
-    if not fps:
-        return []
+
+def plan(conn: sa.Connection, fps: Sequence[Footprint], tenant: str) -> Plan:
+    """What issuing ``fps`` in ``tenant`` depends on in the store (see :data:`Plan`): one
+    read of the ids already issued, one of each order's latest version and one of the
+    versions ``fps`` say they replace (``IN`` lists of :data:`CHUNK` ids)."""
     fids = {f for f in (_uuid_or_none(fp.id) for fp in fps) if f is not None}
     taken: set[str] = set()
     for chunk in _chunks(sorted(fids)):
         taken.update(str(i) for i in conn.execute(sa.select(F.id).where(F.id.in_(chunk))).scalars())
-    # order -> (id, version) of its latest version, moved on as the batch issues
     latest: dict[str, tuple[str, int]] = {}
     for chunk in _chunks(sorted({fp.order for fp in fps})):
         newest = (
@@ -171,7 +167,6 @@ def issue_many(
             )
         )
         latest.update({r.order_id: (str(r.id), int(r.version)) for r in rows})
-    # footprint id -> (order, version) of the versions replaced: stored ones, then the batch's
     targets: dict[str, tuple[str, int]] = {}
     named = {r for r in (_uuid_or_none(fp.replaces) for fp in fps) if r is not None}
     for chunk in _chunks(sorted(named)):
@@ -179,7 +174,15 @@ def issue_many(
             sa.select(F.id, F.order_id, F.version).where(F.tenant == tenant, F.id.in_(chunk))
         )
         targets.update({str(r.id): (r.order_id, int(r.version)) for r in rows})
+    return taken, latest, targets
 
+
+def prepare(fps: Sequence[Footprint], found: Plan, signer: Signer, tenant: str) -> Prepared:
+    """Make ``fps`` ready to store as the store stood in ``found``: versions, ``replaces``,
+    the checks and their errors, each payload canonicalised once (for the signature, the
+    log entry and the stored payload) and signed. Pure computation: issuing does it
+    before it takes the write lock, and again inside only if the store changed."""
+    taken, latest, targets = set(found[0]), dict(found[1]), dict(found[2])
     sign_body = getattr(signer, "signature_of_canonical", None)
     issued: list[Footprint] = []
     rows_out: list[dict[str, Any]] = []
@@ -220,8 +223,6 @@ def issue_many(
         body = _body(one)  # made once: for the signature, the log and the stored payload
         sign = sign_body if sign_body is not None else lambda b: signer.signature(json.loads(b))
         signature = sign(body)
-        if not issued:
-            _remember_key(conn, signer, tenant)
         rows_out.append(
             {
                 "tenant": tenant,
@@ -247,6 +248,34 @@ def issue_many(
         taken.add(fid)
         latest[one.order] = (fid, version)
         targets[fid] = (one.order, version)
+    return found, (issued, rows_out, entries)
+
+
+def issue_many(
+    conn: sa.Connection,
+    fps: Sequence[Footprint],
+    signer: Signer,
+    tenant: str,
+    prepared: Prepared | None = None,
+) -> list[Footprint]:
+    """Insert ``fps``, in order, each as the next version of its order's footprint in
+    ``tenant``, signed and logged in the tenant's chain (see Store.issue_footprints).
+
+    The same as issuing them one after the other (versions, ``replaces``, the
+    checks and their errors, the log entries in order; several versions of one
+    order in one batch), in a constant number of statements: the reads of
+    :func:`plan`, one insert of the rows, and for the log one read of its last entry
+    and one insert of the new entries. ``prepared`` (:func:`prepare`, made before
+    this transaction) is used when the store still stands as it was made for;
+    otherwise the batch is prepared again here.
+    """
+    if not fps:
+        return []
+    found = plan(conn, fps, tenant)
+    if prepared is None or prepared[0] != found:
+        prepared = prepare(fps, found, signer, tenant)
+    issued, rows_out, entries = prepared[1]
+    _remember_key(conn, signer, tenant)
     conn.execute(sa.insert(_F), rows_out)
     _log(conn, tenant, entries)
     return issued

@@ -714,9 +714,17 @@ class Store:
         transaction: all or none, in a constant number of statements."""
         if not fps:
             return []
+        # canonicalised and signed before the write lock (another process writes
+        # meanwhile); inside, only checked against the store, made again if it changed
+        with self._tx(f"reading the versions of {len(fps)} footprints") as conn:
+            found = _footprints.plan(conn, fps, self.tenant)
+        try:
+            ready = _footprints.prepare(fps, found, signer, self.tenant)
+        except StoreError:
+            ready = None  # raised again in the transaction, if the store still says so
         with self._tx(f"issuing {len(fps)} footprints", write=True) as conn:
             self._lock_orders(conn, {fp.order for fp in fps})
-            return _footprints.issue_many(conn, fps, signer, self.tenant)
+            return _footprints.issue_many(conn, fps, signer, self.tenant, ready)
 
     def _lock_orders(self, conn: sa.Connection, orders: set[str]) -> None:
         """PostgreSQL: one issuer per order at a time (transaction advisory locks, taken

@@ -197,9 +197,34 @@ def test_a_batch_takes_the_same_statements_however_large(tmp_path, signer):
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", count)
         store.close()
-    # ids, latest versions, the signing key, the rows, the log's last entry, the entries;
-    # and two more reads per extra chunk of 500 ids
-    assert sizes == {3: 6, 40: 6, 1200: 6 + 2 * 2}
+    # ids and latest versions (read before the write lock, when the batch is signed,
+    # and again inside it), the signing key, the rows, the log's last entry, the
+    # entries; and two more reads per extra chunk of 500 ids, twice
+    assert sizes == {3: 8, 40: 8, 1200: 8 + 2 * 2 * 2}
+
+
+def test_a_batch_signed_before_another_issue_of_its_order_is_made_again(tmp_path, signer):
+    """The batch is canonicalised and signed before the write lock; a version of one of
+    its orders issued in between makes the transaction prepare it again: it becomes the
+    next version, replacing the one issued meanwhile, and the log and signatures hold."""
+    from carbontwin.twin.store import _footprints
+
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    fps = [_fp("O1", 1.0), _fp("O2", 2.0)]
+    with store._tx("reading") as conn:
+        found = _footprints.plan(conn, fps, store.tenant)
+    ready = _footprints.prepare(fps, found, signer, store.tenant)
+    assert [f.version for f in ready[1][0]] == [1, 1]
+    meanwhile = store.issue_footprint(_fp("O1", 5.0), signer)
+    with store._tx("issuing", write=True) as conn:
+        got = _footprints.issue_many(conn, fps, signer, store.tenant, ready)
+    assert [(f.order, f.version, f.replaces) for f in got] == [
+        ("O1", 2, meanwhile.id),
+        ("O2", 1, None),
+    ]
+    assert store.latest_footprint("O1").co2e_kg == 1.0
+    assert store.audit(verify_pem).ok
+    store.close()
 
 
 @pytest.mark.postgres
