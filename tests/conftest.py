@@ -43,22 +43,56 @@ def postgres_url():
     return url
 
 
+# Tests that start servers, brokers, browsers or subprocesses and wait on the clock get the
+# "serial" mark: the README's test command runs the others on every core (pytest-xdist,
+# ``-m "not serial"``), then these in one process, one after another (``-m serial``).
+SERIAL_MARKS = ("slow", "browser", "opcua", "mqtt")
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects by marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if any(item.get_closest_marker(m) for m in SERIAL_MARKS):
+            item.add_marker(pytest.mark.serial)
+
+
+def is_xdist_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
 _postgres_passed = 0
 
 
 def pytest_runtest_logreport(report):
-    """Count PostgreSQL-marked tests that ran and passed (for .ci/run's report)."""
+    """Count PostgreSQL-marked tests that ran and passed (for .ci/run's report).
+
+    Under xdist the controller receives every worker's reports here, so its count is
+    the whole run's; the workers' own counts are not reported.
+    """
     global _postgres_passed
     if report.when == "call" and report.passed and "postgres" in report.keywords:
         _postgres_passed += 1
 
 
-def pytest_terminal_summary(terminalreporter):
+_worker_summary: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: the controller hears of a finished worker
+def pytest_testnodedown(node, error):
+    """Lines a worker left for the summary (where its screenshots are)."""
+    _worker_summary.extend(getattr(node, "workeroutput", {}).get("carbontwin_summary", []))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if is_xdist_worker(config):
+        return
+    for line in sorted(set(_worker_summary)):
+        terminalreporter.write_line(line)
     terminalreporter.write_line(f"PostgreSQL tests passed: {_postgres_passed}")
     path = os.environ.get("CARBONTWIN_POSTGRES_COUNT_FILE")
-    if path:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(str(_postgres_passed))
+    if path:  # a line per pytest run: .ci/run adds up the runs of one test command
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{_postgres_passed}\n")
 
 
 @pytest.fixture(scope="session")

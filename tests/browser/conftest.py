@@ -177,6 +177,18 @@ def page(browser, server, screenshots):
     context.close()
 
 
-def pytest_terminal_summary(terminalreporter):
-    if _shots:
-        terminalreporter.write_line(f"dashboard screenshots: {_shots[0].parent}")
+def _summary() -> list[str]:
+    return [f"dashboard screenshots: {f}" for f in sorted({str(shot.parent) for shot in _shots})]
+
+
+def pytest_sessionfinish(session):
+    """An xdist worker hands its summary lines to the controller (tests/conftest.py)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput.setdefault("carbontwin_summary", []).extend(_summary())
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not hasattr(config, "workerinput"):
+        for line in _summary():
+            terminalreporter.write_line(line)

@@ -116,7 +116,7 @@ def test_a_refused_password_ends_connect_with_a_clear_error_and_exit_1(tmp_path,
         async with await _server(port, tmp_path / "server-pki", {"operator": "s3cret"}) as _:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "carbontwin.api.cli", "connect", str(path), "--json",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
             )  # fmt: skip
             out, err = await asyncio.wait_for(proc.communicate(), 120)
             return proc.returncode, err.decode()
