@@ -705,11 +705,13 @@ def assemble(
         return out
 
     footprints = LazyFootprints(inp.orders, build)
-    slot_of = {o: k + 1 for k, o in enumerate(inp.orders)}
+    slot_of: dict[str, int] = {}  # order -> its slot, made on the first call of gaps()
 
     def gaps(order: str) -> list[dict[str, Any]]:
         if not lineage_of:
             lineage_of.extend(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
+        if not slot_of:
+            slot_of.update({o: k + 1 for k, o in enumerate(inp.orders)})
         j = slot_of.get(order)
         return list(lineage_of[0].get(j) or []) if j is not None else []
 
