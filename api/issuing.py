@@ -516,23 +516,23 @@ def issue_windows(
     closed_until = closed[-1][1]
     cursor = store.ingest_span_cursor()  # spans up to it are checked in this run
     stored = store.attributed_windows()
-    # a window layout that changed (earlier data moved the first window's start, another
-    # window length): the windows that do not fit are dropped and their time redone
-    layout = {a: b for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)}
-    stale = [w for w in stored if layout.get(w.start) != w.end] if stage != "issue" else []
-    if stale:
-        store.delete_windows(w.start for w in stale)
-        stored = [w for w in stored if layout.get(w.start) == w.end]
-    # spans up to the tenant's checked cursor met every window already: read only the newer
-    checked = store.windows_checked_span()
-    since = max(checked, min((w.span for w in stored), default=cursor))
-    spans = [s for s in store.ingest_spans(since) if s[0] <= cursor]
-    have = {w.start for w in stored}
+    todo: list[tuple[float, float]] = []  # an issuing-only run leaves them to another process
+    if stage != "issue":
+        # a window layout that changed (earlier data moved the first window's start, another
+        # window length): the windows that do not fit are dropped and their time redone
+        layout = {a: b for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)}
+        stale = [w for w in stored if layout.get(w.start) != w.end]
+        if stale:
+            store.delete_windows(w.start for w in stale)
+            stored = [w for w in stored if layout.get(w.start) == w.end]
+        # spans up to the tenant's checked cursor met every window already: read the newer
+        checked = store.windows_checked_span()
+        since = max(checked, min((w.span for w in stored), default=cursor))
+        spans = [s for s in store.ingest_spans(since) if s[0] <= cursor]
+        have = {w.start for w in stored}
+        dirty = _dirty(stored, spans, key, checked)
+        todo = [(a, b) for a, b in closed if a not in have or a in dirty]
     win_of = {w.start: w for w in stored}  # digests for the lineage; new windows join below
-    dirty = _dirty(stored, spans, key, checked)
-    todo = [(a, b) for a, b in closed if a not in have or a in dirty]
-    if stage == "issue":  # another process attributes
-        todo = []
     meters = [m.id for m in factory.meters]
     assets = sorted(factory.asset_ids)
     touched: set[str] = set()
@@ -601,8 +601,7 @@ def issue_windows(
     ct_version = carbontwin_version()
     rule_names = rules.names()  # once per run, not per order
     issued: list[Footprint] = []
-    blobs: dict[float, tuple[Any, dict[str, Any]]] = dict(fresh)
-    fresh = {}
+    blobs = fresh  # this run's windows; the others are read as the chunks need them
     digests: dict[tuple[float, ...], tuple[str, list[dict[str, Any]], int]] = {}
     for i in range(0, len(ready), batch):
         chunk = ready[i : i + batch]

@@ -386,14 +386,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         issued_on: list[int] = []
         issued_total = 0
         rows = 0
-        stage_rows: list[dict[str, Any]] = []
+        marks: list[tuple[int, int, float, float]] = []  # see _stage_rows
         rss_at: dict[str, float] = {}
-        stage_i, stage_t0, stage_n0, stage_d0 = 0, 0.0, 0, 0
         elapsed = 0.0
         cpu = 0.0
-        stage_cpu0 = 0.0
         day = 0
-        while stage_i < len(stages):
+        while len(marks) < len(stages):
             orders, batch = day_events(factory, measures, day, args.ops, args.sample_s, rng)
             t0 = time.perf_counter()
             c0 = time.process_time()
@@ -409,27 +407,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             issued_total += len(run.issued)
             issued_on.append(len(run.issued))
             day += 1
-            if issued_total >= stages[stage_i]:
-                n, secs = issued_total - stage_n0, elapsed - stage_t0
-                stage_rows.append(
-                    {
-                        "orders": issued_total,
-                        "days": day - stage_d0,
-                        "seconds": round(secs, 3),
-                        "orders_per_s": round(n / secs, 1) if secs else None,
-                        "cpu_s": round(cpu - stage_cpu0, 3),
-                        "orders_per_cpu_s": round(n / (cpu - stage_cpu0), 1),
-                    }
-                )
-                rss_at[str(stages[stage_i])] = round(proc.memory_info().rss / 2**20, 1)
+            if issued_total >= stages[len(marks)]:
+                n0, _, t_0, _ = marks[-1] if marks else (0, 0, 0.0, 0.0)
+                n, secs = issued_total - n0, elapsed - t_0
+                rss_at[str(stages[len(marks)])] = round(proc.memory_info().rss / 2**20, 1)
                 print(
-                    f"stage {stages[stage_i]:>7} orders: {n} issued in {secs:.1f} s "
+                    f"stage {stages[len(marks)]:>7} orders: {n} issued in {secs:.1f} s "
                     f"({n / secs:.0f}/s), {day} days, {rows:,} rows stored",
                     file=sys.stderr,
                 )
-                stage_i, stage_t0, stage_n0, stage_d0 = stage_i + 1, elapsed, issued_total, day
-                stage_cpu0 = cpu
+                marks.append((issued_total, day, elapsed, cpu))
         store.close()
+        stage_rows = _stage_rows(marks, stages)
         peak = proc.memory_info().rss  # of the one-process run (the next run is another)
         try:
             import resource

@@ -571,6 +571,12 @@ def assemble(
     # the attribution's part of the lineage per order slot: filled gaps, supplier PCFs
     lineage_of: list[dict[int, list[dict[str, Any]]]] = []
 
+    def lineage_parts() -> list[dict[int, list[dict[str, Any]]]]:
+        """The lineage parts of all orders, made on first use."""
+        if not lineage_of:
+            lineage_of.extend(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
+        return lineage_of
+
     cols: list[list[Any]] = []
     ids = _Uuid4s(n_o)
 
@@ -613,9 +619,7 @@ def assemble(
             c_q,
         ) = cols
         js = [k + 1 for k in ks]
-        if not lineage_of:  # the lineage parts of all orders, once
-            lineage_of.extend(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
-        gaps_of, pcfs_of = lineage_of
+        gaps_of, pcfs_of = lineage_parts()
         id_list = ids.all()
         fromtimestamp = datetime.fromtimestamp
         out = []
@@ -705,15 +709,10 @@ def assemble(
         return out
 
     footprints = LazyFootprints(inp.orders, build)
-    slot_of: dict[str, int] = {}  # order -> its slot, made on the first call of gaps()
 
     def gaps(order: str) -> list[dict[str, Any]]:
-        if not lineage_of:
-            lineage_of.extend(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
-        if not slot_of:
-            slot_of.update({o: k + 1 for k, o in enumerate(inp.orders)})
-        j = slot_of.get(order)
-        return list(lineage_of[0].get(j) or []) if j is not None else []
+        k = footprints._index.get(order)  # its code; its slot is one more (0: overhead)
+        return [] if k is None else list(lineage_parts()[0].get(k + 1) or [])
 
     order_names = [OVERHEAD, *inp.orders]
 

@@ -255,15 +255,16 @@ def _insert_postgres(
     values = [kind.values(batch, attr).tolist() for attr, _ in kind.columns]
     n = len(values[0]) if values else 0
     raw: Any = conn.connection.dbapi_connection  # psycopg's connection, in the transaction
+    with raw.cursor() as cur:  # a session's table: emptied by each commit
+        cur.execute(
+            f'CREATE TEMPORARY TABLE IF NOT EXISTS "{stage}" '
+            f'(LIKE "{table}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+        )
     stored = 0
     for lo in range(0, n, chunk_rows):
         hi = min(lo + chunk_rows, n)
         try:
             with raw.cursor() as cur:
-                cur.execute(
-                    f'CREATE TEMPORARY TABLE IF NOT EXISTS "{stage}" '
-                    f'(LIKE "{table}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
-                )
                 cur.execute(f'TRUNCATE "{stage}"')  # a chunk before, in this transaction
                 with cur.copy(f'COPY "{stage}" ({columns}) FROM STDIN') as copy:
                     for row in zip([tenant] * (hi - lo), *(v[lo:hi] for v in values), strict=True):
@@ -290,13 +291,15 @@ def _write_failed(kind: EventKind, first: int, last: int, exc: Exception) -> Sto
 
 
 def fetch_rows(
-    conn: sa.Connection, stmt: sa.Select[Any] | sa.CompoundSelect[Any]
+    conn: sa.Connection,
+    stmt: sa.Select[Any] | sa.CompoundSelect[Any] | sa.TextClause,
+    params: dict[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
     """All rows of ``stmt`` as plain tuples, read through the driver's cursor (the columns
     read here are floats and strings, which need no conversion): a window reads tens of
     thousands of rows, and building a result row object for each costs more than the
     read."""
-    result = conn.execute(stmt)  # compiled once per statement shape (SQLAlchemy's cache)
+    result = conn.execute(stmt, params)  # compiled once per shape (SQLAlchemy's cache)
     try:
         return list(result.cursor.fetchall())  # the driver's tuples, no result rows
     finally:

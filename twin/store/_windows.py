@@ -242,11 +242,8 @@ def _nearest_rows(
         chunk = ids[i : i + 100]
         params: dict[str, Any] = {f"s{k}": s for k, s in enumerate(chunk)}
         params |= {"tenant": tenant, "t0": float(t0)}
-        result = conn.execute(_nearest_sql(kind.table.name, len(chunk), before), params)
-        try:
-            out.update({r[0]: r for r in result.cursor.fetchall()})
-        finally:
-            result.close()
+        sql = _nearest_sql(kind.table.name, len(chunk), before)
+        out.update({r[0]: r for r in _events.fetch_rows(conn, sql, params)})
     return out
 
 
