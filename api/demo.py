@@ -126,8 +126,10 @@ async def through_opcua(day: DemoDay, folder: Path, seconds: float, store: Any) 
     async with server:
         span = max(server.t_last - server.t_first, 1.0)
         server.speed = span / seconds
+        # the line runs in this process: an answer held up by a busy machine is not a
+        # lost connection, so the request timeout is long
         cfg = ConnectorConfig.model_validate(
-            server.connector_config(spool={"path": str(folder / "spool.db")})
+            server.connector_config(spool={"path": str(folder / "spool.db")}, timeout_s=30.0)
         )
         connector = OpcUaConnector(cfg, sink=store.write_events)
         stop = asyncio.Event()

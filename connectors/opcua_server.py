@@ -22,6 +22,15 @@ get an object of their own. Events are replayed in accelerated time
 (``speed`` simulated seconds per real second) with their simulated times as
 ``SourceTimestamp``. Gap and material events are not published (they come
 from MES, not from machines).
+
+The replay does not outrun its readers. asyncua's server discards a monitored
+item's oldest queued value when the item's queue is full and flags nothing (no
+Overflow bit), so a reader that falls behind a fast replay would lose values
+without knowing it. Before it writes, the replay waits while a subscription holds
+some item's queue half full, and the line's clock stops for as long as it
+waits. A subscription that has taken no notifications for ``reader_stall_s``
+(its client killed, or gone without deleting it) is no longer waited for, with
+a warning.
 """
 
 from __future__ import annotations
@@ -170,6 +179,9 @@ class DemoLineServer:
         username -> password; when given, anonymous sessions are refused.
     clock : ReplayClock, optional
         Share a clock between a server and its restarted successor.
+    reader_stall_s : float
+        How long the replay waits for a subscription that takes no notifications
+        before it goes on without it [s].
     """
 
     def __init__(
@@ -184,6 +196,7 @@ class DemoLineServer:
         cert_dir: Path | str | None = None,
         users: dict[str, str] | None = None,
         clock: ReplayClock | None = None,
+        reader_stall_s: float = 10.0,
     ) -> None:
         self.events = events
         self.factory = factory
@@ -194,6 +207,11 @@ class DemoLineServer:
         self.cert_dir = Path(cert_dir) if cert_dir else None
         self.users = users
         self.clock = clock
+        self.reader_stall_s = float(reader_stall_s)
+        self.paused_s = 0.0  # replay time spent waiting for readers
+        self._readers: dict[int, tuple[int, float]] = {}  # subscription -> (queued, last taken)
+        self._stalled: set[int] = set()
+        self._check_every = 1  # write batches between two looks at the readers
         self.application_uri = "urn:carbontwin:demo-line-server"
         self._server: Server | None = None
         self._machines: dict[str, _MachineNodes] = {}
@@ -492,6 +510,60 @@ class DemoLineServer:
             await asyncio.sleep(0.02)
         return False
 
+    def _readers_behind(self) -> bool:
+        """Whether a subscription still taking notifications holds a queue half full.
+
+        Also sets how many write batches may pass before the next look: a quarter
+        of the smallest queue seen, since a batch adds at most one value per item.
+        """
+        assert self._server is not None
+        now = time.monotonic()
+        seen: dict[int, tuple[int, float]] = {}
+        behind, smallest = False, 0
+        subs = self._server.iserver.subscription_service.subscriptions
+        for sid, sub in subs.items():
+            queues = sub._triggered_datachanges  # asyncua's queued notifications per item
+            queued = sum(map(len, queues.values()))
+            before, taken = self._readers.get(sid, (0, now))
+            if queued == 0 or queued < before:
+                taken = now  # it took what was queued
+            seen[sid] = (queued, taken)
+            items = sub.monitored_item_srv._monitored_items
+            full = False
+            for mid, q in queues.items():
+                size = items[mid].queue_size if mid in items else 0
+                if size:
+                    smallest = size if not smallest else min(smallest, size)
+                    full = full or 2 * len(q) >= size
+            if not full:
+                continue
+            if now - taken <= self.reader_stall_s:
+                behind = True
+            elif sid not in self._stalled:
+                self._stalled.add(sid)
+                log.warning(
+                    "subscription %d on %s took no notifications for %.0f s; "
+                    "the replay goes on without waiting for it",
+                    sid,
+                    self.endpoint,
+                    now - taken,
+                )
+        self._readers = seen
+        self._stalled &= seen.keys()
+        self._check_every = max(1, smallest // 4)
+        return behind
+
+    async def _wait_for_readers(self) -> float:
+        """Yield to the readers, and wait while one is behind; return the seconds waited."""
+        await asyncio.sleep(0)
+        if not self._readers_behind():
+            return 0.0
+        start = time.monotonic()
+        while True:
+            await asyncio.sleep(0.005)
+            if not self._readers_behind():
+                return time.monotonic() - start
+
     async def replay(self) -> int:
         """Publish the events in (accelerated) time; return the number of writes.
 
@@ -514,8 +586,16 @@ class DemoLineServer:
             i += 1
         for nodeid, (t, variant) in latest.items():
             await self._write(t, [(nodeid, variant)])
+        countdown = 0
         while i < len(timeline):
             t, writes = timeline[i]
+            countdown -= 1
+            if countdown <= 0:
+                waited = await self._wait_for_readers()
+                if waited:
+                    clock.wall_t0 += waited  # the line stood still meanwhile
+                    self.paused_s += waited
+                countdown = self._check_every
             delay = clock.wall_of(t) - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
