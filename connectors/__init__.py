@@ -11,17 +11,67 @@ Files: an events folder (one CSV per kind) with :func:`write_events_dir` /
 and MES order list (:func:`import_mes`) through a mapping file.
 """
 
-from .files import read_events_dir, read_orders_csv, write_events_dir, write_orders_csv
-from .historian import import_historian, load_historian_mapping, read_historian
-from .live import load_live_config, open_live_connector
-from .mes import import_mes, load_mes_mapping, read_mes
-from .mqtt import MqttConnector
-from .mqtt_config import MqttConfig, load_mqtt_config
-from .opcua_browse import browse
-from .opcua_client import ConnectorStats, OpcUaConnector
-from .opcua_config import ConnectorConfig, load_connector_config
-from .opcua_server import DemoLineServer, ReplayClock
-from .spool import Flusher, Spool
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: name -> the module that defines it, imported on first use (``import
+#: carbontwin.api.cli`` does not pay for what one command never touches)
+_EXPORTS = {
+    "read_events_dir": ".files",
+    "read_orders_csv": ".files",
+    "write_events_dir": ".files",
+    "write_orders_csv": ".files",
+    "import_historian": ".historian",
+    "load_historian_mapping": ".historian",
+    "read_historian": ".historian",
+    "load_live_config": ".live",
+    "open_live_connector": ".live",
+    "import_mes": ".mes",
+    "load_mes_mapping": ".mes",
+    "read_mes": ".mes",
+    "MqttConnector": ".mqtt",
+    "MqttConfig": ".mqtt_config",
+    "load_mqtt_config": ".mqtt_config",
+    "browse": ".opcua_browse",
+    "ConnectorStats": ".opcua_client",
+    "OpcUaConnector": ".opcua_client",
+    "ConnectorConfig": ".opcua_config",
+    "load_connector_config": ".opcua_config",
+    "DemoLineServer": ".opcua_server",
+    "ReplayClock": ".opcua_server",
+    "Flusher": ".spool",
+    "Spool": ".spool",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _EXPORTS.get(name)
+    if where is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:
+    from .files import read_events_dir, read_orders_csv, write_events_dir, write_orders_csv
+    from .historian import import_historian, load_historian_mapping, read_historian
+    from .live import load_live_config, open_live_connector
+    from .mes import import_mes, load_mes_mapping, read_mes
+    from .mqtt import MqttConnector
+    from .mqtt_config import MqttConfig, load_mqtt_config
+    from .opcua_browse import browse
+    from .opcua_client import ConnectorStats, OpcUaConnector
+    from .opcua_config import ConnectorConfig, load_connector_config
+    from .opcua_server import DemoLineServer, ReplayClock
+    from .spool import Flusher, Spool
 
 __all__ = [
     "ConnectorConfig",

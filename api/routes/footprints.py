@@ -10,7 +10,9 @@
   checks with nothing else
 
 Footprints are signed once, when issued; every route here serves the signed
-document as stored and never signs on reading.
+document as stored. The one signature made on reading, ``/pact?sign=true``, signs
+the PACT rendering of a record that still verifies as stored (a rewritten row gets
+409, never a fresh signature).
 """
 
 from __future__ import annotations
@@ -172,13 +174,14 @@ def get_footprint_pact(
     spec: Literal["3", "2"] = "3",
     sign: bool = False,
 ) -> Any:
-    """The footprint as a PACT ProductFootprint (v3 default, or v2.2); signed with ``sign``."""
+    """The footprint as a PACT ProductFootprint (v3 default, or v2.2); with ``sign``, signed
+    now with the service's key, when the stored record still verifies (else 409)."""
     store = services.store
     fp = find_footprint(store, footprint_id)
     doc = render_pact(
         services, fp, int(spec), optional_factory(store), statuses(store, [fp])[fp.id]
     )
-    return signed(services, doc) if sign else doc
+    return signed(services, fp.id, doc) if sign else doc
 
 
 @router.get(

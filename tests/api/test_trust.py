@@ -20,7 +20,7 @@ from carbontwin.api.cli import app as cli
 from carbontwin.api.pack import recompute
 from carbontwin.plugins import registry
 from carbontwin.plugins.label import verify_label
-from carbontwin.plugins.signing import load_public_key
+from carbontwin.plugins.signing import load_public_key, verify_document
 from carbontwin.twin.examples import demo_factory
 from carbontwin.twin.factory_file import factory_to_dict
 from carbontwin.twin.store.models import FootprintRow
@@ -83,6 +83,14 @@ def test_a_rewritten_footprint_fails_every_check(issued_demo, tmp_path):
     assert runner.invoke(cli, ["audit", "check", "--database-url", db]).exit_code == 0
     r = runner.invoke(cli, ["verify", target["order"], "--database-url", db, *key])
     assert r.exit_code == 0, r.output
+    # a PACT rendering signed on request, of the record as issued
+    r = client.get(f"/footprints/{fid}/pact", params={"sign": "true"})
+    assert r.status_code == 200, r.text
+    pact = r.json()
+    assert verify_document(pact, pub).valid
+    # kg CO2e per piece (location-based headline), to PACT's six decimals
+    per_piece = float(pact["payload"]["pcf"]["pcfExcludingBiogenicUptake"])
+    assert per_piece == pytest.approx(target["co2e_kg"] / target["quantity"], abs=1e-6)
     # the auditor's scenario: 1.0 kg written into the row behind the triggers
     _rewrite_behind_the_triggers(services.store, fid, 1.0)
     r = client.get(f"/footprints/{fid}").json()
@@ -92,6 +100,11 @@ def test_a_rewritten_footprint_fails_every_check(issued_demo, tmp_path):
     assert r["matches_store"] is False
     assert "signature.sha256 does not match the payload" in r["reason"]
     assert "differs from the one logged at issuance" in r["reason"]
+    # the rewritten row is not signed afresh on request
+    r = client.get(f"/footprints/{fid}/pact", params={"sign": "true"})
+    assert r.status_code == 409, r.text
+    assert f"footprint {fid} does not verify as stored" in r.text
+    assert client.get(f"/footprints/{fid}/pact").status_code == 200  # unsigned, as ever
     # a worker that rendered the label before serves it as issued from its cache (issued
     # footprints never change; verify and audit read the row); a fresh worker renders the
     # rewritten row, and its label fails verification
