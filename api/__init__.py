@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from carbontwin.twin._lazy import lazy_exports
 
 #: name -> the module that defines it, imported on first use (``import
 #: carbontwin.api.cli`` does not pay for what one command never touches)
@@ -14,21 +15,7 @@ _EXPORTS = {
     "create_app": ".app",
     "Settings": ".settings",
 }
-
-
-def __getattr__(name: str) -> Any:
-    where = _EXPORTS.get(name)
-    if where is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(where, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .app import create_app

@@ -13,8 +13,9 @@ and MES order list (:func:`import_mes`) through a mapping file.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from carbontwin.twin._lazy import lazy_exports
 
 #: name -> the module that defines it, imported on first use (``import
 #: carbontwin.api.cli`` does not pay for what one command never touches)
@@ -44,21 +45,7 @@ _EXPORTS = {
     "Flusher": ".spool",
     "Spool": ".spool",
 }
-
-
-def __getattr__(name: str) -> Any:
-    where = _EXPORTS.get(name)
-    if where is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(where, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .files import read_events_dir, read_orders_csv, write_events_dir, write_orders_csv

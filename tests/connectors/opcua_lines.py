@@ -1,9 +1,15 @@
-"""A small synthetic line's events for the OPC UA tests (no simulator needed)."""
+"""A small synthetic line's events for the OPC UA tests (no simulator needed), and a
+connector reading a whole replay."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from carbontwin.connectors.opcua_client import OpcUaConnector
+from carbontwin.connectors.opcua_config import ConnectorConfig
+from carbontwin.connectors.opcua_server import DemoLineServer
 from carbontwin.twin.events import EventBatch, OrderStep, PowerSample, StateChange, StepKind
 from carbontwin.twin.model import State
 
@@ -40,3 +46,18 @@ def line_events(minutes: int = 60, period_s: float = 10.0, meters: int = 2) -> E
         OrderStep("O-2", "op10", "press-1", T0 + 30 * m, T0 + 45 * m, 5, StepKind.PROCESSING),
     ]
     return EventBatch.from_events(events)
+
+
+async def read_all(
+    server: DemoLineServer, cfg: ConnectorConfig, sink: Callable[[EventBatch], int]
+) -> OpcUaConnector:
+    """Connect, replay the server's events, wait until all are flushed to ``sink``, stop."""
+    connector = OpcUaConnector(cfg, sink=sink)
+    stop = asyncio.Event()
+    task = asyncio.create_task(connector.run(stop))
+    await asyncio.wait_for(connector.ready.wait(), 20)
+    await server.replay()
+    assert await connector.wait_idle(quiet_s=0.5, timeout_s=20)
+    stop.set()
+    await task
+    return connector

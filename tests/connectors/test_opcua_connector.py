@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 from asyncua import Client, ua
-from opcua_lines import line_events
+from opcua_lines import line_events, read_all
 
 from carbontwin.connectors.opcua_client import OpcUaConnector
 from carbontwin.connectors.opcua_config import (
@@ -50,18 +50,6 @@ def _config(server: DemoLineServer, tmp_path, **kw) -> ConnectorConfig:
     )
 
 
-async def _read_all(server: DemoLineServer, cfg: ConnectorConfig, sink) -> OpcUaConnector:
-    connector = OpcUaConnector(cfg, sink=sink)
-    stop = asyncio.Event()
-    task = asyncio.create_task(connector.run(stop))
-    await asyncio.wait_for(connector.ready.wait(), 20)
-    await server.replay()
-    assert await connector.wait_idle(quiet_s=0.5, timeout_s=20)
-    stop.set()
-    await task
-    return connector
-
-
 def test_the_connector_reads_every_event_exactly_once(tmp_path, port, events):
     got: list[EventBatch] = []
 
@@ -71,7 +59,7 @@ def test_the_connector_reads_every_event_exactly_once(tmp_path, port, events):
 
     async def go():
         async with DemoLineServer(events, port=port, speed=1800) as server:
-            connector = await _read_all(server, _config(server, tmp_path), sink)
+            connector = await read_all(server, _config(server, tmp_path), sink)
             # the address space is the companion specifications' one
             async with Client(server.endpoint) as client:
                 mach = await client.get_namespace_index(MACHINERY_URI)
@@ -275,7 +263,7 @@ def test_secured_policies_with_a_username(tmp_path, port, events, policy, mode):
                 with pytest.raises(ConnectorError, match="refused"):
                     await OpcUaConnector(cfg, sink=sink).start()
             cfg = _config(server, tmp_path, security=sec, username="operator", password="s3cret")
-            await _read_all(server, cfg, sink)
+            await read_all(server, cfg, sink)
 
     asyncio.run(go())
     assert (tmp_path / "pki" / "client.der").is_file()  # generated on first run

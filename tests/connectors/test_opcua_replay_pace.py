@@ -13,9 +13,8 @@ import time
 import numpy as np
 import pytest
 from asyncua import Client, ua
-from opcua_lines import line_events
+from opcua_lines import line_events, read_all
 
-from carbontwin.connectors.opcua_client import OpcUaConnector
 from carbontwin.connectors.opcua_config import ConnectorConfig
 from carbontwin.connectors.opcua_server import DemoLineServer
 from carbontwin.twin.events import EventBatch
@@ -41,14 +40,7 @@ def test_a_reader_with_short_queues_gets_every_value_of_a_fast_replay(tmp_path, 
             )
             for s in cfg["signals"]:
                 s["queue_size"] = 20  # 100 ms of this replay would be ~1,000 values
-            connector = OpcUaConnector(ConnectorConfig.model_validate(cfg), sink=sink)
-            stop = asyncio.Event()
-            task = asyncio.create_task(connector.run(stop))
-            await asyncio.wait_for(connector.ready.wait(), 20)
-            await server.replay()
-            assert await connector.wait_idle(quiet_s=0.5, timeout_s=20)
-            stop.set()
-            await task
+            connector = await read_all(server, ConnectorConfig.model_validate(cfg), sink)
             return connector, server.paused_s
 
     connector, paused = asyncio.run(go())

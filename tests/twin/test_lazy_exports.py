@@ -1,0 +1,40 @@
+"""Package exports imported on first use: a package import pulls in no client library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _imported_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return set(out.split())
+
+
+def test_importing_the_connectors_package_loads_no_opcua_or_mqtt_client():
+    mods = _imported_after("import carbontwin.connectors")
+    assert "carbontwin.connectors" in mods
+    assert not {"asyncua", "aiomqtt", "carbontwin.connectors.opcua_client"} & mods
+
+
+def test_an_export_is_imported_when_read_and_an_unknown_name_is_an_attribute_error():
+    mods = _imported_after(
+        "import carbontwin.connectors as c\n"
+        "assert 'OpcUaConnector' in dir(c)\n"
+        "assert c.OpcUaConnector.__module__ == 'carbontwin.connectors.opcua_client'\n"
+        "from carbontwin.api import create_app\n"
+        "assert callable(create_app)"
+    )
+    assert {"asyncua", "fastapi", "carbontwin.connectors.opcua_client"} <= mods
+    import carbontwin.api
+
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        _ = carbontwin.api.no_such_name
