@@ -303,6 +303,7 @@ def verify(
     ] = None,
     key_path: KeyOpt = None,
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
 ) -> None:
     """Check the Ed25519 signature of a file, or of a footprint in the store; exit 1 when
     it was altered.
@@ -332,7 +333,7 @@ def verify(
     else:
         from carbontwin.twin.store import NotFoundError, Store
 
-        store = Store.open(_settings(database_url, None).database_url)
+        store = Store.open(_settings(database_url, None).database_url, tenant=tenant)
         try:
             fp = store.latest_footprint(target)
             if fp is None:
@@ -402,6 +403,7 @@ def label(
         str,
         typer.Option(help="Scope 2 method of the headline figure: location or market"),
     ] = "",
+    tenant: TenantOpt = "default",
 ) -> None:
     """Render the carbon label of an order (or of a signed footprint file).
 
@@ -439,7 +441,7 @@ def label(
         if path.suffix.lower() == ".json":
             msg = f"footprint file {what} not found"
             raise NotFoundError(msg, field="what")
-        store = Store.open(settings.database_url)
+        store = Store.open(settings.database_url, tenant=tenant)
         try:
             try:
                 store.get_order(what)

@@ -108,3 +108,33 @@ def test_label_pdf_verifies_and_an_edit_is_caught(tmp_path):
     r = runner.invoke(app, ["verify", str(pdf), "--key-path", str(key_path)])
     assert r.exit_code == 1
     assert "ALTERED" in r.output
+
+
+def test_verify_and_label_read_the_named_tenant(tmp_path, demo_batch):
+    from carbontwin.twin.examples import demo_factory
+    from carbontwin.twin.store import Store
+
+    url = f"sqlite:///{tmp_path / 'twin.db'}"
+    Store.open(url).admin.add_tenant("plant-a")
+    plant = Store.open(url, tenant="plant-a")
+    factory = demo_factory()
+    plant.save_factory(factory)
+    plant.save_orders(factory.orders[:4])
+    plant.write_events(demo_batch)
+    plant.close()
+    db = ["--database-url", url]
+    key = ["--key-path", str(tmp_path / "k.pem")]
+    r = runner.invoke(app, ["issue", "--tenant", "plant-a", *db, *key])
+    assert r.exit_code == 0, r.output
+    order = factory.orders[0].id
+    r = runner.invoke(app, ["verify", order, "--tenant", "plant-a", *db, *key])
+    assert r.exit_code == 0, r.output
+    assert f"(order {order}, v1)" in " ".join(r.output.split())
+    out = tmp_path / "label.json"
+    r = runner.invoke(app, ["label", order, "--tenant", "plant-a", "--out", str(out), *db])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["footprint"]["payload"]["order"] == order
+    # the default tenant holds no such order: named as not found, not a traceback
+    r = runner.invoke(app, ["verify", order, *db, *key])
+    assert r.exit_code != 0
+    assert "neither a file nor an order or footprint id" in str(r.exception)
