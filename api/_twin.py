@@ -17,7 +17,7 @@ from carbontwin.plugins.pact import (
     render_pact_v2,
     render_pact_v3,
 )
-from carbontwin.plugins.signing import load_public_key, sign_document, verify_document
+from carbontwin.plugins.signing import sign_document, verify_document
 from carbontwin.twin.errors import StoreError
 from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.store import NotFoundError
@@ -96,10 +96,11 @@ def render_pact(
 def signed(services: TenantServices, footprint_id: str, rendering: Any) -> dict[str, Any]:
     """``rendering`` (a document made from footprint ``footprint_id``) signed now with the
     service's key, only while the stored record verifies: its signature made at issuance
-    holds and its row matches it. A rewritten row is refused (409), never signed afresh."""
+    holds against the service's key (as ``GET /footprints/{id}/verify`` checks it; a key
+    row added behind the database's back vouches for nothing) and its row matches it.
+    A rewritten row is refused (409), never signed afresh."""
     stored = services.store.stored_footprint(footprint_id)
-    key = load_public_key(stored.public_key_pem) if stored.public_key_pem else services.signing_key
-    check = verify_document(stored.document, key)
+    check = verify_document(stored.document, services.signing_key)
     problems = ([] if check.valid else [check.reason]) + list(stored.problems)
     if problems:
         msg = (
