@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .service import DbOpt, _settings
+from .service import DbOpt, TenantOpt, _settings
 
 __all__ = ["register"]
 
@@ -31,6 +31,7 @@ def cbam(
         ),
     ] = None,
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
 ) -> None:
     """Specific embedded emissions per good (CN code) and quarter, direct and indirect,
     with precursors and default-value flags, from the footprints in the store."""
@@ -42,7 +43,7 @@ def cbam(
         msg = f"--out {out}: use a .xlsx or .json file"
         raise typer.BadParameter(msg)
     settings = _settings(database_url, None)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, tenant=tenant)
     try:
         factory = store.load_factory()
         report = cbam_report(store.list_footprints(), factory, period or None)

@@ -36,6 +36,8 @@ from carbontwin.twin.errors import CarbonTwinError
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.quantities import from_epoch
 
+from .service import TenantOpt
+
 __all__ = ["register"]
 
 MappingOpt = Annotated[
@@ -78,10 +80,10 @@ class _CheckedStore:
         return int(self.store.save_orders(orders))
 
 
-def _open_store(url: str | None) -> Any:
+def _open_store(url: str | None, tenant: str) -> Any:
     from carbontwin.twin.store import Store
 
-    return Store.open(url)
+    return Store.open(url, tenant=tenant)
 
 
 def _where(out: Path | None, store: _CheckedStore | None) -> str:
@@ -116,6 +118,7 @@ def historian(
     mapping: MappingOpt,
     out: OutOpt = None,
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
     append: Annotated[
         bool,
         typer.Option(
@@ -138,7 +141,7 @@ def historian(
     err = Console(stderr=True)
     try:
         loaded = load_historian_mapping(mapping)
-        store = _CheckedStore(_open_store(database_url)) if out is None else None
+        store = _CheckedStore(_open_store(database_url, tenant)) if out is None else None
         target = _where(out, store)
         started = time.perf_counter()
         with Progress(
@@ -187,6 +190,7 @@ def mes(
     mapping: MappingOpt,
     out: OutOpt = None,
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Import production orders and order steps from an MES export.
@@ -198,7 +202,7 @@ def mes(
     err = Console(stderr=True)
     try:
         loaded = load_mes_mapping(mapping)
-        store = _CheckedStore(_open_store(database_url)) if out is None else None
+        store = _CheckedStore(_open_store(database_url, tenant)) if out is None else None
         got = import_mes(file, loaded, out=out, store=store)
     except CarbonTwinError as exc:
         raise _fail(err, exc) from None

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from carbontwin.twin.errors import CarbonTwinError
 
-from .service import DbOpt, _settings
+from .service import DbOpt, TenantOpt, _settings
 
 __all__ = ["register"]
 
@@ -30,6 +30,7 @@ def report(
         Path, typer.Option("--out", "-o", help="Report file: .html (one file) or .pdf.")
     ],
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
 ) -> None:
     """Totals, kg CO2e per unit per product, hotspots, data quality, methods and rules of the
     orders completed in a period, with plots."""
@@ -41,7 +42,7 @@ def report(
     try:
         p = parse_period(period)
         with err.status(f"building the report for {p.label}"):
-            store = Store.open(settings.database_url)
+            store = Store.open(settings.database_url, tenant=tenant)
             try:
                 data = build_report(store, p)
             finally:

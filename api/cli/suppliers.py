@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from .service import DbOpt, _settings
+from .service import DbOpt, TenantOpt, _settings
 
 __all__ = ["register"]
 
@@ -31,14 +31,19 @@ ProductOpt = Annotated[
 
 
 def _apply(
-    database_url: str | None, supplier: str, material: str, found: list[Any], product: str | None
+    database_url: str | None,
+    tenant: str,
+    supplier: str,
+    material: str,
+    found: list[Any],
+    product: str | None,
 ) -> None:
     from carbontwin.connectors.pact_suppliers import apply_supplier_footprint, pick
     from carbontwin.twin.store import Store
 
     sfp = pick(found, product)
     settings = _settings(database_url, None)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, tenant=tenant)
     try:
         factory = apply_supplier_footprint(store.load_factory(), supplier, material, sfp)
         version = store.save_factory(factory)
@@ -69,12 +74,13 @@ def import_files(
     material: MaterialOpt,
     product_id: ProductOpt = None,
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
 ) -> None:
     """Take a supplier's product footprint from PACT v2/v3 JSON files."""
     from carbontwin.connectors.pact_suppliers import read_footprint_file
 
     found = [f for path in files for f in read_footprint_file(path)]
-    _apply(database_url, supplier, material, found, product_id)
+    _apply(database_url, tenant, supplier, material, found, product_id)
 
 
 def pull(
@@ -97,6 +103,7 @@ def pull(
         typer.Option("--ca-file", help="CA certificate (PEM) to trust for the supplier's TLS"),
     ] = None,
     database_url: DbOpt = None,
+    tenant: TenantOpt = "default",
 ) -> None:
     """Pull a supplier's product footprint from its PACT host (OAuth2 client credentials)."""
     from carbontwin.connectors.pact_suppliers import pull_footprints
@@ -117,7 +124,7 @@ def pull(
         spec=spec,
         verify=verify,
     )
-    _apply(database_url, supplier, material, found, product_id)
+    _apply(database_url, tenant, supplier, material, found, product_id)
 
 
 def register(app: typer.Typer) -> None:

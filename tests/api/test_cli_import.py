@@ -135,6 +135,27 @@ def test_into_the_store_checks_the_stored_factory(tmp_path):
     assert "unknown meter 'M-presse'" in r.output
 
 
+def test_into_the_named_tenant(tmp_path):
+    url = f"sqlite:///{tmp_path / 'twin.db'}"
+    with Store.open(url) as store:
+        store.admin.add_tenant("plant-a")
+    with Store.open(url, tenant="plant-a") as store:
+        store.save_factory(demo_factory())
+    into = ["--database-url", url, "--tenant", "plant-a"]
+    r = runner.invoke(app, ["import", "historian", str(EXPORT), "--mapping", str(HIST_MAP), *into])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["import", "mes", str(MES), "--mapping", str(MES_MAP), *into])
+    assert r.exit_code == 0, r.output
+    with Store(url, tenant="plant-a") as store:
+        counts = store.count_events()
+        orders = {o.id for o in store.list_orders()}
+    assert (counts["power_samples"], counts["order_steps"]) == (360, 6)
+    assert {"1000123", "1000124"} <= orders
+    with Store(url) as store:  # nothing of it in the default tenant
+        assert set(store.count_events().values()) == {0}
+        assert store.list_orders() == []
+
+
 def test_errors_exit_1_naming_file_and_line(tmp_path):
     bad = tmp_path / "m.yaml"
     bad.write_text(

@@ -1,8 +1,9 @@
-"""``carbontwin verify``, ``label`` and ``plugins list``."""
+"""``carbontwin verify``, ``label``, ``plugins list`` and ``report --tenant``."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from typer.testing import CliRunner
@@ -110,7 +111,7 @@ def test_label_pdf_verifies_and_an_edit_is_caught(tmp_path):
     assert "ALTERED" in r.output
 
 
-def test_verify_and_label_read_the_named_tenant(tmp_path, demo_batch):
+def test_verify_label_and_report_read_the_named_tenant(tmp_path, demo_batch):
     from carbontwin.twin.examples import demo_factory
     from carbontwin.twin.store import Store
 
@@ -138,3 +139,17 @@ def test_verify_and_label_read_the_named_tenant(tmp_path, demo_batch):
     r = runner.invoke(app, ["verify", order, *db, *key])
     assert r.exit_code != 0
     assert "neither a file nor an order or footprint id" in str(r.exception)
+    # the period report of the tenant: its issued orders and their total
+    with Store(url, tenant="plant-a") as store:
+        fps = store.list_footprints()
+    assert len(fps) == 4
+    report = tmp_path / "report.html"
+    period = ["--period", "2019-03-04/2019-03-06", "--out", str(report)]
+    r = runner.invoke(app, ["report", *period, "--tenant", "plant-a", *db])
+    assert r.exit_code == 0, r.output
+    text = " ".join(re.sub(r"<[^>]+>", " ", report.read_text(encoding="utf-8")).split())
+    assert f"{sum(fp.co2e_kg for fp in fps):,.2f} kg CO2e" in text
+    assert all(fp.order in text for fp in fps)
+    r = runner.invoke(app, ["report", *period, *db])  # the default tenant has no factory
+    assert r.exit_code == 1
+    assert "no factory saved yet" in r.output

@@ -255,6 +255,40 @@ def test_v3_file_import_converts_the_declared_unit(tmp_path):
     assert link.pact_id == V3_DOC["id"]
 
 
+def test_import_into_the_named_tenant(tmp_path):
+    from carbontwin.twin.store import Store
+
+    path = tmp_path / "bar.json"
+    path.write_text(json.dumps(V3_DOC))
+    url = f"sqlite:///{tmp_path / 'buyer.db'}"
+    with Store.open(url) as store:
+        store.admin.add_tenant("plant-a")
+        store.save_factory(demo_factory())
+        before = store.load_factory()
+    with Store.open(url, tenant="plant-a") as store:
+        store.save_factory(demo_factory())
+    r = CliRunner().invoke(
+        cli,
+        [
+            *("suppliers", "import", str(path), "--supplier", "sup-rheinstahl"),
+            *("--material", "steel-bar-42crmo4", "--database-url", url, "--tenant", "plant-a"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+
+    def link(factory):
+        s = next(s for s in factory.suppliers if s.id == "sup-rheinstahl")
+        return next(x for x in s.supplies if x.material == "steel-bar-42crmo4")
+
+    with Store(url, tenant="plant-a") as store:
+        got = link(store.load_factory())
+    assert got.pcf_kg_per_unit == pytest.approx(0.7)  # 700 kg CO2e per 1000 kg
+    assert got.pact_id == V3_DOC["id"]
+    with Store(url) as store:  # the default tenant's factory as it was
+        assert link(store.load_factory()) == link(before)
+    assert link(before).pact_id != V3_DOC["id"]
+
+
 def test_v2_file_values_per_declared_unit_and_version(tmp_path):
     sfp = parse_product_footprint(V2_DOC, "v2.json")
     assert sfp.version == "3"

@@ -162,15 +162,19 @@ def test_workbook_reads_back_with_the_hand_figures(tmp_path):
     assert prec["Data type"] == "default"
 
 
+def _issued_store(url: str, signer, tenant: str = "default") -> None:
+    """The demo factory, its orders and :func:`_footprints` issued, in ``tenant``."""
+    with Store.open(url, tenant=tenant) as store:
+        factory = demo_factory()
+        store.save_factory(factory)
+        store.save_orders(factory.orders)
+        for fp in _footprints():
+            store.issue_footprint(fp, signer)
+
+
 def test_cli_writes_workbook_and_json_from_a_store(tmp_path, signer):
     url = f"sqlite:///{tmp_path / 'twin.db'}"
-    store = Store.open(url)
-    factory = demo_factory()
-    store.save_factory(factory)
-    store.save_orders(factory.orders)
-    for fp in _footprints():
-        store.issue_footprint(fp, signer)
-    store.close()
+    _issued_store(url, signer)
     runner = CliRunner()
     out = tmp_path / "cbam.xlsx"
     r = runner.invoke(app, ["cbam", "--database-url", url, "--period", "2019Q1", "--out", str(out)])
@@ -186,6 +190,24 @@ def test_cli_writes_workbook_and_json_from_a_store(tmp_path, signer):
     assert [g["period"] for g in doc["goods"]] == ["2019Q1", "2019Q2"]
     r = runner.invoke(app, ["cbam", "--database-url", url, "--period", "2019-13", "--out", str(js)])
     assert r.exit_code != 0
+
+
+def test_cli_reads_the_named_tenant(tmp_path, signer):
+    url = f"sqlite:///{tmp_path / 'twin.db'}"
+    with Store.open(url) as store:
+        store.admin.add_tenant("plant-a")
+    _issued_store(url, signer, "plant-a")
+    runner = CliRunner()
+    js = tmp_path / "cbam.json"
+    r = runner.invoke(app, ["cbam", "--database-url", url, "--tenant", "plant-a", "--out", str(js)])
+    assert r.exit_code == 0, r.output
+    goods = json.loads(js.read_text())["goods"]
+    assert [g["period"] for g in goods] == ["2019Q1", "2019Q2"]
+    assert goods[0]["see_direct"] == pytest.approx(HAND["see_direct"])
+    # the default tenant has no factory: named, not the other tenant's goods
+    r = runner.invoke(app, ["cbam", "--database-url", url, "--out", str(tmp_path / "d.json")])
+    assert r.exit_code != 0
+    assert "no factory saved yet" in str(r.exception)
 
 
 @pytest.mark.parametrize(
