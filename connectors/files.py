@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,8 @@ from carbontwin.twin.model import Order, State
 from carbontwin.twin.quantities import from_epoch
 from carbontwin.twin.text_files import MAX_ABS_VALUE, decode_text, number_problem
 
+from .events_folder import FILES, OPTIONAL, ORDERS_FILE, describe_events_folder
+
 __all__ = [
     "FILES",
     "OPTIONAL",
@@ -74,59 +76,11 @@ __all__ = [
     "write_orders_csv",
 ]
 
-#: file name -> (column -> EventBatch field, time columns)
-FILES: Mapping[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
-    "states.csv": ({"asset": "state_asset", "t": "state_t", "state": "state"}, ("t",)),
-    "power.csv": ({"meter": "power_meter", "t": "power_t", "power_kw": "power_kw"}, ("t",)),
-    "counters.csv": (
-        {"meter": "counter_meter", "t": "counter_t", "energy_kwh": "counter_kwh"},
-        ("t",),
-    ),
-    "steps.csv": (
-        {
-            "order": "step_order",
-            "operation": "step_operation",
-            "asset": "step_asset",
-            "start": "step_start",
-            "end": "step_end",
-            "quantity": "step_quantity",
-            "kind": "step_kind",
-        },
-        ("start", "end"),
-    ),
-    "materials.csv": (
-        {
-            "order": "material_order",
-            "material": "material_id",
-            "quantity": "material_quantity",
-            "unit": "material_unit",
-            "booking": "material_booking",
-        },
-        (),
-    ),
-    "gaps.csv": (
-        {"source": "gap_source", "start": "gap_start", "end": "gap_end", "reason": "gap_reason"},
-        ("start", "end"),
-    ),
-}
-#: columns a file may leave out, with the value they then take
-OPTIONAL: Mapping[str, str] = {"unit": "kg", "reason": "", "booking": "", "correction": ""}
 _KIND_OF_FILE = {f"{k}.csv": k for k in KINDS}
 _NUMERIC = {"power_kw", "energy_kwh", "quantity"}
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
-#: The orders file of an events folder and its columns.
-ORDERS_FILE = "orders.csv"
 _ORDER_COLUMNS = ("id", "product", "quantity", "release", "due")
-
-
-def describe_events_folder() -> str:
-    """One paragraph per file: its columns (the text ``attribute --help`` shows)."""
-    lines = []
-    for name, (cols, _) in FILES.items():
-        shown = [f"{c} (optional)" if c in OPTIONAL else c for c in cols]
-        lines.append(f"{name}: {', '.join(shown)}")
-    return "; ".join(lines)
 
 
 def _iso(t: npt.NDArray[np.float64]) -> Any:

@@ -16,33 +16,23 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from carbontwin.api.breakdowns import (
-    BY,
-    breakdown,
-    breakdowns,
-    export_frames,
-    orders_frame,
-    summary,
-)
-from carbontwin.api.issuing import with_orders
-from carbontwin.connectors.files import describe_events_folder, read_events_dir, read_orders_csv
-from carbontwin.twin.attribution import Attribution, Rules, attribute
-from carbontwin.twin.coverage import hold_uncovered
+from carbontwin.connectors.events_folder import describe_events_folder
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
-from carbontwin.twin.factors import FactorSet
-from carbontwin.twin.factory_file import load_factory
-from carbontwin.twin.model import Factory
 
 from ._factors import GridFactorOpt, GridFactorsOpt, attributions, cli_factor_set
 from .factory import resolve_factory_path
 from .tables import breakdown_table, footprint_table, print_table
+
+if TYPE_CHECKING:  # the libraries behind them load when a command runs, not with --help
+    from carbontwin.twin.attribution import Attribution, Rules
+    from carbontwin.twin.factors import FactorSet
+    from carbontwin.twin.model import Factory
 
 __all__ = [
     "attribution_json",
@@ -55,6 +45,10 @@ __all__ = [
 
 
 def _rules(path: Path | None) -> Rules:
+    import yaml
+
+    from carbontwin.twin.attribution import Rules
+
     if path is None:
         return Rules()
     try:
@@ -144,6 +138,8 @@ def export_attribution(res: Attribution, factory: Factory, path: Path) -> list[P
     ``.xlsx``: one workbook, sheet ``orders`` and a sheet ``by_<dimension>`` each;
     otherwise CSV: the orders in ``path`` and ``<stem>-by_<dimension>.csv`` beside it.
     """
+    from carbontwin.api.breakdowns import breakdowns, export_frames, orders_frame
+
     frames = {"orders": orders_frame(res.footprints.values())}
     frames.update({f"by_{k}": v for k, v in breakdowns(res, factory).items()})
     return export_frames(frames, path)
@@ -209,6 +205,14 @@ def register(app: typer.Typer) -> None:
         back (the zone's profile of the nearest year, else an annual factor) and is
         flagged on the orders that used it.
         """
+        from carbontwin.api.breakdowns import BY, breakdown, summary
+        from carbontwin.api.issuing import with_orders
+        from carbontwin.connectors.files import read_events_dir, read_orders_csv
+        from carbontwin.plugins.registry import allocation_rules
+        from carbontwin.twin.attribution import attribute
+        from carbontwin.twin.coverage import hold_uncovered
+        from carbontwin.twin.factory_file import load_factory
+
         err = Console(stderr=True)
         if by is not None and by not in BY:
             err.print(f"error: --by {escape(by)}: choose one of {', '.join(BY)}", highlight=False)
@@ -220,8 +224,6 @@ def register(app: typer.Typer) -> None:
             batch = read_events_dir(events)
             fac = with_orders(fac, read_orders_csv(events))
             factors = cli_factor_set(fac, path, grid_factor, grid_factors)
-            from carbontwin.plugins.registry import allocation_rules
-
             batch, uncovered = hold_uncovered(fac, batch, factors)
             res = attribute(fac, batch, factors, _rules(rules), allocation=allocation_rules())
         except FactoryModelError as exc:

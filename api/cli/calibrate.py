@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from carbontwin.connectors.files import read_events_dir
 from carbontwin.twin.errors import CarbonTwinError
 
 from .factory import resolve_factory_path
@@ -48,6 +47,7 @@ def calibrate_command(
     """Replay a measured period's states and order steps through the simulator's power model,
     report the energy error per meter and in total, fit each asset's power per state to the
     readings (least squares over state durations) and print the error after the fit."""
+    from carbontwin.connectors.files import read_events_dir
     from carbontwin.simulation.calibrate import annotate_factory_yaml, calibrate
     from carbontwin.twin.factory_file import dumps_factory, load_factory
 

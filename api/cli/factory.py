@@ -19,9 +19,6 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from carbontwin.twin.errors import CarbonTwinError, FactoryModelError
-from carbontwin.twin.examples import example_path
-from carbontwin.twin.factors import factory_series
-from carbontwin.twin.factory_file import factory_json_schema, load_factory
 from carbontwin.twin.model import STATES, Factory, PowerModel
 
 __all__ = ["register", "resolve_factory_path"]
@@ -47,6 +44,8 @@ def resolve_factory_path(file: Path, err: Console | None = None) -> Path:
         return file
     parts = file.parts
     if len(parts) == 1 or (len(parts) == 2 and parts[0] == "examples"):
+        from carbontwin.twin.examples import example_path
+
         try:
             bundled = example_path(file.name)
         except FileNotFoundError:
@@ -62,6 +61,8 @@ def resolve_factory_path(file: Path, err: Console | None = None) -> Path:
 
 
 def _load(file: Path) -> tuple[Factory | None, Path]:
+    from carbontwin.twin.factory_file import load_factory
+
     err = Console(stderr=True)
     path = resolve_factory_path(file, err)
     try:
@@ -98,6 +99,8 @@ def _summary(f: Factory) -> str:
 
 def validate(file: FileArg) -> None:
     """Check a factory file; print a summary, or every problem with its line (exit 1)."""
+    from carbontwin.twin.factors import factory_series
+
     factory, path = _load(file)
     if factory is None:
         raise typer.Exit(code=1)
@@ -233,6 +236,8 @@ def show(file: FileArg) -> None:
 
 def schema() -> None:
     """Print the JSON Schema of factory files (for editors such as VS Code's YAML extension)."""
+    from carbontwin.twin.factory_file import factory_json_schema
+
     typer.echo(json.dumps(factory_json_schema(), indent=2))
 
 

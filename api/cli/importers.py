@@ -17,24 +17,19 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from carbontwin.connectors._mapping import Chunk
-from carbontwin.connectors.historian import (
-    ImportStats,
-    historian_mapping_schema,
-    import_historian,
-    load_historian_mapping,
-)
-from carbontwin.connectors.mes import import_mes, load_mes_mapping, mes_mapping_schema
 from carbontwin.twin.errors import CarbonTwinError
-from carbontwin.twin.events import EventBatch
-from carbontwin.twin.quantities import from_epoch
+
+if TYPE_CHECKING:  # loaded when a command runs, not with --help
+    from carbontwin.connectors._mapping import Chunk
+    from carbontwin.connectors.historian import ImportStats
+    from carbontwin.twin.events import EventBatch
 
 from .service import TenantOpt
 
@@ -99,6 +94,8 @@ def _fail(err: Console, exc: CarbonTwinError) -> typer.Exit:
 
 
 def _stats_json(stats: ImportStats, seconds: float, target: str) -> dict[str, Any]:
+    from carbontwin.twin.quantities import from_epoch
+
     span = stats.first_t <= stats.last_t
     return {
         "rows": stats.rows,
@@ -138,6 +135,8 @@ def historian(
     meters; state codes become state changes of the mapped assets; local times
     become UTC by the mapping's time zone and its clock-change rules.
     """
+    from carbontwin.connectors.historian import import_historian, load_historian_mapping
+
     err = Console(stderr=True)
     try:
         loaded = load_historian_mapping(mapping)
@@ -199,6 +198,8 @@ def mes(
     into its orders.csv. Into the store: orders replace stored orders of the
     same id (attribution uses them, as it uses PUT /orders), steps are stored.
     """
+    from carbontwin.connectors.mes import import_mes, load_mes_mapping
+
     err = Console(stderr=True)
     try:
         loaded = load_mes_mapping(mapping)
@@ -221,6 +222,9 @@ def schema(
     kind: Annotated[str, typer.Argument(help="historian or mes")],
 ) -> None:
     """Print the JSON Schema of a historian or MES mapping file (for editors)."""
+    from carbontwin.connectors.historian import historian_mapping_schema
+    from carbontwin.connectors.mes import mes_mapping_schema
+
     schemas = {"historian": historian_mapping_schema, "mes": mes_mapping_schema}
     if kind not in schemas:
         Console(stderr=True).print(f"error: no mapping kind {kind!r}; use historian or mes")

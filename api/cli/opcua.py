@@ -14,14 +14,16 @@ import json
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
 
 from carbontwin.twin.errors import CarbonTwinError
-from carbontwin.twin.events import EventBatch
-from carbontwin.twin.model import Factory
+
+if TYPE_CHECKING:  # loaded when a command runs, not with --help
+    from carbontwin.twin.events import EventBatch
+    from carbontwin.twin.model import Factory
 
 log = logging.getLogger("carbontwin.demo")
 

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from carbontwin.plugins.factors import constant_grid_factor
 from carbontwin.twin.errors import CarbonTwinError
 
 from ._factors import GridFactorOpt, GridFactorsOpt
@@ -128,6 +127,7 @@ def simulate_command(
     The grid factor is the scenario's ``grid`` unless --grid-factor (a constant for every
     hour) or --grid-factors (an hourly CSV) is given.
     """
+    from carbontwin.plugins.factors import constant_grid_factor
     from carbontwin.simulation.scenario import load_scenario, run_scenario, simulate_one
 
     err = Console(stderr=True)

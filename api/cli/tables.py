@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from carbontwin.twin.footprint import Footprint
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from carbontwin.twin.footprint import Footprint
 
 __all__ = [
     "Column",

@@ -38,3 +38,26 @@ def test_an_export_is_imported_when_read_and_an_unknown_name_is_an_attribute_err
 
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         _ = carbontwin.api.no_such_name
+
+
+def test_the_command_line_loads_its_libraries_when_a_command_runs():
+    """``carbontwin --help`` (building every command) loads no data library; a command
+    that attributes loads what it uses."""
+    heavy = {"numpy", "pandas", "pint", "sqlalchemy", "fastapi", "asyncua", "pyarrow"}
+    mods = _imported_after(
+        "from typer.testing import CliRunner\n"
+        "from carbontwin.api.cli import app\n"
+        "r = CliRunner().invoke(app, ['--help'])\n"
+        "assert r.exit_code == 0 and 'attribute' in r.output, r.output\n"
+        "r = CliRunner().invoke(app, ['attribute', '--help'])\n"
+        "assert r.exit_code == 0 and 'power.csv' in r.output, r.output"
+    )
+    assert "carbontwin.api.cli.attribute" in mods
+    assert not heavy & mods, sorted(heavy & mods)
+    mods = _imported_after(
+        "from typer.testing import CliRunner\n"
+        "from carbontwin.api.cli import app\n"
+        "r = CliRunner().invoke(app, ['factory', 'validate', 'examples/demo_factory.yaml'])\n"
+        "assert r.exit_code == 0, r.output"
+    )
+    assert {"pint", "carbontwin.twin.factory_file"} <= mods
