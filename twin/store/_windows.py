@@ -389,7 +389,13 @@ def read_slice(
 
 
 def order_events(conn: sa.Connection, tenant: str, orders: Iterable[str]) -> EventBatch:
-    """Every order step and material use of ``orders`` (their (order, ...) keys)."""
+    """Every order step and material use of ``orders`` (their (order, ...) keys), each kind
+    by its source and key.
+
+    The rows are sorted here, not by the statement: an ``ORDER BY`` led by the step's
+    asset made SQLite walk the (tenant, asset, start) index through every step the
+    tenant ever stored, rather than seek the key to the orders asked for.
+    """
     ids = sorted(set(orders))
     parts: dict[_events.EventKind, list[Any]] = {
         _STATES: [],
@@ -404,12 +410,12 @@ def order_events(conn: sa.Connection, tenant: str, orders: Iterable[str]) -> Eve
         cols = [tab.c[c] for _, c in kind.columns]
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            stmt = (
-                sa.select(*cols)
-                .where(tab.c.tenant == tenant, tab.c.order_id.in_(chunk))
-                .order_by(tab.c[kind.source], *tab.primary_key.columns)
-            )
+            stmt = sa.select(*cols).where(tab.c.tenant == tenant, tab.c.order_id.in_(chunk))
             parts[kind] += list(conn.execute(stmt).all())
+        names = [c for _, c in kind.columns]
+        at = [names.index(kind.source)]
+        at += [names.index(c.name) for c in tab.primary_key.columns if c.name != "tenant"]
+        parts[kind].sort(key=lambda r: tuple(r[k] for k in at))
     return _batch(parts)
 
 
@@ -619,14 +625,16 @@ def window_orders(conn: sa.Connection, tenant: str, starts: Iterable[float]) -> 
     wanted = sorted(set(starts))
     out: set[str] = set()
     for i in range(0, len(wanted), 500):
-        out.update(
-            str(o)
-            for o in conn.execute(
-                sa.select(WO.c.order_id).where(
-                    WO.c.tenant == tenant, WO.c.window_start.in_(wanted[i : i + 500])
-                )
-            ).scalars()
+        # last_end is read too so that no index covers the statement: SQLite (without
+        # statistics) would otherwise scan the primary key's index, (tenant, order_id,
+        # window_start), through every window's orders rather than seek the
+        # (tenant, window_start) index to the few wanted
+        rows = conn.execute(
+            sa.select(WO.c.order_id, WO.c.last_end).where(
+                WO.c.tenant == tenant, WO.c.window_start.in_(wanted[i : i + 500])
+            )
         )
+        out.update(str(r[0]) for r in rows)
     return out
 
 
