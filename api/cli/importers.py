@@ -26,12 +26,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from carbontwin.twin.errors import CarbonTwinError
 
+from .service import TenantOpt
+
 if TYPE_CHECKING:  # loaded when a command runs, not with --help
     from carbontwin.connectors._mapping import Chunk
     from carbontwin.connectors.historian import ImportStats
     from carbontwin.twin.events import EventBatch
-
-from .service import TenantOpt
 
 __all__ = ["register"]
 
