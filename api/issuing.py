@@ -602,13 +602,24 @@ def issue_windows(
     rule_names = rules.names()  # once per run, not per order
     issued: list[Footprint] = []
     blobs = fresh  # this run's windows; the others are read as the chunks need them
-    digests: dict[tuple[float, ...], tuple[str, list[dict[str, Any]], int]] = {}
+    digests: dict[tuple[tuple[float, str], ...], tuple[str, list[dict[str, Any]], int]] = {}
     for i in range(0, len(ready), batch):
         chunk = ready[i : i + batch]
         starts = sorted({s for o in chunk for s, _ in ow[o]})
         need = [s for s in starts if s not in blobs]
-        for s, (data, meta) in store.window_pieces(need).items():
-            blobs[s] = (read_pieces(data), meta)
+        for s, (saved, data) in store.window_records(need).items():
+            blobs[s] = (read_pieces(data), saved.meta)
+            # the digests of the pieces read (another process may have attributed the
+            # window again since this run listed the windows): the lineage names them
+            win_of[s] = saved
+        gone = {s for s in need if s not in blobs}  # dropped meanwhile (a new layout)
+        if gone:  # their orders wait for the windows that replace them
+            later = {o for o in chunk if any(s in gone for s, _ in ow[o])}
+            waiting = tuple(sorted({*waiting, *later}))
+            chunk = [o for o in chunk if o not in later]
+            starts = [s for s in starts if s not in gone]
+            if not chunk:
+                continue
         keep = set(chunk)
         frames = [blobs[s][0][blobs[s][0]["order"].isin(keep)] for s in starts]
         pieces = pd.concat(frames, ignore_index=True)
@@ -629,7 +640,8 @@ def issue_windows(
         for o in sorted(fps):
             fp = fps[o]
             starts_o = tuple(s for s, _ in ow[o] if s in win_of)
-            if starts_o not in digests:  # orders of the same windows share their digest
+            dkey = tuple((s, win_of[s].slice_sha256) for s in starts_o)
+            if dkey not in digests:  # orders of the same windows share their digest
                 listed = [
                     {
                         "start": w.start,
@@ -639,12 +651,12 @@ def issue_windows(
                     }
                     for w in (win_of[s] for s in starts_o)
                 ]
-                digests[starts_o] = (
+                digests[dkey] = (
                     sha256_json(listed),
                     listed,
                     int(sum(win_of[s].slice_count for s in starts_o)),
                 )
-            esha, listed, n_events = digests[starts_o]
+            esha, listed, n_events = digests[dkey]
             order = orders_of.get(o)
             osha = sha256_json(
                 {

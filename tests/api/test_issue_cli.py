@@ -127,3 +127,64 @@ def test_archive_command_moves_attributed_events_to_parquet(tmp_path, demo_day):
     assert too_late.exit_code != 0  # main() prints a StoreError as one line, exit 1
     assert "run 'carbontwin issue' first" in str(too_late.exception)
     store.close()
+
+
+def test_an_order_names_the_digest_of_the_pieces_it_was_issued_from(
+    tmp_path, demo_day, signer, monkeypatch
+):
+    """Another process attributes a window again (another digest) after an issuing pass
+    listed the windows and before it read their pieces: each footprint's lineage names
+    the digest stored with the pieces it was made from, and the window stays pending,
+    so the next pass goes through it again (and finds nothing new to issue)."""
+    import sqlalchemy as sa
+
+    from carbontwin.api.issuing import issue_windows
+    from carbontwin.twin.store.models import WindowOrderRow
+
+    store = _store(f"sqlite:///{tmp_path / 'ct.db'}", demo_day)
+    issue_windows(store, signer, window="day", stage="attribute")
+    listed = {w.start: w for w in store.attributed_windows()}
+    assert listed
+    again = "f" * 64
+    done: set[float] = set()
+    reads = ("window_pieces", "window_records")  # what an issuing pass may read them with
+    original = {name: getattr(store, name) for name in reads if hasattr(store, name)}
+
+    def attribute_again(starts):
+        wo = WindowOrderRow.__table__
+        for s in starts:
+            if s in done or s not in listed:
+                continue
+            done.add(s)
+            data, meta = original["window_pieces"]([s])[s]
+            with store.engine.connect() as conn:
+                orders = conn.execute(
+                    sa.select(wo.c.order_id, wo.c.last_end).where(wo.c.window_start == s)
+                ).all()
+            w = listed[s]
+            store.save_window(
+                type(w)(w.start, w.end, w.key, again, w.slice_count, w.span, meta, w.reach),
+                data,
+                [(str(o), float(t)) for o, t in orders],
+            )
+
+    for name, read in original.items():
+
+        def wrapped(starts, _read=read):
+            starts = list(starts)
+            attribute_again(starts)
+            return _read(starts)
+
+        monkeypatch.setattr(store, name, wrapped)
+    run = issue_windows(store, signer, window="day", stage="issue")
+    assert run.issued
+    assert done
+    for fp in run.issued:
+        named = fp.lineage["events"]["windows"]
+        assert named
+        assert all(w["sha256"] == again for w in named if w["start"] in done), fp.order
+    assert {s for s, _, _ in store.pending_windows()} == done
+    monkeypatch.undo()
+    assert issue_windows(store, signer, window="day", stage="issue").issued == ()
+    assert store.pending_windows() == []
+    store.close()

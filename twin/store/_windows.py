@@ -527,32 +527,35 @@ def save_window(
 def windows(conn: sa.Connection, tenant: str) -> list[StoredWindow]:
     """Every attributed window (without its pieces and meta), by start: a few numbers
     and digests per window."""
-    rows = conn.execute(
-        sa.select(
-            W.c.start,
-            W.c.end,
-            W.c.key,
-            W.c.slice_sha256,
-            W.c.slice_count,
-            W.c.span,
-            W.c.reach_from,
-            W.c.reach_to,
-        )
-        .where(W.c.tenant == tenant)
-        .order_by(W.c.start)
-    ).all()
-    return [
-        StoredWindow(
-            float(r[0]),
-            float(r[1]),
-            str(r[2]),
-            str(r[3]),
-            int(r[4]),
-            int(r[5]),
-            reach=None if r[6] is None or r[7] is None else (float(r[6]), float(r[7])),
-        )
-        for r in rows
-    ]
+    rows = conn.execute(sa.select(*_WINDOW).where(W.c.tenant == tenant).order_by(W.c.start))
+    return [_stored(r) for r in rows]
+
+
+#: the columns of a window row that :func:`_stored` reads, in its order
+_WINDOW = (
+    W.c.start,
+    W.c.end,
+    W.c.key,
+    W.c.slice_sha256,
+    W.c.slice_count,
+    W.c.span,
+    W.c.reach_from,
+    W.c.reach_to,
+)
+
+
+def _stored(r: Any, meta: dict[str, Any] | None = None) -> StoredWindow:
+    """The :class:`StoredWindow` of a row of :data:`_WINDOW` (and ``meta``)."""
+    return StoredWindow(
+        float(r[0]),
+        float(r[1]),
+        str(r[2]),
+        str(r[3]),
+        int(r[4]),
+        int(r[5]),
+        {} if meta is None else meta,
+        reach=None if r[6] is None or r[7] is None else (float(r[6]), float(r[7])),
+    )
 
 
 def checked_until(conn: sa.Connection, tenant: str, span: int) -> None:
@@ -592,21 +595,31 @@ def window_meta(
     return out
 
 
-def window_pieces(
+def window_records(
     conn: sa.Connection, tenant: str, starts: Iterable[float]
-) -> dict[float, tuple[bytes, dict[str, Any]]]:
-    """Pieces and meta of the windows starting at ``starts``."""
-    out: dict[float, tuple[bytes, dict[str, Any]]] = {}
+) -> dict[float, tuple[StoredWindow, bytes]]:
+    """The windows starting at ``starts`` (those stored): each row's digests and meta with
+    its pieces, read together, so that the digests are those of the pieces even while
+    another process attributes the window again."""
+    out: dict[float, tuple[StoredWindow, bytes]] = {}
     wanted = sorted(set(starts))
     for i in range(0, len(wanted), 200):
         rows = conn.execute(
-            sa.select(W.c.start, W.c.pieces, W.c.meta).where(
+            sa.select(*_WINDOW, W.c.pieces, W.c.meta).where(
                 W.c.tenant == tenant, W.c.start.in_(wanted[i : i + 200])
             )
         ).all()
         for r in rows:
-            out[float(r[0])] = (bytes(r[1]), dict(r[2]))
+            w = _stored(r, dict(r[9]))
+            out[w.start] = (w, bytes(r[8]))
     return out
+
+
+def window_pieces(
+    conn: sa.Connection, tenant: str, starts: Iterable[float]
+) -> dict[float, tuple[bytes, dict[str, Any]]]:
+    """Pieces and meta of the windows starting at ``starts``."""
+    return {s: (data, w.meta) for s, (w, data) in window_records(conn, tenant, starts).items()}
 
 
 def pending(conn: sa.Connection, tenant: str) -> list[tuple[float, str, str]]:

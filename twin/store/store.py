@@ -672,6 +672,14 @@ class Store:
         with self._tx("reading ingest spans") as conn:
             return _windows.span_cursor(conn, self.tenant)
 
+    def window_records(
+        self, starts: Iterable[float]
+    ) -> dict[float, tuple[_windows.StoredWindow, bytes]]:
+        """The attributed windows at ``starts``, each with its digests, meta and pieces
+        (Parquet) read from one row (see :func:`_windows.window_records`)."""
+        with self._tx("reading attributed windows") as conn:
+            return _windows.window_records(conn, self.tenant, starts)
+
     def window_pieces(self, starts: Iterable[float]) -> dict[float, tuple[bytes, dict[str, Any]]]:
         """Pieces (Parquet) and meta of the attributed windows at ``starts``."""
         with self._tx("reading attributed windows") as conn:
