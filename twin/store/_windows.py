@@ -609,9 +609,10 @@ def window_records(
                 W.c.tenant == tenant, W.c.start.in_(wanted[i : i + 200])
             )
         ).all()
+        n = len(_WINDOW)
         for r in rows:
-            w = _stored(r, dict(r[9]))
-            out[w.start] = (w, bytes(r[8]))
+            w = _stored(r, dict(r[n + 1]))
+            out[w.start] = (w, bytes(r[n]))
     return out
 
 
