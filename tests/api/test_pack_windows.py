@@ -152,9 +152,9 @@ def _changed_sample(store: Store, files: dict[str, bytes], fp) -> tuple[int, flo
     from carbontwin.twin.windows import read_pieces
 
     wins = fp.lineage["events"]["windows"]
-    stored = store.window_pieces([w["start"] for w in wins])
+    stored = store.window_records([w["start"] for w in wins])
     for i, w in enumerate(wins):
-        pieces = read_pieces(stored[w["start"]][0])
+        pieces = read_pieces(stored[w["start"]][1])
         mine = pieces[(pieces["order"] == fp.order) & (pieces["energy_kwh"] > 0)]
         ev = _json(files, i)
         by_meter: dict[str, list[float]] = {}

@@ -616,13 +616,6 @@ def window_records(
     return out
 
 
-def window_pieces(
-    conn: sa.Connection, tenant: str, starts: Iterable[float]
-) -> dict[float, tuple[bytes, dict[str, Any]]]:
-    """Pieces and meta of the windows starting at ``starts``."""
-    return {s: (data, w.meta) for s, (w, data) in window_records(conn, tenant, starts).items()}
-
-
 def pending(conn: sa.Connection, tenant: str) -> list[tuple[float, str, str]]:
     """(start, key, slice digest) of the windows whose orders no issuing pass has gone
     through since they were attributed (``issued_at`` NULL; a partial index)."""

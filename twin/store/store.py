@@ -680,11 +680,6 @@ class Store:
         with self._tx("reading attributed windows") as conn:
             return _windows.window_records(conn, self.tenant, starts)
 
-    def window_pieces(self, starts: Iterable[float]) -> dict[float, tuple[bytes, dict[str, Any]]]:
-        """Pieces (Parquet) and meta of the attributed windows at ``starts``."""
-        with self._tx("reading attributed windows") as conn:
-            return _windows.window_pieces(conn, self.tenant, starts)
-
     def pending_windows(self) -> list[tuple[float, str, str]]:
         """(start, key, slice digest) of the attributed windows whose orders wait for an
         issuing pass (see :meth:`windows_issued`)."""
