@@ -23,11 +23,13 @@ def test_small_benchmark_peer_agrees_with_carbontwin():
     assert doc["samples"] == 16 * 6 * 3600
     # 2 cells x 8 machines x 20 operations, each its own order
     assert doc["orders"] == doc["peer_orders"] == 2 * 8 * 20
-    # two independent computations of setup + processing energy per order (carbontwin's
-    # occupying-order pieces; the peer's cumulative-energy differences) on the orders that
-    # run alone on a machine with its own meter: 2 cells x 5 such machines x 20 orders
+    # two independent computations of setup + processing energy and location-based CO2e
+    # per order (carbontwin's occupying-order pieces; the peer's cumulative energy and
+    # CO2e curves) on the orders that run alone on a machine with its own meter:
+    # 2 cells x 5 such machines x 20 orders
     assert doc["orders_compared"] == 2 * 5 * 20
     assert doc["peer_vs_carbontwin_max_rel_diff"] < 1e-9
+    assert 0 < doc["peer_finding_runs_s_median"] < doc["peer_s_median"]
     assert doc["balance_rel_error"] < 1e-9
     assert 0 < doc["peak_rss_mb"] < 3000
     assert {"samples_per_s", "peer_samples_per_s", "ratio"} <= doc.keys()
