@@ -19,7 +19,7 @@ from ._attribution_inputs import Inputs
 from ._attribution_materials import material_rows
 from .errors import AttributionError
 from .factors import FactorSet
-from .footprint import Footprint
+from .footprint import Footprint, footprint_maker
 from .model import STATES, Carrier, Factory
 from .quantities import from_epoch
 
@@ -468,6 +468,15 @@ class _Items(ItemsView[str, Footprint]):
         return iter(self._mapping._all().items())
 
 
+#: the fields :func:`assemble` gives each record, in the class's order (the others, a
+#: new record's status and version, take their defaults)
+_BUILT = tuple(
+    n
+    for n in Footprint.__dataclass_fields__
+    if n not in ("status", "version", "replaces", "issued_at")
+)
+
+
 def assemble(
     inp: Inputs,
     t: PieceTable,
@@ -579,6 +588,7 @@ def assemble(
 
     cols: list[list[Any]] = []
     ids = _Uuid4s(n_o)
+    make = footprint_maker(_BUILT)
 
     def build(ks: Sequence[int]) -> list[Footprint]:
         """The records of order codes ``ks``."""
@@ -670,40 +680,40 @@ def assemble(
             primary_kg = c_prim[j] + c_s3p[j]
             share = min(1.0, max(0.0, primary_kg / co2e)) if co2e > 0 else (0.0 if sec > 0 else 1.0)
             out.append(
-                Footprint(
-                    order=oid,
-                    product=order.product if order else "",
-                    quantity=float(qty),
-                    declared_unit=prod.declared_unit if prod else "piece",
-                    period_start=fromtimestamp(t0, UTC),
-                    period_end=fromtimestamp(t1, UTC),
-                    energy_kwh=c_e[j],
-                    co2e_kg=co2e,
-                    co2e_market_kg=sc1 + sc2m + sc3,
-                    scope1_kg=sc1,
-                    scope2_location_kg=sc2l,
-                    scope2_market_kg=sc2m,
-                    scope3_kg=sc3,
-                    energy_by_carrier_kwh=by_c,
-                    energy_by_asset_kwh=by_a,
-                    energy_by_state_kwh=by_s,
-                    co2e_by_asset_kg=co2_a,
-                    co2e_by_material_kg=by_m,
-                    primary_data_share=share,
-                    factor_fallback_share=c_fbs[j],
-                    rules=rules_d,
-                    method=method,
-                    factor_versions=(
-                        {**versions_d, **pact_of[oid]} if oid in pact_of else versions_d
-                    ),
-                    flags=tuple(dict.fromkeys(flags)),
-                    lineage={
-                        "filled_gaps": gaps_of.get(j) or [],
-                        "supplier_pcfs": pcfs_of.get(j) or [],
-                    },
-                    id=id_list[k],
-                    factory=f.id,
-                    company_id=f.company_id,
+                make(
+                    (
+                        oid,
+                        order.product if order else "",
+                        float(qty),
+                        prod.declared_unit if prod else "piece",
+                        fromtimestamp(t0, UTC),
+                        fromtimestamp(t1, UTC),
+                        c_e[j],
+                        co2e,
+                        sc1 + sc2m + sc3,
+                        sc1,
+                        sc2l,
+                        sc2m,
+                        sc3,
+                        by_c,
+                        by_a,
+                        by_s,
+                        co2_a,
+                        by_m,
+                        share,
+                        c_fbs[j],
+                        rules_d,
+                        {**versions_d, **pact_of[oid]} if oid in pact_of else versions_d,
+                        tuple(dict.fromkeys(flags)),
+                        method,
+                        {
+                            "filled_gaps": gaps_of.get(j) or [],
+                            "supplier_pcfs": pcfs_of.get(j) or [],
+                        },
+                        id_list[k],
+                        f.id,
+                        f.company_id,
+                    )
                 )
             )
         return out

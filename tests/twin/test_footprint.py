@@ -1,7 +1,10 @@
+import dataclasses
 import json
 from datetime import UTC, datetime
 
-from carbontwin.twin.footprint import Footprint, canonical_json
+import pytest
+
+from carbontwin.twin.footprint import Footprint, canonical_json, footprint_maker
 
 
 def make_fp(**kw):
@@ -51,3 +54,31 @@ def test_successor_names_the_version_it_replaces():
 def test_canonical_json_is_key_order_independent():
     assert canonical_json({"b": 1, "a": [1, 2]}) == canonical_json({"a": [1, 2], "b": 1})
     assert canonical_json({"a": "ü"}) == '{"a":"ü"}'.encode()
+
+
+def test_footprint_maker_builds_the_record_the_constructor_builds():
+    fp = make_fp(
+        energy_by_state_kwh={"PROCESSING": 120.0},
+        flags=("a",),
+        method=("m",),
+        lineage={"filled_gaps": []},
+        rules={"idle": "time_share"},
+        id="f0c1",
+        factory="plant",
+        company_id="urn:c",
+    )
+    # every field the maker is given, in an order other than the class's
+    names = [f.name for f in dataclasses.fields(Footprint)][::-1]
+    names = [n for n in names if n not in ("status", "version", "replaces", "issued_at")]
+    made = footprint_maker(names)([getattr(fp, n) for n in names])
+    assert type(made) is Footprint
+    assert made == fp
+    assert (made.status, made.version, made.replaces, made.issued_at) == ("Active", 1, None, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.co2e_kg = 0.0  # type: ignore[misc]
+    with pytest.raises(ValueError, match="shorter"):  # a value missing
+        footprint_maker(names)([getattr(fp, n) for n in names[:-1]])
+    with pytest.raises(TypeError, match="co2e_total"):
+        footprint_maker([*names, "co2e_total"])
+    with pytest.raises(TypeError, match="lineage"):  # a field with a default factory
+        footprint_maker([n for n in names if n != "lineage"])
