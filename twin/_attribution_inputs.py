@@ -181,12 +181,16 @@ def prepare(
         else np.empty(0, dtype=np.int64)
     )
     products = {p.id: p for p in factory.products}
-    order_mass = {
-        o.id: products[o.product].mass_kg
-        if o.product in products and products[o.product].declared_unit == "piece"
-        else 1.0
-        for o in factory.orders
-    }
+    order_mass = (
+        {
+            o.id: products[o.product].mass_kg
+            if o.product in products and products[o.product].declared_unit == "piece"
+            else 1.0
+            for o in factory.orders
+        }
+        if batch_share == "mass"
+        else {}
+    )
     step_rows = group_rows(ev.step_asset)
     for a in step_rows:
         if a not in machines:
@@ -205,22 +209,25 @@ def prepare(
     timelines: dict[str, Timeline] = {}
     first_event: dict[str, float] = {}
     state_codes = {s.value: STATE_INDEX[s] for s in State}
+    # the state code of every state change, through one hash pass over the names
+    n_codes, n_uniq = pd.factorize(ev.state, use_na_sentinel=False)
+    known = {str(u): state_codes.get(str(u), -1) for u in n_uniq}
+    change_code = np.array(list(known.values()), dtype=np.int64)[n_codes]
     built: list[tuple[str, int, FloatArray, FloatArray, IntArray, PowerModel]] = []
     steps: list[tuple[FloatArray, FloatArray, IntArray, BoolArray, FloatArray]] = []
     for code, a in enumerate(sorted(assets)):
-        pm = factory.power_model(a)
+        pm = machines[a].power if a in machines else utilities[a].power
         power = np.array([pm.power_kw[s] for s in STATES], dtype=np.float64)
         st_t = np.empty(0)
         st_c = np.empty(0, dtype=np.int64)
         if a in state_rows:
             rows = np.concatenate([np.arange(x, y) for x, y in state_rows[a]])
             st_t = ev.state_t[rows]
-            names = ev.state[rows]
-            try:
-                st_c = np.array([state_codes[str(s)] for s in names], dtype=np.int64)
-            except KeyError as exc:
-                msg = f"state change of asset {a!r} has unknown state {exc.args[0]!r}"
-                raise AttributionError(msg, field="state") from None
+            st_c = change_code[rows]
+            if (st_c < 0).any():
+                name = str(ev.state[rows][int(np.argmax(st_c < 0))])
+                msg = f"state change of asset {a!r} has unknown state {name!r}"
+                raise AttributionError(msg, field="state")
             st_t, st_c = _clean_states(a, st_t, st_c, reject, flags)
         s_lo = s_hi = np.empty(0)
         s_ord = np.empty(0, dtype=np.int64)

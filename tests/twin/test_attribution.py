@@ -560,3 +560,15 @@ def test_reattribution_issues_a_new_version_through_the_store(sqlite_url, signer
     assert [fp.co2e_kg for fp in versions] == pytest.approx(
         [first.footprints["O2"].co2e_kg, second.footprints["O2"].co2e_kg], rel=REL
     )
+
+
+@pytest.mark.parametrize("bad", ["RUNING", None])
+def test_a_state_change_with_an_unknown_state_is_an_error_naming_it(bad):
+    f = hand_factory()
+    batch = EventBatch.from_events(hand_events())
+    state = batch.state.copy()
+    state[-1] = bad  # the last state change of some asset
+    asset = batch.state_asset[-1]
+    batch = dataclasses.replace(batch, state=state)
+    with pytest.raises(AttributionError, match=rf"asset '{asset}' has unknown state '{bad}'"):
+        attribute(f, batch, hand_factors(f), HAND_RULES)
