@@ -148,10 +148,15 @@ def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
         for link in s.supplies
         if link.primary_data_share is not None
     }
-    out["primary_share"] = [
-        shares.get((sup, m), 1.0 if p else 0.0)
-        for sup, m, p in zip(
-            out["supplier"].tolist(), out["material"].tolist(), out["primary"].tolist(), strict=True
-        )
-    ]
+    primary = out["primary"].to_numpy(dtype=bool)
+    out["primary_share"] = (
+        [
+            shares.get((sup, m), 1.0 if p else 0.0)
+            for sup, m, p in zip(
+                out["supplier"].tolist(), out["material"].tolist(), primary.tolist(), strict=True
+            )
+        ]
+        if shares
+        else np.where(primary, 1.0, 0.0)
+    )
     return out[cols], from_bom

@@ -237,7 +237,7 @@ def _emissions(
     note_all = np.full(t.t.size, -1, dtype=np.int64)
     notes: list[str] = []
     flags: list[str] = []
-    for c in np.unique(t.carrier).tolist():
+    for c in np.flatnonzero(np.bincount(t.carrier)).tolist():
         sel = t.carrier == c
         name = carriers[c]
         if name == Carrier.ELECTRICITY.value:
@@ -319,8 +319,14 @@ class _Breakdown:
         # CSR over order slots, as Python lists: a record reads its slice with no numpy call
         self._ptr = np.searchsorted(rows, np.arange(size + 1)).tolist()
         self._cols = cols.tolist()
-        self._keys = [self.names[c] for c in self._cols]
+        self._keys = self._names_array()[cols].tolist()
         self._vals = vals.astype(np.float64).tolist()
+
+    def _names_array(self) -> npt.NDArray[np.object_]:
+        """The column names as an object array (the same string objects)."""
+        out = np.empty(len(self.names), dtype=object)
+        out[:] = self.names
+        return out
 
     def get(self, j: int) -> dict[str, float]:
         if self._args is not None:
