@@ -29,7 +29,10 @@ order that runs alone on a machine with its own meter, and its location-based
 CO2e, must agree to 1e-9. The peer's time spent finding each meter's samples
 in the meter column is also reported on its own (``peer_finding_runs_s_median``).
 Wall and CPU time are both reported (``ratio`` from wall time, ``ratio_cpu``
-from CPU time, which a loaded machine disturbs less), with the load average.
+from CPU time, which a loaded machine disturbs less), with the load average;
+also the part of carbontwin's time spent building the records
+(``carbontwin_records_s_median``) and how many full garbage collections started
+during each side's timed runs (``full_gc_carbontwin``, ``full_gc_peer``).
 
 The last line printed is JSON:
 ``{"samples", "samples_per_s", "peer_samples_per_s", "ratio", "peak_rss_mb", ...}``.
@@ -71,6 +74,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
@@ -384,11 +388,25 @@ def peer(batch: EventBatch, inputs: dict[str, Any]) -> dict[str, dict[str, float
     }
 
 
+#: seconds each carbontwin run spent building the footprint records (after attribute())
+_RECORDS_S: list[float] = []
+#: full (generation 2) garbage collections started during each side's timed runs
+_FULL_GC = {"running": "", "carbontwin": 0, "peer": 0}
+
+
+def _count_full_gc(phase: str, info: dict[str, Any]) -> None:
+    side = _FULL_GC["running"]
+    if phase == "start" and info.get("generation") == 2 and side:
+        _FULL_GC[side] = int(_FULL_GC[side]) + 1
+
+
 def _carbontwin(factory: Factory, batch: EventBatch, factors: FactorSet) -> Attribution:
     """All the work a user waits for: attribution and every footprint record built."""
     res = attribute(factory, batch, factors, Rules())
+    t0 = time.perf_counter()
     for _ in res.footprints.values():
         pass
+    _RECORDS_S.append(time.perf_counter() - t0)
     return res
 
 
@@ -423,15 +441,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p_cpus: list[float] = []
     res: Attribution | None = None
     by_peer: dict[str, dict[str, float]] = {}
+    gc.callbacks.append(_count_full_gc)
     for _ in range(max(1, args.repeat)):
         res = None  # each side's previous result is freed before its next timed run
+        _FULL_GC["running"] = "carbontwin"
         res, w, c = _timed(lambda: _carbontwin(factory, batch, factors), 1)
         walls += w
         cpus += c
         by_peer = {}
+        _FULL_GC["running"] = "peer"
         by_peer, w, c = _timed(lambda: peer(batch, inputs), 1)
+        _FULL_GC["running"] = ""
         p_walls += w
         p_cpus += c
+    gc.callbacks.remove(_count_full_gc)
     assert res is not None
     wall, cpu, p_wall, p_cpu = (float(np.median(x)) for x in (walls, cpus, p_walls, p_cpus))
     # the two methods agree on what both compute: setup + processing energy and its
@@ -480,10 +503,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "carbontwin_s_median": round(wall, 4),
         "carbontwin_cpu_s_median": round(cpu, 4),
+        "carbontwin_records_s_median": round(float(np.median(_RECORDS_S)), 4),
         "peer_s_median": round(p_wall, 4),
         "peer_cpu_s_median": round(p_cpu, 4),
         "ratio_cpu": round(p_cpu / cpu, 3),
         "runs": len(walls),
+        "full_gc_carbontwin": _FULL_GC["carbontwin"],
+        "full_gc_peer": _FULL_GC["peer"],
         "order_steps": int(batch.step_start.size),
         "orders": len(res.footprints),
         "peer_orders": len(by_peer),
