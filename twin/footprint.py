@@ -92,6 +92,8 @@ class Footprint:
         When it was issued (set by the store).
     """
 
+    # attribution builds its records from values given in this order (``assemble`` in
+    # ``_attribution_result``): a field moved here moves its value there
     order: str
     product: str
     quantity: float

@@ -204,6 +204,21 @@ def test_hand_worked_case():
     assert fp.factor_versions["electricity_location"] == "hand:v1"
     assert fp.period_start == at(0, 10)
     assert fp.period_end == at(1, 20)
+    # the record's other fields, each where the factory and the run put it
+    assert (fp.order, fp.product, fp.quantity, fp.declared_unit) == ("O1", "P1", 10.0, "piece")
+    named = dataclasses.replace(f, company_id="urn:example:hand-co")
+    again = attribute(named, EventBatch.from_events(hand_events()), hand_factors(f), HAND_RULES)
+    assert (again.footprints["O1"].factory, again.footprints["O1"].company_id) == (
+        "hand",
+        "urn:example:hand-co",
+    )
+    assert fp.method == res.method
+    assert len(fp.method) >= 1
+    assert set(fp.lineage) == {"filled_gaps", "supplier_pcfs"}
+    assert [p["material"] for p in fp.lineage["supplier_pcfs"]] == ["steel"]
+    assert all(isinstance(x, str) for x in fp.flags)
+    assert uuid.UUID(fp.id).version == 4
+    assert (fp.status, fp.version, fp.replaces, fp.issued_at) == ("Active", 1, None, None)
 
 
 def test_breakdowns_sum_to_totals_and_frames():
