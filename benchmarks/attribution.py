@@ -390,14 +390,19 @@ def peer(batch: EventBatch, inputs: dict[str, Any]) -> dict[str, dict[str, float
 
 #: seconds each carbontwin run spent building the footprint records (after attribute())
 _RECORDS_S: list[float] = []
-#: full (generation 2) garbage collections started during each side's timed runs
-_FULL_GC = {"running": "", "carbontwin": 0, "peer": 0}
 
 
-def _count_full_gc(phase: str, info: dict[str, Any]) -> None:
-    side = _FULL_GC["running"]
-    if phase == "start" and info.get("generation") == 2 and side:
-        _FULL_GC[side] = int(_FULL_GC[side]) + 1
+class _FullCollections:
+    """A ``gc.callbacks`` entry counting the full (generation 2) garbage collections that
+    start while each side's timed run is on (``running``: the side, or "")."""
+
+    def __init__(self) -> None:
+        self.running = ""
+        self.count = {"carbontwin": 0, "peer": 0}
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and info.get("generation") == 2 and self.running:
+            self.count[self.running] += 1
 
 
 def _carbontwin(factory: Factory, batch: EventBatch, factors: FactorSet) -> Attribution:
@@ -441,20 +446,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p_cpus: list[float] = []
     res: Attribution | None = None
     by_peer: dict[str, dict[str, float]] = {}
-    gc.callbacks.append(_count_full_gc)
+    full_gc = _FullCollections()
+    gc.callbacks.append(full_gc)
     for _ in range(max(1, args.repeat)):
         res = None  # each side's previous result is freed before its next timed run
-        _FULL_GC["running"] = "carbontwin"
+        full_gc.running = "carbontwin"
         res, w, c = _timed(lambda: _carbontwin(factory, batch, factors), 1)
         walls += w
         cpus += c
         by_peer = {}
-        _FULL_GC["running"] = "peer"
+        full_gc.running = "peer"
         by_peer, w, c = _timed(lambda: peer(batch, inputs), 1)
-        _FULL_GC["running"] = ""
+        full_gc.running = ""
         p_walls += w
         p_cpus += c
-    gc.callbacks.remove(_count_full_gc)
+    gc.callbacks.remove(full_gc)
     assert res is not None
     wall, cpu, p_wall, p_cpu = (float(np.median(x)) for x in (walls, cpus, p_walls, p_cpus))
     # the two methods agree on what both compute: setup + processing energy and its
@@ -508,8 +514,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "peer_cpu_s_median": round(p_cpu, 4),
         "ratio_cpu": round(p_cpu / cpu, 3),
         "runs": len(walls),
-        "full_gc_carbontwin": _FULL_GC["carbontwin"],
-        "full_gc_peer": _FULL_GC["peer"],
+        "full_gc_carbontwin": full_gc.count["carbontwin"],
+        "full_gc_peer": full_gc.count["peer"],
         "order_steps": int(batch.step_start.size),
         "orders": len(res.footprints),
         "peer_orders": len(by_peer),

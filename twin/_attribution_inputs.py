@@ -211,8 +211,8 @@ def prepare(
     state_codes = {s.value: STATE_INDEX[s] for s in State}
     # the state code of every state change, through one hash pass over the names
     n_codes, n_uniq = pd.factorize(ev.state, use_na_sentinel=False)
-    known = {str(u): state_codes.get(str(u), -1) for u in n_uniq}
-    change_code = np.array(list(known.values()), dtype=np.int64)[n_codes]
+    code_of_name = [state_codes.get(str(u), -1) for u in n_uniq]  # -1: not a state
+    change_code = np.array(code_of_name, dtype=np.int64)[n_codes]
     built: list[tuple[str, int, FloatArray, FloatArray, IntArray, PowerModel]] = []
     steps: list[tuple[FloatArray, FloatArray, IntArray, BoolArray, FloatArray]] = []
     for code, a in enumerate(sorted(assets)):

@@ -18,6 +18,7 @@ from ._attribution_assets import VIA_NAMES, group_sums
 from ._attribution_inputs import Inputs
 from ._attribution_materials import material_rows
 from .errors import AttributionError
+from .events import _obj
 from .factors import FactorSet
 from .footprint import Footprint, footprint_maker
 from .model import STATES, Carrier, Factory
@@ -319,14 +320,8 @@ class _Breakdown:
         # CSR over order slots, as Python lists: a record reads its slice with no numpy call
         self._ptr = np.searchsorted(rows, np.arange(size + 1)).tolist()
         self._cols = cols.tolist()
-        self._keys = self._names_array()[cols].tolist()
+        self._keys = _obj(self.names)[cols].tolist()
         self._vals = vals.astype(np.float64).tolist()
-
-    def _names_array(self) -> npt.NDArray[np.object_]:
-        """The column names as an object array (the same string objects)."""
-        out = np.empty(len(self.names), dtype=object)
-        out[:] = self.names
-        return out
 
     def get(self, j: int) -> dict[str, float]:
         if self._args is not None:

@@ -587,3 +587,14 @@ def test_a_state_change_with_an_unknown_state_is_an_error_naming_it(bad):
     batch = dataclasses.replace(batch, state=state)
     with pytest.raises(AttributionError, match=rf"asset '{asset}' has unknown state '{bad}'"):
         attribute(f, batch, hand_factors(f), HAND_RULES)
+
+
+def test_a_missing_state_beside_the_text_nan_is_an_unknown_state_not_a_crash():
+    # the state names are coded by one factorize, where a missing name reads as NaN
+    f = hand_factory()
+    batch = EventBatch.from_events(hand_events())
+    state = batch.state.copy()
+    state[-2], state[-1] = "nan", None
+    batch = dataclasses.replace(batch, state=state)
+    with pytest.raises(AttributionError, match=r"has unknown state 'nan'"):
+        attribute(f, batch, hand_factors(f), HAND_RULES)
