@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ._attribution_inputs import Inputs
@@ -28,6 +29,41 @@ def _pcf_table(factory: Factory) -> dict[str, list[tuple[str, float, bool]]]:
         for link in s.supplies:
             out[link.material].append((s.id, link.pcf_kg_per_unit, link.primary))
     return out
+
+
+class _Strings:
+    """A text column built from codes into its distinct values: the frame holds what it
+    would hold made from the whole list of strings (pandas infers the dtype from the
+    distinct values), without converting every repeated string."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+        self._codes: list[npt.NDArray[np.intp]] = []
+
+    def codes(self, values: list[str]) -> npt.NDArray[np.intp]:
+        """The codes of ``values`` (new values are added to the distinct ones)."""
+        index = self._index
+        start = len(index)
+        if index.keys().isdisjoint(values) and len(set(values)) == len(values):  # all new
+            index.update(zip(values, range(start, start + len(values)), strict=True))
+            return np.arange(start, start + len(values), dtype=np.intp)
+        return np.fromiter(
+            (index.setdefault(v, len(index)) for v in values), dtype=np.intp, count=len(values)
+        )
+
+    def add(self, codes: npt.NDArray[np.intp]) -> None:
+        """Append rows, given by their codes."""
+        self._codes.append(codes)
+
+    def column(self) -> Any:
+        """All rows appended, as the array a frame holds."""
+        distinct = pd.Series(list(self._index)).array
+        return distinct.take(np.concatenate(self._codes)) if self._codes else distinct[:0]
+
+    def repeated(self, value: str, n: int) -> Any:
+        """``value`` in ``n`` rows."""
+        self.add(self.codes([value]).repeat(n))
+        return self.column()
 
 
 def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
@@ -89,39 +125,40 @@ def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
         if o not in used and o in orders and orders[o].product in products:
             by_product[orders[o].product].append(o)
     # the BOM rows of all products, column by column, as one frame
-    bom: dict[str, list[Any]] = {k: [] for k in ("order", "material", "unit", "supplier", "basis")}
+    text = {k: _Strings() for k in ("order", "material", "unit", "supplier")}
     bom_num: dict[str, list[np.ndarray]] = {k: [] for k in ("quantity", "pcf", "co2e", "primary")}
     for pid, oids in sorted(by_product.items()):
         prod = products[pid]
         qty = np.array([orders[o].quantity for o in oids], dtype=np.float64)
         n = len(oids)
+        order_codes = text["order"].codes(oids)
         for item in prod.bom:
             sup, factor, primary = pcf(oids[0], item.material, item.supplier)
             q_arr = item.quantity_per_unit * qty
-            bom["order"] += oids
-            bom["material"] += [item.material] * n
-            bom["unit"] += [units.get(item.material, "kg")] * n
-            bom["supplier"] += [sup] * n
-            bom["basis"] += ["bom"] * n
+            text["order"].add(order_codes)
+            text["material"].add(text["material"].codes([item.material]).repeat(n))
+            text["unit"].add(text["unit"].codes([units.get(item.material, "kg")]).repeat(n))
+            text["supplier"].add(text["supplier"].codes([sup]).repeat(n))
             bom_num["quantity"].append(q_arr)
             bom_num["pcf"].append(np.full(n, factor))
             bom_num["co2e"].append(q_arr * factor)
             bom_num["primary"].append(np.full(n, primary))
         if prod.bom:
             from_bom.update(oids)
-    if bom["order"]:
+    if bom_num["quantity"]:
+        quantity = np.concatenate(bom_num["quantity"])
         frames.append(
             pd.DataFrame(
                 {
-                    "order": bom["order"],
-                    "material": bom["material"],
-                    "quantity": np.concatenate(bom_num["quantity"]),
-                    "unit": bom["unit"],
-                    "supplier": bom["supplier"],
+                    "order": text["order"].column(),
+                    "material": text["material"].column(),
+                    "quantity": quantity,
+                    "unit": text["unit"].column(),
+                    "supplier": text["supplier"].column(),
                     "pcf_kg_per_unit": np.concatenate(bom_num["pcf"]),
                     "co2e_kg": np.concatenate(bom_num["co2e"]),
                     "primary": np.concatenate(bom_num["primary"]),
-                    "basis": bom["basis"],
+                    "basis": _Strings().repeated("bom", quantity.size),
                 }
             )
         )

@@ -8,7 +8,8 @@ import os
 from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from itertools import repeat
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,7 @@ from .quantities import from_epoch
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+_T = TypeVar("_T")
 
 #: Relative tolerance of the energy balance.
 BALANCE_RTOL = 1e-9
@@ -476,6 +478,10 @@ _BUILT = tuple(
     for n in Footprint.__dataclass_fields__
     if n not in ("status", "version", "replaces", "issued_at")
 )
+#: the record's numbers computed per order in arrays: its float fields but the quantity
+_NUMBERS = tuple(
+    n for n, f in Footprint.__dataclass_fields__.items() if f.type == "float" and n != "quantity"
+)
 
 
 def assemble(
@@ -587,137 +593,141 @@ def assemble(
             lineage_of.extend(_lineage_parts(t, o1, sources, fills, mats, mo + 1, inp))
         return lineage_of
 
-    cols: list[list[Any]] = []
+    cols: dict[str, list[Any]] = {}
     ids = _Uuid4s(n_o)
     make = footprint_maker(_BUILT)
 
-    def build(ks: Sequence[int]) -> list[Footprint]:
-        """The records of order codes ``ks``."""
-        if not cols:  # per-order arrays as Python lists, converted once on the first record
-            cols.extend(
-                a.tolist()
-                for a in (
-                    e_tot,
-                    s1,
-                    s2l,
-                    s2m,
-                    s3,
-                    prim,
-                    s3p,
-                    secondary_e,
-                    fb_order,
-                    fb_share,
-                    filled_order,
-                    inp.order_t0,
-                    inp.order_t1,
-                    inp.order_step_qty,
+    def slot_columns() -> dict[str, list[Any]]:
+        """Per order slot (0: overhead) the numbers of its record, as Python lists,
+        computed on the first record."""
+        if not cols:
+            co2e = s1 + s2l + s3
+            primary_kg = prim + s3p
+            share = np.where(
+                co2e > 0,
+                np.minimum(1.0, np.maximum(0.0, primary_kg / np.where(co2e > 0, co2e, 1.0))),
+                np.where(secondary_e > 0, 0.0, 1.0),
+            )
+            named = {
+                "energy_kwh": e_tot,
+                "co2e_kg": co2e,
+                "co2e_market_kg": s1 + s2m + s3,
+                "scope1_kg": s1,
+                "scope2_location_kg": s2l,
+                "scope2_market_kg": s2m,
+                "scope3_kg": s3,
+                "primary_data_share": share,
+                "factor_fallback_share": fb_share,
+                "secondary_kwh": secondary_e,
+                "fallback": fb_order,
+                "interpolated": filled_order,
+            }
+            cols.update((k, a.tolist()) for k, a in named.items())
+            # per order code (no overhead slot)
+            cols.update(
+                (k, a.tolist())
+                for k, a in (
+                    ("t0", inp.order_t0),
+                    ("t1", inp.order_t1),
+                    ("qty", inp.order_step_qty),
                 )
             )
-        (
-            c_e,
-            c_s1,
-            c_s2l,
-            c_s2m,
-            c_s3,
-            c_prim,
-            c_s3p,
-            c_sec,
-            c_fb,
-            c_fbs,
-            c_fill,
-            c_t0,
-            c_t1,
-            c_q,
-        ) = cols
+        return cols
+
+    def build(ks: Sequence[int]) -> list[Footprint]:
+        """The records of order codes ``ks``, built field by field."""
+        c = slot_columns()
+        n = len(ks)
         js = [k + 1 for k in ks]
+        whole = n == n_o and list(ks) == list(range(n_o))
+
+        def at_slots(col: list[Any]) -> list[Any]:
+            return col[1:] if whole else [col[j] for j in js]
+
+        def at_codes(col: Sequence[Any]) -> list[Any]:
+            return list(col) if whole else [col[k] for k in ks]
+
         gaps_of, pcfs_of = lineage_parts()
-        id_list = ids.all()
-        fromtimestamp = datetime.fromtimestamp
-        out = []
-        for k, j, by_c, by_a, by_s, co2_a, by_m in zip(
-            ks,
+        oids = at_codes(inp.orders)
+        ords = [orders.get(o) for o in oids]
+        # the order's first and last event; else the plan's release and due; else the window
+        t0s = [
+            t if math.isfinite(t) else (o.release.timestamp() if o else w0)
+            for t, o in zip(at_codes(c["t0"]), ords, strict=True)
+        ]
+        t1s = [
+            t if math.isfinite(t) else (o.due.timestamp() if o else w1)
+            for t, o in zip(at_codes(c["t1"]), ords, strict=True)
+        ]
+        flags_col: list[tuple[str, ...]] = []
+        for oid, o, j, sec, fb, interp in zip(
+            oids,
+            ords,
             js,
-            by_carrier.many(js),
-            by_asset.many(js),
-            by_state.many(js),
-            co2_asset.many(js),
-            by_material.many(js),
+            at_slots(c["secondary_kwh"]),
+            at_slots(c["fallback"]),
+            at_slots(c["interpolated"]),
             strict=True,
         ):
-            oid = inp.orders[k]
-            order = orders.get(oid)
-            prod = products.get(order.product) if order else None
-            qty = order.quantity if order else c_q[k]
-            t0, t1 = c_t0[k], c_t1[k]
-            if not math.isfinite(t0):
-                t0 = order.release.timestamp() if order else w0
-            if not math.isfinite(t1):
-                t1 = order.due.timestamp() if order else w1
             flags = []
-            if oid in from_bom and order is not None:
+            if o is not None and oid in from_bom:
                 flags.append(
                     f"no material use reported; materials from the BOM of "
-                    f"{order.product!r} x quantity {order.quantity:g}"
+                    f"{o.product!r} x quantity {o.quantity:g}"
                 )
             srcs = order_sources.columns(j)
             if srcs:
                 flags += [x for src in srcs for x in source_flags[src]]
-            if c_fb[j]:
+            if fb:
                 flags += list(order_notes.get(j)) or [
                     "electricity outside the hourly grid series used a fallback factor"
                 ]
-            if c_fill[j]:
+            if interp:
                 flags.append(
                     "electricity in hours missing from the grid series used interpolated factors"
                 )
-            sec = c_sec[j]
             if sec > 0:
                 flags.append(
                     f"{sec:.6g} kWh of this order's energy filled from the power-state "
                     "model (secondary data)"
                 )
-            sc1, sc2l, sc2m, sc3 = c_s1[j], c_s2l[j], c_s2m[j], c_s3[j]
-            co2e = sc1 + sc2l + sc3
-            primary_kg = c_prim[j] + c_s3p[j]
-            share = min(1.0, max(0.0, primary_kg / co2e)) if co2e > 0 else (0.0 if sec > 0 else 1.0)
-            out.append(
-                make(
-                    (
-                        oid,
-                        order.product if order else "",
-                        float(qty),
-                        prod.declared_unit if prod else "piece",
-                        fromtimestamp(t0, UTC),
-                        fromtimestamp(t1, UTC),
-                        c_e[j],
-                        co2e,
-                        sc1 + sc2m + sc3,
-                        sc1,
-                        sc2l,
-                        sc2m,
-                        sc3,
-                        by_c,
-                        by_a,
-                        by_s,
-                        co2_a,
-                        by_m,
-                        share,
-                        c_fbs[j],
-                        rules_d,
-                        {**versions_d, **pact_of[oid]} if oid in pact_of else versions_d,
-                        tuple(dict.fromkeys(flags)),
-                        method,
-                        {
-                            "filled_gaps": gaps_of.get(j) or [],
-                            "supplier_pcfs": pcfs_of.get(j) or [],
-                        },
-                        id_list[k],
-                        f.id,
-                        f.company_id,
-                    )
-                )
-            )
-        return out
+            flags_col.append(tuple(dict.fromkeys(flags)))
+        products_of = [o.product if o else "" for o in ords]
+        fromtimestamp = datetime.fromtimestamp
+        values = {
+            "order": oids,
+            "product": products_of,
+            "quantity": [
+                float(o.quantity) if o else float(q)
+                for o, q in zip(ords, at_codes(c["qty"]), strict=True)
+            ],
+            "declared_unit": [
+                p.declared_unit if p else "piece"
+                for p in [products.get(x) if x else None for x in products_of]
+            ],
+            "period_start": list(map(fromtimestamp, t0s, repeat(UTC, n))),
+            "period_end": list(map(fromtimestamp, t1s, repeat(UTC, n))),
+            **{k: at_slots(c[k]) for k in _NUMBERS},
+            "energy_by_carrier_kwh": by_carrier.many(js),
+            "energy_by_asset_kwh": by_asset.many(js),
+            "energy_by_state_kwh": by_state.many(js),
+            "co2e_by_asset_kg": co2_asset.many(js),
+            "co2e_by_material_kg": by_material.many(js),
+            "rules": [rules_d] * n,
+            "factor_versions": [
+                {**versions_d, **pact_of[oid]} if oid in pact_of else versions_d for oid in oids
+            ],
+            "flags": flags_col,
+            "method": [method] * n,
+            "lineage": [
+                {"filled_gaps": gaps_of.get(j) or [], "supplier_pcfs": pcfs_of.get(j) or []}
+                for j in js
+            ],
+            "id": at_codes(ids.all()),
+            "factory": [f.id] * n,
+            "company_id": [f.company_id] * n,
+        }
+        return make.columns([values[k] for k in _BUILT])
 
     footprints = LazyFootprints(inp.orders, build)
 
@@ -777,7 +787,7 @@ def _iso(t: float) -> str:
     return from_epoch(t).isoformat().replace("+00:00", "Z")
 
 
-def _by_slot(slots: IntArray, items: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+def _by_slot(slots: IntArray, items: list[_T]) -> dict[int, list[_T]]:
     """``items`` grouped by their order slot (``slots``, one per item), each slot's items in
     their order."""
     order = slots.argsort(kind="stable")
@@ -853,8 +863,8 @@ def _lineage_parts(
                 strict=True,
             )
         )
-        made = dict.fromkeys(rows)
-        for m, sup, f, p in made:
+        made: dict[tuple[str, str, float, bool], dict[str, Any]] = {}
+        for m, sup, f, p in dict.fromkeys(rows):
             link = links.get((sup, m))
             made[m, sup, f, p] = {
                 "material": m,
@@ -865,7 +875,16 @@ def _lineage_parts(
                 "pcf_id": link.pact_id if link is not None else "",
                 "pcf_version": link.pact_version if link is not None else "",
             }
-        pcfs = _by_slot(j_row[first], [dict(made[r]) for r in rows])  # type: ignore[arg-type]
+        # orders with the same supplier PCFs share one list of them (a record's parts are
+        # read-only, like the rules and factor versions every record shares): fewer
+        # objects for the garbage collector to track
+        shared: dict[tuple[tuple[str, str, float, bool], ...], list[dict[str, Any]]] = {}
+        for j, rs in _by_slot(j_row[first], rows).items():
+            key = tuple(rs)
+            same = shared.get(key)
+            if same is None:
+                same = shared[key] = [made[r] for r in rs]
+            pcfs[j] = same
     return gaps, pcfs
 
 

@@ -598,3 +598,30 @@ def test_a_missing_state_beside_the_text_nan_is_an_unknown_state_not_a_crash():
     batch = dataclasses.replace(batch, state=state)
     with pytest.raises(AttributionError, match=r"has unknown state 'nan'"):
         attribute(f, batch, hand_factors(f), HAND_RULES)
+
+
+def test_material_rows_worked_by_hand_and_shaped_like_a_frame_of_lists():
+    # O1 reports 10 kg of steel (2.0 kg CO2e/kg); O2 and O3 report none: their product's
+    # BOM, 0.5 kg aluminium per piece (8.0 kg CO2e/kg), x 5 and x 15 pieces
+    f = hand_factory()
+    res = attribute(f, EventBatch.from_events(hand_events()), hand_factors(f), HAND_RULES)
+    want = pd.DataFrame(
+        {
+            "order": ["O1", "O2", "O3"],
+            "material": ["steel", "alu", "alu"],
+            "quantity": [10.0, 2.5, 7.5],
+            "unit": ["kg", "kg", "kg"],
+            "supplier": ["sup", "sup", "sup"],
+            "pcf_kg_per_unit": [2.0, 8.0, 8.0],
+            "co2e_kg": [20.0, 20.0, 60.0],
+            "primary": [True, True, True],  # a supply link's default
+            "basis": ["material_use", "bom", "bom"],
+            "primary_share": [1.0, 1.0, 1.0],
+        }
+    )
+    got = res.materials.sort_values("order", ignore_index=True)
+    pd.testing.assert_frame_equal(got, want)  # values and dtypes
+    assert [res.footprints[o].scope3_kg for o in ("O1", "O2", "O3")] == [20.0, 20.0, 60.0]
+    pcfs = [res.footprints[o].lineage["supplier_pcfs"] for o in ("O1", "O2", "O3")]
+    assert [[p["material"] for p in x] for x in pcfs] == [["steel"], ["alu"], ["alu"]]
+    assert pcfs[1] == pcfs[2] != pcfs[0]

@@ -82,3 +82,27 @@ def test_footprint_maker_builds_the_record_the_constructor_builds():
         footprint_maker([*names, "co2e_total"])
     with pytest.raises(TypeError, match="lineage"):  # a field with a default factory
         footprint_maker([n for n in names if n != "lineage"])
+
+
+def test_footprint_maker_columns_build_the_records_the_constructor_builds():
+    fps = [
+        make_fp(order="O-1", co2e_kg=80.0, flags=("a",), id="id-1", lineage={"filled_gaps": []}),
+        make_fp(order="O-2", co2e_kg=81.5, method=("m",), id="id-2", company_id="urn:c"),
+        make_fp(order="O-3", quantity=2.0, declared_unit="kg", id="id-3", factory="plant"),
+    ]
+    names = [f.name for f in dataclasses.fields(Footprint)]
+    names = [n for n in names if n not in ("status", "version", "replaces", "issued_at")][::-1]
+    columns = [[getattr(fp, n) for fp in fps] for n in names]
+    made = footprint_maker(names).columns(columns)
+    assert [type(m) for m in made] == [Footprint] * 3
+    assert made == fps  # each record from its own row of every column
+    assert [m.order for m in made] == ["O-1", "O-2", "O-3"]
+    assert {(m.status, m.version, m.replaces, m.issued_at) for m in made} == {
+        ("Active", 1, None, None)
+    }
+    assert footprint_maker(names).columns([[] for _ in names]) == []
+    short = [*columns[:-1], columns[-1][:2]]  # the last column one value short
+    with pytest.raises(ValueError, match=repr(names[-1])):
+        footprint_maker(names).columns(short)
+    with pytest.raises(ValueError, match="columns for"):
+        footprint_maker(names).columns(columns[:-1])
