@@ -31,8 +31,10 @@ in the meter column is also reported on its own (``peer_finding_runs_s_median``)
 Wall and CPU time are both reported (``ratio`` from wall time, ``ratio_cpu``
 from CPU time, which a loaded machine disturbs less), with the load average;
 also the part of carbontwin's time spent building the records
-(``carbontwin_records_s_median``) and how many full garbage collections started
-during each side's timed runs (``full_gc_carbontwin``, ``full_gc_peer``).
+(``carbontwin_records_s_median``), how many full garbage collections started
+during each side's timed runs (``full_gc_carbontwin``, ``full_gc_peer``) and the
+mean time of each side's runs, which spreads those collections over them
+(``carbontwin_s_mean``, ``peer_s_mean``).
 
 The last line printed is JSON:
 ``{"samples", "samples_per_s", "peer_samples_per_s", "ratio", "peak_rss_mb", ...}``.
@@ -511,6 +513,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "carbontwin_cpu_s_median": round(cpu, 4),
         "carbontwin_records_s_median": round(float(np.median(_RECORDS_S)), 4),
         "peer_s_median": round(p_wall, 4),
+        # means spread each side's full garbage collections over its runs
+        "carbontwin_s_mean": round(float(np.mean(walls)), 4),
+        "peer_s_mean": round(float(np.mean(p_walls)), 4),
         "peer_cpu_s_median": round(p_cpu, 4),
         "ratio_cpu": round(p_cpu / cpu, 3),
         "runs": len(walls),

@@ -32,6 +32,9 @@ def test_small_benchmark_peer_agrees_with_carbontwin():
     assert 0 < doc["peer_finding_runs_s_median"] < doc["peer_s_median"]
     # building the records is a part of carbontwin's timed run, not all of it
     assert 0 < doc["carbontwin_records_s_median"] < doc["carbontwin_s_median"]
+    # one run each: a side's mean is its one run, the median's
+    assert doc["carbontwin_s_mean"] == doc["carbontwin_s_median"] != doc["peer_s_mean"]
+    assert doc["peer_s_mean"] == doc["peer_s_median"]
     assert doc["balance_rel_error"] < 1e-9
     assert 0 < doc["peak_rss_mb"] < 3000
     assert {
