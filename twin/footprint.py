@@ -1,7 +1,10 @@
 """Per-order product carbon footprint: the record attribution issues.
 
 A :class:`Footprint` is immutable once issued. A correction is a new version
-whose ``replaces`` names the id of the one it supersedes.
+whose ``replaces`` names the id of the one it supersedes. The records of one
+attribution share the parts that are the same for several of them (rules,
+factor versions, lists of supplier PCFs in the lineage): read them, do not change
+them in place (``to_dict`` gives copies).
 
 All breakdowns add up to their totals (a tested invariant):
 
