@@ -97,8 +97,8 @@ class Footprint:
         When it was issued (set by the store).
     """
 
-    # attribution builds its records from values given in this order (``assemble`` in
-    # ``_attribution_result``): a field moved here moves its value there
+    # attribution builds its records field by field by name (``OrderRecords.build`` in
+    # ``_attribution_records``), in this order
     order: str
     product: str
     quantity: float
