@@ -272,7 +272,9 @@ _NUMBERS = tuple(
 
 
 class OrderRecords:
-    """The footprint records of one attribution's orders, built on first read.
+    """The footprint records of one attribution's orders: :meth:`build` makes them
+    (for :class:`LazyFootprints`, which holds it; the records hold nothing of this
+    object, so a result is freed without waiting for the garbage collector).
 
     ``o1`` is each piece's order slot (0: overhead); ``loc`` its location-based
     CO2e; ``note_piece`` the code of its note among ``notes`` (-1: none);
@@ -342,7 +344,7 @@ class OrderRecords:
         self._cols: dict[str, list[Any]] = {}
         self._ids = _Uuid4s(len(inp.orders))
         self._make = footprint_maker(_BUILT)
-        self.footprints = LazyFootprints(inp.orders, self.build)
+        self._index: dict[str, int] = {}
 
     def lineage_parts(self) -> tuple[dict[int, list[dict[str, Any]]], ...]:
         """The attribution's part of the lineage per order slot (filled gaps, supplier
@@ -361,7 +363,9 @@ class OrderRecords:
 
     def gaps(self, order: str) -> list[dict[str, Any]]:
         """The filled intervals that gave ``order`` energy."""
-        k = self.footprints._index.get(order)  # its code; its slot is one more (0: overhead)
+        if not self._index:
+            self._index = {o: k for k, o in enumerate(self._inp.orders)}
+        k = self._index.get(order)  # its code; its slot is one more (0: overhead)
         return [] if k is None else list(self.lineage_parts()[0].get(k + 1) or [])
 
     def _columns(self) -> dict[str, list[Any]]:

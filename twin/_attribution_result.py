@@ -15,7 +15,7 @@ import pandas as pd
 from ._attribution_assets import VIA_NAMES
 from ._attribution_inputs import Inputs
 from ._attribution_materials import material_rows
-from ._attribution_records import OrderRecords, OrderSums
+from ._attribution_records import LazyFootprints, OrderRecords, OrderSums
 from .errors import AttributionError
 from .factors import FactorSet
 from .footprint import Footprint
@@ -391,7 +391,7 @@ def assemble(
             "come from the product BOM x order quantity"
         )
     return Attribution(
-        footprints=records.footprints,
+        footprints=LazyFootprints(inp.orders, records.build),
         overhead_kwh=float(e_tot[0]),
         overhead_co2e_kg=float(s1[0] + s2l[0]),
         overhead_co2e_market_kg=float(s1[0] + s2m[0]),

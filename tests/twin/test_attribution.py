@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import uuid
+import weakref
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -625,3 +627,21 @@ def test_material_rows_worked_by_hand_and_shaped_like_a_frame_of_lists():
     pcfs = [res.footprints[o].lineage["supplier_pcfs"] for o in ("O1", "O2", "O3")]
     assert [[p["material"] for p in x] for x in pcfs] == [["steel"], ["alu"], ["alu"]]
     assert pcfs[1] == pcfs[2] != pcfs[0]
+
+
+def test_a_result_is_freed_as_soon_as_it_is_dropped():
+    # a reference cycle would keep every record and array of a run in memory until the
+    # garbage collector's next full collection
+    f = hand_factory()
+    events = EventBatch.from_events(hand_events())
+    gc.disable()
+    try:
+        res = attribute(f, events, hand_factors(f), HAND_RULES)
+        assert len(list(res.footprints.values())) == 3
+        assert res.filled_gaps("O1") == []
+        records, pieces = weakref.ref(res.footprints), weakref.ref(res.pieces)
+        del res
+        assert records() is None
+        assert pieces() is None
+    finally:
+        gc.enable()
