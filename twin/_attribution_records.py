@@ -464,15 +464,37 @@ class OrderRecords:
             ],
             "flags": flags_col,
             "method": [self._method] * n,
-            "lineage": [
-                {"filled_gaps": gaps_of.get(j) or [], "supplier_pcfs": pcfs_of.get(j) or []}
-                for j in js
-            ],
+            "lineage": self._lineage_dicts(js, gaps_of, pcfs_of),
             "id": at_codes(self._ids.all()),
             "factory": [f.id] * n,
             "company_id": [f.company_id] * n,
         }
         return self._make.columns([values[k] for k in _BUILT])
+
+    @staticmethod
+    def _lineage_dicts(
+        js: list[int],
+        gaps_of: dict[int, list[dict[str, Any]]],
+        pcfs_of: dict[int, list[dict[str, Any]]],
+    ) -> list[dict[str, Any]]:
+        """The attribution's part of the lineage of order slots ``js``. Orders without
+        filled gaps and with the same supplier PCFs share one dict (read-only, like
+        the other shared parts): a plant whose meters all read leaves one object per
+        record for the garbage collector to track, the record itself."""
+        empty: list[dict[str, Any]] = []
+        shared: dict[int, dict[str, Any]] = {}  # id of the PCF list -> its dict
+        out: list[dict[str, Any]] = []
+        for j in js:
+            pcfs = pcfs_of.get(j) or empty
+            gaps = gaps_of.get(j)
+            if gaps:
+                out.append({"filled_gaps": gaps, "supplier_pcfs": pcfs})
+                continue
+            same = shared.get(id(pcfs))
+            if same is None:
+                same = shared[id(pcfs)] = {"filled_gaps": empty, "supplier_pcfs": pcfs}
+            out.append(same)
+        return out
 
     def _flags(
         self,

@@ -645,3 +645,34 @@ def test_a_result_is_freed_as_soon_as_it_is_dropped():
         assert pieces() is None
     finally:
         gc.enable()
+
+
+def test_orders_alike_share_their_lineage_part_and_copies_are_their_own():
+    # O2 and O3 (product P2) have the same supplier PCF and no filled gap: one lineage
+    # dict serves both records; O1 (steel) has its own
+    f = hand_factory()
+    res = attribute(f, EventBatch.from_events(hand_events()), hand_factors(f), HAND_RULES)
+    o1, o2, o3 = res.footprints.values()  # read together, built together
+    assert [o1.order, o2.order, o3.order] == ["O1", "O2", "O3"]
+    assert o2.lineage is o3.lineage
+    assert o1.lineage is not o2.lineage
+    assert o2.lineage == {
+        "filled_gaps": [],
+        "supplier_pcfs": [
+            {
+                "material": "alu",
+                "supplier": "sup",
+                "pcf_kg_per_unit": 8.0,
+                "primary": True,
+                "source": "",
+                "pcf_id": "",
+                "pcf_version": "",
+            }
+        ],
+    }
+    # a record's dict is a copy: changing it leaves the shared part alone
+    d = o2.to_dict()
+    d["lineage"]["supplier_pcfs"][0]["pcf_kg_per_unit"] = 0.0
+    d["lineage"]["filled_gaps"].append({"source": "x"})
+    assert o3.lineage["supplier_pcfs"][0]["pcf_kg_per_unit"] == 8.0
+    assert o3.lineage["filled_gaps"] == [] == o1.lineage["filled_gaps"]
