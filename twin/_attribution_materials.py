@@ -9,6 +9,7 @@ first supplier (by id) that delivers it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,38 +33,27 @@ def _pcf_table(factory: Factory) -> dict[str, list[tuple[str, float, bool]]]:
 
 
 class _Strings:
-    """A text column built from codes into its distinct values: the frame holds what it
-    would hold made from the whole list of strings (pandas infers the dtype from the
-    distinct values), without converting every repeated string."""
+    """A text column made of codes into its distinct values (``distinct``, then each
+    new value in the order added): the frame holds what it would hold made from the
+    whole list of strings (pandas infers the dtype from the distinct values), without
+    converting every repeated string."""
 
-    def __init__(self) -> None:
-        self._index: dict[str, int] = {}
+    def __init__(self, distinct: Sequence[str] = ()) -> None:
+        self._index = {v: k for k, v in enumerate(distinct)}
         self._codes: list[npt.NDArray[np.intp]] = []
 
-    def codes(self, values: list[str]) -> npt.NDArray[np.intp]:
-        """The codes of ``values`` (new values are added to the distinct ones)."""
-        index = self._index
-        start = len(index)
-        if index.keys().isdisjoint(values) and len(set(values)) == len(values):  # all new
-            index.update(zip(values, range(start, start + len(values)), strict=True))
-            return np.arange(start, start + len(values), dtype=np.intp)
-        return np.fromiter(
-            (index.setdefault(v, len(index)) for v in values), dtype=np.intp, count=len(values)
-        )
-
-    def add(self, codes: npt.NDArray[np.intp]) -> None:
-        """Append rows, given by their codes."""
+    def add_codes(self, codes: npt.NDArray[np.intp]) -> None:
+        """Append rows given by their codes into ``distinct``."""
         self._codes.append(codes)
+
+    def add(self, value: str, n: int) -> None:
+        """Append ``value`` in ``n`` rows."""
+        self._codes.append(np.full(n, self._index.setdefault(value, len(self._index))))
 
     def column(self) -> Any:
         """All rows appended, as the array a frame holds."""
         distinct = pd.Series(list(self._index)).array
         return distinct.take(np.concatenate(self._codes)) if self._codes else distinct[:0]
-
-    def repeated(self, value: str, n: int) -> Any:
-        """``value`` in ``n`` rows."""
-        self.add(self.codes([value]).repeat(n))
-        return self.column()
 
 
 def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
@@ -120,25 +110,28 @@ def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
             }
         )
     frames = [pd.DataFrame(rows)] if rows else []
-    by_product: dict[str, list[str]] = defaultdict(list)
-    for o in inp.orders:
+    by_product: dict[str, list[int]] = defaultdict(list)  # product -> its orders' codes
+    for k, o in enumerate(inp.orders):
         if o not in used and o in orders and orders[o].product in products:
-            by_product[orders[o].product].append(o)
+            by_product[orders[o].product].append(k)
     # the BOM rows of all products, column by column, as one frame
-    text = {k: _Strings() for k in ("order", "material", "unit", "supplier")}
+    text = {k: _Strings() for k in ("material", "unit", "supplier", "basis")}
+    text["order"] = _Strings(inp.orders)
     bom_num: dict[str, list[np.ndarray]] = {k: [] for k in ("quantity", "pcf", "co2e", "primary")}
-    for pid, oids in sorted(by_product.items()):
+    for pid, codes in sorted(by_product.items()):
         prod = products[pid]
+        oids = [inp.orders[k] for k in codes]
+        order_codes = np.asarray(codes, dtype=np.intp)
         qty = np.array([orders[o].quantity for o in oids], dtype=np.float64)
         n = len(oids)
-        order_codes = text["order"].codes(oids)
         for item in prod.bom:
             sup, factor, primary = pcf(oids[0], item.material, item.supplier)
             q_arr = item.quantity_per_unit * qty
-            text["order"].add(order_codes)
-            text["material"].add(text["material"].codes([item.material]).repeat(n))
-            text["unit"].add(text["unit"].codes([units.get(item.material, "kg")]).repeat(n))
-            text["supplier"].add(text["supplier"].codes([sup]).repeat(n))
+            text["order"].add_codes(order_codes)
+            text["material"].add(item.material, n)
+            text["unit"].add(units.get(item.material, "kg"), n)
+            text["supplier"].add(sup, n)
+            text["basis"].add("bom", n)
             bom_num["quantity"].append(q_arr)
             bom_num["pcf"].append(np.full(n, factor))
             bom_num["co2e"].append(q_arr * factor)
@@ -146,19 +139,18 @@ def material_rows(inp: Inputs) -> tuple[pd.DataFrame, set[str]]:
         if prod.bom:
             from_bom.update(oids)
     if bom_num["quantity"]:
-        quantity = np.concatenate(bom_num["quantity"])
         frames.append(
             pd.DataFrame(
                 {
                     "order": text["order"].column(),
                     "material": text["material"].column(),
-                    "quantity": quantity,
+                    "quantity": np.concatenate(bom_num["quantity"]),
                     "unit": text["unit"].column(),
                     "supplier": text["supplier"].column(),
                     "pcf_kg_per_unit": np.concatenate(bom_num["pcf"]),
                     "co2e_kg": np.concatenate(bom_num["co2e"]),
                     "primary": np.concatenate(bom_num["primary"]),
-                    "basis": _Strings().repeated("bom", quantity.size),
+                    "basis": text["basis"].column(),
                 }
             )
         )

@@ -313,35 +313,29 @@ def assemble(
     # --- per order aggregates -----------------------------------------------------------
     o1 = t.order + 1  # 0 = overhead
     size = n_o + 1
-    e_tot = _per_slot(o1, t.energy_kwh, size)
-    s1 = _per_slot(o1, np.where(scope == 1, loc, 0.0), size)
-    s2l = _per_slot(o1, np.where(scope == 2, loc, 0.0), size)
-    s2m = _per_slot(o1, np.where(scope == 2, mkt, 0.0), size)
-    prim = _per_slot(o1, np.where(t.primary, loc, 0.0), size)
-    secondary_e = _per_slot(o1, np.where(t.primary, 0.0, t.energy_kwh), size)
-    asset_ids = sorted(f.asset_ids)
     mo = np.asarray(pd.Index(inp.orders).get_indexer(mats["order"].tolist()), dtype=np.int64)
     if (mo < 0).any():  # material rows only name orders of the run
         msg = f"material row of unknown order {mats['order'].iloc[int(np.argmin(mo))]!r}"
         raise AttributionError(msg)
     mat_kg = mats["co2e_kg"].to_numpy(dtype=float)
-    s3 = _per_slot(mo + 1, mat_kg, size)
-    s3p = _per_slot(mo + 1, mat_kg * mats["primary_share"].to_numpy(dtype=float), size)
     fb_kg = _per_slot(o1, np.where(fb_piece, loc, 0.0), size)
     elec_kg = _per_slot(o1, np.where(t.carrier == _elec_code(carriers), loc, 0.0), size)
     sums = OrderSums(
-        energy_kwh=e_tot,
-        scope1_kg=s1,
-        scope2_location_kg=s2l,
-        scope2_market_kg=s2m,
-        scope3_kg=s3,
-        primary_kg=prim,
-        scope3_primary_kg=s3p,
-        secondary_kwh=secondary_e,
+        energy_kwh=_per_slot(o1, t.energy_kwh, size),
+        scope1_kg=_per_slot(o1, np.where(scope == 1, loc, 0.0), size),
+        scope2_location_kg=_per_slot(o1, np.where(scope == 2, loc, 0.0), size),
+        scope2_market_kg=_per_slot(o1, np.where(scope == 2, mkt, 0.0), size),
+        scope3_kg=_per_slot(mo + 1, mat_kg, size),
+        primary_kg=_per_slot(o1, np.where(t.primary, loc, 0.0), size),
+        scope3_primary_kg=_per_slot(
+            mo + 1, mat_kg * mats["primary_share"].to_numpy(dtype=float), size
+        ),
+        secondary_kwh=_per_slot(o1, np.where(t.primary, 0.0, t.energy_kwh), size),
         fallback_share=np.divide(fb_kg, elec_kg, out=np.zeros(size), where=elec_kg > 0),
         fallback=np.bincount(o1, weights=fb_piece, minlength=size) > 0,
         interpolated=np.bincount(o1, weights=filled_piece, minlength=size) > 0,
     )
+    asset_ids = sorted(f.asset_ids)
     versions = factors.versions
     records = OrderRecords(
         inp,
@@ -392,9 +386,9 @@ def assemble(
         )
     return Attribution(
         footprints=LazyFootprints(inp.orders, records.build),
-        overhead_kwh=float(e_tot[0]),
-        overhead_co2e_kg=float(s1[0] + s2l[0]),
-        overhead_co2e_market_kg=float(s1[0] + s2m[0]),
+        overhead_kwh=float(sums.energy_kwh[0]),
+        overhead_co2e_kg=float(sums.scope1_kg[0] + sums.scope2_location_kg[0]),
+        overhead_co2e_market_kg=float(sums.scope1_kg[0] + sums.scope2_market_kg[0]),
         metered_kwh={
             s: m for s, m in zip(sources, metered, strict=True) if not s.startswith("model:")
         },
