@@ -26,8 +26,9 @@ result is freed before its next timed run:
 
 Both are checked against each other: the setup and processing energy of each
 order that runs alone on a machine with its own meter, and its location-based
-CO2e, must agree to 1e-9. The peer's time spent finding each meter's samples
-in the meter column is also reported on its own (``peer_finding_runs_s_median``).
+CO2e, must agree to 1e-9. Both find each meter's samples in the meter column
+with the same function (carbontwin's ``group_rows``); its time is also reported
+on its own (``peer_finding_runs_s_median``).
 Wall and CPU time are both reported (``ratio`` from wall time, ``ratio_cpu``
 from CPU time, which a loaded machine disturbs less), with the load average;
 also the part of carbontwin's time spent building the records
@@ -87,6 +88,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from carbontwin.twin._attribution_readings import group_rows  # noqa: E402
 from carbontwin.twin.attribution import Attribution, Rules, attribute  # noqa: E402
 from carbontwin.twin.events import EventBatch  # noqa: E402
 from carbontwin.twin.examples import demo_factory  # noqa: E402
@@ -296,8 +298,9 @@ def _energy_at(t: np.ndarray, p: np.ndarray, e: np.ndarray, x: np.ndarray) -> np
 def peer(batch: EventBatch, inputs: dict[str, Any]) -> dict[str, dict[str, float]]:
     """A vectorized numpy/pandas per-meter attribution of the whole data set.
 
-    Per meter: its samples (found as runs of the meter column, compared element
-    by element, as connectors write them; sorted by time only when they are not)
+    Per meter: its samples (found as runs of the meter column, as connectors
+    write them, with carbontwin's own ``group_rows``; sorted by time only when they
+    are not)
     and its cumulative energy at each sample (power held until the next sample,
     one ``cumsum``). The energy of an order step is the difference of that curve
     at the step's end and start (interpolated inside the sample interval); its
@@ -308,11 +311,8 @@ def peer(batch: EventBatch, inputs: dict[str, Any]) -> dict[str, dict[str, float
     [kWh] and CO2e [kg]. Fewer rules than carbontwin: no idle, utility, fuel,
     gap or material allocation, no scope split, no energy balance.
     """
-    ids, t_all, p_all = batch.power_meter, batch.power_t, batch.power_kw
-    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
-    runs: dict[str, list[tuple[int, int]]] = {}
-    for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, ids.size].tolist(), strict=True):
-        runs.setdefault(ids[a], []).append((a, b))
+    t_all, p_all = batch.power_t, batch.power_kw
+    runs = group_rows(batch.power_meter)
     f_hour, h0 = inputs["factor_kg_per_kwh"], inputs["hour0"]
     # order steps grouped by meter
     meter_of = {a: m for m, assets in inputs["measures"].items() for a in assets}
@@ -491,12 +491,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for k in ("energy_kwh", "co2e_kg")
     ]
     compared = len(diffs) // 2
-    # what the peer spends finding each meter's samples (element-wise compare of the meter
-    # column; carbontwin compares the string objects' addresses), reported on its own
+    # what both sides spend finding each meter's samples (the same function), on its own
     runs_s = []
     for _ in range(max(1, args.repeat)):
         t0 = time.perf_counter()
-        np.flatnonzero(batch.power_meter[1:] != batch.power_meter[:-1])
+        group_rows(batch.power_meter)
         runs_s.append(time.perf_counter() - t0)
     metered = sum(res.metered_kwh.values())
     orders_kwh = sum(fp.energy_kwh for fp in res.footprints.values())
