@@ -30,6 +30,22 @@ __all__ = ["ConnectorStats", "GapRecord", "OpenGaps", "Seen", "SpooledConnector"
 
 log = logging.getLogger("carbontwin.connectors")
 
+#: no value given (``None`` is a value a server can send)
+_UNSET: Any = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values, NaN equal to NaN (a repeated NaN is not a change)."""
+    if a is b:
+        return True
+    try:
+        if a == b:
+            return True
+    except (TypeError, ValueError):  # arrays compare element-wise
+        return False
+    return isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+
+
 #: Per batch: source -> {signal: times of its new values} (see :meth:`OpenGaps.close`).
 Seen = dict[str, dict[str, list[float]]]
 
@@ -49,6 +65,9 @@ class ConnectorStats:
     status_changes: int = 0
     rebirths: int = 0
     late: int = 0  # values older than the latest of their signal, kept
+    # a different value at the same source time as the last of its signal (a server whose
+    # timestamps are coarser than its changes): the first is kept, the change logged
+    same_time_changes: int = 0
 
     @property
     def errors(self) -> int:
@@ -148,6 +167,7 @@ class SpooledConnector:
         self.last_notification = 0.0  # time.monotonic() of the latest data
         self.t_max = -math.inf  # latest source time seen [epoch s]
         self._cursor: dict[str, float] = {}
+        self._last_value: dict[str, Any] = {}  # per signal key: its value at the cursor
         self._source_t: dict[str, float] = {}
         self._flusher: Flusher | None = None
         self._flush_task: asyncio.Task[None] | None = None
@@ -217,18 +237,29 @@ class SpooledConnector:
         return False
 
     # ------------------------------------------------------------ values
-    def _fresh(self, key: str, t: float) -> str:
+    def _fresh(self, key: str, t: float, value: Any = _UNSET) -> str:
         """``"new"`` (the cursor advanced) when ``t`` is newer than the last value of
         ``key``, ``"same"`` when it is that value again, ``"late"`` when older (a value
-        fetched again after a cut can arrive after newer ones)."""
+        fetched again after a cut can arrive after newer ones).
+
+        Given ``value``, a value at the cursor's time that differs from the one
+        taken there (read in this run) is ``"changed"``: counted in
+        ``same_time_changes``, not as a duplicate; the caller keeps the first.
+        """
         last = self._cursor.get(key, -math.inf)
         if t == last:
+            before = self._last_value.get(key, _UNSET)
+            if value is not _UNSET and before is not _UNSET and not _same(value, before):
+                self.stats.same_time_changes += 1
+                return "changed"
             self.stats.duplicates += 1
             return "same"
         if t < last:
             self.stats.late += 1
             return "late"
         self._cursor[key] = t
+        if value is not _UNSET:
+            self._last_value[key] = value
         if t > self.t_max:
             self.t_max = t
         return "new"

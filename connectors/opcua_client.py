@@ -25,7 +25,10 @@ dropped silently:
 - on start, each source's last stored time (the spool's cursors) to its first
   new value is recorded as a gap the same way: the connector was not running;
 - a value equal in time to the last one seen for the same node (the initial
-  values after a reconnect) is dropped, so a reconnect adds no duplicate rows;
+  values after a reconnect) is dropped, so a reconnect adds no duplicate rows; a
+  *different* value at that same source time (a server whose timestamps are
+  coarser than its changes) is counted in ``same_time_changes`` and logged as a
+  warning, and the first value of that time is kept;
   an older power or energy value (fetched again after a cut, arriving after
   newer ones) is kept (the spool and store drop exact repeats); an older state
   or order value is counted as an error and logged, never applied out of order;
@@ -546,8 +549,20 @@ class OpcUaConnector(SpooledConnector):
                     {s.source: self._cursor[it.text]},
                     f"server queue of node {it.text} overflowed",
                 )
-            age = self._fresh(it.text, t)
-            if age == "same":
+            age = self._fresh(it.text, t, value)
+            if age == "changed":
+                # two values at one source time: the server stamps coarser than its values
+                # change; the first is what the twin holds for that instant
+                log.warning(
+                    "node %r (%s) sent %r at %s, the source time of its last value; the "
+                    "first value of that time is kept (the server's timestamps are coarser "
+                    "than its changes)",
+                    it.text,
+                    s.source,
+                    value,
+                    _iso(t),
+                )
+            if age in ("same", "changed"):
                 self._seen(s.source, it.text, None, seen)
                 continue
             if age == "late" and s.kind not in ("power", "energy"):
