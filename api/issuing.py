@@ -141,6 +141,14 @@ def attribute_inputs(inputs: IssueInputs) -> Attribution:
     )
 
 
+def _withdrawn_since(latest: Footprint, fp: Footprint) -> bool:
+    """``latest`` is a withdrawal and nothing ``fp`` was computed from changed since:
+    the order stays withdrawn (new inputs issue a new version)."""
+    return latest.status == DEPRECATED and latest.lineage.get("input_sha256") == fp.lineage.get(
+        "input_sha256"
+    )
+
+
 def _same(a: Footprint, b: Footprint) -> bool:
     """Same inputs and the same figures: what ``to_dict()`` of both says outside
     :data:`_VOLATILE`, field by field, without making the dicts (a fresh footprint
@@ -274,12 +282,8 @@ def issue_footprints(
         latest = store.latest_footprint(order)
         if latest is not None and _same(fp, latest):
             continue
-        if (
-            latest is not None
-            and latest.status == DEPRECATED
-            and latest.lineage.get("input_sha256") == fp.lineage["input_sha256"]
-        ):
-            continue  # withdrawn, and nothing it was computed from changed since
+        if latest is not None and _withdrawn_since(latest, fp):
+            continue
         if not kept:  # the inputs of this run, once, before the first footprint needs them
             store.save_issuance_input(
                 "events", fp.lineage["events"]["sha256"], events_to_dict(inputs.events)
@@ -684,7 +688,7 @@ def issue_windows(
                 lineage=lineage,
             )
             latest = latest_of.get(o)
-            if latest is not None and _same(fp, latest):
+            if latest is not None and (_same(fp, latest) or _withdrawn_since(latest, fp)):
                 continue
             new.append(fp)
         if new and not issued:  # the factors of this run, kept once under their digest

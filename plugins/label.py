@@ -5,7 +5,9 @@ drawn by two back ends: SVG text and a reportlab PDF canvas, so the screen and
 the printed label agree. The label shows the product, the order, kg CO2e per
 declared unit and in total, a bar of scopes 1/2/3, the primary data share, the
 reference period, the methods used and a QR code (``qrcode``) with the URL of
-the footprint's PACT document.
+the footprint's PACT document. A withdrawn footprint's label (status
+Deprecated, issued by a withdrawal) says so: a red band "WITHDRAWN", the
+reason, and the figures in grey.
 
 Both scope 2 methods are on every label: the headline figure uses the one the
 service chose (``headline``, location- or market-based), the line below it the
@@ -35,7 +37,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
 from carbontwin.twin.errors import PluginError
-from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.footprint import DEPRECATED, Footprint
 from carbontwin.twin.quantities import utc
 
 from ._methods import factor_phrases, rule_phrases
@@ -60,6 +62,7 @@ SCOPE_COLOURS = ("#33658a", "#86bbd8", "#f6ae2d")
 INK = "#1d2b36"
 MUTED = "#5b6b78"
 ACCENT = "#2f7d4f"
+WITHDRAWN = "#b3261e"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ class LabelData:
     location_per_unit_kg: float = float("nan")
     headline: str = "location"
     facts: tuple[tuple[str, str], ...] = ()  # more label lines: validity, mass, DQR, spec
+    withdrawn: str = ""  # why the footprint was withdrawn; "" while it stands
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (checked against its footprint by :func:`verify_label`)."""
@@ -127,6 +131,7 @@ class LabelData:
             "location_per_unit_kg": round(self.location_per_unit_kg, 6),
             "headline": self.headline,
             **({"facts": [list(f) for f in self.facts]} if self.facts else {}),
+            **({"withdrawn": self.withdrawn} if self.withdrawn else {}),
         }
 
     @classmethod
@@ -155,6 +160,7 @@ class LabelData:
             location_per_unit_kg=float(d.get("location_per_unit_kg", d["per_unit_kg"])),
             headline=str(d.get("headline", "location")),
             facts=tuple((str(k), str(v)) for k, v in d.get("facts", ())),
+            withdrawn=str(d.get("withdrawn", "")),
         )
 
 
@@ -223,7 +229,17 @@ def label_data(
         location_per_unit_kg=fp.co2e_kg / q,
         headline=headline,
         facts=tuple(facts),
+        withdrawn=_withdrawal_reason(fp),
     )
+
+
+def _withdrawal_reason(fp: Footprint) -> str:
+    """Why ``fp`` was withdrawn (its ``withdrawn: ...`` flag), "" when it is not a
+    withdrawal (issued with status Deprecated)."""
+    if fp.status != DEPRECATED:
+        return ""
+    reasons = [f.removeprefix("withdrawn: ") for f in fp.flags if f.startswith("withdrawn: ")]
+    return reasons[-1] if reasons else "withdrawn"
 
 
 def label_document(
@@ -375,9 +391,10 @@ def _layout(d: LabelData) -> _Layout:
     lay = _Layout()
     m = 6 * MM
     lay.rect(0, 0, WIDTH, HEIGHT, "#ffffff", stroke="#c9d3da")
-    # header band
-    lay.rect(0, 0, WIDTH, 11 * MM, ACCENT)
-    lay.text(m, 7.3 * MM, "PRODUCT CARBON FOOTPRINT", 11, bold=True, colour="#ffffff")
+    # header band (a withdrawn footprint's says so, in red)
+    lay.rect(0, 0, WIDTH, 11 * MM, WITHDRAWN if d.withdrawn else ACCENT)
+    title = "WITHDRAWN · NOT A VALID FOOTPRINT" if d.withdrawn else "PRODUCT CARBON FOOTPRINT"
+    lay.text(m, 7.3 * MM, title, 11, bold=True, colour="#ffffff")
     lay.text(WIDTH - m, 7.3 * MM, _fit(d.company, 9, 60 * MM), 9, colour="#ffffff", anchor="end")
     qr_size = 30 * MM
     left_w = WIDTH - 2 * m - qr_size - 5 * MM
@@ -390,7 +407,7 @@ def _layout(d: LabelData) -> _Layout:
     # headline number
     y += 12 * MM
     big = _num(d.per_unit_kg)
-    lay.text(m, y, big, 30, bold=True, colour=ACCENT)
+    lay.text(m, y, big, 30, bold=True, colour=MUTED if d.withdrawn else ACCENT)
     bw = stringWidth(big, _font(True), 30)
     lay.text(m + bw + 2 * MM, y - 5.5 * MM, "kg CO2e", 10, bold=True)
     lay.text(m + bw + 2 * MM, y, f"per {unit}", 9, colour=MUTED)
@@ -435,6 +452,7 @@ def _layout(d: LabelData) -> _Layout:
         else f"{d.period_start:%Y-%m-%d}, {d.period_start:%H:%M}–{d.period_end:%H:%M} UTC"
     )
     facts = (
+        *((("Withdrawn", d.withdrawn),) if d.withdrawn else ()),
         ("Primary data", f"{100 * d.primary_data_share:.0f} % measured"),
         ("Reference period", period),
         ("Energy", f"{_num(d.energy_kwh)} kWh"),

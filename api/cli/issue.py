@@ -1,5 +1,6 @@
-"""Commands ``carbontwin issue`` (windowed issuing from the store) and ``carbontwin archive``
-(raw events of attributed windows to Parquet).
+"""Commands ``carbontwin issue`` (windowed issuing from the store), ``carbontwin withdraw``
+(withdraw an order's footprint) and ``carbontwin archive`` (raw events of attributed
+windows to Parquet).
 
 Attributes the closed windows (days or allocation periods) not attributed yet,
 each from its own events and the state carried in, and issues a signed footprint
@@ -156,6 +157,59 @@ def issue(
     )
 
 
+def withdraw(
+    order: Annotated[str, typer.Argument(help="The order whose footprint is withdrawn.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="Why (order cancelled, wrong data, ...); recorded among the withdrawal's "
+            "flags as 'withdrawn: <reason>'.",
+        ),
+    ],
+    database_url: DbOpt = None,
+    key_path: KeyOpt = None,
+    tenant: TenantOpt = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Withdraw an order's footprint: a new signed version with status Deprecated.
+
+    It carries the figures of the version it replaces and the reason among its
+    flags; nothing stored changes. PACT partners then see every version of the
+    order as Deprecated, and its label says it is withdrawn; issuing leaves the
+    order alone until something its footprint was computed from changes.
+    """
+    from carbontwin.api.deps import Services
+
+    text = reason.strip()
+    if not text:
+        msg = "--reason is empty; say why the footprint is withdrawn"
+        raise typer.BadParameter(msg)
+    settings = _settings(database_url, key_path)
+    services = Services(settings)
+    try:
+        scoped = services.for_tenant(tenant)
+        fp = scoped.store.withdraw_footprint(order, scoped.signer, text)
+    finally:
+        services.close()
+    summary = {
+        "order": fp.order,
+        "version": fp.version,
+        "id": fp.id,
+        "replaces": fp.replaces,
+        "status": fp.status,
+        "reason": text,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    Console().print(
+        f"footprint of order {fp.order!r} withdrawn: version {fp.version} ({fp.id}), "
+        f"status {fp.status}, replaces {fp.replaces}",
+        highlight=False,
+    )
+
+
 def archive(
     before: Annotated[
         str,
@@ -204,4 +258,5 @@ def archive(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command("issue")(issue)
+    app.command("withdraw")(withdraw)
     app.command("archive")(archive)

@@ -4,6 +4,8 @@
 - ``POST /orders/{order_id}/footprint``: attribute the stored events, issue a new version
   if the result changed
 - ``POST /footprints/attribute``: the same for every order with events
+- ``POST /orders/{order_id}/footprint/withdraw``: withdraw the order's footprint (a new
+  signed version with status Deprecated and the reason among its flags)
 - ``GET /footprints``, ``GET /footprints/{id}`` (signed), ``GET /footprints/{id}/pact``
 - ``GET /footprints/{id}/verify`` and ``POST /footprints/verify``: was it altered?
 - ``GET /footprints/{id}/pack``: the verifier's pack (zip) that ``carbontwin recompute``
@@ -17,10 +19,10 @@ the PACT rendering of a record that still verifies as stored (a rewritten row ge
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from carbontwin.api._limits import MAX_OFFSET
 from carbontwin.api._twin import (
@@ -89,6 +91,18 @@ def _rules(services: Any, body: IssueRequest | None) -> dict[str, Any]:
     return {**services.settings.rules, **((body.rules or {}) if body else {})}
 
 
+class WithdrawRequest(BaseModel):
+    """Body of the withdrawal route."""
+
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    ] = Field(
+        description="Why the footprint is withdrawn (order cancelled, wrong data, ...); "
+        "recorded among the withdrawal's flags as 'withdrawn: <reason>'",
+        examples=["order cancelled by the customer"],
+    )
+
+
 class VerificationPublic(BaseModel):
     valid: bool
     reason: str
@@ -123,6 +137,27 @@ def issue_order_footprint(
     services.store.get_order(order_id)
     issued = attribute_and_issue(services, [order_id], _rules(services, body))
     return {"issued": [stored_document(services.store, fp.id) for fp in issued]}
+
+
+@router.post(
+    "/orders/{order_id}/footprint/withdraw",
+    operation_id="withdraw_order_footprint",
+    response_model=SignedFootprint,
+    responses={404: {"description": "No such order, or it has no issued footprint"},
+               409: {"description": "Its footprint is already withdrawn"}},
+)  # fmt: skip
+def withdraw_order_footprint(order_id: str, body: WithdrawRequest, services: WriteDep) -> Any:
+    """Withdraw the order's footprint: a new signed version with status Deprecated.
+
+    The withdrawal carries the figures of the version it replaces and the reason
+    among its flags; nothing stored changes. PACT partners then see every version
+    of the order as Deprecated, and its label says it is withdrawn. Issuing leaves
+    a withdrawn order alone until something it was computed from changes.
+    """
+    store = services.store
+    store.get_order(order_id)
+    fp = store.withdraw_footprint(order_id, services.signer, body.reason)
+    return stored_document(store, fp.id)
 
 
 @router.post("/footprints/attribute", operation_id="issue_all_footprints", response_model=Issued)

@@ -185,3 +185,49 @@ def test_an_order_names_the_digest_of_the_pieces_it_was_issued_from(
     assert issue_windows(store, signer, window="day", stage="issue").issued == ()
     assert store.pending_windows() == []
     store.close()
+
+
+def test_withdraw_command_issues_a_deprecated_version_and_refuses_a_second(tmp_path, demo_day):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'ct.db'}"
+    store = _store(url, demo_day)
+    key = ["--database-url", url, "--key-path", str(tmp_path / "k.pem")]
+    issued = json.loads(CliRunner().invoke(app, ["issue", *key, "--json"]).output)["issued"]
+    first = issued[0]
+    res = CliRunner().invoke(
+        app, ["withdraw", first["order"], "--reason", " order cancelled ", *key, "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert (out["order"], out["version"], out["replaces"]) == (
+        first["order"],
+        first["version"] + 1,
+        first["id"],
+    )
+    assert (out["status"], out["reason"]) == ("Deprecated", "order cancelled")
+    w = store.latest_footprint(first["order"])
+    assert (w.id, w.status, w.co2e_kg) == (out["id"], "Deprecated", first["co2e_kg"])
+    assert w.flags[-1] == "withdrawn: order cancelled"
+    # a second withdrawal, and one of an order never issued: exit 1, the reason on stderr
+    cli = [sys.executable, "-m", "carbontwin.api.cli", "withdraw"]
+    for order, said in (
+        (first["order"], f"the footprint of order {first['order']!r} is already withdrawn"),
+        ("NO-SUCH-ORDER", "order 'NO-SUCH-ORDER' has no issued footprint to withdraw"),
+    ):
+        p = subprocess.run(
+            [*cli, order, "--reason", "again", *key],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert p.returncode == 1, p.stderr
+        assert said in p.stderr
+        assert "Traceback" not in p.stderr
+    empty = CliRunner().invoke(app, ["withdraw", first["order"], "--reason", "  ", *key])
+    assert empty.exit_code == 2
+    assert "--reason is empty" in empty.output
+    assert len(store.footprint_versions(first["order"])) == 2
+    store.close()
