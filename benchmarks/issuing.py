@@ -39,11 +39,15 @@ smallest and the largest store; ``window_cpu_s_*`` the same in CPU time), ``peak
 memory at each stage: it should not grow with the history), ``stages`` (orders
 issued, days, seconds, orders per second per stage; ``two_process_stages`` the same of
 the two-process run), ``events`` (rows stored).
+
+On PostgreSQL the run works in a schema of its own (created empty, dropped at
+the end), so that runs on one database never see each other's rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -51,6 +55,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -357,6 +362,30 @@ def two_processes(
     }
 
 
+@contextlib.contextmanager
+def _fresh_schema(url: str | None) -> Iterator[str | None]:
+    """``url`` itself, but on PostgreSQL with its search_path on a new, empty schema that is
+    dropped afterwards: each run starts from an empty store, whatever the database holds."""
+    if not url or not url.startswith("postgresql"):
+        yield url
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"carbontwin_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        inner = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield inner.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stages", default="1000,10000,100000", help="orders issued at each stage")
@@ -373,7 +402,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     proc = psutil.Process()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _fresh_schema(args.database_url) as server_url:
+        args.database_url = server_url
         url = args.database_url or f"sqlite:///{Path(tmp) / 'issuing.db'}"
         store = Store.open(url)
         factory, measures = plant(args.cells)

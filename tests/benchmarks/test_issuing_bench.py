@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "issuing.py"
 
 
@@ -53,3 +55,29 @@ def test_issuing_benchmark_issues_every_closed_day():
     assert out["window_s_first"] > 0
     assert out["window_s_last"] > 0
     assert out["peak_rss_mb"] > 0
+
+
+@pytest.mark.postgres
+def test_issuing_benchmark_on_postgresql_starts_from_an_empty_store_each_run(postgres_url):
+    """Two runs on one database issue the same orders: each works in a schema of its own,
+    dropped at the end (else the second finds the first's windows attributed)."""
+    import sqlalchemy as sa
+
+    args = [sys.executable, str(SCRIPT), "--stages", "32", "--cells", "1", "--ops", "4"]
+    args += ["--one-process", "--database-url", postgres_url]
+    issued = []
+    for _ in range(2):
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["database"] == "postgresql+psycopg"
+        issued.append(out["stages"][0]["orders"])
+    assert issued[0] == issued[1] == 32  # day 1 closes day 0: its 8 x 4 orders
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        left = conn.execute(
+            sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
+            {"p": "carbontwin_bench_%"},
+        ).fetchall()
+    engine.dispose()
+    assert left == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 
 from carbontwin.twin.events import EventBatch
@@ -129,3 +130,33 @@ def test_window_orders_seek_the_windows(tmp_path):
     assert len(plans) == 2
     for plan in plans:
         assert "window_start=?" in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_each_read_by_ids_for_its_own_ids(postgres_url):
+    """psycopg prepares a statement run five times, and the server may then keep one
+    generic plan for any ids: on a growing history such a plan scanned every order of
+    the tenant. The store's connections plan each execution for its own parameters."""
+    from datetime import UTC, datetime
+
+    from db_helpers import postgres_schema
+
+    from carbontwin.twin.model import Order
+
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    with postgres_schema(postgres_url) as url:
+        store = Store.open(url)
+        store.save_orders([Order(f"O{k:04d}", "p", 1.0, t, t) for k in range(1200)])
+        for day in range(8):  # a window's orders, day after day: the same statement text
+            ids = [f"O{k:04d}" for k in range(100 * day, 100 * day + 480)]
+            assert [o.id for o in store.orders_by_id(ids)] == sorted(ids)
+        with store._tx("reading the session's prepared statements") as conn:
+            plans = conn.exec_driver_sql(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE 'SELECT orders.id%%'"
+            ).all()
+            mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
+        store.close()
+    assert mode == "force_custom_plan"
+    # prepared after five runs; each later run planned for its ids, none generic
+    assert [(g, c >= 3) for g, c in plans] == [(0, True)]
