@@ -178,3 +178,27 @@ def test_api_docs_render_offline(fresh_page, path, ready):
     fresh_page.shoot(f"08-{path}", full_page=False)
     fresh_page.check_clean()
     assert any(u.endswith("/openapi.json") for u in fresh_page.requests)
+
+
+def test_a_withdrawn_footprint_is_marked_on_the_orders_and_order_pages(page, api):
+    """Last in this module: it withdraws an order's footprint in the shared demo store."""
+    fps = sorted(
+        api.get("footprints", params={"latest_only": True}).json(), key=lambda f: f["order"]
+    )
+    order = fps[-1]["order"]
+    r = api.post(f"orders/{order}/footprint/withdraw", json={"reason": "order cancelled"})
+    assert r.status_code == 200, r.text
+    _open(page, "#orders")
+    status = dict(
+        zip(_cells(page, "#orders", "order"), _cells(page, "#orders", "status"), strict=True)
+    )
+    assert status[order] == "withdrawn"
+    assert Counter(status.values()) == Counter({"issued": len(fps) - 1, "withdrawn": 1})
+    _open(page, f"#order/{order}/machine")
+    banner = page.page.locator("#withdrawn").inner_text()
+    assert banner.startswith("Withdrawn: order cancelled.")
+    assert f"version {fps[-1]['version'] + 1} replaces {fps[-1]['id']}" in banner
+    page.shoot("09-withdrawn-order")
+    page.check_clean()
+    _open(page, f"#order/{fps[0]['order']}/machine")
+    assert page.page.locator("#withdrawn").count() == 0

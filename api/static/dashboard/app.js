@@ -250,6 +250,7 @@
         { label: "primary data", num: true, key: "primary_data_share", value: (r) => pct0(r.primary_data_share) },
         { label: "flags", num: true, key: "flags", value: (r) => String(r.flags.length) },
         { label: "version", num: true, key: "version", value: (r) => String(r.version) },
+        { label: "status", key: "status", value: (r) => (r.status === "Deprecated" ? "withdrawn" : "issued") },
       ], fps, 'id="orders"') : '<p>No footprint issued yet: <code>POST footprints/attribute</code> issues them.</p>'}
       <p class="muted">Scope 2 location-based. Click an order for its breakdown.</p></div>`;
     chart(document.getElementById("bars"), {
@@ -276,6 +277,13 @@
     const b = await getJSON(`breakdowns/${by}?order=${encodeURIComponent(orderId)}`);
     const keyOf = { machine: "machine", state: "state", utility: "utility", material: "material",
       scope: "scope", hour: "hour_start_utc" }[by];
+    // a withdrawal (issued with status Deprecated) names its reason in a flag
+    const reason = fp.status === "Deprecated"
+      ? (fp.flags.filter((x) => x.startsWith("withdrawn: ")).pop() || "withdrawn: (no reason given)").slice(11)
+      : null;
+    const withdrawn = reason === null ? ""
+      : `<p class="withdrawn" id="withdrawn">Withdrawn: ${esc(reason)}. This footprint is no longer valid;
+        version ${esc(fp.version)} replaces ${esc(fp.replaces)}.</p>`;
     const flags = fp.flags.length
       ? "<ul class=\"flags\" id=\"flags\">" + fp.flags.map((x) => `<li>${esc(x)}</li>`).join("") + "</ul>"
       : '<p class="ok" id="flags">No data-quality flags: every figure from measured data.</p>';
@@ -296,7 +304,7 @@
         { label: "kg CO2e market-based", num: true, key: "co2e_market_kg", value: (r) => f2(r.co2e_market_kg) });
     }
     view.innerHTML = `<h1>Order ${esc(fp.order)} <span class="muted">${esc(fp.product)},
-        ${esc(fp.quantity)} ${esc(fp.declared_unit)}, version ${esc(fp.version)}</span></h1>
+        ${esc(fp.quantity)} ${esc(fp.declared_unit)}, version ${esc(fp.version)}</span></h1>${withdrawn}
       ${kpis([["kg CO2e", f2(fp.co2e_kg), "co2e_kg"], ["kg CO2e per " + fp.declared_unit, f4(fp.co2e_kg / fp.quantity), "co2e_per_unit_kg"],
               ["kWh", f2(fp.energy_kwh), "energy_kwh"], ["scope 1", f2(fp.scope1_kg), "scope1_kg"],
               ["scope 2 (location)", f2(fp.scope2_location_kg), "scope2_location_kg"],
