@@ -37,7 +37,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
 from carbontwin.twin.errors import PluginError
-from carbontwin.twin.footprint import DEPRECATED, Footprint
+from carbontwin.twin.footprint import Footprint
 from carbontwin.twin.quantities import utc
 
 from ._methods import factor_phrases, rule_phrases
@@ -62,7 +62,7 @@ SCOPE_COLOURS = ("#33658a", "#86bbd8", "#f6ae2d")
 INK = "#1d2b36"
 MUTED = "#5b6b78"
 ACCENT = "#2f7d4f"
-WITHDRAWN = "#b3261e"
+WITHDRAWN_RED = "#b3261e"
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,17 +229,8 @@ def label_data(
         location_per_unit_kg=fp.co2e_kg / q,
         headline=headline,
         facts=tuple(facts),
-        withdrawn=_withdrawal_reason(fp),
+        withdrawn=fp.withdrawal_reason,
     )
-
-
-def _withdrawal_reason(fp: Footprint) -> str:
-    """Why ``fp`` was withdrawn (its ``withdrawn: ...`` flag), "" when it is not a
-    withdrawal (issued with status Deprecated)."""
-    if fp.status != DEPRECATED:
-        return ""
-    reasons = [f.removeprefix("withdrawn: ") for f in fp.flags if f.startswith("withdrawn: ")]
-    return reasons[-1] if reasons else "withdrawn"
 
 
 def label_document(
@@ -392,7 +383,7 @@ def _layout(d: LabelData) -> _Layout:
     m = 6 * MM
     lay.rect(0, 0, WIDTH, HEIGHT, "#ffffff", stroke="#c9d3da")
     # header band (a withdrawn footprint's says so, in red)
-    lay.rect(0, 0, WIDTH, 11 * MM, WITHDRAWN if d.withdrawn else ACCENT)
+    lay.rect(0, 0, WIDTH, 11 * MM, WITHDRAWN_RED if d.withdrawn else ACCENT)
     title = "WITHDRAWN · NOT A VALID FOOTPRINT" if d.withdrawn else "PRODUCT CARBON FOOTPRINT"
     lay.text(m, 7.3 * MM, title, 11, bold=True, colour="#ffffff")
     lay.text(WIDTH - m, 7.3 * MM, _fit(d.company, 9, 60 * MM), 9, colour="#ffffff", anchor="end")

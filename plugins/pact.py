@@ -467,7 +467,9 @@ def render_pact_v2(fp: Footprint, ctx: PactContext | None = None) -> dict[str, A
     doc["productCategoryCpc"] = ctx.product_category_cpc or "4"
     if fp.replaces:
         doc["precedingPfIds"] = [fp.replaces]
-    if ctx.status == "Deprecated":
+    if fp.withdrawal_reason:
+        doc["statusComment"] = f"Withdrawn: {fp.withdrawal_reason}"
+    elif ctx.status == "Deprecated":
         doc["statusComment"] = "Superseded by a later version of this order's footprint."
     return doc
 

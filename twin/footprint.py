@@ -36,6 +36,8 @@ __all__ = ["ACTIVE", "DEPRECATED", "Footprint", "canonical_json"]
 
 #: PACT statuses a footprint version is issued with (a withdrawal is Deprecated).
 ACTIVE, DEPRECATED = "Active", "Deprecated"
+#: the flag a withdrawal carries before its reason (``Store.withdraw_footprint``)
+WITHDRAWN = "withdrawn: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,15 @@ class Footprint:
     @property
     def energy_per_unit_kwh(self) -> float:
         return self.energy_kwh / self.quantity if self.quantity else float("nan")
+
+    @property
+    def withdrawal_reason(self) -> str:
+        """Why this footprint was withdrawn ("" when it is not a withdrawal, i.e. not
+        issued with status Deprecated): the text of its last ``withdrawn:`` flag."""
+        if self.status != DEPRECATED:
+            return ""
+        reasons = [f.removeprefix(WITHDRAWN) for f in self.flags if f.startswith(WITHDRAWN)]
+        return reasons[-1] if reasons else "withdrawn"
 
     def successor(self, new: Footprint) -> Footprint:
         """``new`` as the next version of this footprint (a correction)."""

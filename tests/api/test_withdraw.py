@@ -44,6 +44,11 @@ def test_a_withdrawal_is_a_deprecated_version_everyone_sees(db_client, demo_batc
     for fid in (v1["id"], w["id"]):
         assert client.get(f"/3/footprints/{fid}").json()["data"]["status"] == "Deprecated"
     assert client.get(f"/3/footprints/{other['id']}").json()["data"]["status"] == "Active"
+    # PACT v2's statusComment gives the reason on the withdrawal, supersession on v1
+    v2_of = {fid: client.get(f"/2/footprints/{fid}").json()["data"] for fid in (v1["id"], w["id"])}
+    assert v2_of[w["id"]]["statusComment"] == "Withdrawn: order cancelled by the customer"
+    assert v2_of[w["id"]]["precedingPfIds"] == [v1["id"]]
+    assert v2_of[v1["id"]]["statusComment"].startswith("Superseded by a later version")
     # the label says it is withdrawn, with the reason; another order's does not
     label = client.get(f"/labels/{order}", params={"format": "json"}).json()
     assert label["label"]["withdrawn"] == "order cancelled by the customer"

@@ -868,7 +868,7 @@ class Store:
         The withdrawal carries the figures of the version it replaces and
         ``reason`` among its flags; nothing stored is changed or removed.
         """
-        from carbontwin.twin.footprint import DEPRECATED
+        from carbontwin.twin.footprint import DEPRECATED, WITHDRAWN
 
         latest = self.latest_footprint(order)
         if latest is None:
@@ -880,7 +880,7 @@ class Store:
             )
             raise StoreError(msg, field="order")
         withdrawal = latest.successor(
-            replace(latest, status=DEPRECATED, flags=(*latest.flags, f"withdrawn: {reason}"))
+            replace(latest, status=DEPRECATED, flags=(*latest.flags, f"{WITHDRAWN}{reason}"))
         )
         return self.issue_footprint(withdrawal, signer)
 
