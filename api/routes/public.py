@@ -7,6 +7,11 @@
 - ``GET /public/footprints/{id}.json``: the same as JSON: the signed footprint,
   its PACT v3 document, and the verification key.
 
+A label printed before its footprint was withdrawn or corrected still points
+here: the page then says so first (``notice``: withdrawn, or replaced by a later
+version, with that version's page when it is published). A withdrawal's reason
+stays private unless the withdrawal itself is published.
+
 Only footprints published by an explicit act (``POST /footprints/{id}/publish``
 or ``carbontwin publish``) answer; every other id, issued or not, is a 404.
 """
@@ -86,6 +91,7 @@ def public_document(request: Request, services: TenantServices, fp: Footprint) -
         "footprint": stored_document(store, fp.id),  # as signed at issuance
         "pact": render_pact(services, fp, 3, optional_factory(store), status),
         "status": status,
+        "notice": _notice(store, fp, base),
         "published_at": published.isoformat().replace("+00:00", "Z") if published else None,
         "page": f"{base}/public/footprints/{fp.id}",
         "verify": {
@@ -124,6 +130,42 @@ def public_footprint_page(footprint_id: str, request: Request, services: Service
     return HTMLResponse(_page(fp, doc))
 
 
+def _iso(t: Any) -> str | None:
+    return t.isoformat().replace("+00:00", "Z") if t is not None else None
+
+
+def _notice(store: Any, fp: Footprint, base: str) -> dict[str, Any] | None:
+    """What a reader of ``fp``'s page must know first: it was withdrawn, or a later
+    version replaces it (None while it is the order's current footprint)."""
+    if fp.withdrawal_reason:  # a published withdrawal: its own reason is public
+        return {
+            "kind": "withdrawn",
+            "at": _iso(fp.issued_at),
+            "reason": fp.withdrawal_reason,
+            "text": f"Withdrawn by its issuer: {fp.withdrawal_reason}. Not a valid footprint.",
+        }
+    latest = store.latest_footprint(fp.order)
+    if latest is None or latest.version <= fp.version:
+        return None
+    at = _iso(latest.issued_at)
+    if latest.withdrawal_reason:
+        return {
+            "kind": "withdrawn",
+            "at": at,
+            "text": f"Withdrawn by its issuer on {(at or '')[:10]}. Not a valid footprint "
+            "any more.",
+        }
+    page = f"{base}/public/footprints/{latest.id}" if store.published_at(latest.id) else None
+    return {
+        "kind": "replaced",
+        "at": at,
+        "version": latest.version,
+        "page": page,
+        "text": f"Replaced by version {latest.version} of this footprint, issued "
+        f"{(at or '')[:10]}." + ("" if page else " That version is not published."),
+    }
+
+
 def _row(name: str, value: str) -> str:
     return f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
 
@@ -160,6 +202,15 @@ def _page(fp: Footprint, doc: dict[str, Any]) -> str:
         _row("Signing key (SHA-256 fingerprint)", doc["verify"]["key_fingerprint_sha256"]),
         _row("Published", str(doc["published_at"])),
     ]
+    notice = doc["notice"]
+    banner = ""
+    if notice is not None:
+        link = (
+            f' <a href="{html.escape(notice["page"])}">Version {notice["version"]}</a>'
+            if notice.get("page")
+            else ""
+        )
+        banner = f'<p id="notice" class="{notice["kind"]}">{html.escape(notice["text"])}{link}</p>'
     signed_json = html.escape(json.dumps(doc["footprint"], indent=1, ensure_ascii=False))
     how = html.escape(doc["verify"]["how"])
     title = html.escape(f"{pact['productNameCompany']}: product carbon footprint")
@@ -169,8 +220,10 @@ def _page(fp: Footprint, doc: dict[str, Any]) -> str:
 <title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
 color:#1d2b36}}th{{text-align:left;padding:.3rem 1rem .3rem 0;vertical-align:top}}
-pre{{background:#f4f6f8;padding:1rem;overflow:auto;font-size:.8rem}}</style></head>
-<body><h1>{title}</h1>
+pre{{background:#f4f6f8;padding:1rem;overflow:auto;font-size:.8rem}}
+#notice{{background:#b3261e;color:#fff;padding:.6rem .9rem;font-weight:600}}
+#notice a{{color:#fff}}</style></head>
+<body><h1>{title}</h1>{banner}
 <table>{"".join(rows)}</table>
 <p><a href="{html.escape(doc["page"])}.json">JSON</a> (signed data and PACT document)</p>
 <h2>How to verify</h2><p>{how}</p>

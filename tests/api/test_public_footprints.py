@@ -143,3 +143,47 @@ def test_publish_command(demo_store, monkeypatch, signer):
     assert client.get(page).status_code == 200
     r = CliRunner().invoke(cli, ["publish", "O-9999", "--database-url", other.database_url])
     assert r.exit_code != 0
+
+
+def test_a_withdrawn_or_replaced_footprint_says_so_on_its_public_page(tmp_path):
+    """A label printed before a withdrawal or a correction still points to its page."""
+    import dataclasses
+
+    from carbontwin.simulation import simulate
+
+    app = create_app(make_settings(tmp_path, public_base_url=PUBLIC))
+    services = app.state.services
+    store, signer = services.store, services.signer
+    factory = demo_factory()
+    store.save_factory(factory)
+    store.save_orders(factory.orders)
+    store.write_events(simulate(factory, factory.orders[:3], "fifo", 0, sample_period_s=300).events)
+    first = {f.order: f for f in attribute_and_issue(services)}
+    a, b, c = (first[o] for o in sorted(first)[:3])
+    for fp in (a, b, c):
+        store.publish_footprint(fp.id)
+    store.withdraw_footprint(a.order, signer, "wrong meter mapping")
+    b2 = store.issue_footprint(b.successor(dataclasses.replace(b, co2e_kg=b.co2e_kg + 1.0)), signer)
+    store.publish_footprint(b2.id)
+    host = FastAPI()
+    host.mount("/carbon", app)
+    page = f"{PUBLIC}/public/footprints"
+    with TestClient(host, base_url="https://labels.example.com") as client:
+        got = {fp.id: client.get(f"{page}/{fp.id}.json").json()["notice"] for fp in (a, b, c, b2)}
+        html_a = client.get(f"{page}/{a.id}").text
+        html_b = client.get(f"{page}/{b.id}").text
+        html_c = client.get(f"{page}/{c.id}").text
+    services.close()
+    # withdrawn: said first, the reason kept private (the withdrawal is not published)
+    assert got[a.id]["kind"] == "withdrawn"
+    assert "reason" not in got[a.id]
+    assert 'id="notice" class="withdrawn">Withdrawn by its issuer on ' in html_a
+    assert "wrong meter mapping" not in html_a
+    # replaced: the later version and its page (published)
+    assert (got[b.id]["kind"], got[b.id]["version"]) == ("replaced", 2)
+    assert got[b.id]["page"] == f"{page}/{b2.id}"
+    assert f'<a href="{page}/{b2.id}">Version 2</a>' in html_b
+    # the current versions carry no notice
+    assert got[c.id] is None
+    assert got[b2.id] is None
+    assert 'id="notice"' not in html_c
