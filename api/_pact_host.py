@@ -8,9 +8,11 @@ store. Every issued footprint version is listed; a version with a later one is
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
+import socket
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -403,11 +405,12 @@ def callback_url(url: str, spec: int) -> str:
     return f"{base}/{spec}/events"
 
 
-def _reply_to(services: TenantServices, source: str, spec: int) -> tuple[str, str | None]:
-    """Where (URL, bearer token) the answer to a request from ``source`` goes."""
+def _reply_to(services: TenantServices, source: str, spec: int) -> tuple[str, str | None, bool]:
+    """Where (URL, bearer token) the answer to a request from ``source`` goes, and whether
+    that address came from the request (no partner entry: it must be a public one)."""
     partner = services.settings.pact_partners.get(source)
     if partner is not None:
-        return callback_url(partner.events_url, spec), partner.token
+        return callback_url(partner.events_url, spec), partner.token, False
     target = source if not source.startswith("//") else "https:" + source
     parsed = httpx.URL(target) if re.match(r"^https?://", target, re.I) else None
     if parsed is None or not parsed.host:
@@ -417,7 +420,59 @@ def _reply_to(services: TenantServices, source: str, spec: int) -> tuple[str, st
             f"event source {source!r} is no http(s) URL to answer to; send the URL of your "
             "host system (or ask the data owner to configure a partner for this source)",
         )
-    return callback_url(target, spec), None
+    return callback_url(target, spec), None, True
+
+
+def non_public_address(url: str, *, resolve: bool = True) -> str | None:
+    """The first address of ``url``'s host that is not a public internet address
+    (loopback, private, link-local, reserved, multicast, ...), or None when all are public.
+
+    The host's name is resolved (a name that does not resolve counts as not public,
+    named in the message); with ``resolve=False`` only an IP address or ``localhost``
+    is judged and any other name passes (no DNS query).
+    """
+    parsed = httpx.URL(url)
+    host = parsed.host
+    if host == "localhost" or host.endswith(".localhost"):
+        return host
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = {str(literal)}
+    elif not resolve:
+        return None
+    else:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            return f"{host} (does not resolve: {exc})"
+        addresses = {str(info[4][0]) for info in infos}
+    for a in sorted(addresses):
+        ip = ipaddress.ip_address(a.split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            return a
+    return None
+
+
+def _refuse_non_public(services: TenantServices, url: str) -> None:
+    """A requester's own ``source`` gets an answer only at a public address, unless
+    ``Settings.pact_answer_private_sources``: else a requester could make this service
+    POST into the network it runs in. Here an IP address or ``localhost`` is refused at
+    once (400); a name is resolved and checked by :func:`deliver`, before it sends."""
+    if services.settings.pact_answer_private_sources:
+        return
+    bad = non_public_address(url, resolve=False)  # a name is resolved when the answer goes
+    if bad is not None:
+        raise PactError(
+            400,
+            "BadRequest",
+            f"event source {url!r} is not a public address ({bad}); answers go to a "
+            "requester's own source only on the public internet. Ask the data owner to "
+            "configure a partner for this source (pact_partners)",
+        )
 
 
 def answer_event(
@@ -449,8 +504,18 @@ def answer_event(
     return {"attributes": attrs, "data": data}
 
 
-def deliver(services: TenantServices, url: str, token: str | None, answer: dict[str, Any]) -> None:
-    """POST ``answer`` as a structured CloudEvent to the requester's events endpoint ``url``."""
+def deliver(
+    services: TenantServices,
+    url: str,
+    token: str | None,
+    answer: dict[str, Any],
+    *,
+    from_request: bool = False,
+) -> None:
+    """POST ``answer`` as a structured CloudEvent to the requester's events endpoint ``url``.
+
+    ``from_request``: ``url`` is the requester's own event source, checked again here
+    (its name may resolve elsewhere by now); not public, nothing is sent."""
     message = to_structured_event(CloudEvent(dict(answer["attributes"]), answer["data"]))
     headers, body = dict(message.headers), message.body
     headers["content-type"] = "application/cloudevents+json; charset=UTF-8"
@@ -461,6 +526,14 @@ def deliver(services: TenantServices, url: str, token: str | None, answer: dict[
         "type": answer["attributes"]["type"],
         "request": answer["data"]["requestEventId"],
     }
+    if from_request and not services.settings.pact_answer_private_sources:
+        bad = non_public_address(url)
+        if bad is not None:
+            record["status"] = None
+            record["error"] = f"not sent: {url} resolves to {bad}, not a public address"
+            log.warning("PACT callback to %s not sent: resolves to %s", url, bad)
+            services.deliveries.append(record)
+            return
     try:
         with httpx.Client(timeout=services.settings.callback_timeout_s) as client:
             r = client.post(url, content=body, headers=headers)
@@ -489,10 +562,12 @@ async def handle_event(
     """
     kind, event = parse_event(await request.body(), spec)
     if kind == "request":
-        url, token = _reply_to(services, event["source"], spec)
+        url, token, from_request = _reply_to(services, event["source"], spec)
         matches = v3_filter(criteria_of(event["data"]))
+        if from_request:
+            _refuse_non_public(services, url)
         answer = answer_event(services, request, spec, event, matches)
-        background.add_task(deliver, services, url, token, answer)
+        background.add_task(deliver, services, url, token, answer, from_request=from_request)
     else:
         services.received_events.append(event)
     return Response(status_code=200)

@@ -22,8 +22,9 @@ class PactPartner(BaseModel):
     """A PACT data recipient whose footprint requests need more than its event ``source``.
 
     Not needed for a requester that can be reached at its event ``source``
-    without a token: the answer goes to ``{source}/3/events`` (``/2/events`` for
-    a v2 request) by default. ``events_url`` is the partner's host (or either of
+    without a token on a public address: the answer goes to
+    ``{source}/3/events`` (``/2/events`` for a v2 request) by default (see
+    ``pact_answer_private_sources``). ``events_url`` is the partner's host (or either of
     its Action Events endpoints); the answer to a v3 request goes to its
     ``/3/events``, to a v2 request to its ``/2/events``. ``token`` is the bearer
     token the partner gave us for that endpoint.
@@ -91,6 +92,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="PACT partners by CloudEvents 'source': where to POST answers to their "
         "footprint requests",
+    )
+    pact_answer_private_sources: bool = Field(
+        default=False,
+        description="Answer a footprint request at its own event source (a requester with "
+        "no pact_partners entry) also when that is a loopback, private or link-local "
+        "address. Off: such a request gets 400, so that no requester can make this service "
+        "POST into the network it runs in; for tests and closed networks",
     )
     callback_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of partner callbacks [s]"

@@ -252,12 +252,22 @@ def test_published_event_malformed(pact_host, token, data, field):
 
 
 def test_request_from_unconfigured_source_answered_at_its_events_endpoint(
-    pact_host, token, receiver
+    pact_host, token, receiver, monkeypatch
 ):
-    """A requester with no partner entry gets its answer at {source}/3/events."""
+    """A requester with no partner entry gets its answer at {source}/3/events, where that
+    is a private address (the receiver on 127.0.0.1) only when the settings allow it."""
     client, issued = pact_host
     product_urn = listed(client, token)[1]["productIds"][0]
     event = {**_request_event([product_urn], "unconfigured-12"), "source": receiver.url}
+    r = client.post("/3/events", json=event, headers={**bearer(token), **CE})
+    assert r.status_code == 400
+    assert (
+        f"event source '{receiver.url}/3/events' is not a public address (127.0.0.1)"
+        in (r.json()["message"])
+    )
+    assert _callbacks(receiver, "unconfigured-12") == []
+    settings = client.app.state.services.settings
+    monkeypatch.setattr(settings, "pact_answer_private_sources", True)
     r = client.post("/3/events", json=event, headers={**bearer(token), **CE})
     assert r.status_code == 200
     ((headers, body),) = _callbacks(receiver, "unconfigured-12")
