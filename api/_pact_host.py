@@ -471,7 +471,8 @@ def _refuse_non_public(services: TenantServices, url: str) -> None:
             "BadRequest",
             f"event source {url!r} is not a public address ({bad}); answers go to a "
             "requester's own source only on the public internet. Ask the data owner to "
-            "configure a partner for this source (pact_partners)",
+            "configure a partner for this source (pact_partners), or to answer private "
+            "sources (pact_answer_private_sources, for tests and closed networks)",
         )
 
 
