@@ -60,7 +60,7 @@ def pact_response(services: TenantServices, spec: int, footprint_id: str) -> Cac
         status = "Active" if head.current and fp.status != DEPRECATED else "Deprecated"
         factory = _factory(services, store, head.factory_version)
         doc = render_pact(services, fp, spec, factory, status)
-        return CachedResponse(JSONResponse({"data": doc}).body, "application/json")
+        return CachedResponse(bytes(JSONResponse({"data": doc}).body), "application/json")
 
     return services.responses.get_or_render(key, render)
 
@@ -107,7 +107,7 @@ def rendered_label(doc: dict[str, Any], fmt: str) -> CachedResponse:
         "X-Carbontwin-Key-Id": str(sig.get("key_id", "")),
     }
     if fmt == "json":
-        return CachedResponse(JSONResponse(doc).body, LABEL_MEDIA[fmt], headers)
+        return CachedResponse(bytes(JSONResponse(doc).body), LABEL_MEDIA[fmt], headers)
     if fmt == "html":
         return CachedResponse(render_html(None, doc).encode(), LABEL_MEDIA[fmt], headers)
     if fmt == "pdf":

@@ -188,7 +188,7 @@ def breakdown(
         df["order"] = df["order"].astype(str)
         return df.sort_values(["order", "material"], kind="stable").reset_index(drop=True)
     rows: list[dict[str, Any]] = []
-    fps = [res.footprints[order]] if order in res.footprints else []
+    fps = [res.footprints[order]] if order is not None and order in res.footprints else []
     if order is None:
         fps = list(res.footprints.values())
     for fp in fps:

@@ -35,7 +35,7 @@ from carbontwin.twin.footprint import DEPRECATED, Footprint
 from carbontwin.twin.model import Factory, Order
 from carbontwin.twin.store import Signer
 
-from .deps import Services
+from .deps import Services, TenantServices
 from .errors import NotFound
 
 __all__ = [
@@ -297,7 +297,7 @@ def issue_footprints(
 
 
 def attribute_and_issue(
-    services: Services,
+    services: Services | TenantServices,
     orders: Iterable[str] | None = None,
     rules: Rules | Mapping[str, Any] | None = None,
 ) -> list[Footprint]:
@@ -324,7 +324,7 @@ class IssueReport:
 
 
 def issue_with_report(
-    services: Services,
+    services: Services | TenantServices,
     orders: Iterable[str] | None = None,
     rules: Rules | Mapping[str, Any] | None = None,
 ) -> IssueReport:

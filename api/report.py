@@ -221,7 +221,7 @@ def _plots(d: ReportData) -> dict[str, bytes]:
         ax.plot(when, g["co2e_kg"] / g["quantity"], marker="o", label=str(product))
     ax.set_ylabel("kg CO2e per unit")
     ax.set_title("kg CO2e per unit by product, at each order's completion (UTC)")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))  # type: ignore[no-untyped-call]
     ax.legend(fontsize=7)
     fig.autofmt_xdate()
     fig.tight_layout()
@@ -258,7 +258,7 @@ def _plots(d: ReportData) -> dict[str, bytes]:
         ax2.step(idx, h["co2e_kg"], where="post", color="#333333", label="kg CO2e")
         ax2.set_ylabel("kg CO2e per hour")
         ax.set_title("Plant energy per hour (UTC)")
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))  # type: ignore[no-untyped-call]
         lines = ax.get_legend_handles_labels()
         lines2 = ax2.get_legend_handles_labels()
         ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="upper right")

@@ -209,10 +209,10 @@ def _tree(f: Factory) -> Tree:
         parts += [f"{y.year}: {y.factor_kg_per_kwh:.4g} kg/kWh" for y in z.annual]
         parts += [f"residual mix {y.year}: {y.factor_kg_per_kwh:.4g}" for y in z.residual_mix]
         root.add(f"[bold]grid factors[/] {escape(z.zone)}: {escape('; '.join(parts) or '-')}")
-    for c in f.factors.fuels:
+    for fuel in f.factors.fuels:
         root.add(
-            f"[bold]factor[/] {c.carrier.value}: {c.factor_kg_per_kwh:.4g} kg CO2e/kWh"
-            + (f" ({escape(c.source)})" if c.source else "")
+            f"[bold]factor[/] {fuel.carrier.value}: {fuel.factor_kg_per_kwh:.4g} kg CO2e/kWh"
+            + (f" ({escape(fuel.source)})" if fuel.source else "")
         )
     if f.orders:
         first = min(o.release for o in f.orders)

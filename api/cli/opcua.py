@@ -187,7 +187,8 @@ def register(app: typer.Typer) -> None:
 async def _browse(
     url: str, path: str | None, depth: int, username: str | None, password: str | None
 ) -> Any:
-    from asyncua import Client, ua
+    from asyncua.client.client import Client
+    from asyncua.ua.uaerrors import UaError
 
     from carbontwin.connectors.opcua_browse import browse
 
@@ -197,13 +198,13 @@ async def _browse(
         client.set_password(password or "")
     try:
         await client.connect()
-    except (OSError, TimeoutError, ua.UaError) as exc:
+    except (OSError, TimeoutError, UaError) as exc:
         msg = f"cannot connect to {url}: {exc!r}"
         raise CarbonTwinError(msg) from None
     try:
         return await browse(client, url, path=path, depth=depth)
     finally:
-        with contextlib.suppress(OSError, TimeoutError, ua.UaError, ConnectionError):
+        with contextlib.suppress(OSError, TimeoutError, UaError, ConnectionError):
             await client.disconnect()
 
 

@@ -40,10 +40,11 @@ def publish(
             fp = store.get_footprint(what)
         except NotFoundError:
             store.get_order(what)  # names the order when it is not there either
-            fp = store.latest_footprint(what)
-            if fp is None:
+            latest = store.latest_footprint(what)
+            if latest is None:
                 msg = f"order {what!r} has no issued footprint yet"
                 raise NotFoundError(msg, field="what") from None
+            fp = latest
         published = store.publish_footprint(fp.id)
     finally:
         store.close()

@@ -17,7 +17,7 @@ so it agrees with the footprints issued from the same events.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
 from fastapi import APIRouter, Query
@@ -33,7 +33,7 @@ from carbontwin.twin.graph import FactoryGraph
 router = APIRouter(tags=["insights"])
 
 By = Literal["machine", "state", "utility", "material", "scope", "hour"]
-assert set(BY) == set(By.__args__)  # one list of dimensions
+assert set(BY) == set(get_args(By))  # one list of dimensions
 
 
 class GraphNode(BaseModel):
