@@ -349,6 +349,8 @@ def verify(
         result = verify_document(stored.document, pub)
         problems = stored.problems
         target = f"footprint {fp.id} (order {fp.order}, v{fp.version})"
+        if fp.withdrawal_reason:  # signed as issued, and says the order's footprint is void
+            target += f", a withdrawal ({fp.withdrawal_reason}): not a valid footprint"
     if result.valid and not problems:
         out.print(
             f"[green]OK[/] {target}: {result.reason} (key {result.key_id}, "

@@ -210,6 +210,11 @@ def test_withdraw_command_issues_a_deprecated_version_and_refuses_a_second(tmp_p
     w = store.latest_footprint(first["order"])
     assert (w.id, w.status, w.co2e_kg) == (out["id"], "Deprecated", first["co2e_kg"])
     assert w.flags[-1] == "withdrawn: order cancelled"
+    checked = CliRunner().invoke(app, ["verify", first["order"], "--database-url", url])
+    assert checked.exit_code == 0, checked.output
+    assert f"(order {first['order']}, v{first['version'] + 1}), a withdrawal (order cancelled)" in (
+        " ".join(checked.output.split())
+    )
     # a second withdrawal, and one of an order never issued: exit 1, the reason on stderr
     cli = [sys.executable, "-m", "carbontwin.api.cli", "withdraw"]
     for order, said in (
