@@ -185,6 +185,9 @@ def withdraw(
     if not text:
         msg = "--reason is empty; say why the footprint is withdrawn"
         raise typer.BadParameter(msg)
+    if len(text) > 500 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        msg = "--reason must be one line of at most 500 characters"
+        raise typer.BadParameter(msg)
     settings = _settings(database_url, key_path)
     services = Services(settings)
     try:

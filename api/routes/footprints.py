@@ -95,10 +95,13 @@ class WithdrawRequest(BaseModel):
     """Body of the withdrawal route."""
 
     reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$"
+        ),
     ] = Field(
-        description="Why the footprint is withdrawn (order cancelled, wrong data, ...); "
-        "recorded among the withdrawal's flags as 'withdrawn: <reason>'",
+        description="Why the footprint is withdrawn (order cancelled, wrong data, ...), one "
+        "line of text; recorded among the withdrawal's flags as 'withdrawn: <reason>'",
         examples=["order cancelled by the customer"],
     )
 

@@ -234,5 +234,8 @@ def test_withdraw_command_issues_a_deprecated_version_and_refuses_a_second(tmp_p
     empty = CliRunner().invoke(app, ["withdraw", first["order"], "--reason", "  ", *key])
     assert empty.exit_code == 2
     assert "--reason is empty" in empty.output
+    two = CliRunner().invoke(app, ["withdraw", first["order"], "--reason", "a\nb", *key])
+    assert two.exit_code == 2
+    assert "--reason must be one line" in " ".join(two.output.split())
     assert len(store.footprint_versions(first["order"])) == 2
     store.close()

@@ -84,7 +84,7 @@ def test_withdrawal_errors_name_the_order_and_the_field(db_client, demo_batch):
     r = client.post("/orders/NO-SUCH/footprint/withdraw", json={"reason": "x"})
     assert r.status_code == 404
     assert "NO-SUCH" in r.text
-    for body in ({"reason": "   "}, {}, {"reason": "x" * 501}):
+    for body in ({"reason": "   "}, {}, {"reason": "x" * 501}, {"reason": "two\nlines"}):
         r = client.post(f"/orders/{fps[1]['order']}/footprint/withdraw", json=body)
         assert r.status_code == 422, body
         assert r.json()["detail"][0]["loc"][-1] == "reason"
