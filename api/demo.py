@@ -252,6 +252,7 @@ def run_demo(
     )
     console.print(
         f"OPC UA: {stats['events']} events in {took:.1f} s, {stats['duplicates']} duplicates dropped, "
+        f"{stats['same_time_changes']} changes at a stored source time, "
         f"{stats['overflows'] + stats['sequence_gaps'] + stats['bad_values']} errors; per-order energy "
         f"vs the simulator's events directly: max difference {diff * 100:.3f} %"
     )

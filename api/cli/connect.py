@@ -137,6 +137,12 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"{report['endpoint']}: {s['events']} values, {s['duplicates']} repeats dropped, "
             f"{s['gaps']} gaps, {s['overflows'] + s['sequence_gaps'] + s['bad_values']} errors"
+            + (
+                f", {s['same_time_changes']} changes at an already-stored source time not kept "
+                "(the server's timestamps are coarser than its changes; see the log)"
+                if s.get("same_time_changes")
+                else ""
+            )
         )
         for g in report["gaps"]:
             typer.echo(
