@@ -16,6 +16,7 @@ processes (on two cores, beside the connector that stores the events).
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -171,6 +172,10 @@ def withdraw(
     key_path: KeyOpt = None,
     tenant: TenantOpt = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Do not ask for confirmation at a terminal."),
+    ] = False,
 ) -> None:
     """Withdraw an order's footprint: a new signed version with status Deprecated.
 
@@ -192,6 +197,14 @@ def withdraw(
     services = Services(settings)
     try:
         scoped = services.for_tenant(tenant)
+        latest = scoped.store.latest_footprint(order)
+        if latest is not None and not yes and sys.stdin.isatty():
+            typer.confirm(
+                f"Withdraw the footprint of order {order!r} (version {latest.version}, "
+                f"{latest.co2e_kg:,.2f} kg CO2e) because {text!r}? A withdrawal stays on "
+                "record; only new inputs issue the order again",
+                abort=True,
+            )
         fp = scoped.store.withdraw_footprint(order, scoped.signer, text)
     finally:
         services.close()

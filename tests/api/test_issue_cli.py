@@ -239,3 +239,33 @@ def test_withdraw_command_issues_a_deprecated_version_and_refuses_a_second(tmp_p
     assert "--reason must be one line" in " ".join(two.output.split())
     assert len(store.footprint_versions(first["order"])) == 2
     store.close()
+
+
+def test_withdraw_at_a_terminal_asks_first(tmp_path, demo_day):
+    """At a terminal the command shows what it withdraws and asks; "n" leaves the store
+    as it was, "y" withdraws (stdin is a pseudo-terminal here)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'ct.db'}"
+    store = _store(url, demo_day)
+    key = ["--database-url", url, "--key-path", str(tmp_path / "k.pem")]
+    issued = json.loads(CliRunner().invoke(app, ["issue", *key, "--json"]).output)["issued"]
+    order = issued[0]["order"]
+    cli = [sys.executable, "-m", "carbontwin.api.cli", "withdraw", order, "--reason", "typo"]
+    for answer, code, versions in (("n", 1, 1), ("y", 0, 2)):
+        leader, follower = pty.openpty()
+        p = subprocess.Popen(
+            [*cli, *key], stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        os.close(follower)
+        os.write(leader, f"{answer}\n".encode())
+        out, err = p.communicate(timeout=120)
+        os.close(leader)
+        assert p.returncode == code, err.decode()
+        said = " ".join(out.decode().split())
+        assert f"Withdraw the footprint of order '{order}' (version 1, " in said
+        assert len(store.footprint_versions(order)) == versions
+    store.close()
