@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carbontwin.twin.errors import CarbonTwinError, StoreError
+from carbontwin.twin.footprint import DEPRECATED, WITHDRAWN
 
 __all__ = ["FORMAT", "FORMAT_WINDOWS", "Check", "RecomputeReport", "build_pack", "recompute"]
 
@@ -463,6 +464,15 @@ def _compare(
     )
     for name in (*_FIGURES, "factory", "company_id", "product", "declared_unit", "order"):
         a, b = payload.get(name), again.get(name)
+        if name == "flags" and payload.get("status") == DEPRECATED:
+            # a withdrawal's reason is a flag set at issuance, not by attribution
+            a = [f for f in a or [] if not str(f).startswith(WITHDRAWN)]
+            reasons = [str(f) for f in payload.get("flags") or [] if str(f).startswith(WITHDRAWN)]
+            report.add(
+                "withdrawal",
+                True,
+                f"{'; '.join(reasons) or 'withdrawn'}: set when it was issued, not recomputed",
+            )
         report.add(name, _same(a, b), "match" if _same(a, b) else _difference(a, b))
     for key in (
         "filled_gaps",

@@ -140,3 +140,19 @@ def test_random_plants_recompute_bit_for_bit(plant, signer):
             report = recompute(build_pack(store, fp.id))
             assert report.ok, [c for c in report.checks if not c.ok]
             assert fp.rules["idle"] == "processing_time_only"
+
+
+def test_a_withdrawal_recomputes_and_names_its_reason(demo_store, signer):
+    """A withdrawal carries its reason as a flag set at issuance: the pack recomputes
+    (figures, flags from attribution) and the report names the withdrawal."""
+    store, issued = demo_store
+    fp = issued[-1]
+    w = store.withdraw_footprint(fp.order, signer, "order cancelled")
+    report = recompute(build_pack(store, w.id))
+    assert report.ok, [c for c in report.checks if not c.ok]
+    checks = {c.what: c for c in report.checks}
+    assert checks["withdrawal"].detail.startswith("withdrawn: order cancelled: set when")
+    assert checks["flags"].ok
+    assert checks["co2e_kg"].ok
+    # the version it replaced still recomputes as issued
+    assert recompute(build_pack(store, fp.id)).ok
