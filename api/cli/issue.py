@@ -176,13 +176,23 @@ def withdraw(
         bool,
         typer.Option("--yes", "-y", help="Do not ask for confirmation at a terminal."),
     ] = False,
+    undo: Annotated[
+        bool,
+        typer.Option(
+            "--undo",
+            help="Reinstate a withdrawn footprint: a new Active version with its figures "
+            "and flags, the reason in its lineage.",
+        ),
+    ] = False,
 ) -> None:
     """Withdraw an order's footprint: a new signed version with status Deprecated.
 
     It carries the figures of the version it replaces and the reason among its
     flags; nothing stored changes. PACT partners then see every version of the
     order as Deprecated, and its label says it is withdrawn; issuing leaves the
-    order alone until something its footprint was computed from changes.
+    order alone until something its footprint was computed from changes. With
+    --undo, a withdrawn footprint is reinstated (a new Active version with its
+    figures and flags; the withdrawal stays on record).
     """
     from carbontwin.api.deps import Services
 
@@ -199,13 +209,14 @@ def withdraw(
         scoped = services.for_tenant(tenant)
         latest = scoped.store.latest_footprint(order)
         if latest is not None and not yes and sys.stdin.isatty():
+            act = "Reinstate" if undo else "Withdraw"
             typer.confirm(
-                f"Withdraw the footprint of order {order!r} (version {latest.version}, "
-                f"{latest.co2e_kg:,.2f} kg CO2e) because {text!r}? A withdrawal stays on "
-                "record; only new inputs issue the order again",
+                f"{act} the footprint of order {order!r} (version {latest.version}, "
+                f"{latest.co2e_kg:,.2f} kg CO2e) because {text!r}? It stays on record",
                 abort=True,
             )
-        fp = scoped.store.withdraw_footprint(order, scoped.signer, text)
+        act_on = scoped.store.reinstate_footprint if undo else scoped.store.withdraw_footprint
+        fp = act_on(order, scoped.signer, text)
     finally:
         services.close()
     summary = {
@@ -220,8 +231,8 @@ def withdraw(
         typer.echo(json.dumps(summary))
         return
     Console().print(
-        f"footprint of order {fp.order!r} withdrawn: version {fp.version} ({fp.id}), "
-        f"status {fp.status}, replaces {fp.replaces}",
+        f"footprint of order {fp.order!r} {'reinstated' if undo else 'withdrawn'}: version "
+        f"{fp.version} ({fp.id}), status {fp.status}, replaces {fp.replaces}",
         highlight=False,
     )
 

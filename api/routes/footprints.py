@@ -5,7 +5,8 @@
   if the result changed
 - ``POST /footprints/attribute``: the same for every order with events
 - ``POST /orders/{order_id}/footprint/withdraw``: withdraw the order's footprint (a new
-  signed version with status Deprecated and the reason among its flags)
+  signed version with status Deprecated and the reason among its flags); ``.../reinstate``
+  undoes it (a new Active version with the withdrawn one's figures)
 - ``GET /footprints``, ``GET /footprints/{id}`` (signed), ``GET /footprints/{id}/pact``
 - ``GET /footprints/{id}/verify`` and ``POST /footprints/verify``: was it altered?
 - ``GET /footprints/{id}/pack``: the verifier's pack (zip) that ``carbontwin recompute``
@@ -19,7 +20,8 @@ the PACT rendering of a record that still verifies as stored (a rewritten row ge
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
@@ -41,6 +43,7 @@ from carbontwin.plugins.signing import verify_document
 from carbontwin.twin.errors import CarbonTwinError
 
 router = APIRouter(tags=["footprints"])
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class SignaturePublic(BaseModel):
@@ -91,8 +94,8 @@ def _rules(services: Any, body: IssueRequest | None) -> dict[str, Any]:
     return {**services.settings.rules, **((body.rules or {}) if body else {})}
 
 
-class WithdrawRequest(BaseModel):
-    """Body of the withdrawal route."""
+class ReasonRequest(BaseModel):
+    """Body of the withdrawal and reinstatement routes."""
 
     reason: Annotated[
         str,
@@ -100,8 +103,9 @@ class WithdrawRequest(BaseModel):
             strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$"
         ),
     ] = Field(
-        description="Why the footprint is withdrawn (order cancelled, wrong data, ...), one "
-        "line of text; recorded among the withdrawal's flags as 'withdrawn: <reason>'",
+        description="Why (withdrawn: order cancelled, wrong data, ...; reinstated: withdrawn "
+        "by mistake, ...), one line of text; a withdrawal records it among its flags as "
+        "'withdrawn: <reason>', a reinstatement in its lineage ('reinstated')",
         examples=["order cancelled by the customer"],
     )
 
@@ -142,14 +146,28 @@ def issue_order_footprint(
     return {"issued": [stored_document(services.store, fp.id) for fp in issued]}
 
 
-@router.post(
-    "/orders/{order_id}/footprint/withdraw",
-    operation_id="withdraw_order_footprint",
-    response_model=SignedFootprint,
-    responses={404: {"description": "No such order, or it has no issued footprint"},
-               409: {"description": "Its footprint is already withdrawn"}},
-)  # fmt: skip
-def withdraw_order_footprint(order_id: str, body: WithdrawRequest, services: WriteDep) -> Any:
+def _status_route(act: str, conflict: str) -> Callable[[_F], _F]:
+    """The decorator of the route that withdraws or reinstates an order's footprint."""
+    return router.post(
+        f"/orders/{{order_id}}/footprint/{act}",
+        operation_id=f"{act}_order_footprint",
+        response_model=SignedFootprint,
+        responses={
+            404: {"description": "No such order, or it has no issued footprint"},
+            409: {"description": conflict},
+        },
+    )
+
+
+def _new_version(services: Any, order_id: str, act: Any, reason: str) -> Any:
+    """``act`` (the store's withdraw or reinstate) on ``order_id``: its signed document."""
+    services.store.get_order(order_id)
+    fp = act(order_id, services.signer, reason)
+    return stored_document(services.store, fp.id)
+
+
+@_status_route("withdraw", "Its footprint is already withdrawn")
+def withdraw_order_footprint(order_id: str, body: ReasonRequest, services: WriteDep) -> Any:
     """Withdraw the order's footprint: a new signed version with status Deprecated.
 
     The withdrawal carries the figures of the version it replaces and the reason
@@ -157,10 +175,16 @@ def withdraw_order_footprint(order_id: str, body: WithdrawRequest, services: Wri
     of the order as Deprecated, and its label says it is withdrawn. Issuing leaves
     a withdrawn order alone until something it was computed from changes.
     """
-    store = services.store
-    store.get_order(order_id)
-    fp = store.withdraw_footprint(order_id, services.signer, body.reason)
-    return stored_document(store, fp.id)
+    return _new_version(services, order_id, services.store.withdraw_footprint, body.reason)
+
+
+@_status_route("reinstate", "Its footprint is not withdrawn")
+def reinstate_order_footprint(order_id: str, body: ReasonRequest, services: WriteDep) -> Any:
+    """Undo a withdrawal: a new signed Active version with the figures and flags of the
+    withdrawn one, the reason in its lineage (``reinstated``). The withdrawal stays on
+    record; issuing treats the new version like the one withdrawn.
+    """
+    return _new_version(services, order_id, services.store.reinstate_footprint, body.reason)
 
 
 @router.post("/footprints/attribute", operation_id="issue_all_footprints", response_model=Issued)

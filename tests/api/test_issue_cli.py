@@ -238,6 +238,27 @@ def test_withdraw_command_issues_a_deprecated_version_and_refuses_a_second(tmp_p
     assert two.exit_code == 2
     assert "--reason must be one line" in " ".join(two.output.split())
     assert len(store.footprint_versions(first["order"])) == 2
+    # --undo reinstates: a third version, Active, the first one's figures
+    back = CliRunner().invoke(
+        app, ["withdraw", first["order"], "--undo", "--reason", "by mistake", *key, "--json"]
+    )
+    assert back.exit_code == 0, back.output
+    out = json.loads(back.output)
+    assert (out["version"], out["status"], out["replaces"]) == (
+        first["version"] + 2,
+        "Active",
+        w.id,
+    )
+    assert store.latest_footprint(first["order"]).co2e_kg == first["co2e_kg"]
+    p = subprocess.run(
+        [*cli, first["order"], "--undo", "--reason", "again", *key],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert p.returncode == 1
+    assert f"the footprint of order {first['order']!r} is not withdrawn" in p.stderr
     store.close()
 
 

@@ -90,3 +90,30 @@ def test_withdrawal_errors_name_the_order_and_the_field(db_client, demo_batch):
         assert r.json()["detail"][0]["loc"][-1] == "reason"
     # nothing of the refused requests was stored
     assert len(client.get(f"/orders/{fps[1]['order']}/footprint").json()["versions"]) == 1
+
+
+def test_a_withdrawal_is_undone_by_a_reinstatement_issuing_then_leaves_alone(db_client, demo_batch):
+    client = db_client
+    fps = _issue(client, demo_batch)
+    v1 = fps[0]
+    order = v1["order"]
+    r = client.post(f"/orders/{order}/footprint/reinstate", json={"reason": "x"})
+    assert r.status_code == 409
+    assert f"the footprint of order {order!r} is not withdrawn (version 1 is Active)" in r.text
+    w = client.post(f"/orders/{order}/footprint/withdraw", json={"reason": "by mistake"}).json()
+    r = client.post(f"/orders/{order}/footprint/reinstate", json={"reason": "withdrawn by mistake"})
+    assert r.status_code == 200, r.text
+    v3 = r.json()["payload"]
+    assert (v3["version"], v3["replaces"], v3["status"]) == (3, w["payload"]["id"], "Active")
+    # the figures and flags of the version withdrawn; the reason in the lineage
+    for k in ("co2e_kg", "energy_kwh", "scope3_kg", "flags", "energy_by_asset_kwh"):
+        assert v3[k] == v1[k], k
+    assert v3["lineage"]["reinstated"] == "withdrawn by mistake"
+    assert v3["lineage"]["input_sha256"] == v1["lineage"]["input_sha256"]
+    assert client.get(f"/3/footprints/{v3['id']}").json()["data"]["status"] == "Active"
+    label = client.get(f"/labels/{order}", params={"format": "json"}).json()["label"]
+    assert "withdrawn" not in label
+    # issuing with the same inputs sees the order as issued: nothing new
+    again = client.post("/footprints/attribute").json()["issued"]
+    assert order not in {f["payload"]["order"] for f in again}
+    assert len(client.get(f"/orders/{order}/footprint").json()["versions"]) == 3

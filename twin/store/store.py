@@ -884,6 +884,33 @@ class Store:
         )
         return self.issue_footprint(withdrawal, signer)
 
+    def reinstate_footprint(self, order: str, signer: Signer, reason: str) -> Footprint:
+        """Undo a withdrawal of ``order``'s footprint: issue a new Active version with the
+        figures and flags the withdrawn one had, ``reason`` in its lineage
+        (``reinstated``). The withdrawal stays on record; issuing treats the new version
+        like the one withdrawn (the same inputs issue nothing new)."""
+        from carbontwin.twin.footprint import ACTIVE, WITHDRAWN
+
+        latest = self.latest_footprint(order)
+        if latest is None:
+            msg = f"order {order!r} has no issued footprint to reinstate"
+            raise NotFoundError(msg, field="order")
+        if not latest.withdrawal_reason:
+            msg = (
+                f"the footprint of order {order!r} is not withdrawn (version {latest.version} "
+                f"is {latest.status})"
+            )
+            raise StoreError(msg, field="order")
+        again = latest.successor(
+            replace(
+                latest,
+                status=ACTIVE,
+                flags=tuple(f for f in latest.flags if not f.startswith(WITHDRAWN)),
+                lineage={**latest.lineage, "reinstated": reason},
+            )
+        )
+        return self.issue_footprint(again, signer)
+
     def stored_footprint(self, footprint_id: str) -> StoredFootprint:
         """The signed document of ``footprint_id`` exactly as stored, with its key and
         log entry, and what does not hold for the row (see :class:`StoredFootprint`)."""
