@@ -201,6 +201,24 @@ def test_withdrawal_is_a_new_deprecated_version(store: Store, signer):
     assert store.audit(verify_pem).ok
 
 
+def test_reinstatement_is_the_next_version_active_with_the_withdrawn_figures(store: Store, signer):
+    from dataclasses import replace
+
+    from carbontwin.twin.errors import StoreError
+
+    store.issue_footprint(replace(footprint("A", 10.0), flags=("gap filled",)), signer)
+    with pytest.raises(StoreError, match="order 'A' is not withdrawn .version 1 is Active."):
+        store.reinstate_footprint("A", signer, "nothing to undo")
+    w = store.withdraw_footprint("A", signer, "order cancelled")
+    r = store.reinstate_footprint("A", signer, "cancellation reversed")
+    assert (r.version, r.replaces, r.status, r.co2e_kg) == (3, w.id, "Active", 10.0)
+    assert r.flags == ("gap filled",)  # v1's flags, without the withdrawal's
+    assert r.lineage["reinstated"] == "cancellation reversed"
+    assert [v.status for v in store.footprint_versions("A")] == ["Active", DEPRECATED, "Active"]
+    assert store.get_footprint(w.id) == w  # the withdrawal stays on record
+    assert store.audit(verify_pem).ok
+
+
 def test_a_batch_logs_each_signed_document_and_chains_it(store: Store, signer):
     """Store.issue_footprints (one transaction, the log head carried along) writes the
     same chain as one footprint at a time: each entry's document digest is the SHA-256
