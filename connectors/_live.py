@@ -226,6 +226,11 @@ class SpooledConnector:
         """Events the flusher has handed to the store in this run."""
         return self._flusher.flushed if self._flusher is not None else 0
 
+    def rejected(self) -> int:
+        """Events the store refused in this run as conflicting with stored ones, set aside
+        in the spool's ``rejected`` table (:meth:`~.spool.Spool.rejected`)."""
+        return self._flusher.rejected if self._flusher is not None else 0
+
     async def wait_idle(self, quiet_s: float = 1.0, timeout_s: float = 60.0) -> bool:
         """Wait until no data arrived for ``quiet_s`` and the spool is empty."""
         deadline = time.monotonic() + timeout_s

@@ -23,34 +23,31 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from carbontwin.twin.errors import ConnectorError
+from carbontwin.twin.errors import ConnectorError, EventConflictError
 from carbontwin.twin.events import EventBatch
 
 __all__ = ["Flusher", "Spool", "SpoolBatch"]
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    t REAL NOT NULL,
-    t_end REAL,
-    value REAL,
-    a TEXT NOT NULL DEFAULT '',
-    b TEXT NOT NULL DEFAULT '',
-    c TEXT NOT NULL DEFAULT ''
-);
+#: an event as the spool keeps it (``_rows``), in the events and the rejected table
+_EVENT = """kind TEXT NOT NULL, source TEXT NOT NULL, t REAL NOT NULL, t_end REAL, value REAL,
+    a TEXT NOT NULL DEFAULT '', b TEXT NOT NULL DEFAULT '', c TEXT NOT NULL DEFAULT ''"""
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, {_EVENT});
 CREATE UNIQUE INDEX IF NOT EXISTS events_key ON events (kind, source, t, a, b);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (
+    id INTEGER PRIMARY KEY, {_EVENT}, reason TEXT NOT NULL, at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS flushes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     first_id INTEGER NOT NULL,
@@ -106,6 +103,17 @@ def _obj(values: list[Any]) -> np.ndarray:
     return arr
 
 
+#: the store's event kinds (in its errors) by the spool's names for them
+_SPOOL_KIND = {
+    "states": "state",
+    "power": "power",
+    "counters": "counter",
+    "steps": "step",
+    "materials": "material",
+    "gaps": "gap",
+}
+
+
 def _batch_from_rows(rows: list[tuple[Any, ...]]) -> EventBatch:
     by: dict[str, list[tuple[Any, ...]]] = {}
     for r in rows:
@@ -153,6 +161,8 @@ class SpoolBatch:
     last_id: int
     flush_id: int
     events: EventBatch
+    #: per spool kind ("power", "state", ...) the spool ids of its rows, in batch order
+    ids: dict[str, list[int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -286,7 +296,42 @@ class Spool:
                 (first, last, len(rows), time.time()),
             )
             flush_id = int(cur.lastrowid or 0)
-        return SpoolBatch(first, last, flush_id, _batch_from_rows([r[1:] for r in rows]))
+        ids: dict[str, list[int]] = {}
+        for r in rows:
+            ids.setdefault(str(r[1]), []).append(int(r[0]))
+        return SpoolBatch(first, last, flush_id, _batch_from_rows([r[1:] for r in rows]), ids)
+
+    def reject(self, taken: SpoolBatch, refused: list[tuple[str, int, str]]) -> int:
+        """Set aside the events of ``taken`` the store refused for good (``refused``: an
+        :class:`~carbontwin.twin.errors.EventRowsError`'s ``(kind, row, message)``)
+        into the ``rejected`` table with their message; returns how many. They no
+        longer hold up the events after them; nothing is deleted (:meth:`rejected`)."""
+        moved: list[tuple[int, str]] = []
+        for kind, row, message in refused:
+            ids = taken.ids.get(_SPOOL_KIND.get(kind, kind), [])
+            if 0 <= row < len(ids):
+                moved.append((ids[row], message))
+        now = time.time()
+        with self._tx() as db:
+            for rid, message in moved:
+                db.execute(
+                    "INSERT OR IGNORE INTO rejected (id, kind, source, t, t_end, value, a, b, c, "
+                    "reason, at) SELECT id, kind, source, t, t_end, value, a, b, c, ?, ? "
+                    "FROM events WHERE id = ?",
+                    (message, now, rid),
+                )
+                db.execute("DELETE FROM events WHERE id = ?", (rid,))
+        return len(moved)
+
+    def rejected(self) -> list[tuple[Any, ...]]:
+        """Events set aside by :meth:`reject`: (kind, source, t, t_end, value, a, b, c,
+        reason), oldest first."""
+        return [
+            tuple(r)
+            for r in self._query(
+                "SELECT kind, source, t, t_end, value, a, b, c, reason FROM rejected ORDER BY id"
+            )
+        ]
 
     def ack(self, taken: SpoolBatch) -> None:
         """Forget the events of ``taken``: the store has committed them."""
@@ -323,6 +368,13 @@ class Flusher:
     interval_s : float
         Pause when the spool is empty, and the first retry delay after a store
         error (doubling up to ``max_retry_s``) [s].
+
+    A store that is down or refuses a write gets the same events again later. Events
+    the store refuses for good, as conflicting with stored ones (another value under
+    a stored key: an :class:`~carbontwin.twin.errors.EventConflictError`), are set
+    aside in the spool's ``rejected`` table with the store's message
+    (:meth:`Spool.rejected`, counted in ``rejected``) and the rest of the batch is
+    written: they would otherwise hold up every event after them.
     """
 
     def __init__(
@@ -341,16 +393,40 @@ class Flusher:
         self.max_retry_s = max_retry_s
         self.flushed = 0
         self.store_errors = 0
+        self.rejected = 0  # events the store refused for good, set aside in the spool
 
     def flush_once(self) -> int:
         """Flush one batch synchronously; return the number of events sent."""
         taken = self.spool.take(self.batch_size)
         if taken is None:
             return 0
-        self.sink(taken.events)
+        try:
+            self.sink(taken.events)
+        except EventConflictError as exc:
+            if not self._set_aside(taken, exc):
+                raise
+            return self.flush_once()  # the rest of the batch, without them
         self.spool.ack(taken)
         self.flushed += len(taken)
         return len(taken)
+
+    def _set_aside(self, taken: SpoolBatch, exc: EventConflictError) -> bool:
+        """Move the events the store refused as conflicting with stored ones out of the
+        way (the spool's ``rejected`` table; retrying would refuse them forever and hold
+        up every event after them). False when none of them could be found."""
+        n = self.spool.reject(taken, exc.rows)
+        if not n:
+            return False
+        self.rejected += n
+        log.error(
+            "the store refused %d spooled event(s) as conflicting with stored ones; set "
+            "aside in the spool's 'rejected' table of %s (send them as corrections to "
+            "replace the stored values): %s",
+            n,
+            self.spool.path,
+            exc,
+        )
+        return True
 
     def flush_all(self) -> int:
         """Flush until the spool is empty (synchronously); return events sent."""
@@ -380,6 +456,11 @@ class Flusher:
                 )
                 await asyncio.to_thread(self.sink, taken.events)
             except Exception as exc:  # the store is down or refused: keep the events, retry
+                # events refused for good (conflicting with stored ones) are set aside, and
+                # the rest of the batch goes again at once
+                conflict = isinstance(exc, EventConflictError)
+                if conflict and await asyncio.to_thread(self._set_aside, taken, exc):
+                    continue
                 self.store_errors += 1
                 log.error(
                     "store write of %d spooled events failed (%s); retrying in %.1f s",

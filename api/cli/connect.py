@@ -42,7 +42,12 @@ def _progress_table(connector: Any, rate: float) -> Any:
     table.add_column()
     table.add_row("status", "reading" if connector.ready.is_set() else "connecting")
     table.add_row("rate", f"{rate:,.0f} values/s")
-    table.add_row("values", f"{s.events:,} spooled, {connector.flushed():,} stored")
+    aside = connector.rejected()
+    table.add_row(
+        "values",
+        f"{s.events:,} spooled, {connector.flushed():,} stored"
+        + (f", {aside:,} refused by the store (set aside in the spool)" if aside else ""),
+    )
     table.add_row("backlog", f"{connector.backlog():,} in the spool")
     table.add_row("last value", _iso(connector.t_max))
     table.add_row("gaps", f"{s.gaps} recorded, {len(connector.gaps)} open")
@@ -80,6 +85,7 @@ async def run_connect(
     report = {
         "endpoint": connector.endpoint,
         "stats": {k: int(v) for k, v in asdict(stats).items()},
+        "rejected": connector.rejected(),
         "gaps": [
             {
                 "source": g.source,
@@ -137,6 +143,12 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"{report['endpoint']}: {s['events']} values, {s['duplicates']} repeats dropped, "
             f"{s['gaps']} gaps, {s['overflows'] + s['sequence_gaps'] + s['bad_values']} errors"
+            + (
+                f", {report['rejected']} refused by the store as conflicting with stored "
+                "events (set aside in the spool's 'rejected' table)"
+                if report.get("rejected")
+                else ""
+            )
             + (
                 f", {s['same_time_changes']} changes at an already-stored source time not kept "
                 "(the server's timestamps are coarser than its changes; see the log)"
