@@ -100,6 +100,33 @@ async def run_connect(
     return connector, report
 
 
+def _print_rejected(config: Path, as_json: bool) -> None:
+    """The events set aside in the spool of connector file ``config``."""
+    from carbontwin.connectors.live import load_live_config
+    from carbontwin.connectors.spool import Spool
+
+    path = Path(load_live_config(config).spool.path)
+    if not path.is_file():
+        msg = f"no spool at {path} (the connector of {config} has not run yet)"
+        raise typer.BadParameter(msg, param_hint="CONFIG")
+    spool = Spool(path)
+    try:
+        rows = spool.rejected()
+    finally:
+        spool.close()
+    names = ("kind", "source", "t", "t_end", "value", "a", "b", "c", "reason")
+    events = [dict(zip(names, r, strict=True)) for r in rows]
+    for e in events:
+        e["time"] = _iso(float(e["t"]))
+    if as_json:
+        typer.echo(json.dumps({"spool": str(path), "rejected": events}))
+        return
+    typer.echo(f"{len(events)} event(s) set aside in {path}")
+    for e in events:
+        value = e["value"] if e["value"] is not None else e["a"]
+        typer.echo(f"{e['kind']} {e['source']} {e['time']} {value}: {e['reason']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``connect`` to ``app``."""
 
@@ -112,14 +139,25 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(
             False, "--json", help="No live progress; print one JSON object at the end."
         ),
+        rejected: bool = typer.Option(
+            False,
+            "--rejected",
+            help="Do not connect: list the events the store refused as conflicting with "
+            "stored ones, set aside in this connector's spool, and exit.",
+        ),
     ) -> None:
         """Read an OPC UA server or an MQTT broker into the twin store until Ctrl-C.
 
         Values go through a local spool (store-and-forward). Gaps the connector
         knows it has (the time it was not running, lost connections, dead
         Sparkplug edge nodes) are recorded as gap events and listed at the end.
-        A refused login or certificate ends the command with exit code 1.
+        Events the store refuses for good (another value under a stored key) are
+        set aside in the spool (``--rejected`` lists them). A refused login or
+        certificate ends the command with exit code 1.
         """
+        if rejected:
+            _print_rejected(config, as_json)
+            return
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
         logging.getLogger("carbontwin").setLevel(logging.WARNING if as_json else logging.INFO)
         quiet_asyncua()

@@ -63,3 +63,48 @@ def test_conflicting_events_are_set_aside_and_the_rest_is_stored(tmp_path, mode)
     assert "send it as a correction" in reason
     spool.close()
     store.close()
+
+
+def test_connect_rejected_lists_what_the_spool_set_aside(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from carbontwin.api.cli import app
+
+    config = tmp_path / "line.json"
+    spool_path = tmp_path / "spool.db"
+    config.write_text(
+        json.dumps(
+            {
+                "endpoint": "opc.tcp://127.0.0.1:1/",
+                "spool": {"path": str(spool_path)},
+                "signals": [{"kind": "power", "meter": "M1", "node": "i=2258", "unit": "W"}],
+            }
+        )
+    )
+    none = CliRunner().invoke(app, ["connect", str(config), "--rejected"])
+    assert none.exit_code == 2
+    assert "no spool at" in " ".join(none.output.split())
+    store = Store.open(f"sqlite:///{tmp_path / 'twin.db'}")
+    store.write_events(_power([("M1", 10.0, 1.0)]))
+    spool = Spool(spool_path)
+    spool.put(_power([("M1", 10.0, 9.0), ("M1", 20.0, 2.0)]))
+    Flusher(spool, store.write_events).flush_all()
+    spool.close()
+    store.close()
+    out = CliRunner().invoke(app, ["connect", str(config), "--rejected", "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["spool"] == str(spool_path)
+    ((event,),) = [doc["rejected"]]
+    assert (event["kind"], event["source"], event["t"], event["value"]) == (
+        "power",
+        "M1",
+        10.0,
+        9.0,
+    )
+    assert event["time"].startswith("1970-01-01T00:00:10")
+    assert "power[0]" in event["reason"]
+    text = CliRunner().invoke(app, ["connect", str(config), "--rejected"])
+    assert text.output.startswith(f"1 event(s) set aside in {spool_path}")
