@@ -466,8 +466,9 @@ def _compare(
         a, b = payload.get(name), again.get(name)
         if name == "flags" and payload.get("status") == DEPRECATED:
             # a withdrawal's reason is a flag set at issuance, not by attribution
-            a = [f for f in a or [] if not str(f).startswith(WITHDRAWN)]
-            reasons = [str(f) for f in payload.get("flags") or [] if str(f).startswith(WITHDRAWN)]
+            flags = [str(f) for f in a or []]
+            reasons = [f for f in flags if f.startswith(WITHDRAWN)]
+            a = [f for f in flags if not f.startswith(WITHDRAWN)]
             report.add(
                 "withdrawal",
                 True,

@@ -207,8 +207,9 @@ def withdraw(
     services = Services(settings)
     try:
         scoped = services.for_tenant(tenant)
-        latest = scoped.store.latest_footprint(order)
-        if latest is not None and not yes and sys.stdin.isatty():
+        # at a terminal, ask first (the store is read for that only)
+        latest = None if yes or not sys.stdin.isatty() else scoped.store.latest_footprint(order)
+        if latest is not None:
             act = "Reinstate" if undo else "Withdraw"
             typer.confirm(
                 f"{act} the footprint of order {order!r} (version {latest.version}, "

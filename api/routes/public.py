@@ -92,7 +92,7 @@ def public_document(request: Request, services: TenantServices, fp: Footprint) -
         "pact": render_pact(services, fp, 3, optional_factory(store), status),
         "status": status,
         "notice": _notice(store, fp, base),
-        "published_at": published.isoformat().replace("+00:00", "Z") if published else None,
+        "published_at": _iso(published),
         "page": f"{base}/public/footprints/{fp.id}",
         "verify": {
             "alg": "Ed25519",
