@@ -291,6 +291,24 @@ def test_write_read_round_trip_and_resend(store):
     assert store.write_events(make_batch(more)) == 1
 
 
+def test_keys_another_writer_stored_after_the_read_store_nothing(store, monkeypatch):
+    # another writer commits the same keys between this transaction's read of the
+    # stored keys and its insert: simulated by a read that finds nothing stored
+    rows = demo_rows()
+    store.write_events(make_batch(rows))
+    more = demo_rows()
+    more["power samples"].append(("M1", T0 + 60.0, 11.0))  # one new key beside the stored
+    empty = make_batch({})
+    monkeypatch.setattr(
+        "carbontwin.twin.store._events.stored_for", lambda conn, batch, tenant: empty
+    )
+    with pytest.raises(StoreError, match="another writer stored events with the same keys"):
+        store.write_events(make_batch(more))
+    monkeypatch.undo()
+    assert_stored(store, stored_rows(make_batch(rows)))  # the new key was not stored either
+    assert store.write_events(make_batch(more)) == 1  # sent again: settled on what is stored
+
+
 def test_read_window(store):
     store.write_events(make_batch(demo_rows()))
     w = store.read_events(T0 + 30, T0 + 70)
