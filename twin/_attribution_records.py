@@ -229,6 +229,16 @@ class LazyFootprints(Mapping[str, Footprint]):
     def __contains__(self, order: object) -> bool:
         return order in self._index  # without building the record
 
+    def many(self, orders: Sequence[str]) -> list[Footprint]:
+        """The records of ``orders``, in that order (``KeyError`` for an order not
+        here); the unbuilt ones built together, as :meth:`values` does."""
+        ks = [self._index[o] for o in orders]
+        todo = sorted({k for k, o in zip(ks, orders, strict=True) if o not in self._cache})
+        if todo:
+            built = self._build(todo)
+            self._cache.update(zip([self._orders[k] for k in todo], built, strict=True))
+        return [self._cache[o] for o in orders]
+
     def _all(self) -> dict[str, Footprint]:
         """Every record, in order; the unbuilt ones built together."""
         if len(self._cache) < len(self._orders):

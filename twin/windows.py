@@ -37,6 +37,7 @@ import pandas as pd
 
 from ._attribution_assets import VIA_NAMES
 from ._attribution_inputs import merge_intervals, prepare, shift_bounds
+from ._attribution_records import LazyFootprints
 from ._attribution_result import OVERHEAD, PieceTable, assemble
 from .allocation import AllocationRule
 from .attribution import Rules, attribute
@@ -334,11 +335,12 @@ def combine(
         carriers=carriers,
     )
     out: dict[str, Footprint] = {}
-    for o in wanted_orders:
-        if o not in att.footprints:
-            msg = f"order {o!r} has no stored order step"
-            raise AttributionError(msg, field="order")
-        fp = att.footprints[o]
+    unknown = [o for o in wanted_orders if o not in att.footprints]
+    if unknown:
+        msg = f"order {unknown[0]!r} has no stored order step"
+        raise AttributionError(msg, field="order")
+    assert isinstance(att.footprints, LazyFootprints)  # assemble's records
+    for o, fp in zip(wanted_orders, att.footprints.many(wanted_orders), strict=True):
         bom = [f for f in fp.flags if f.startswith("no material use reported")]
         rest = [f for f in fp.flags if f not in bom]
         out[o] = replace(fp, flags=tuple(dict.fromkeys([*bom, *flags[o], *rest])))

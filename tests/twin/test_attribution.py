@@ -676,3 +676,22 @@ def test_orders_alike_share_their_lineage_part_and_copies_are_their_own():
     d["lineage"]["filled_gaps"].append({"source": "x"})
     assert o3.lineage["supplier_pcfs"][0]["pcf_kg_per_unit"] == 8.0
     assert o3.lineage["filled_gaps"] == [] == o1.lineage["filled_gaps"]
+
+
+def test_records_read_by_a_list_of_orders_are_those_read_one_by_one():
+    f = hand_factory()
+    events = EventBatch.from_events(hand_events())
+    one = attribute(f, events, hand_factors(f), HAND_RULES)
+    some = attribute(f, events, hand_factors(f), HAND_RULES)
+    first = some.footprints["O2"]  # built alone before
+    got = some.footprints.many(["O3", "O1", "O2"])
+    assert [fp.order for fp in got] == ["O3", "O1", "O2"]
+    assert got[2] is first  # not built again
+    for fp in got:
+        want = one.footprints[fp.order].to_dict()
+        assert {**fp.to_dict(), "id": ""} == {**want, "id": ""}
+    assert [fp.energy_kwh for fp in got] == [
+        one.footprints[o].energy_kwh for o in ("O3", "O1", "O2")
+    ]
+    with pytest.raises(KeyError):
+        some.footprints.many(["O1", "O9"])
