@@ -310,6 +310,11 @@ def attribute(
     quality: dict[str, list[str]] = {k: [] for k in QUALITY}
     done: dict[str, _Done] = {}
     parents = {m.id: m.parent for m in factory.meters}
+    # each meter's sub-meters by id, found once (not a scan of all meters per meter)
+    subs_of: dict[str, list[Meter]] = {}
+    for mt in sorted(factory.meters, key=lambda x: x.id):
+        if mt.parent is not None:
+            subs_of.setdefault(mt.parent, []).append(mt)
 
     def depth(m: Meter) -> int:
         d, cur = 0, m.parent
@@ -331,8 +336,9 @@ def attribute(
                 prof.long_hi,
             )
         metered_assets.update(meter.measures)
-        subs = factory.sub_meters(meter.id)
-        measures = factory.rest_assets(meter.id) if subs else meter.measures
+        subs = subs_of.get(meter.id, [])
+        below = {a for sub in subs for a in sub.measures}
+        measures = tuple(a for a in meter.measures if a not in below) if subs else meter.measures
         k = len(sources)
         sources.append(f"rest:{meter.id}" if subs else meter.id)
         res = _source(
@@ -368,8 +374,9 @@ def attribute(
             )
     plan = {o.id for o in factory.orders}
     quality["orders_not_in_plan"] = sorted({str(o) for o in set(events.step_order.tolist())} - plan)
+    models = {u.id: u.power for u in factory.utilities} | {m.id: m.power for m in factory.machines}
     for a in sorted(set(factory.asset_ids) - metered_assets):
-        carrier = factory.power_model(a).carrier.value
+        carrier = models[a].carrier.value
         k = len(sources)
         sources.append(f"model:{a}")
         flags = [f"asset {a!r} has no meter; its energy is modelled from its power-state model"]
