@@ -25,6 +25,7 @@ file is only the wiring:
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import typer
@@ -84,6 +85,22 @@ for _module in (
     tenants,
 ):
     _module.register(app)
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """Give each command of ``group`` (and of its sub-groups) a one-line summary for
+    the command list of ``--help``: its docstring's first paragraph with the source's
+    line breaks taken out (the list would keep them, breaking lines mid-sentence)."""
+    for info in group.registered_commands:
+        doc = info.help or (inspect.getdoc(info.callback) if info.callback else None)
+        if info.short_help is None and doc:
+            info.short_help = " ".join(doc.split("\n\n", 1)[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
 
 
 def main() -> None:
