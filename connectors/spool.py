@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,6 +35,8 @@ from carbontwin.twin.events import EventBatch
 __all__ = ["Flusher", "Spool", "SpoolBatch"]
 
 log = logging.getLogger(__name__)
+
+_R = TypeVar("_R")
 
 #: an event as the spool keeps it (``_rows``), in the events and the rejected table
 _EVENT = """kind TEXT NOT NULL, source TEXT NOT NULL, t REAL NOT NULL, t_end REAL, value REAL,
@@ -47,6 +49,10 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rejected (
     id INTEGER PRIMARY KEY, {_EVENT}, reason TEXT NOT NULL, at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS resent (
+    id INTEGER PRIMARY KEY, {_EVENT}, reason TEXT NOT NULL, at REAL NOT NULL,
+    resent_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS flushes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -114,11 +120,15 @@ _SPOOL_KIND = {
 }
 
 
-def _batch_from_rows(rows: list[tuple[Any, ...]]) -> EventBatch:
+def _batch_from_rows(rows: list[tuple[Any, ...]], *, correction: bool = False) -> EventBatch:
+    """The events of spool rows (``_rows``); with ``correction``, each flagged as one."""
     by: dict[str, list[tuple[Any, ...]]] = {}
     for r in rows:
         by.setdefault(r[0], []).append(r)
     b = EventBatch()
+    if correction:
+        for kind in ("state", "power", "counter", "step", "material", "gap"):
+            setattr(b, f"{kind}_correction", np.ones(len(by.get(kind, ())), dtype=bool))
     if st := by.get("state"):
         b.state_asset = _obj([r[1] for r in st])
         b.state_t = np.array([r[2] for r in st], dtype=np.float64)
@@ -333,6 +343,54 @@ class Spool:
             )
         ]
 
+    def correct_rejected(
+        self, ingest: Callable[[EventBatch], _R], *, source: str | None = None
+    ) -> tuple[int, _R | None]:
+        """Send the events set aside by :meth:`reject` (only those of ``source`` when
+        given) to the store as corrections, in one call of ``ingest``
+        (``Store.ingest``: one transaction); returns how many rows left the
+        ``rejected`` table and what ``ingest`` returned (None when there were none).
+
+        Each replaces the value stored under its key (the store keeps the old one in
+        its event history). Of several set aside under one key, the latest is sent.
+        Only after ``ingest`` returned are the rows moved to the ``resent`` table
+        (with the time): when it raises they stay set aside, and a crash in between
+        leaves them to be sent again, which the store takes as a repeat.
+        """
+        sql = "SELECT id, kind, source, t, t_end, value, a, b, c FROM rejected"
+        rows = self._query(
+            sql + (" WHERE source = ? ORDER BY id" if source is not None else " ORDER BY id"),
+            (source,) if source is not None else (),
+        )
+        if not rows:
+            return 0, None
+        latest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for r in rows:  # a later one under the same key replaces the earlier
+            latest[r[1], r[2], r[3], r[6], r[7]] = r[1:]
+        result = ingest(_batch_from_rows(list(latest.values()), correction=True))
+        ids = [int(r[0]) for r in rows]
+        now = time.time()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO resent (id, kind, source, t, t_end, value, a, b, c, "
+                "reason, at, resent_at) SELECT id, kind, source, t, t_end, value, a, b, c, "
+                "reason, at, ? FROM rejected WHERE id = ?",
+                [(now, i) for i in ids],
+            )
+            db.executemany("DELETE FROM rejected WHERE id = ?", [(i,) for i in ids])
+        return len(rows), result
+
+    def resent(self) -> list[tuple[Any, ...]]:
+        """Set-aside events sent as corrections by :meth:`correct_rejected`: (kind, source,
+        t, t_end, value, a, b, c, reason, resent_at), in the order they were set aside."""
+        return [
+            tuple(r)
+            for r in self._query(
+                "SELECT kind, source, t, t_end, value, a, b, c, reason, resent_at FROM resent "
+                "ORDER BY id"
+            )
+        ]
+
     def ack(self, taken: SpoolBatch) -> None:
         """Forget the events of ``taken``: the store has committed them."""
         with self._tx() as db:
@@ -420,7 +478,8 @@ class Flusher:
         self.rejected += n
         log.error(
             "the store refused %d spooled event(s) as conflicting with stored ones; set "
-            "aside in the spool's 'rejected' table of %s (send them as corrections to "
+            "aside in the spool's 'rejected' table of %s ('carbontwin connect FILE "
+            "--rejected' lists them, '--correct-rejected' sends them as corrections to "
             "replace the stored values): %s",
             n,
             self.spool.path,

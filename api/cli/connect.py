@@ -5,7 +5,9 @@ spool's backlog, the time of the latest value, gaps recorded and open, errors);
 with ``--json`` it stays quiet and prints one JSON object at the end. Every gap
 recorded in the run (the time the connector was not running before it started,
 lost connections, dead edge nodes) is reported with its source, start, end and
-reason. ``connector-schema opcua|mqtt`` prints a connector file's JSON Schema.
+reason. ``--rejected`` lists the values the store refused as conflicting with
+stored ones (set aside in the spool), ``--correct-rejected`` sends them to the store
+as corrections. ``connector-schema opcua|mqtt`` prints a connector file's JSON Schema.
 """
 
 from __future__ import annotations
@@ -102,13 +104,9 @@ async def run_connect(
 
 def _print_rejected(config: Path, as_json: bool) -> None:
     """The events set aside in the spool of connector file ``config``."""
-    from carbontwin.connectors.live import load_live_config
     from carbontwin.connectors.spool import Spool
 
-    path = Path(load_live_config(config).spool.path)
-    if not path.is_file():
-        msg = f"no spool at {path} (the connector of {config} has not run yet)"
-        raise typer.BadParameter(msg, param_hint="CONFIG")
+    path = _spool_of(config)
     spool = Spool(path)
     try:
         rows = spool.rejected()
@@ -125,6 +123,61 @@ def _print_rejected(config: Path, as_json: bool) -> None:
     for e in events:
         value = e["value"] if e["value"] is not None else e["a"]
         typer.echo(f"{e['kind']} {e['source']} {e['time']} {value}: {e['reason']}")
+    if events:
+        typer.echo(
+            f"to replace the stored values with these: carbontwin connect {config} "
+            "--correct-rejected [--source SOURCE]"
+        )
+
+
+def _spool_of(config: Path) -> Path:
+    from carbontwin.connectors.live import load_live_config
+
+    path = Path(load_live_config(config).spool.path)
+    if not path.is_file():
+        msg = f"no spool at {path} (the connector of {config} has not run yet)"
+        raise typer.BadParameter(msg, param_hint="CONFIG")
+    return path
+
+
+def _correct_rejected(config: Path, source: str | None, as_json: bool) -> None:
+    """Send the events set aside in the spool of ``config`` to its store as corrections."""
+    from carbontwin.connectors.live import load_live_config
+    from carbontwin.connectors.spool import Spool
+    from carbontwin.twin.store import Store
+
+    cfg = load_live_config(config)
+    path = _spool_of(config)
+    spool = Spool(path)
+    store = None
+    try:
+        store = Store.open(cfg.store.url, tenant=cfg.store.tenant)
+        n, settled = spool.correct_rejected(store.ingest, source=source)
+    finally:
+        spool.close()
+        if store is not None:
+            store.close()
+    out = {
+        "spool": str(path),
+        "source": source,
+        "sent": n,
+        "corrected": settled.corrected if settled is not None else 0,
+        "unchanged": settled.unchanged if settled is not None else 0,
+        "new": settled.new if settled is not None else 0,
+    }
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    if not n:
+        which = f" of {source!r}" if source is not None else ""
+        typer.echo(f"no events{which} set aside in {path}")
+        return
+    typer.echo(
+        f"{n} event(s) set aside in {path} sent to the store as corrections: "
+        f"{out['corrected']} replaced a stored value (kept in the store's event history), "
+        f"{out['unchanged']} were already stored as sent, {out['new']} were new; "
+        "moved to the spool's 'resent' table"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -145,6 +198,18 @@ def register(app: typer.Typer) -> None:
             help="Do not connect: list the events the store refused as conflicting with "
             "stored ones, set aside in this connector's spool, and exit.",
         ),
+        correct_rejected: bool = typer.Option(
+            False,
+            "--correct-rejected",
+            help="Do not connect: send the events set aside in this connector's spool to "
+            "its store as corrections (each replaces the stored value, which the store "
+            "keeps in its event history; of several under one key the latest), and exit.",
+        ),
+        source: str | None = typer.Option(
+            None,
+            "--source",
+            help="With --correct-rejected: only the events of this asset, meter or order.",
+        ),
     ) -> None:
         """Read an OPC UA server or an MQTT broker into the twin store until Ctrl-C.
 
@@ -152,11 +217,21 @@ def register(app: typer.Typer) -> None:
         knows it has (the time it was not running, lost connections, dead
         Sparkplug edge nodes) are recorded as gap events and listed at the end.
         Events the store refuses for good (another value under a stored key) are
-        set aside in the spool (``--rejected`` lists them). A refused login or
-        certificate ends the command with exit code 1.
+        set aside in the spool (``--rejected`` lists them, ``--correct-rejected``
+        sends them as corrections). A refused login or certificate ends the command
+        with exit code 1.
         """
+        if rejected and correct_rejected:
+            msg = "--rejected lists the set-aside events, --correct-rejected sends them: one"
+            raise typer.BadParameter(msg, param_hint="--correct-rejected")
+        if source is not None and not correct_rejected:
+            msg = "--source picks the events --correct-rejected sends; give that too"
+            raise typer.BadParameter(msg, param_hint="--source")
         if rejected:
             _print_rejected(config, as_json)
+            return
+        if correct_rejected:
+            _correct_rejected(config, source, as_json)
             return
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
         logging.getLogger("carbontwin").setLevel(logging.WARNING if as_json else logging.INFO)

@@ -290,3 +290,65 @@ def test_withdraw_at_a_terminal_asks_first(tmp_path, demo_day):
         assert f"Withdraw the footprint of order '{order}' (version 1, " in said
         assert len(store.footprint_versions(order)) == versions
     store.close()
+
+
+def test_a_set_aside_value_sent_as_a_correction_issues_a_new_version(tmp_path, demo_day):
+    """A connector's value the store refused (another one stored under its key), sent
+    as a correction with ``connect --correct-rejected``: the next ``issue`` attributes
+    its window again; the order it changes gets a new version with the energy worked out
+    by hand, the other orders of the window new versions of the same figures (their
+    inputs, the window's events, changed)."""
+    import numpy as np
+
+    from carbontwin.connectors.spool import Flusher, Spool
+    from carbontwin.twin.events import EventBatch
+
+    url = f"sqlite:///{tmp_path / 'ct.db'}"
+    store = _store(url, demo_day)
+    args = ["issue", "--database-url", url, "--key-path", str(tmp_path / "k.pem"), "--json"]
+    first = json.loads(CliRunner().invoke(app, args).output)
+    assert "O-1001" in {x["order"] for x in first["issued"]}
+    v1 = store.latest_footprint("O-1001")
+    # laser-1 (its own meter M-laser) processes O-1001 alone from 05:10 UTC; the demo
+    # line samples each meter once a minute: 28 kW at 05:11, held to 05:12
+    ev = demo_day.events
+    at = (ev.power_meter == "M-laser") & (ev.power_t == 1551676260.0)
+    assert ev.power_kw[at].tolist() == [28.0]
+    meter = np.empty(1, dtype=object)
+    meter[:] = ["M-laser"]
+    spool = Spool(tmp_path / "spool.db")
+    spool.put(
+        EventBatch(power_meter=meter, power_t=np.array([1551676260.0]), power_kw=np.array([56.0]))
+    )
+    Flusher(spool, store.write_events).flush_all()
+    assert len(spool.rejected()) == 1  # another value under a stored key
+    spool.close()
+    config = tmp_path / "line.json"
+    config.write_text(
+        json.dumps(
+            {
+                "endpoint": "opc.tcp://127.0.0.1:1/",
+                "spool": {"path": str(tmp_path / "spool.db")},
+                "store": {"url": url},
+                "signals": [{"kind": "power", "meter": "M-laser", "node": "i=2258", "unit": "kW"}],
+            }
+        )
+    )
+    sent = CliRunner().invoke(app, ["connect", str(config), "--correct-rejected", "--json"])
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.output)["corrected"] == 1
+    second = json.loads(CliRunner().invoke(app, args).output)
+    assert second["windows_attributed"] >= 1
+    again = {x["order"] for x in second["issued"]}
+    assert "O-1001" in again
+    v2 = store.latest_footprint("O-1001")
+    assert (v1.version, v2.version) == (1, 2)
+    # 28 kW more for 60 s, all of it O-1001's: 28 x 60 / 3600 kWh
+    assert v2.energy_kwh - v1.energy_kwh == pytest.approx(28.0 * 60.0 / 3600.0, rel=1e-9)
+    # the other orders of that window: the same figures, computed from its new events
+    for o in again - {"O-1001"}:
+        old, new = store.footprint_versions(o)
+        for f in FIGURES:
+            assert getattr(new, f) == getattr(old, f), (o, f)
+        assert new.lineage["input_sha256"] != old.lineage["input_sha256"]
+    store.close()
