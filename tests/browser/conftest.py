@@ -131,6 +131,15 @@ class Watched:
         self.errors.clear()
         self.requests.clear()
 
+    def open(self, view: str) -> None:
+        """Go to dashboard view ``view`` (a hash, ``#orders``) and wait until it is drawn."""
+        self.clear()
+        self.page.evaluate("h => { location.hash = h; }", view)
+        self.page.wait_for_function(
+            "h => location.hash === h && document.querySelector('#view').dataset.ready === 'true'",
+            arg=view,
+        )
+
     def shoot(self, name: str, *, full_page: bool = True) -> Path:
         path = self.folder / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=full_page)

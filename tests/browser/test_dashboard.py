@@ -16,15 +16,6 @@ def f2(x: float) -> str:
     return f"{x:,.2f}"
 
 
-def _open(page, view: str):
-    page.clear()
-    page.page.evaluate("h => { location.hash = h; }", view)
-    page.page.wait_for_function(
-        "h => location.hash === h && document.querySelector('#view').dataset.ready === 'true'",
-        arg=view,
-    )
-
-
 def _cells(page, selector: str, col: str) -> list[str]:
     return page.page.locator(f"{selector} tbody td[data-col='{col}']").all_inner_texts()
 
@@ -34,7 +25,7 @@ def _kpi(page, name: str) -> str:
 
 
 def test_orders_page_shows_the_issued_footprints(page, api):
-    _open(page, "#orders")
+    page.open("#orders")
     fps = sorted(
         api.get("footprints", params={"latest_only": True}).json(), key=lambda f: f["order"]
     )
@@ -58,7 +49,7 @@ def test_order_drill_down(page, api, by):
         api.get("footprints", params={"latest_only": True}).json(), key=lambda f: f["order"]
     )
     fp = fps[1]
-    _open(page, f"#order/{fp['order']}/{by}")
+    page.open(f"#order/{fp['order']}/{by}")
     assert _kpi(page, "co2e_kg") == f2(fp["co2e_kg"])
     assert _kpi(page, "scope2_location_kg") == f2(fp["scope2_location_kg"])
     rows = api.get(f"breakdowns/{by}", params={"order": fp["order"]}).json()["rows"]
@@ -78,7 +69,7 @@ def test_order_drill_down(page, api, by):
 
 
 def test_plant_page_shows_the_twin_graph(page, api):
-    _open(page, "#plant")
+    page.open("#plant")
     g = api.get("plant/graph").json()
     kinds = Counter(n["kind"] for n in g["nodes"])
     shown = dict(
@@ -99,7 +90,7 @@ def test_plant_page_shows_the_twin_graph(page, api):
 
 
 def test_energy_flow_page(page, api):
-    _open(page, "#flow")
+    page.open("#flow")
     flow = api.get("plant/energy-flow").json()
     assert _kpi(page, "total_kwh") == f2(flow["total_kwh"])
     assert _kpi(page, "orders_kwh") == f2(flow["orders_kwh"])
@@ -112,7 +103,7 @@ def test_energy_flow_page(page, api):
 
 
 def test_hotspots_page(page, api):
-    _open(page, "#hotspots")
+    page.open("#hotspots")
     h = api.get("plant/hotspots").json()
     assert _kpi(page, "total_co2e_kg") == f2(h["total_co2e_kg"])
     for part in ("machines", "states", "idle"):
@@ -123,7 +114,7 @@ def test_hotspots_page(page, api):
 
 
 def test_schedules_page_compares_as_is_with_idle_shutdown(page, api):
-    _open(page, "#schedules")
+    page.open("#schedules")
     page.page.wait_for_selector("#kpis", timeout=120_000)
     doc = api.post(
         "schedules/compare", json={"candidate": "idle_shutdown", "replications": 3}
@@ -151,7 +142,7 @@ def test_label_viewer_verifies_the_signature(page, api):
         api.get("footprints", params={"latest_only": True}).json(), key=lambda f: f["order"]
     )
     fp = fps[0]
-    _open(page, f"#labels/{fp['order']}")
+    page.open(f"#labels/{fp['order']}")
     page.page.wait_for_selector("[data-verify=label]")
     stored = page.page.locator("[data-verify=footprint]")
     assert stored.get_attribute("data-valid") == "true"
@@ -188,17 +179,17 @@ def test_a_withdrawn_footprint_is_marked_on_the_orders_and_order_pages(page, api
     order = fps[-1]["order"]
     r = api.post(f"orders/{order}/footprint/withdraw", json={"reason": "order cancelled"})
     assert r.status_code == 200, r.text
-    _open(page, "#orders")
+    page.open("#orders")
     status = dict(
         zip(_cells(page, "#orders", "order"), _cells(page, "#orders", "status"), strict=True)
     )
     assert status[order] == "withdrawn"
     assert Counter(status.values()) == Counter({"issued": len(fps) - 1, "withdrawn": 1})
-    _open(page, f"#order/{order}/machine")
+    page.open(f"#order/{order}/machine")
     banner = page.page.locator("#withdrawn").inner_text()
     assert banner.startswith("Withdrawn: order cancelled.")
     assert f"version {fps[-1]['version'] + 1} replaces {fps[-1]['id']}" in banner
     page.shoot("09-withdrawn-order")
     page.check_clean()
-    _open(page, f"#order/{fps[0]['order']}/machine")
+    page.open(f"#order/{fps[0]['order']}/machine")
     assert page.page.locator("#withdrawn").count() == 0

@@ -312,10 +312,12 @@
       <div class="card"><h2>Data quality</h2>${flags}
         <p class="muted">Period ${esc(utc(fp.period_start))} to ${esc(utc(fp.period_end))}.
         Rules: ${esc(Object.entries(fp.rules).map(([k, v]) => k + "=" + v).join(", "))}.</p></div>
+      ${statusCard(fp)}
       <div class="tabs" role="tablist">${BY.map((x) =>
         `<button type="button" data-by="${x}" class="${x === by ? "active" : ""}">by ${x}</button>`).join("")}</div>
       <div class="grid2"><div class="card"><div id="breakdown-chart" class="chart"></div></div>
       <div class="card">${table(cols, b.rows, `id="breakdown" data-by="${by}"`)}</div></div>`;
+    wireStatusForm(orderId);
     view.querySelectorAll(".tabs button").forEach((btn) => btn.addEventListener("click", () => {
       location.hash = `#order/${encodeURIComponent(orderId)}/${btn.dataset.by}`;
     }));
@@ -338,6 +340,44 @@
         series: [{ type: "bar", data: rows.map((r) => r.co2e_kg), itemStyle: { color: "#2f6f4f" } }],
       });
     }
+  }
+
+  // withdraw a footprint (a new signed version, status Deprecated) or reinstate it; the
+  // reason goes on record (flags, lineage). The API answers 403 without the write scope.
+  function statusCard(fp) {
+    const act = fp.status === "Deprecated" ? "reinstate" : "withdraw";
+    const text = act === "withdraw"
+      ? "Withdraw it when it must no longer be used (order cancelled, wrong data): a new signed version with status Deprecated; PACT partners and the label then show it withdrawn."
+      : "Reinstate it when it was withdrawn by mistake: a new signed Active version with the figures of the withdrawn one.";
+    return `<div class="card"><h2>Status: ${act === "withdraw" ? "issued" : "withdrawn"}</h2>
+      <form class="inline" id="status-form" data-act="${act}">
+        <label>Reason <input name="reason" maxlength="500" required size="40"
+          placeholder="${act === "withdraw" ? "order cancelled by the customer" : "withdrawn by mistake"}"></label>
+        <button type="submit">${act === "withdraw" ? "Withdraw footprint" : "Reinstate footprint"}</button>
+      </form><p class="muted">${esc(text)}</p>
+      <p id="status-error" class="error" role="alert"></p></div>`;
+  }
+
+  function wireStatusForm(orderId) {
+    const form = document.getElementById("status-form");
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById("status-error");
+      const button = form.querySelector("button");
+      err.textContent = "";
+      button.disabled = true;
+      try {
+        await api(`orders/${encodeURIComponent(orderId)}/footprint/${form.dataset.act}`, {
+          method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ reason: form.reason.value }),
+        });
+      } catch (e) {
+        err.textContent = e.message;
+        button.disabled = false;
+        return;
+      }
+      route();
+    });
   }
 
   async function hotspotsView() {
