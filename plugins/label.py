@@ -284,7 +284,11 @@ def verify_label(doc: Any, public_key: Any) -> Verification:
     result = verify_document(doc["footprint"], public_key)
     if not result.valid:
         return Verification(
-            False, f"embedded footprint: {result.reason}", result.key_id, result.sha256
+            False,
+            f"embedded footprint: {result.reason}",
+            result.key_id,
+            result.sha256,
+            altered=result.altered,
         )
     try:
         want = label_from_document(doc).to_dict()
@@ -296,6 +300,7 @@ def verify_label(doc: Any, public_key: Any) -> Verification:
             "the label data differ from what its signed footprint gives: the label was altered",
             result.key_id,
             result.sha256,
+            altered=True,
         )
     return Verification(
         True,
@@ -642,7 +647,7 @@ def verify_pdf(pdf: bytes, public_key: Any) -> Verification:
     try:
         signed = json.loads(base64.b64decode(m.group(1), validate=True))
     except ValueError:
-        return Verification(False, "the embedded label data is damaged")
+        return Verification(False, "the embedded label data is damaged", altered=True)
     result = verify_label(signed, public_key)
     if not result.valid:
         return result
@@ -656,6 +661,7 @@ def verify_pdf(pdf: bytes, public_key: Any) -> Verification:
             "the PDF differs from its label document: the file was altered",
             result.key_id,
             result.sha256,
+            altered=True,
         )
     return Verification(
         True,

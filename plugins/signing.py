@@ -173,6 +173,10 @@ class Verification:
     reason: str
     key_id: str = ""
     sha256: str = ""
+    #: the document is a signed one whose content no longer matches its signature (or
+    #: what the signature vouches for); False when it could not be checked at all (not a
+    #: signed document, another key, a malformed signature)
+    altered: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,6 +231,7 @@ def verify_document(doc: Any, public_key: Ed25519PublicKey | Ed25519PrivateKey) 
             "signature.sha256 does not match the payload: the document was altered",
             kid,
             digest,
+            altered=True,
         )
     if sig["key_id"] != kid:
         return Verification(
@@ -241,6 +246,7 @@ def verify_document(doc: Any, public_key: Ed25519PublicKey | Ed25519PrivateKey) 
             "altered or signed by another key",
             kid,
             digest,
+            altered=True,
         )
     return Verification(True, "signature valid", kid, digest)
 

@@ -306,10 +306,13 @@ def verify(
     tenant: TenantOpt = "default",
 ) -> None:
     """Check the Ed25519 signature of a file, or of a footprint in the store; exit 1 when
-    it was altered.
+    it was altered or cannot be verified.
 
     A stored footprint is checked as issued: its signature made at issuance, its
-    columns against its payload and its document against the issuance log.
+    columns against its payload and its document against the issuance log. OK: the
+    signature is valid; ALTERED: the content no longer matches its signature (or a
+    stored row its payload); NOT VERIFIED: there is nothing to check it against (not a
+    signed document, signed with another key, a malformed signature).
     """
     from carbontwin.plugins.signing import verify_document
 
@@ -359,7 +362,10 @@ def verify(
         )
         return
     reasons = ([] if result.valid else [result.reason]) + list(problems)
-    out.print(f"[red]ALTERED[/] {target}: {'; '.join(reasons)}", highlight=False)
+    # a document that no longer matches its signature (or a stored row its payload) is
+    # altered; one that could not be checked (not signed, another key) is not verified
+    verdict = "ALTERED" if result.altered or problems else "NOT VERIFIED"
+    out.print(f"[red]{verdict}[/] {target}: {'; '.join(reasons)}", highlight=False)
     raise typer.Exit(1)
 
 

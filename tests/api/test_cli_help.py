@@ -36,7 +36,7 @@ def test_command_list_keeps_a_summary_on_one_line():
     # written here as a reader sees it; its docstring breaks the line after "when"
     assert (
         "Check the Ed25519 signature of a file, or of a footprint in the store; "
-        "exit 1 when it was altered." in out
+        "exit 1 when it was altered or cannot be verified." in out
     )
     assert "overtime after working days where the scenario has an overtime section" in out
 

@@ -13,6 +13,7 @@ from carbontwin.plugins.signing import load_or_create_key, public_key_pem, sign_
 from carbontwin.twin.footprint import Footprint
 
 runner = CliRunner()
+WIDE = {"COLUMNS": "1000"}  # rich wraps at the terminal's width, even inside a path
 
 
 def _footprint() -> Footprint:
@@ -49,6 +50,35 @@ def test_verify_detects_a_changed_byte(tmp_path):
     r = runner.invoke(app, ["verify", str(bad), "--key-path", str(tmp_path / "k.pem")])
     assert r.exit_code == 1
     assert "ALTERED" in r.output
+
+
+def test_verify_tells_a_file_it_cannot_check_from_an_altered_one(tmp_path):
+    key = load_or_create_key(tmp_path / "k.pem")
+    other = load_or_create_key(tmp_path / "other.pem")
+    signed = sign_document(_footprint().to_dict(), other)
+    cases = {
+        "notes.txt": ("total 40 kg", "not JSON"),
+        "unsigned.json": (json.dumps(_footprint().to_dict()), "not a signed document"),
+        "other-key.json": (json.dumps(signed), "signed with key"),
+    }
+    for name, (text, why) in cases.items():
+        f = tmp_path / name
+        f.write_text(text)
+        r = runner.invoke(app, ["verify", str(f), "--key-path", str(tmp_path / "k.pem")], env=WIDE)
+        assert r.exit_code == 1, (name, r.output)
+        said = " ".join(r.output.split())
+        assert said.startswith(f"NOT VERIFIED {f}: {why}"), (name, said)
+        assert "ALTERED" not in said
+    # the same document signed with this key, then one number changed: altered
+    mine = json.dumps(sign_document(_footprint().to_dict(), key))
+    changed = tmp_path / "changed.json"
+    changed.write_text(mine.replace('"energy_kwh": 50.0', '"energy_kwh": 5.0'))
+    assert changed.read_text() != mine
+    r = runner.invoke(
+        app, ["verify", str(changed), "--key-path", str(tmp_path / "k.pem")], env=WIDE
+    )
+    assert r.exit_code == 1
+    assert " ".join(r.output.split()).startswith(f"ALTERED {changed}: signature")
 
 
 def _issued(tmp_path):
