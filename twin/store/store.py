@@ -279,7 +279,7 @@ class Store:
         except sa.exc.SQLAlchemyError as exc:
             # the driver's text names host, port and user: for the operator's log only
             log.warning("%s: cannot connect to %r: %s", what, self, getattr(exc, "orig", exc))
-            msg = f"{what} failed: the database cannot be reached (the service log has why)"
+            msg = f"{what} failed: the database cannot be reached (carbontwin's log says why)"
             raise StoreError(msg) from exc
         try:
             with connection as conn:
