@@ -184,6 +184,7 @@ class Verification:
             "reason": self.reason,
             "key_id": self.key_id,
             "sha256": self.sha256,
+            "altered": self.altered,
         }
 
 

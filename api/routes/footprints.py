@@ -115,6 +115,12 @@ class VerificationPublic(BaseModel):
     reason: str
     key_id: str
     sha256: str
+    altered: bool = Field(
+        False,
+        description="The content no longer matches its signature (or the stored record its "
+        "payload); false when the document was valid or could not be checked at all (not "
+        "a signed document, signed with another key)",
+    )
     matches_store: bool | None = None
 
 
@@ -283,6 +289,7 @@ def verify_footprint(
     result = verify_document(doc, services.signing_key).to_dict()
     if stored.problems:
         result["valid"] = False
+        result["altered"] = True
         problems = "; ".join(stored.problems)
         result["reason"] = (
             problems if result["reason"] == "signature valid" else f"{result['reason']}; {problems}"

@@ -75,7 +75,11 @@ def test_a_rewritten_footprint_fails_every_check(issued_demo, tmp_path):
     )
     # before: all good, and matches_store really compares
     r = client.get(f"/footprints/{fid}/verify").json()
-    assert (r["valid"], r["matches_store"]) == (True, True)
+    assert (r["valid"], r["altered"], r["matches_store"]) == (True, False, True)
+    # what is not a signed document is not called altered
+    r = client.post("/footprints/verify", json=target).json()
+    assert (r["valid"], r["altered"]) == (False, False)
+    assert r["reason"].startswith("not a signed document")
     label = client.get(f"/labels/{target['order']}", params={"format": "json"}).json()
     assert verify_label(label, pub).valid
     db = services.settings.database_url
@@ -97,6 +101,7 @@ def test_a_rewritten_footprint_fails_every_check(issued_demo, tmp_path):
     assert r["payload"]["co2e_kg"] == 1.0  # served as stored, not re-signed on reading
     r = client.get(f"/footprints/{fid}/verify").json()
     assert r["valid"] is False
+    assert r["altered"] is True
     assert r["matches_store"] is False
     assert "signature.sha256 does not match the payload" in r["reason"]
     assert "differs from the one logged at issuance" in r["reason"]
@@ -119,6 +124,7 @@ def test_a_rewritten_footprint_fails_every_check(issued_demo, tmp_path):
     assert not verify_label(label, pub).valid
     r = client.post("/footprints/verify", json=label).json()
     assert r["valid"] is False
+    assert r["altered"] is True
     r = runner.invoke(cli, ["verify", target["order"], "--database-url", db, *key])
     assert r.exit_code == 1
     assert "ALTERED" in r.output

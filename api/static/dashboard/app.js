@@ -552,7 +552,7 @@
   function verdict(v, id) {
     const attr = id ? ` data-verify="${esc(id)}"` : "";
     return `<p class="${v.valid ? "ok" : "bad"}"${attr} data-valid="${v.valid}">` +
-      `${v.valid ? "✔ signature valid" : "✘ " + esc(v.reason)}</p>` +
+      `${v.valid ? "✔ signature valid" : (v.altered ? "✘ altered: " : "✘ not verified: ") + esc(v.reason)}</p>` +
       `<table><tr><th>key id</th><td data-col="key_id">${esc(v.key_id)}</td></tr>` +
       `<tr><th>SHA-256</th><td data-col="sha256"><code>${esc(v.sha256)}</code></td></tr>` +
       `<tr><th>reason</th><td data-col="reason">${esc(v.reason)}</td></tr>` +
