@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -266,8 +266,23 @@ def archive(
     assert t_before is not None
     settings = _settings(database_url, None)
     store = Store.open(settings.database_url, tenant=tenant)
+    err = Console(stderr=True)
     try:
-        files = store.archive(t_before, out)
+        with Progress(
+            TextColumn("[bold]archiving {task.description}"),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("", total=None)
+
+            def on_rows(table: str, month: float, rows: int) -> None:
+                when = datetime.fromtimestamp(month, UTC).strftime("%Y-%m")
+                progress.update(task, description=f"{table} {when}", completed=rows)
+
+            files = store.archive(t_before, out, on_rows=on_rows)
     finally:
         store.close()
     rows = [{"table": f.table, "rows": f.rows, "file": f.path, "sha256": f.sha256} for f in files]

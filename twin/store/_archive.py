@@ -15,7 +15,7 @@ the same before and after archiving, so are its digest and its footprints.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,12 +77,37 @@ def files(conn: sa.Connection, tenant: str) -> list[ArchivedFile]:
     ]
 
 
-def archive(conn: sa.Connection, tenant: str, before: float, folder: Path) -> list[ArchivedFile]:
-    """Move rows older than ``before`` to Parquet files in ``folder`` (see the module doc)."""
+#: rows read from the store and written to a file at a time (16 row groups): memory stays
+#: the same whatever a month holds
+CHUNK_ROWS = 16 * 65_536
+
+
+def archive(
+    conn: sa.Connection,
+    tenant: str,
+    before: float,
+    folder: Path,
+    *,
+    chunk_rows: int | None = None,
+    on_rows: Callable[[str, float, int], None] | None = None,
+    written: list[Path] | None = None,
+) -> list[ArchivedFile]:
+    """Move rows older than ``before`` to Parquet files in ``folder`` (see the module doc).
+
+    Each month is read and written ``chunk_rows`` (default :data:`CHUNK_ROWS`) rows at
+    a time (a server-side cursor on PostgreSQL), so a month of a large plant never sits
+    in memory. ``on_rows(table, month start, rows written so far)`` is called after each
+    chunk (progress). A file is written as ``NAME.partial`` and renamed when complete;
+    an existing file of the same name is never overwritten. ``written`` collects the
+    files made (the caller removes them when the transaction fails).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     done: list[ArchivedFile] = []
+    recorded = {
+        str(p) for p in conn.execute(sa.select(A.c.path).where(A.c.tenant == tenant)).scalars()
+    }
     for kind in _KINDS:
         tab = kind.table
         t = tab.c[kind.time]
@@ -92,34 +117,59 @@ def archive(conn: sa.Connection, tenant: str, before: float, folder: Path) -> li
             continue
         src_attr, src_col = kind.columns[0]
         val_attr, val_col = kind.columns[2]
+        value_type = pa.string() if val_col == "state" else pa.float64()
+        schema = pa.schema([("source", pa.string()), ("t", pa.float64()), ("value", value_type)])
         for a, b in _months(float(lo), before):
-            rows = conn.execute(
-                sa.select(tab.c[src_col], t, tab.c[val_col])
-                .where(mine, t >= a, t < b)
-                .order_by(tab.c[src_col], t)
-            ).all()
-            if not rows:
-                continue
-            src, times, vals = (list(c) for c in zip(*rows, strict=True))
-            value_type = pa.string() if val_col == "state" else pa.float64()
-            table = pa.table(
-                {
-                    "source": pa.array(src, pa.string()),
-                    "t": pa.array(times, pa.float64()),
-                    "value": pa.array(vals, value_type),
-                }
-            )
             name = (
                 f"{datetime.fromtimestamp(a, UTC):%Y%m%dT%H%M%S}-"
                 f"{datetime.fromtimestamp(b, UTC):%Y%m%dT%H%M%S}.parquet"
             )
             path = folder / tenant / tab.name / name
-            if path.exists():
-                msg = f"archive file {tab.name}/{name} exists already; archive into another folder"
-                raise StoreError(msg, field="out")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, path, row_group_size=65_536, compression="zstd")
-            rec = ArchivedFile(tab.name, a, b, str(path.resolve()), len(rows), _sha256_file(path))
+            partial = path.with_name(name + ".partial")
+            result = conn.execute(
+                sa.select(tab.c[src_col], t, tab.c[val_col])
+                .where(mine, t >= a, t < b)
+                .order_by(tab.c[src_col], t),
+                execution_options={"yield_per": chunk_rows or CHUNK_ROWS},  # this one only
+            )
+            n = 0
+            writer: Any = None
+            try:
+                for part in result.partitions():
+                    if writer is None:
+                        _free(path, str(path.resolve()) in recorded, tab.name, name)
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        writer = pq.ParquetWriter(partial, schema, compression="zstd")
+                    src, times, vals = zip(*part, strict=True)
+                    writer.write_table(
+                        pa.table(
+                            [
+                                pa.array(src, pa.string()),
+                                pa.array(times, pa.float64()),
+                                pa.array(vals, value_type),
+                            ],
+                            schema=schema,
+                        ),
+                        row_group_size=65_536,
+                    )
+                    n += len(part)
+                    if on_rows is not None:
+                        on_rows(tab.name, a, n)
+            except BaseException:
+                if writer is not None:
+                    writer.close()
+                    partial.unlink(missing_ok=True)
+                raise
+            finally:
+                result.close()
+            if not n:
+                continue
+            writer.close()
+            _free(path, False, tab.name, name)
+            partial.replace(path)
+            if written is not None:
+                written.append(path)
+            rec = ArchivedFile(tab.name, a, b, str(path.resolve()), n, _sha256_file(path))
             conn.execute(
                 sa.insert(A).values(
                     tenant=tenant,
@@ -132,9 +182,22 @@ def archive(conn: sa.Connection, tenant: str, before: float, folder: Path) -> li
                     archived_at=datetime.now(UTC),
                 )
             )
-            _drop_rows(conn, tab, t, mine, a, b, len(rows))
+            _drop_rows(conn, tab, t, mine, a, b, n)
             done.append(rec)
     return done
+
+
+def _free(path: Path, recorded: bool, table: str, name: str) -> None:
+    """Refuse to write over an existing archive file (``recorded``: this store's)."""
+    if recorded or path.exists():
+        why = (
+            "is one of this store's archives"
+            if recorded
+            else "exists already (another store's archive, or one a failed run left: "
+            "check it and remove it)"
+        )
+        msg = f"archive file {table}/{name} {why}; archive into another folder"
+        raise StoreError(msg, field="out")
 
 
 def _drop_rows(

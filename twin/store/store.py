@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -626,12 +626,35 @@ class Store:
         with self._tx("dropping attributed windows", write=True) as conn:
             _windows.delete_windows(conn, self.tenant, starts)
 
-    def archive(self, before: float, folder: str | Path) -> list[_archive.ArchivedFile]:
+    def archive(
+        self,
+        before: float,
+        folder: str | Path,
+        *,
+        on_rows: Callable[[str, float, int], None] | None = None,
+    ) -> list[_archive.ArchivedFile]:
         """Move the states, power samples and counter readings older than ``before``
         [epoch s] to Parquet files in ``folder``, one per table and month, recorded with
         their SHA-256 (see :mod:`._archive`). Only attributed time is archived: ``before``
         must not pass the end of the last attributed window. One transaction: the rows
-        leave the store only when every file is written and recorded."""
+        leave the store only when every file is written and recorded; when it fails, the
+        files it wrote are removed. ``on_rows(table, month start, rows so far)``: progress.
+        """
+        written: list[Path] = []
+        try:
+            return self._archive_tx(before, Path(folder), on_rows, written)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+
+    def _archive_tx(
+        self,
+        before: float,
+        folder: Path,
+        on_rows: Callable[[str, float, int], None] | None,
+        written: list[Path],
+    ) -> list[_archive.ArchivedFile]:
         with self._tx("archiving events", write=True) as conn:
             ws = _windows.windows(conn, self.tenant)
             last = max((w.end for w in ws), default=None)
@@ -649,7 +672,9 @@ class Store:
                     f"{when}; run 'carbontwin issue' first"
                 )
                 raise StoreError(msg, field="before")
-            return _archive.archive(conn, self.tenant, before, Path(folder))
+            return _archive.archive(
+                conn, self.tenant, before, folder, on_rows=on_rows, written=written
+            )
 
     def archived_files(self) -> list[_archive.ArchivedFile]:
         """Every archive file, by table and time."""
