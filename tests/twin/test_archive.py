@@ -69,20 +69,31 @@ def test_archived_windows_attribute_again_from_the_files(url, tmp_path, signer):
     store.close()
 
 
-def test_a_changed_archive_file_is_refused(tmp_path, signer):
+def _issued(url: str, signer) -> tuple[Store, float]:
+    """The store at ``url`` with plant 2's events, its windows attributed; the end of the
+    last one."""
     factory, events = plant(2)
-    store = Store.open(f"sqlite:///{tmp_path / 'b.db'}")
+    store = Store.open(url)
     store.save_factory(factory)
     store.write_events(EventBatch.from_events(events))
     factors = FactorSet.default(factory)
     issue_windows(store, signer, {"max_sample_interval_s": 900.0}, factors=factors)
-    cut = store.attributed_windows()[-1].end
+    return store, store.attributed_windows()[-1].end
+
+
+def test_a_changed_archive_file_is_refused(tmp_path, signer):
+    store, cut = _issued(f"sqlite:///{tmp_path / 'b.db'}", signer)
     files = store.archive(cut, tmp_path / "arch")
     with open(files[0].path, "ab") as f:
         f.write(b"\0")
     store.delete_windows([w.start for w in store.attributed_windows()])
     with pytest.raises(StoreError, match="changed since it was written"):
-        issue_windows(store, signer, {"max_sample_interval_s": 900.0}, factors=factors)
+        issue_windows(
+            store,
+            signer,
+            {"max_sample_interval_s": 900.0},
+            factors=FactorSet.default(store.load_factory()),
+        )
     with store.engine.connect() as conn:  # nothing of the store was lost on the way
         assert conn.execute(sa.text("SELECT count(*) FROM archives")).scalar_one() == len(files)
     store.close()
@@ -101,13 +112,7 @@ def test_a_month_is_written_a_chunk_at_a_time(url, tmp_path, signer, monkeypatch
 
     from carbontwin.twin.store import _archive
 
-    factory, events = plant(2)
-    store = Store.open(url)
-    store.save_factory(factory)
-    store.write_events(EventBatch.from_events(events))
-    factors = FactorSet.default(factory)
-    issue_windows(store, signer, {"max_sample_interval_s": 900.0}, factors=factors)
-    cut = store.attributed_windows()[-1].end
+    store, cut = _issued(url, signer)
     power = [r for r in _stored_power(store) if r[1] < cut]
     assert len(power) > 20
     monkeypatch.setattr(_archive, "CHUNK_ROWS", 7)
@@ -136,13 +141,7 @@ def test_a_month_is_written_a_chunk_at_a_time(url, tmp_path, signer, monkeypatch
 def test_a_failed_archive_leaves_no_file_and_every_row(tmp_path, signer, monkeypatch):
     from carbontwin.twin.store import _archive
 
-    factory, events = plant(2)
-    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
-    store.save_factory(factory)
-    store.write_events(EventBatch.from_events(events))
-    factors = FactorSet.default(factory)
-    issue_windows(store, signer, {"max_sample_interval_s": 900.0}, factors=factors)
-    cut = store.attributed_windows()[-1].end
+    store, cut = _issued(f"sqlite:///{tmp_path / 'c.db'}", signer)
     before = _count(store)
     drop = _archive._drop_rows
     calls = []
@@ -164,10 +163,7 @@ def test_a_failed_archive_leaves_no_file_and_every_row(tmp_path, signer, monkeyp
     files = store.archive(cut, tmp_path / "arch")
     assert _count(store) == before - sum(f.rows for f in files)
     # a file of that name that this store did not write is never overwritten
-    store2 = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
-    store2.save_factory(factory)
-    store2.write_events(EventBatch.from_events(events))
-    issue_windows(store2, signer, {"max_sample_interval_s": 900.0}, factors=factors)
+    store2, _ = _issued(f"sqlite:///{tmp_path / 'd.db'}", signer)
     with pytest.raises(StoreError, match="exists already"):
         store2.archive(cut, tmp_path / "arch")
     assert _count(store2) == before
