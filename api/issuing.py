@@ -43,6 +43,7 @@ __all__ = [
     "WindowRun",
     "IssueReport",
     "attribute_and_issue",
+    "check_history_size",
     "attribute_inputs",
     "attribute_stored",
     "carbontwin_version",
@@ -212,7 +213,22 @@ def with_orders(factory: Factory, orders: Iterable[Order]) -> Factory:
     return replace(factory, orders=(*kept, *sorted(given.values(), key=lambda o: o.id)))
 
 
-def attribute_stored(store: Any, factory: Factory) -> Attribution:
+def check_history_size(store: Any, limit: int | None) -> None:
+    """Refuse (413) to attribute a store of more than ``limit`` events at once: one
+    request would hold them all in memory. ``None``: no limit."""
+    from .errors import TooLarge
+
+    if limit is not None and store.count_events_upto(limit + 1) > limit:
+        msg = (
+            f"the store holds more than {limit:,} events: attributing them all at once is "
+            "refused (it would hold every one in memory); issue window by window with POST "
+            "/footprints/issue or carbontwin issue, archive old events (carbontwin archive), "
+            "or raise max_history_events"
+        )
+        raise TooLarge(msg, field="events")
+
+
+def attribute_stored(store: Any, factory: Factory, *, limit: int | None = None) -> Attribution:
     """Attribute every event in ``store`` on ``factory`` with the store's orders and its factor set.
 
     The stored orders (``PUT /orders``, ``PUT /factory``, an MES import) replace
@@ -225,6 +241,7 @@ def attribute_stored(store: Any, factory: Factory) -> Attribution:
     from carbontwin.twin.attribution import attribute
     from carbontwin.twin.graph import FactoryGraph
 
+    check_history_size(store, limit)
     factory = with_orders(factory, store.list_orders())
     factors = stored_factors(factory, store)
     events, _ = hold_uncovered(factory, store.read_events(), factors)
@@ -339,6 +356,7 @@ def issue_with_report(
 
     from .errors import Conflict
 
+    check_history_size(services.store, services.settings.max_history_events)
     try:
         inputs = read_inputs(services.store, services.settings.rules if rules is None else rules)
     except NotFoundError:

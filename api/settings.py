@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         description="Age after which kept PACT events, callback records and finished "
         "simulation jobs are dropped [s]",
     )
+    max_history_events: int = Field(
+        default=10_000_000,
+        ge=1,
+        description="Most stored events a request may attribute all at once (POST "
+        "/footprints/attribute, POST /orders/{id}/footprint, the plant views and the "
+        "report); a larger store gets 413 naming the windowed route (POST /footprints/issue), "
+        "which reads one window at a time",
+    )
     max_body_bytes: int = Field(
         default=32 * 1024 * 1024,
         ge=1024,

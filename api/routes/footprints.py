@@ -4,6 +4,8 @@
 - ``POST /orders/{order_id}/footprint``: attribute the stored events, issue a new version
   if the result changed
 - ``POST /footprints/attribute``: the same for every order with events
+- ``POST /footprints/issue``: windowed issuing (``carbontwin issue``): the closed windows
+  not attributed yet, then the orders they complete; for a store of any size
 - ``POST /orders/{order_id}/footprint/withdraw``: withdraw the order's footprint (a new
   signed version with status Deprecated and the reason among its flags); ``.../reinstate``
   undoes it (a new Active version with the withdrawn one's figures)
@@ -21,10 +23,11 @@ the PACT rendering of a record that still verifies as stored (a rewritten row ge
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from carbontwin.api._limits import MAX_OFFSET
 from carbontwin.api._twin import (
@@ -203,6 +206,62 @@ def issue_all_footprints(services: WriteDep, body: IssueRequest | None = Body(No
     return {
         "issued": [stored_document(services.store, fp.id) for fp in report.issued],
         "uncovered": [u.to_dict() for u in report.uncovered],
+    }
+
+
+class WindowIssueRequest(BaseModel):
+    """Optional body of ``POST /footprints/issue``."""
+
+    window: Literal["day", "period"] = Field(
+        default="day",
+        description="Window length: day (from the first period bound after local midnight) "
+        "or period (each shift and the time between)",
+    )
+    until: AwareDatetime | None = Field(
+        default=None,
+        description="Close the windows ending up to this time (default: the latest stored "
+        "event); a window closes only once its end has passed",
+    )
+    rules: dict[str, Any] | None = None
+
+
+class WindowIssued(BaseModel):
+    windows_attributed: int = Field(description="Windows attributed in this call")
+    issued: list[SignedFootprint]
+    waiting: list[str] = Field(
+        description="Orders with energy in the closed windows whose last step's window "
+        "has not closed yet (issued by a later call)"
+    )
+    closed_until: AwareDatetime | None = Field(
+        description="End of the last closed window (None: no window has closed)"
+    )
+
+
+@router.post("/footprints/issue", operation_id="issue_windows", response_model=WindowIssued)
+def issue_closed_windows(services: WriteDep, body: WindowIssueRequest | None = Body(None)) -> Any:
+    """Windowed issuing, as ``carbontwin issue`` does: attribute the closed windows not
+    attributed yet (or reached by late data since) from their own events and the state
+    carried in, then issue the orders whose last step's window has closed (a new version
+    where their figures or inputs changed). The work grows with the new windows, not
+    with the stored history: the route for a plant's store, where ``POST
+    /footprints/attribute`` (every stored event at once) would not fit in memory.
+    """
+    from carbontwin.api.issuing import issue_windows
+
+    body = body or WindowIssueRequest()
+    run = issue_windows(
+        services.store,
+        services.signer,
+        {**services.settings.rules, **(body.rules or {})},
+        window=body.window,
+        until=body.until.timestamp() if body.until is not None else None,
+    )
+    closed = datetime.fromtimestamp(run.closed_until, UTC) if run.closed_until is not None else None
+    return {
+        "windows_attributed": len(run.windows),
+        "issued": [stored_document(services.store, fp.id) for fp in run.issued],
+        "waiting": list(run.waiting),
+        "closed_until": closed,
     }
 
 

@@ -117,7 +117,9 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _attribution(services: Any) -> tuple[Any, Any]:
     factory = current_factory(services.store)
-    return factory, attribute_stored(services.store, factory)
+    return factory, attribute_stored(
+        services.store, factory, limit=services.settings.max_history_events
+    )
 
 
 @router.get("/plant/graph", operation_id="plant_graph", response_model=PlantGraph)

@@ -63,15 +63,16 @@ def _token(client: TestClient, cid: str, secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def _renamed(prefix: str):
-    """The demo factory with every order id prefixed, and its simulated events."""
+def _renamed(prefix: str, seed: int):
+    """The demo factory with every order id prefixed, and its simulated events (another
+    ``seed``, other figures: a figure of B's in A's answers is B's)."""
     from carbontwin.simulation import simulate
 
     factory = demo_factory()
     factory = replace(
         factory, orders=tuple(replace(o, id=f"{prefix}{o.id}") for o in factory.orders)
     )
-    events = simulate(factory, factory.orders[:2], "fifo", 0, sample_period_s=300).events
+    events = simulate(factory, factory.orders[:2], "fifo", seed, sample_period_s=300).events
     return factory, events
 
 
@@ -109,8 +110,8 @@ def world(tmp_path_factory):
         a_id, a_secret = create_client(store, "plant-a", ("read", "write", "admin"))
         b_id, b_secret = create_client(store, "plant-b", ("read", "write", "admin"))
         partner_id, _ = create_client(store, "plant-b", ("read",))  # B's PACT partner
-        fa, ea = _renamed("A-")
-        fb, eb = _renamed("B-")
+        fa, ea = _renamed("A-", 1)
+        fb, eb = _renamed("B-", 0)
         with TestClient(app, base_url="https://testserver") as client:
             ha, hb = _token(client, a_id, a_secret), _token(client, b_id, b_secret)
             b: dict[str, object] = {"clients": [b_id, partner_id]}

@@ -778,6 +778,24 @@ class Store:
             {"keys": keys},
         )
 
+    def count_events_upto(self, limit: int) -> int:
+        """Stored rows of all event tables, counted up to ``limit`` (a read of at most
+        ``limit`` index entries, however many are stored)."""
+        n = 0
+        with self._tx("counting events") as conn:
+            for k in _events.KINDS:
+                if n >= limit:
+                    break
+                sub = (
+                    sa.select(sa.literal(1))
+                    .select_from(k.table)
+                    .where(k.table.c.tenant == self.tenant)
+                    .limit(limit - n)
+                    .subquery()
+                )
+                n += int(conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one())
+        return min(n, limit)
+
     def count_events(self) -> dict[str, int]:
         """Stored rows per event table."""
         with self._tx("counting events") as conn:
