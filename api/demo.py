@@ -194,16 +194,7 @@ def run_demo(
     store.save_factory(day.factory)
     store.save_orders(day.orders)
     # material issues come from MES, not from machines: straight into the store
-    ev = day.events
-    store.write_events(
-        EventBatch(
-            material_order=ev.material_order,
-            material_id=ev.material_id,
-            material_quantity=ev.material_quantity,
-            material_unit=ev.material_unit,
-            material_booking=ev.material_booking,
-        )
-    )
+    store.write_events(day.events.materials())
     t = time.monotonic()
     stats = asyncio.run(through_opcua(day, folder, seconds, store))
     took = time.monotonic() - t

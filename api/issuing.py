@@ -43,6 +43,7 @@ __all__ = [
     "WindowRun",
     "IssueReport",
     "attribute_and_issue",
+    "attribute_span",
     "check_history_size",
     "attribute_inputs",
     "attribute_stored",
@@ -246,6 +247,40 @@ def attribute_stored(store: Any, factory: Factory, *, limit: int | None = None) 
     factors = stored_factors(factory, store)
     events, _ = hold_uncovered(factory, store.read_events(), factors)
     return attribute(FactoryGraph(factory), events, factors)
+
+
+def attribute_span(
+    store: Any, factory: Factory, start: float, end: float
+) -> tuple[Attribution, tuple[float, float]]:
+    """Attribute the stored events of the allocation periods covering ``[start, end)``
+    as :func:`attribute_stored` does the whole history, reading only that span (each
+    meter's readings around it, the states and steps reaching into it, the material uses
+    of its orders). Returns the attribution and the span used (period bounds): its
+    pieces are the whole-history pieces inside it (the windowed issuing's property).
+    """
+    from carbontwin.plugins.factors import stored_factors
+    from carbontwin.twin.attribution import attribute
+    from carbontwin.twin.events import EventBatch
+    from carbontwin.twin.graph import FactoryGraph
+    from carbontwin.twin.windows import window_bounds
+
+    from .errors import NotFound
+
+    factory = with_orders(factory, store.list_orders())
+    factors = stored_factors(factory, store)
+    ext = store.events_extent()
+    if ext is None or not end > start:
+        msg = "no stored events in that span" if ext is None else "the span ends before it starts"
+        raise NotFound(msg, field="start")
+    bounds = window_bounds(factory, min(ext[0], start), max(ext[1], end), window="period")
+    a = float(bounds[bounds <= start].max()) if (bounds <= start).any() else float(bounds[0])
+    b = float(bounds[bounds >= end].min()) if (bounds >= end).any() else float(bounds[-1])
+    meters = [m.id for m in factory.meters]
+    events = store.read_window(a, b, meters, sorted(factory.asset_ids))[0]
+    orders = sorted({str(o) for o in events.step_order.tolist()})
+    events = EventBatch.concat([events, store.order_events(orders).materials()])
+    events, _ = hold_uncovered(factory, events, factors)
+    return attribute(FactoryGraph(factory), events, factors, clip=(a, b)), (a, b)
 
 
 def issue_footprints(

@@ -287,6 +287,17 @@ class EventBatch:
             raise EventError(msg, field=KINDS[kind].correction)
         return np.zeros(n, dtype=bool)
 
+    def materials(self) -> EventBatch:
+        """A batch of this one's material uses only."""
+        return EventBatch(
+            material_order=self.material_order,
+            material_id=self.material_id,
+            material_quantity=self.material_quantity,
+            material_unit=self.material_unit,
+            material_booking=self.material_booking,
+            material_correction=self.material_correction,
+        )
+
     def bookings(self) -> StrArray:
         """Booking id of every material use (``""`` where none was given)."""
         n = self.material_quantity.size

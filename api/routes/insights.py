@@ -9,25 +9,27 @@ breakdowns per order and hotspots, all from the stored factory and events.
 - ``GET /breakdowns/{by}``: per order by machine, state, utility, material,
   scope or hour (``?order=`` for one order)
 
-Every figure is computed by attributing the stored events on the newest
-stored factory (the same path as issuing, :func:`carbontwin.api.issuing.attribute_stored`),
+Every figure is computed by attributing the stored events (``start`` and ``end``: only
+the allocation periods covering that span, read alone) on the newest stored factory (the same path as issuing, :func:`carbontwin.api.issuing.attribute_stored`),
 so it agrees with the footprints issued from the same events.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any, Literal, get_args
 
 import pandas as pd
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from carbontwin.api._twin import current_factory
 from carbontwin.api.breakdowns import BY, OVERHEAD, breakdown, hotspots, summary
 from carbontwin.api.deps import ReadDep
 from carbontwin.api.errors import NotFound
-from carbontwin.api.issuing import attribute_stored
+from carbontwin.api.issuing import attribute_span, attribute_stored
+from carbontwin.twin.errors import AttributionError
 from carbontwin.twin.graph import FactoryGraph
 
 router = APIRouter(tags=["insights"])
@@ -115,11 +117,41 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _attribution(services: Any) -> tuple[Any, Any]:
-    factory = current_factory(services.store)
-    return factory, attribute_stored(
-        services.store, factory, limit=services.settings.max_history_events
-    )
+#: the span parameters of the plant views
+Start = Query(
+    None,
+    description="Attribute only from this time (with end): the allocation periods "
+    "covering [start, end), read alone, as windowed issuing does; default the whole "
+    "stored history (refused past max_history_events events)",
+)
+End = Query(None, description="End of the span (with start)")
+
+
+def _attribution(
+    services: Any,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    order: str | None = None,
+) -> tuple[Any, Any]:
+    """The attribution a view reads: of ``[start, end)`` when given; else of the whole
+    history, or, for one ``order`` of a store too large for that, of its own periods."""
+    store = services.store
+    factory = current_factory(store)
+    if (start is None) != (end is None):
+        msg = "give both start and end, or neither"
+        raise AttributionError(msg, field="start" if start is None else "end")  # 422
+    limit = services.settings.max_history_events
+    big = start is None and order not in (None, OVERHEAD)
+    if big and store.count_events_upto(limit + 1) > limit:  # the order's own periods
+        steps = store.order_events([order])
+        if not steps.step_start.size:
+            msg = f"no attributed order {order!r} in the stored events"
+            raise NotFound(msg, field="order")
+        t0, t1 = float(steps.step_start.min()), float(steps.step_end.max())
+        return factory, attribute_span(store, factory, t0, t1)[0]
+    if start is not None and end is not None:
+        return factory, attribute_span(store, factory, start.timestamp(), end.timestamp())[0]
+    return factory, attribute_stored(store, factory, limit=limit)
 
 
 @router.get("/plant/graph", operation_id="plant_graph", response_model=PlantGraph)
@@ -149,10 +181,12 @@ def plant_graph(services: ReadDep) -> Any:
 
 
 @router.get("/plant/energy-flow", operation_id="energy_flow", response_model=EnergyFlow)
-def energy_flow(services: ReadDep) -> Any:
+def energy_flow(
+    services: ReadDep, start: AwareDatetime | None = Start, end: AwareDatetime | None = End
+) -> Any:
     """Energy from each meter (or model fill) to each asset, and from each asset to each
     order or to plant overhead [kWh]; the links into orders add up to the metered total."""
-    factory, res = _attribution(services)
+    factory, res = _attribution(services, start, end)
     p = res.pieces
     kinds = {m.id: "meter" for m in factory.meters}
     kinds.update({m.id: "machine" for m in factory.machines})
@@ -181,11 +215,16 @@ def energy_flow(services: ReadDep) -> Any:
 
 
 @router.get("/plant/hotspots", operation_id="plant_hotspots", response_model=Hotspots)
-def plant_hotspots(services: ReadDep, limit: int = Query(10, ge=1, le=100)) -> Any:
+def plant_hotspots(
+    services: ReadDep,
+    limit: int = Query(10, ge=1, le=100),
+    start: AwareDatetime | None = Start,
+    end: AwareDatetime | None = End,
+) -> Any:
     """What cost the most CO2e (scopes 1 and 2, location-based), orders and overhead
     together: machines (their own energy and the utilities' share they drew), power
     states, and idle time (IDLE and STANDBY) per machine."""
-    factory, res = _attribution(services)
+    factory, res = _attribution(services, start, end)
     return hotspots(res, factory, limit=limit)
 
 
@@ -194,9 +233,14 @@ def get_breakdown(
     by: By,
     services: ReadDep,
     order: str | None = Query(None, description="One order (or 'overhead'); all when omitted"),
+    start: AwareDatetime | None = Start,
+    end: AwareDatetime | None = End,
 ) -> Any:
-    """Energy [kWh] and kg CO2e per order by ``by``, with totals per key (``summary``)."""
-    factory, res = _attribution(services)
+    """Energy [kWh] and kg CO2e per order by ``by``, with totals per key (``summary``).
+
+    On a store too large to attribute at once, one ``order``'s breakdown comes from
+    the periods of its own steps (the same figures)."""
+    factory, res = _attribution(services, start, end, order)
     if order is not None and order != OVERHEAD and order not in res.footprints:
         msg = f"no attributed order {order!r} in the stored events"
         raise NotFound(msg, field="order")
