@@ -66,8 +66,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, demo_store):
-    """(base URL of the mounted app, settings, demo store) on a live uvicorn."""
+def server(request, tmp_path_factory, demo_store):
+    """(base URL of the mounted app, settings, demo store) on a live uvicorn; a test
+    module's ``SERVER_SETTINGS`` (a dict) adds to its settings."""
     _need_browser()
     import uvicorn
     from fastapi import FastAPI
@@ -81,6 +82,7 @@ def server(tmp_path_factory, demo_store):
         client_secret=CLIENT_SECRET,
         key_path=built["key_path"],  # the key the demo store's footprints were issued with
         require_https=False,
+        **getattr(request.module, "SERVER_SETTINGS", {}),
     )
     host = FastAPI()
     host.mount(PREFIX, create_app(settings))

@@ -194,12 +194,54 @@
     });
   }
 
-  async function flowView() {
-    const f = await getJSON("plant/energy-flow");
+  // a span of the plant views: #flow/START/END (ISO 8601, UTC); none: the whole history.
+  // A store too large to attribute at once answers 413: the form stays, to pick a span.
+  function spanQuery(start, end) {
+    return start && end ? `?start=${encodeURIComponent(start)}&end=${encodeURIComponent(end)}` : "";
+  }
+
+  function spanForm(name, start, end) {
+    const val = (iso) => (iso ? iso.slice(0, 16) : "");
+    return `<form class="inline card" id="span-form" data-view="${name}">
+      <label>From (UTC) <input type="datetime-local" name="start" value="${esc(val(start))}"></label>
+      <label>To (UTC) <input type="datetime-local" name="end" value="${esc(val(end))}"></label>
+      <button type="submit">Show</button>
+      <a href="#${name}">whole history</a>
+      <span class="muted">${start && end ? "the allocation periods covering this span"
+        : "every stored event"}</span></form>`;
+  }
+
+  function wireSpanForm() {
+    const form = document.getElementById("span-form");
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const iso = (v) => (v ? v + ":00Z" : "");
+      const a = iso(form.start.value), b = iso(form.end.value);
+      location.hash = a && b ? `#${form.dataset.view}/${encodeURIComponent(a)}/${encodeURIComponent(b)}`
+        : `#${form.dataset.view}`;
+    });
+  }
+
+  async function spanJSON(name, path, start, end) {
+    try {
+      return await getJSON(path + spanQuery(start, end));
+    } catch (e) {
+      if (e instanceof ApiError && sessionStorage.getItem(TOKEN_KEY)) {
+        view.innerHTML = spanForm(name, start, end) + `<p class="error" id="span-error">${esc(e.message)}</p>`;
+        wireSpanForm();
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  async function flowView(start, end) {
+    const f = await spanJSON("flow", "plant/energy-flow", start, end);
+    if (f === null) return;
     const kinds = {};
     f.nodes.forEach((n) => { kinds[n.id] = n.kind; });
     const depth = { meter: 0, model: 0, machine: 1, utility: 1, asset: 1, order: 2, overhead: 2 };
-    view.innerHTML = `<h1>Energy flow: meters → assets → orders</h1>
+    view.innerHTML = `<h1>Energy flow: meters → assets → orders</h1>${spanForm("flow", start, end)}
       ${kpis([["kWh metered and filled", f2(f.total_kwh), "total_kwh"],
               ["kWh to orders", f2(f.orders_kwh), "orders_kwh"],
               ["kWh plant overhead", f2(f.overhead_kwh), "overhead_kwh"]])}
@@ -208,6 +250,7 @@
         { label: "from", value: (l) => l.source }, { label: "to", value: (l) => l.target },
         { label: "kWh", num: true, key: "energy_kwh", value: (l) => f2(l.energy_kwh) }],
         f.links.slice().sort((a, b) => b.energy_kwh - a.energy_kwh), 'id="links"')}</div>`;
+    wireSpanForm();
     chart(document.getElementById("sankey"), {
       tooltip: { trigger: "item", formatter: (p) => p.dataType === "edge"
         ? `${esc(p.data.source)} → ${esc(p.data.target)}: ${f2(p.data.value)} kWh`
@@ -380,8 +423,9 @@
     });
   }
 
-  async function hotspotsView() {
-    const h = await getJSON("plant/hotspots");
+  async function hotspotsView(start, end) {
+    const h = await spanJSON("hotspots", "plant/hotspots", start, end);
+    if (h === null) return;
     const cols = (name) => [{ label: name, key: "key", value: (r) => r.key },
       { label: "kWh", num: true, key: "energy_kwh", value: (r) => f2(r.energy_kwh) },
       { label: "kg CO2e", num: true, key: "co2e_kg", value: (r) => f2(r.co2e_kg) },
@@ -389,12 +433,13 @@
       { label: "overhead", num: true, key: "overhead_co2e_kg", value: (r) => f2(r.overhead_co2e_kg) }];
     const block = (id, title, rows, name) => `<div class="card"><h2>${title}</h2>
       <div id="${id}-chart" class="chart"></div>${table(cols(name), rows, `id="${id}"`)}</div>`;
-    view.innerHTML = `<h1>Hotspots: what cost the most CO2e</h1>
+    view.innerHTML = `<h1>Hotspots: what cost the most CO2e</h1>${spanForm("hotspots", start, end)}
       ${kpis([["kg CO2e from energy (orders and overhead)", f2(h.total_co2e_kg), "total_co2e_kg"]])}
       <div class="grid3">${block("machines", "Machines (with the utilities they drew)", h.machines, "machine")}
       ${block("states", "Power states", h.states, "state")}
       ${block("idle", "Idle and standby time, by machine", h.idle, "machine")}</div>
       <p class="muted">Scopes 1 and 2 (location-based); materials (scope 3) are in each order's breakdown.</p>`;
+    wireSpanForm();
     [["machines", h.machines, "#2f6f4f"], ["states", h.states, "#c17d11"], ["idle", h.idle, "#b3261e"]].forEach(([id, rows, color]) => {
       const r = rows.slice().reverse();
       chart(document.getElementById(id + "-chart"), {
@@ -576,8 +621,9 @@
     view.innerHTML = '<p class="loading">Loading…</p>';
     view.dataset.ready = "false";
     const views = {
-      plant: plantView, flow: flowView, orders: ordersView, order: () => orderView(arg, arg2),
-      hotspots: hotspotsView, schedules: schedulesView, labels: () => labelsView(arg),
+      plant: plantView, flow: () => flowView(arg, arg2), orders: ordersView,
+      order: () => orderView(arg, arg2), hotspots: () => hotspotsView(arg, arg2),
+      schedules: schedulesView, labels: () => labelsView(arg),
     };
     try {
       await (views[name] || ordersView)();

@@ -1,0 +1,63 @@
+"""The plant views on a store past ``max_history_events``: the page says why the whole
+history is refused and keeps its span form; a span picked there shows that span's
+figures (the API's, fetched separately); an order's page still works."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+#: the demo store holds some 17,000 events: past this limit
+SERVER_SETTINGS = {"max_history_events": 1000}
+
+
+def f2(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def test_a_large_store_keeps_the_span_form_and_shows_a_span(page, api, server):
+    _, _, built = server
+    page.clear()
+    page.page.evaluate("h => { location.hash = h; }", "#flow")
+    page.page.wait_for_selector("#span-error")
+    said = page.page.inner_text("#span-error")
+    assert "more than 1,000 events" in said
+    assert api.get("plant/energy-flow").status_code == 413
+    # the first shift of the demo day, from the page's own form
+    t0 = float(built["day"].events.power_t.min())
+    start = datetime.fromtimestamp(t0, UTC).replace(hour=6, minute=0, second=0)
+    end = start.replace(hour=14)
+    page.page.fill("#span-form input[name=start]", start.strftime("%Y-%m-%dT%H:%M"))
+    page.page.fill("#span-form input[name=end]", end.strftime("%Y-%m-%dT%H:%M"))
+    page.page.click("#span-form button[type=submit]")
+    page.page.wait_for_function(
+        "document.querySelector('#view').dataset.ready === 'true' && "
+        "document.querySelector('[data-kpi=total_kwh]') !== null"
+    )
+    flow = api.get(
+        "plant/energy-flow",
+        params={"start": start.isoformat().replace("+00:00", "Z"),
+                "end": end.isoformat().replace("+00:00", "Z")},
+    ).json()  # fmt: skip
+    assert flow["total_kwh"] > 0
+    assert page.page.inner_text("[data-kpi=total_kwh]") == f2(flow["total_kwh"])
+    assert page.page.inner_text("[data-kpi=orders_kwh]") == f2(flow["orders_kwh"])
+    page.page.wait_for_selector("#sankey canvas")
+    page.shoot("30-energy-flow-span")
+    # the one console error is the browser's note of the refused request
+    assert page.errors
+    assert all("413" in e for e in page.errors), page.errors
+
+
+def test_an_orders_page_on_a_large_store(page, api):
+    fps = sorted(
+        api.get("footprints", params={"latest_only": True}).json(), key=lambda f: f["order"]
+    )
+    page.open(f"#order/{fps[0]['order']}/machine")
+    rows = api.get("breakdowns/machine", params={"order": fps[0]["order"]}).json()["rows"]
+    assert rows
+    shown = page.page.locator("#breakdown tbody td[data-col='energy_kwh']").all_inner_texts()
+    assert shown == [f2(r["energy_kwh"]) for r in rows]
