@@ -250,13 +250,15 @@ def attribute_stored(store: Any, factory: Factory, *, limit: int | None = None) 
 
 
 def attribute_span(
-    store: Any, factory: Factory, start: float, end: float
+    store: Any, factory: Factory, start: float, end: float, *, limit: int | None = None
 ) -> tuple[Attribution, tuple[float, float]]:
     """Attribute the stored events of the allocation periods covering ``[start, end)``
-    as :func:`attribute_stored` does the whole history, reading only that span (each
-    meter's readings around it, the states and steps reaching into it, the material uses
-    of its orders). Returns the attribution and the span used (period bounds): its
-    pieces are the whole-history pieces inside it (the windowed issuing's property).
+    (cut to the stored events' time span) as :func:`attribute_stored` does the whole
+    history, reading only that span (each meter's readings around it, the states and
+    steps reaching into it, the material uses of its orders). Returns the attribution
+    and the span used (period bounds): its pieces are the whole-history pieces inside it
+    (the windowed issuing's property). A span of more than ``limit`` events is refused
+    (413) before it is read.
     """
     from carbontwin.plugins.factors import stored_factors
     from carbontwin.twin.attribution import attribute
@@ -268,13 +270,29 @@ def attribute_span(
 
     factory = with_orders(factory, store.list_orders())
     factors = stored_factors(factory, store)
+    from carbontwin.twin.errors import AttributionError
+
+    from .errors import TooLarge
+
+    if not end > start:
+        msg = "the span ends before it starts"
+        raise AttributionError(msg, field="end")
     ext = store.events_extent()
+    # nothing is stored outside the events' own span: a span of centuries reads no more
+    if ext is not None:
+        start, end = max(start, ext[0]), min(end, ext[1] + 1.0)
     if ext is None or not end > start:
-        msg = "no stored events in that span" if ext is None else "the span ends before it starts"
+        msg = "no stored events in that span"
         raise NotFound(msg, field="start")
-    bounds = window_bounds(factory, min(ext[0], start), max(ext[1], end), window="period")
+    bounds = window_bounds(factory, ext[0], ext[1], window="period")
     a = float(bounds[bounds <= start].max()) if (bounds <= start).any() else float(bounds[0])
     b = float(bounds[bounds >= end].min()) if (bounds >= end).any() else float(bounds[-1])
+    if limit is not None and store.count_events_upto(limit + 1, a, b) > limit:
+        msg = (
+            f"that span holds more than {limit:,} events: attributing it at once is "
+            "refused; pick a shorter one, or raise max_history_events"
+        )
+        raise TooLarge(msg, field="start")
     meters = [m.id for m in factory.meters]
     events = store.read_window(a, b, meters, sorted(factory.asset_ids))[0]
     orders = sorted({str(o) for o in events.step_order.tolist()})

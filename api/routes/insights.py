@@ -148,9 +148,10 @@ def _attribution(
             msg = f"no attributed order {order!r} in the stored events"
             raise NotFound(msg, field="order")
         t0, t1 = float(steps.step_start.min()), float(steps.step_end.max())
-        return factory, attribute_span(store, factory, t0, t1)[0]
+        return factory, attribute_span(store, factory, t0, t1, limit=limit)[0]
     if start is not None and end is not None:
-        return factory, attribute_span(store, factory, start.timestamp(), end.timestamp())[0]
+        t0, t1 = start.timestamp(), end.timestamp()
+        return factory, attribute_span(store, factory, t0, t1, limit=limit)[0]
     return factory, attribute_stored(store, factory, limit=limit)
 
 

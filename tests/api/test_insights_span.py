@@ -57,9 +57,15 @@ def test_spans_add_up_and_the_whole_span_is_the_whole_history(tmp_path, demo_day
         span = client.get(
             "/plant/energy-flow", params={"start": _iso(t0), "end": _iso(t1 + 1)}
         ).json()
-        assert _links(span).keys() == whole.keys()
-        for k, e in whole.items():
-            assert _links(span)[k] == pytest.approx(e, rel=1e-9, abs=1e-9), k
+        # a span of centuries reads no more than the stored events (cut to their span)
+        ages = client.get(
+            "/plant/energy-flow",
+            params={"start": "0001-01-01T00:00:00Z", "end": "9999-12-31T23:59:59Z"},
+        ).json()
+        for got in (span, ages):
+            assert _links(got).keys() == whole.keys()
+            for k, e in whole.items():
+                assert _links(got)[k] == pytest.approx(e, rel=1e-9, abs=1e-9), k
         # two spans that meet at a period bound add up to the span around them
         bounds = window_bounds(demo_day.factory, t0, t1, window="period")
         assert bounds.size >= 4
@@ -111,5 +117,14 @@ def test_an_orders_breakdown_on_a_large_store_is_read_from_its_own_periods(tmp_p
                         assert got[k] == v, (by, k)
         r = client.get("/breakdowns/machine", params={"order": "O-9999"})
         assert r.status_code == 404
+    finally:
+        _close(app, client)
+    # a span holding more events than the limit is refused before it is read
+    app, client = _client(tmp_path, 1000)
+    try:
+        year = {"start": "2019-01-01T00:00:00Z", "end": "2019-12-31T00:00:00Z"}
+        r = client.get("/plant/hotspots", params=year)
+        assert r.status_code == 413
+        assert "that span holds more than 1,000 events" in r.text
     finally:
         _close(app, client)

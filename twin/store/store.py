@@ -778,18 +778,25 @@ class Store:
             {"keys": keys},
         )
 
-    def count_events_upto(self, limit: int) -> int:
+    def count_events_upto(
+        self, limit: int, start: float | None = None, end: float | None = None
+    ) -> int:
         """Stored rows of all event tables, counted up to ``limit`` (a read of at most
-        ``limit`` index entries, however many are stored)."""
+        ``limit`` index entries, however many are stored); with ``start`` and ``end``
+        [epoch s], the rows whose time lies in ``[start, end)``."""
         n = 0
         with self._tx("counting events") as conn:
             for k in _events.KINDS:
                 if n >= limit:
                     break
+                where = [k.table.c.tenant == self.tenant]
+                if start is not None and end is not None:
+                    t = k.table.c[k.time]
+                    where += [t >= start, t < end]
                 sub = (
                     sa.select(sa.literal(1))
                     .select_from(k.table)
-                    .where(k.table.c.tenant == self.tenant)
+                    .where(*where)
                     .limit(limit - n)
                     .subquery()
                 )
