@@ -45,6 +45,7 @@ __all__ = [
     "attribute_and_issue",
     "attribute_span",
     "check_history_size",
+    "history_exceeds",
     "attribute_inputs",
     "attribute_stored",
     "carbontwin_version",
@@ -214,19 +215,50 @@ def with_orders(factory: Factory, orders: Iterable[Order]) -> Factory:
     return replace(factory, orders=(*kept, *sorted(given.values(), key=lambda o: o.id)))
 
 
+def history_exceeds(store: Any, limit: int | None, span: tuple[float, float] | None = None) -> bool:
+    """Whether ``store`` holds more than ``limit`` events (in ``span`` [epoch s] when
+    given), counting no further than that; ``None``: no limit."""
+    if limit is None:
+        return False
+    a, b = span if span is not None else (None, None)
+    return bool(store.count_events_upto(limit + 1, a, b) > limit)
+
+
+def _too_large(limit: int, what: str, way_out: str) -> Exception:
+    """The 413 of attributing more than ``limit`` events at once."""
+    from .errors import TooLarge
+
+    msg = (
+        f"{what} holds more than {limit:,} events: attributing them all at once is refused "
+        f"(it would hold every one in memory); {way_out}, or raise max_history_events"
+    )
+    return TooLarge(msg, field="events" if what == "the store" else "start")
+
+
 def check_history_size(store: Any, limit: int | None) -> None:
     """Refuse (413) to attribute a store of more than ``limit`` events at once: one
     request would hold them all in memory. ``None``: no limit."""
-    from .errors import TooLarge
-
-    if limit is not None and store.count_events_upto(limit + 1) > limit:
-        msg = (
-            f"the store holds more than {limit:,} events: attributing them all at once is "
-            "refused (it would hold every one in memory); issue window by window with POST "
-            "/footprints/issue or carbontwin issue, archive old events (carbontwin archive), "
-            "or raise max_history_events"
+    if limit is not None and history_exceeds(store, limit):
+        way_out = (
+            "issue window by window with POST /footprints/issue or carbontwin issue, "
+            "archive old events (carbontwin archive)"
         )
-        raise TooLarge(msg, field="events")
+        raise _too_large(limit, "the store", way_out)
+
+
+def _attribute_events(
+    store: Any, factory: Factory, events: EventBatch, clip: tuple[float, float] | None = None
+) -> Attribution:
+    """``events`` attributed on ``factory`` with the store's orders and its factor set
+    (see :func:`attribute_stored`), readings no factor covers held out."""
+    from carbontwin.plugins.factors import stored_factors
+    from carbontwin.twin.attribution import attribute
+    from carbontwin.twin.graph import FactoryGraph
+
+    factory = with_orders(factory, store.list_orders())
+    factors = stored_factors(factory, store)
+    events, _ = hold_uncovered(factory, events, factors)
+    return attribute(FactoryGraph(factory), events, factors, clip=clip)
 
 
 def attribute_stored(store: Any, factory: Factory, *, limit: int | None = None) -> Attribution:
@@ -236,17 +268,10 @@ def attribute_stored(store: Any, factory: Factory, *, limit: int | None = None) 
     the factory's orders of the same id (:func:`with_orders`). The factor set:
     the hourly series the factory names, read from the store (uploaded with
     ``PUT /factors/series/{name}``, newest version), its annual factors and the
-    library.
+    library. More than ``limit`` events are refused (413) before they are read.
     """
-    from carbontwin.plugins.factors import stored_factors
-    from carbontwin.twin.attribution import attribute
-    from carbontwin.twin.graph import FactoryGraph
-
     check_history_size(store, limit)
-    factory = with_orders(factory, store.list_orders())
-    factors = stored_factors(factory, store)
-    events, _ = hold_uncovered(factory, store.read_events(), factors)
-    return attribute(FactoryGraph(factory), events, factors)
+    return _attribute_events(store, factory, store.read_events())
 
 
 def attribute_span(
@@ -260,19 +285,8 @@ def attribute_span(
     (the windowed issuing's property). A span of more than ``limit`` events is refused
     (413) before it is read.
     """
-    from carbontwin.plugins.factors import stored_factors
-    from carbontwin.twin.attribution import attribute
-    from carbontwin.twin.events import EventBatch
-    from carbontwin.twin.graph import FactoryGraph
-    from carbontwin.twin.windows import window_bounds
-
-    from .errors import NotFound
-
-    factory = with_orders(factory, store.list_orders())
-    factors = stored_factors(factory, store)
     from carbontwin.twin.errors import AttributionError
-
-    from .errors import TooLarge
+    from carbontwin.twin.windows import window_bounds
 
     if not end > start:
         msg = "the span ends before it starts"
@@ -287,18 +301,12 @@ def attribute_span(
     bounds = window_bounds(factory, ext[0], ext[1], window="period")
     a = float(bounds[bounds <= start].max()) if (bounds <= start).any() else float(bounds[0])
     b = float(bounds[bounds >= end].min()) if (bounds >= end).any() else float(bounds[-1])
-    if limit is not None and store.count_events_upto(limit + 1, a, b) > limit:
-        msg = (
-            f"that span holds more than {limit:,} events: attributing it at once is "
-            "refused; pick a shorter one, or raise max_history_events"
-        )
-        raise TooLarge(msg, field="start")
-    meters = [m.id for m in factory.meters]
-    events = store.read_window(a, b, meters, sorted(factory.asset_ids))[0]
+    if limit is not None and history_exceeds(store, limit, (a, b)):
+        raise _too_large(limit, "that span", "pick a shorter one")
+    events = store.read_window(a, b, [m.id for m in factory.meters], sorted(factory.asset_ids))[0]
     orders = sorted({str(o) for o in events.step_order.tolist()})
     events = EventBatch.concat([events, store.order_events(orders).materials()])
-    events, _ = hold_uncovered(factory, events, factors)
-    return attribute(FactoryGraph(factory), events, factors, clip=(a, b)), (a, b)
+    return _attribute_events(store, factory, events, clip=(a, b)), (a, b)
 
 
 def issue_footprints(

@@ -104,9 +104,10 @@ async def run_connect(
 
 def _print_rejected(config: Path, as_json: bool) -> None:
     """The events set aside in the spool of connector file ``config``."""
+    from carbontwin.connectors.live import load_live_config
     from carbontwin.connectors.spool import Spool
 
-    path = _spool_of(config)
+    path = _spool_of(config, load_live_config(config))
     spool = Spool(path)
     try:
         rows = spool.rejected()
@@ -130,10 +131,9 @@ def _print_rejected(config: Path, as_json: bool) -> None:
         )
 
 
-def _spool_of(config: Path) -> Path:
-    from carbontwin.connectors.live import load_live_config
-
-    path = Path(load_live_config(config).spool.path)
+def _spool_of(config: Path, cfg: Any) -> Path:
+    """The spool file of connector file ``config`` (loaded: ``cfg``); it must exist."""
+    path = Path(cfg.spool.path)
     if not path.is_file():
         msg = f"no spool at {path} (the connector of {config} has not run yet)"
         raise typer.BadParameter(msg, param_hint="CONFIG")
@@ -147,7 +147,7 @@ def _correct_rejected(config: Path, source: str | None, as_json: bool) -> None:
     from carbontwin.twin.store import Store
 
     cfg = load_live_config(config)
-    path = _spool_of(config)
+    path = _spool_of(config, cfg)
     spool = Spool(path)
     store = None
     try:

@@ -209,7 +209,7 @@ def issue_all_footprints(services: WriteDep, body: IssueRequest | None = Body(No
     }
 
 
-class WindowIssueRequest(BaseModel):
+class WindowIssueRequest(IssueRequest):
     """Optional body of ``POST /footprints/issue``."""
 
     window: Literal["day", "period"] = Field(
@@ -222,7 +222,6 @@ class WindowIssueRequest(BaseModel):
         description="Close the windows ending up to this time (default: the latest stored "
         "event); a window closes only once its end has passed",
     )
-    rules: dict[str, Any] | None = None
 
 
 class WindowIssued(BaseModel):
@@ -252,7 +251,7 @@ def issue_closed_windows(services: WriteDep, body: WindowIssueRequest | None = B
     run = issue_windows(
         services.store,
         services.signer,
-        {**services.settings.rules, **(body.rules or {})},
+        _rules(services, body),
         window=body.window,
         until=body.until.timestamp() if body.until is not None else None,
     )

@@ -10,8 +10,9 @@ breakdowns per order and hotspots, all from the stored factory and events.
   scope or hour (``?order=`` for one order)
 
 Every figure is computed by attributing the stored events (``start`` and ``end``: only
-the allocation periods covering that span, read alone) on the newest stored factory (the same path as issuing, :func:`carbontwin.api.issuing.attribute_stored`),
-so it agrees with the footprints issued from the same events.
+the allocation periods covering that span, read alone) on the newest stored factory
+(the same path as issuing, :func:`carbontwin.api.issuing.attribute_stored`), so it
+agrees with the footprints issued from the same events.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from carbontwin.api._twin import current_factory
 from carbontwin.api.breakdowns import BY, OVERHEAD, breakdown, hotspots, summary
 from carbontwin.api.deps import ReadDep
 from carbontwin.api.errors import NotFound
-from carbontwin.api.issuing import attribute_span, attribute_stored
+from carbontwin.api.issuing import attribute_span, attribute_stored, history_exceeds
 from carbontwin.twin.errors import AttributionError
 from carbontwin.twin.graph import FactoryGraph
 
@@ -141,18 +142,19 @@ def _attribution(
         msg = "give both start and end, or neither"
         raise AttributionError(msg, field="start" if start is None else "end")  # 422
     limit = services.settings.max_history_events
-    big = start is None and order not in (None, OVERHEAD)
-    if big and store.count_events_upto(limit + 1) > limit:  # the order's own periods
-        steps = store.order_events([order])
+    if start is not None and end is not None:
+        t0, t1 = start.timestamp(), end.timestamp()
+        return factory, attribute_span(store, factory, t0, t1, limit=limit)[0]
+    if order not in (None, OVERHEAD) and history_exceeds(store, limit):
+        steps = store.order_events([order])  # the order's own periods
         if not steps.step_start.size:
             msg = f"no attributed order {order!r} in the stored events"
             raise NotFound(msg, field="order")
         t0, t1 = float(steps.step_start.min()), float(steps.step_end.max())
         return factory, attribute_span(store, factory, t0, t1, limit=limit)[0]
-    if start is not None and end is not None:
-        t0, t1 = start.timestamp(), end.timestamp()
-        return factory, attribute_span(store, factory, t0, t1, limit=limit)[0]
-    return factory, attribute_stored(store, factory, limit=limit)
+    # an order's view has counted the store already
+    checked = order not in (None, OVERHEAD)
+    return factory, attribute_stored(store, factory, limit=None if checked else limit)
 
 
 @router.get("/plant/graph", operation_id="plant_graph", response_model=PlantGraph)

@@ -642,39 +642,30 @@ class Store:
         """
         written: list[Path] = []
         try:
-            return self._archive_tx(before, Path(folder), on_rows, written)
+            with self._tx("archiving events", write=True) as conn:
+                ws = _windows.windows(conn, self.tenant)
+                last = max((w.end for w in ws), default=None)
+                if last is None or before > last:
+                    when = (
+                        "no window is attributed yet"
+                        if last is None
+                        else (
+                            f"the last attributed window ends at "
+                            f"{datetime.fromtimestamp(last, UTC):%Y-%m-%dT%H:%M:%SZ}"
+                        )
+                    )
+                    msg = (
+                        f"cannot archive before {datetime.fromtimestamp(before, UTC):%Y-%m-%dT%H:%M:%SZ}: "
+                        f"{when}; run 'carbontwin issue' first"
+                    )
+                    raise StoreError(msg, field="before")
+                return _archive.archive(
+                    conn, self.tenant, before, Path(folder), on_rows=on_rows, written=written
+                )
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
             raise
-
-    def _archive_tx(
-        self,
-        before: float,
-        folder: Path,
-        on_rows: Callable[[str, float, int], None] | None,
-        written: list[Path],
-    ) -> list[_archive.ArchivedFile]:
-        with self._tx("archiving events", write=True) as conn:
-            ws = _windows.windows(conn, self.tenant)
-            last = max((w.end for w in ws), default=None)
-            if last is None or before > last:
-                when = (
-                    "no window is attributed yet"
-                    if last is None
-                    else (
-                        f"the last attributed window ends at "
-                        f"{datetime.fromtimestamp(last, UTC):%Y-%m-%dT%H:%M:%SZ}"
-                    )
-                )
-                msg = (
-                    f"cannot archive before {datetime.fromtimestamp(before, UTC):%Y-%m-%dT%H:%M:%SZ}: "
-                    f"{when}; run 'carbontwin issue' first"
-                )
-                raise StoreError(msg, field="before")
-            return _archive.archive(
-                conn, self.tenant, before, folder, on_rows=on_rows, written=written
-            )
 
     def archived_files(self) -> list[_archive.ArchivedFile]:
         """Every archive file, by table and time."""
