@@ -31,3 +31,20 @@ def build_demo_store(folder: Path, seed: int = 0) -> dict[str, Any]:
         store.close()
     key_path = folder / KEY_FILE  # a service on this store signs with this key
     return {"url": url, "day": day, "result": result, "issued": issued, "key_path": key_path}
+
+
+def copy_demo_store(built: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``built`` (see :func:`build_demo_store`) copied into ``folder``, for a test that
+    writes to it. SQLite's backup copies what is committed, whether or not it is still in
+    the write-ahead log (a server may have written to the store)."""
+    import sqlite3
+
+    source = sqlite3.connect(built["url"].removeprefix("sqlite:///"))
+    target = sqlite3.connect(folder / "carbontwin.db")
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+    key = folder / built["key_path"].name
+    key.write_bytes(built["key_path"].read_bytes())
+    return {**built, "url": f"sqlite:///{folder / 'carbontwin.db'}", "key_path": key}

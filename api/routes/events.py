@@ -34,6 +34,7 @@ from carbontwin.twin.events import (
     StepKind,
 )
 from carbontwin.twin.model import State
+from carbontwin.twin.quantities import from_epoch
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -238,3 +239,22 @@ def retract_events(body: RetractionCreate, services: WriteDep) -> Any:
 def list_retractions(services: ReadDep) -> Any:
     """Every retraction, oldest first."""
     return [r.to_dict() for r in services.store.retractions()]
+
+
+class EventsExtent(BaseModel):
+    """The time span of the stored events (``null`` both when none are stored)."""
+
+    first: AwareDatetime | None = Field(description="Earliest stored event time (UTC).")
+    last: AwareDatetime | None = Field(
+        description="Latest stored event time (UTC): a reading, a state change, a step's end."
+    )
+
+
+@router.get("/extent", operation_id="events_extent", response_model=EventsExtent)
+def events_extent(services: ReadDep) -> Any:
+    """The earliest and latest stored event times: what a span of the plant views
+    (``start``, ``end``) can cover. Archived events stay in it."""
+    ext = services.store.events_extent()
+    if ext is None:
+        return {"first": None, "last": None}
+    return {"first": from_epoch(ext[0]), "last": from_epoch(ext[1])}

@@ -119,3 +119,29 @@ def test_state_names_in_any_case_and_unknown_ids_listed(tiny):
         "power[1]: unknown meter 'M7'",
     ]
     assert client.app.state.services.store.count_events()["power_samples"] == 7
+
+
+def test_the_extent_spans_the_stored_events_and_widens_with_more(db_client):
+    assert db_client.put("/factory", json=plant_document()).status_code == 200
+    assert db_client.get("/events/extent").json() == {"first": None, "last": None}
+    _post(db_client, events_json(hour_of_work()))  # 06:00 to 07:00 on 2019-03-04
+    assert db_client.get("/events/extent").json() == {
+        "first": "2019-03-04T06:00:00Z",
+        "last": "2019-03-04T07:00:00Z",
+    }
+    # a reading a day later and a step that ended before the first one widen it
+    _post(db_client, {"power": [{"meter": "M1", "t": "2019-03-05T06:00:30Z", "power_kw": 0.0}]})
+    step = {
+        "order": "O1",
+        "operation": "op05",
+        "asset": "m1",
+        "start": "2019-03-04T05:10:00Z",
+        "end": "2019-03-04T05:20:00Z",
+        "quantity": 10.0,
+        "kind": "setup",
+    }
+    _post(db_client, {"steps": [step]})
+    assert db_client.get("/events/extent").json() == {
+        "first": "2019-03-04T05:10:00Z",
+        "last": "2019-03-05T06:00:30Z",
+    }

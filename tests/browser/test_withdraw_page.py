@@ -4,28 +4,16 @@ checked against the API's JSON, fetched separately."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
+from demo_store import copy_demo_store
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def demo_store(demo_store, tmp_path_factory):
-    """The session's demo store, copied: this module writes to it. SQLite's backup copies
-    what is committed, whether or not it is still in the write-ahead log (another
-    module's server may have withdrawn a footprint there)."""
-    folder = tmp_path_factory.mktemp("withdraw-store")
-    source = sqlite3.connect(demo_store["url"].removeprefix("sqlite:///"))
-    target = sqlite3.connect(folder / "carbontwin.db")
-    with target:
-        source.backup(target)
-    source.close()
-    target.close()
-    key = folder / demo_store["key_path"].name
-    key.write_bytes(demo_store["key_path"].read_bytes())
-    return {**demo_store, "url": f"sqlite:///{folder / 'carbontwin.db'}", "key_path": key}
+    """The session's demo store, copied: this module writes to it."""
+    return copy_demo_store(demo_store, tmp_path_factory.mktemp("withdraw-store"))
 
 
 def _versions(api, order: str) -> list[dict]:

@@ -32,7 +32,12 @@
   }
 
   // ---------------------------------------------------------------- API access
-  class ApiError extends Error {}
+  class ApiError extends Error {
+    constructor(message, status) {
+      super(message);
+      this.status = status;
+    }
+  }
 
   async function api(path, options) {
     const opts = Object.assign({}, options || {});
@@ -44,7 +49,7 @@
     if (r.status === 401) {
       sessionStorage.removeItem(TOKEN_KEY);
       showLogin();
-      throw new ApiError("Please log in.");
+      throw new ApiError("Please log in.", 401);
     }
     if (!r.ok) {
       let msg = r.status + " " + r.statusText;
@@ -54,7 +59,7 @@
         else if (body.detail) msg = String(body.detail);
         else if (body.message) msg = body.message;
       } catch (e) { /* not JSON */ }
-      throw new ApiError(msg);
+      throw new ApiError(msg, r.status);
     }
     return r;
   }
@@ -195,12 +200,14 @@
   }
 
   // a span of the plant views: #flow/START/END (ISO 8601, UTC); none: the whole history.
-  // A store too large to attribute at once answers 413: the form stays, to pick a span.
+  // A store too large to attribute at once answers 413: the view then shows the last day
+  // of stored events (GET /events/extent), or past the limit even then the last hour, and
+  // says so; past it still, the form stays with the API's message, to pick a shorter span.
   function spanQuery(start, end) {
     return start && end ? `?start=${encodeURIComponent(start)}&end=${encodeURIComponent(end)}` : "";
   }
 
-  function spanForm(name, start, end) {
+  function spanForm(name, start, end, note) {
     const val = (iso) => (iso ? iso.slice(0, 16) : "");
     return `<form class="inline card" id="span-form" data-view="${name}">
       <label>From (UTC) <input type="datetime-local" name="start" value="${esc(val(start))}"></label>
@@ -208,7 +215,8 @@
       <button type="submit">Show</button>
       <a href="#${name}">whole history</a>
       <span class="muted">${start && end ? "the allocation periods covering this span"
-        : "every stored event"}</span></form>`;
+        : "every stored event"}</span></form>` +
+      (note ? `<p class="note" id="span-note">${esc(note.text)}<br><span class="muted">${esc(note.detail)}</span></p>` : "");
   }
 
   function wireSpanForm() {
@@ -222,26 +230,48 @@
     });
   }
 
+  const isoUTC = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
+
+  // the view's data and the span it covers: {data, start, end, note}; null when refused
   async function spanJSON(name, path, start, end) {
     try {
-      return await getJSON(path + spanQuery(start, end));
+      return { data: await getJSON(path + spanQuery(start, end)), start, end, note: null };
     } catch (e) {
-      if (e instanceof ApiError && sessionStorage.getItem(TOKEN_KEY)) {
-        view.innerHTML = spanForm(name, start, end) + `<p class="error" id="span-error">${esc(e.message)}</p>`;
-        wireSpanForm();
-        return null;
+      if (!(e instanceof ApiError) || !sessionStorage.getItem(TOKEN_KEY)) throw e;
+      let refused = e;
+      if (e.status === 413 && !(start && end)) {
+        const ext = await getJSON("events/extent");
+        // the last day; past the limit too (a day of a large plant), the last hour
+        for (const [ms, what] of ext.last ? [[86400000, "day"], [3600000, "hour"]] : []) {
+          const b = Date.parse(ext.last);
+          const [s, t] = [isoUTC(Math.max(b - ms, Date.parse(ext.first))), isoUTC(b)];
+          try {
+            const data = await getJSON(path + spanQuery(s, t));
+            history.replaceState(null, "", `#${name}/${encodeURIComponent(s)}/${encodeURIComponent(t)}`);
+            const note = { text: `Shown: the last ${what} of stored events, ${s} to ${t}. The whole ` +
+              "history is too large to attribute at once; pick another span above.", detail: e.message };
+            return { data, start: s, end: t, note };
+          } catch (e2) {
+            if (!(e2 instanceof ApiError)) throw e2;
+            refused = e2;
+            if (e2.status !== 413) break;
+          }
+        }
       }
-      throw e;
+      view.innerHTML = spanForm(name, start, end) + `<p class="error" id="span-error">${esc(refused.message)}</p>`;
+      wireSpanForm();
+      return null;
     }
   }
 
   async function flowView(start, end) {
-    const f = await spanJSON("flow", "plant/energy-flow", start, end);
-    if (f === null) return;
+    const got = await spanJSON("flow", "plant/energy-flow", start, end);
+    if (got === null) return;
+    const f = got.data;
     const kinds = {};
     f.nodes.forEach((n) => { kinds[n.id] = n.kind; });
     const depth = { meter: 0, model: 0, machine: 1, utility: 1, asset: 1, order: 2, overhead: 2 };
-    view.innerHTML = `<h1>Energy flow: meters → assets → orders</h1>${spanForm("flow", start, end)}
+    view.innerHTML = `<h1>Energy flow: meters → assets → orders</h1>${spanForm("flow", got.start, got.end, got.note)}
       ${kpis([["kWh metered and filled", f2(f.total_kwh), "total_kwh"],
               ["kWh to orders", f2(f.orders_kwh), "orders_kwh"],
               ["kWh plant overhead", f2(f.overhead_kwh), "overhead_kwh"]])}
@@ -424,8 +454,9 @@
   }
 
   async function hotspotsView(start, end) {
-    const h = await spanJSON("hotspots", "plant/hotspots", start, end);
-    if (h === null) return;
+    const got = await spanJSON("hotspots", "plant/hotspots", start, end);
+    if (got === null) return;
+    const h = got.data;
     const cols = (name) => [{ label: name, key: "key", value: (r) => r.key },
       { label: "kWh", num: true, key: "energy_kwh", value: (r) => f2(r.energy_kwh) },
       { label: "kg CO2e", num: true, key: "co2e_kg", value: (r) => f2(r.co2e_kg) },
@@ -433,7 +464,7 @@
       { label: "overhead", num: true, key: "overhead_co2e_kg", value: (r) => f2(r.overhead_co2e_kg) }];
     const block = (id, title, rows, name) => `<div class="card"><h2>${title}</h2>
       <div id="${id}-chart" class="chart"></div>${table(cols(name), rows, `id="${id}"`)}</div>`;
-    view.innerHTML = `<h1>Hotspots: what cost the most CO2e</h1>${spanForm("hotspots", start, end)}
+    view.innerHTML = `<h1>Hotspots: what cost the most CO2e</h1>${spanForm("hotspots", got.start, got.end, got.note)}
       ${kpis([["kg CO2e from energy (orders and overhead)", f2(h.total_co2e_kg), "total_co2e_kg"]])}
       <div class="grid3">${block("machines", "Machines (with the utilities they drew)", h.machines, "machine")}
       ${block("states", "Power states", h.states, "state")}
