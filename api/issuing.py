@@ -585,7 +585,7 @@ def issue_windows(
     allocation = allocation_rules()
     fsha = sha256_json(doc)  # the factory version; each order's own record is added per order
     fl = factors_lineage(factors)
-    key = sha256_json({"factory": fsha, "factors": fl["sha256"], "rules": rules.names()})
+    key = _window_key(fsha, fl["sha256"], rules)
     ext = store.events_extent()
     if ext is None:
         return WindowRun((), (), (), None)
@@ -779,6 +779,62 @@ def issue_windows(
             blobs.clear()
     store.windows_issued(pending)  # only now: a run stopped before left them pending
     return WindowRun(tuple(todo), tuple(issued), waiting, closed_until)
+
+
+def _window_key(factory_sha256: str, factors_sha256: str, rules: Rules) -> str:
+    """What a window's pieces were attributed with: the factory version, the factors and
+    the rules (a window stored under another key is attributed again)."""
+    from carbontwin.twin.lineage import sha256_json
+
+    return sha256_json(
+        {"factory": factory_sha256, "factors": factors_sha256, "rules": rules.names()}
+    )
+
+
+def order_from_windows(store: Any, factory: Factory, order: str) -> Attribution | None:
+    """``order``'s part of the attribution, combined from the pieces its attributed
+    windows hold, as windowed issuing combines them: no event is read, whatever the
+    plant's size. ``None`` (attribute its periods instead) unless the windows stored for
+    the time its steps span tile it, were attributed with the store's factory version,
+    its factors and the default rules, and no event stored since reaches them, and the
+    order was not held in any of them (readings no factor covers)."""
+    import pandas as pd
+
+    from carbontwin.plugins.factors import stored_factors
+    from carbontwin.plugins.registry import allocation_rules
+    from carbontwin.twin.lineage import factors_lineage, sha256_json
+    from carbontwin.twin.windows import combined_attribution, read_pieces
+
+    steps = store.order_events([order])
+    if not steps.step_start.size:
+        return None
+    first, last = float(steps.step_start.min()), float(steps.step_end.max())
+    stored = store.attributed_windows()
+    reach = [w for w in stored if w.end > first and w.start < max(last, first + 1e-9)]
+    tiled = all(a.end == b.start for a, b in zip(reach, reach[1:], strict=False))
+    if not reach or reach[0].start > first or reach[-1].end < last or not tiled:
+        return None
+    _, doc = store.factory_document()
+    plant = _plant_orders(store, factory, [order])
+    factors = stored_factors(plant, store)
+    rules = Rules()
+    key = _window_key(sha256_json(doc), factors_lineage(factors)["sha256"], rules)
+    checked = store.windows_checked_span()
+    since = max(checked, min(w.span for w in stored))
+    starts = {w.start for w in reach}
+    if starts & _dirty(stored, store.ingest_spans(since), key, checked):
+        return None
+    records = store.window_records(sorted(starts))
+    if set(records) != starts:  # attributed again or dropped meanwhile
+        return None
+    metas = [records[s][0].meta for s in sorted(starts)]
+    if any(order in m.get("held", ()) for m in metas):
+        return None
+    frames = [read_pieces(records[s][1]) for s in sorted(starts)]
+    pieces = pd.concat([f[f["order"] == order] for f in frames], ignore_index=True)
+    return combined_attribution(
+        plant, steps, pieces, metas, factors, rules, allocation=allocation_rules()
+    )
 
 
 def hold_uncovered_inputs(inputs: IssueInputs) -> tuple[IssueInputs, list[Uncovered]]:

@@ -38,7 +38,7 @@ import pandas as pd
 from ._attribution_assets import VIA_NAMES
 from ._attribution_inputs import merge_intervals, prepare, shift_bounds
 from ._attribution_records import LazyFootprints
-from ._attribution_result import OVERHEAD, PieceTable, assemble
+from ._attribution_result import OVERHEAD, Attribution, PieceTable, assemble
 from .allocation import AllocationRule
 from .attribution import Rules, attribute
 from .errors import AttributionError
@@ -53,6 +53,7 @@ __all__ = [
     "WindowResult",
     "attribute_window",
     "combine",
+    "combined_attribution",
     "slice_reach",
     "window_bounds",
 ]
@@ -262,6 +263,41 @@ def combine(
     wanted_orders = sorted(set(pieces["order"].unique()) if orders is None else set(orders))
     if not wanted_orders:
         return {}
+    att = combined_attribution(
+        factory, order_events, pieces, metas, factors, rules, allocation=allocation
+    )
+    flags: dict[str, list[str]] = {o: [] for o in wanted_orders}
+    for meta in metas:  # each window's flags of its orders
+        for o, m in meta.get("orders", {}).items():
+            if o in flags:
+                flags[o] += m.get("flags", [])
+    out: dict[str, Footprint] = {}
+    unknown = [o for o in wanted_orders if o not in att.footprints]
+    if unknown:
+        msg = f"order {unknown[0]!r} has no stored order step"
+        raise AttributionError(msg, field="order")
+    assert isinstance(att.footprints, LazyFootprints)  # assemble's records
+    for o, fp in zip(wanted_orders, att.footprints.many(wanted_orders), strict=True):
+        bom = [f for f in fp.flags if f.startswith("no material use reported")]
+        rest = [f for f in fp.flags if f not in bom]
+        out[o] = replace(fp, flags=tuple(dict.fromkeys([*bom, *flags[o], *rest])))
+    return out
+
+
+def combined_attribution(
+    factory: Factory,
+    order_events: EventBatch,
+    pieces: pd.DataFrame,
+    metas: Sequence[Mapping[str, Any]],
+    factors: FactorSet,
+    rules: Rules,
+    *,
+    allocation: Mapping[str, AllocationRule] | None = None,
+) -> Attribution:
+    """The orders' part of the attribution of the windows their ``pieces`` come from,
+    combined as :func:`combine` combines them (arguments as there): their pieces (with
+    emissions), material rows and records, for breakdowns without reading an event.
+    Records carry the flags of their own data; :func:`combine` adds each window's."""
     inp = prepare(
         factory,
         order_events,
@@ -303,13 +339,11 @@ def combine(
     )
     metered = np.bincount(table.source, weights=table.energy_kwh, minlength=len(sources))
     wanted = set(code_of)
-    flags: dict[str, list[str]] = {o: [] for o in wanted}
     spans: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in sources}
     for meta in metas:
         for o, m in meta.get("orders", {}).items():
             if o not in wanted:
                 continue
-            flags[o] += m.get("flags", [])
             for src, lo, hi in m.get("fills", []):
                 if src in spans:
                     spans[src][0].append(_epoch(lo))
@@ -334,14 +368,4 @@ def combine(
         fills=fills,
         carriers=carriers,
     )
-    out: dict[str, Footprint] = {}
-    unknown = [o for o in wanted_orders if o not in att.footprints]
-    if unknown:
-        msg = f"order {unknown[0]!r} has no stored order step"
-        raise AttributionError(msg, field="order")
-    assert isinstance(att.footprints, LazyFootprints)  # assemble's records
-    for o, fp in zip(wanted_orders, att.footprints.many(wanted_orders), strict=True):
-        bom = [f for f in fp.flags if f.startswith("no material use reported")]
-        rest = [f for f in fp.flags if f not in bom]
-        out[o] = replace(fp, flags=tuple(dict.fromkeys([*bom, *flags[o], *rest])))
-    return out
+    return att

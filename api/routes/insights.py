@@ -29,7 +29,12 @@ from carbontwin.api._twin import current_factory
 from carbontwin.api.breakdowns import BY, OVERHEAD, breakdown, hotspots, summary
 from carbontwin.api.deps import ReadDep
 from carbontwin.api.errors import NotFound
-from carbontwin.api.issuing import attribute_span, attribute_stored, history_exceeds
+from carbontwin.api.issuing import (
+    attribute_span,
+    attribute_stored,
+    history_exceeds,
+    order_from_windows,
+)
 from carbontwin.twin.errors import AttributionError
 from carbontwin.twin.graph import FactoryGraph
 
@@ -135,7 +140,9 @@ def _attribution(
     order: str | None = None,
 ) -> tuple[Any, Any]:
     """The attribution a view reads: of ``[start, end)`` when given; else of the whole
-    history, or, for one ``order`` of a store too large for that, of its own periods."""
+    history, or, for one ``order`` of a store too large for that, the pieces its
+    attributed windows hold (:func:`~carbontwin.api.issuing.order_from_windows`), else
+    the attribution of its own periods."""
     store = services.store
     factory = current_factory(store)
     if (start is None) != (end is None):
@@ -146,7 +153,10 @@ def _attribution(
         t0, t1 = start.timestamp(), end.timestamp()
         return factory, attribute_span(store, factory, t0, t1, limit=limit)[0]
     if order not in (None, OVERHEAD) and history_exceeds(store, limit):
-        steps = store.order_events([order])  # the order's own periods
+        combined = order_from_windows(store, factory, order)  # its windows' stored pieces
+        if combined is not None:
+            return factory, combined
+        steps = store.order_events([order])  # else the order's own periods
         if not steps.step_start.size:
             msg = f"no attributed order {order!r} in the stored events"
             raise NotFound(msg, field="order")
@@ -241,8 +251,10 @@ def get_breakdown(
 ) -> Any:
     """Energy [kWh] and kg CO2e per order by ``by``, with totals per key (``summary``).
 
-    On a store too large to attribute at once, one ``order``'s breakdown comes from
-    the periods of its own steps (the same figures)."""
+    On a store too large to attribute at once, one ``order``'s breakdown is combined
+    from the pieces its attributed windows hold (windowed issuing), or, where late data
+    reached them since, attributed from the periods of its own steps (the same figures
+    either way)."""
     factory, res = _attribution(services, start, end, order)
     if order is not None and order != OVERHEAD and order not in res.footprints:
         msg = f"no attributed order {order!r} in the stored events"

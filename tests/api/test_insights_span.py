@@ -128,3 +128,77 @@ def test_an_orders_breakdown_on_a_large_store_is_read_from_its_own_periods(tmp_p
         assert "that span holds more than 1,000 events" in r.text
     finally:
         _close(app, client)
+
+
+def _breakdowns(client, order: str) -> dict[str, list[dict]]:
+    out = {}
+    for by in BY:
+        r = client.get(f"/breakdowns/{by}", params={"order": order})
+        assert r.status_code == 200, (by, r.text)
+        out[by] = r.json()["rows"]
+    return out
+
+
+def _same_rows(got: dict[str, list[dict]], want: dict[str, list[dict]]) -> None:
+    for by in BY:
+        assert len(got[by]) == len(want[by]) > 0, by
+        for g, w in zip(got[by], want[by], strict=True):
+            for k, v in w.items():
+                if isinstance(v, float):
+                    assert g[k] == pytest.approx(v, rel=1e-9, abs=1e-9), (by, k)
+                else:
+                    assert g[k] == v, (by, k)
+
+
+def test_an_issued_orders_breakdown_on_a_large_store_comes_from_its_windows(
+    tmp_path, demo_day, monkeypatch
+):
+    from carbontwin.twin.store import Store
+
+    n = len(demo_day.events)
+    app, client = _client(tmp_path, 10**9)
+    try:
+        assert client.put("/factory", json=factory_to_dict(demo_day.factory)).status_code == 200
+        assert client.post("/events", json=events_json(demo_day.events)).status_code == 200
+        out = client.post("/footprints/issue", json={"window": "period"}).json()
+        order = sorted(d["payload"]["order"] for d in out["issued"])[0]
+        whole = _breakdowns(client, order)
+    finally:
+        _close(app, client)
+    reads: list[str] = []
+    for name in ("read_events", "read_window"):
+        real = getattr(Store, name)
+
+        def counted(self, *a, _real=real, _name=name, **k):
+            reads.append(_name)
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(Store, name, counted)
+    app, client = _client(tmp_path, n - 1)  # the same store, now over the limit
+    try:
+        # the pieces its windows hold: the whole history's figures, no event read
+        _same_rows(_breakdowns(client, order), whole)
+        assert reads == []
+        # late data reaching its window: its periods are attributed again (events read),
+        # with the new reading in the figures
+        ev = demo_day.events
+        asset = str(ev.step_asset[list(ev.step_order).index(order)])
+        meter = next(m.id for m in demo_day.factory.meters if asset in m.measures)
+        rows = ev.power_meter == meter
+        t = float(ev.step_start[list(ev.step_order).index(order)]) + 0.5
+        assert not (ev.power_t[rows] == t).any()
+        late = {"power": [{"meter": meter, "t": _iso(t), "power_kw": 999.0}]}
+        assert client.post("/events", json=late).json()["stored"] == 1
+        after = _breakdowns(client, order)
+        assert reads
+        assert set(reads) == {"read_window"}
+    finally:
+        _close(app, client)
+    reads.clear()
+    app, client = _client(tmp_path, 10**9)
+    try:
+        _same_rows(after, _breakdowns(client, order))  # the whole history with it
+        assert "read_events" in reads
+        assert after["machine"][0]["energy_kwh"] != whole["machine"][0]["energy_kwh"]
+    finally:
+        _close(app, client)
