@@ -363,10 +363,25 @@ def verify_footprint(
 )
 def get_footprint_pack(footprint_id: str, services: ReadDep) -> Any:
     """The verifier's pack of a footprint: events slice, factory version, factor series,
-    rules, result, signature and public key (``carbontwin recompute PACK.zip``)."""
+    rules, result, signature and public key (``carbontwin recompute PACK.zip``).
+
+    A pack is built in memory: one whose events (the lineage's count: every event of
+    the windows the order was in, plant-wide) number more than ``max_history_events``
+    is refused (413), to be written by ``carbontwin pack`` instead."""
+    from carbontwin.api.errors import TooLarge
     from carbontwin.api.pack import build_pack
 
     fp = find_footprint(services.store, footprint_id)
+    limit = services.settings.max_history_events
+    events = (fp.lineage or {}).get("events") or {}
+    count = events.get("count") if isinstance(events, dict) else None
+    if limit is not None and isinstance(count, int) and count > limit:
+        msg = (
+            f"the pack of footprint {fp.id} holds {count:,} events, more than "
+            f"max_history_events ({limit:,}): the service does not build it in memory; "
+            f"write it with carbontwin pack {fp.id} --out FILE, or raise max_history_events"
+        )
+        raise TooLarge(msg, field="footprint_id")
     data = build_pack(services.store, fp.id)
     return Response(
         data,

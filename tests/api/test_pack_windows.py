@@ -284,6 +284,20 @@ def test_route_and_commands_pack_a_windowed_footprint(tmp_path):
         assert r.content == out.read_bytes()  # archived since: read back from Parquet
         assert recompute(r.content).ok
     application.state.services.close()
+    # a pack of more events than max_history_events is refused by the service, not built
+    count = fp.lineage["events"]["count"]
+    assert count == sum(w["count"] for w in fp.lineage["events"]["windows"]) > 0
+    for limit, status in ((count, 200), (count - 1, 413)):
+        settings = make_settings(tmp_path, database_url=db, max_history_events=limit)
+        application = create_app(settings)
+        with TestClient(application, base_url="https://testserver") as client:
+            client.headers["Authorization"] = f"Bearer {get_token(client)}"
+            r = client.get(f"/footprints/{fp.id}/pack")
+            assert r.status_code == status, r.text
+            if status == 413:
+                assert f"holds {count:,} events" in r.text
+                assert f"carbontwin pack {fp.id} --out FILE" in r.text
+        application.state.services.close()
 
 
 def test_a_footprint_issued_with_other_factors_than_the_stores_packs(tmp_path, signer):
