@@ -46,7 +46,7 @@ import json
 import math
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,8 @@ from carbontwin.twin.footprint import DEPRECATED, WITHDRAWN
 __all__ = ["FORMAT", "FORMAT_WINDOWS", "Check", "RecomputeReport", "build_pack", "recompute"]
 
 FORMAT = "carbontwin-pack/1"
+#: a progress callback: ``(windows done, windows in all)``
+Progress = Callable[[int, int], None]
 #: the pack of a footprint issued window by window
 FORMAT_WINDOWS = "carbontwin-pack/2"
 _FILES = (
@@ -114,8 +116,9 @@ def _json(obj: Any, *, compact: bool = False) -> bytes:
     return text.encode("utf-8")
 
 
-def build_pack(store: Any, footprint_id: str) -> bytes:
-    """The pack (zip bytes) of the stored footprint ``footprint_id``."""
+def build_pack(store: Any, footprint_id: str, *, on_window: Progress | None = None) -> bytes:
+    """The pack (zip bytes) of the stored footprint ``footprint_id``; ``on_window(done,
+    total)`` after each window of a windowed footprint is read and checked."""
     stored = store.stored_footprint(footprint_id)
     payload = stored.document["payload"]
     lineage = payload.get("lineage") or {}
@@ -129,7 +132,7 @@ def build_pack(store: Any, footprint_id: str) -> bytes:
         msg = f"footprint {footprint_id} has no stored signing key"
         raise StoreError(msg, field="id")
     if "windows" in (lineage.get("events") or {}):
-        return _build_windows_pack(store, stored)
+        return _build_windows_pack(store, stored, on_window)
     _, factory_doc = store.factory_document(int(lineage["factory"]["version"]))
     files = {
         "footprint.json": _json(stored.document),
@@ -160,7 +163,7 @@ def _window_member(i: int) -> str:
     return f"{_WINDOW_DIR}{i:04d}.json"
 
 
-def _build_windows_pack(store: Any, stored: Any) -> bytes:
+def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = None) -> bytes:
     """The ``carbontwin-pack/2`` of a footprint issued window by window (module doc).
 
     Every window's events are read as ``issue_windows`` read them and must give the
@@ -225,6 +228,8 @@ def _build_windows_pack(store: Any, stored: Any) -> bytes:
             raise StoreError(msg, field="id")
         needed.update(str(x) for x in ids)
         files[_window_member(i)] = _json(events_to_dict(events), compact=True)
+        if on_window is not None:
+            on_window(i + 1, len(lineage["events"]["windows"]))
     orders = [order_to_dict(o) for o in store.orders_by_id(needed)]
     files = {
         "footprint.json": _json(stored.document),
@@ -328,11 +333,14 @@ def _format(z: zipfile.ZipFile, names: set[str]) -> Any:
     return manifest.get("format") if isinstance(manifest, Mapping) else None
 
 
-def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
+def recompute(
+    data: bytes, *, figures: bool = True, on_window: Progress | None = None
+) -> RecomputeReport:
     """Check a pack (zip bytes) with nothing but its own content (see the module doc).
 
     ``figures=False`` stops after the checks of the file itself (readable, canonical
     form, every member against the manifest) when one of them failed.
+    ``on_window(done, total)`` after each window of a windowed pack is attributed again.
     """
     from carbontwin.plugins.registry import allocation_rules
     from carbontwin.plugins.signing import load_public_key, verify_document
@@ -398,7 +406,7 @@ def recompute(data: bytes, *, figures: bool = True) -> RecomputeReport:
             else f"sha256 {got[:16]}…, manifest {str(want)[:16]}…",
         )
     if windowed:
-        return _recompute_windows(report, raw, wins)
+        return _recompute_windows(report, raw, wins, on_window)
     try:
         doc = json.loads(raw["footprint.json"])
         payload = doc["payload"]
@@ -519,7 +527,10 @@ def _order_from_dict(d: Mapping[str, Any]) -> Any:
 
 
 def _recompute_windows(
-    report: RecomputeReport, raw: Mapping[str, bytes], wins: list[str]
+    report: RecomputeReport,
+    raw: Mapping[str, bytes],
+    wins: list[str],
+    on_window: Progress | None = None,
 ) -> RecomputeReport:
     """The checks of a ``carbontwin-pack/2`` (a footprint issued window by window) after
     those of the file: signature, the factory and factor digests, each window's events
@@ -628,6 +639,8 @@ def _recompute_windows(
             pieces = read_pieces(res.pieces_parquet())
             frames.append(pieces[pieces["order"].isin({order_id})])
             metas.append(json.loads(json.dumps(res.meta)))
+            if on_window is not None:
+                on_window(i + 1, len(windows))
         fps = combine(
             plant,
             steps,

@@ -66,11 +66,16 @@ def test_windowed_footprints_pack_and_recompute(tmp_path, signer, seed, stored_o
     assert len(issued) >= 3
     assert max(len(fp.lineage["events"]["windows"]) for fp in issued) >= 4
     for fp in issued:
-        data = build_pack(store, fp.id)
-        report = recompute(data)
+        packed: list[tuple[int, int]] = []
+        again: list[tuple[int, int]] = []
+        data = build_pack(store, fp.id, on_window=lambda *a: packed.append(a))
+        report = recompute(data, on_window=lambda *a: again.append(a))
         assert report.ok, (fp.order, [c for c in report.checks if not c.ok])
         assert report.order == fp.order
         wins = fp.lineage["events"]["windows"]
+        # progress: once per window of the lineage, in order
+        n = len(wins)
+        assert packed == again == [(i, n) for i in range(1, n + 1)]
         files = _members(data)
         manifest = json.loads(files["manifest.json"])
         assert manifest["format"] == FORMAT_WINDOWS
