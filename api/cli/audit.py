@@ -8,40 +8,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ._progress import window_progress
 from .service import DbOpt, TenantOpt, _settings
 
 __all__ = ["register"]
-
-
-@contextmanager
-def _window_progress(what: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar of windows on stderr (on a terminal only), as ``on_window``."""
-    err = Console(stderr=True)
-    with Progress(
-        TextColumn(f"[bold]{what}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
-        task = progress.add_task("windows", total=None)
-
-        def on_window(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield on_window
 
 
 def audit_check(database_url: DbOpt = None, tenant: TenantOpt = "default") -> None:
@@ -97,7 +74,7 @@ def pack(
                     "the store; give the store that holds it with --database-url"
                 )
                 raise NotFoundError(msg, field="order") from None
-        with _window_progress("reading windows") as on_window:
+        with window_progress("reading windows") as on_window:
             data = build_pack(store, fp.id, on_window=on_window)
     finally:
         store.close()
@@ -118,7 +95,7 @@ def recompute(
     """Recompute a pack with nothing else; exit 1 on any mismatch."""
     from carbontwin.api.pack import recompute as run
 
-    with _window_progress("attributing windows again") as on_window:
+    with window_progress("attributing windows again") as on_window:
         report = run(file.read_bytes(), on_window=on_window)
     table = Table(title=f"recompute {file} (order {report.order or '?'})")
     for col in ("check", "result", "detail"):

@@ -23,8 +23,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
+from ._progress import window_progress
 from .service import DbOpt, KeyOpt, TenantOpt, _settings
 
 __all__ = ["register"]
@@ -97,22 +98,8 @@ def issue(
     settings = _settings(database_url, key_path)
     services = Services(settings)
     scoped = services.for_tenant(tenant)
-    err = Console(stderr=True)
     try:
-        with Progress(
-            TextColumn("[bold]attributing windows"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=as_json,
-            disable=not err.is_terminal,
-        ) as progress:
-            task = progress.add_task("windows", total=None)
-
-            def on_window(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with window_progress("attributing windows", transient=as_json) as on_window:
             run = issue_windows(
                 scoped.store,
                 scoped.signer,
