@@ -24,6 +24,7 @@ from typing import Any
 
 from asyncua import ua
 from asyncua.common.utils import Buffer
+from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.ua_binary import (
     extensionobject_from_binary,
     from_binary,
@@ -31,7 +32,7 @@ from asyncua.ua.ua_binary import (
     struct_from_binary,
     variant_from_binary,
 )
-from asyncua.ua.uaerrors import UaStructParsingError
+from asyncua.ua.uaerrors import UaError, UaStructParsingError
 
 __all__ = ["Change", "Changes", "decode_publish_response", "install"]
 
@@ -62,7 +63,7 @@ _U16 = struct.Struct("<H")
 _I32 = struct.Struct("<i")
 _U32 = struct.Struct("<I")
 _I64 = struct.Struct("<q")
-_DATA_CHANGE = ua.ObjectIds.DataChangeNotification_Encoding_DefaultBinary  # 811
+_DATA_CHANGE = ObjectIds.DataChangeNotification_Encoding_DefaultBinary  # 811
 #: 1601-01-01 to 1970-01-01 [microseconds]
 _EPOCH_US = 11_644_473_600 * 1_000_000
 
@@ -181,7 +182,7 @@ def decode_publish_response(data: Buffer | bytes) -> ua.PublishResponse:
     raw = bytes(data)
     try:
         return _fast(raw)
-    except (struct.error, IndexError, ValueError, ua.UaError):
+    except (struct.error, IndexError, ValueError, UaError):
         try:
             return struct_from_binary(ua.PublishResponse, Buffer(raw))
         except Exception as exc:

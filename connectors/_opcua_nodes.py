@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from asyncua import Client, ua
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIds
 
 from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.quantities import QuantityError, parse_quantity
@@ -18,8 +21,21 @@ UNECE_URI = "http://www.opcfoundation.org/UA/units/un/cefact"
 #: UNECE Rec. 20 common codes of power and energy units.
 UNECE_CODES = {"W": "WTT", "kW": "KWT", "MW": "MAW", "Wh": "WHR", "kWh": "KWH", "MWh": "MWH"}
 _FROM_CODE = {v: k for k, v in UNECE_CODES.items()}
-_HIERARCHICAL = ua.NodeId(ua.ObjectIds.HierarchicalReferences)
 CHUNK = 1000
+
+
+def node_id(identifier: int | str, namespace: int = 0) -> ua.NodeId:
+    """``ua.NodeId(identifier, namespace)`` of a plain number or string.
+
+    asyncua annotates NodeId's fields with its encoding marker classes
+    (``ua.Int32``, ``ua.String``, ``ua.Int16``), though it takes and gives back
+    plain ints and strs (``ua.ObjectIds`` are ints); NodeIds are made here so that
+    the type checker is told so once.
+    """
+    return ua.NodeId(identifier, namespace)  # type: ignore[arg-type]  # asyncua's marker classes
+
+
+_HIERARCHICAL = node_id(ObjectIds.HierarchicalReferences)
 
 
 def eu_information(unit: str) -> ua.EUInformation:
@@ -51,9 +67,14 @@ def factor_to_canonical(unit: str, kind: str, where: str) -> float:
         raise ConnectorError(msg) from exc
 
 
-def _element(name: ua.QualifiedName, ref: ua.NodeId = _HIERARCHICAL) -> ua.RelativePathElement:
+def path_element(name: ua.QualifiedName, ref: ua.NodeId = _HIERARCHICAL) -> ua.RelativePathElement:
+    """A forward step of a browse path to the child ``name`` by ``ref`` or its subtypes."""
+    # asyncua annotates the flags as its marker class ua.Boolean, which no bool is
     return ua.RelativePathElement(
-        ReferenceTypeId=ref, IsInverse=False, IncludeSubtypes=True, TargetName=name
+        ReferenceTypeId=ref,
+        IsInverse=False,  # type: ignore[arg-type]  # ua.Boolean, see above
+        IncludeSubtypes=True,  # type: ignore[arg-type]  # ua.Boolean, see above
+        TargetName=name,
     )
 
 
@@ -109,14 +130,16 @@ async def resolve_nodes(
             for seg in segs:
                 if ":" in seg:
                     alias, name = seg.split(":", 1)
-                    elements.append(_element(ua.QualifiedName(name, idx(namespaces[alias], text))))
+                    elements.append(
+                        path_element(ua.QualifiedName(name, idx(namespaces[alias], text)))
+                    )
                 else:
-                    elements.append(_element(ua.QualifiedName(seg, 0)))
+                    elements.append(path_element(ua.QualifiedName(seg, 0)))
             paths.append(
                 (
                     text,
                     ua.BrowsePath(
-                        StartingNode=ua.NodeId(ua.ObjectIds.ObjectsFolder),
+                        StartingNode=node_id(ObjectIds.ObjectsFolder),
                         RelativePath=ua.RelativePath(Elements=elements),
                     ),
                 )
@@ -133,14 +156,14 @@ async def read_units(client: Client, nodes: dict[str, ua.NodeId], endpoint: str)
     ConnectorError
         Naming a node that has no ``EngineeringUnits``.
     """
-    has_property = ua.NodeId(ua.ObjectIds.HasProperty)
+    has_property = node_id(ObjectIds.HasProperty)
     paths = [
         (
             text,
             ua.BrowsePath(
                 StartingNode=nodeid,
                 RelativePath=ua.RelativePath(
-                    Elements=[_element(ua.QualifiedName("EngineeringUnits", 0), has_property)]
+                    Elements=[path_element(ua.QualifiedName("EngineeringUnits", 0), has_property)]
                 ),
             ),
         )
@@ -155,7 +178,7 @@ async def read_units(client: Client, nodes: dict[str, ua.NodeId], endpoint: str)
     items = list(props.items())
     for k in range(0, len(items), CHUNK):
         chunk = items[k : k + CHUNK]
-        dvs = await client.uaclient.read_attributes([n for _, n in chunk], ua.AttributeIds.Value)
+        dvs = await client.uaclient.read_attributes([n for _, n in chunk], AttributeIds.Value)
         for (text, _), dv in zip(chunk, dvs, strict=True):
             eu = dv.Value.Value if dv.Value is not None else None
             if not isinstance(eu, ua.EUInformation):
@@ -182,7 +205,7 @@ async def _property_values(
     client: Client, nodes: list[ua.NodeId], names: tuple[str, ...]
 ) -> list[Any]:
     """For each node, the value of its first property among ``names`` (or None)."""
-    has_property = ua.NodeId(ua.ObjectIds.HasProperty)
+    has_property = node_id(ObjectIds.HasProperty)
     out: list[Any] = [None] * len(nodes)
     for name in names:
         todo = [k for k, v in enumerate(out) if v is None]
@@ -192,7 +215,7 @@ async def _property_values(
             ua.BrowsePath(
                 StartingNode=nodes[k],
                 RelativePath=ua.RelativePath(
-                    Elements=[_element(ua.QualifiedName(name, 0), has_property)]
+                    Elements=[path_element(ua.QualifiedName(name, 0), has_property)]
                 ),
             )
             for k in todo
@@ -206,7 +229,7 @@ async def _property_values(
                     found.append((k, ua.NodeId(tid.Identifier, tid.NamespaceIndex)))
         for j in range(0, len(found), CHUNK):
             part = found[j : j + CHUNK]
-            dvs = await client.uaclient.read_attributes([n for _, n in part], ua.AttributeIds.Value)
+            dvs = await client.uaclient.read_attributes([n for _, n in part], AttributeIds.Value)
             for (k, _), dv in zip(part, dvs, strict=True):
                 out[k] = dv.Value.Value if dv.Value is not None else None
     return out
@@ -233,7 +256,7 @@ async def read_enum_names(client: Client, nodes: dict[str, ua.NodeId]) -> dict[s
             rest.append(k)
     if not rest:
         return out
-    dtypes = await client.uaclient.read_attributes([ids[k] for k in rest], ua.AttributeIds.DataType)
+    dtypes = await client.uaclient.read_attributes([ids[k] for k in rest], AttributeIds.DataType)
     typed = [
         (k, dv.Value.Value)
         for k, dv in zip(rest, dtypes, strict=True)
@@ -245,11 +268,13 @@ async def read_enum_names(client: Client, nodes: dict[str, ua.NodeId]) -> dict[s
         return out
     on_type = await _property_values(client, [t for _, t in typed], ("EnumStrings", "EnumValues"))
     defs = await client.uaclient.read_attributes(
-        [t for _, t in typed], ua.AttributeIds.DataTypeDefinition
+        [t for _, t in typed], AttributeIds.DataTypeDefinition
     )
     for (k, _), value, dv in zip(typed, on_type, defs, strict=True):
         names = _enum_map(value)
-        if names is None and dv.StatusCode.is_good() and dv.Value is not None:
+        # a DataValue without a StatusCode is Good (the encoding leaves a Good one out)
+        good = dv.StatusCode is None or dv.StatusCode.is_good()
+        if names is None and good and dv.Value is not None:
             names = _enum_map(dv.Value.Value)
         if names is not None:
             out[texts[k]] = names

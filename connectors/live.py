@@ -80,7 +80,8 @@ def connector_json_schema(kind: str) -> dict[str, Any]:
 async def namespace_index_hints(path: Path | str) -> list[str]:
     """For each ``ns=<index>;...`` node of an OPC UA connector file: the same node with
     its namespace URI as the file's server names it (empty when the server is away)."""
-    from asyncua import Client, ua
+    from asyncua.client.client import Client
+    from asyncua.ua.uaerrors import UaError
 
     from .opcua_browse import namespace_hint
 
@@ -101,10 +102,10 @@ async def namespace_index_hints(path: Path | str) -> list[str]:
     client = Client(data["endpoint"], timeout=5)
     try:
         await client.connect()
-    except (OSError, TimeoutError, ua.UaError):
+    except (OSError, TimeoutError, UaError):
         return []
     try:
         return [f"{t}: {await namespace_hint(client, t)}" for t in texts]
     finally:
-        with suppress(OSError, TimeoutError, ua.UaError, ConnectionError):
+        with suppress(OSError, TimeoutError, UaError, ConnectionError):
             await client.disconnect()

@@ -21,12 +21,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncua import Client, ua
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIds
+from asyncua.ua.uaerrors import UaError
 
 from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.quantities import QuantityError, parse_quantity
 
-from ._opcua_nodes import CHUNK, unit_of
+from ._opcua_nodes import CHUNK, node_id, path_element, unit_of
 from .opcua_config import MACHINERY_URI, UA_URI
 
 __all__ = ["BrowseNode", "BrowseResult", "browse", "namespace_hint", "suggest_config"]
@@ -39,7 +43,7 @@ _KNOWN_ALIASES = {
     "http://opcfoundation.org/UA/PackML/": "packml",
 }
 _ACCESS = {1: "R", 2: "W"}
-_SERVER_OBJECT = ua.NodeId(ua.ObjectIds.Server)
+_SERVER_OBJECT = node_id(ObjectIds.Server)
 #: Properties that describe their variable rather than carry data of their own.
 _DESCRIBING = {
     "EngineeringUnits",
@@ -134,7 +138,7 @@ async def _browse_many(
             d = ua.BrowseDescription()
             d.NodeId = nid
             d.BrowseDirection = ua.BrowseDirection.Forward
-            d.ReferenceTypeId = ua.NodeId(ua.ObjectIds.HierarchicalReferences)
+            d.ReferenceTypeId = node_id(ObjectIds.HierarchicalReferences)
             d.IncludeSubtypes = True
             d.NodeClassMask = int(ua.NodeClass.Object) | int(ua.NodeClass.Variable)
             d.ResultMask = int(ua.BrowseResultMask.All)
@@ -153,7 +157,7 @@ async def _read_many(client: Client, nodeids: list[ua.NodeId], attr: Any) -> lis
 
 async def _resolve_start(client: Client, path: str | None, ns: list[str]) -> tuple[ua.NodeId, str]:
     """The node to start from and its browse path text."""
-    objects = ua.NodeId(ua.ObjectIds.ObjectsFolder)
+    objects = node_id(ObjectIds.ObjectsFolder)
     if not path:
         return objects, "Objects"
     if path.startswith(("nsu=", "ns=", "i=", "s=", "g=", "b=")):
@@ -166,7 +170,7 @@ async def _resolve_start(client: Client, path: str | None, ns: list[str]) -> tup
             text = f"ns={ns.index(uri)};{rest}"
         try:
             return ua.NodeId.from_string(text), path
-        except (ValueError, ua.UaError) as exc:
+        except (ValueError, UaError) as exc:
             msg = f"--path {path!r} is not a NodeId: {exc}"
             raise ConnectorError(msg) from None
     # a path of browse names (any namespace): Machines/press-1
@@ -212,7 +216,7 @@ async def browse(
                 if nid in seen or (nid == _SERVER_OBJECT and not path):
                     continue
                 if (
-                    r.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasProperty)
+                    r.ReferenceTypeId == node_id(ObjectIds.HasProperty)
                     and r.BrowseName.Name in _DESCRIBING
                 ):
                     continue  # describes its variable (shown in its row)
@@ -242,15 +246,15 @@ async def _variable_info(
 ) -> dict[ua.NodeId, tuple[str, str, str]]:
     if not nodes:
         return {}
-    types = await _read_many(client, nodes, ua.AttributeIds.DataType)
-    access = await _read_many(client, nodes, ua.AttributeIds.AccessLevel)
+    types = await _read_many(client, nodes, AttributeIds.DataType)
+    access = await _read_many(client, nodes, AttributeIds.AccessLevel)
     type_ids = sorted(
         {dv.Value.Value for dv in types if dv.Value is not None and dv.Value.Value is not None},
         key=str,
     )
     names: dict[Any, str] = {}
     if type_ids:
-        dvs = await _read_many(client, list(type_ids), ua.AttributeIds.BrowseName)
+        dvs = await _read_many(client, list(type_ids), AttributeIds.BrowseName)
         for tid, dv in zip(type_ids, dvs, strict=True):
             names[tid] = (
                 dv.Value.Value.Name if dv.Value is not None and dv.Value.Value else str(tid)
@@ -267,7 +271,7 @@ async def _variable_info(
 
 async def _units(client: Client, nodes: list[ua.NodeId]) -> dict[ua.NodeId, str]:
     """EngineeringUnits of the nodes that have them (one translate and one read per 1,000)."""
-    has_property = ua.NodeId(ua.ObjectIds.HasProperty)
+    has_property = node_id(ObjectIds.HasProperty)
     out: dict[ua.NodeId, str] = {}
     for k in range(0, len(nodes), CHUNK):
         chunk = nodes[k : k + CHUNK]
@@ -275,14 +279,7 @@ async def _units(client: Client, nodes: list[ua.NodeId]) -> dict[ua.NodeId, str]
             ua.BrowsePath(
                 StartingNode=nid,
                 RelativePath=ua.RelativePath(
-                    Elements=[
-                        ua.RelativePathElement(
-                            ReferenceTypeId=has_property,
-                            IsInverse=False,
-                            IncludeSubtypes=True,
-                            TargetName=ua.QualifiedName("EngineeringUnits", 0),
-                        )
-                    ]
+                    Elements=[path_element(ua.QualifiedName("EngineeringUnits", 0), has_property)]
                 ),
             )
             for nid in chunk
@@ -296,7 +293,7 @@ async def _units(client: Client, nodes: list[ua.NodeId]) -> dict[ua.NodeId, str]
         if not found:
             continue
         props = [ua.NodeId(t.Identifier, t.NamespaceIndex) for _, t in found]
-        dvs = await _read_many(client, props, ua.AttributeIds.Value)
+        dvs = await _read_many(client, props, AttributeIds.Value)
         for (nid, _), dv in zip(found, dvs, strict=True):
             eu = dv.Value.Value if dv.Value is not None else None
             if isinstance(eu, ua.EUInformation):

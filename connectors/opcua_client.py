@@ -49,9 +49,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from asyncua import Client, ua
-from asyncua.client.client import _first_cert_from_chain
+from asyncua import ua
+from asyncua.client.client import Client, _first_cert_from_chain
 from asyncua.common.subscription import Subscription
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.status_codes import StatusCodes, get_name_and_doc
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.events import EventBatch
@@ -135,10 +138,10 @@ class _BatchSubscription(Subscription):
             if len(self._held) == 1:
                 asyncio.get_running_loop().call_later(self.HOLD_S, self._give_up_waiting)
             return
-        self._deliver(msg)
+        self._deliver_message(msg)
         self._release()
 
-    def _deliver(self, msg: ua.NotificationMessage) -> None:
+    def _deliver_message(self, msg: ua.NotificationMessage) -> None:
         self.last_sequence_number = int(msg.SequenceNumber)
         items: list[Change] = []
         for notif in msg.NotificationData:
@@ -158,7 +161,7 @@ class _BatchSubscription(Subscription):
             nxt = held.pop(self.last_sequence_number + 1, None)
             if nxt is None:
                 break
-            self._deliver(nxt)
+            self._deliver_message(nxt)
 
     def _give_up_waiting(self) -> None:
         """The missing messages did not come: what was lost is reported, the rest read."""
@@ -168,7 +171,7 @@ class _BatchSubscription(Subscription):
             last = self.last_sequence_number
             if last is not None and seq > last + 1:
                 self._owner._sequence_gap(last, seq)
-            self._deliver(held.pop(seq))
+            self._deliver_message(held.pop(seq))
             self._release()
 
     async def recreate(self) -> None:
@@ -282,15 +285,15 @@ class OpcUaConnector(SpooledConnector):
         client.connection_lost_callback = self._connection_lost
         try:
             await client.connect()
-        except ua.UaStatusCodeError as exc:
-            name = ua.StatusCode(exc.code).name
+        except UaStatusCodeError as exc:
+            name, _ = get_name_and_doc(exc.code)
             if name in _REFUSALS or name.startswith("BadCertificate"):
                 who = f"user {cfg.username!r}" if cfg.username else "an anonymous session"
                 msg = f"{cfg.endpoint} refused {who}: {name} ({_REFUSALS.get(name, 'certificate')})"
                 raise _Refused(msg) from None
             msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
             raise ConnectorError(msg) from exc
-        except (OSError, TimeoutError, ua.UaError) as exc:
+        except (OSError, TimeoutError, UaError) as exc:
             msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
             raise ConnectorError(msg) from exc
         self._client = client
@@ -312,12 +315,12 @@ class OpcUaConnector(SpooledConnector):
         mode = getattr(ua.MessageSecurityMode, sec.mode)
         try:
             endpoints = await client.connect_and_get_server_endpoints()
-        except (OSError, TimeoutError, ua.UaError) as exc:
+        except (OSError, TimeoutError, UaError) as exc:
             msg = f"cannot connect to {cfg.endpoint}: {exc!r}"
             raise ConnectorError(msg) from exc
         try:
             ep = Client.find_endpoint(endpoints, mode, policy.URI)
-        except ua.UaError:
+        except UaError:
             offered = sorted(
                 {
                     f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]} {e.SecurityMode.name}"
@@ -358,7 +361,7 @@ class OpcUaConnector(SpooledConnector):
                 server_certificate=der,
                 mode=mode,
             )
-        except (OSError, TimeoutError, ua.UaError, ValueError) as exc:
+        except (OSError, TimeoutError, UaError, ValueError) as exc:
             msg = f"cannot set up {sec.policy} {sec.mode} with {cfg.endpoint}: {exc!r}"
             raise ConnectorError(msg) from exc
 
@@ -368,7 +371,7 @@ class OpcUaConnector(SpooledConnector):
         if self._client is not None:
             try:
                 await self._client.disconnect()
-            except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
+            except (OSError, TimeoutError, UaError, ConnectionError) as exc:
                 log.info("disconnect from %s: %r", self.config.endpoint, exc)
             self._client = None
         await self._close_spool()
@@ -451,7 +454,7 @@ class OpcUaConnector(SpooledConnector):
                 mirs.append(
                     ua.MonitoredItemCreateRequest(
                         ItemToMonitor=ua.ReadValueId(
-                            NodeId=it.nodeid, AttributeId=ua.AttributeIds.Value
+                            NodeId=it.nodeid, AttributeId=AttributeIds.Value
                         ),
                         MonitoringMode=ua.MonitoringMode.Reporting,
                         RequestedParameters=mparams,
@@ -459,7 +462,7 @@ class OpcUaConnector(SpooledConnector):
                 )
             try:
                 results = await sub.create_monitored_items(mirs)
-            except ua.UaStatusCodeError as exc:
+            except UaStatusCodeError as exc:
                 msg = f"cannot subscribe to {len(mirs)} nodes from {chunk[0].text!r} on: {exc}"
                 raise ConnectorError(msg) from exc
             for it, res in zip(chunk, results, strict=True):
@@ -532,12 +535,12 @@ class OpcUaConnector(SpooledConnector):
                         it.text,
                         it.signal.source,
                     )
-                if status == ua.StatusCodes.BadWaitingForInitialData:
+                if status == StatusCodes.BadWaitingForInitialData:
                     continue
                 if status & 0xC0000000:  # severity not Good
                     stats.bad_values += 1
-                    name = ua.StatusCode(status).name
-                    log.error("node %r (%s) reports %s", it.text, it.signal.source, name)
+                    status_name, _ = get_name_and_doc(status)
+                    log.error("node %r (%s) reports %s", it.text, it.signal.source, status_name)
                     continue
             if value is None:
                 continue

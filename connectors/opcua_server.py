@@ -48,14 +48,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from asyncua import Server, ua
+from asyncua import ua
 from asyncua.common.instantiate_util import instantiate
 from asyncua.common.node import Node
+from asyncua.server.server import Server
+from asyncua.ua.status_codes import StatusCodes
+from asyncua.ua.uaerrors import UaStatusCodeError
 
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.model import Carrier, Factory, State
 
-from ._opcua_nodes import eu_information
+from ._opcua_nodes import eu_information, node_id
 from .opcua_config import (
     CARBONTWIN_URI,
     DI_URI,
@@ -279,18 +282,18 @@ class DemoLineServer:
         mach = await server.get_namespace_index(MACHINERY_URI)
         di = await server.get_namespace_index(DI_URI)
         idx = self.idx
-        machines = server.get_node(ua.NodeId(1001, mach))
-        item_type = server.get_node(ua.NodeId(1002, mach))
-        mode_type = server.get_node(ua.NodeId(1008, mach))
-        self._item_ids = {k: ua.NodeId(v, mach) for k, v in ITEM_STATE_IDS.items()}
-        self._mode_ids = {k: ua.NodeId(v, mach) for k, v in OPERATION_MODE_IDS.items()}
+        machines = server.get_node(node_id(1001, mach))
+        item_type = server.get_node(node_id(1002, mach))
+        mode_type = server.get_node(node_id(1008, mach))
+        self._item_ids = {k: node_id(v, mach) for k, v in ITEM_STATE_IDS.items()}
+        self._mode_ids = {k: node_id(v, mach) for k, v in OPERATION_MODE_IDS.items()}
         objs: dict[str, Node] = {}
         for oid in self._plan.objects:
-            objs[oid] = await machines.add_object(ua.NodeId(oid, idx), ua.QualifiedName(oid, idx))
+            objs[oid] = await machines.add_object(node_id(oid, idx), ua.QualifiedName(oid, idx))
         for asset in self._plan.assets:
             obj = objs[asset]
             blocks = await obj.add_folder(
-                ua.NodeId(f"{asset}.MachineryBuildingBlocks", idx),
+                node_id(f"{asset}.MachineryBuildingBlocks", idx),
                 ua.QualifiedName("MachineryBuildingBlocks", di),
             )
             item = await _state_machine(blocks, item_type, "MachineryItemState", mach, idx)
@@ -300,19 +303,19 @@ class DemoLineServer:
             item_id = await item_cur.get_child("0:Id")
             mode_id = await mode_cur.get_child("0:Id")
             power_state = await obj.add_variable(
-                ua.NodeId(f"{asset}.PowerState", idx),
+                node_id(f"{asset}.PowerState", idx),
                 ua.QualifiedName("PowerState", idx),
                 "",
                 varianttype=ua.VariantType.String,
             )
             order_id = await obj.add_variable(
-                ua.NodeId(f"{asset}.OrderId", idx),
+                node_id(f"{asset}.OrderId", idx),
                 ua.QualifiedName("OrderId", idx),
                 "",
                 varianttype=ua.VariantType.String,
             )
             steps = await obj.add_variable(
-                ua.NodeId(f"{asset}.ActiveSteps", idx),
+                node_id(f"{asset}.ActiveSteps", idx),
                 ua.QualifiedName("ActiveSteps", idx),
                 [],
                 varianttype=ua.VariantType.String,
@@ -331,19 +334,19 @@ class DemoLineServer:
             folder_name, p_name, e_name = _carrier_names(carrier)
             if oid not in monitoring:
                 mon = await objs[oid].add_object(
-                    ua.NodeId(f"{oid}.Monitoring", idx), ua.QualifiedName("Monitoring", idx)
+                    node_id(f"{oid}.Monitoring", idx), ua.QualifiedName("Monitoring", idx)
                 )
                 monitoring[oid] = await mon.add_object(
-                    ua.NodeId(f"{oid}.Consumption", idx), ua.QualifiedName("Consumption", idx)
+                    node_id(f"{oid}.Consumption", idx), ua.QualifiedName("Consumption", idx)
                 )
             cons = monitoring[oid]
             base = f"{oid}.{folder_name}"
             try:
                 carrier_obj = await cons.add_object(
-                    ua.NodeId(base, idx), ua.QualifiedName(folder_name, idx)
+                    node_id(base, idx), ua.QualifiedName(folder_name, idx)
                 )
-            except ua.UaStatusCodeError:
-                carrier_obj = server.get_node(ua.NodeId(base, idx))
+            except UaStatusCodeError:
+                carrier_obj = server.get_node(node_id(base, idx))
             # a second meter of the same carrier on one object is named after the meter
             leaf = (
                 "Main"
@@ -351,33 +354,34 @@ class DemoLineServer:
                 else meter
             )
             main = await carrier_obj.add_object(
-                ua.NodeId(f"{base}.{leaf}", idx), ua.QualifiedName(leaf, idx)
+                node_id(f"{base}.{leaf}", idx), ua.QualifiedName(leaf, idx)
             )
             p = await main.add_variable(
-                ua.NodeId(f"{base}.{leaf}.{p_name}", idx),
+                node_id(f"{base}.{leaf}.{p_name}", idx),
                 ua.QualifiedName(p_name, idx),
                 0.0,
                 varianttype=ua.VariantType.Double,
             )
             e = await main.add_variable(
-                ua.NodeId(f"{base}.{leaf}.{e_name}", idx),
+                node_id(f"{base}.{leaf}.{e_name}", idx),
                 ua.QualifiedName(e_name, idx),
                 0.0,
                 varianttype=ua.VariantType.Double,
             )
             await p.add_property(
-                ua.NodeId(f"{base}.{leaf}.{p_name}.EngineeringUnits", idx),
+                node_id(f"{base}.{leaf}.{p_name}.EngineeringUnits", idx),
                 ua.QualifiedName("EngineeringUnits", 0),
                 eu_information("W"),
             )
             await e.add_property(
-                ua.NodeId(f"{base}.{leaf}.{e_name}.EngineeringUnits", idx),
+                node_id(f"{base}.{leaf}.{e_name}.EngineeringUnits", idx),
                 ua.QualifiedName("EngineeringUnits", 0),
                 eu_information("Wh"),
             )
             self._meters[meter] = _MeterNodes(oid, carrier, p.nodeid, e.nodeid)
         # nothing published yet: every variable waits for its first value
-        waiting = ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData))
+        bad_waiting = ua.StatusCode(StatusCodes.BadWaitingForInitialData)  # type: ignore[arg-type]  # asyncua: ua.UInt32, takes int
+        waiting = ua.DataValue(StatusCode=bad_waiting)
         for m in self._machines.values():
             for nodeid in (
                 m.item_state,
@@ -493,9 +497,8 @@ class DemoLineServer:
         src = datetime.fromtimestamp(t, tz=UTC)
         now = datetime.now(UTC)
         for nodeid, variant in writes:
-            await self._server.write_attribute_value(
-                nodeid, ua.DataValue(variant, SourceTimestamp=src, ServerTimestamp=now)
-            )
+            value = ua.DataValue(variant, SourceTimestamp=src, ServerTimestamp=now)  # type: ignore[arg-type]  # asyncua: ua.DateTime, takes datetime
+            await self._server.write_attribute_value(nodeid, value)
         self.writes += len(writes)
 
     async def wait_for_subscriber(self, timeout_s: float = 30.0, items: int = 1) -> bool:
@@ -614,19 +617,19 @@ class DemoLineServer:
         aliases = {"mach": MACHINERY_URI, "di": DI_URI, "ct": CARBONTWIN_URI}
         signals: list[dict[str, Any]] = []
         for meter, (_oid, _carrier) in sorted(self._plan.meters.items()):
-            n = self._meters.get(meter)
-            if n is None:
+            mt = self._meters.get(meter)
+            if mt is None:
                 continue
             # read what the events carry: power samples if any, else the counter
             has_power = any(str(m) == meter for m in self.events.power_meter)
             has_counter = any(str(m) == meter for m in self.events.counter_meter)
             kind = "energy" if has_counter and not has_power else "power"
-            node = n.energy if kind == "energy" else n.power
+            node = mt.energy if kind == "energy" else mt.power
             signals.append(
                 {
                     "kind": kind,
                     "meter": meter,
-                    "node": f"nsu={CARBONTWIN_URI};s={node.Identifier}",
+                    "node": _own_node(node),
                     "sampling_interval_ms": 0,
                     "queue_size": 1000,
                 }
@@ -640,7 +643,7 @@ class DemoLineServer:
                     "asset": asset,
                     "node": f"{base}/mach:MachineryItemState/CurrentState/Id",
                     "mode_node": f"{base}/mach:MachineryOperationMode/CurrentState/Id",
-                    "power_state_node": f"nsu={CARBONTWIN_URI};s={n.power_state.Identifier}",
+                    "power_state_node": _own_node(n.power_state),
                     "queue_size": 1000,
                 }
             )
@@ -648,13 +651,21 @@ class DemoLineServer:
                 {
                     "kind": "steps",
                     "asset": asset,
-                    "node": f"nsu={CARBONTWIN_URI};s={n.active_steps.Identifier}",
+                    "node": _own_node(n.active_steps),
                     "queue_size": 1000,
                 }
             )
         cfg: dict[str, Any] = {"endpoint": self.endpoint, "namespaces": aliases, "signals": signals}
         cfg.update(overrides)
         return cfg
+
+
+def _own_node(nodeid: ua.NodeId) -> str:
+    """The ``nsu=`` form of a variable this server added (a string NodeId in its namespace)."""
+    if not isinstance(nodeid.Identifier, str):
+        msg = f"node {nodeid.to_string()} is not a string NodeId the demo server added"
+        raise TypeError(msg)
+    return f"nsu={CARBONTWIN_URI};s={nodeid.Identifier}"
 
 
 async def _state_machine(parent: Node, type_node: Node, name: str, ns: int, idx: int) -> Node:
@@ -667,4 +678,5 @@ async def _state_machine(parent: Node, type_node: Node, name: str, ns: int, idx:
         idx=idx,
         instantiate_optional=False,
     )
-    return nodes[0]
+    state_machine: Node = nodes[0]
+    return state_machine

@@ -31,6 +31,7 @@ from urllib.parse import urlparse
 from asyncua.crypto import cert_gen, security_policies
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.truststore import TrustStore
+from asyncua.server.user_managers import UserManager
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -206,7 +207,7 @@ async def check_server_certificate(
     raise ConnectorError(msg)
 
 
-class PasswordUserManager:
+class PasswordUserManager(UserManager):
     """asyncua user manager accepting the configured username/password pairs.
 
     Anonymous sessions are refused when any user is configured.
