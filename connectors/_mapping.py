@@ -423,8 +423,10 @@ def numbers(
     column: str,
 ) -> npt.NDArray[np.float64]:
     """A column as float64 (NaN where the cell is empty); a cell that is no number is an error."""
+    values: npt.NDArray[np.float64]
     if pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype=np.float64)
+        values = series.to_numpy(dtype=np.float64)
+        return values
     if pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         _refuse_wild(values, series.astype(str), path, rows, column)

@@ -50,6 +50,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -366,13 +367,12 @@ def read_events_dir(directory: str | Path, *, settled: bool = True) -> EventBatc
         def line(kind: str, i: int) -> str:
             return f"{read[kind].path}:{int(read[kind].lines[i])}"
 
+        def line_of_row(kind: str, m: re.Match[str]) -> str:
+            return f"line {int(read[kind].lines[int(m[1])])}"
+
         rows = []
         for kind, i, text in exc.rows:
-            text = re.sub(
-                rf"\b{kind}\[(\d+)\]",
-                lambda m, k=kind: f"line {int(read[k].lines[int(m[1])])}",
-                text,
-            )
+            text = re.sub(rf"\b{kind}\[(\d+)\]", partial(line_of_row, kind), text)
             rows.append(f"{line(kind, i)}: {text.split(': ', 1)[1]}")
         more = f" (and {len(rows) - 20} more)" if len(rows) > 20 else ""
         msg = f"{len(rows)} conflicting row(s){more}: " + "; ".join(rows[:20])

@@ -353,7 +353,7 @@ def _steps(file: Path, mapping: LoadedMesMapping, orders: list[Order] | None) ->
                     )
     for i in range(n):
         rows_out.append((order[i], operation[i], machine[i], start[i], end[i], qty[i], kind[i]))
-    cols = list(zip(*rows_out, strict=True)) if rows_out else [[] for _ in range(7)]
+    cols = list(zip(*rows_out, strict=True)) if rows_out else [() for _ in range(7)]
 
     def obj(values: Any) -> npt.NDArray[np.object_]:
         out = np.empty(len(values), dtype=object)

@@ -35,8 +35,8 @@ from typing import Any
 
 import aiomqtt
 from aiomqtt.error import MqttConnectError
-from jsonpath_ng import parse as jsonpath
 from jsonpath_ng.exceptions import JsonPathParserError
+from jsonpath_ng.parser import parse as jsonpath
 
 from carbontwin.twin.errors import ConnectorError
 from carbontwin.twin.events import EventBatch
@@ -253,9 +253,8 @@ class MqttConnector(SpooledConnector):
             self.ready.set()
             try:
                 stop = asyncio.create_task(self._stop.wait())
-                await asyncio.wait(
-                    [stop, client._disconnected], return_when=asyncio.FIRST_COMPLETED
-                )
+                ends: list[asyncio.Future[Any]] = [stop, client._disconnected]
+                await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
                 stop.cancel()
                 if client._disconnected.done():
                     client._disconnected.result()  # raises the reason of the drop

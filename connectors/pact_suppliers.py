@@ -208,7 +208,7 @@ def parse_product_footprint(doc: Any, where: str = "footprint") -> SupplierFootp
 def _ureg() -> Any:
     import pint
 
-    ureg = pint.UnitRegistry()
+    ureg: Any = pint.UnitRegistry()
     ureg.define("piece = [piece]")
     return ureg
 
@@ -363,6 +363,7 @@ def apply_supplier_footprint(
     check_usable(sfp, at or datetime.now(UTC))
     value = pcf_per_material_unit(sfp, mats[material].unit)
     share = sfp.primary_data_share
+    dqr = sfp.dqr
     link = SupplyLink(
         material=material,
         pcf_kg_per_unit=value,
@@ -371,8 +372,8 @@ def apply_supplier_footprint(
         pact_id=sfp.id,
         pact_version=sfp.version,
         primary_data_share=share,
-        dqr=tuple(sfp.dqr.get(k) for k in ("technological", "geographical", "temporal"))
-        if len(sfp.dqr) == 3
+        dqr=(dqr["technological"], dqr["geographical"], dqr["temporal"])
+        if all(k in dqr for k in ("technological", "geographical", "temporal"))
         else None,
     )
     suppliers: list[Supplier] = []

@@ -227,11 +227,11 @@ class SparkplugHost:
 
     def _death(self, node: _Node, edge: str, raw: bytes, up: SparkplugUpdate) -> None:
         try:
-            death = spb.NDeath.decode(raw)
-            bd = death.bd_seq_metric.value
+            value = spb.NDeath.decode(raw).bd_seq_metric.value
+            bd = int(value) if isinstance(value, int | float | str) else None
         except (ValueError, IndexError, KeyError):
             bd = None
-        if node.bd_seq is not None and bd is not None and int(bd) != node.bd_seq:
+        if node.bd_seq is not None and bd is not None and bd != node.bd_seq:
             log.info(
                 "stale NDEATH of %s (bdSeq %s, current birth %s) ignored", edge, bd, node.bd_seq
             )

@@ -517,8 +517,9 @@ class Flusher:
             except Exception as exc:  # the store is down or refused: keep the events, retry
                 # events refused for good (conflicting with stored ones) are set aside, and
                 # the rest of the batch goes again at once
-                conflict = isinstance(exc, EventConflictError)
-                if conflict and await asyncio.to_thread(self._set_aside, taken, exc):
+                if isinstance(exc, EventConflictError) and await asyncio.to_thread(
+                    self._set_aside, taken, exc
+                ):
                     continue
                 self.store_errors += 1
                 log.error(
