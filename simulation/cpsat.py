@@ -90,7 +90,7 @@ def flow_shop_tou(
     cum = np.concatenate(([0.0], np.cumsum(price)))
     model = cp_model.CpModel()
     starts = [
-        [model.NewIntVar(0, horizon - int(p[j, m]), f"s{j}_{m}") for m in range(n_m)]
+        [model.new_int_var(0, horizon - int(p[j, m]), f"s{j}_{m}") for m in range(n_m)]
         for j in range(n_j)
     ]
     costs = []
@@ -99,25 +99,25 @@ def flow_shop_tou(
             d = int(p[j, m])
             s = starts[j][m]
             if m + 1 < n_m:
-                model.Add(starts[j][m + 1] >= s + d)
+                model.add(starts[j][m + 1] >= s + d)
             table = np.rint(w[m] * (cum[d : horizon + 1] - cum[: horizon + 1 - d]) / 60.0 * SCALE)
-            c = model.NewIntVar(int(table.min()), int(table.max()), f"c{j}_{m}")
-            model.AddElement(s, [int(x) for x in table], c)
+            c = model.new_int_var(int(table.min()), int(table.max()), f"c{j}_{m}")
+            model.add_element(s, [int(x) for x in table], c)
             costs.append(c)
     for m in range(n_m):
-        model.AddNoOverlap(
+        model.add_no_overlap(
             [
-                model.NewIntervalVar(
+                model.new_interval_var(
                     starts[j][m], int(p[j, m]), starts[j][m] + int(p[j, m]), f"i{j}_{m}"
                 )
                 for j in range(n_j)
             ]
         )
-    model.Minimize(sum(costs))
+    model.minimize(sum(costs))
     if hint is not None:
         for j in range(n_j):
             for m in range(n_m):
-                model.AddHint(starts[j][m], int(hint[j, m]))
+                model.add_hint(starts[j][m], int(hint[j, m]))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit_s)
     solver.parameters.num_workers = int(workers)

@@ -212,17 +212,17 @@ def _cumulative(model: Any, x: Any, sig: list[int], off: int, name: str) -> Any:
     for v in sig[:-1]:
         cg.append(cg[-1] + 60 * v)
     n = len(sig) - 1
-    h = model.NewIntVar(0, n, f"h{name}")
-    r = model.NewIntVar(0, 59, f"r{name}")
-    model.Add(x + off == 60 * h + r)
-    c = model.NewIntVar(0, cg[-1], f"cg{name}")
-    model.AddElement(h, cg[: n + 1], c)
-    sv = model.NewIntVar(min(sig), max(sig), f"sg{name}")
-    model.AddElement(h, sig[: n + 1], sv)
-    pr = model.NewIntVar(min(0, 59 * min(sig)), 59 * max(sig), f"pr{name}")
-    model.AddMultiplicationEquality(pr, [sv, r])
-    g = model.NewIntVar(min(0, 59 * min(sig)), cg[-1] + 59 * max(sig), f"g{name}")
-    model.Add(g == c + pr - off * sig[0])
+    h = model.new_int_var(0, n, f"h{name}")
+    r = model.new_int_var(0, 59, f"r{name}")
+    model.add(x + off == 60 * h + r)
+    c = model.new_int_var(0, cg[-1], f"cg{name}")
+    model.add_element(h, cg[: n + 1], c)
+    sv = model.new_int_var(min(sig), max(sig), f"sg{name}")
+    model.add_element(h, sig[: n + 1], sv)
+    pr = model.new_int_var(min(0, 59 * min(sig)), 59 * max(sig), f"pr{name}")
+    model.add_multiplication_equality(pr, [sv, r])
+    g = model.new_int_var(min(0, 59 * min(sig)), cg[-1] + 59 * max(sig), f"g{name}")
+    model.add(g == c + pr - off * sig[0])
     return g
 
 
@@ -274,17 +274,18 @@ def _add_hint(
     for name, lit in lits_of.items():
         if name[0] == "used":
             pairs.append((lit, int(name[1] in used)))
-    fixed = model.Clone()
+    fixed = model.clone()
     for var, value in pairs:
-        fixed.Add(fixed.GetIntVarFromProtoIndex(var.Index()) == value)
+        fixed.add(fixed.get_int_var_from_proto_index(var.Index()) == value)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = 5.0
     solver.parameters.num_workers = 1
     if solver.Solve(fixed) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return  # the hinted schedule lies outside the model's class
-    for i in range(len(model.Proto().variables)):
-        model.AddHint(
-            model.GetIntVarFromProtoIndex(i), solver.Value(fixed.GetIntVarFromProtoIndex(i))
+    for i in range(len(model.proto.variables)):
+        model.add_hint(
+            model.get_int_var_from_proto_index(i),
+            solver.Value(fixed.get_int_var_from_proto_index(i)),
         )
 
 
@@ -354,11 +355,11 @@ def solve_schedule(
         return own[n] if np.isnan(v) else int(round(v / 60.0))
 
     model = cp_model.CpModel()
-    s = [model.NewIntVar(0, H, f"s{n}") for n in range(len(ops))]
-    p = [model.NewIntVar(0, H, f"p{n}") for n in range(len(ops))]
-    e = [model.NewIntVar(0, H, f"e{n}") for n in range(len(ops))]
-    su = [model.NewIntVar(0, H, f"su{n}") for n in range(len(ops))]
-    free = [model.NewIntVar(0, H, f"free{n}") for n in range(len(ops))]
+    s = [model.new_int_var(0, H, f"s{n}") for n in range(len(ops))]
+    p = [model.new_int_var(0, H, f"p{n}") for n in range(len(ops))]
+    e = [model.new_int_var(0, H, f"e{n}") for n in range(len(ops))]
+    su = [model.new_int_var(0, H, f"su{n}") for n in range(len(ops))]
+    free = [model.new_int_var(0, H, f"free{n}") for n in range(len(ops))]
     terms: list[Any] = []
     lits_of: dict[tuple[Any, ...], Any] = {}
     on: dict[tuple[int, int], Any] = {}
@@ -368,96 +369,96 @@ def solve_schedule(
         2 * fuel_max * (H + 1) * unit
     )
     for n, (j, k) in enumerate(ops):
-        model.Add(p[n] == s[n] + su[n])
-        model.Add(e[n] == p[n] + d[n])
-        model.Add(s[n] >= free[n])
+        model.add(p[n] == s[n] + su[n])
+        model.add(e[n] == p[n] + d[n])
+        model.add(s[n] >= free[n])
         # the shift window the operation starts in; it ends before the window closes
-        w = model.NewIntVar(0, n_w - 1, f"w{n}")
-        ws = model.NewIntVar(0, H, f"ws{n}")
-        we = model.NewIntVar(0, H, f"we{n}")
-        model.AddElement(w, w_start, ws)
-        model.AddElement(w, w_end, we)
-        model.Add(e[n] <= we)
+        w = model.new_int_var(0, n_w - 1, f"w{n}")
+        ws = model.new_int_var(0, H, f"ws{n}")
+        we = model.new_int_var(0, H, f"we{n}")
+        model.add_element(w, w_start, ws)
+        model.add_element(w, w_end, we)
+        model.add(e[n] <= we)
         if k == 0:  # released at its start: any minute inside the window
-            model.Add(s[n] >= int(math.ceil(ev.release0[j] / 60.0 - 1e-9)))
-            model.Add(s[n] >= ws)
-            model.Add(s[n] < we)
+            model.add(s[n] >= int(math.ceil(ev.release0[j] / 60.0 - 1e-9)))
+            model.add(s[n] >= ws)
+            model.add(s[n] < we)
         else:  # as soon as the order and the machine are ready, in the next open shift
-            ready = model.NewIntVar(0, H, f"r{n}")
-            model.AddMaxEquality(ready, [e[flat[(j, k - 1)]], free[n]])
-            pe = model.NewIntVar(0, H, f"pe{n}")
-            model.AddElement(w, w_prev_end, pe)
-            model.Add(ready < we)
-            model.Add(ready >= pe)
-            model.AddMaxEquality(s[n], [ready, ws])
+            ready = model.new_int_var(0, H, f"r{n}")
+            model.add_max_equality(ready, [e[flat[(j, k - 1)]], free[n]])
+            pe = model.new_int_var(0, H, f"pe{n}")
+            model.add_element(w, w_prev_end, pe)
+            model.add(ready < we)
+            model.add(ready >= pe)
+            model.add_max_equality(s[n], [ready, ws])
         g_s = _cumulative(model, s[n], sig, off, f"s{n}")
         g_p = _cumulative(model, p[n], sig, off, f"p{n}")
         g_e = _cumulative(model, e[n], sig, off, f"e{n}")
         # the signal summed over an interval lies between its length x the least and the most
-        model.Add(g_e - g_p >= d[n] * min(sig))
-        model.Add(g_e - g_p <= d[n] * max(sig))
-        model.Add(g_p - g_s >= min(sig) * su[n])
-        model.Add(g_p - g_s <= max(sig) * su[n])
+        model.add(g_e - g_p >= d[n] * min(sig))
+        model.add(g_e - g_p <= d[n] * max(sig))
+        model.add(g_p - g_s >= min(sig) * su[n])
+        model.add(g_p - g_s <= max(sig) * su[n])
         lits = []
         for m in ev.eligible[int(ev._op_offset[j]) + k]:
-            x = model.NewBoolVar(f"x{n}_{m}")
+            x = model.new_bool_var(f"x{n}_{m}")
             on[(n, m)] = x
             lits.append(x)
             # extra objective over idling: processing, and setup (zero when su = 0)
-            z = model.NewIntVar(-z_max - 1, z_max + 1, f"z{n}_{m}")
+            z = model.new_int_var(-z_max - 1, z_max + 1, f"z{n}_{m}")
             fixed = round(proc_fuel[m] * d[n] * unit)
-            model.Add(
+            model.add(
                 z
                 == proc_kw[m] * (g_e - g_p)
                 + setup_kw[m] * (g_p - g_s)
                 + fixed
                 + round(setup_fuel[m] * unit) * su[n]
             ).OnlyEnforceIf(x)
-            model.Add(z == 0).OnlyEnforceIf(x.Not())
+            model.add(z == 0).OnlyEnforceIf(x.Not())
             terms.append(z)
-        model.AddExactlyOne(lits)
+        model.add_exactly_one(lits)
     # one circuit per machine: the order of its operations, their setups, when it is free
     for m in range(len(ev.machine_ids)):
         nodes = [n for n in range(len(ops)) if (n, m) in on]
         if not nodes:
             continue
         node = {a: i + 1 for i, a in enumerate(nodes)}  # circuit nodes: 0 the depot, 1..
-        used = model.NewBoolVar(f"used{m}")
+        used = model.new_bool_var(f"used{m}")
         lits_of[("used", m)] = used
         arcs = [(0, 0, used.Not())]
-        model.AddBoolOr([on[(n, m)] for n in nodes]).OnlyEnforceIf(used)
+        model.add_bool_or([on[(n, m)] for n in nodes]).OnlyEnforceIf(used)
         for a in nodes:
-            first = model.NewBoolVar(f"first{m}_{a}")
-            last = model.NewBoolVar(f"last{m}_{a}")
+            first = model.new_bool_var(f"first{m}_{a}")
+            last = model.new_bool_var(f"last{m}_{a}")
             lits_of[("first", m, a)] = first
             lits_of[("last", m, a)] = last
             arcs += [(0, node[a], first), (node[a], 0, last), (node[a], node[a], on[(a, m)].Not())]
-            model.Add(free[a] == 0).OnlyEnforceIf(first)
-            model.Add(su[a] == setup_of(m, None, a)).OnlyEnforceIf(first)
+            model.add(free[a] == 0).OnlyEnforceIf(first)
+            model.add(su[a] == setup_of(m, None, a)).OnlyEnforceIf(first)
             for b in nodes:
                 if b == a:
                     continue
-                arc = model.NewBoolVar(f"arc{m}_{b}_{a}")
+                arc = model.new_bool_var(f"arc{m}_{b}_{a}")
                 lits_of[("arc", m, b, a)] = arc
                 arcs.append((node[b], node[a], arc))
-                model.Add(free[a] == e[b]).OnlyEnforceIf(arc)
-                model.Add(su[a] == setup_of(m, b, a)).OnlyEnforceIf(arc)
-        model.AddCircuit(arcs)
+                model.add(free[a] == e[b]).OnlyEnforceIf(arc)
+                model.add(su[a] == setup_of(m, b, a)).OnlyEnforceIf(arc)
+        model.add_circuit(arcs)
     # orders done: makespan and tardiness
     last_op = [flat[(j, int(ev.n_ops[j]) - 1)] for j in range(n_j)]
     if max_makespan_h is not None:
         limit = int(math.floor(max_makespan_h * 60.0 + 1e-9))
         for n in last_op:
-            model.Add(e[n] <= limit)
+            model.add(e[n] <= limit)
     if max_total_tardiness_h is not None:
         tard = []
         for j, n in enumerate(last_op):
             due = int(math.floor(ev.due[j] / 60.0))
-            tj = model.NewIntVar(0, H, f"tard{j}")
-            model.Add(tj >= e[n] - due)
+            tj = model.new_int_var(0, H, f"tard{j}")
+            model.add(tj >= e[n] - due)
             tard.append(tj)
-        model.Add(sum(tard) <= int(math.floor(max_total_tardiness_h * 60.0 + 1e-9)))
-    model.Minimize(sum(terms))
+        model.add(sum(tard) <= int(math.floor(max_total_tardiness_h * 60.0 + 1e-9)))
+    model.minimize(sum(terms))
     if hint is not None:
         _add_hint(ev, hint, model, ops, flat, d, setup_of, s, p, e, su, free, on, lits_of)
     solver = cp_model.CpSolver()
@@ -467,13 +468,14 @@ def solve_schedule(
     _e, co2e0, cost0 = _empty_plant(ev)
     base = co2e0 if objective == "co2e_kg" else cost0
     t_start = time.perf_counter()
-    callback = None
+    callback: cp_model.CpSolverSolutionCallback | None = None
     if on_progress is not None:
-        on_progress(0.0, math.inf)
+        report = on_progress  # not None, also inside _Progress
+        report(0.0, math.inf)
 
-        class _Progress(cp_model.CpSolverSolutionCallback):  # type: ignore[misc]
+        class _Progress(cp_model.CpSolverSolutionCallback):
             def on_solution_callback(self) -> None:
-                on_progress(time.perf_counter() - t_start, base + self.ObjectiveValue() / unit)
+                report(time.perf_counter() - t_start, base + self.ObjectiveValue() / unit)
 
         callback = _Progress()
     status = solver.Solve(model, callback)
