@@ -39,7 +39,7 @@ def _open_overlap(starts: FloatArray, ends: FloatArray, x: float, y: float) -> f
     """Shift time inside ``[x, y]`` [s]."""
     if y <= x:
         return 0.0
-    i = max(np.searchsorted(ends, x, side="right"), 0)
+    i = max(int(np.searchsorted(ends, x, side="right")), 0)
     total = 0.0
     while i < len(starts) and starts[i] < y:
         total += max(0.0, min(y, ends[i]) - max(x, starts[i]))

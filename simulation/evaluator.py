@@ -178,7 +178,7 @@ class ScheduleEvaluator:
         h0 = math.floor(self.t0 / 3600.0) * 3600.0
         self.first_edge = h0 + 3600.0 - self.t0
         n_h = int(horizon // 3600.0) + 2
-        starts_h = h0 + 3600.0 * np.arange(n_h)
+        starts_h = h0 + 3600.0 * np.arange(n_h, dtype=np.float64)
         starts_h[0] = self.t0
         self.factor = np.asarray(grid(starts_h), dtype=np.float64)
         self.price = (
@@ -209,7 +209,7 @@ class ScheduleEvaluator:
         self._op_offset = np.concatenate(([0], np.cumsum(self.n_ops)[:-1])).astype(np.int64)
         #: per operation (flat, job by job): every machine that may run it, default first
         self.eligible = [j.eligible[k] for j in self.jobs for k in range(len(j.machines))]
-        self.default_machines = self.job_mach[self._op_job, self._op_k].copy()
+        self.default_machines: IntArray = self.job_mach[self._op_job, self._op_k].copy()
         #: operations with a choice of machine, and their choices
         self.choice_ops = np.array(
             [i for i, e in enumerate(self.eligible) if len(e) > 1], dtype=np.int64

@@ -91,7 +91,7 @@ def _dask(
         msg = "the dask executor needs the 'dask' extra: pip install 'carbontwin[dask]'"
         raise SimulationError(msg, field="executor") from None
     try:
-        client = Client(scheduler, timeout=30, set_as_default=False)
+        client = Client(scheduler, timeout=30, set_as_default=False)  # type: ignore[no-untyped-call]  # not annotated in distributed
     except OSError as exc:
         msg = f"cannot reach the Dask scheduler at {scheduler}: {exc}"
         raise SimulationError(msg, field="scheduler") from None
@@ -104,4 +104,4 @@ def _dask(
                 on_done(done, len(tasks))
         return out
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]  # not annotated in distributed

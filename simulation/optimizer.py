@@ -324,12 +324,12 @@ class DaskPopulation:
             msg = "the dask executor needs the 'dask' extra: pip install 'carbontwin[dask]'"
             raise SimulationError(msg, field="executor") from None
         try:
-            self.client = Client(scheduler, timeout=30, set_as_default=False)
+            self.client = Client(scheduler, timeout=30, set_as_default=False)  # type: ignore[no-untyped-call]  # not annotated in distributed
         except OSError as exc:
             msg = f"cannot reach the Dask scheduler at {scheduler}: {exc}"
             raise SimulationError(msg, field="scheduler") from None
         self.search = search
-        self.ev = self.client.scatter(ev, broadcast=True)
+        self.ev = self.client.scatter(ev, broadcast=True)  # type: ignore[no-untyped-call]  # not annotated in distributed
         n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
         self.chunks = 2 * n_workers
 
@@ -344,7 +344,7 @@ class DaskPopulation:
         return out
 
     def close(self) -> None:
-        self.client.close()
+        self.client.close()  # type: ignore[no-untyped-call]  # not annotated in distributed
 
 
 def scenario_evaluator(scenario: Any) -> ScheduleEvaluator:

@@ -290,7 +290,7 @@ class Calendar:
             raise SimulationError(msg, field="shifts")
         return cls(np.array(starts), np.array(ends), False)
 
-    def with_overtime(self, hours: Sequence[float]) -> Calendar:
+    def with_overtime(self, hours: Sequence[float] | FloatArray) -> Calendar:
         """The calendar with window ``i`` kept open ``hours[i]`` longer [h] (overtime
         after a working day's last shift); windows that then touch are merged."""
         h = np.asarray(hours, dtype=np.float64)

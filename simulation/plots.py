@@ -8,6 +8,7 @@ of compared schedules take one time range (``xlim``, epoch seconds) so they line
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -16,6 +17,8 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 
 from .results import _REPORTED  # noqa: E402
 from .sim import SimResult  # noqa: E402
@@ -43,7 +46,8 @@ _STATE_COLOURS = {
 
 def _dates(t: np.ndarray, tz: str = "UTC") -> np.ndarray:
     local = pd.to_datetime(np.asarray(t, dtype=float), unit="s", utc=True).tz_convert(tz or "UTC")
-    return mdates.date2num(local.tz_localize(None))
+    days: np.ndarray = mdates.date2num(local.tz_localize(None))  # type: ignore[no-untyped-call]  # not annotated in matplotlib
+    return days
 
 
 def time_range(results: list[SimResult]) -> tuple[float, float]:
@@ -51,11 +55,12 @@ def time_range(results: list[SimResult]) -> tuple[float, float]:
     return min(r.t0 for r in results), max(r.t_end for r in results)
 
 
-def _time_axis(ax: plt.Axes, tz: str, xlim: tuple[float, float] | None) -> None:
+def _time_axis(ax: Axes, tz: str, xlim: tuple[float, float] | None) -> None:
     ax.xaxis_date()
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %H:%M"))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %H:%M"))  # type: ignore[no-untyped-call]  # not annotated in matplotlib
     if xlim is not None:
-        ax.set_xlim(_dates(np.array(xlim), tz))
+        left, right = _dates(np.array(xlim), tz)
+        ax.set_xlim(float(left), float(right))
     ax.set_xlabel(f"plant local time ({tz or 'UTC'})")
 
 
@@ -93,8 +98,7 @@ def gantt_chart(
     ax.invert_yaxis()
     _time_axis(ax, tz, xlim)
     handles = [
-        plt.Rectangle((0, 0), 1, 1, facecolor=c, edgecolor="#888888")
-        for c in _STATE_COLOURS.values()
+        Rectangle((0, 0), 1, 1, facecolor=c, edgecolor="#888888") for c in _STATE_COLOURS.values()
     ]
     ax.legend(
         handles,
@@ -156,7 +160,7 @@ def power_chart(
     ax2.set_ylabel("grid intensity [g CO2e/kWh]")
     _time_axis(ax, tz, xlim)
     lines = ax.get_lines() + ax2.get_lines()
-    ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right", fontsize=8)
+    ax.legend(lines, [str(ln.get_label()) for ln in lines], loc="upper right", fontsize=8)
     ax.set_title(title or f"Power per energy carrier and grid intensity ({result.policy})")
     fig.text(
         0.01,
@@ -227,7 +231,7 @@ def pareto_chart(report: dict[str, object], path: str | Path, title: str = "") -
 
     ``report`` is what :func:`~carbontwin.simulation.optimizer.optimize_scenario` returns.
     """
-    front: list[dict[str, float]] = report["front"]  # type: ignore[assignment]
+    front: list[dict[str, Any]] = report["front"]  # type: ignore[assignment]
     base: dict[str, float] = report["baseline_kpis"]  # type: ignore[assignment]
     pick: dict[str, float] = report["recommended_kpis"]  # type: ignore[assignment]
     limit = report["constraints"]["max_makespan_increase_pct"]  # type: ignore[index]
@@ -289,10 +293,10 @@ def pareto_chart(report: dict[str, object], path: str | Path, title: str = "") -
         zorder=5,
     )
     ax.axvline(
-        base["makespan_h"] * (1 + float(limit) / 100.0),  # type: ignore[arg-type]
+        base["makespan_h"] * (1 + float(limit) / 100.0),
         color="#888888",
         linestyle="--",
-        label=f"makespan limit (+{float(limit):.0f} %)",  # type: ignore[arg-type]
+        label=f"makespan limit (+{float(limit):.0f} %)",
     )
     ax.set_xlabel("makespan [h from the scenario start]")
     ax.set_ylabel("CO2e of energy [kg] (hourly location-based grid, fuels)")

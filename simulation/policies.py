@@ -98,7 +98,7 @@ class ReleaseContext:
             msg = f"no {signal} signal in this scenario"
             raise PluginError(msg, field="signal")
         n = len(series.values)
-        edges = series.t0_hour + 3600.0 * np.arange(n + 1)
+        edges = series.t0_hour + 3600.0 * np.arange(n + 1, dtype=np.float64)
         cal = self.calendar
         if cal.always_open:
             knots = edges
@@ -134,7 +134,7 @@ class ReleaseContext:
         """Mean signal over the first ``work_s`` of shift time from each start."""
         knots, open_cum, sig_cum = self._profile(signal)
         o0 = np.interp(starts, knots, open_cum)
-        o1 = np.minimum(o0 + max(float(work_s), 1.0), open_cum[-1])
+        o1: FloatArray = np.minimum(o0 + max(float(work_s), 1.0), open_cum[-1])
         span = np.maximum(o1 - o0, 1.0)
         return (np.interp(o1, open_cum, sig_cum) - np.interp(o0, open_cum, sig_cum)) / span
 

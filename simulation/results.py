@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+_Value = TypeVar("_Value", bound=np.generic)
 
 #: Reported state name per internal code (warm-up is reported as SETUP).
 _REPORTED = np.array([s.value for s in STATES] + [State.SETUP.value], dtype=object)
@@ -72,9 +73,7 @@ def _collapse(t: FloatArray, code: IntArray) -> tuple[FloatArray, IntArray]:
     return t[keep], code[keep]
 
 
-def _at(
-    tr_t: FloatArray, values: npt.NDArray[np.generic], t: FloatArray
-) -> npt.NDArray[np.generic]:
+def _at(tr_t: FloatArray, values: npt.NDArray[_Value], t: FloatArray) -> npt.NDArray[_Value]:
     """Value of a step function (changes at ``tr_t``) at times ``t``."""
     return values[np.searchsorted(tr_t, t, side="right") - 1]
 
