@@ -68,8 +68,8 @@ def test_windowed_footprints_pack_and_recompute(tmp_path, signer, seed, stored_o
     for fp in issued:
         packed: list[tuple[int, int]] = []
         again: list[tuple[int, int]] = []
-        data = build_pack(store, fp.id, on_window=lambda *a: packed.append(a))
-        report = recompute(data, on_window=lambda *a: again.append(a))
+        data = build_pack(store, fp.id, on_window=lambda d, n, out=packed: out.append((d, n)))
+        report = recompute(data, on_window=lambda d, n, out=again: out.append((d, n)))
         assert report.ok, (fp.order, [c for c in report.checks if not c.ok])
         assert report.order == fp.order
         wins = fp.lineage["events"]["windows"]
