@@ -487,6 +487,17 @@ def _attribute_window_task(task: _WindowTask) -> Any:
     )
 
 
+def _stale_starts(store: Any, stored: list[Any], key: str, cursor: int | None = None) -> set[float]:
+    """Starts of the ``stored`` windows to attribute again (:func:`_dirty`), against the
+    ingest spans recorded since the oldest of them was checked (spans up to the tenant's
+    checked cursor met every window already), up to span id ``cursor`` when given (the
+    spans this run checks)."""
+    checked = store.windows_checked_span()
+    since = max(checked, min((w.span for w in stored), default=cursor or 0))
+    spans = [s for s in store.ingest_spans(since) if cursor is None or s[0] <= cursor]
+    return _dirty(stored, spans, key, checked)
+
+
 def _dirty(
     windows: Iterable[Any], spans: list[tuple[int, float, float]], key: str, checked: int = 0
 ) -> set[float]:
@@ -608,12 +619,8 @@ def issue_windows(
         if stale:
             store.delete_windows(w.start for w in stale)
             stored = [w for w in stored if layout.get(w.start) == w.end]
-        # spans up to the tenant's checked cursor met every window already: read the newer
-        checked = store.windows_checked_span()
-        since = max(checked, min((w.span for w in stored), default=cursor))
-        spans = [s for s in store.ingest_spans(since) if s[0] <= cursor]
         have = {w.start for w in stored}
-        dirty = _dirty(stored, spans, key, checked)
+        dirty = _stale_starts(store, stored, key, cursor)  # reached by late data
         todo = [(a, b) for a, b in closed if a not in have or a in dirty]
     win_of = {w.start: w for w in stored}  # digests for the lineage; new windows join below
     meters = [m.id for m in factory.meters]
@@ -791,13 +798,16 @@ def _window_key(factory_sha256: str, factors_sha256: str, rules: Rules) -> str:
     )
 
 
-def order_from_windows(store: Any, factory: Factory, order: str) -> Attribution | None:
+def order_from_windows(
+    store: Any, factory: Factory, order: str, steps: EventBatch
+) -> Attribution | None:
     """``order``'s part of the attribution, combined from the pieces its attributed
-    windows hold, as windowed issuing combines them: no event is read, whatever the
-    plant's size. ``None`` (attribute its periods instead) unless the windows stored for
-    the time its steps span tile it, were attributed with the store's factory version,
-    its factors and the default rules, and no event stored since reaches them, and the
-    order was not held in any of them (readings no factor covers)."""
+    windows hold, as windowed issuing combines them: no event is read but the order's
+    own ``steps`` (``Store.order_events``), whatever the plant's size. ``None``
+    (attribute its periods instead) unless the windows stored for the time its steps
+    span tile it, were attributed with the store's factory version, its factors and the
+    default rules, and no event stored since reaches them, and the order was not held
+    in any of them (readings no factor covers)."""
     import pandas as pd
 
     from carbontwin.plugins.factors import stored_factors
@@ -805,7 +815,6 @@ def order_from_windows(store: Any, factory: Factory, order: str) -> Attribution 
     from carbontwin.twin.lineage import factors_lineage, sha256_json
     from carbontwin.twin.windows import combined_attribution, read_pieces
 
-    steps = store.order_events([order])
     if not steps.step_start.size:
         return None
     first, last = float(steps.step_start.min()), float(steps.step_end.max())
@@ -819,18 +828,16 @@ def order_from_windows(store: Any, factory: Factory, order: str) -> Attribution 
     factors = stored_factors(plant, store)
     rules = Rules()
     key = _window_key(sha256_json(doc), factors_lineage(factors)["sha256"], rules)
-    checked = store.windows_checked_span()
-    since = max(checked, min(w.span for w in stored))
-    starts = {w.start for w in reach}
-    if starts & _dirty(stored, store.ingest_spans(since), key, checked):
+    starts = [w.start for w in reach]
+    if set(starts) & _stale_starts(store, stored, key):
         return None
-    records = store.window_records(sorted(starts))
-    if set(records) != starts:  # attributed again or dropped meanwhile
+    records = store.window_records(starts)
+    if set(records) != set(starts):  # attributed again or dropped meanwhile
         return None
-    metas = [records[s][0].meta for s in sorted(starts)]
+    metas = [records[s][0].meta for s in starts]
     if any(order in m.get("held", ()) for m in metas):
         return None
-    frames = [read_pieces(records[s][1]) for s in sorted(starts)]
+    frames = [read_pieces(records[s][1]) for s in starts]
     pieces = pd.concat([f[f["order"] == order] for f in frames], ignore_index=True)
     return combined_attribution(
         plant, steps, pieces, metas, factors, rules, allocation=allocation_rules()

@@ -153,11 +153,11 @@ def _attribution(
         t0, t1 = start.timestamp(), end.timestamp()
         return factory, attribute_span(store, factory, t0, t1, limit=limit)[0]
     if order not in (None, OVERHEAD) and history_exceeds(store, limit):
-        combined = order_from_windows(store, factory, order)  # its windows' stored pieces
+        steps = store.order_events([order])
+        combined = order_from_windows(store, factory, order, steps)  # its windows' pieces
         if combined is not None:
             return factory, combined
-        steps = store.order_events([order])  # else the order's own periods
-        if not steps.step_start.size:
+        if not steps.step_start.size:  # else the order's own periods
             msg = f"no attributed order {order!r} in the stored events"
             raise NotFound(msg, field="order")
         t0, t1 = float(steps.step_start.min()), float(steps.step_end.max())
