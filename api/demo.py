@@ -241,10 +241,11 @@ def run_demo(
         + (f" + filled {filled:,.3f} kWh" if filled else "")
         + f" (difference {abs(orders_kwh + result.overhead_kwh - metered - filled):.2e} kWh)"
     )
+    errors = sum(stats[k] for k in ("overflows", "sequence_gaps", "bad_values", "spool_full"))
     console.print(
         f"OPC UA: {stats['events']} events in {took:.1f} s, {stats['duplicates']} duplicates dropped, "
         f"{stats['same_time_changes']} changes at a stored source time, "
-        f"{stats['overflows'] + stats['sequence_gaps'] + stats['bad_values']} errors; per-order energy "
+        f"{errors} errors; per-order energy "
         f"vs the simulator's events directly: max difference {diff * 100:.3f} %"
     )
     print_quality(console, result)

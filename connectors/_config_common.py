@@ -33,6 +33,15 @@ class SpoolConfig(BaseModel):
         description="FULL: a spooled batch survives a power loss; NORMAL: a process crash only "
         "(faster).",
     )
+    max_events: int = Field(
+        20_000_000,
+        ge=1,
+        description="Events the spool may hold for the store (about 90 bytes each on disk: "
+        "20 million is about 1.8 GB, 11 hours of 500 meters read each second). Past it, "
+        "power and counter readings are not spooled, and each meter gets a gap "
+        "(reason 'spool full') from its last spooled reading to its first one after the "
+        "spool is back under 90 %; states, order steps, materials and gaps are always spooled.",
+    )
 
 
 class StoreConfig(BaseModel):

@@ -68,10 +68,13 @@ class ConnectorStats:
     # a different value at the same source time as the last of its signal (a server whose
     # timestamps are coarser than its changes): the first is kept, the change logged
     same_time_changes: int = 0
+    # power and counter readings not spooled because the spool was full (their meters
+    # got gaps, reason "spool full")
+    spool_full: int = 0
 
     @property
     def errors(self) -> int:
-        return self.overflows + self.sequence_gaps + self.bad_values
+        return self.overflows + self.sequence_gaps + self.bad_values + self.spool_full
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,9 @@ class SpooledConnector:
         self._cursor: dict[str, float] = {}
         self._last_value: dict[str, Any] = {}  # per signal key: its value at the cursor
         self._source_t: dict[str, float] = {}
+        # per source, its last time before the batch being committed (see _bound)
+        self._before: dict[str, float] = {}
+        self._full = False  # the spool is full: readings are not spooled
         self._flusher: Flusher | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._flush_stop = asyncio.Event()
@@ -188,6 +194,8 @@ class SpooledConnector:
         self.spool = Spool(cfg.path, synchronous=cfg.synchronous)
         self._cursor = dict(self.spool.get_state("cursors") or {})
         self._source_t = dict(self.spool.get_state("source_times") or {})
+        self._before.clear()
+        self._full = False
         # the connector was not running since each source's last stored value
         self.gaps.open(self._source_t, "connector not running")
         sink = self._sink or self._store_sink()
@@ -219,8 +227,9 @@ class SpooledConnector:
             self.spool = None
 
     def backlog(self) -> int:
-        """Events in the spool waiting for the store."""
-        return self.spool.pending() if self.spool is not None else 0
+        """Events in the spool waiting for the store (the span of their ids: no count of
+        a large spool's rows on the event loop)."""
+        return self.spool.span() if self.spool is not None else 0
 
     def flushed(self) -> int:
         """Events the flusher has handed to the store in this run."""
@@ -236,7 +245,7 @@ class SpooledConnector:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             quiet = time.monotonic() - self.last_notification >= quiet_s
-            if quiet and self.spool is not None and self.spool.pending() == 0:
+            if quiet and self.spool is not None and self.spool.span() == 0:
                 return True
             await asyncio.sleep(0.05)
         return False
@@ -276,7 +285,9 @@ class SpooledConnector:
         if t is None:
             return
         times.setdefault(key, []).append(t)
-        if t > self._source_t.get(source, -math.inf):
+        last = self._source_t.get(source, -math.inf)
+        self._before.setdefault(source, last)
+        if t > last:
             self._source_t[source] = t
 
     def _open_gaps(self, sources: list[str] | None, reason: str) -> None:
@@ -291,6 +302,7 @@ class SpooledConnector:
         state: dict[str, Any] | None = None,
     ) -> None:
         """Close the gaps ``seen`` ends, spool ``rows`` and the cursors in one transaction."""
+        rows = self._bound(rows, seen)
         for gap in self.gaps.close(seen):
             rows.append(("gap", gap.source, gap.start, gap.end, None, gap.reason, "", ""))
             self.recorded.append(gap)
@@ -306,3 +318,60 @@ class SpooledConnector:
             state={"cursors": self._cursor, "source_times": self._source_t, **(state or {})},
             metrics={k: int(v) for k, v in asdict(self.stats).items()},
         )
+
+    def _bound(self, rows: list[tuple[Any, ...]], seen: Seen) -> list[tuple[Any, ...]]:
+        """``rows`` without their power and counter readings while the spool is full.
+
+        The spool is full from ``max_events`` events waiting for the store (counted as
+        the span of their ids, :meth:`~.spool.Spool.span`) until it is back under 90 %
+        of that. A reading not spooled is lost: its meter gets a gap (reason ``"spool
+        full"``) from its last spooled time, closed by its first reading spooled again,
+        and the meter's last time (kept for the next start) stays the spooled one.
+        States, order steps, materials and gaps are always spooled (a few per change).
+        """
+        before, self._before = self._before, {}
+        limit = getattr(self._spool_cfg, "max_events", None)
+        if limit is None or self.spool is None:
+            return rows
+        waiting = self.spool.span()
+        if self._full and waiting < 0.9 * limit:
+            self._full = False
+            log.warning(
+                "spool %s: %s events wait for the store, under 90 %% of max_events (%s): "
+                "power and counter readings are spooled again",
+                self.spool.path,
+                f"{waiting:,}",
+                f"{limit:,}",
+            )
+        elif not self._full and waiting >= limit:
+            self._full = True
+            log.error(
+                "spool %s is full: %s events wait for the store (max_events %s); power and "
+                "counter readings are not spooled until it is under 90 %%, their meters get "
+                "gaps (reason 'spool full'); is the store reachable?",
+                self.spool.path,
+                f"{waiting:,}",
+                f"{limit:,}",
+            )
+        if not self._full:
+            return rows
+        kept = [r for r in rows if r[0] not in ("power", "counter")]
+        if len(kept) == len(rows):
+            return rows
+        self.stats.spool_full += len(rows) - len(kept)
+        first: dict[str, float] = {}
+        for r in rows:
+            if r[0] in ("power", "counter"):
+                first[r[1]] = min(first.get(r[1], math.inf), float(r[2]))
+        starts: dict[str, float] = {}
+        for source in set(first) - {r[1] for r in kept}:
+            last = before.get(source, self._source_t.get(source, -math.inf))
+            if math.isfinite(last):
+                self._source_t[source] = last  # the last time spooled, not the last seen
+            else:
+                self._source_t.pop(source, None)
+            # from the last spooled reading; with none yet, from the first one lost
+            starts[source] = last if math.isfinite(last) else first[source]
+            seen.pop(source, None)  # readings not spooled close no gap
+        self.gaps.open(starts, "spool full")
+        return kept

@@ -291,6 +291,12 @@ class Spool:
         """Events waiting for the store."""
         return int(self._query("SELECT count(*) FROM events")[0][0])
 
+    def span(self) -> int:
+        """Events waiting for the store, counted as the span of their ids (at least
+        :meth:`pending`; read from the ends of the id index, so cheap at any size)."""
+        lo, hi = self._query("SELECT min(id), max(id) FROM events")[0]
+        return 0 if lo is None else int(hi) - int(lo) + 1
+
     def take(self, limit: int) -> SpoolBatch | None:
         """The oldest ``limit`` events, logged as a ``sent`` flush; None when empty."""
         rows = self._query(

@@ -53,7 +53,11 @@ def _progress_table(connector: Any, rate: float) -> Any:
     table.add_row("backlog", f"{connector.backlog():,} in the spool")
     table.add_row("last value", _iso(connector.t_max))
     table.add_row("gaps", f"{s.gaps} recorded, {len(connector.gaps)} open")
-    table.add_row("errors", f"{s.errors} (reconnects {s.reconnects})")
+    table.add_row(
+        "errors",
+        f"{s.errors} (reconnects {s.reconnects})"
+        + (f", {s.spool_full:,} readings not spooled: spool full" if s.spool_full else ""),
+    )
     return table
 
 
@@ -255,7 +259,14 @@ def register(app: typer.Typer) -> None:
         s = report["stats"]
         typer.echo(
             f"{report['endpoint']}: {s['events']} values, {s['duplicates']} repeats dropped, "
-            f"{s['gaps']} gaps, {s['overflows'] + s['sequence_gaps'] + s['bad_values']} errors"
+            f"{s['gaps']} gaps, "
+            f"{s['overflows'] + s['sequence_gaps'] + s['bad_values'] + s['spool_full']} errors"
+            + (
+                f", {s['spool_full']} readings not spooled because the spool was full (their "
+                "meters have gaps, reason 'spool full')"
+                if s["spool_full"]
+                else ""
+            )
             + (
                 f", {report['rejected']} refused by the store as conflicting with stored "
                 "events (set aside in the spool's 'rejected' table)"

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from carbontwin.connectors.opcua_client import OpcUaConnector
 from carbontwin.connectors.opcua_config import ConnectorConfig
 from carbontwin.connectors.opcua_server import DemoLineServer
@@ -61,3 +63,25 @@ async def read_all(
     stop.set()
     await task
     return connector
+
+
+def check_holes(events: EventBatch, stored: EventBatch, meter: str) -> list[tuple[float, float]]:
+    """Each gap of ``meter`` runs from its last stored value to its next one, and every
+    value the server published outside the gaps is stored; returns the gaps."""
+    t = np.sort(stored.power_t[stored.power_meter == meter])
+    gaps = sorted(
+        (float(a), float(b))
+        for s, a, b in zip(stored.gap_source, stored.gap_start, stored.gap_end, strict=True)
+        if s == meter
+    )
+    for g0, g1 in gaps:
+        assert g0 == t[t < g1].max(), (meter, g0, g1)
+        assert g1 == t[t > g0].min(), (meter, g0, g1)
+    sent = events.power_t[events.power_meter == meter]
+    sent = sent[(sent >= t.min()) & (sent <= t.max())]
+    inside = np.zeros(len(sent), dtype=bool)
+    for g0, g1 in gaps:
+        inside |= (sent > g0) & (sent < g1)
+    assert set(sent[~inside]) <= set(t), f"{meter}: values lost outside any gap"
+    assert not (set(sent[inside]) & set(t)), f"{meter}: a gap covers stored values"
+    return gaps

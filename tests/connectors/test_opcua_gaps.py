@@ -12,10 +12,9 @@ import sys
 import time
 from datetime import datetime
 
-import numpy as np
 import pytest
 import yaml
-from opcua_lines import line_events
+from opcua_lines import check_holes, line_events
 
 from carbontwin.connectors.opcua_client import OpcUaConnector
 from carbontwin.connectors.opcua_config import ConnectorConfig
@@ -46,28 +45,6 @@ def _last_power(spool_path, store_path) -> dict[str, float]:
             if t is not None:
                 out[meter] = max(out.get(meter, -1.0), float(t))
     return out
-
-
-def _check_holes(events: EventBatch, stored: EventBatch, meter: str) -> list[tuple[float, float]]:
-    """Each gap of ``meter`` runs from its last stored value to its next one, and every
-    value the server published outside the gaps is stored; returns the gaps."""
-    t = np.sort(stored.power_t[stored.power_meter == meter])
-    gaps = sorted(
-        (float(a), float(b))
-        for s, a, b in zip(stored.gap_source, stored.gap_start, stored.gap_end, strict=True)
-        if s == meter
-    )
-    for g0, g1 in gaps:
-        assert g0 == t[t < g1].max(), (meter, g0, g1)
-        assert g1 == t[t > g0].min(), (meter, g0, g1)
-    sent = events.power_t[events.power_meter == meter]
-    sent = sent[(sent >= t.min()) & (sent <= t.max())]
-    inside = np.zeros(len(sent), dtype=bool)
-    for g0, g1 in gaps:
-        inside |= (sent > g0) & (sent < g1)
-    assert set(sent[~inside]) <= set(t), f"{meter}: values lost outside any gap"
-    assert not (set(sent[inside]) & set(t)), f"{meter}: a gap covers stored values"
-    return gaps
 
 
 def test_sigkill_and_a_clean_stop_each_leave_a_gap_from_the_last_stored_value(tmp_path, port):
@@ -131,7 +108,7 @@ def test_sigkill_and_a_clean_stop_each_leave_a_gap_from_the_last_stored_value(tm
     stored = store.read_events()
     store.close()
     for meter in METERS:
-        gaps = _check_holes(events, stored, meter)
+        gaps = check_holes(events, stored, meter)
         # one gap per stop, starting at what the stopped connector had stored (read from
         # its files right after it stopped), at least the simulated time it was away
         assert [g0 for g0, _ in gaps] == [last[meter] for last in lasts], (meter, gaps, lasts)
@@ -256,4 +233,4 @@ def test_a_network_cut_leaves_no_hole_or_a_gap_ending_at_the_first_good_value(tm
     for meter in METERS:
         keys = stored.power_t[stored.power_meter == meter]
         assert len(keys) == len(set(keys))  # nothing twice
-        _check_holes(events, stored, meter)  # no hole, or each gap ends at the first good value
+        check_holes(events, stored, meter)  # no hole, or each gap ends at the first good value
