@@ -1,444 +1,36 @@
-"""The issuing path: read the stored inputs, attribute them, issue signed footprints.
+"""Windowed issuing: attribute the closed windows, issue the orders they complete.
 
-One module used by every way in: the HTTP routes (``POST /orders/{id}/footprint``,
-``POST /footprints/attribute``), the ``demo`` and ``serve`` commands and
-anything a host platform composes. See ``docs/architecture.md`` ("Issuing").
-
-An issuing run
-
-1. reads its inputs (:func:`read_inputs`): the newest stored factory version
-   (its document and id), the stored events, the factory's emission factors and
-   the rules chosen (service settings, the route, the command line);
-2. attributes them with the allocation rules of the entry-point group
-   ``carbontwin.allocation`` (:func:`attribute_inputs`);
-3. issues each order whose figures changed (:func:`issue_footprints`): the
-   footprint gets its full lineage (factory version and hash, per-meter event
-   digests, factor series hashes, rules, carbontwin version, filled gaps,
-   supplier PCFs, the digest of all inputs), is signed once with the service's
-   key, stored append-only and logged in the hash-chained issuance log; the
-   events and factors read are kept under their digests, so a verifier's pack
-   (:mod:`carbontwin.api.pack`) recomputes from exactly them.
+:func:`issue_windows` (``carbontwin issue``, ``POST /footprints/issue``) attributes
+each closed window not attributed yet alone and stores its pieces, then issues
+every order whose last step's window has closed from its pieces of all its windows;
+:func:`_stale_starts` and :func:`_dirty` find the stored windows late data (or
+another factory version, factors or rules, :func:`_window_key`) reached.
+:func:`order_from_windows` combines one order's figures from the pieces its
+windows hold, reading no event (the plant views of a large store). See
+``docs/architecture.md`` ("Windowed issuing").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from carbontwin.twin.attribution import Attribution, Rules
-from carbontwin.twin.coverage import Uncovered, hold_uncovered
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.factors import FactorSet
-from carbontwin.twin.footprint import DEPRECATED, Footprint
-from carbontwin.twin.model import Factory, Order
+from carbontwin.twin.footprint import Footprint
+from carbontwin.twin.model import Factory
 from carbontwin.twin.store import Signer
 
-from .deps import Services, TenantServices
-from .errors import NotFound
-
-__all__ = [
-    "IssueInputs",
-    "WindowRun",
-    "IssueReport",
-    "attribute_and_issue",
-    "attribute_span",
-    "check_history_size",
-    "history_exceeds",
-    "attribute_inputs",
-    "attribute_stored",
-    "carbontwin_version",
-    "issue_footprints",
-    "issue_windows",
-    "issue_with_report",
-    "read_inputs",
-    "rules_from",
-    "with_orders",
-]
-
-#: footprint fields that differ between two issues of the same figures
-_VOLATILE = ("id", "version", "replaces", "issued_at", "lineage")
-
-
-def carbontwin_version() -> str:
-    """The installed carbontwin version (recorded in every footprint's lineage)."""
-    try:
-        return version("carbontwin")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "unknown"
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class IssueInputs:
-    """What one issuing run reads."""
-
-    factory: Factory
-    factory_version: int
-    factory_document: dict[str, Any]
-    events: EventBatch
-    factors: FactorSet
-    rules: Rules
-
-
-def rules_from(value: Rules | Mapping[str, Any] | None) -> Rules:
-    """Rules from a mapping (settings, a request, a rules file) or as given, checked:
-    ``idle`` and ``utility_key`` must name rules of ``carbontwin.allocation``."""
-    from carbontwin.plugins.registry import allocation_rules
-    from carbontwin.twin.allocation import idle_rule, utility_key
-
-    rules = value if isinstance(value, Rules) else Rules.from_mapping(value or {})
-    table = allocation_rules()
-    idle_rule(table, rules.idle)
-    if rules.utility_key:
-        utility_key(table, rules.utility_key)
-    return rules
-
-
-def read_inputs(
-    store: Any,
-    rules: Rules | Mapping[str, Any] | None = None,
-    *,
-    factors: FactorSet | None = None,
-) -> IssueInputs:
-    """What an issuing run reads: the newest stored factory version with the store's
-    orders (:func:`with_orders`), the stored events and the factory's factors (the
-    hourly series it names, read from the store, its annual factors and the library;
-    ``factors`` replaces them, e.g. the demo's ``--grid-factor``).
-
-    The factory attributed is built from its document (``factory_to_dict`` of the
-    factory with the store's orders), which the lineage hashes and a verifier's pack
-    carries, so a recomputation starts from exactly the same factory.
-    """
-    import json
-
-    from carbontwin.plugins.factors import stored_factors
-    from carbontwin.twin.factory_file import factory_from_dict, factory_to_dict
-
-    fv, _ = store.factory_document()
-    stored = store.load_factory(fv)
-    orders = store.list_orders()
-    if orders:
-        doc = json.loads(json.dumps(factory_to_dict(with_orders(stored, orders))))
-        factory = factory_from_dict(doc, filename=f"factory version {fv} with the stored orders")
-    else:
-        _, doc = store.factory_document(fv)
-        factory = stored
-    if factors is None:
-        factors = stored_factors(factory, store)
-    return IssueInputs(factory, fv, doc, store.read_events(), factors, rules_from(rules))
-
-
-def attribute_inputs(inputs: IssueInputs) -> Attribution:
-    """Attribute ``inputs`` with the allocation rules of ``carbontwin.allocation``."""
-    from carbontwin.plugins.registry import allocation_rules
-    from carbontwin.twin.attribution import attribute
-    from carbontwin.twin.graph import FactoryGraph
-
-    return attribute(
-        FactoryGraph(inputs.factory),
-        inputs.events,
-        inputs.factors,
-        inputs.rules,
-        allocation=allocation_rules(),
-    )
-
-
-def _withdrawn_since(latest: Footprint, fp: Footprint) -> bool:
-    """``latest`` is a withdrawal and nothing ``fp`` was computed from changed since:
-    the order stays withdrawn (new inputs issue a new version)."""
-    return latest.status == DEPRECATED and latest.lineage.get("input_sha256") == fp.lineage.get(
-        "input_sha256"
-    )
-
-
-def _same(a: Footprint, b: Footprint) -> bool:
-    """Same inputs and the same figures: what ``to_dict()`` of both says outside
-    :data:`_VOLATILE`, field by field, without making the dicts (a fresh footprint
-    and one read back differ in tuples against lists and in datetimes' zones)."""
-    if a.lineage.get("input_sha256") != b.lineage.get("input_sha256"):
-        return False  # other inputs: a new version, whatever the figures
-    for k in _COMPARED:
-        x, y = getattr(a, k), getattr(b, k)
-        if k in _SEQUENCES:
-            x, y = list(x), list(y)
-        elif k in _TIMES:
-            x, y = _iso(x), _iso(y)
-        elif isinstance(x, Mapping) or isinstance(y, Mapping):
-            x, y = _dict_of(x), _dict_of(y)
-        if x != y:
-            return False
-    return True
-
-
-_COMPARED = tuple(k for k in Footprint.__dataclass_fields__ if k not in _VOLATILE)
-_SEQUENCES = ("flags", "method")
-_TIMES = ("period_start", "period_end")
-
-
-def _iso(t: Any) -> Any:
-    return t if t is None else t.isoformat().replace("+00:00", "Z")  # as to_dict writes it
-
-
-def _dict_of(m: Any) -> Any:
-    """A mapping field as ``to_dict()`` gives it (string keys)."""
-    if not isinstance(m, Mapping) or (type(m) is dict and all(type(k) is str for k in m)):
-        return m
-    return {str(k): v for k, v in sorted(m.items())}
-
-
-def _allocation_targets(rules: Rules, factory: Factory) -> dict[str, str]:
-    """Rule name -> the entry point (``module:attr``) that ran it."""
-    from carbontwin.plugins.registry import list_plugins
-
-    used = {rules.idle, rules.utility_key} if rules.utility_key else {rules.idle}
-    if not rules.utility_key:
-        used |= {u.allocation_key for u in factory.utilities}
-    return {
-        p.name: f"{p.target} ({p.distribution})"
-        for p in list_plugins("carbontwin.allocation")
-        if p.name in used
-    }
-
-
-def with_orders(factory: Factory, orders: Iterable[Order]) -> Factory:
-    """``factory`` with ``orders``: each replaces the factory's order of the same id, others are added.
-
-    The orders attribution uses are the plant's current ones (an MES import,
-    ``PUT /orders``, an events folder's ``orders.csv``), not only those written
-    into the factory file; the factory file's orders stay the default.
-    """
-    given = {o.id: o for o in orders}
-    if not given:
-        return factory
-    kept = [given.pop(o.id, o) for o in factory.orders]
-    return replace(factory, orders=(*kept, *sorted(given.values(), key=lambda o: o.id)))
-
-
-def history_exceeds(store: Any, limit: int | None, span: tuple[float, float] | None = None) -> bool:
-    """Whether ``store`` holds more than ``limit`` events (in ``span`` [epoch s] when
-    given), counting no further than that; ``None``: no limit."""
-    if limit is None:
-        return False
-    a, b = span if span is not None else (None, None)
-    return bool(store.count_events_upto(limit + 1, a, b) > limit)
-
-
-def _too_large(limit: int, what: str, way_out: str) -> Exception:
-    """The 413 of attributing more than ``limit`` events at once."""
-    from .errors import TooLarge
-
-    msg = (
-        f"{what} holds more than {limit:,} events: attributing them all at once is refused "
-        f"(it would hold every one in memory); {way_out}, or raise max_history_events"
-    )
-    return TooLarge(msg, field="events" if what == "the store" else "start")
-
-
-def check_history_size(store: Any, limit: int | None) -> None:
-    """Refuse (413) to attribute a store of more than ``limit`` events at once: one
-    request would hold them all in memory. ``None``: no limit."""
-    if limit is not None and history_exceeds(store, limit):
-        way_out = (
-            "issue window by window with POST /footprints/issue or carbontwin issue, "
-            "archive old events (carbontwin archive)"
-        )
-        raise _too_large(limit, "the store", way_out)
-
-
-def _attribute_events(
-    store: Any, factory: Factory, events: EventBatch, clip: tuple[float, float] | None = None
-) -> Attribution:
-    """``events`` attributed on ``factory`` with the store's orders and its factor set
-    (see :func:`attribute_stored`), readings no factor covers held out."""
-    from carbontwin.plugins.factors import stored_factors
-    from carbontwin.twin.attribution import attribute
-    from carbontwin.twin.graph import FactoryGraph
-
-    factory = with_orders(factory, store.list_orders())
-    factors = stored_factors(factory, store)
-    events, _ = hold_uncovered(factory, events, factors)
-    return attribute(FactoryGraph(factory), events, factors, clip=clip)
-
-
-def attribute_stored(store: Any, factory: Factory, *, limit: int | None = None) -> Attribution:
-    """Attribute every event in ``store`` on ``factory`` with the store's orders and its factor set.
-
-    The stored orders (``PUT /orders``, ``PUT /factory``, an MES import) replace
-    the factory's orders of the same id (:func:`with_orders`). The factor set:
-    the hourly series the factory names, read from the store (uploaded with
-    ``PUT /factors/series/{name}``, newest version), its annual factors and the
-    library. More than ``limit`` events are refused (413) before they are read.
-    """
-    check_history_size(store, limit)
-    return _attribute_events(store, factory, store.read_events())
-
-
-def attribute_span(
-    store: Any, factory: Factory, start: float, end: float, *, limit: int | None = None
-) -> tuple[Attribution, tuple[float, float]]:
-    """Attribute the stored events of the allocation periods covering ``[start, end)``
-    (cut to the stored events' time span) as :func:`attribute_stored` does the whole
-    history, reading only that span (each meter's readings around it, the states and
-    steps reaching into it, the material uses of its orders). Returns the attribution
-    and the span used (period bounds): its pieces are the whole-history pieces inside it
-    (the windowed issuing's property). A span of more than ``limit`` events is refused
-    (413) before it is read.
-    """
-    from carbontwin.twin.errors import AttributionError
-    from carbontwin.twin.windows import window_bounds
-
-    if not end > start:
-        msg = "the span ends before it starts"
-        raise AttributionError(msg, field="end")
-    ext = store.events_extent()
-    # nothing is stored outside the events' own span: a span of centuries reads no more
-    if ext is not None:
-        start, end = max(start, ext[0]), min(end, ext[1] + 1.0)
-    if ext is None or not end > start:
-        msg = "no stored events in that span"
-        raise NotFound(msg, field="start")
-    bounds = window_bounds(factory, ext[0], ext[1], window="period")
-    a = float(bounds[bounds <= start].max()) if (bounds <= start).any() else float(bounds[0])
-    b = float(bounds[bounds >= end].min()) if (bounds >= end).any() else float(bounds[-1])
-    if limit is not None and history_exceeds(store, limit, (a, b)):
-        raise _too_large(limit, "that span", "pick a shorter one")
-    events = store.read_window(a, b, [m.id for m in factory.meters], sorted(factory.asset_ids))[0]
-    orders = sorted({str(o) for o in events.step_order.tolist()})
-    events = EventBatch.concat([events, store.order_events(orders).materials()])
-    return _attribute_events(store, factory, events, clip=(a, b)), (a, b)
-
-
-def issue_footprints(
-    store: Any,
-    inputs: IssueInputs,
-    result: Attribution,
-    signer: Signer,
-    orders: Iterable[str] | None = None,
-) -> list[Footprint]:
-    """Issue a new footprint version for each order of ``result`` whose figures changed.
-
-    ``orders`` limits the issue to those orders (all of ``result`` by default);
-    an order with no footprint in ``result`` is a 404. Orders whose latest
-    stored footprint has the same figures and inputs issue nothing. Returns
-    the newly issued footprints, in order id order.
-    """
-
-    from carbontwin.twin.lineage import complete, events_to_dict, factors_to_dict
-
-    factory = inputs.factory
-    wanted = set(result.footprints) if orders is None else set(orders)
-    missing = wanted - set(result.footprints)
-    if missing:
-        msg = (
-            f"no footprint for order(s) {', '.join(sorted(missing))}: the stored events "
-            "have no steps of them"
-        )
-        raise NotFound(msg, field="order")
-    cache: dict[str, Any] = {}
-    allocation = _allocation_targets(inputs.rules, factory)
-    ct_version = carbontwin_version()
-    issued: list[Footprint] = []
-    kept = False
-    for order in sorted(wanted):
-        fp = result.footprints[order]
-        fp = replace(
-            fp, factory=fp.factory or factory.id, company_id=fp.company_id or factory.company_id
-        )
-        fp = complete(
-            fp,
-            factory=factory,
-            factory_version=inputs.factory_version,
-            factory_document=inputs.factory_document,
-            events=inputs.events,
-            factors=inputs.factors,
-            rules=inputs.rules.names(),
-            allocation=allocation,
-            carbontwin_version=ct_version,
-            _cache=cache,
-        )
-        latest = store.latest_footprint(order)
-        if latest is not None and _same(fp, latest):
-            continue
-        if latest is not None and _withdrawn_since(latest, fp):
-            continue
-        if not kept:  # the inputs of this run, once, before the first footprint needs them
-            store.save_issuance_input(
-                "events", fp.lineage["events"]["sha256"], events_to_dict(inputs.events)
-            )
-            store.save_issuance_input(
-                "factors", fp.lineage["factors"]["sha256"], factors_to_dict(inputs.factors)
-            )
-            kept = True
-        issued.append(store.issue_footprint(fp, signer))
-    return issued
-
-
-def attribute_and_issue(
-    services: Services | TenantServices,
-    orders: Iterable[str] | None = None,
-    rules: Rules | Mapping[str, Any] | None = None,
-) -> list[Footprint]:
-    """Attribute the stored events and issue a footprint version per order that changed.
-
-    ``rules`` default to the service settings' ``rules``. Returns the newly
-    issued footprints (unchanged orders issue nothing); 409 when no factory is
-    stored yet.
-    """
-    return issue_with_report(services, orders, rules).issued
-
-
-@dataclass(frozen=True, slots=True)
-class IssueReport:
-    """What an issuing run issued, and the readings it held out (no factor covers them)."""
-
-    issued: list[Footprint]
-    uncovered: list[Uncovered]
-
-    @property
-    def held(self) -> set[str]:
-        """Orders not issued because of the uncovered readings."""
-        return {o for u in self.uncovered for o in u.orders}
-
-
-def issue_with_report(
-    services: Services | TenantServices,
-    orders: Iterable[str] | None = None,
-    rules: Rules | Mapping[str, Any] | None = None,
-) -> IssueReport:
-    """:func:`attribute_and_issue`, saying which readings were held out.
-
-    Electricity readings no emission factor covers never block the other
-    orders (:func:`carbontwin.twin.coverage.hold_uncovered`): they are left
-    out, the orders they touch are held back (not issued; asked for by name,
-    a 409 naming the readings), every other order is issued.
-    """
-    from carbontwin.twin.store import NotFoundError
-
-    from .errors import Conflict
-
-    check_history_size(services.store, services.settings.max_history_events)
-    try:
-        inputs = read_inputs(services.store, services.settings.rules if rules is None else rules)
-    except NotFoundError:
-        msg = "no factory stored yet: PUT /factory first"
-        raise Conflict(msg, field="factory") from None
-    inputs, uncovered = hold_uncovered_inputs(inputs)
-    report = IssueReport([], uncovered)
-    if orders is not None:
-        asked = set(orders)
-        blocking = [u for u in uncovered if asked & set(u.orders)]
-        if blocking:
-            raise Conflict("; ".join(u.message for u in blocking), field="events")
-    result = attribute_inputs(inputs)
-    if orders is None and report.held:
-        orders = [o for o in result.footprints if o not in report.held]
-    report.issued.extend(issue_footprints(services.store, inputs, result, services.signer, orders))
-    return report
-
-
-# --- windowed issuing ------------------------------------------------------------------
-
+from ._shared import (
+    _allocation_targets,
+    _same,
+    _withdrawn_since,
+    carbontwin_version,
+    rules_from,
+    with_orders,
+)
 
 #: what a windowed issuing run does (see :func:`issue_windows`)
 STAGES = ("all", "attribute", "issue")
@@ -571,6 +163,7 @@ def issue_windows(
     import numpy as np
     import pandas as pd
 
+    from carbontwin.api.errors import Conflict
     from carbontwin.plugins.factors import stored_factors
     from carbontwin.plugins.registry import allocation_rules
     from carbontwin.twin.factory_file import order_to_dict
@@ -578,8 +171,6 @@ def issue_windows(
     from carbontwin.twin.store import NotFoundError
     from carbontwin.twin.store._windows import StoredWindow
     from carbontwin.twin.windows import combine, read_pieces, window_bounds
-
-    from .errors import Conflict
 
     if stage not in STAGES:
         msg = f"stage {stage!r} is not one of {', '.join(STAGES)}"
@@ -842,9 +433,3 @@ def order_from_windows(
     return combined_attribution(
         plant, steps, pieces, metas, factors, rules, allocation=allocation_rules()
     )
-
-
-def hold_uncovered_inputs(inputs: IssueInputs) -> tuple[IssueInputs, list[Uncovered]]:
-    """``inputs`` without the electricity readings no factor covers, and those readings."""
-    events, uncovered = hold_uncovered(inputs.factory, inputs.events, inputs.factors)
-    return (replace(inputs, events=events) if uncovered else inputs), uncovered
