@@ -55,9 +55,9 @@ def test_readings_past_max_events_become_a_gap_from_the_last_spooled_one(tmp_pat
     assert "M-1" not in c.gaps
     rest = c.spool.take(100).events
     assert rest.power_t.tolist() == [13.0, 14.0]
-    assert list(zip(rest.gap_source, rest.gap_start, rest.gap_end, rest.gap_reason)) == [
-        ("M-1", 9.0, 13.0, "spool full")
-    ]
+    assert list(
+        zip(rest.gap_source, rest.gap_start, rest.gap_end, rest.gap_reason, strict=True)
+    ) == [("M-1", 9.0, 13.0, "spool full")]
     assert c.stats.gaps == 1
     assert c.stats.errors == 3
     assert c.spool.get_state("source_times") == {"M-1": 14.0}
@@ -77,7 +77,7 @@ def test_a_meter_whose_first_reading_is_lost_gets_a_gap_from_that_reading(tmp_pa
     rows, seen = _readings(c, [8.0], meter="M-2")
     c._commit(rows, seen)
     got = c.spool.take(100).events
-    assert list(zip(got.gap_source, got.gap_start, got.gap_end)) == [("M-2", 5.0, 8.0)]
+    assert list(zip(got.gap_source, got.gap_start, got.gap_end, strict=True)) == [("M-2", 5.0, 8.0)]
     c.spool.close()
 
 
@@ -93,9 +93,7 @@ METERS = ("M-0", "M-1")
 
 @pytest.mark.opcua
 @pytest.mark.slow
-def test_a_store_away_past_the_spools_bound_leaves_gaps_and_keeps_states_and_steps(
-    tmp_path, port
-):
+def test_a_store_away_past_the_spools_bound_leaves_gaps_and_keeps_states_and_steps(tmp_path, port):
     events = line_events(minutes=400, period_s=10.0)
     got: list[EventBatch] = []
     store_up = {"v": False}
@@ -150,8 +148,10 @@ def test_a_store_away_past_the_spools_bound_leaves_gaps_and_keeps_states_and_ste
     assert lost == connector.stats.spool_full
     # states and order steps are never given up: all the server published up to the end
     end = stored.power_t.max()
-    published = {(a, t) for a, t in zip(events.state_asset, events.state_t) if t <= end}
-    assert published <= set(zip(stored.state_asset, stored.state_t))
-    steps = {(o, k) for o, k, t in zip(events.step_order, events.step_kind, events.step_end)
+    published = {
+        (a, t) for a, t in zip(events.state_asset, events.state_t, strict=True) if t <= end
+    }
+    assert published <= set(zip(stored.state_asset, stored.state_t, strict=True))
+    steps = {(o, k) for o, k, t in zip(events.step_order, events.step_kind, events.step_end, strict=True)
              if t <= end}  # fmt: skip
-    assert steps <= set(zip(stored.step_order, stored.step_kind))
+    assert steps <= set(zip(stored.step_order, stored.step_kind, strict=True))
