@@ -15,6 +15,7 @@ See docs/architecture.md, "How it grows".
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -103,4 +104,21 @@ class FactoryCache:
             found = store.load_factory(version)
             with self._lock:
                 self._lru[key] = found
+            _keep_out_of_full_collections()
         return found
+
+
+def _keep_out_of_full_collections() -> None:
+    """Move every object alive now, a factory just built among them, to the cyclic
+    garbage collector's permanent generation (after one full collection of what the
+    build left behind).
+
+    A cached factory model is many objects that live as long as the worker (a
+    500-machine plant's about 27,000): left in the oldest generation, every full
+    collection scans them all while requests wait (6 ms for those on a 2.2 GHz
+    core, growing with the plant). The app's startup does the same with what it
+    imported. Once per factory version and worker; an evicted version's memory is
+    still freed when its last reference goes.
+    """
+    gc.collect()
+    gc.freeze()
