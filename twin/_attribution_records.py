@@ -140,12 +140,12 @@ class _Breakdown:
                 out.append(dict(zip(k[a : a + m], v[a : a + m], strict=True)))
         return out
 
-    def columns(self, j: int) -> list[int]:
-        """The column codes with a nonzero sum in row ``j``, in column order."""
+    def csr(self) -> tuple[list[int], list[int]]:
+        """Row ``j``'s column codes with a nonzero sum, in column order, are
+        ``cols[ptr[j]:ptr[j + 1]]``."""
         if self._args is not None:
             self._ready()
-        a, b = self._ptr[j], self._ptr[j + 1]
-        return self._cols[a:b]
+        return self._ptr, self._cols
 
 
 class _Groups:
@@ -515,22 +515,38 @@ class OrderRecords:
         fallback: list[bool],
         interpolated: list[bool],
     ) -> list[tuple[str, ...]]:
-        """Each order's data-quality notes, in order, without repeats."""
+        """Each order's data-quality notes, in order, without repeats.
+
+        The notes that orders share are written once: the BOM note per (product,
+        quantity), the flags of the sources that gave an order energy per set of
+        sources (each order's sources are a row of ``order_sources``).
+        """
         out: list[tuple[str, ...]] = []
         from_bom, source_flags = self._from_bom, self._source_flags
-        order_sources, order_notes = self.order_sources, self.order_notes
+        order_notes = self.order_notes
+        ptr, cols = self.order_sources.csr()
+        bom_note: dict[tuple[str, float], str] = {}
+        src_notes: dict[tuple[int, ...], list[str]] = {}
         for oid, o, j, sec, fb, interp in zip(
             oids, ords, js, secondary, fallback, interpolated, strict=True
         ):
-            flags = []
+            flags: list[str] = []
             if o is not None and oid in from_bom:
-                flags.append(
-                    f"no material use reported; materials from the BOM of "
-                    f"{o.product!r} x quantity {o.quantity:g}"
-                )
-            srcs = order_sources.columns(j)
-            if srcs:
-                flags += [x for src in srcs for x in source_flags[src]]
+                key = (o.product, o.quantity)
+                note = bom_note.get(key)
+                if note is None:
+                    note = bom_note[key] = (
+                        f"no material use reported; materials from the BOM of "
+                        f"{o.product!r} x quantity {o.quantity:g}"
+                    )
+                flags.append(note)
+            a, b = ptr[j], ptr[j + 1]
+            if b > a:
+                srcs = tuple(cols[a:b])
+                notes = src_notes.get(srcs)
+                if notes is None:
+                    notes = src_notes[srcs] = [x for src in srcs for x in source_flags[src]]
+                flags += notes
             if fb:
                 flags += list(order_notes.get(j)) or [
                     "electricity outside the hourly grid series used a fallback factor"
@@ -617,38 +633,46 @@ def _lineage_parts(
         _, first, _ = group_sums((j_row * n_m + m_code) * n_s + s_code, np.zeros(j_row.size))
         m_str = [str(x) for x in m_names]
         s_str = [str(x) for x in s_names]
-        pcf = mats["pcf_kg_per_unit"].to_numpy()[first].tolist()
-        primary = mats["primary"].to_numpy()[first].tolist()
-        rows = list(
-            zip(
-                [m_str[c] for c in m_code[first].tolist()],
-                [s_str[c] for c in s_code[first].tolist()],
-                pcf,
-                primary,
-                strict=True,
-            )
+        slot = j_row[first]
+        pcf_code, pcf_vals = pd.factorize(
+            mats["pcf_kg_per_unit"].to_numpy(dtype=np.float64)[first], use_na_sentinel=False
         )
-        made: dict[tuple[str, str, float, bool], dict[str, Any]] = {}
-        for m, sup, f, p in dict.fromkeys(rows):
+        primary = mats["primary"].to_numpy(dtype=bool)[first]
+        # one code per distinct (material, supplier, PCF, primary) row, its item made once
+        n_f = max(len(pcf_vals), 1)
+        row_key = ((m_code[first] * n_s + s_code[first]) * n_f + pcf_code) * 2 + primary
+        distinct, row_code = np.unique(row_key, return_inverse=True)
+        made: list[dict[str, Any]] = []
+        for key in distinct.tolist():
+            rest, p = divmod(key, 2)
+            rest, fc = divmod(rest, n_f)
+            mc, sc = divmod(rest, n_s)
+            m, sup = m_str[mc], s_str[sc]
             link = links.get((sup, m))
-            made[m, sup, f, p] = {
-                "material": m,
-                "supplier": sup,
-                "pcf_kg_per_unit": float(f),
-                "primary": bool(p),
-                "source": link.source if link is not None else "",
-                "pcf_id": link.pact_id if link is not None else "",
-                "pcf_version": link.pact_version if link is not None else "",
-            }
+            made.append(
+                {
+                    "material": m,
+                    "supplier": sup,
+                    "pcf_kg_per_unit": float(pcf_vals[fc]),
+                    "primary": bool(p),
+                    "source": link.source if link is not None else "",
+                    "pcf_id": link.pact_id if link is not None else "",
+                    "pcf_version": link.pact_version if link is not None else "",
+                }
+            )
         # orders with the same supplier PCFs share one list of them (a record's parts are
         # read-only, like the rules and factor versions every record shares): fewer
-        # objects for the garbage collector to track
-        shared: dict[tuple[tuple[str, str, float, bool], ...], list[dict[str, Any]]] = {}
-        for j, rs in _by_slot(j_row[first], rows).items():
-            key = tuple(rs)
+        # objects for the garbage collector to track. The rows are sorted by order slot:
+        # each slot's run of row codes, as bytes, is the key of its list.
+        codes = row_code.astype(np.int32)
+        buf = codes.tobytes()
+        cuts = np.flatnonzero(np.r_[True, slot[1:] != slot[:-1]]).tolist()
+        shared: dict[bytes, list[dict[str, Any]]] = {}
+        for j, lo, hi in zip(slot[cuts].tolist(), cuts, [*cuts[1:], slot.size], strict=True):
+            key = buf[4 * lo : 4 * hi]
             same = shared.get(key)
             if same is None:
-                same = shared[key] = [made[r] for r in rs]
+                same = shared[key] = [made[c] for c in codes[lo:hi].tolist()]
             pcfs[j] = same
     return gaps, pcfs
 
