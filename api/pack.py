@@ -15,7 +15,7 @@ history (format ``carbontwin-pack/1``) holds
 =================  ===========================================================
 
 The pack of a footprint issued window by window (``carbontwin issue``, format
-``carbontwin-pack/2``) holds ``footprint.json``, ``public_key.pem``,
+``carbontwin-pack/3``) holds ``footprint.json``, ``public_key.pem``,
 ``factors.json``, ``rules.json`` and ``manifest.json`` as above, and
 
 ======================  ======================================================
@@ -24,11 +24,20 @@ The pack of a footprint issued window by window (``carbontwin issue``, format
 ``orders.json``         the stored orders the order's windows and its issue
                         used (the order's own record among them)
 ``order_events.json``   the order's steps and material uses
-``windows/NNNN.json``   per window of the footprint's lineage
+``windows/NNNN/``       per window of the footprint's lineage
                         (``events.windows``, in that order): the events
                         attributing it read (``Store.read_window``; archived
-                        rows read back from their Parquet files)
+                        rows read back from their Parquet files), one Parquet
+                        file per kind (``state.parquet``, ``power.parquet``,
+                        ``counter.parquet``, ``step.parquet``,
+                        ``material.parquet``, ``gap.parquet``: every column,
+                        lossless, :func:`carbontwin.twin.lineage.events_to_parquet`;
+                        readable with pyarrow, pandas, DuckDB)
 ======================  ======================================================
+
+Packs of the earlier format ``carbontwin-pack/2`` (each window's events as one
+JSON file, ``windows/NNNN.json``, about six times the size and a Python object per
+value to read) are still recomputed.
 
 :func:`recompute` (``carbontwin recompute ORDER.zip``) needs nothing else: it
 checks the manifest, the signature, recomputes the digests of the inputs and
@@ -53,13 +62,23 @@ from typing import Any
 from carbontwin.twin.errors import CarbonTwinError, StoreError
 from carbontwin.twin.footprint import DEPRECATED, WITHDRAWN
 
-__all__ = ["FORMAT", "FORMAT_WINDOWS", "Check", "RecomputeReport", "build_pack", "recompute"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_WINDOWS",
+    "FORMAT_WINDOWS_JSON",
+    "Check",
+    "RecomputeReport",
+    "build_pack",
+    "recompute",
+]
 
 FORMAT = "carbontwin-pack/1"
 #: a progress callback: ``(windows done, windows in all)``
 Progress = Callable[[int, int], None]
 #: the pack of a footprint issued window by window
-FORMAT_WINDOWS = "carbontwin-pack/2"
+FORMAT_WINDOWS = "carbontwin-pack/3"
+#: the earlier pack of a footprint issued window by window (its windows as JSON), still read
+FORMAT_WINDOWS_JSON = "carbontwin-pack/2"
 _FILES = (
     "footprint.json",
     "public_key.pem",
@@ -159,12 +178,27 @@ def _packed(fmt: str, payload: Mapping[str, Any], files: dict[str, bytes]) -> by
     return _zip({"manifest.json": _json(manifest), **files})
 
 
-def _window_member(i: int) -> str:
-    return f"{_WINDOW_DIR}{i:04d}.json"
+def _window_members(i: int, fmt: str = FORMAT_WINDOWS) -> list[str]:
+    """The members holding window ``i``'s events in a pack of format ``fmt``."""
+    from carbontwin.twin.lineage import EVENT_KINDS
+
+    if fmt == FORMAT_WINDOWS_JSON:
+        return [f"{_WINDOW_DIR}{i:04d}.json"]
+    return [f"{_WINDOW_DIR}{i:04d}/{kind}.parquet" for kind in EVENT_KINDS]
+
+
+def _window_events(raw: Mapping[str, bytes], i: int, fmt: str) -> Any:
+    """Window ``i``'s events from the pack's members ``raw``."""
+    from carbontwin.twin.lineage import EVENT_KINDS, events_from_dict, events_from_parquet
+
+    if fmt == FORMAT_WINDOWS_JSON:
+        return events_from_dict(json.loads(raw[_window_members(i, fmt)[0]]))
+    names = _window_members(i, fmt)
+    return events_from_parquet(dict(zip(EVENT_KINDS, (raw[n] for n in names), strict=True)))
 
 
 def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = None) -> bytes:
-    """The ``carbontwin-pack/2`` of a footprint issued window by window (module doc).
+    """The ``carbontwin-pack/3`` of a footprint issued window by window (module doc).
 
     Every window's events are read as ``issue_windows`` read them and must give the
     digest the lineage names (else a :class:`StoreError` naming the window): late data,
@@ -177,6 +211,7 @@ def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = No
     from carbontwin.twin.lineage import (
         events_digest,
         events_to_dict,
+        events_to_parquet,
         factors_from_dict,
         factors_lineage,
         factors_to_dict,
@@ -227,7 +262,8 @@ def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = No
             )
             raise StoreError(msg, field="id")
         needed.update(str(x) for x in ids)
-        files[_window_member(i)] = _json(events_to_dict(events), compact=True)
+        for name, data in zip(_window_members(i), events_to_parquet(events).values(), strict=True):
+            files[name] = data
         if on_window is not None:
             on_window(i + 1, len(lineage["events"]["windows"]))
     orders = [order_to_dict(o) for o in store.orders_by_id(needed)]
@@ -359,7 +395,8 @@ def recompute(
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
-            windowed = _format(z, names) == FORMAT_WINDOWS
+            fmt = _format(z, names)
+            windowed = fmt in (FORMAT_WINDOWS, FORMAT_WINDOWS_JSON)
             fixed = _FILES_WINDOWS if windowed else _FILES
             missing = sorted({"manifest.json", *fixed} - names)
             if missing:
@@ -406,7 +443,7 @@ def recompute(
             else f"sha256 {got[:16]}…, manifest {str(want)[:16]}…",
         )
     if windowed:
-        return _recompute_windows(report, raw, wins, on_window)
+        return _recompute_windows(report, raw, wins, fmt, on_window)
     try:
         doc = json.loads(raw["footprint.json"])
         payload = doc["payload"]
@@ -530,15 +567,18 @@ def _recompute_windows(
     report: RecomputeReport,
     raw: Mapping[str, bytes],
     wins: list[str],
+    fmt: str,
     on_window: Progress | None = None,
 ) -> RecomputeReport:
-    """The checks of a ``carbontwin-pack/2`` (a footprint issued window by window) after
-    those of the file: signature, the factory and factor digests, each window's events
-    digest, then each window attributed alone and the pieces combined exactly as
-    ``issue_windows`` did, the lineage rebuilt and every figure compared."""
+    """The checks of a ``carbontwin-pack/3`` or ``/2`` (a footprint issued window by
+    window) after those of the file: signature, the factory and factor digests, each
+    window's events digest, then each window attributed alone (its events read from
+    the pack only then, one window in memory at a time) and the pieces combined
+    exactly as ``issue_windows`` did, the lineage rebuilt and every figure compared."""
     from dataclasses import replace
 
     import pandas as pd
+    from pyarrow import ArrowException
 
     from carbontwin.api.issuing import with_orders
     from carbontwin.plugins.registry import allocation_rules
@@ -573,17 +613,18 @@ def _recompute_windows(
         factory = factory_from_dict(factory_doc, filename="factory.json", check_factors=False)
         orders = {o.id: o for o in map(_order_from_dict, json.loads(raw["orders.json"])["orders"])}
         steps = events_from_dict(json.loads(raw["order_events.json"]))
-        slices = [events_from_dict(json.loads(raw[n])) for n in wins]
     except (CarbonTwinError, ValueError, KeyError, TypeError) as exc:
         report.add("pack content", False, f"cannot be read: {exc}")
         return report
-    expected = [_window_member(i) for i in range(len(windows))]
+    expected = sorted(n for i in range(len(windows)) for n in _window_members(i, fmt))
+    held = len({n[len(_WINDOW_DIR) :][:4] for n in wins})
     report.add(
         "windows",
         wins == expected,
-        f"{len(windows)} window(s) of the lineage, each in its file"
+        f"{len(windows)} window(s) of the lineage, each in its file(s)"
         if wins == expected
-        else f"the lineage names {len(windows)} window(s), the pack holds {len(wins)}",
+        else f"the lineage names {len(windows)} window(s), the pack holds {held} "
+        f"({len(wins)} file(s), {len(expected)} expected)",
     )
     if wins != expected:
         return report
@@ -608,7 +649,12 @@ def _recompute_windows(
     metas: list[dict[str, Any]] = []
     again_windows: list[dict[str, Any]] = []
     try:
-        for i, (w, events) in enumerate(zip(windows, slices, strict=True)):
+        for i, w in enumerate(windows):
+            try:
+                events = _window_events(raw, i, fmt)
+            except (ValueError, KeyError, TypeError, OSError, ArrowException) as exc:
+                report.add("pack content", False, f"window {i} cannot be read: {exc}")
+                return report
             start, end = float(w["start"]), float(w["end"])
             ids = {str(x) for x in events.step_order.tolist()}
             window_plant = with_orders(factory, [orders[x] for x in sorted(ids) if x in orders])

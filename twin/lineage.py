@@ -1,7 +1,7 @@
 """Lineage of a footprint: which inputs, exactly, produced it.
 
 Everything here is pure (no I/O): digests of the inputs, their lossless JSON
-forms (what a verifier's pack carries) and :func:`complete`, which adds the
+and Parquet forms (what a verifier's pack carries) and :func:`complete`, which adds the
 inputs' part of a footprint's lineage to the part attribution already wrote
 (the gap intervals that filled energy of the order and its supplier PCFs).
 
@@ -24,6 +24,7 @@ recomputation from the same inputs gives the same digest, bit for bit.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass, replace
@@ -40,7 +41,9 @@ __all__ = [
     "complete",
     "events_digest",
     "events_from_dict",
+    "events_from_parquet",
     "events_to_dict",
+    "events_to_parquet",
     "factors_from_dict",
     "factors_to_dict",
     "input_sha256",
@@ -141,6 +144,107 @@ def events_from_dict(d: Mapping[str, list[Any]]) -> Any:
         else:
             arr = np.asarray(d[f.name], dtype=like.dtype)
         kw[f.name] = arr
+    return EventBatch(**kw)
+
+
+#: the kinds of events, each a table of its columns (the prefix of the column names)
+EVENT_KINDS = ("state", "power", "counter", "step", "material", "gap")
+
+
+def _kind_of(name: str) -> str:
+    return name.split("_", 1)[0]
+
+
+def _text_column(arr: np.ndarray) -> Any:
+    """A text column as an Arrow dictionary array (None as null): each distinct text
+    stored once, as a store's readings repeat their meter's name."""
+    import pandas as pd
+    import pyarrow as pa
+
+    codes, uniques = pd.factorize(arr)
+    missing = codes < 0
+    if not all(type(u) is str for u in uniques) or any(
+        v is not None for v in arr[missing].tolist()
+    ):
+        # other objects (and NaN) as their text, as events_to_dict writes them
+        arr = np.asarray([None if v is None else str(v) for v in arr.tolist()] + [None])[:-1]
+        codes, uniques = pd.factorize(arr)
+        missing = codes < 0
+    indices = pa.array(codes.astype(np.int32), mask=missing)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(uniques), pa.string()))
+
+
+def events_to_parquet(batch: Any) -> dict[str, bytes]:
+    """Every column of ``batch`` (an EventBatch) as Parquet, one file per kind of event
+    (:data:`EVENT_KINDS`); :func:`events_from_parquet` gives back the same columns bit
+    for bit (the same :func:`events_digest`).
+
+    A kind's file holds its columns (floats as IEEE 754 doubles, NaN kept; text
+    dictionary-encoded, None as null), its correction flags only when the batch has
+    them; zstd-compressed. About a fifth of the events' JSON, and read back without a
+    Python object per value.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, dict[str, Any]] = {k: {} for k in EVENT_KINDS}
+    for f in fields(batch):
+        arr = np.asarray(getattr(batch, f.name))
+        kind = _kind_of(f.name)
+        if f.name.endswith("_correction") and arr.size == 0:
+            continue  # no flags: none is a correction
+        if arr.dtype.kind == "f":
+            col = pa.array(np.ascontiguousarray(arr, dtype=np.float64))
+        elif arr.dtype.kind == "b":
+            col = pa.array(arr)
+        elif arr.dtype.kind in "iu":
+            col = pa.array(arr.astype(np.int64))
+        else:
+            col = _text_column(arr)
+        columns[kind][f.name] = col
+    out: dict[str, bytes] = {}
+    for kind, cols in columns.items():
+        buf = io.BytesIO()
+        pq.write_table(pa.table(cols), buf, compression="zstd")
+        out[kind] = buf.getvalue()
+    return out
+
+
+def events_from_parquet(files: Mapping[str, bytes]) -> Any:
+    """Inverse of :func:`events_to_parquet` (``files``: kind -> Parquet bytes; every kind
+    of :data:`EVENT_KINDS` must be there)."""
+    import pyarrow.parquet as pq
+
+    from .events import EventBatch
+
+    empty = EventBatch()
+    kw: dict[str, Any] = {}
+    for kind in EVENT_KINDS:
+        table = pq.read_table(io.BytesIO(files[kind]))
+        known = {f.name for f in fields(EventBatch) if _kind_of(f.name) == kind}
+        unknown = sorted(set(table.column_names) - known)
+        if unknown:
+            msg = f"{kind} events: unknown column(s) {unknown}"
+            raise ValueError(msg)
+        for name in table.column_names:
+            like = np.asarray(getattr(empty, name))
+            col = table.column(name).combine_chunks()
+            if like.dtype.kind == "O":
+                if hasattr(col, "dictionary"):
+                    lookup = np.empty(len(col.dictionary) + 1, dtype=object)
+                    lookup[:-1] = col.dictionary.to_pylist()
+                    lookup[-1] = None  # index -1: null
+                    kw[name] = lookup[col.indices.fill_null(-1).to_numpy()]
+                else:
+                    arr = np.empty(len(col), dtype=object)
+                    arr[:] = col.to_pylist()
+                    kw[name] = arr
+            else:
+                if col.null_count:
+                    msg = f"{kind} events: column {name!r} has missing values"
+                    raise ValueError(msg)
+                # a writable array of its own, like every other EventBatch column
+                kw[name] = np.array(col.to_numpy(zero_copy_only=False), dtype=like.dtype)
     return EventBatch(**kw)
 
 

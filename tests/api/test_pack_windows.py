@@ -1,9 +1,11 @@
-"""Verifier's packs of footprints issued window by window (``carbontwin-pack/2``): they
-recompute bit for bit from the pack alone, the same bytes after the windows' raw events
-were archived to Parquet, and a changed sample fails exactly what it changes."""
+"""Verifier's packs of footprints issued window by window (``carbontwin-pack/3``, and the
+earlier ``/2``): they recompute bit for bit from the pack alone, the same bytes after the
+windows' raw events were archived to Parquet, and a changed sample fails exactly what it
+changes."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sys
@@ -16,10 +18,23 @@ from typer.testing import CliRunner
 
 from carbontwin.api.cli import app
 from carbontwin.api.issuing import issue_windows
-from carbontwin.api.pack import _ISSUED, FORMAT_WINDOWS, _zip, build_pack, recompute
+from carbontwin.api.pack import (
+    _ISSUED,
+    FORMAT_WINDOWS,
+    FORMAT_WINDOWS_JSON,
+    _zip,
+    build_pack,
+    recompute,
+)
 from carbontwin.twin.errors import StoreError
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.factors import FactorSet
+from carbontwin.twin.lineage import (
+    EVENT_KINDS,
+    events_from_parquet,
+    events_to_dict,
+    events_to_parquet,
+)
 from carbontwin.twin.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "twin"))
@@ -52,8 +67,10 @@ def _members(data: bytes) -> dict[str, bytes]:
         return {n: z.read(n) for n in z.namelist()}
 
 
-def _json(files: dict[str, bytes], i: int) -> dict:
-    return json.loads(files[f"windows/{i:04d}.json"])
+def _window(files: dict[str, bytes], i: int) -> dict:
+    """Window ``i``'s events (columns as lists) from its Parquet members."""
+    parts = {k: files[f"windows/{i:04d}/{k}.parquet"] for k in EVENT_KINDS}
+    return events_to_dict(events_from_parquet(parts))
 
 
 def _failed(report) -> set[str]:
@@ -79,14 +96,14 @@ def test_windowed_footprints_pack_and_recompute(tmp_path, signer, seed, stored_o
         files = _members(data)
         manifest = json.loads(files["manifest.json"])
         assert manifest["format"] == FORMAT_WINDOWS
-        assert sorted(n for n in files if n.startswith("windows/")) == [
-            f"windows/{i:04d}.json" for i in range(len(wins))
-        ]
+        assert sorted(n for n in files if n.startswith("windows/")) == sorted(
+            f"windows/{i:04d}/{k}.parquet" for i in range(len(wins)) for k in EVENT_KINDS
+        )
         assert set(manifest["files"]) == set(files) - {"manifest.json"}
         # each window member holds the events the window's issue read: its count and the
         # step orders whose stored records orders.json carries
         for i, w in enumerate(wins):
-            ev = json.loads(files[f"windows/{i:04d}.json"])
+            ev = _window(files, i)
             assert (
                 sum(len(ev[c]) for c in ("state_t", "power_t", "counter_t"))
                 + len(ev["step_start"])
@@ -96,7 +113,7 @@ def test_windowed_footprints_pack_and_recompute(tmp_path, signer, seed, stored_o
         orders = {o["id"]: o for o in json.loads(files["orders.json"])["orders"]}
         if stored_orders:  # the stored records the windows and the issue used
             assert orders[fp.order]["quantity"] == fp.quantity == 25.0
-            steps_in = {o for i in range(len(wins)) for o in _json(files, i)["step_order"]}
+            steps_in = {o for i in range(len(wins)) for o in _window(files, i)["step_order"]}
             assert set(orders) == steps_in | {fp.order}
         else:  # the factory file's own orders (in factory.json)
             assert orders == {}
@@ -114,7 +131,7 @@ def test_windowed_footprints_pack_and_recompute(tmp_path, signer, seed, stored_o
             "co2e_kg",
             "energy_by_asset_kwh",
             *(f"window {i} events" for i in range(len(wins))),
-            *(f"file windows/{i:04d}.json" for i in range(len(wins))),
+            *(f"file windows/{i:04d}/power.parquet" for i in range(len(wins))),
         } <= names
     store.close()
 
@@ -161,7 +178,7 @@ def _changed_sample(store: Store, files: dict[str, bytes], fp) -> tuple[int, flo
     for i, w in enumerate(wins):
         pieces = read_pieces(stored[w["start"]][1])
         mine = pieces[(pieces["order"] == fp.order) & (pieces["energy_kwh"] > 0)]
-        ev = _json(files, i)
+        ev = _window(files, i)
         by_meter: dict[str, list[float]] = {}
         for m, t in zip(ev["power_meter"], ev["power_t"], strict=True):
             if w["start"] <= t < w["end"]:
@@ -183,15 +200,15 @@ def test_a_changed_sample_fails_exactly_what_it_changes(tmp_path, signer):
     data = build_pack(store, fp.id)
     files = _members(data)
     k, t, meter = _changed_sample(store, files, fp)
-    name = f"windows/{k:04d}.json"
-    ev = json.loads(files[name])
+    name = f"windows/{k:04d}/power.parquet"
+    ev = events_from_parquet({x: files[f"windows/{k:04d}/{x}.parquet"] for x in EVENT_KINDS})
     j = next(
         j
-        for j, (m, tt) in enumerate(zip(ev["power_meter"], ev["power_t"], strict=True))
+        for j, (m, tt) in enumerate(zip(ev.power_meter, ev.power_t, strict=True))
         if m == meter and tt == t
     )
-    ev["power_kw"][j] += 7.0
-    files[name] = json.dumps(ev, separators=(",", ":")).encode()
+    ev.power_kw[j] += 7.0
+    files[name] = events_to_parquet(ev)["power"]
     report = recompute(_zip(files))  # a well-formed pack around the changed sample
     assert next(c for c in report.checks if c.what == "pack form").ok
     # the second method: the same plant with that sample changed, stored and issued
@@ -226,6 +243,35 @@ def test_a_changed_sample_fails_exactly_what_it_changes(tmp_path, signer):
     detail = {c.what: c.detail for c in report.checks}
     assert f"recomputed {b['energy_kwh']!r}" in detail["energy_kwh"]
     other.close()
+    store.close()
+
+
+def test_a_pack_of_the_earlier_format_still_recomputes(tmp_path, signer):
+    """A ``carbontwin-pack/2`` (each window's events one JSON file, as packs were made
+    before) of the same footprint: written here from the ``/3`` pack's members."""
+    store, issued = _store(f"sqlite:///{tmp_path / 'o.db'}", 0, signer)
+    fp = max(issued, key=lambda f: len(f.lineage["events"]["windows"]))
+    files = _members(build_pack(store, fp.id))
+    n = len(fp.lineage["events"]["windows"])
+    old = {k: v for k, v in files.items() if not k.startswith("windows/")}
+    for i in range(n):
+        old[f"windows/{i:04d}.json"] = json.dumps(
+            _window(files, i), separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    manifest = json.loads(old["manifest.json"])
+    assert manifest["format"] == FORMAT_WINDOWS
+    manifest["format"] = FORMAT_WINDOWS_JSON
+    manifest["files"] = {
+        k: hashlib.sha256(v).hexdigest() for k, v in old.items() if k != "manifest.json"
+    }
+    old["manifest.json"] = json.dumps(manifest, indent=1).encode()
+    report = recompute(_zip(old))
+    assert report.ok, [c for c in report.checks if not c.ok]
+    names = {c.what for c in report.checks}
+    assert {f"file windows/{i:04d}.json" for i in range(n)} | {"energy_kwh"} <= names
+    # its windows in Parquet members under the old format name are not its windows
+    mixed = {**files, "manifest.json": old["manifest.json"]}
+    assert "windows" in _failed(recompute(_zip(mixed)))
     store.close()
 
 
