@@ -371,3 +371,41 @@ def test_a_footprint_issued_with_other_factors_than_the_stores_packs(tmp_path, s
     kept = store.load_issuance_input(fp.lineage["factors"]["sha256"])
     assert "0.35" in json.dumps(kept)
     store.close()
+
+
+def test_an_unreadable_parquet_window_is_a_failed_check_not_a_crash(tmp_path, signer):
+    """A pack whose manifest agrees with its members, but a window member is not what
+    ``events_to_parquet`` writes: junk, a table with a column no event has, a number
+    column with a missing value."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store, issued = _store(f"sqlite:///{tmp_path / 'x.db'}", 0, signer)
+    fp = issued[0]
+    files = _members(build_pack(store, fp.id))
+    store.close()
+
+    def parquet(table) -> bytes:
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        return buf.getvalue()
+
+    bad = {
+        "junk": b"PAR1 not a parquet file",
+        "unknown column": parquet(pa.table({"power_t": [1.0], "power_phase": ["L1"]})),
+        "missing number": parquet(
+            pa.table(
+                {"power_meter": ["M"], "power_t": pa.array([None], pa.float64()), "power_kw": [1.0]}
+            )
+        ),  # fmt: skip
+    }
+    for what, data in bad.items():
+        changed = {**files, "windows/0000/power.parquet": data}
+        manifest = json.loads(changed["manifest.json"])
+        manifest["files"]["windows/0000/power.parquet"] = hashlib.sha256(data).hexdigest()
+        changed["manifest.json"] = json.dumps(manifest, indent=1).encode()
+        report = recompute(_zip(changed))
+        assert not report.ok, what
+        detail = {c.what: c.detail for c in report.checks if not c.ok}
+        assert set(detail) == {"pack content"}, (what, detail)
+        assert detail["pack content"].startswith("window 0 cannot be read"), (what, detail)
