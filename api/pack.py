@@ -318,10 +318,22 @@ class Check:
 
 @dataclass(slots=True)
 class RecomputeReport:
-    """What :func:`recompute` found; ``ok`` when every check matched."""
+    """What :func:`recompute` found; ``ok`` when every check matched.
+
+    ``made_by`` is the carbontwin version that issued the footprint (its lineage),
+    ``recomputed_by`` the one that recomputed it: figures are bit for bit the same
+    within one version, and may differ in their last digits between versions.
+    """
 
     order: str = ""
     checks: list[Check] = field(default_factory=list)
+    made_by: str = ""
+    recomputed_by: str = ""
+
+    @property
+    def other_version(self) -> bool:
+        """The pack was made by another carbontwin version than the one recomputing it."""
+        return bool(self.made_by) and self.made_by != self.recomputed_by
 
     @property
     def ok(self) -> bool:
@@ -391,7 +403,9 @@ def recompute(
         sha256_json,
     )
 
-    report = RecomputeReport()
+    from .issuing import carbontwin_version
+
+    report = RecomputeReport(recomputed_by=carbontwin_version())
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
@@ -449,6 +463,7 @@ def recompute(
         payload = doc["payload"]
         lineage = payload["lineage"]
         report.order = str(payload["order"])
+        report.made_by = str(lineage.get("carbontwin_version", ""))
         pub = load_public_key(raw["public_key.pem"])
         sig = verify_document(doc, pub)
         report.add("signature", sig.valid, f"{sig.reason} (key {sig.key_id})")
@@ -600,6 +615,7 @@ def _recompute_windows(
         lineage = payload["lineage"]
         order_id = str(payload["order"])
         report.order = order_id
+        report.made_by = str(lineage.get("carbontwin_version", ""))
         windows = list(lineage["events"]["windows"])
         pub = load_public_key(raw["public_key.pem"])
         sig = verify_document(doc, pub)

@@ -105,10 +105,25 @@ def recompute(
     out = Console(width=200)
     out.print(table)
     bad = [c for c in report.checks if not c.ok]
+    versions = (
+        f"made by carbontwin {report.made_by}, recomputed by carbontwin {report.recomputed_by}"
+    )
     if report.ok:
-        out.print(f"[green]OK[/] {len(report.checks)} checks match bit for bit", highlight=False)
+        out.print(
+            f"[green]OK[/] {len(report.checks)} checks match bit for bit"
+            + (f" ({versions})" if report.other_version else ""),
+            highlight=False,
+        )
         return
     out.print(f"[red]FAILED[/] {len(bad)} of {len(report.checks)} checks", highlight=False)
+    if report.other_version:
+        out.print(
+            f"note: the pack was {versions}; figures are bit for bit the same within one "
+            "version and may differ in their last digits between versions: recompute with "
+            f"carbontwin {report.made_by} (pip install carbontwin=={report.made_by}) to tell "
+            "a changed input from a changed method",
+            highlight=False,
+        )
     raise typer.Exit(1)
 
 

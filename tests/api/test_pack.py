@@ -156,3 +156,38 @@ def test_a_withdrawal_recomputes_and_names_its_reason(demo_store, signer):
     assert checks["co2e_kg"].ok
     # the version it replaced still recomputes as issued
     assert recompute(build_pack(store, fp.id)).ok
+
+
+def test_recompute_names_the_version_that_made_the_pack(demo_store, tmp_path, monkeypatch):
+    from importlib.metadata import version
+
+    store, issued = demo_store
+    fp = issued[2]
+    data = build_pack(store, fp.id)
+    report = recompute(data)
+    installed = version("carbontwin")
+    assert (report.made_by, report.recomputed_by) == (installed, installed)
+    assert report.made_by == fp.lineage["carbontwin_version"]
+    assert not report.other_version
+    good = tmp_path / "good.zip"
+    good.write_bytes(data)
+    r = runner.invoke(app, ["recompute", str(good)])
+    assert r.exit_code == 0, r.output
+    assert "recomputed by" not in r.output
+    # recomputed by another version: said beside OK, and a mismatch says which to install
+    import carbontwin.api.issuing as issuing
+
+    monkeypatch.setattr(issuing, "carbontwin_version", lambda: "9.9.9")
+    r = runner.invoke(app, ["recompute", str(good)])
+    assert r.exit_code == 0, r.output
+    assert f"made by carbontwin {installed}, recomputed by carbontwin 9.9.9" in " ".join(
+        r.output.split()
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    files["rules.json"] = files["rules.json"].replace(b"{", b"{ ", 1)  # not the manifest's
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(_zip(files))
+    r = runner.invoke(app, ["recompute", str(bad)])
+    assert r.exit_code == 1
+    assert f"pip install carbontwin=={installed}" in " ".join(r.output.split())
