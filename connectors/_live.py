@@ -364,7 +364,7 @@ class SpooledConnector:
             if r[0] in ("power", "counter"):
                 first[r[1]] = min(first.get(r[1], math.inf), float(r[2]))
         starts: dict[str, float] = {}
-        for source in set(first) - {r[1] for r in kept}:
+        for source in sorted(first):  # (a source's states, if any, are still spooled)
             last = before.get(source, self._source_t.get(source, -math.inf))
             if math.isfinite(last):
                 self._source_t[source] = last  # the last time spooled, not the last seen

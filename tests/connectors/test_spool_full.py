@@ -81,6 +81,27 @@ def test_a_meter_whose_first_reading_is_lost_gets_a_gap_from_that_reading(tmp_pa
     c.spool.close()
 
 
+def test_a_source_with_states_and_readings_still_gets_its_gap(tmp_path):
+    """A meter named like an asset: its state is spooled, its lost readings leave a gap."""
+    cfg = SpoolConfig(path=tmp_path / "spool.db", max_events=2)
+    c = SpooledConnector(cfg, None, sink=lambda b: len(b))
+    c.spool = Spool(cfg.path)
+    rows, seen = _readings(c, [0.0, 1.0], meter="press-1")
+    c._commit(rows, seen)
+    rows, seen = _readings(c, [2.0, 3.0], meter="press-1")
+    c._commit(rows + [("state", "press-1", 2.0, None, None, "IDLE", "", "")], seen)
+    assert c.stats.spool_full == 2
+    assert "press-1" in c.gaps
+    c.spool.ack(c.spool.take(100))
+    rows, seen = _readings(c, [4.0], meter="press-1")
+    c._commit(rows, seen)
+    got = c.spool.take(100).events
+    assert list(zip(got.gap_source, got.gap_start, got.gap_end, strict=True)) == [
+        ("press-1", 1.0, 4.0)
+    ]
+    c.spool.close()
+
+
 def _rows_of(batch: EventBatch) -> list[tuple]:
     from carbontwin.connectors.spool import _rows
 
