@@ -219,7 +219,8 @@ def register(app: typer.Typer) -> None:
 
         Values go through a local spool (store-and-forward). Gaps the connector
         knows it has (the time it was not running, lost connections, dead
-        Sparkplug edge nodes) are recorded as gap events and listed at the end.
+        Sparkplug edge nodes, readings not spooled while the spool held its
+        spool.max_events) are recorded as gap events and listed at the end.
         Events the store refuses for good (another value under a stored key) are
         set aside in the spool (``--rejected`` lists them, ``--correct-rejected``
         sends them as corrections). A refused login or certificate ends the command
