@@ -23,7 +23,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
-__all__ = ["CachedResponse", "FactoryCache", "ResponseCache"]
+__all__ = ["CachedResponse", "FactoryCache", "ResponseCache", "keep_out_of_full_collections"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,21 +104,20 @@ class FactoryCache:
             found = store.load_factory(version)
             with self._lock:
                 self._lru[key] = found
-            _keep_out_of_full_collections()
+            keep_out_of_full_collections()
         return found
 
 
-def _keep_out_of_full_collections() -> None:
-    """Move every object alive now, a factory just built among them, to the cyclic
-    garbage collector's permanent generation (after one full collection of what the
-    build left behind).
+def keep_out_of_full_collections() -> None:
+    """Move every object alive now to the cyclic garbage collector's permanent
+    generation, after one full collection of the garbage among them: at the app's
+    startup (what it imported) and after a factory is built for the cache.
 
     A cached factory model is many objects that live as long as the worker (a
     500-machine plant's about 27,000): left in the oldest generation, every full
     collection scans them all while requests wait (6 ms for those on a 2.2 GHz
-    core, growing with the plant). The app's startup does the same with what it
-    imported. Once per factory version and worker; an evicted version's memory is
-    still freed when its last reference goes.
+    core, growing with the plant). Once per factory version and worker; an evicted
+    version's memory is still freed when its last reference goes.
     """
     gc.collect()
     gc.freeze()

@@ -15,7 +15,6 @@ when the host shuts down (mounted apps get no lifespan events of their own).
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -23,6 +22,7 @@ from importlib.metadata import version
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from ._cache import keep_out_of_full_collections
 from ._limits import BodyLimit
 from ._proxy import TrustedProxyHeaders
 from .deps import Services
@@ -58,8 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # everything imported and built so far lives as long as the process: keep it
         # out of the cyclic collector's full passes, which would otherwise pause
         # requests for as long as it takes to scan all of it
-        gc.collect()
-        gc.freeze()
+        keep_out_of_full_collections()
         yield
         services.close()
 

@@ -178,13 +178,23 @@ def _packed(fmt: str, payload: Mapping[str, Any], files: dict[str, bytes]) -> by
     return _zip({"manifest.json": _json(manifest), **files})
 
 
-def _window_members(i: int, fmt: str = FORMAT_WINDOWS) -> list[str]:
+def _parquet_member(i: int, kind: str) -> str:
+    """The member holding window ``i``'s events of ``kind`` (``carbontwin-pack/3``)."""
+    return f"{_WINDOW_DIR}{i:04d}/{kind}.parquet"
+
+
+def _json_member(i: int) -> str:
+    """The member holding window ``i``'s events (``carbontwin-pack/2``)."""
+    return f"{_WINDOW_DIR}{i:04d}.json"
+
+
+def _window_members(i: int, fmt: str) -> list[str]:
     """The members holding window ``i``'s events in a pack of format ``fmt``."""
     from carbontwin.twin.lineage import EVENT_KINDS
 
     if fmt == FORMAT_WINDOWS_JSON:
-        return [f"{_WINDOW_DIR}{i:04d}.json"]
-    return [f"{_WINDOW_DIR}{i:04d}/{kind}.parquet" for kind in EVENT_KINDS]
+        return [_json_member(i)]
+    return [_parquet_member(i, kind) for kind in EVENT_KINDS]
 
 
 def _window_events(raw: Mapping[str, bytes], i: int, fmt: str) -> Any:
@@ -192,9 +202,8 @@ def _window_events(raw: Mapping[str, bytes], i: int, fmt: str) -> Any:
     from carbontwin.twin.lineage import EVENT_KINDS, events_from_dict, events_from_parquet
 
     if fmt == FORMAT_WINDOWS_JSON:
-        return events_from_dict(json.loads(raw[_window_members(i, fmt)[0]]))
-    names = _window_members(i, fmt)
-    return events_from_parquet(dict(zip(EVENT_KINDS, (raw[n] for n in names), strict=True)))
+        return events_from_dict(json.loads(raw[_json_member(i)]))
+    return events_from_parquet({kind: raw[_parquet_member(i, kind)] for kind in EVENT_KINDS})
 
 
 def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = None) -> bytes:
@@ -262,8 +271,8 @@ def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = No
             )
             raise StoreError(msg, field="id")
         needed.update(str(x) for x in ids)
-        for name, data in zip(_window_members(i), events_to_parquet(events).values(), strict=True):
-            files[name] = data
+        for kind, data in events_to_parquet(events).items():
+            files[_parquet_member(i, kind)] = data
         if on_window is not None:
             on_window(i + 1, len(lineage["events"]["windows"]))
     orders = [order_to_dict(o) for o in store.orders_by_id(needed)]
