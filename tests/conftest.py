@@ -45,7 +45,8 @@ def postgres_url():
 
 # Tests that start servers, brokers, browsers or subprocesses and wait on the clock get the
 # "serial" mark: the README's test command runs the others on every core (pytest-xdist,
-# ``-m "not serial"``), then these in one process, one after another (``-m serial``).
+# ``-m "not serial"``), then these two at a time (``-n 2 -m serial``): each spends much
+# of its time waiting, and none shares the cores with the crowd of the first run.
 SERIAL_MARKS = ("slow", "browser", "opcua", "mqtt")
 
 
