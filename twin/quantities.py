@@ -30,8 +30,6 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import pint
-
 from .errors import CarbonTwinError
 
 __all__ = [
@@ -76,6 +74,8 @@ class QuantityError(CarbonTwinError, ValueError):
 
 @cache
 def _registry() -> Any:
+    import pint  # half a second to import: only when a unit is parsed, not by every command
+
     ureg: Any = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     ureg.define("piece = [] = pcs = pieces")
     return ureg
@@ -123,6 +123,8 @@ def parse_quantity(value: Any, kind: str) -> float:
 
 
 def _parse_string(text: str, kind: str) -> float:
+    import pint
+
     ureg = _registry()
     stripped = text.strip()
     if not stripped:

@@ -61,3 +61,21 @@ def test_the_command_line_loads_its_libraries_when_a_command_runs():
         "assert r.exit_code == 0, r.output"
     )
     assert {"pint", "carbontwin.twin.factory_file"} <= mods
+
+
+def test_the_store_and_issuing_load_no_unit_library():
+    """pint (half a second to import) is for parsing units in factory files and forms: the
+    store, footprints and issuing, which every command opening a store imports, do not
+    need it."""
+    mods = _imported_after(
+        "import carbontwin.twin.store, carbontwin.twin.footprint, carbontwin.api.issuing\n"
+        "from carbontwin.twin.quantities import to_epoch\n"
+        "assert to_epoch('2019-03-04T00:00:00Z') == 1551657600.0"
+    )
+    assert "carbontwin.api.issuing" in mods
+    assert "pint" not in mods
+    mods = _imported_after(
+        "from carbontwin.twin.quantities import parse_quantity\n"
+        "assert parse_quantity('2.5 MWh', 'energy') == 2500.0"
+    )
+    assert "pint" in mods
