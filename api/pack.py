@@ -53,11 +53,14 @@ import hashlib
 import io
 import json
 import math
+import shutil
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from carbontwin.twin.errors import CarbonTwinError, StoreError
 from carbontwin.twin.footprint import DEPRECATED, WITHDRAWN
@@ -70,6 +73,7 @@ __all__ = [
     "RecomputeReport",
     "build_pack",
     "recompute",
+    "write_pack",
 ]
 
 FORMAT = "carbontwin-pack/1"
@@ -137,7 +141,30 @@ def _json(obj: Any, *, compact: bool = False) -> bytes:
 
 def build_pack(store: Any, footprint_id: str, *, on_window: Progress | None = None) -> bytes:
     """The pack (zip bytes) of the stored footprint ``footprint_id``; ``on_window(done,
-    total)`` after each window of a windowed footprint is read and checked."""
+    total)`` after each window of a windowed footprint is read and checked. A large pack
+    is better written to a file (:func:`write_pack`): these bytes are all in memory."""
+    buf = io.BytesIO()
+    write_pack(store, footprint_id, buf, on_window=on_window)
+    return buf.getvalue()
+
+
+def write_pack(
+    store: Any,
+    footprint_id: str,
+    out: IO[bytes],
+    *,
+    on_window: Progress | None = None,
+    workdir: str | Path | None = None,
+) -> int:
+    """Write the pack of the stored footprint ``footprint_id`` to ``out`` (a binary file
+    open for writing) and return its size in bytes; ``on_window`` as for
+    :func:`build_pack`.
+
+    A windowed footprint's windows are read one at a time; each window's Parquet
+    members go to a temporary folder (in ``workdir``, else the system's) as soon as
+    they are written, and the zip is copied together from there: memory holds one
+    window's events, not the pack. The bytes are those :func:`build_pack` returns.
+    """
     stored = store.stored_footprint(footprint_id)
     payload = stored.document["payload"]
     lineage = payload.get("lineage") or {}
@@ -151,9 +178,11 @@ def build_pack(store: Any, footprint_id: str, *, on_window: Progress | None = No
         msg = f"footprint {footprint_id} has no stored signing key"
         raise StoreError(msg, field="id")
     if "windows" in (lineage.get("events") or {}):
-        return _build_windows_pack(store, stored, on_window)
+        with tempfile.TemporaryDirectory(prefix="carbontwin-pack-", dir=workdir) as spool:
+            files = _windows_pack_files(store, stored, Path(spool), on_window)
+            return _packed(FORMAT_WINDOWS, payload, files, out)
     _, factory_doc = store.factory_document(int(lineage["factory"]["version"]))
-    files = {
+    files_1: dict[str, Member] = {
         "footprint.json": _json(stored.document),
         "public_key.pem": stored.public_key_pem.encode("ascii"),
         "factory.json": _json(factory_doc),
@@ -163,19 +192,43 @@ def build_pack(store: Any, footprint_id: str, *, on_window: Progress | None = No
         ),
         "rules.json": _json({"rules": lineage["rules"], "allocation": lineage["allocation"]}),
     }
-    return _packed(FORMAT, payload, files)
+    return _packed(FORMAT, payload, files_1, out)
 
 
-def _packed(fmt: str, payload: Mapping[str, Any], files: dict[str, bytes]) -> bytes:
-    """The canonical zip of ``files`` with their manifest (format ``fmt``)."""
+@dataclass(frozen=True, slots=True)
+class _Spooled:
+    """A pack member written to a file of the pack's temporary folder."""
+
+    path: Path
+    size: int
+    sha256: str
+
+    @classmethod
+    def write(cls, path: Path, data: bytes) -> _Spooled:
+        path.write_bytes(data)
+        return cls(path, len(data), hashlib.sha256(data).hexdigest())
+
+
+#: a pack member's content: its bytes, or the file holding them
+Member = bytes | _Spooled
+
+
+def _packed(
+    fmt: str, payload: Mapping[str, Any], files: Mapping[str, Member], out: IO[bytes]
+) -> int:
+    """Write the canonical zip of ``files`` with their manifest (format ``fmt``) to ``out``;
+    its size in bytes."""
     manifest = {
         "format": fmt,
         "order": payload["order"],
         "footprint_id": payload["id"],
         "version": payload["version"],
-        "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
+        "files": {
+            k: v.sha256 if isinstance(v, _Spooled) else hashlib.sha256(v).hexdigest()
+            for k, v in files.items()
+        },
     }
-    return _zip({"manifest.json": _json(manifest), **files})
+    return _write_zip({"manifest.json": _json(manifest), **files}, out)
 
 
 def _parquet_member(i: int, kind: str) -> str:
@@ -206,8 +259,11 @@ def _window_events(raw: Mapping[str, bytes], i: int, fmt: str) -> Any:
     return events_from_parquet({kind: raw[_parquet_member(i, kind)] for kind in EVENT_KINDS})
 
 
-def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = None) -> bytes:
-    """The ``carbontwin-pack/3`` of a footprint issued window by window (module doc).
+def _windows_pack_files(
+    store: Any, stored: Any, spool: Path, on_window: Progress | None = None
+) -> dict[str, Member]:
+    """The members of the ``carbontwin-pack/3`` of a footprint issued window by window
+    (module doc), each window's written to ``spool`` as it is read.
 
     Every window's events are read as ``issue_windows`` read them and must give the
     digest the lineage names (else a :class:`StoreError` naming the window): late data,
@@ -254,7 +310,7 @@ def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = No
         raise StoreError(msg, field="id")
     meters = [m.id for m in factory.meters]
     assets = sorted(factory.asset_ids)
-    files: dict[str, bytes] = {}
+    files: dict[str, Member] = {}
     needed: set[str] = {order_id}
     for i, w in enumerate(lineage["events"]["windows"]):
         start, end = float(w["start"]), float(w["end"])
@@ -272,7 +328,9 @@ def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = No
             raise StoreError(msg, field="id")
         needed.update(str(x) for x in ids)
         for kind, data in events_to_parquet(events).items():
-            files[_parquet_member(i, kind)] = data
+            name = _parquet_member(i, kind)
+            files[name] = _Spooled.write(spool / name.replace("/", "_"), data)
+        del events, held
         if on_window is not None:
             on_window(i + 1, len(lineage["events"]["windows"]))
     orders = [order_to_dict(o) for o in store.orders_by_id(needed)]
@@ -286,7 +344,7 @@ def _build_windows_pack(store: Any, stored: Any, on_window: Progress | None = No
         "order_events.json": _json(events_to_dict(store.order_events([order_id])), compact=True),
         **files,
     }
-    return _packed(FORMAT_WINDOWS, payload, files)
+    return files
 
 
 def _iso(t: float) -> str:
@@ -303,17 +361,35 @@ def _members(names: Any) -> list[str]:
 
 
 def _zip(files: Mapping[str, bytes]) -> bytes:
-    """The pack's canonical zip of ``files``: stored (not compressed, so the bytes do not
-    depend on a zlib version), fixed times, in manifest-then-content order. Recompute
-    rebuilds it and compares, so a changed byte anywhere in the file is found."""
+    """The pack's canonical zip of ``files`` (:func:`_write_zip`) as bytes."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+    _write_zip(files, buf)
+    return buf.getvalue()
+
+
+def _write_zip(files: Mapping[str, Member], out: IO[bytes]) -> int:
+    """Write the pack's canonical zip of ``files`` to ``out``: stored (not compressed, so
+    the bytes do not depend on a zlib version), fixed times, in manifest-then-content
+    order; its size in bytes. Recompute rebuilds it and compares, so a changed byte
+    anywhere in the file is found. A spooled member is copied from its file in pieces.
+    ``out`` must be seekable: on a stream zipfile writes another header form."""
+    if not out.seekable():
+        msg = "a pack is written to a seekable file (a stream would get other zip headers)"
+        raise ValueError(msg)
+    start = out.tell()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
         for name in _members(files):
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
-            z.writestr(info, files[name])
-    return buf.getvalue()
+            member = files[name]
+            if isinstance(member, _Spooled):
+                info.file_size = member.size  # as writestr sets it: the same header
+                with z.open(info, "w") as dest, member.path.open("rb") as src:
+                    shutil.copyfileobj(src, dest, 1 << 20)
+            else:
+                z.writestr(info, member)
+    return out.tell() - start
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,15 @@ whose lineage spans the most windows. Timed, median of ``--repeat`` runs:
   two builds: ``events_to_parquet`` against the JSON of ``events_to_dict``);
 - the memory each form's writing and ``recompute`` add at their peak, in bytes per
   event (each run in a forked child: its peak resident size less its size at the
-  start).
+  start), and the same of the whole build written to a file (``write_pack``, what
+  ``carbontwin pack`` and the HTTP route do: one window in memory at a time) and into
+  memory (``build_pack``).
 
 The last line printed is JSON: ``{"events", "pack_bytes_per_event",
 "json_pack_bytes_per_event", "window_bytes_per_event", "json_window_bytes_per_event",
 "build_s", "recompute_s", "json_recompute_s", "write_peak_bytes_per_event",
-"json_write_peak_bytes_per_event", "recompute_peak_bytes_per_event", ...}``.
+"json_write_peak_bytes_per_event", "recompute_peak_bytes_per_event",
+"pack_to_file_peak_bytes_per_event", "pack_in_memory_peak_bytes_per_event", ...}``.
 """
 
 from __future__ import annotations
@@ -49,7 +52,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from issuing import day_events, plant  # noqa: E402  (the issuing benchmark's plant)
 
 from carbontwin.api.issuing import issue_windows  # noqa: E402
-from carbontwin.api.pack import FORMAT_WINDOWS_JSON, _zip, build_pack, recompute  # noqa: E402
+from carbontwin.api.pack import (  # noqa: E402
+    FORMAT_WINDOWS_JSON,
+    _zip,
+    build_pack,
+    recompute,
+    write_pack,
+)
 from carbontwin.plugins.signing import Signer  # noqa: E402
 from carbontwin.twin.factors import FactorSet  # noqa: E402
 from carbontwin.twin.lineage import (  # noqa: E402
@@ -159,6 +168,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         meters, assets = [m.id for m in factory.meters], sorted(factory.asset_ids)
         slices = [store.read_window(w["start"], w["end"], meters, assets)[0] for w in wins]
         store.close()
+        url = f"sqlite:///{Path(tmp) / 'pack.db'}"
+
+        def to_file() -> None:  # carbontwin pack: each window's members spooled to disk
+            with Store.open(url) as s, open(Path(tmp) / "pack.zip", "wb") as f:
+                write_pack(s, fp.id, f)
+
+        def in_memory() -> None:  # the bytes of the whole pack
+            with Store.open(url) as s:
+                build_pack(s, fp.id)
+
+        to_file()
+        same_bytes = (Path(tmp) / "pack.zip").read_bytes() == data
+        file_peak, memory_peak = _peak(to_file), _peak(in_memory)
 
     def parquet_write() -> None:
         for ev in slices:
@@ -175,6 +197,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "windows": len(wins),
         "machines": len(factory.machines),
         "recomputed_ok": bool(report.ok and old_report.ok),
+        "file_equals_bytes": same_bytes,
         "pack_bytes": len(data),
         "json_pack_bytes": len(old),
         "pack_bytes_per_event": round(len(data) / events, 2),
@@ -189,6 +212,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "write_s": round(write_s, 4),
         "json_write_s": round(json_write_s, 4),
         "write_peak_bytes_per_event": round(_peak(parquet_write) / events, 1),
+        # the whole build (store reads, checks, writing) to a file and into memory
+        "pack_to_file_peak_bytes_per_event": round(file_peak / events, 1),
+        "pack_in_memory_peak_bytes_per_event": round(memory_peak / events, 1),
         "json_write_peak_bytes_per_event": round(_peak(json_write) / events, 1),
         "recompute_peak_bytes_per_event": round(_peak(lambda: recompute(data)) / events, 1),
         "json_recompute_peak_bytes_per_event": round(_peak(lambda: recompute(old)) / events, 1),
@@ -202,7 +228,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"windows written in {write_s:.3f} s, peak {out['write_peak_bytes_per_event']} B/event "
         f"(JSON {json_write_s:.3f} s, peak {out['json_write_peak_bytes_per_event']} B/event); "
         f"recompute peak {out['recompute_peak_bytes_per_event']} B/event (JSON "
-        f"{out['json_recompute_peak_bytes_per_event']} B/event)",
+        f"{out['json_recompute_peak_bytes_per_event']} B/event); the whole build's peak "
+        f"{out['pack_to_file_peak_bytes_per_event']} B/event to a file, "
+        f"{out['pack_in_memory_peak_bytes_per_event']} B/event in memory",
         file=sys.stderr,
     )
     print(json.dumps(out))

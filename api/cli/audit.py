@@ -58,8 +58,12 @@ def pack(
     tenant: TenantOpt = "default",
 ) -> None:
     """Write the verifier's pack of an order's footprint (events, factory version, factors,
-    rules, result, signature, public key; issued window by window: each window's events)."""
-    from carbontwin.api.pack import build_pack
+    rules, result, signature, public key; issued window by window: each window's events,
+    read one window at a time)."""
+    import os
+    import tempfile
+
+    from carbontwin.api.pack import write_pack
     from carbontwin.twin.store import NotFoundError, Store
 
     store = Store.open(_settings(database_url, None).database_url, tenant=tenant)
@@ -74,15 +78,24 @@ def pack(
                     "the store; give the store that holds it with --database-url"
                 )
                 raise NotFoundError(msg, field="order") from None
-        with window_progress("reading windows") as on_window:
-            data = build_pack(store, fp.id, on_window=on_window)
+        target = out or Path(f"{fp.order}.zip")
+        # written beside the target, renamed when whole: a crash leaves no half pack
+        fd, part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f, window_progress("reading windows") as on_window:
+                size = write_pack(store, fp.id, f, on_window=on_window, workdir=target.parent)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(part, 0o666 & ~mask)  # as a file written plainly, not mkstemp's 0600
+            os.replace(part, target)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
     finally:
         store.close()
-    target = out or Path(f"{fp.order}.zip")
-    target.write_bytes(data)
     Console().print(
         f"pack of order {fp.order} (footprint {fp.id}, v{fp.version}) -> {target} "
-        f"({len(data) / 1024:.0f} KiB); check it with: carbontwin recompute {target}",
+        f"({size / 1024:.0f} KiB); check it with: carbontwin recompute {target}",
         highlight=False,
     )
 

@@ -365,28 +365,51 @@ def get_footprint_pack(footprint_id: str, services: ReadDep) -> Any:
     """The verifier's pack of a footprint: events slice, factory version, factor series,
     rules, result, signature and public key (``carbontwin recompute PACK.zip``).
 
-    A pack is built in memory: one whose events (the lineage's count: every event of
-    the windows the order was in, plant-wide) number more than ``max_history_events``
-    is refused (413), to be written by ``carbontwin pack`` instead."""
+    The pack is written to a temporary file and sent from there; a windowed
+    footprint's windows are read one at a time. A window of more events than
+    ``max_history_events`` (the lineage's count of the window: every event of it,
+    plant-wide), or a whole-history footprint's events past it, is refused (413): a
+    worker holds no more events at once than an attribution it would do; ``carbontwin
+    pack`` writes such a pack."""
+    import os
+    import tempfile
+
+    from starlette.background import BackgroundTask
+    from starlette.responses import FileResponse
+
     from carbontwin.api.errors import TooLarge
-    from carbontwin.api.pack import build_pack
+    from carbontwin.api.pack import write_pack
 
     fp = find_footprint(services.store, footprint_id)
     limit = services.settings.max_history_events
     events = (fp.lineage or {}).get("events") or {}
-    count = events.get("count") if isinstance(events, dict) else None
+    windows = events.get("windows") if isinstance(events, dict) else None
+    if isinstance(windows, list):
+        counts = [w.get("count") for w in windows if isinstance(w, dict)]
+        count = max((c for c in counts if isinstance(c, int)), default=None)
+        what = "its largest window holds"
+    else:
+        count = events.get("count") if isinstance(events, dict) else None
+        what = "it holds"
     if limit is not None and isinstance(count, int) and count > limit:
         msg = (
-            f"the pack of footprint {fp.id} holds {count:,} events, more than "
-            f"max_history_events ({limit:,}): the service does not build it in memory; "
-            f"write it with carbontwin pack {fp.id} --out FILE, or raise max_history_events"
+            f"the pack of footprint {fp.id}: {what} {count:,} events, more than "
+            f"max_history_events ({limit:,}), more than a worker reads at once; write it "
+            f"with carbontwin pack {fp.id} --out FILE, or raise max_history_events"
         )
         raise TooLarge(msg, field="footprint_id")
-    data = build_pack(services.store, fp.id)
-    return Response(
-        data,
+    fd, path = tempfile.mkstemp(prefix="carbontwin-pack-", suffix=".zip")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write_pack(services.store, fp.id, f)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return FileResponse(
+        path,
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{fp.order}-v{fp.version}.zip"'},
+        filename=f"{fp.order}-v{fp.version}.zip",
+        background=BackgroundTask(os.unlink, path),
     )
 
 

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import sys
+import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -290,7 +291,38 @@ def test_a_window_changed_since_the_issue_is_not_packed(tmp_path, signer):
     store.close()
 
 
-def test_route_and_commands_pack_a_windowed_footprint(tmp_path):
+def test_a_pack_that_fails_midway_leaves_the_file_before_it(tmp_path, signer):
+    """``carbontwin pack`` writes beside its target and renames when whole: a window
+    found changed after earlier windows were written ends the command with the error,
+    and the file that was there (a pack written before) is as it was, no part left."""
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    store, issued = _store(url, 0, signer)
+    fp = max(issued, key=lambda f: len(f.lineage["events"]["windows"]))
+    windows = fp.lineage["events"]["windows"]
+    assert len(windows) >= 3
+    out = tmp_path / "packs" / "O.zip"
+    out.parent.mkdir()
+    r = runner.invoke(app, ["pack", fp.id, "--database-url", url, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    before = out.read_bytes()
+    assert recompute(before).ok
+    # a late sample in the last window: the windows before it are read and spooled first
+    w = windows[-1]
+    meter = store.load_factory().meters[0].id
+    from carbontwin.twin.events import PowerSample
+
+    t = datetime.fromtimestamp((w["start"] + w["end"]) / 2 + 0.5, UTC)
+    store.write_events(EventBatch.from_events([PowerSample(meter, t, 3.0)]))
+    store.close()
+    r = runner.invoke(app, ["pack", fp.id, "--database-url", url, "--out", str(out)])
+    assert r.exit_code == 1
+    assert isinstance(r.exception, StoreError)
+    assert f"window {len(windows) - 1} [" in str(r.exception)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["O.zip"]
+
+
+def test_route_and_commands_pack_a_windowed_footprint(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -335,20 +367,33 @@ def test_route_and_commands_pack_a_windowed_footprint(tmp_path):
         assert r.content == out.read_bytes()  # archived since: read back from Parquet
         assert recompute(r.content).ok
     application.state.services.close()
-    # a pack of more events than max_history_events is refused by the service, not built
+    # the service reads one window at a time: a pack of more events in all than
+    # max_history_events is sent when each window holds no more; a window past it is refused
     count = fp.lineage["events"]["count"]
-    assert count == sum(w["count"] for w in fp.lineage["events"]["windows"]) > 0
-    for limit, status in ((count, 200), (count - 1, 413)):
+    sizes = [w["count"] for w in fp.lineage["events"]["windows"]]
+    assert count == sum(sizes) > max(sizes) > 0  # several windows, none empty
+    spool = tmp_path / "tmp"  # the service's temporary files, this test's own
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    for limit, status in ((max(sizes), 200), (max(sizes) - 1, 413)):
         settings = make_settings(tmp_path, database_url=db, max_history_events=limit)
         application = create_app(settings)
         with TestClient(application, base_url="https://testserver") as client:
             client.headers["Authorization"] = f"Bearer {get_token(client)}"
             r = client.get(f"/footprints/{fp.id}/pack")
             assert r.status_code == status, r.text
-            if status == 413:
-                assert f"holds {count:,} events" in r.text
+            if status == 200:
+                assert count > limit
+                assert r.content == out.read_bytes()
+                assert r.headers["content-disposition"] == (
+                    f'attachment; filename="{fp.order}-v{fp.version}.zip"'
+                )
+            else:
+                assert f"its largest window holds {max(sizes):,} events" in r.text
                 assert f"carbontwin pack {fp.id} --out FILE" in r.text
         application.state.services.close()
+    # nothing of the pack it sent is left in the temporary folder
+    assert not list(spool.iterdir())
 
 
 def test_a_footprint_issued_with_other_factors_than_the_stores_packs(tmp_path, signer):

@@ -26,3 +26,5 @@ def test_pack_benchmark_recomputes_both_forms_and_parquet_is_the_smaller():
     # the windows' Parquet members against their JSON: smaller, and so the whole pack
     assert 0 < out["window_bytes_per_event"] < out["json_window_bytes_per_event"]
     assert out["pack_bytes"] < out["json_pack_bytes"]
+    # the pack written to a file is the pack built in memory, byte for byte
+    assert out["file_equals_bytes"] is True
