@@ -49,15 +49,17 @@ again (a windowed footprint: each window alone, then the pieces combined, as
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import math
+import os
 import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -467,14 +469,34 @@ def _format(z: zipfile.ZipFile, names: set[str]) -> Any:
 
 
 def recompute(
-    data: bytes, *, figures: bool = True, on_window: Progress | None = None
+    data: bytes | str | os.PathLike[str],
+    *,
+    figures: bool = True,
+    on_window: Progress | None = None,
 ) -> RecomputeReport:
-    """Check a pack (zip bytes) with nothing but its own content (see the module doc).
+    """Check a pack (zip bytes, or the path of a zip file) with nothing but its own content
+    (see the module doc).
 
     ``figures=False`` stops after the checks of the file itself (readable, canonical
     form, every member against the manifest) when one of them failed.
     ``on_window(done, total)`` after each window of a windowed pack is attributed again.
+
+    A file is read member by member: a window's members are read when they are checked
+    and when the window is attributed, and the canonical form is rebuilt in a temporary
+    file and compared piece by piece, so memory holds one member at a time, not the pack.
     """
+    with contextlib.ExitStack() as stack:
+        if isinstance(data, bytes | bytearray):
+            src: IO[bytes] = io.BytesIO(data)
+        else:
+            src = stack.enter_context(open(data, "rb"))  # noqa: SIM115 (closed by the stack)
+        return _recompute(stack, src, figures=figures, on_window=on_window)
+
+
+def _recompute(
+    stack: contextlib.ExitStack, src: IO[bytes], *, figures: bool, on_window: Progress | None
+) -> RecomputeReport:
+    """:func:`recompute` of the pack in ``src`` (kept open by ``stack``)."""
     from carbontwin.plugins.registry import allocation_rules
     from carbontwin.plugins.signing import load_public_key, verify_document
     from carbontwin.twin.attribution import Rules, attribute
@@ -492,17 +514,20 @@ def recompute(
 
     report = RecomputeReport(recomputed_by=carbontwin_version())
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            names = set(z.namelist())
-            fmt = _format(z, names)
-            windowed = fmt in (FORMAT_WINDOWS, FORMAT_WINDOWS_JSON)
-            fixed = _FILES_WINDOWS if windowed else _FILES
-            missing = sorted({"manifest.json", *fixed} - names)
-            if missing:
-                report.add("pack", False, f"missing file(s) {', '.join(missing)}")
-                return report
-            wins = sorted(n for n in names if n.startswith(_WINDOW_DIR)) if windowed else []
-            raw = {n: z.read(n) for n in ("manifest.json", *fixed, *wins)}
+        z = stack.enter_context(zipfile.ZipFile(src))
+        names = set(z.namelist())
+        fmt = _format(z, names)
+        windowed = fmt in (FORMAT_WINDOWS, FORMAT_WINDOWS_JSON)
+        fixed = _FILES_WINDOWS if windowed else _FILES
+        missing = sorted({"manifest.json", *fixed} - names)
+        if missing:
+            report.add("pack", False, f"missing file(s) {', '.join(missing)}")
+            return report
+        wins = sorted(n for n in names if n.startswith(_WINDOW_DIR)) if windowed else []
+        # every member read once here (its CRC checked, the windows' digests taken); the
+        # windows' bytes are read again when they are needed
+        raw = _PackMembers(z, {n: z.read(n) for n in ("manifest.json", *fixed)}, wins)
+        digests = {n: _member_sha256(z, n) for n in wins}
     except (
         zipfile.BadZipFile,
         zlib.error,
@@ -514,7 +539,7 @@ def recompute(
     ) as exc:
         report.add("pack", False, f"not a readable zip file: {exc}")
         return report
-    canonical = _zip(raw) == data
+    canonical = _same_stream(_canonical_file(raw, stack), src)
     report.add(
         "pack form",
         canonical,
@@ -532,7 +557,7 @@ def recompute(
         gone = sorted(set(files) - set(raw))
         report.add("pack", False, f"file(s) of the manifest missing: {', '.join(gone)}")
     for name in (*fixed, *wins):
-        got = hashlib.sha256(raw[name]).hexdigest()
+        got = digests[name] if name in digests else hashlib.sha256(raw[name]).hexdigest()
         want = files.get(name) if isinstance(files, Mapping) else None
         report.add(
             f"file {name}",
@@ -661,6 +686,55 @@ def _order_from_dict(d: Mapping[str, Any]) -> Any:
         datetime.fromisoformat(str(d["release"])),
         datetime.fromisoformat(str(d["due"])),
     )
+
+
+class _PackMembers(Mapping[str, bytes]):
+    """A pack's members by name: the fixed files' bytes held, the windows' read from the
+    open zip each time one is asked for (one member in memory at a time)."""
+
+    def __init__(self, z: zipfile.ZipFile, held: dict[str, bytes], lazy: list[str]) -> None:
+        self._z, self._held, self._names = z, held, [*held, *lazy]
+
+    def __getitem__(self, name: str) -> bytes:
+        if name in self._held:
+            return self._held[name]
+        if name not in self._names:
+            raise KeyError(name)
+        return self._z.read(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _member_sha256(z: zipfile.ZipFile, name: str) -> str:
+    """SHA-256 of member ``name`` of ``z``, read in pieces (its CRC checked at the end)."""
+    h = hashlib.sha256()
+    with z.open(name) as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            h.update(piece)
+    return h.hexdigest()
+
+
+def _canonical_file(files: Mapping[str, bytes], stack: contextlib.ExitStack) -> IO[bytes]:
+    """The canonical zip of ``files`` written to a temporary file (closed by ``stack``)."""
+    out = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (closed by the stack)
+    _write_zip(files, out)
+    return out
+
+
+def _same_stream(a: IO[bytes], b: IO[bytes]) -> bool:
+    """Whether two seekable files hold the same bytes, compared from their starts in pieces."""
+    a.seek(0)
+    b.seek(0)
+    while True:
+        x, y = a.read(1 << 20), b.read(1 << 20)
+        if x != y:
+            return False
+        if not x:
+            return True
 
 
 def _recompute_windows(

@@ -109,7 +109,7 @@ def recompute(
     from carbontwin.api.pack import recompute as run
 
     with window_progress("attributing windows again") as on_window:
-        report = run(file.read_bytes(), on_window=on_window)
+        report = run(file, on_window=on_window)  # read member by member
     table = Table(title=f"recompute {file} (order {report.order or '?'})")
     for col in ("check", "result", "detail"):
         table.add_column(col)

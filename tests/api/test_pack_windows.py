@@ -26,6 +26,7 @@ from carbontwin.api.pack import (
     _zip,
     build_pack,
     recompute,
+    write_pack,
 )
 from carbontwin.twin.errors import StoreError
 from carbontwin.twin.events import EventBatch
@@ -245,6 +246,46 @@ def test_a_changed_sample_fails_exactly_what_it_changes(tmp_path, signer):
     assert f"recomputed {b['energy_kwh']!r}" in detail["energy_kwh"]
     other.close()
     store.close()
+
+
+def test_a_pack_file_is_checked_as_its_bytes(tmp_path, signer):
+    """``recompute`` of a file reads it member by member; it reports what the same bytes
+    in memory give: a sound pack, a flipped byte inside a window's member (its CRC),
+    bytes appended after the zip."""
+    store, issued = _store(f"sqlite:///{tmp_path / 't.db'}", 0, signer)
+    fp = max(issued, key=lambda f: len(f.lineage["events"]["windows"]))
+    path = tmp_path / "p.zip"
+    with open(path, "wb") as f:
+        size = write_pack(store, fp.id, f)
+    store.close()
+    data = path.read_bytes()
+    assert size == len(data)
+
+    def checks(report) -> list[tuple[str, bool, str]]:
+        return [(c.what, c.ok, c.detail) for c in report.checks]
+
+    sound = recompute(path)
+    assert sound.ok
+    assert checks(sound) == checks(recompute(data))
+    assert sum(c.what.startswith("window ") for c in sound.checks) == len(
+        fp.lineage["events"]["windows"]
+    )
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("windows/0001/power.parquet")
+    # the member's data starts after its local header (30 bytes, its name, no extra field)
+    at = info.header_offset + 30 + len(info.filename) + 100
+    flipped = bytearray(data)
+    flipped[at] ^= 0xFF
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(bytes(flipped))
+    got = recompute(bad)
+    assert checks(got) == checks(recompute(bytes(flipped)))
+    assert _failed(got) == {"pack"}
+    assert "windows/0001/power.parquet" in got.checks[0].detail
+    bad.write_bytes(data + b"carbontwin")
+    got = recompute(bad)
+    assert checks(got) == checks(recompute(data + b"carbontwin"))
+    assert "pack form" in _failed(got)
 
 
 def test_a_pack_of_the_earlier_format_still_recomputes(tmp_path, signer):
