@@ -79,6 +79,9 @@ def pack(
                 )
                 raise NotFoundError(msg, field="order") from None
         target = out or Path(f"{fp.order}.zip")
+        if not target.parent.is_dir():
+            msg = f"folder {str(target.parent)!r} does not exist; create it or write elsewhere"
+            raise typer.BadParameter(msg, param_hint="'--out'")
         # written beside the target, renamed when whole: a crash leaves no half pack
         fd, part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
         try:

@@ -361,6 +361,14 @@ def test_a_pack_that_fails_midway_leaves_the_file_before_it(tmp_path, signer):
     assert f"window {len(windows) - 1} [" in str(r.exception)
     assert out.read_bytes() == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["O.zip"]
+    # a folder that is not there is named, not created
+    missing = tmp_path / "nowhere" / "O.zip"
+    r = runner.invoke(app, ["pack", fp.id, "--database-url", url, "--out", str(missing)])
+    assert r.exit_code == 2
+    said = " ".join(r.output.replace("│", " ").split())  # the error box wraps long paths
+    assert "Invalid value for '--out'" in said
+    assert "does not exist; create it or write elsewhere" in said
+    assert not missing.parent.exists()
 
 
 def test_route_and_commands_pack_a_windowed_footprint(tmp_path, monkeypatch):
