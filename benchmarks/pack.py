@@ -53,10 +53,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from issuing import day_events, plant  # noqa: E402  (the issuing benchmark's plant)
 
+from carbontwin.api._pack_form import _zip  # noqa: E402
 from carbontwin.api.issuing import issue_windows  # noqa: E402
 from carbontwin.api.pack import (  # noqa: E402
     FORMAT_WINDOWS_JSON,
-    _zip,
     build_pack,
     recompute,
     write_pack,

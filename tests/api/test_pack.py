@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from typer.testing import CliRunner
 
+from carbontwin.api._pack_form import _zip
 from carbontwin.api.cli import app
 from carbontwin.api.issuing import attribute_inputs, issue_footprints, read_inputs
-from carbontwin.api.pack import _zip, build_pack, recompute
+from carbontwin.api.pack import build_pack, recompute
 from carbontwin.twin.events import EventBatch, OrderStep
 from carbontwin.twin.store import Store
 

@@ -17,17 +17,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from carbontwin.api._pack_form import FORMAT_WINDOWS, FORMAT_WINDOWS_JSON, _zip
+from carbontwin.api._recompute import _ISSUED
 from carbontwin.api.cli import app
 from carbontwin.api.issuing import issue_windows
-from carbontwin.api.pack import (
-    _ISSUED,
-    FORMAT_WINDOWS,
-    FORMAT_WINDOWS_JSON,
-    _zip,
-    build_pack,
-    recompute,
-    write_pack,
-)
+from carbontwin.api.pack import build_pack, recompute, write_pack
 from carbontwin.twin.errors import StoreError
 from carbontwin.twin.events import EventBatch
 from carbontwin.twin.factors import FactorSet
