@@ -14,20 +14,12 @@ from pathlib import Path
 from typing import IO, Any
 
 FORMAT = "carbontwin-pack/1"
-
-
 #: a progress callback: ``(windows done, windows in all)``
 Progress = Callable[[int, int], None]
-
-
 #: the pack of a footprint issued window by window
 FORMAT_WINDOWS = "carbontwin-pack/3"
-
-
 #: the earlier pack of a footprint issued window by window (its windows as JSON), still read
 FORMAT_WINDOWS_JSON = "carbontwin-pack/2"
-
-
 _FILES = (
     "footprint.json",
     "public_key.pem",
@@ -36,8 +28,6 @@ _FILES = (
     "factors.json",
     "rules.json",
 )
-
-
 _FILES_WINDOWS = (
     "footprint.json",
     "public_key.pem",
@@ -47,13 +37,9 @@ _FILES_WINDOWS = (
     "orders.json",
     "order_events.json",
 )
-
-
 #: members in the order the canonical zip holds them (after ``manifest.json``; then the
 #: windows' members, by name)
 _ORDER = (*_FILES, "orders.json", "order_events.json")
-
-
 _WINDOW_DIR = "windows/"
 
 

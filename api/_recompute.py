@@ -55,8 +55,6 @@ _FIGURES = (
     "factor_versions",
     "flags",
 )
-
-
 #: set at issuance, not by attribution
 _ISSUED = ("id", "version", "replaces", "issued_at", "status", "lineage")
 
@@ -360,12 +358,13 @@ class _PackMembers(Mapping[str, bytes]):
     open zip each time one is asked for (one member in memory at a time)."""
 
     def __init__(self, z: zipfile.ZipFile, held: dict[str, bytes], lazy: list[str]) -> None:
-        self._z, self._held, self._names = z, held, [*held, *lazy]
+        self._z, self._held, self._lazy = z, held, set(lazy)
+        self._names = [*held, *lazy]
 
     def __getitem__(self, name: str) -> bytes:
         if name in self._held:
             return self._held[name]
-        if name not in self._names:
+        if name not in self._lazy:
             raise KeyError(name)
         return self._z.read(name)
 

@@ -124,10 +124,10 @@ def write_pack(
         raise StoreError(msg, field="id")
     if "windows" in (lineage.get("events") or {}):
         with tempfile.TemporaryDirectory(prefix="carbontwin-pack-", dir=workdir) as spool:
-            files = _windows_pack_files(store, stored, Path(spool), on_window)
-            return _packed(FORMAT_WINDOWS, payload, files, out)
+            members = _windows_pack_files(store, stored, Path(spool), on_window)
+            return _packed(FORMAT_WINDOWS, payload, members, out)
     _, factory_doc = store.factory_document(int(lineage["factory"]["version"]))
-    files_1: dict[str, Member] = {
+    files: dict[str, Member] = {
         "footprint.json": _json(stored.document),
         "public_key.pem": stored.public_key_pem.encode("ascii"),
         "factory.json": _json(factory_doc),
@@ -137,7 +137,7 @@ def write_pack(
         ),
         "rules.json": _json({"rules": lineage["rules"], "allocation": lineage["allocation"]}),
     }
-    return _packed(FORMAT, payload, files_1, out)
+    return _packed(FORMAT, payload, files, out)
 
 
 def _packed(
