@@ -9,7 +9,7 @@ Run from the repository root::
 The payloads are those issuing signs: the demo day is simulated, attributed and
 issued into a SQLite store (as ``carbontwin demo`` does), and each footprint's
 payload is read back as stored. Timed: :func:`carbontwin.twin.footprint.canonical_json`
-(a walk giving numbers their ECMAScript form, then the C ``json`` encoder) and
+(a walk giving numbers their ECMAScript form, then ``orjson``) and
 ``rfc8785.dumps`` (pure Python), in turn over every payload, ``--rounds`` times; the
 bytes of the two must be the same.
 

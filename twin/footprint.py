@@ -16,7 +16,6 @@ All breakdowns add up to their totals (a tested invariant):
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections import deque
@@ -28,6 +27,7 @@ from itertools import repeat
 from numbers import Integral
 from typing import Any
 
+import orjson
 import rfc8785
 
 from .quantities import utc
@@ -277,19 +277,20 @@ def canonical_json(obj: Any) -> bytes:
     Raises ``ValueError`` for NaN, infinities, integers beyond 2**53, non-string
     keys and lone surrogates.
 
-    The C ``json`` encoder writes the bytes after a walk over ``obj`` gives each
-    number the form RFC 8785 section 3.2.2.3 asks for (see :func:`_jcs_ready`);
-    what that cannot do exactly (other types, keys beyond U+FFFF, errors) is
-    left to the ``rfc8785`` package, which also raises the errors.
+    ``orjson`` writes the bytes (keys sorted, no spaces, UTF-8 unescaped) after a
+    walk over ``obj`` gives each number the form RFC 8785 section 3.2.2.3 asks for
+    (see :func:`_jcs_ready`); what that cannot do exactly (other types, keys beyond
+    U+FFFF, NaN and infinities, lone surrogates) is left to the ``rfc8785``
+    package, which also raises the errors.
     """
-    small: list[str] = []
+    small: list[bytes] = []
     try:
-        text = _JCS_DUMPS(_jcs_ready(obj, small))
+        text: bytes = orjson.dumps(_jcs_ready(obj, small), option=orjson.OPT_SORT_KEYS)
         if small:
             if text.count(_MARK) != 2 * len(small):  # a string of obj holds the mark itself
                 raise _NotFast
             text = _MARKED.sub(lambda m: small[int(m[1])], text)
-        return text.encode("utf-8")  # a lone surrogate raises here
+        return text
     except Exception:
         return rfc8785.dumps(obj)
 
@@ -298,19 +299,16 @@ class _NotFast(Exception):
     """``obj`` holds what only the ``rfc8785`` package writes (or rejects) exactly."""
 
 
-#: the C encoder: RFC 8785's separators, UTF-8 text unescaped, the escapes of section
-#: 3.2.2.2 (``\b \f \n \r \t``, other controls as lowercase ``\u00xx``)
-_JCS_DUMPS = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
 _SAFE_INT = 2**53 - 1
 #: a private-use character around the index of a number that stands in its place
-_MARK = "\ue000"
-_MARKED = re.compile(f'"{_MARK}(\\d+){_MARK}"')
+_MARK_TEXT = "\ue000"
+#: the mark as ``orjson`` writes it (UTF-8), and a marked number in its output
+_MARK = _MARK_TEXT.encode()
+_MARKED = re.compile(b'"' + _MARK + b"(\\d+)" + _MARK + b'"')
 
 
-def _jcs_ready(v: Any, small: list[str]) -> Any:
-    """``v`` as the C encoder writes in RFC 8785 form: floats that ECMAScript writes as
+def _jcs_ready(v: Any, small: list[bytes]) -> Any:
+    """``v`` as ``orjson`` writes it in RFC 8785 form: floats that ECMAScript writes as
     integers become ints; those it writes in another form than ``repr`` (below 1e-4)
     become marked strings whose text is in ``small``."""
     t = type(v)
@@ -344,7 +342,7 @@ def _jcs_ready(v: Any, small: list[str]) -> Any:
     raise _NotFast
 
 
-def _es_float(v: float, small: list[str]) -> Any:
+def _es_float(v: float, small: list[bytes]) -> Any:
     """``v`` as :func:`_jcs_ready` gives it to the encoder (RFC 8785 section 3.2.2.3)."""
     if v.is_integer():  # ECMAScript: no ".0", no exponent below 1e21; -0 is "0"
         if -1e16 < v < 1e16:
@@ -355,9 +353,11 @@ def _es_float(v: float, small: list[str]) -> Any:
     if -1e-3 < v < 1e-3:
         r = repr(v)
         if "e" in r:  # Python from 1e-4 down, ECMAScript from 1e-6 down
-            small.append(_es_small(r))
-            return f"{_MARK}{len(small) - 1}{_MARK}"
-    return v  # NaN and infinities: the encoder raises
+            small.append(_es_small(r).encode())
+            return f"{_MARK_TEXT}{len(small) - 1}{_MARK_TEXT}"
+    if v - v:  # NaN and infinities (orjson would write null): rfc8785 raises
+        raise _NotFast
+    return v
 
 
 def _es_small(r: str) -> str:
