@@ -13,12 +13,7 @@ domain error through.
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing import TYPE_CHECKING, Any
 
 from carbontwin.twin.errors import (
     AttributionError,
@@ -34,7 +29,9 @@ from carbontwin.twin.errors import (
 )
 from carbontwin.twin.store import NotFoundError as StoreNotFound
 
-from ._limits import BodyTooLarge
+if TYPE_CHECKING:  # FastAPI is imported when an app installs the handlers, not by the CLI
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
 __all__ = [
     "Conflict",
@@ -111,6 +108,8 @@ def _is_pact(request: Request) -> bool:
 
 
 def _pact_response(exc: PactError) -> JSONResponse:
+    from fastapi.responses import JSONResponse
+
     return JSONResponse(
         {"code": exc.code, "message": exc.message}, status_code=exc.status, headers=exc.headers
     )
@@ -118,6 +117,11 @@ def _pact_response(exc: PactError) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from ._limits import BodyTooLarge
 
     @app.exception_handler(CarbonTwinError)
     async def _carbontwin(request: Request, exc: CarbonTwinError) -> JSONResponse:

@@ -26,9 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from carbontwin.api.deps import Services, TenantServices
 from carbontwin.api.errors import NotFound
 from carbontwin.twin.attribution import Attribution, Rules
 from carbontwin.twin.coverage import Uncovered, hold_uncovered
@@ -46,6 +45,9 @@ from ._shared import (
     rules_from,
     with_orders,
 )
+
+if TYPE_CHECKING:  # the services are FastAPI's: not imported by the command line
+    from carbontwin.api.deps import Services, TenantServices
 
 
 @dataclass(frozen=True, slots=True, eq=False)

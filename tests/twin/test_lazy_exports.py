@@ -79,3 +79,19 @@ def test_the_store_and_issuing_load_no_unit_library():
         "assert parse_quantity('2.5 MWh', 'energy') == 2500.0"
     )
     assert "pint" in mods
+
+
+def test_a_command_opening_a_store_loads_no_web_framework(tmp_path):
+    """Issuing and the API's error types, which commands that open a store import, pull in
+    neither FastAPI nor Starlette (a fifth of a second here); the app's error handlers
+    still answer as before (tests/api)."""
+    db = tmp_path / "t.db"
+    mods = _imported_after(
+        "from typer.testing import CliRunner\n"
+        "from carbontwin.api.cli import app\n"
+        f"r = CliRunner().invoke(app, ['tenants', 'list', '--database-url', 'sqlite:///{db}'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "import carbontwin.api.issuing, carbontwin.api.errors"
+    )
+    assert {"carbontwin.api.issuing", "carbontwin.api.errors", "sqlalchemy"} <= mods
+    assert not {"fastapi", "starlette"} & mods, sorted({"fastapi", "starlette"} & mods)
