@@ -183,19 +183,32 @@ def _interval_rows(
     return _events.fetch_rows(conn, stmt)
 
 
-def _batch(parts: dict[_events.EventKind, list[Any]]) -> EventBatch:
+def _batch(
+    parts: dict[_events.EventKind, list[Any]],
+    blocks: dict[_events.EventKind, list[tuple[str, list[Any]]]] | None = None,
+) -> EventBatch:
+    """An event batch of the rows in ``parts`` (whole rows) and ``blocks`` (per point kind,
+    ``(source, its rows without the source)``, in the order the batch holds them)."""
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for kind, rows in parts.items():
         columns = _events.transpose(rows, len(kind.columns))
         for (attr, col), values in zip(kind.columns, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)
             arrays[attr] = _events._column(values, "f" if is_float else "o")
+    for kind, got in (blocks or {}).items():
+        rows = list(itertools.chain.from_iterable(rs for _, rs in got))
+        columns = _events.transpose(rows, len(kind.columns) - 1)
+        names = np.empty(len(got), dtype=object)
+        names[:] = [s for s, _ in got]
+        arrays[kind.columns[0][0]] = np.repeat(names, [len(rs) for _, rs in got])
+        for (attr, col), values in zip(kind.columns[1:], columns, strict=True):
+            is_float = isinstance(kind.table.c[col].type, sa.Double)
+            arrays[attr] = _events._column(values, "f" if is_float else "o")
     return EventBatch(**arrays)
 
 
-#: a point row's source and time (its first two columns)
-_SOURCE = operator.itemgetter(0)
-_TIME = operator.itemgetter(1)
+#: a point row's time once its source is left out (see :func:`_bulk_rows`)
+_TIME = operator.itemgetter(0)
 
 
 def _bulk_rows(
@@ -206,22 +219,26 @@ def _bulk_rows(
     lo: float,
     hi: float,
 ) -> dict[str, list[Any]]:
-    """Rows of ``sources`` with ``lo <= t <= hi``, per source by time (one read of the
-    (tenant, source, t) key per 500 sources)."""
-    out: dict[str, list[Any]] = {s: [] for s in sources}
-    tab = kind.table
-    cols = [tab.c[c] for _, c in kind.columns]
-    src, t = tab.c[kind.source], tab.c[kind.time]
-    ids = sorted(out)
-    for i in range(0, len(ids), 500):
-        stmt = (
-            sa.select(*cols)
-            .where(tab.c.tenant == tenant, src.in_(ids[i : i + 500]), t >= lo, t <= hi)
-            .order_by(src, t)
-        )
-        for s, rows in itertools.groupby(_events.fetch_rows(conn, stmt), key=_SOURCE):
-            out[s] = list(rows)  # the rows come ordered by source
-    return out
+    """Rows of ``sources`` with ``lo <= t <= hi``, per source by time and without the
+    source column (time first): one seek of the (tenant, source, t) key per source. A
+    read of many sources at once, ordered by source, cost more: a new string of the
+    source's name for every row."""
+    sql = _range_sql(kind.table.name)
+    params: dict[str, Any] = {"tenant": tenant, "lo": float(lo), "hi": float(hi)}
+    return {s: _events.fetch_rows(conn, sql, params | {"s": s}) for s in sources}
+
+
+@functools.lru_cache(maxsize=8)
+def _range_sql(table: str) -> sa.TextClause:
+    """The statement of :func:`_bulk_rows` for ``table`` (bound ``:tenant``, ``:s``,
+    ``:lo``, ``:hi``), written once per table."""
+    kind = next(k for k in _events.KINDS if k.table.name == table)
+    cols = ", ".join(f'"{c}"' for _, c in kind.columns[1:])
+    src, t = f'"{kind.source}"', f'"{kind.time}"'
+    return sa.text(
+        f"SELECT {cols} FROM {table} WHERE tenant = :tenant AND {src} = :s "
+        f"AND {t} >= :lo AND {t} <= :hi ORDER BY {t}"
+    )
 
 
 def _nearest_rows(
@@ -276,10 +293,12 @@ def _carried(
 ) -> dict[str, tuple[list[Any], float | None, float | None]]:
     """Per source: its rows from its last one before ``w0`` to its first at or after ``w1``
     (all of them when it has none after; without ``w1``, its rows up to ``until``),
-    with the times of those two edges (``None`` where it has none).
+    without the source column (time first), with the times of those two edges (``None``
+    where it has none).
 
-    One bulk read of ``[w0 - margin, w1 + margin]`` finds both edges of every source
-    that reports at least once per ``margin``; the others' edges are one statement.
+    One read of ``[w0 - margin, w1 + margin]`` per source finds both edges of every
+    source that reports at least once per ``margin``; the others' edges are one
+    statement per 100 sources.
     """
     top = (w0 if until is None else until) if w1 is None else w1 + margin
     got = _bulk_rows(conn, tenant, kind, sources, w0 - margin, top)
@@ -288,16 +307,16 @@ def _carried(
     lo_rows = _nearest_rows(conn, tenant, kind, need_lo, w0 - margin, before=True)
     hi_rows: dict[str, Any] = {}
     if w1 is not None:
-        need_hi = [s for s, rs in got.items() if not rs or float(rs[-1][1]) < w1]
+        need_hi = [s for s, rs in got.items() if not rs or float(rs[-1][0]) < w1]
         hi_rows = _nearest_rows(conn, tenant, kind, need_hi, w1 + margin, before=False)
     out: dict[str, tuple[list[Any], float | None, float | None]] = {}
     for s in sources:
         rs = got[s]
         i_lo = first_at[s]
         if i_lo > 0:
-            pre, lo, k = [], float(rs[i_lo - 1][1]), i_lo - 1
+            pre, lo, k = [], float(rs[i_lo - 1][0]), i_lo - 1
         elif s in lo_rows:
-            pre, lo, k = [lo_rows[s]], float(lo_rows[s][1]), 0
+            pre, lo, k = [lo_rows[s][1:]], float(lo_rows[s][1]), 0
         else:
             pre, lo, k = [], None, 0
         if w1 is None:  # states: every row to the end of the read
@@ -305,9 +324,9 @@ def _carried(
             continue
         i_hi = bisect.bisect_left(rs, w1, key=_TIME)
         if i_hi < len(rs):
-            out[s] = ([*pre, *rs[k : i_hi + 1]], lo, float(rs[i_hi][1]))
+            out[s] = ([*pre, *rs[k : i_hi + 1]], lo, float(rs[i_hi][0]))
         elif s in hi_rows:
-            out[s] = ([*pre, *rs[k:], hi_rows[s]], lo, float(hi_rows[s][1]))
+            out[s] = ([*pre, *rs[k:], hi_rows[s][1:]], lo, float(hi_rows[s][1]))
         else:
             out[s] = ([*pre, *rs[k:]], lo, None)
     return out
@@ -330,8 +349,9 @@ def read_slice(
     one before ``a`` (the earliest of those readings) to ``b`` (the latest);
     order steps and gaps overlapping ``[a, b]``. Material uses are not read:
     they count when an order is issued. Every read is a range of an index:
-    (source, time) for points, end for intervals; a few statements per window,
-    not a few per source (:func:`_carried`). Sources with retracted events, and
+    (source, time) for points, end for intervals; one statement per source and
+    kind for the points, the edges of sources reporting less often than hourly a few
+    more (:func:`_carried`). Sources with retracted events, and
     time within a window's length of archived time, are read source by source
     (retracted rows are skipped when finding a source's edges; archive files
     are read back). ``by_source`` reads every source alone.
@@ -347,11 +367,16 @@ def read_slice(
             return []
         return [s for s in sources if s not in src.taken]
 
-    points: dict[_events.EventKind, list[Any]] = {_STATES: [], _POWER: [], _COUNTERS: []}
+    # per point kind, (source, its rows without the source) in the order they are read
+    points: dict[_events.EventKind, list[tuple[str, list[Any]]]] = {
+        _STATES: [],
+        _POWER: [],
+        _COUNTERS: [],
+    }
     for kind in (_POWER, _COUNTERS):
         quick = bulk(kind, meters, w0)
-        for rows, lo, hi in _carried(conn, tenant, kind, quick, w0, w1, margin).values():
-            points[kind] += rows
+        for s, (rows, lo, hi) in _carried(conn, tenant, kind, quick, w0, w1, margin).items():
+            points[kind].append((s, rows))
             a = min(a, w0 if lo is None else lo)
             if hi is not None:
                 b = max(b, hi)
@@ -363,24 +388,24 @@ def read_slice(
                 rows = src.rows(kind, m, lo_m, w1, closed=False)
             else:
                 rows = src.rows(kind, m, lo_m, hi)
-            points[kind] += rows
+            points[kind].append((m, [r[1:] for r in rows]))
             a = min(a, lo_m)
             if hi is not None:
                 b = max(b, hi)
     quick = bulk(_STATES, assets, a)
     carried = _carried(conn, tenant, _STATES, quick, a, None, margin, until=b)
     for s in quick:
-        points[_STATES] += [r for r in carried[s][0] if float(r[1]) <= b]
+        points[_STATES].append((s, [r for r in carried[s][0] if float(r[0]) <= b]))
     for asset in (x for x in assets if x not in set(quick)):
         lo = src.edge(_STATES, asset, a, before=True)
-        points[_STATES] += src.rows(_STATES, asset, a if lo is None else lo, b)
+        rows = src.rows(_STATES, asset, a if lo is None else lo, b)
+        points[_STATES].append((asset, [r[1:] for r in rows]))
     parts = {
-        **points,
         _STEPS: _interval_rows(conn, tenant, _STEPS, a, b),
         _MATERIALS: [],
         _GAPS: _interval_rows(conn, tenant, _GAPS, a, b),
     }
-    batch = _batch(parts)
+    batch = _batch(parts, points)
     if src.retractions:  # as the whole history is read: without the retracted events
         from carbontwin.twin.retractions import without_retracted
 
