@@ -669,6 +669,31 @@ def _group_ids(frame: pd.DataFrame, key: Sequence[str]) -> npt.NDArray[np.int64]
     return np.asarray(pd.factorize(combined)[0], dtype=np.int64)
 
 
+def source_runs(src: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+    """Where each run of equal values of ``src`` starts (row numbers, the first 0)."""
+    if not src.size:
+        return np.zeros(0, dtype=np.intp)
+    new = np.ones(src.size, dtype=bool)
+    np.not_equal(src[1:], src[:-1], out=new[1:])
+    return np.flatnonzero(new)
+
+
+def _keys_plainly_unique(src: npt.NDArray[Any], t: npt.NDArray[Any]) -> bool:
+    """True when the keys (source, time) of these rows are certainly all different: each
+    source's rows come as one run with strictly rising times, as connectors and imports
+    send them. False says nothing (the rows are then grouped)."""
+    if src.size < 2:
+        return True
+    if t.dtype.kind != "f":
+        return False
+    starts = source_runs(src)
+    if len(set(src[starts].tolist())) != starts.size:  # a source in two runs
+        return False
+    rising = t[1:] > t[:-1]  # NaN is never rising
+    rising[starts[1:] - 1] = True  # a new run may start at any time
+    return bool(rising.all())
+
+
 def settle(batch: EventBatch, prior: EventBatch | None = None) -> Settlement:
     """Resolve duplicates and corrections of ``batch`` on top of ``prior``.
 
@@ -698,6 +723,11 @@ def settle(batch: EventBatch, prior: EventBatch | None = None) -> Settlement:
         if n == 0:
             out[kind.name] = {**cols, kind.correction: fix}
             status[kind.name] = np.zeros(0, dtype=np.int8)
+            continue
+        if not m and len(kind.key) == 2 and _keys_plainly_unique(*(cols[a] for a in kind.key)):
+            out[kind.name] = {**cols, kind.correction: fix}  # every key once, none stored
+            status[kind.name] = np.full(n, INSERT, dtype=np.int8)
+            new += n
             continue
         frame = pd.DataFrame({a: pd.Series(cols[a], dtype=object) for a in kind.key})
         if m:

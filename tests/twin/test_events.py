@@ -122,3 +122,30 @@ def test_group_ids_partition_rows_as_grouping_by_the_key_columns_does():
     # a bijection between the two numberings: same partition of the rows
     assert len(pairs) == len(set(want.tolist())) == len(set(got.tolist()))
     assert len(pairs) > 20
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["M1", "M2", "M3"]), st.sampled_from([0.0, -0.0, 1.0, 2.5])),
+        max_size=12,
+    ),
+    runs=st.booleans(),
+)
+def test_keys_said_plainly_unique_are_unique(rows, runs):
+    """The shortcut of ``settle`` (one run per source, times rising) says "unique" only
+    for rows whose keys are all different (a set of the tuples: the second method), and
+    says it for the rows as a connector sends them (by source, then time, no repeats)."""
+    from carbontwin.twin.events import _keys_plainly_unique
+
+    if runs:  # what a connector or an import sends: by source, then time, each key once
+        rows = sorted({(s, x + 0.0) for s, x in rows})  # -0.0 + 0.0 is 0.0: one key
+    src = np.empty(len(rows), dtype=object)
+    src[:] = [r[0] for r in rows]
+    t = np.array([r[1] for r in rows], dtype=np.float64)
+    unique = len({(s, float(x) + 0.0) for s, x in rows}) == len(rows)  # -0.0 is 0.0
+    said = _keys_plainly_unique(src, t)
+    if said:
+        assert unique
+    if runs and unique:
+        assert said

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from carbontwin.twin.errors import StoreError
-from carbontwin.twin.events import INSERT, UPDATE, EventBatch, Settlement
+from carbontwin.twin.events import INSERT, UPDATE, EventBatch, Settlement, source_runs
 from carbontwin.twin.events import KINDS as EVENT_KINDS
 
 from ._copy import binary_rows
@@ -397,6 +397,28 @@ def _span_groups(frame: pd.DataFrame) -> Iterator[tuple[list[str], float, float]
         yield ids, lo, hi
 
 
+def _source_spans(src: np.ndarray[Any, Any], t: np.ndarray[Any, Any]) -> pd.DataFrame:
+    """Per source of ``src`` (the index, sorted), the ``min`` and ``max`` of its times ``t``:
+    found per run of equal sources (a batch holds each source's rows together, mostly),
+    then per source."""
+    starts = source_runs(src)
+    t = np.asarray(t, dtype=np.float64)
+    lo = np.fmin.reduceat(t, starts) if starts.size else np.zeros(0)
+    hi = np.fmax.reduceat(t, starts) if starts.size else np.zeros(0)
+    spans: dict[Any, list[float]] = {}
+    for s, a, b in zip(src[starts].tolist(), lo.tolist(), hi.tolist(), strict=True):
+        got = spans.get(s)
+        if got is None:
+            spans[s] = [a, b]
+        else:
+            got[0], got[1] = min(got[0], a), max(got[1], b)
+    names = sorted(spans)
+    return pd.DataFrame(
+        {"min": [spans[k][0] for k in names], "max": [spans[k][1] for k in names]},
+        index=pd.Index(names, dtype=object),
+    )
+
+
 def _union(parts: list[sa.Select[Any]]) -> sa.Select[Any] | sa.CompoundSelect[Any]:
     return parts[0] if len(parts) == 1 else sa.union_all(*parts)
 
@@ -428,11 +450,7 @@ def stored_for(conn: sa.Connection, batch: EventBatch, tenant: str) -> EventBatc
                     found += fetch_rows(conn, stmt)
             else:
                 t = kind.values(batch, [a for a, c in kind.columns if c == kind.time][0])
-                frame = (
-                    pd.DataFrame({"s": pd.Series(src, dtype=object), "t": t})
-                    .groupby("s", sort=True)["t"]
-                    .agg(["min", "max"])
-                )
+                frame = _source_spans(src, t)
                 t_col = kind.table.c[kind.time]
                 # one statement per 100 groups or 2,000 sources (bound parameters stay
                 # far below SQLite's limit)
