@@ -280,6 +280,20 @@ def demo_rows() -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
+def test_a_batch_of_many_statements_counts_and_stores_every_row(store):
+    """1,000 samples of two meters (several multi-row statements on SQLite, with a
+    remainder), then a batch of 600 of them again and 400 new ones: 1,000 stored, then
+    400; the rows read back are the 1,400 sent."""
+    first = {
+        "power samples": [(m, T0 + 10.0 * i, 1.0 + i) for m in ("M1", "M2") for i in range(500)]
+    }
+    assert store.write_events(make_batch(first)) == 1000
+    again = [(m, T0 + 10.0 * i, 1.0 + i) for m in ("M1", "M2") for i in range(200, 700)]
+    assert store.write_events(make_batch({"power samples": again})) == 400
+    everything = {"power samples": first["power samples"] + again}  # one row per key kept
+    assert_stored(store, stored_rows(make_batch(everything)))
+
+
 def test_write_read_round_trip_and_resend(store):
     batch = make_batch(demo_rows())
     assert store.write_events(batch) == len(batch) == 13
