@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ._attribution_readings import group_rows
 from .errors import EventConflictError, EventError
 from .model import State
 from .quantities import from_epoch, to_epoch, utc
@@ -669,15 +670,6 @@ def _group_ids(frame: pd.DataFrame, key: Sequence[str]) -> npt.NDArray[np.int64]
     return np.asarray(pd.factorize(combined)[0], dtype=np.int64)
 
 
-def source_runs(src: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
-    """Where each run of equal values of ``src`` starts (row numbers, the first 0)."""
-    if not src.size:
-        return np.zeros(0, dtype=np.intp)
-    new = np.ones(src.size, dtype=bool)
-    np.not_equal(src[1:], src[:-1], out=new[1:])
-    return np.flatnonzero(new)
-
-
 def _keys_plainly_unique(src: npt.NDArray[Any], t: npt.NDArray[Any]) -> bool:
     """True when the keys (source, time) of these rows are certainly all different: each
     source's rows come as one run with strictly rising times, as connectors and imports
@@ -686,11 +678,12 @@ def _keys_plainly_unique(src: npt.NDArray[Any], t: npt.NDArray[Any]) -> bool:
         return True
     if t.dtype.kind != "f":
         return False
-    starts = source_runs(src)
-    if len(set(src[starts].tolist())) != starts.size:  # a source in two runs
+    runs = list(group_rows(src).values())
+    if any(len(r) > 1 for r in runs):  # a source in two runs
         return False
     rising = t[1:] > t[:-1]  # NaN is never rising
-    rising[starts[1:] - 1] = True  # a new run may start at any time
+    starts = [r[0][0] for r in runs]  # each source's one run
+    rising[[a - 1 for a in starts if a]] = True  # a new run may start at any time
     return bool(rising.all())
 
 

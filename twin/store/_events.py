@@ -21,8 +21,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from carbontwin.twin._attribution_readings import group_rows
 from carbontwin.twin.errors import StoreError
-from carbontwin.twin.events import INSERT, UPDATE, EventBatch, Settlement, source_runs
+from carbontwin.twin.events import INSERT, UPDATE, EventBatch, Settlement
 from carbontwin.twin.events import KINDS as EVENT_KINDS
 
 from ._copy import binary_rows
@@ -228,9 +229,13 @@ def _insert_sqlite(
     width = len(names)
     columns = ", ".join(f'"{n}"' for n in names)
     one = "(" + ", ".join("?" for _ in names) + ")"
-    head = f"INSERT INTO {kind.table.name} ({columns}) VALUES "
-    per = max(1, _SQLITE_PARAMS // width)
-    full_sql = head + ", ".join([one] * per) + " ON CONFLICT DO NOTHING"
+
+    def statement(rows: int) -> str:
+        values = ", ".join([one] * rows)
+        return f"INSERT INTO {kind.table.name} ({columns}) VALUES {values} ON CONFLICT DO NOTHING"
+
+    step = max(1, _SQLITE_PARAMS // width) * width  # bound values per statement
+    full = statement(step // width)
     values = [kind.values(batch, attr).tolist() for attr, _ in kind.columns]
     n = len(values[0]) if values else 0
     stored = 0
@@ -240,17 +245,11 @@ def _insert_sqlite(
         flat: list[Any] = [tenant] * ((hi - lo) * width)
         for j, v in enumerate(values, start=1):
             flat[j::width] = v[lo:hi]
-        step = per * width
-        full = (hi - lo) // per * step
         try:
-            for i in range(0, full, step):
-                result = conn.exec_driver_sql(full_sql, tuple(flat[i : i + step]))
-                stored += max(int(result.rowcount), 0)
-            if full < len(flat):
-                rest = (len(flat) - full) // width
-                sql = head + ", ".join([one] * rest) + " ON CONFLICT DO NOTHING"
-                result = conn.exec_driver_sql(sql, tuple(flat[full:]))
-                stored += max(int(result.rowcount), 0)
+            for i in range(0, len(flat), step):
+                part = tuple(flat[i : i + step])
+                sql = full if len(part) == step else statement(len(part) // width)
+                stored += max(int(conn.exec_driver_sql(sql, part).rowcount), 0)
         except sa.exc.SQLAlchemyError as exc:
             raise _write_failed(kind, lo, hi - 1, exc) from exc
     return stored
@@ -398,24 +397,16 @@ def _span_groups(frame: pd.DataFrame) -> Iterator[tuple[list[str], float, float]
 
 
 def _source_spans(src: np.ndarray[Any, Any], t: np.ndarray[Any, Any]) -> pd.DataFrame:
-    """Per source of ``src`` (the index, sorted), the ``min`` and ``max`` of its times ``t``:
-    found per run of equal sources (a batch holds each source's rows together, mostly),
-    then per source."""
-    starts = source_runs(src)
+    """Per source of ``src`` (the index, sorted), the ``min`` and ``max`` of its times
+    ``t``, from its runs of rows (a batch holds each source's rows together, mostly)."""
     t = np.asarray(t, dtype=np.float64)
-    lo = np.fmin.reduceat(t, starts) if starts.size else np.zeros(0)
-    hi = np.fmax.reduceat(t, starts) if starts.size else np.zeros(0)
-    spans: dict[Any, list[float]] = {}
-    for s, a, b in zip(src[starts].tolist(), lo.tolist(), hi.tolist(), strict=True):
-        got = spans.get(s)
-        if got is None:
-            spans[s] = [a, b]
-        else:
-            got[0], got[1] = min(got[0], a), max(got[1], b)
-    names = sorted(spans)
+    runs = sorted(group_rows(src).items())
     return pd.DataFrame(
-        {"min": [spans[k][0] for k in names], "max": [spans[k][1] for k in names]},
-        index=pd.Index(names, dtype=object),
+        {
+            "min": [min(float(t[a:b].min()) for a, b in rs) for _, rs in runs],
+            "max": [max(float(t[a:b].max()) for a, b in rs) for _, rs in runs],
+        },
+        index=pd.Index([s for s, _ in runs], dtype=object),
     )
 
 

@@ -190,26 +190,26 @@ def _batch(
     """An event batch of the rows in ``parts`` (whole rows) and ``blocks`` (per point kind,
     ``(source, its rows without the source)``, in the order the batch holds them)."""
     arrays: dict[str, np.ndarray[Any, Any]] = {}
-    for kind, rows in parts.items():
-        columns = _events.transpose(rows, len(kind.columns))
-        for (attr, col), values in zip(kind.columns, columns, strict=True):
+
+    def put(kind: _events.EventKind, pairs: Any, rows: list[Any]) -> None:
+        columns = _events.transpose(rows, len(pairs))
+        for (attr, col), values in zip(pairs, columns, strict=True):
             is_float = isinstance(kind.table.c[col].type, sa.Double)
             arrays[attr] = _events._column(values, "f" if is_float else "o")
+
+    for kind, rows in parts.items():
+        put(kind, kind.columns, rows)
     for kind, got in (blocks or {}).items():
-        rows = list(itertools.chain.from_iterable(rs for _, rs in got))
-        columns = _events.transpose(rows, len(kind.columns) - 1)
         names = np.empty(len(got), dtype=object)
         names[:] = [s for s, _ in got]
         arrays[kind.columns[0][0]] = np.repeat(names, [len(rs) for _, rs in got])
-        for (attr, col), values in zip(kind.columns[1:], columns, strict=True):
-            is_float = isinstance(kind.table.c[col].type, sa.Double)
-            arrays[attr] = _events._column(values, "f" if is_float else "o")
+        put(kind, kind.columns[1:], list(itertools.chain.from_iterable(rs for _, rs in got)))
     return EventBatch(**arrays)
 
 
-#: a point row's source; its time once the source is left out (see :func:`_bulk_rows`)
-_SOURCE = operator.itemgetter(0)
-_TIME = operator.itemgetter(0)
+#: a point row's first column: its source in a whole row, its time in the rows of
+#: :func:`_bulk_rows` (which leave the source out)
+_FIRST = operator.itemgetter(0)
 
 
 def _bulk_rows(
@@ -243,7 +243,7 @@ def _bulk_rows(
             .where(tab.c.tenant == tenant, src.in_(ids[i : i + 500]), t >= lo, t <= hi)
             .order_by(src, t)
         )
-        for s, rows in itertools.groupby(_events.fetch_rows(conn, stmt), key=_SOURCE):
+        for s, rows in itertools.groupby(_events.fetch_rows(conn, stmt), key=_FIRST):
             out[s] = [r[1:] for r in rows]  # the rows come ordered by source
     return out
 
@@ -322,7 +322,7 @@ def _carried(
     """
     top = (w0 if until is None else until) if w1 is None else w1 + margin
     got = _bulk_rows(conn, tenant, kind, sources, w0 - margin, top)
-    first_at = {s: bisect.bisect_left(rs, w0, key=_TIME) for s, rs in got.items()}
+    first_at = {s: bisect.bisect_left(rs, w0, key=_FIRST) for s, rs in got.items()}
     need_lo = [s for s in sources if first_at[s] == 0]
     lo_rows = _nearest_rows(conn, tenant, kind, need_lo, w0 - margin, before=True)
     hi_rows: dict[str, Any] = {}
@@ -342,7 +342,7 @@ def _carried(
         if w1 is None:  # states: every row to the end of the read
             out[s] = ([*pre, *rs[k:]], lo, None)
             continue
-        i_hi = bisect.bisect_left(rs, w1, key=_TIME)
+        i_hi = bisect.bisect_left(rs, w1, key=_FIRST)
         if i_hi < len(rs):
             out[s] = ([*pre, *rs[k : i_hi + 1]], lo, float(rs[i_hi][0]))
         elif s in hi_rows:
