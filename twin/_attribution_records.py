@@ -24,6 +24,7 @@ import pandas as pd
 
 from ._attribution_assets import group_sums
 from ._attribution_inputs import Inputs
+from ._collections import collections_paused
 from .events import _obj
 from .footprint import Footprint, footprint_maker
 from .model import STATES, Factory
@@ -203,7 +204,8 @@ class LazyFootprints(Mapping[str, Footprint]):
     Attribution computes every number in arrays; the records themselves (with
     their dict breakdowns and UUIDs) are assembled when someone reads them: one
     by one through ``[order]``, all still unbuilt ones together when iterating
-    :meth:`values` or :meth:`items`.
+    :meth:`values` or :meth:`items`. The cyclic garbage collector is paused while
+    records are built (:mod:`._collections`: they hold no reference cycles).
     """
 
     def __init__(
@@ -217,7 +219,8 @@ class LazyFootprints(Mapping[str, Footprint]):
     def __getitem__(self, order: str) -> Footprint:
         fp = self._cache.get(order)
         if fp is None:
-            fp = self._cache[order] = self._build([self._index[order]])[0]
+            with collections_paused():
+                fp = self._cache[order] = self._build([self._index[order]])[0]
         return fp
 
     def __iter__(self) -> Iterator[str]:
@@ -232,19 +235,21 @@ class LazyFootprints(Mapping[str, Footprint]):
     def many(self, orders: Sequence[str]) -> list[Footprint]:
         """The records of ``orders``, in that order (``KeyError`` for an order not
         here); the unbuilt ones built together, as :meth:`values` does."""
-        ks = [self._index[o] for o in orders]
-        todo = sorted({k for k, o in zip(ks, orders, strict=True) if o not in self._cache})
-        if todo:
-            built = self._build(todo)
-            self._cache.update(zip([self._orders[k] for k in todo], built, strict=True))
-        return [self._cache[o] for o in orders]
+        with collections_paused():
+            ks = [self._index[o] for o in orders]
+            todo = sorted({k for k, o in zip(ks, orders, strict=True) if o not in self._cache})
+            if todo:
+                built = self._build(todo)
+                self._cache.update(zip([self._orders[k] for k in todo], built, strict=True))
+            return [self._cache[o] for o in orders]
 
     def _all(self) -> dict[str, Footprint]:
         """Every record, in order; the unbuilt ones built together."""
         if len(self._cache) < len(self._orders):
-            todo = [k for k, o in enumerate(self._orders) if o not in self._cache]
-            built = dict(zip([self._orders[k] for k in todo], self._build(todo), strict=True))
-            self._cache = {o: self._cache.get(o) or built[o] for o in self._orders}
+            with collections_paused():
+                todo = [k for k, o in enumerate(self._orders) if o not in self._cache]
+                built = dict(zip([self._orders[k] for k in todo], self._build(todo), strict=True))
+                self._cache = {o: self._cache.get(o) or built[o] for o in self._orders}
         return self._cache
 
     def values(self) -> ValuesView[Footprint]:
