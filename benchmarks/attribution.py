@@ -267,22 +267,20 @@ def build(
     return factory, batch, meter_of
 
 
-def peer_inputs(factory: Factory, factors: FactorSet, batch: EventBatch) -> dict[str, Any]:
+def peer_inputs(factory: Factory, factors: FactorSet) -> dict[str, Any]:
     """What the peer is handed, like carbontwin's factory and factor set (not timed).
 
-    Per meter its assets; per asset its expected power per state; per hour of
-    the data the location-based grid factor [kg/kWh].
+    Per meter its assets; per asset its expected power per state; the factor set
+    (the peer finds the hours its data spans and looks up their grid factors itself,
+    in its timed run, as carbontwin does).
     """
-    h0 = np.floor(batch.power_t.min() / 3600.0) * 3600.0
-    hours = np.arange(h0, batch.power_t.max() + 3600.0, 3600.0)
     return {
         "measures": {m.id: m.measures for m in factory.meters},
         "power_kw": {
             a: np.array([factory.power_model(a).power_kw[s] for s in STATES])
             for a in factory.asset_ids
         },
-        "hour0": h0,
-        "factor_kg_per_kwh": factors.electricity_location_kg_per_kwh(hours),
+        "factors": factors,
     }
 
 
@@ -302,7 +300,8 @@ def peer(batch: EventBatch, inputs: dict[str, Any]) -> dict[str, dict[str, float
     write them, with carbontwin's own ``group_rows``; sorted by time only when they
     are not)
     and its cumulative energy at each sample (power held until the next sample,
-    one ``cumsum``). The energy of an order step is the difference of that curve
+    one ``cumsum``); the hours they span and those hours' grid factors, looked up in
+    the factor set once per span (as carbontwin looks them up in its run). The energy of an order step is the difference of that curve
     at the step's end and start (interpolated inside the sample interval); its
     CO2e comes from the cumulative CO2e at the hour boundaries (each hour's
     energy times the hour's grid factor) plus the part of the step's hour up to
@@ -313,7 +312,6 @@ def peer(batch: EventBatch, inputs: dict[str, Any]) -> dict[str, dict[str, float
     """
     t_all, p_all = batch.power_t, batch.power_kw
     runs = group_rows(batch.power_meter)
-    f_hour, h0 = inputs["factor_kg_per_kwh"], inputs["hour0"]
     # order steps grouped by meter
     meter_of = {a: m for m, assets in inputs["measures"].items() for a in assets}
     s_meter = pd.Series(batch.step_asset).map(meter_of).to_numpy()
@@ -324,6 +322,8 @@ def peer(batch: EventBatch, inputs: dict[str, Any]) -> dict[str, dict[str, float
     st_asset, st_t = batch.state_asset[st_order], batch.state_t[st_order]
     st_code = pd.Index([x.value for x in STATES]).get_indexer(batch.state[st_order])
     steps_of = pd.Series(np.arange(s_meter.size)).groupby(s_meter).indices
+    factors: FactorSet = inputs["factors"]
+    f_of: dict[tuple[float, float], np.ndarray] = {}  # (first, last hour) -> hourly factors
     for m, rows in steps_of.items():
         if m not in runs:
             continue
@@ -345,11 +345,14 @@ def peer(batch: EventBatch, inputs: dict[str, Any]) -> dict[str, dict[str, float
         np.cumsum(p[:-1] * dt, out=e[1:])
         e /= 3600.0
 
-        # cumulative energy and CO2e at the boundaries of the hours the samples span
-        h_a, h_b = int((t[0] - h0) // 3600.0), int((t[-1] - h0) // 3600.0)
-        edges = h0 + 3600.0 * np.arange(h_a, h_b + 2)
+        # cumulative energy and CO2e at the boundaries of the hours the samples span;
+        # the factors of those hours, looked up once per span (meters mostly share one)
+        span = (np.floor(t[0] / 3600.0) * 3600.0, np.floor(t[-1] / 3600.0) * 3600.0)
+        edges = np.arange(span[0], span[1] + 7200.0, 3600.0)
+        f = f_of.get(span)
+        if f is None:
+            f = f_of[span] = factors.electricity_location_kg_per_kwh(edges[:-1])
         e_edge = _energy_at(t, p, e, edges)
-        f = f_hour[h_a : h_b + 1]
         c_edge = np.empty(edges.size)
         c_edge[0] = 0.0
         np.cumsum(np.diff(e_edge) * f, out=c_edge[1:])
@@ -439,7 +442,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     factory, batch, meter_of = build(cells, seconds, steps)
     gen_s = time.perf_counter() - g0
     factors = FactorSet.default(factory)
-    inputs = peer_inputs(factory, factors, batch)
+    inputs = peer_inputs(factory, factors)
     n = int(batch.power_t.size)
     # interleave the two so that a change in the machine's load hits both alike
     walls: list[float] = []
