@@ -219,9 +219,14 @@ class LazyFootprints(Mapping[str, Footprint]):
     def __getitem__(self, order: str) -> Footprint:
         fp = self._cache.get(order)
         if fp is None:
-            with collections_paused():
-                fp = self._cache[order] = self._build([self._index[order]])[0]
+            fp = self._cache[order] = self._built([self._index[order]])[0]
         return fp
+
+    def _built(self, ks: Sequence[int]) -> list[Footprint]:
+        """The records of order codes ``ks``, built with the cyclic garbage collector
+        paused (:mod:`._collections`)."""
+        with collections_paused():
+            return self._build(ks)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._index)
@@ -235,21 +240,19 @@ class LazyFootprints(Mapping[str, Footprint]):
     def many(self, orders: Sequence[str]) -> list[Footprint]:
         """The records of ``orders``, in that order (``KeyError`` for an order not
         here); the unbuilt ones built together, as :meth:`values` does."""
-        with collections_paused():
-            ks = [self._index[o] for o in orders]
-            todo = sorted({k for k, o in zip(ks, orders, strict=True) if o not in self._cache})
-            if todo:
-                built = self._build(todo)
-                self._cache.update(zip([self._orders[k] for k in todo], built, strict=True))
-            return [self._cache[o] for o in orders]
+        ks = [self._index[o] for o in orders]
+        todo = sorted({k for k, o in zip(ks, orders, strict=True) if o not in self._cache})
+        if todo:
+            built = self._built(todo)
+            self._cache.update(zip([self._orders[k] for k in todo], built, strict=True))
+        return [self._cache[o] for o in orders]
 
     def _all(self) -> dict[str, Footprint]:
         """Every record, in order; the unbuilt ones built together."""
         if len(self._cache) < len(self._orders):
-            with collections_paused():
-                todo = [k for k, o in enumerate(self._orders) if o not in self._cache]
-                built = dict(zip([self._orders[k] for k in todo], self._build(todo), strict=True))
-                self._cache = {o: self._cache.get(o) or built[o] for o in self._orders}
+            todo = [k for k, o in enumerate(self._orders) if o not in self._cache]
+            built = dict(zip([self._orders[k] for k in todo], self._built(todo), strict=True))
+            self._cache = {o: self._cache.get(o) or built[o] for o in self._orders}
         return self._cache
 
     def values(self) -> ValuesView[Footprint]:
